@@ -1,0 +1,35 @@
+/**
+ * Backend choice. The same advx code runs on any TF.js backend; this module picks one and,
+ * for WASM, installs advx's fast gradient kernels and its threading.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { AdvxError } from '../core/errors.ts';
+
+export const BACKENDS = ['wasm', 'cpu', 'webgpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export interface BackendOptions {
+  /** Threads for the WASM backend (default: all cores). 1 disables threading. */
+  threads?: number;
+}
+
+export function parseBackend(name: string): BackendName {
+  if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;
+  throw new AdvxError(`unknown backend "${name}": choose one of ${BACKENDS.join(', ')}`);
+}
+
+/** Makes `name` the active TF.js backend, with advx's kernels registered for it. */
+export async function useBackend(name: BackendName, options: BackendOptions = {}): Promise<void> {
+  if (name === 'cpu') {
+    await import('@tensorflow/tfjs-backend-cpu');
+  } else if (name === 'wasm') {
+    const { installWasm } = await import('./wasm.ts');
+    await installWasm(options);
+  } else {
+    const { installWebGpu } = await import('./webgpu.ts');
+    await installWebGpu();
+  }
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new AdvxError(`backend "${name}" failed to initialise on this machine`);
+  await tf.ready();
+}
