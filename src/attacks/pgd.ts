@@ -1,0 +1,83 @@
+/**
+ * Projected Gradient Descent (Madry et al., 2018); with no random start and L∞ it is
+ * I-FGSM / BIM (Kurakin et al., 2017).
+ *   x⁰ = x + U(−ε, ε)                      (random start, optional)
+ *   xᵏ⁺¹ = Π_{B(x,ε) ∩ bounds}(xᵏ + α · dir(∇x J(xᵏ, y)))   dir = sign (L∞) or g/‖g‖₂ (L2)
+ * With restarts, each example keeps the first restart that succeeds (else the last).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '../core/rng.ts';
+import { clipToBounds, normalizeGradient, perExample, projectBall, type Norm } from '../core/norms.ts';
+import type { Classifier } from '../models/classifier.ts';
+import { checkAttackInputs, lossGradient, summarize, type AttackGoal, type AttackResult } from './types.ts';
+import { AdvxError } from '../core/errors.ts';
+
+export interface PgdOptions {
+  eps: number;
+  norm?: Norm;
+  steps?: number;
+  /** Step size α (default 2.5·ε/steps, as in Madry et al.). */
+  stepSize?: number;
+  randomStart?: boolean;
+  restarts?: number;
+  seed?: number;
+}
+
+export async function pgd(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, options: PgdOptions): Promise<AttackResult> {
+  const { eps, norm = 'linf', steps = 40, randomStart = true, restarts = 1, seed = 0 } = options;
+  checkAttackInputs(classifier, x, goal, eps);
+  if (!Number.isInteger(steps) || steps < 0) throw new AdvxError(`steps must be a non-negative integer, got ${steps}`);
+  if (!Number.isInteger(restarts) || restarts < 1) throw new AdvxError(`restarts must be a positive integer, got ${restarts}`);
+  const alpha = options.stepSize ?? (2.5 * eps) / Math.max(1, steps);
+  const rng = new Rng(seed);
+  let best: tf.Tensor | undefined;
+  let result: AttackResult | undefined;
+  for (let r = 0; r < restarts; r++) {
+    const adv = pgdRun(classifier, x, goal, { eps, norm, steps, alpha, randomStart, seed: rng.seed() });
+    const attempt = await summarize(classifier, x, adv, goal, steps * (r + 1));
+    if (!best || !result) {
+      best = adv;
+      result = attempt;
+      continue;
+    }
+    // Keep, per example, the earlier success or else this restart.
+    const keepOld = tf.tensor1d(result.success.map((s) => (s ? 1 : 0)));
+    const merged = tf.tidy(() => {
+      const keep = perExample(keepOld, x);
+      return tf.add(tf.mul(keep, best!), tf.mul(tf.sub(1, keep), adv));
+    });
+    tf.dispose([keepOld, best, adv]);
+    best = merged;
+    result = await summarize(classifier, x, merged, goal, steps * (r + 1));
+  }
+  return result!;
+}
+
+interface RunOptions {
+  eps: number;
+  norm: Norm;
+  steps: number;
+  alpha: number;
+  randomStart: boolean;
+  seed: number;
+}
+
+/** One PGD run; returns the adversarial batch. */
+export function pgdRun(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, o: RunOptions): tf.Tensor {
+  const bounds = classifier.info.bounds;
+  let adv = tf.tidy(() => {
+    if (!o.randomStart || o.eps === 0) return tf.clone(x);
+    const noise = o.norm === 'linf' ? tf.randomUniform(x.shape, -o.eps, o.eps, 'float32', o.seed) : projectBall(tf.randomNormal(x.shape, 0, o.eps, 'float32', o.seed), 'l2', o.eps);
+    return clipToBounds(tf.add(x, noise), bounds);
+  });
+  for (let k = 0; k < o.steps; k++) {
+    const next = tf.tidy(() => {
+      const step = tf.mul(o.alpha, normalizeGradient(lossGradient(classifier, adv, goal), o.norm));
+      const delta = projectBall(tf.sub(tf.add(adv, step), x), o.norm, o.eps);
+      return clipToBounds(tf.add(x, delta), bounds);
+    });
+    adv.dispose();
+    adv = next;
+  }
+  return adv;
+}

@@ -1,0 +1,68 @@
+/** `advx attack`: adversarial examples for a model on a dataset slice, with images and results.json. */
+import { Command, Option } from 'commander';
+import { AdvxError } from '../core/errors.ts';
+import { ATTACKS } from '../attacks/index.ts';
+import { subset } from '../data/types.ts';
+import { loadDataset } from '../node/datasets.ts';
+import { loadClassifier } from '../node/load-model.ts';
+import { runAttack } from '../node/attack-run.ts';
+import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+
+interface AttackFlags extends BackendFlags {
+  model: string;
+  attack: string;
+  eps: number;
+  norm: string;
+  steps?: number;
+  stepSize?: number;
+  restarts: number;
+  target?: number;
+  data: string;
+  limit: number;
+  images: number;
+  seed: number;
+  out?: string;
+  json?: boolean;
+}
+
+export function attackCommand(): Command {
+  return withBackend(new Command('attack'))
+    .description('craft adversarial examples against a TF.js model')
+    .requiredOption('--model <path>', 'folder with model.json')
+    .addOption(new Option('--attack <name>', `attack: ${Object.keys(ATTACKS).join(', ')}`).default('pgd'))
+    .option('--eps <x>', 'perturbation budget ε (in input units)', nonNegativeNumber('--eps'), 0.3)
+    .option('--norm <name>', 'linf or l2', 'linf')
+    .option('--steps <n>', 'iterations (iterative attacks)', positiveInt('--steps'))
+    .option('--step-size <x>', 'step size α', positiveNumber('--step-size'))
+    .option('--restarts <n>', 'random restarts (pgd)', positiveInt('--restarts'), 1)
+    .option('--target <k>', 'target class (targeted attack)', nonNegativeInt('--target'))
+    .option('--data <name>', 'dataset', 'mnist')
+    .option('--limit <n>', 'attack the first n test images', positiveInt('--limit'), 100)
+    .option('--images <n>', 'write PNGs for the first n examples', nonNegativeInt('--images'), 16)
+    .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
+    .option('--out <dir>', 'folder for images and results.json')
+    .option('--json', 'print a JSON summary as the last line')
+    .action((flags: AttackFlags) => attack(flags));
+}
+
+async function attack(flags: AttackFlags): Promise<void> {
+  if (flags.norm !== 'linf' && flags.norm !== 'l2') throw new AdvxError(`--norm must be linf or l2, got "${flags.norm}"`);
+  await startBackend(flags);
+  const { classifier } = await loadClassifier(flags.model);
+  const splits = loadDataset(flags.data);
+  const data = subset(splits.test, 0, Math.min(flags.limit, splits.test.count));
+  if (classifier.info.inputShape.join('x') !== data.shape.join('x')) {
+    throw new AdvxError(`${flags.model} expects inputs of shape ${classifier.info.inputShape.join('×')}, but ${flags.data} images are ${data.shape.join('×')}`);
+  }
+  const s = await runAttack(classifier, data, { ...flags, norm: flags.norm, images: flags.out ? flags.images : 0 }, flags.out);
+  const { examples: _examples, ...summary } = s;
+  if (flags.json) printJson(summary);
+  else {
+    process.stdout.write(
+      `${s.attack} ε=${s.eps} (${s.norm}${s.targeted ? `, target ${flags.target}` : ''}) on ${s.count} images: ` +
+        `clean accuracy ${(s.clean_accuracy * 100).toFixed(1)}%, adversarial accuracy ${(s.adversarial_accuracy * 100).toFixed(1)}%, ` +
+        `success ${(s.success_rate * 100).toFixed(1)}%, mean L∞ ${s.mean_linf.toFixed(3)}, mean L2 ${s.mean_l2.toFixed(3)} (${s.seconds.toFixed(1)} s)\n`,
+    );
+    if (flags.out) process.stdout.write(`wrote ${flags.out}/results.json and images\n`);
+  }
+}

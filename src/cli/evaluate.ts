@@ -1,0 +1,45 @@
+/** `advx evaluate`: accuracy of any TF.js model on disk on a dataset's test split. */
+import { Command } from 'commander';
+import { AdvxError } from '../core/errors.ts';
+import { accuracy } from '../eval/accuracy.ts';
+import { subset } from '../data/types.ts';
+import { loadDataset } from '../node/datasets.ts';
+import { loadClassifier } from '../node/load-model.ts';
+import { positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+
+interface EvaluateFlags extends BackendFlags {
+  model: string;
+  data: string;
+  split: string;
+  limit?: number;
+  json?: boolean;
+}
+
+export function evaluateCommand(): Command {
+  return withBackend(new Command('evaluate'))
+    .description('accuracy of a TF.js model (model.json folder) on a dataset')
+    .requiredOption('--model <path>', 'folder with model.json (LayersModel or GraphModel)')
+    .option('--data <name>', 'dataset: mnist, fashion-mnist', 'mnist')
+    .option('--split <name>', 'train or test', 'test')
+    .option('--limit <n>', 'evaluate the first n images only', positiveInt('--limit'))
+    .option('--json', 'print {"accuracy":…} as the last line')
+    .action((flags: EvaluateFlags) => evaluate(flags));
+}
+
+async function evaluate(flags: EvaluateFlags): Promise<void> {
+  if (flags.split !== 'train' && flags.split !== 'test') throw new AdvxError(`--split must be train or test, got "${flags.split}"`);
+  await startBackend(flags);
+  const { classifier } = await loadClassifier(flags.model);
+  const splits = loadDataset(flags.data);
+  let data = splits[flags.split];
+  if (flags.limit) data = subset(data, 0, Math.min(flags.limit, data.count));
+  const want = classifier.info.inputShape.join('×');
+  if (want !== data.shape.join('×')) {
+    throw new AdvxError(`${flags.model} expects inputs of shape ${want}, but ${flags.data} images are ${data.shape.join('×')}`);
+  }
+  const start = performance.now();
+  const acc = await accuracy(classifier, data);
+  const seconds = (performance.now() - start) / 1000;
+  if (flags.json) printJson({ accuracy: acc, count: data.count, seconds });
+  else process.stdout.write(`accuracy ${(acc * 100).toFixed(2)}% on ${data.count} ${flags.data} ${flags.split} images (${seconds.toFixed(1)} s)\n`);
+}

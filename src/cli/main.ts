@@ -1,0 +1,34 @@
+/** The advx command line. */
+import { Command, CommanderError } from 'commander';
+import pc from 'picocolors';
+import { AdvxError } from '../core/errors.ts';
+import { trainCommand } from './train.ts';
+import { evaluateCommand } from './evaluate.ts';
+import { attackCommand } from './attack.ts';
+import { demoCommand } from './demo.ts';
+
+const program = new Command('advx')
+  .description('adversarial machine learning on TensorFlow.js: attacks, defences, domain adaptation, GANs')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+program.addCommand(trainCommand());
+program.addCommand(evaluateCommand());
+program.addCommand(attackCommand());
+program.addCommand(demoCommand());
+
+try {
+  await program.parseAsync(process.argv);
+  // The WASM backend's pthread workers would keep the process alive.
+  process.exit(0);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exit(e.exitCode);
+  }
+  if (e instanceof AdvxError) {
+    process.stderr.write(pc.red(`advx: ${e.message}`) + '\n');
+    process.exit(2);
+  }
+  throw e;
+}

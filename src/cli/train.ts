@@ -1,0 +1,140 @@
+/** `advx train`: train a zoo model on a dataset, with checkpoints, resume and metrics.jsonl. */
+import { Command, Option } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { AdvxError } from '../core/errors.ts';
+import { buildModel, MODELS } from '../models/zoo.ts';
+import { Classifier } from '../models/classifier.ts';
+import { createOptimizer, fitClassifier, type EpochInfo } from '../train/fit.ts';
+import { accuracy } from '../eval/accuracy.ts';
+import { subset } from '../data/types.ts';
+import { loadDataset } from '../node/datasets.ts';
+import { writeFileAtomic } from '../node/io.ts';
+import { fileSystemHandler } from '../node/model-io.ts';
+import { INFO_FILE } from '../node/load-model.ts';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../node/checkpoint.ts';
+import { progress } from '../node/progress.ts';
+import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+
+interface TrainFlags extends BackendFlags {
+  model: string;
+  data: string;
+  epochs: number;
+  out: string;
+  batch: number;
+  lr: number;
+  lrDecay: number;
+  shift: number;
+  seed: number;
+  limit?: number;
+  resume?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** What must match for --resume to continue a run rather than start another. */
+const RUN_IDENTITY = ['model', 'data', 'batch', 'lr', 'lrDecay', 'shift', 'seed', 'limit'] as const;
+
+export function trainCommand(): Command {
+  return withBackend(new Command('train'))
+    .description('train a classifier from the model zoo')
+    .addOption(new Option('--model <name>', `architecture: ${Object.keys(MODELS).join(', ')}`).default('cnn'))
+    .option('--data <name>', 'dataset: mnist, fashion-mnist', 'mnist')
+    .option('--epochs <n>', 'epochs to train in all', nonNegativeInt('--epochs'), 5)
+    .requiredOption('--out <dir>', 'run folder (config.json, metrics.jsonl, checkpoint/, model/)')
+    .option('--batch <n>', 'batch size', positiveInt('--batch'), 128)
+    .option('--lr <x>', 'Adam learning rate', positiveNumber('--lr'), 1e-3)
+    .option('--lr-decay <x>', 'learning rate multiplier per epoch', positiveNumber('--lr-decay'), 1)
+    .option('--shift <px>', 'random translation augmentation, in pixels', nonNegativeInt('--shift'), 0)
+    .option('--seed <n>', 'seed for initialisation, shuffling and augmentation', nonNegativeInt('--seed'), 0)
+    .option('--limit <n>', 'train on the first n training images only', positiveInt('--limit'))
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--json', 'print a JSON summary as the last line')
+    .option('--quiet', 'no progress output')
+    .action((flags: TrainFlags) => train(flags));
+}
+
+async function train(flags: TrainFlags): Promise<void> {
+  if (!MODELS[flags.model]) buildModel(flags.model, { inputShape: [1], numClasses: 2 }); // throws the clear error
+  const backend = await startBackend(flags);
+  const dir = flags.out;
+  const configPath = join(dir, 'config.json');
+  const resuming = Boolean(flags.resume) && hasCheckpoint(dir);
+  if (!flags.resume && hasCheckpoint(dir)) {
+    throw new AdvxError(`${dir} already holds a training run: pass --resume to continue it, or choose another --out`);
+  }
+  if (resuming && existsSync(configPath)) {
+    const previous = JSON.parse(readFileSync(configPath, 'utf8'));
+    for (const key of RUN_IDENTITY) {
+      if (previous[key] !== flags[key]) {
+        throw new AdvxError(`cannot resume ${dir}: it was started with --${key} ${previous[key]}, not ${flags[key]}`);
+      }
+    }
+  }
+
+  const splits = loadDataset(flags.data);
+  const trainSet = flags.limit ? subset(splits.train, 0, Math.min(flags.limit, splits.train.count)) : splits.train;
+  const spec = { inputShape: [...splits.train.shape], numClasses: splits.train.numClasses, seed: flags.seed };
+  const model = buildModel(flags.model, spec);
+  const optimizer = createOptimizer(flags.lr);
+  let startEpoch = 0;
+  let history: Array<EpochInfo & { test_accuracy: number }> = [];
+  if (resuming) {
+    const state = await loadCheckpoint(dir, model, optimizer);
+    startEpoch = state.epoch;
+    history = (state.history as typeof history) ?? [];
+    process.stderr.write(`resuming ${dir} after epoch ${startEpoch}\n`);
+  }
+  const { epochs: _e, resume: _r, json: _j, quiet: _q, ...config } = flags;
+  writeFileAtomic(configPath, JSON.stringify({ ...config, backend, inputShape: spec.inputShape, numClasses: spec.numClasses }, null, 2));
+
+  const classifier = new Classifier((x) => model.apply(x) as tf.Tensor, { inputShape: spec.inputShape, numClasses: spec.numClasses, bounds: [0, 1] });
+  const stepsPerEpoch = Math.ceil(trainSet.count / flags.batch);
+  let bar: ReturnType<typeof progress> | undefined;
+  await fitClassifier(model, trainSet, {
+    epochs: flags.epochs,
+    batchSize: flags.batch,
+    learningRate: flags.lr,
+    lrDecay: flags.lrDecay,
+    shift: flags.shift,
+    seed: flags.seed,
+    startEpoch,
+    optimizer,
+    onBatch: (b) => {
+      bar ??= progress(`epoch ${b.epoch + 1}/${flags.epochs}`, stepsPerEpoch, flags.quiet);
+      bar.update(b.step, { loss: b.loss, acc: b.accuracy });
+      if (b.step === b.stepsPerEpoch) {
+        bar.stop();
+        bar = undefined;
+      }
+    },
+    onEpoch: async (info, opt) => {
+      const testAccuracy = await accuracy(classifier, splits.test);
+      const entry = { ...info, test_accuracy: testAccuracy };
+      history.push(entry);
+      // Model first, then the checkpoint, then the metrics: a kill at any point leaves a
+      // checkpoint no older than the metrics, and resume rewrites the metrics from it.
+      await saveModel(model, join(dir, 'model'), { dataset: flags.data, classNames: splits.train.classNames, inputShape: spec.inputShape, numClasses: spec.numClasses });
+      await saveCheckpoint(dir, model, opt, { epoch: info.epoch, history });
+      writeFileAtomic(join(dir, 'metrics.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+      if (!flags.quiet) {
+        process.stderr.write(`epoch ${info.epoch}: loss ${info.loss.toFixed(4)} train acc ${info.accuracy.toFixed(4)} test acc ${testAccuracy.toFixed(4)} (${info.seconds.toFixed(1)} s)\n`);
+      }
+    },
+  });
+  const last = history.at(-1);
+  if (flags.json) printJson({ epochs: history.length, test_accuracy: last?.test_accuracy ?? null, seconds_per_epoch: mean(history.map((h) => h.seconds)) });
+  model.dispose();
+  optimizer.dispose();
+}
+
+function mean(xs: number[]): number | null {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+}
+
+/** Saves a LayersModel in TF.js format, with advx.json declaring its bounds and classes. */
+export async function saveModel(model: import('@tensorflow/tfjs-layers').LayersModel, dir: string, info: { dataset: string; classNames: string[]; inputShape: number[]; numClasses: number }): Promise<void> {
+  await model.save(fileSystemHandler(dir));
+  writeFileAtomic(join(dir, INFO_FILE), JSON.stringify({ ...info, bounds: [0, 1], output: 'logits' }, null, 2));
+}

@@ -1,0 +1,17 @@
+/** Clean accuracy of a classifier on a dataset, in batches. */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Classifier } from '../models/classifier.ts';
+import type { ImageDataset } from '../data/types.ts';
+import { gatherBatch } from '../data/batch.ts';
+
+export async function accuracy(classifier: Classifier, data: ImageDataset, batchSize = 1000): Promise<number> {
+  let correct = 0;
+  for (let start = 0; start < data.count; start += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, data.count - start) }, (_, i) => start + i);
+    const { x, y } = gatherBatch(data, idx);
+    const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(classifier.logits(x), 1), y), 'int32')));
+    correct += (await hits.data())[0];
+    tf.dispose([x, y, hits]);
+  }
+  return correct / data.count;
+}

@@ -1,0 +1,90 @@
+/**
+ * The Classifier wrapper: what attacks and evaluation see of a model. It keeps the model's input
+ * bounds and preprocessing beside it (as Foolbox does), so attacks work in the user's input space
+ * ([0,1] pixels, say) whatever normalisation the network expects.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { AdvxError } from '../core/errors.ts';
+
+/** How a model sees its input: model_input = (x * scale + offset - mean) / std, per channel. */
+export interface Preprocessing {
+  scale?: number;
+  offset?: number;
+  mean?: number[];
+  std?: number[];
+}
+
+export interface ClassifierInfo {
+  /** Input shape without batch, e.g. [28, 28, 1]. */
+  inputShape: number[];
+  numClasses: number;
+  /** Valid range of each input value, in the attack's space. */
+  bounds: [number, number];
+  preprocessing?: Preprocessing;
+  /** Whether the network's output is logits or already probabilities (a softmax at the end). */
+  output?: 'logits' | 'probabilities';
+  classNames?: string[];
+  dataset?: string;
+}
+
+/** Anything with a forward pass from a batch to a batch: a LayersModel, a GraphModel, a function. */
+export type Forward = (x: tf.Tensor) => tf.Tensor;
+
+/** A white-box classifier: differentiable logits for a batch of inputs in `bounds`. */
+export class Classifier {
+  readonly info: Required<Pick<ClassifierInfo, 'inputShape' | 'numClasses' | 'bounds'>> & ClassifierInfo;
+
+  constructor(
+    private readonly forward: Forward,
+    info: ClassifierInfo,
+  ) {
+    if (!(info.bounds[0] < info.bounds[1])) throw new AdvxError(`classifier bounds must satisfy low < high, got [${info.bounds}]`);
+    if (!(info.numClasses >= 2)) throw new AdvxError(`a classifier needs at least 2 classes, got ${info.numClasses}`);
+    this.info = info;
+  }
+
+  /** Logits [batch, numClasses]; x has shape [batch, ...inputShape] with values in bounds. */
+  logits(x: tf.Tensor): tf.Tensor2D {
+    return tf.tidy(() => {
+      this.checkInput(x);
+      const p = this.info.preprocessing;
+      let z = x;
+      if (p?.scale !== undefined && p.scale !== 1) z = tf.mul(z, p.scale);
+      if (p?.offset) z = tf.add(z, p.offset);
+      if (p?.mean) z = tf.sub(z, tf.tensor1d(p.mean));
+      if (p?.std) z = tf.div(z, tf.tensor1d(p.std));
+      let out = this.forward(z);
+      if (out.rank !== 2 || out.shape[1] !== this.info.numClasses) {
+        throw new AdvxError(`the model's output has shape [${out.shape}], expected a class vector [batch, ${this.info.numClasses}]`);
+      }
+      if (this.info.output === 'probabilities') out = tf.log(tf.add(out, 1e-12));
+      return out as tf.Tensor2D;
+    });
+  }
+
+  /** Class probabilities [batch, numClasses]. */
+  probabilities(x: tf.Tensor): tf.Tensor2D {
+    return tf.tidy(() => tf.softmax(this.logits(x)));
+  }
+
+  /** Predicted labels, computed in batches to bound memory. */
+  async predict(x: tf.Tensor, batchSize = 500): Promise<Int32Array> {
+    const n = x.shape[0];
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i += batchSize) {
+      const size = Math.min(batchSize, n - i);
+      const labels = tf.tidy(() => tf.argMax(this.logits(tf.slice(x, i, size)), 1));
+      out.set(await labels.data(), i);
+      labels.dispose();
+    }
+    return out;
+  }
+
+  private checkInput(x: tf.Tensor): void {
+    const want = this.info.inputShape;
+    const got = x.shape.slice(1);
+    if (got.length !== want.length || got.some((d, i) => want[i] !== -1 && want[i] !== null && d !== want[i])) {
+      throw new AdvxError(`input shape [${x.shape}] does not match the model's input [batch, ${want}]`);
+    }
+  }
+}

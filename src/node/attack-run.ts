@@ -1,0 +1,179 @@
+/**
+ * Runs an attack over a slice of a dataset in batches and writes what a person wants to look at:
+ * per-example original / perturbation / adversarial PNGs, a grid, and results.json.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { getAttack, type AttackOptions } from '../attacks/index.ts';
+import type { Classifier } from '../models/classifier.ts';
+import type { ImageDataset } from '../data/types.ts';
+import { gatherBatch } from '../data/batch.ts';
+import { AdvxError } from '../core/errors.ts';
+import { encodePng, imageGrid } from './png.ts';
+import { writeFileAtomic } from './io.ts';
+
+export interface AttackRunOptions extends AttackOptions {
+  attack: string;
+  /** Target class for a targeted attack; omitted = untargeted. */
+  target?: number;
+  batchSize?: number;
+  /** Write per-example PNGs for the first this many examples. */
+  images?: number;
+}
+
+export interface ExampleResult {
+  index: number;
+  label: number;
+  target?: number;
+  clean_prediction: number;
+  clean_confidence: number;
+  adversarial_prediction: number;
+  adversarial_confidence: number;
+  success: boolean;
+  linf: number;
+  l2: number;
+}
+
+export interface AttackRunSummary {
+  attack: string;
+  eps: number;
+  norm: string;
+  targeted: boolean;
+  count: number;
+  clean_accuracy: number;
+  adversarial_accuracy: number;
+  /** Among examples the model got right (untargeted) or all (targeted): share where the goal was met. */
+  success_rate: number;
+  mean_linf: number;
+  mean_l2: number;
+  iterations: number;
+  seconds: number;
+  examples: ExampleResult[];
+}
+
+export async function runAttack(classifier: Classifier, data: ImageDataset, options: AttackRunOptions, outDir?: string): Promise<AttackRunSummary> {
+  const attack = getAttack(options.attack);
+  const k = classifier.info.numClasses;
+  if (options.target !== undefined && !(Number.isInteger(options.target) && options.target >= 0 && options.target < k)) {
+    throw new AdvxError(`--target must be a class index in [0, ${k - 1}], got ${options.target}`);
+  }
+  if (data.count === 0) throw new AdvxError('no examples to attack');
+  const batchSize = options.batchSize ?? 128;
+  const [h, w, c] = data.shape;
+  const size = h * w * c;
+  const keepImages = Math.min(options.images ?? 0, data.count);
+  const cleanPixels = new Float32Array(keepImages * size);
+  const advPixels = new Float32Array(keepImages * size);
+  const examples: ExampleResult[] = [];
+  let iterations = 0;
+  const start = performance.now();
+  for (let b = 0; b < data.count; b += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, data.count - b) }, (_, i) => b + i);
+    const { x, y } = gatherBatch(data, idx);
+    const labels = await y.data();
+    const targeted = options.target !== undefined;
+    const goalLabels = targeted ? tf.fill([idx.length], options.target!, 'int32') as tf.Tensor1D : y;
+    const result = await attack(classifier, x, { labels: goalLabels, targeted }, options);
+    iterations = Math.max(iterations, result.iterations);
+    const [cleanP, advP] = tf.tidy(() => [classifier.probabilities(x), classifier.probabilities(result.adversarial)]);
+    const [cp, ap] = [await cleanP.data(), await advP.data()];
+    for (let i = 0; i < idx.length; i++) {
+      const argmax = (p: Float32Array | Int32Array | Uint8Array, row: number) => {
+        let best = 0;
+        for (let j = 1; j < k; j++) if (p[row * k + j] > p[row * k + best]) best = j;
+        return best;
+      };
+      const cpred = argmax(cp, i);
+      const apred = argmax(ap, i);
+      examples.push({
+        index: idx[i],
+        label: labels[i],
+        ...(targeted ? { target: options.target } : {}),
+        clean_prediction: cpred,
+        clean_confidence: cp[i * k + cpred],
+        adversarial_prediction: apred,
+        adversarial_confidence: ap[i * k + apred],
+        success: result.success[i],
+        linf: result.linf[i],
+        l2: result.l2[i],
+      });
+    }
+    const firstKept = Math.max(0, Math.min(idx.length, keepImages - b));
+    if (firstKept > 0) {
+      cleanPixels.set((await x.data()).subarray(0, firstKept * size), b * size);
+      advPixels.set((await result.adversarial.data()).subarray(0, firstKept * size), b * size);
+    }
+    tf.dispose([x, y, goalLabels, result.adversarial, cleanP, advP]);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const targeted = options.target !== undefined;
+  // Untargeted: success among correctly classified inputs. Targeted: among inputs not already of the target class.
+  const eligible = examples.filter((e) => (targeted ? e.label !== options.target : e.clean_prediction === e.label));
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+  const summary: AttackRunSummary = {
+    attack: options.attack,
+    eps: options.eps,
+    norm: options.norm ?? 'linf',
+    targeted,
+    count: examples.length,
+    clean_accuracy: mean(examples.map((e) => (e.clean_prediction === e.label ? 1 : 0))),
+    adversarial_accuracy: mean(examples.map((e) => (e.adversarial_prediction === e.label ? 1 : 0))),
+    success_rate: mean(eligible.map((e) => (e.success ? 1 : 0))),
+    mean_linf: mean(eligible.map((e) => e.linf)),
+    mean_l2: mean(eligible.map((e) => e.l2)),
+    iterations,
+    seconds,
+    examples,
+  };
+  if (outDir) writeAttackImages(outDir, summary, cleanPixels, advPixels, keepImages, data, options.eps);
+  if (outDir) writeFileAtomic(join(outDir, 'results.json'), JSON.stringify(summary, null, 2));
+  return summary;
+}
+
+/** Diverging colour map for a perturbation scaled to [-1, 1]: blue (−), white (0), red (+). */
+export function divergingColors(delta: Float32Array, scale: number, channels: number): Float32Array {
+  const n = delta.length / channels;
+  const rgb = new Float32Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    let v = 0;
+    for (let ch = 0; ch < channels; ch++) v += delta[i * channels + ch];
+    v = Math.max(-1, Math.min(1, v / channels / (scale || 1)));
+    rgb[i * 3] = v < 0 ? 1 + v : 1;
+    rgb[i * 3 + 1] = 1 - Math.abs(v);
+    rgb[i * 3 + 2] = v > 0 ? 1 - v : 1;
+  }
+  return rgb;
+}
+
+function toRgb(pixels: Float32Array, channels: number): Float32Array {
+  if (channels === 3) return pixels;
+  const rgb = new Float32Array((pixels.length / channels) * 3);
+  for (let i = 0; i < pixels.length; i++) rgb.fill(pixels[i], i * 3, i * 3 + 3);
+  return rgb;
+}
+
+function writeAttackImages(dir: string, s: AttackRunSummary, clean: Float32Array, adv: Float32Array, n: number, data: ImageDataset, eps: number): void {
+  // Start from an empty examples/ so files of an earlier run in the same folder cannot mix in.
+  rmSync(join(dir, 'examples'), { recursive: true, force: true });
+  if (n === 0) return;
+  const [h, w, c] = data.shape;
+  const size = h * w * c;
+  const name = (i: number) => data.classNames[i] ?? String(i);
+  // One row per example: original | perturbation (amplified to ±ε) | adversarial.
+  const triplets = new Float32Array(n * 3 * h * w * 3);
+  for (let i = 0; i < n; i++) {
+    const a = clean.subarray(i * size, (i + 1) * size);
+    const b = adv.subarray(i * size, (i + 1) * size);
+    const delta = b.map((v, j) => v - a[j]);
+    const e = s.examples[i];
+    const parts = [toRgb(a, c), divergingColors(delta, eps, c), toRgb(b, c)];
+    const tag = `${String(i).padStart(4, '0')}`;
+    writeFileAtomic(join(dir, 'examples', `${tag}-original-${name(e.label)}-${(e.clean_confidence * 100).toFixed(0)}pct.png`), encodePng(parts[0], w, h, 3));
+    writeFileAtomic(join(dir, 'examples', `${tag}-perturbation.png`), encodePng(parts[1], w, h, 3));
+    writeFileAtomic(join(dir, 'examples', `${tag}-adversarial-${name(e.adversarial_prediction)}-${(e.adversarial_confidence * 100).toFixed(0)}pct.png`), encodePng(parts[2], w, h, 3));
+    parts.forEach((p, j) => triplets.set(p, (i * 3 + j) * h * w * 3));
+  }
+  const grid = imageGrid(triplets, n * 3, h, w, 3, 3 * Math.min(n, 4), 1, 1);
+  writeFileAtomic(join(dir, 'grid.png'), encodePng(grid.pixels, grid.width, grid.height, 3));
+}

@@ -1,0 +1,49 @@
+/**
+ * Progress for long loops: a live bar (step, loss, accuracy, ETA) on a terminal, and a plain line
+ * every ~10% when stderr is not a terminal (CI logs, pipes), so logs stay readable.
+ */
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  update(step: number, values: Record<string, number>): void;
+  stop(): void;
+}
+
+export function progress(label: string, total: number, quiet = false): Progress {
+  if (quiet) return { update() {}, stop() {} };
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      {
+        format: `${label} [{bar}] {value}/{total} | {metrics} | ETA {eta_formatted}`,
+        stream: process.stderr,
+        hideCursor: true,
+        etaBuffer: 50,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, 0, { metrics: '' });
+    return {
+      update: (step, values) => bar.update(step, { metrics: formatValues(values) }),
+      stop: () => bar.stop(),
+    };
+  }
+  const start = performance.now();
+  let lastTenth = -1;
+  return {
+    update(step, values) {
+      const tenth = Math.floor((10 * step) / total);
+      if (tenth === lastTenth && step !== total) return;
+      lastTenth = tenth;
+      const elapsed = (performance.now() - start) / 1000;
+      const eta = step > 0 ? (elapsed * (total - step)) / step : 0;
+      process.stderr.write(`${label} ${step}/${total} | ${formatValues(values)} | ETA ${eta.toFixed(0)}s\n`);
+    },
+    stop() {},
+  };
+}
+
+function formatValues(values: Record<string, number>): string {
+  return Object.entries(values)
+    .map(([k, v]) => `${k} ${Math.abs(v) < 10 ? v.toFixed(4) : v.toFixed(1)}`)
+    .join(' | ');
+}
