@@ -1,0 +1,136 @@
+/**
+ * `npm run bench`: times the WORKLOADS.md workloads in advx on each available backend and, when
+ * /usr/bin/python3 has torch, the PyTorch reference in the same session; prints one JSON line per
+ * workload and backend and rewrites the table in BENCHMARKS.md.
+ *
+ *   npm run bench -- [--only cnn-train,cnn-forward] [--backends wasm,cpu] [--runs 5] [--json] [--no-write]
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BACKENDS, parseBackend, useBackend, type BackendName } from '../src/backend/index.ts';
+import { writeFileAtomic } from '../src/node/io.ts';
+import { WORKLOADS } from './workloads.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    backends: { type: 'string' },
+    runs: { type: 'string', default: '5' },
+    json: { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+    torch: { type: 'string', default: join(root, '../shared/bench/torch_reference.py') },
+  },
+});
+const only = args.only ? args.only.split(',') : WORKLOADS.map((w) => w.name);
+for (const name of only) if (!WORKLOADS.some((w) => w.name === name)) throw new Error(`unknown workload "${name}": ${WORKLOADS.map((w) => w.name).join(', ')}`);
+const runs = Number(args.runs);
+/** A backend whose single step takes longer than this is reported as skipped. */
+const MAX_STEP_MS = 8000;
+
+interface Row {
+  workload: string;
+  backend: string;
+  advx_ms: number | null;
+  torch_ms: number | null;
+  ratio: number | null;
+  note?: string;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function timeWorkload(name: string): Promise<{ ms: number | null; note?: string }> {
+  const spec = WORKLOADS.find((w) => w.name === name)!;
+  const w = spec.make(spec.batch);
+  try {
+    const t0 = performance.now();
+    await w.step();
+    const first = performance.now() - t0;
+    if (first > MAX_STEP_MS) return { ms: null, note: `skipped: ${(first / 1000).toFixed(1)} s per step` };
+    await w.step();
+    const times: number[] = [];
+    // pgd40 is 40 gradient steps; like the reference, fewer runs of it.
+    const n = name === 'pgd40' ? Math.max(3, Math.floor(runs / 2)) : runs;
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      await w.step();
+      times.push(performance.now() - t);
+    }
+    return { ms: median(times) };
+  } catch (e) {
+    return { ms: null, note: `failed: ${(e as Error).message.split('\n')[0]}` };
+  } finally {
+    w.dispose();
+  }
+}
+
+function torchTimes(): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!existsSync('/usr/bin/python3') || !existsSync(args.torch!)) return out;
+  try {
+    const text = execFileSync('/usr/bin/python3', [args.torch!, '--only', only.join(','), '--runs', String(Math.max(5, runs))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const line of text.split('\n')) if (line.trim()) {
+      const r = JSON.parse(line);
+      out.set(r.workload, r.ms);
+    }
+  } catch (e) {
+    process.stderr.write(`PyTorch reference not run (${(e as Error).message.split('\n')[0]}); install it with: apt-get install -y python3-torch\n`);
+  }
+  return out;
+}
+
+const backends: BackendName[] = args.backends ? args.backends.split(',').map(parseBackend) : [...BACKENDS];
+const timings: Array<{ workload: string; backend: string; ms: number | null; note?: string }> = [];
+for (const backend of backends) {
+  try {
+    await useBackend(backend);
+  } catch (e) {
+    process.stderr.write(`backend ${backend} unavailable: ${(e as Error).message}\n`);
+    continue;
+  }
+  for (const name of only) {
+    const r = await timeWorkload(name);
+    timings.push({ workload: name, backend, ...r });
+    process.stderr.write(`${backend} ${name}: ${r.ms === null ? r.note : r.ms.toFixed(1) + ' ms'}\n`);
+  }
+}
+const torch = torchTimes();
+const rows: Row[] = timings.map((t) => {
+  const torchMs = torch.get(t.workload) ?? null;
+  return {
+    workload: t.workload,
+    backend: t.backend,
+    advx_ms: t.ms === null ? null : Math.round(t.ms * 100) / 100,
+    torch_ms: torchMs,
+    ratio: t.ms !== null && torchMs !== null ? Math.round((torchMs / t.ms) * 1000) / 1000 : null,
+    ...(t.note ? { note: t.note } : {}),
+  };
+});
+for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
+
+if (!args['no-write'] && !args.only && !args.backends) {
+  const path = join(root, 'BENCHMARKS.md');
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, TF.js ${tf.version_core}`;
+  const table = [
+    '<!-- bench:start (written by `npm run bench`; do not edit by hand) -->',
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}; PyTorch reference: \`${args.torch}\` in the same session.`,
+    '',
+    '| workload | backend | advx ms | torch ms | ratio (torch/advx) | note |',
+    '| --- | --- | ---: | ---: | ---: | --- |',
+    ...rows.map((r) => `| ${r.workload} | ${r.backend} | ${r.advx_ms ?? '—'} | ${r.torch_ms ?? '—'} | ${r.ratio ?? '—'} | ${r.note ?? ''} |`),
+    '<!-- bench:end -->',
+  ].join('\n');
+  const old = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n<!-- bench:start --><!-- bench:end -->\n';
+  const next = old.replace(/<!-- bench:start[\s\S]*?<!-- bench:end -->/, table);
+  writeFileAtomic(path, next.includes(table) ? next : `${old.trimEnd()}\n\n${table}\n`);
+  process.stderr.write(`wrote ${path}\n`);
+}
+process.exit(0);

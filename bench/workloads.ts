@@ -1,0 +1,92 @@
+/**
+ * The benchmark workloads of WORKLOADS.md, built with advx's own code paths (zoo models, the
+ * training step's ops, the PGD attack), on random inputs of the right shape.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { cnn } from '../src/models/zoo.ts';
+import { Classifier } from '../src/models/classifier.ts';
+import { crossEntropy } from '../src/train/fit.ts';
+import { pgdRun } from '../src/attacks/pgd.ts';
+
+export interface Workload {
+  /** Runs one step and resolves when its results are computed. */
+  step(): Promise<void>;
+  dispose(): void;
+}
+
+export interface WorkloadSpec {
+  name: string;
+  batch: number;
+  make(batch: number): Workload;
+}
+
+function cnnSetup(batch: number) {
+  const model = cnn({ inputShape: [28, 28, 1], numClasses: 10, seed: 0 });
+  const classifier = new Classifier((x) => model.apply(x) as tf.Tensor, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 1] });
+  const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 1);
+  const y = tf.randomUniform([batch], 0, 10, 'int32', 2) as tf.Tensor1D;
+  return { model, classifier, x, y, dispose: () => tf.dispose([x, y, ...model.weights.map((w) => (w as unknown as { val: tf.Variable }).val)]) };
+}
+
+const cnnTrain = (batch: number): Workload => {
+  const s = cnnSetup(batch);
+  const optimizer = tf.train.adam(1e-3);
+  const vars = s.model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  return {
+    async step() {
+      const loss = optimizer.minimize(() => crossEntropy(s.model.apply(s.x, { training: true }) as tf.Tensor2D, s.y), true, vars);
+      await loss!.data();
+      loss!.dispose();
+    },
+    dispose() {
+      optimizer.dispose();
+      s.dispose();
+    },
+  };
+};
+
+const cnnInputGrad = (batch: number): Workload => {
+  const s = cnnSetup(batch);
+  return {
+    async step() {
+      // The mean cross-entropy's gradient, as the reference computes it.
+      const g = tf.tidy(() => tf.grad((x: tf.Tensor) => crossEntropy(s.classifier.logits(x), s.y))(s.x));
+      await g.data();
+      g.dispose();
+    },
+    dispose: s.dispose,
+  };
+};
+
+const cnnForward = (batch: number): Workload => {
+  const s = cnnSetup(batch);
+  return {
+    async step() {
+      const out = tf.tidy(() => s.classifier.logits(s.x));
+      await out.data();
+      out.dispose();
+    },
+    dispose: s.dispose,
+  };
+};
+
+const pgd40 = (batch: number): Workload => {
+  const s = cnnSetup(batch);
+  let seed = 0;
+  return {
+    async step() {
+      const adv = pgdRun(s.classifier, s.x, { labels: s.y }, { eps: 0.3, norm: 'linf', steps: 40, alpha: 0.01, randomStart: true, seed: seed++ });
+      await adv.data();
+      adv.dispose();
+    },
+    dispose: s.dispose,
+  };
+};
+
+export const WORKLOADS: WorkloadSpec[] = [
+  { name: 'cnn-train', batch: 128, make: cnnTrain },
+  { name: 'cnn-input-grad', batch: 128, make: cnnInputGrad },
+  { name: 'cnn-forward', batch: 128, make: cnnForward },
+  { name: 'cnn-forward-1024', batch: 1024, make: cnnForward },
+  { name: 'pgd40', batch: 128, make: pgd40 },
+];

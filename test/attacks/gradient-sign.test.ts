@@ -1,0 +1,94 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { setup, tensorCounts } from '../helpers/backend.ts';
+import { loadDataset } from '../../src/node/datasets.ts';
+import { gatherBatch } from '../../src/data/batch.ts';
+import { buildModel } from '../../src/models/zoo.ts';
+import { Classifier } from '../../src/models/classifier.ts';
+import { fitClassifier } from '../../src/train/fit.ts';
+import { fgsm } from '../../src/attacks/fgsm.ts';
+import { pgd } from '../../src/attacks/pgd.ts';
+import { AdvxError } from '../../src/core/errors.ts';
+
+let classifier: Classifier;
+let x: tf.Tensor4D;
+let y: tf.Tensor1D;
+
+before(async () => {
+  await setup();
+  // A small MLP trained for one epoch on 3000 MNIST images: accurate enough to attack honestly.
+  const { train, test } = loadDataset('mnist', { limit: { train: 3000, test: 64 } });
+  const model = buildModel('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 3 });
+  await fitClassifier(model, train, { epochs: 2, batchSize: 64, learningRate: 2e-3, seed: 3 });
+  classifier = new Classifier((t) => model.apply(t) as tf.Tensor, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 1] });
+  ({ x, y } = gatherBatch(test, Array.from({ length: 64 }, (_, i) => i)));
+});
+
+async function accuracyOn(input: tf.Tensor): Promise<number> {
+  const pred = await classifier.predict(input);
+  const labels = await y.data();
+  return pred.reduce((n, p, i) => n + (p === labels[i] ? 1 : 0), 0) / labels.length;
+}
+
+test('FGSM lowers accuracy and stays within ε and the bounds', async () => {
+  const clean = await accuracyOn(x);
+  assert.ok(clean > 0.8, `clean accuracy ${clean}`);
+  const r = await fgsm(classifier, x, { labels: y }, { eps: 0.2 });
+  const adv = await accuracyOn(r.adversarial);
+  assert.ok(adv < clean - 0.4, `FGSM ε=0.2: accuracy ${clean} → ${adv}`);
+  assert.ok(Math.max(...r.linf) <= 0.2 + 1e-6);
+  const [lo, hi] = [(await tf.min(r.adversarial).data())[0], (await tf.max(r.adversarial).data())[0]];
+  assert.ok(lo >= 0 && hi <= 1);
+  r.adversarial.dispose();
+});
+
+test('PGD-20 (L∞ 0.2) drives accuracy to ≤ 5% and flips every success it reports', async () => {
+  const r = await pgd(classifier, x, { labels: y }, { eps: 0.2, steps: 20, stepSize: 0.02, seed: 1 });
+  const adv = await accuracyOn(r.adversarial);
+  assert.ok(adv <= 0.05, `PGD accuracy ${adv}`);
+  const pred = await classifier.predict(r.adversarial);
+  const labels = await y.data();
+  r.success.forEach((s, i) => assert.equal(s, pred[i] !== labels[i]));
+  assert.ok(Math.max(...r.linf) <= 0.2 + 1e-6);
+  r.adversarial.dispose();
+});
+
+test('PGD L2 respects its ε ball', async () => {
+  const r = await pgd(classifier, x, { labels: y }, { eps: 1.5, norm: 'l2', steps: 10, seed: 2 });
+  assert.ok(Math.max(...r.l2) <= 1.5 + 1e-4, `max L2 ${Math.max(...r.l2)}`);
+  assert.ok((await accuracyOn(r.adversarial)) < (await accuracyOn(x)));
+  r.adversarial.dispose();
+});
+
+test('targeted PGD reaches the target class', async () => {
+  const target = tf.fill([64], 3, 'int32') as tf.Tensor1D;
+  const r = await pgd(classifier, x, { labels: target, targeted: true }, { eps: 0.3, steps: 30, stepSize: 0.02, seed: 4 });
+  const hit = r.success.filter(Boolean).length / r.success.length;
+  assert.ok(hit > 0.9, `target hit rate ${hit}`);
+  tf.dispose([target, r.adversarial]);
+});
+
+test('more PGD steps never give higher robust accuracy (no gradient masking on this model)', async () => {
+  const few = await pgd(classifier, x, { labels: y }, { eps: 0.1, steps: 2, stepSize: 0.05, randomStart: false });
+  const many = await pgd(classifier, x, { labels: y }, { eps: 0.1, steps: 20, stepSize: 0.01, randomStart: false });
+  assert.ok((await accuracyOn(many.adversarial)) <= (await accuracyOn(few.adversarial)));
+  tf.dispose([few.adversarial, many.adversarial]);
+});
+
+test('attacks leak no tensors', async () => {
+  const counts = await tensorCounts(async () => {
+    const a = await pgd(classifier, x, { labels: y }, { eps: 0.1, steps: 3, restarts: 2 });
+    const b = await fgsm(classifier, x, { labels: y }, { eps: 0.1 });
+    tf.dispose([a.adversarial, b.adversarial]);
+  });
+  assert.equal(new Set(counts).size, 1, `tensor counts ${counts}`);
+});
+
+test('bad input gives a clear error', async () => {
+  await assert.rejects(fgsm(classifier, x, { labels: y }, { eps: -0.1 }), AdvxError);
+  await assert.rejects(fgsm(classifier, x, { labels: y }, { eps: NaN }), /ε must be a non-negative number/);
+  const wrong = tf.zeros([2, 14, 14, 1]);
+  await assert.rejects(fgsm(classifier, wrong, { labels: tf.tensor1d([0, 1], 'int32') }, { eps: 0.1 }), /do not match the model's input/);
+  wrong.dispose();
+});

@@ -1,0 +1,78 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { setup } from '../helpers/backend.ts';
+import { loadClassifier } from '../../src/node/load-model.ts';
+import { fileSystemHandler } from '../../src/node/model-io.ts';
+import { buildModel } from '../../src/models/zoo.ts';
+import { AdvxError } from '../../src/core/errors.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'advx-load-'));
+before(() => setup());
+
+test('a saved LayersModel loads as a classifier with the same logits', async () => {
+  const model = buildModel('lenet', { inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+  const dir = join(tmp, 'lenet');
+  await model.save(fileSystemHandler(dir));
+  const { classifier } = await loadClassifier(dir);
+  assert.deepEqual(classifier.info.inputShape, [28, 28, 1]);
+  assert.equal(classifier.info.numClasses, 10);
+  const x = tf.randomUniform([3, 28, 28, 1], 0, 1, 'float32', 5);
+  const a = await (model.apply(x) as tf.Tensor).data();
+  const b = await classifier.logits(x).data();
+  assert.deepEqual(Array.from(b), Array.from(a));
+});
+
+/** A hand-written TF GraphModel: logits = (x·scale + offset) @ W, with W = [[1,0,0],[0,2,0],[0,0,3],[1,1,1]]. */
+function writeGraphModel(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const w = new Float32Array([1, 0, 0, 0, 2, 0, 0, 0, 3, 1, 1, 1]);
+  writeFileSync(join(dir, 'weights.bin'), Buffer.from(w.buffer));
+  const dim = (...s: number[]) => ({ dim: s.map((size) => ({ size: String(size) })) });
+  writeFileSync(
+    join(dir, 'model.json'),
+    JSON.stringify({
+      format: 'graph-model',
+      modelTopology: {
+        node: [
+          { name: 'x', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: dim(-1, 4) } } },
+          { name: 'w', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim(4, 3) } } } },
+          { name: 'logits', op: 'MatMul', input: ['x', 'w'], attr: { T: { type: 'DT_FLOAT' }, transpose_a: { b: false }, transpose_b: { b: false } } },
+        ],
+        versions: { producer: 1 },
+      },
+      weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'w', shape: [4, 3], dtype: 'float32' }] }],
+    }),
+  );
+  // Declared bounds and preprocessing: inputs in [0, 255], the graph wants [0, 1].
+  writeFileSync(join(dir, 'advx.json'), JSON.stringify({ inputShape: [4], numClasses: 3, bounds: [0, 255], preprocessing: { scale: 1 / 255 } }));
+}
+
+test('a GraphModel loads with its declared bounds and preprocessing', async () => {
+  const dir = join(tmp, 'graph');
+  writeGraphModel(dir);
+  const { classifier, graph } = await loadClassifier(dir);
+  assert.ok(graph);
+  assert.deepEqual(classifier.info.bounds, [0, 255]);
+  const x = tf.tensor2d([[255, 0, 0, 0], [0, 0, 255, 255]]);
+  const logits = await classifier.logits(x).array();
+  assert.deepEqual(logits, [[1, 0, 0], [1, 1, 4]]);
+  // Gradients flow through a GraphModel too: d(logit_2)/dx = W[:,2] / 255.
+  const g = await tf.grad((t: tf.Tensor) => tf.sum(tf.slice(classifier.logits(t), [0, 2], [-1, 1])))(x).array();
+  assert.ok(Math.abs((g as number[][])[0][2] - 3 / 255) < 1e-6);
+});
+
+test('broken model folders give clear errors', async () => {
+  await assert.rejects(loadClassifier(join(tmp, 'missing')), /no model at/);
+  const bad = join(tmp, 'bad');
+  mkdirSync(bad, { recursive: true });
+  writeFileSync(join(bad, 'model.json'), '{"modelTopology": ');
+  await assert.rejects(loadClassifier(bad), /not valid JSON/);
+  const nop = join(tmp, 'noweights');
+  writeGraphModel(nop);
+  writeFileSync(join(nop, 'weights.bin'), Buffer.alloc(8));
+  await assert.rejects(loadClassifier(nop), (e: Error) => e instanceof AdvxError && /truncated/.test(e.message));
+});
