@@ -1,0 +1,77 @@
+/**
+ * `npm run train:models`: trains the shipped models with the CLI, checks them with `advx evaluate`,
+ * copies them to models/, and rewrites the accuracy table in RESULTS.md. Re-running resumes
+ * unfinished runs (runs/models/<name>).
+ *
+ *   npm run train:models -- [--only mnist-cnn,fashion-cnn]
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../src/node/io.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(root, 'bin/advx.js');
+
+/** The recipes of the shipped models. */
+const RECIPES: Record<string, { data: string; args: string[] }> = {
+  'mnist-cnn': { data: 'mnist', args: ['--model', 'cnn', '--epochs', '8', '--shift', '2', '--lr', '1e-3', '--lr-decay', '0.75', '--seed', '1'] },
+  'fashion-cnn': { data: 'fashion-mnist', args: ['--model', 'cnn', '--epochs', '15', '--shift', '1', '--lr', '1e-3', '--lr-decay', '0.85', '--seed', '1'] },
+};
+
+const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const names = values.only ? values.only.split(',') : Object.keys(RECIPES);
+
+function run(args: string[]): string {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`advx ${args.join(' ')} failed (exit ${r.status})`);
+  return r.stdout;
+}
+
+const lastJson = (s: string) => JSON.parse(s.trim().split('\n').at(-1)!);
+
+for (const name of names) {
+  const recipe = RECIPES[name];
+  if (!recipe) throw new Error(`unknown model "${name}": ${Object.keys(RECIPES).join(', ')}`);
+  const runDir = join(root, 'runs/models', name);
+  const trainArgs = ['train', '--data', recipe.data, ...recipe.args, '--out', runDir, '--json', '--resume'];
+  const summary = lastJson(run(trainArgs));
+  const evaluation = lastJson(run(['evaluate', '--model', join(runDir, 'model'), '--data', recipe.data, '--json']));
+  const target = join(root, 'models', name);
+  rmSync(target, { recursive: true, force: true });
+  cpSync(join(runDir, 'model'), target, { recursive: true });
+  const metrics = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const result = {
+    model: name,
+    data: recipe.data,
+    test_accuracy: evaluation.accuracy,
+    epochs: summary.epochs,
+    seconds_per_epoch: metrics.reduce((a: number, m: { seconds: number }) => a + m.seconds, 0) / metrics.length,
+    command: `advx ${trainArgs.slice(0, -4).join(' ')} --out runs/models/${name}`,
+    measured: new Date().toISOString().slice(0, 10),
+    machine: `${cpus().length} × ${cpus()[0]?.model}`,
+  };
+  writeFileAtomic(join(target, 'training.json'), JSON.stringify(result, null, 2));
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+// The table lists every shipped model's own training.json, so it always matches models/.
+const rows = Object.keys(RECIPES)
+  .filter((n) => existsSync(join(root, 'models', n, 'training.json')))
+  .map((n) => JSON.parse(readFileSync(join(root, 'models', n, 'training.json'), 'utf8')));
+const table = [
+  '<!-- models:start (written by `npm run train:models`) -->',
+  '| model | data | test accuracy | epochs | s / epoch | machine | date | command |',
+  '| --- | --- | ---: | ---: | ---: | --- | --- | --- |',
+  ...rows.map((r) => `| models/${r.model} | ${r.data} | ${(r.test_accuracy * 100).toFixed(2)}% | ${r.epochs} | ${r.seconds_per_epoch.toFixed(1)} | ${r.machine} | ${r.measured} | \`${r.command}\` |`),
+  '<!-- models:end -->',
+].join('\n');
+for (const file of ['RESULTS.md', 'README.md']) {
+  const path = join(root, file);
+  if (!existsSync(path)) continue;
+  const text = readFileSync(path, 'utf8');
+  if (text.includes('<!-- models:start')) writeFileAtomic(path, text.replace(/<!-- models:start[\s\S]*?<!-- models:end -->/, table));
+}
