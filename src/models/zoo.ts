@@ -41,18 +41,17 @@ export function mlp({ inputShape, numClasses, seed }: ModelSpec): tf.LayersModel
 /**
  * The reference CNN of the benchmarks (WORKLOADS.md): conv 3×3×32 relu, maxpool 2,
  * conv 3×3×64 relu, maxpool 2, flatten, dense 128 relu, dense 10.
- * `dropout` (training only) adds dropout before the two dense layers for the accuracy runs.
+ * No dropout: TF.js's seeded dropout draws the same mask at every step, and unseeded dropout
+ * would make runs unrepeatable; training uses seeded random shifts instead (src/data/batch.ts).
  */
-export function cnn({ inputShape, numClasses, seed }: ModelSpec, dropout = 0): tf.LayersModel {
+export function cnn({ inputShape, numClasses, seed }: ModelSpec): tf.LayersModel {
   const m = tf.sequential({ name: 'cnn' });
   m.add(tf.layers.conv2d({ inputShape, filters: 32, kernelSize: 3, activation: 'relu', kernelInitializer: init(seed, 0) }));
   m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
   m.add(tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu', kernelInitializer: init(seed, 1) }));
   m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
   m.add(tf.layers.flatten());
-  if (dropout > 0) m.add(tf.layers.dropout({ rate: dropout, seed }));
   m.add(tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: init(seed, 2) }));
-  if (dropout > 0) m.add(tf.layers.dropout({ rate: dropout, seed: seed === undefined ? undefined : seed + 1 }));
   m.add(tf.layers.dense({ units: numClasses, kernelInitializer: init(seed, 3) }));
   return m;
 }
@@ -71,7 +70,7 @@ export function lenet({ inputShape, numClasses, seed }: ModelSpec): tf.LayersMod
   return m;
 }
 
-export const MODELS: Record<string, Builder> = { logistic, mlp, cnn: (s) => cnn(s, 0.25), lenet };
+export const MODELS: Record<string, Builder> = { logistic, mlp, cnn, lenet };
 
 export function buildModel(name: string, spec: ModelSpec): tf.LayersModel {
   const builder = MODELS[name];
