@@ -1,0 +1,126 @@
+/**
+ * Times the reference CNN (WORKLOADS.md) on the WASM backend at batch 128: one train step
+ * (softmax cross-entropy, Adam 1e-3), the input gradient and the forward pass; median of 5
+ * after 2 warm-ups; then a per-kernel breakdown (tf.profile) of one train step.
+ *
+ *   node --import tsx bench/kernels.ts            # with advx's gradient kernels
+ *   node --import tsx bench/kernels.ts --baseline # TF.js's own WASM kernels only
+ *   options: --backend cpu, --runs N, --batch N, --top N, --threads N
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { cnn } from '../src/models/zoo.ts';
+import { Rng } from '../src/core/rng.ts';
+
+const args = process.argv.slice(2);
+function opt(name: string, def: string): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : def;
+}
+const baseline = args.includes('--baseline');
+const backendName = opt('backend', 'wasm');
+const runs = Number(opt('runs', '5'));
+const batch = Number(opt('batch', '128'));
+const top = Number(opt('top', '12'));
+const threads = args.includes('--threads') ? Number(opt('threads', '1')) : undefined;
+
+if (backendName === 'wasm' && baseline) {
+  await import('@tensorflow/tfjs-backend-wasm');
+  await tf.setBackend('wasm');
+  await tf.ready();
+} else {
+  const { useBackend, parseBackend } = await import('../src/backend/index.ts');
+  await useBackend(parseBackend(backendName), threads === undefined ? {} : { threads });
+}
+
+const rng = new Rng(7);
+const xData = new Float32Array(batch * 28 * 28);
+for (let i = 0; i < xData.length; i++) xData[i] = rng.next();
+const labels = new Int32Array(batch);
+for (let i = 0; i < batch; i++) labels[i] = rng.int(10);
+const x = tf.tensor4d(xData, [batch, 28, 28, 1]);
+const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), 'float32'));
+
+const model = cnn({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+const optimizer = tf.train.adam(1e-3);
+
+const lossOf = (input: tf.Tensor): tf.Scalar =>
+  tf.losses.softmaxCrossEntropy(y, model.apply(input) as tf.Tensor) as tf.Scalar;
+
+function trainStep(): void {
+  const cost = optimizer.minimize(() => lossOf(x), true, vars);
+  cost?.dataSync();
+  cost?.dispose();
+}
+const inputGradFn = tf.grad((input: tf.Tensor) => lossOf(input));
+function inputGrad(): void {
+  const g = inputGradFn(x);
+  g.dataSync();
+  g.dispose();
+}
+function forward(): void {
+  const out = model.predict(x, { batchSize: batch }) as tf.Tensor;
+  out.dataSync();
+  out.dispose();
+}
+
+function median(a: number[]): number {
+  const s = [...a].sort((p, q) => p - q);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+function time(name: string, f: () => void): number | undefined {
+  try {
+    for (let i = 0; i < 2; i++) f();
+    const t: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      f();
+      t.push(performance.now() - t0);
+    }
+    const med = median(t);
+    console.log(`${name.padEnd(12)} ${med.toFixed(1).padStart(8)} ms  (runs: ${t.map((v) => v.toFixed(0)).join(' ')})`);
+    return med;
+  } catch (e) {
+    console.log(`${name.padEnd(12)}   FAILED: ${(e as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
+console.log(`backend ${tf.getBackend()}${baseline ? ' (baseline: TF.js kernels only)' : ' (advx kernels)'}, batch ${batch}`);
+time('train-step', trainStep);
+const before = tf.memory().numTensors; // after Adam has made its slot variables
+time('input-grad', inputGrad);
+time('forward', forward);
+
+async function breakdown(name: string, f: () => void): Promise<void> {
+  let info: Awaited<ReturnType<typeof tf.profile>>;
+  try {
+    info = await tf.profile(f);
+  } catch (e) {
+    console.log(`\nprofile ${name}: FAILED: ${(e as Error).message.split('\n')[0]}`);
+    return;
+  }
+  const agg = new Map<string, { ms: number; n: number }>();
+  let total = 0;
+  for (const k of info.kernels) {
+    const ms = Number(k.kernelTimeMs) || 0;
+    total += ms;
+    const e = agg.get(k.name) ?? { ms: 0, n: 0 };
+    e.ms += ms;
+    e.n++;
+    agg.set(k.name, e);
+  }
+  const rows = [...agg.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, top);
+  console.log(`\nper-kernel ${name} (${info.kernels.length} kernel calls, ${total.toFixed(1)} ms in kernels):`);
+  for (const [k, { ms, n }] of rows) {
+    console.log(`  ${k.padEnd(24)} ${ms.toFixed(2).padStart(8)} ms  ×${n}`);
+  }
+}
+await breakdown('train-step', trainStep);
+if (args.includes('--profile-all')) {
+  await breakdown('input-grad', inputGrad);
+  await breakdown('forward', forward);
+}
+const after = tf.memory().numTensors;
+console.log(`\ntensors before ${before}, after ${after}${after > before ? '  (LEAK?)' : ''}`);

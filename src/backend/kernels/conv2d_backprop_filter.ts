@@ -1,0 +1,96 @@
+/**
+ * Conv2DBackpropFilter for wasm (TF.js registers none, so a CNN cannot train on wasm without it).
+ *
+ * dW[(i,j,c), o] = Σ_p cols[p, (i,j,c)] · dy[p, o], p running over the N·outH·outW output pixels:
+ * one GEMM whose reduction runs over all output pixels. It is done on XNNPACK (through wasm's
+ * BatchMatMul, the only GEMM TF.js exposes) in chunks of output pixels:
+ *   a = im2colᵀ of the chunk, [K = fh·fw·inC, chunk], built here in JS;
+ *   b = the chunk's rows of dy, [chunk, outC], a zero-copy alias of dy;
+ *   dW += a·b.
+ * Why chunks: XNNPACK's GEMM runs the whole reduction inside its micro-kernel, so a reduction of
+ * all 15 488 (conv 2) or 86 528 (conv 1) pixels streams its operands from memory, and it packs b
+ * (the "weights") with a transposing copy that is cache-hostile when b is tall; unchunked this
+ * took 65–100 ms for the CNN's conv 2 and ~60 ms for conv 1. Chunks keep a, b and the packing in
+ * cache. (Also measured: a conv of the transposed input by the transposed dy — needs two big
+ * transposes, whose wasm kernel is slow, ~40–70 ms each; and the same GEMM as a 1×1 Conv2D —
+ * its filter transpose is the same cache-hostile copy.)
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { alloc, BACKEND, callOriginal, dispose, f32, type KernelArgs, makeAlias, releaseAlias, type WasmBackend } from './util.ts';
+
+/** Output pixels per GEMM chunk; tuned on the CNN's shapes (see bench/kernels.ts). */
+export const FILTER_CHUNK = { pixels: 1024 };
+
+export function conv2DBackpropFilter({ inputs, backend: be, attrs }: KernelArgs): tf.TensorInfo {
+  const backend = be as WasmBackend;
+  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  const fmt = tf.backend_util.convertConv2DDataFormat(dataFormat);
+  if (fmt !== 'channelsLast') throw new Error(`advx wasm Conv2DBackpropFilter supports only NHWC, got ${dataFormat}`);
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, fmt);
+  const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: O } = info;
+  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = info;
+  const PT = info.padInfo.top;
+  const PL = info.padInfo.left;
+  const K = FH * FW * C;
+  const P = batchSize * OH * OW;
+
+  const out = alloc(backend, [FH, FW, C, O]);
+  f32(backend, out).fill(0);
+  if (P === 0) return out;
+  const chunk = Math.max(1, Math.min(P, FILTER_CHUNK.pixels));
+  const colsT = alloc(backend, [1, K, chunk]);
+
+  for (let p0 = 0; p0 < P; p0 += chunk) {
+    const pc = Math.min(chunk, P - p0);
+    // a: im2colᵀ of pixels p0..p0+pc, [K, pc] (a contiguous prefix of colsT when pc < chunk).
+    const xv = f32(backend, x);
+    const a = f32(backend, colsT);
+    let n = Math.floor(p0 / (OH * OW));
+    let rem = p0 - n * OH * OW;
+    let oy = Math.floor(rem / OW);
+    let ox = rem - oy * OW;
+    for (let pp = 0; pp < pc; pp++) {
+      const img = n * H;
+      for (let i = 0; i < FH; i++) {
+        const r = oy * SH + i - PT;
+        const rowOk = r >= 0 && r < H;
+        for (let j = 0; j < FW; j++) {
+          const col = ox * SW + j - PL;
+          let k = ((i * FW + j) * C) * pc + pp;
+          if (rowOk && col >= 0 && col < W) {
+            const base = ((img + r) * W + col) * C;
+            for (let c = 0; c < C; c++, k += pc) a[k] = xv[base + c];
+          } else {
+            for (let c = 0; c < C; c++, k += pc) a[k] = 0;
+          }
+        }
+      }
+      if (++ox === OW) {
+        ox = 0;
+        if (++oy === OH) {
+          oy = 0;
+          n++;
+        }
+      }
+    }
+    const aInfo = pc === chunk ? { dataId: colsT.dataId, shape: [1, K, pc], dtype: 'float32' as const } : makeAlias(backend, colsT, 0, [1, K, pc]);
+    const bInfo = makeAlias(backend, dy, p0 * O, [1, pc, O]);
+    const part = callOriginal(tf.BatchMatMul, { a: aInfo, b: bInfo }, backend, { transposeA: false, transposeB: false });
+    releaseAlias(backend, bInfo);
+    if (aInfo.dataId !== colsT.dataId) releaseAlias(backend, aInfo);
+    const acc = f32(backend, out);
+    const pv = f32(backend, part);
+    for (let q = 0; q < acc.length; q++) acc[q] += pv[q];
+    dispose(backend, part);
+  }
+  dispose(backend, colsT);
+  return out;
+}
+
+export const conv2DBackpropFilterConfig: tf.KernelConfig = {
+  kernelName: tf.Conv2DBackpropFilter,
+  backendName: BACKEND,
+  kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc,
+};

@@ -1,0 +1,88 @@
+/**
+ * Conv2DBackpropInput for wasm: a GEMM on XNNPACK plus a col2im scatter in JS.
+ *
+ * cols[p, (i,j,c)] = Σ_o dy[p, o] · W[i,j,c,o], then dx[n, y·s+i−pad, x·s+j−pad, c] += cols[p, (i,j,c)].
+ * The GEMM goes through wasm's BatchMatMul with a = rows of dy (a zero-copy alias, [chunk, outC])
+ * and b = Wᵀ ([outC, fh·fw·inC], transposed here once per call, small, so XNNPACK packs it once
+ * and reuses it for every chunk). Chunks of output pixels keep each cols block in cache for the
+ * scatter. TF.js's own wasm kernel is a scalar loop (~330 ms for the CNN's two convs at batch
+ * 128). Also measured: the "full" convolution of dy with the flipped, transposed filter through
+ * wasm's Conv2D — ~75 ms for conv 2 and ~40 ms for conv 1 (a 1-output-channel conv is a poor fit
+ * for XNNPACK), slower than this; it would also need dy dilated for strides > 1.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { alloc, BACKEND, callOriginal, dispose, f32, type KernelArgs, makeAlias, releaseAlias, transpose2d, type WasmBackend } from './util.ts';
+
+/** Target size (floats) of one chunk of cols; tuned on the CNN's shapes (see bench/kernels.ts). */
+export const INPUT_CHUNK = { floats: 1 << 17 };
+
+export function conv2DBackpropInput({ inputs, backend: be, attrs }: KernelArgs): tf.TensorInfo {
+  const backend = be as WasmBackend;
+  const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  const fmt = tf.backend_util.convertConv2DDataFormat(dataFormat);
+  if (fmt !== 'channelsLast' || dy.dtype !== 'float32' || filter.dtype !== 'float32') {
+    return callOriginal(tf.Conv2DBackpropInput, inputs, backend, attrs);
+  }
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, fmt);
+  const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: O } = info;
+  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = info;
+  const PT = info.padInfo.top;
+  const PL = info.padInfo.left;
+  const K = FH * FW * C;
+  const P = batchSize * OH * OW;
+
+  const out = alloc(backend, [batchSize, H, W, C]);
+  f32(backend, out).fill(0);
+  if (P === 0) return out;
+  const wt = alloc(backend, [1, O, K]);
+  transpose2d(f32(backend, filter), 0, K, O, f32(backend, wt), 0);
+  const chunk = Math.max(1, Math.min(P, Math.floor(INPUT_CHUNK.floats / K)));
+
+  for (let p0 = 0; p0 < P; p0 += chunk) {
+    const pc = Math.min(chunk, P - p0);
+    const aInfo = makeAlias(backend, dy, p0 * O, [1, pc, O]);
+    const cols = callOriginal(tf.BatchMatMul, { a: aInfo, b: wt }, backend, { transposeA: false, transposeB: false });
+    releaseAlias(backend, aInfo);
+    const cv = f32(backend, cols);
+    const dx = f32(backend, out);
+    let n = Math.floor(p0 / (OH * OW));
+    let rem = p0 - n * OH * OW;
+    let oy = Math.floor(rem / OW);
+    let ox = rem - oy * OW;
+    for (let pp = 0; pp < pc; pp++) {
+      const img = n * H;
+      let k = pp * K;
+      for (let i = 0; i < FH; i++) {
+        const r = oy * SH + i - PT;
+        if (r < 0 || r >= H) {
+          k += FW * C;
+          continue;
+        }
+        for (let j = 0; j < FW; j++, k += C) {
+          const col = ox * SW + j - PL;
+          if (col < 0 || col >= W) continue;
+          const base = ((img + r) * W + col) * C;
+          for (let c = 0; c < C; c++) dx[base + c] += cv[k + c];
+        }
+      }
+      if (++ox === OW) {
+        ox = 0;
+        if (++oy === OH) {
+          oy = 0;
+          n++;
+        }
+      }
+    }
+    dispose(backend, cols);
+  }
+  dispose(backend, wt);
+  return out;
+}
+
+export const conv2DBackpropInputConfig: tf.KernelConfig = {
+  kernelName: tf.Conv2DBackpropInput,
+  backendName: BACKEND,
+  kernelFunc: conv2DBackpropInput as unknown as tf.KernelFunc,
+};

@@ -1,0 +1,42 @@
+/**
+ * advx's kernels for TF.js's wasm backend: the gradient kernels TF.js lacks or runs slowly, and
+ * the few forward kernels a training step leans on. Each file says what it replaces and why.
+ * `registerWasmGradientKernels()` registers them all; call it before or after the wasm backend
+ * is initialised (it is idempotent).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { batchMatMulConfig } from './batch_mat_mul.ts';
+import { castConfig } from './cast.ts';
+import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
+import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
+import { identityConfig } from './identity.ts';
+import { maxPoolGradConfig } from './max_pool_grad.ts';
+import { sumConfig } from './sum.ts';
+import { BACKEND, originals } from './util.ts';
+
+export const WASM_KERNELS: readonly tf.KernelConfig[] = [
+  conv2DBackpropFilterConfig,
+  conv2DBackpropInputConfig,
+  maxPoolGradConfig,
+  batchMatMulConfig,
+  sumConfig,
+  identityConfig,
+  castConfig,
+];
+
+let registered = false;
+
+export function registerWasmGradientKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const cfg of WASM_KERNELS) {
+    const prev = tf.getKernel(cfg.kernelName, BACKEND);
+    if (prev) {
+      originals.set(cfg.kernelName, prev);
+      tf.unregisterKernel(cfg.kernelName, BACKEND);
+    }
+    // Keep TF.js's set-up (it binds the C++ entry points our fallbacks call) running when the
+    // backend initialises after this point.
+    tf.registerKernel({ ...cfg, setupFunc: prev?.setupFunc ?? cfg.setupFunc });
+  }
+}

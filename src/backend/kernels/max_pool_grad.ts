@@ -1,0 +1,75 @@
+/**
+ * MaxPoolGrad for wasm: one pass over the input that recomputes each window's argmax and routes
+ * dy there.
+ *
+ * TF.js's wasm MaxPoolGrad loops, for every input pixel, over every window that may contain it
+ * and recomputes that window's max each time (~45 ms for the CNN's 128×26×26×32 pool). Here each
+ * window is scanned once, channels innermost (contiguous in NHWC), keeping a per-channel running
+ * max and its position; ties go to the first maximum in row-major window order, as in the cpu
+ * backend. dx is zero-filled first and accumulated into, so overlapping windows are handled.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { alloc, BACKEND, callOriginal, f32, type KernelArgs, type WasmBackend } from './util.ts';
+
+export function maxPoolGrad({ inputs, backend: be, attrs }: KernelArgs): tf.TensorInfo {
+  const backend = be as WasmBackend;
+  const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+  if (input.dtype !== 'float32' || dy.dtype !== 'float32') return callOriginal(tf.MaxPoolGrad, inputs, backend, attrs);
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.MaxPoolGradAttrs;
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, strideHeight, strideWidth } = info;
+  const fh = info.effectiveFilterHeight;
+  const fw = info.effectiveFilterWidth;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+
+  const out = alloc(backend, input.shape);
+  const x = f32(backend, input);
+  const g = f32(backend, dy);
+  const dx = f32(backend, out);
+  dx.fill(0);
+  const best = new Float32Array(C);
+  const idx = new Int32Array(C);
+  const rowStride = inWidth * C;
+  const imgStride = inHeight * rowStride;
+  let o = 0;
+  for (let b = 0; b < batchSize; b++) {
+    const img = b * imgStride;
+    for (let yr = 0; yr < outHeight; yr++) {
+      const r0 = yr * strideHeight - padTop;
+      const rs = Math.max(0, r0);
+      const re = Math.min(inHeight, r0 + fh);
+      for (let yc = 0; yc < outWidth; yc++, o += C) {
+        const c0 = yc * strideWidth - padLeft;
+        const cs = Math.max(0, c0);
+        const ce = Math.min(inWidth, c0 + fw);
+        best.fill(-Infinity);
+        idx.fill(-1);
+        for (let r = rs; r < re; r++) {
+          for (let c = cs; c < ce; c++) {
+            const base = img + r * rowStride + c * C;
+            for (let d = 0; d < C; d++) {
+              const v = x[base + d];
+              if (v > best[d]) {
+                best[d] = v;
+                idx[d] = base + d;
+              }
+            }
+          }
+        }
+        for (let d = 0; d < C; d++) {
+          const i = idx[d];
+          if (i >= 0) dx[i] += g[o + d];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export const maxPoolGradConfig: tf.KernelConfig = {
+  kernelName: tf.MaxPoolGrad,
+  backendName: BACKEND,
+  kernelFunc: maxPoolGrad as unknown as tf.KernelFunc,
+};

@@ -1,0 +1,112 @@
+/**
+ * Shared plumbing for advx's WASM kernels: a typed view of the parts of TF.js's `BackendWasm`
+ * that the kernels use, access to the kernels TF.js registered before ours, heap views and
+ * zero-copy aliases of tensor memory.
+ *
+ * Rules every kernel here follows:
+ * - A Float32Array view of the WASM heap is invalidated (detached) by any allocation that grows
+ *   the heap: make every output and intermediate first, then take the views.
+ * - Intermediates made through the backend are released with `backend.disposeData` (or
+ *   `releaseAlias` for an alias), so a kernel leaves no data behind but its output.
+ * - Other kernels are called through their `kernelFunc` directly, never through the engine, so
+ *   nothing is recorded on the autograd tape or counted as a tensor.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+type DataId = object;
+
+export interface WasmTensorData {
+  id: number;
+  memoryOffset: number;
+  shape: number[];
+  dtype: tf.DataType;
+  refCount: number;
+}
+
+/** The members of TF.js's BackendWasm that advx's kernels touch. */
+export interface WasmBackend {
+  dataIdMap: {
+    get(dataId: DataId): WasmTensorData;
+    delete(dataId: DataId): boolean;
+  };
+  wasm: {
+    tfjs: { disposeData(id: number): void };
+  };
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: DataId, force?: boolean): boolean;
+  incRef(dataId: DataId): void;
+}
+
+export type KernelArgs = {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+};
+
+export const BACKEND = 'wasm';
+
+/**
+ * The kernels TF.js had registered for wasm before advx replaced them, by name, captured by
+ * `index.ts` at registration time. Our kernels fall back to them for the cases they don't cover.
+ */
+export const originals = new Map<string, tf.KernelConfig>();
+
+/** Calls the kernel that TF.js itself registered (the original, even if we replaced it). */
+export function callOriginal(
+  name: string,
+  inputs: tf.NamedTensorInfoMap,
+  backend: WasmBackend,
+  attrs: tf.NamedAttrMap = {},
+): tf.TensorInfo {
+  const cfg = originals.get(name) ?? tf.getKernel(name, BACKEND);
+  if (!cfg) throw new Error(`advx: no wasm kernel ${name} to fall back on`);
+  return cfg.kernelFunc({ inputs, backend: backend as unknown as tf.KernelBackend, attrs }) as tf.TensorInfo;
+}
+
+export function f32(backend: WasmBackend, info: tf.TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(info) as Float32Array;
+}
+
+/**
+ * A tensor registered with the backend over `size(shape)` floats of existing heap memory
+ * starting `elementOffset` floats into `base` — no allocation, no copy. It lets an XNNPACK
+ * kernel work on a slice of a larger tensor. Must be released with `releaseAlias`, never
+ * `disposeData` (which would free memory that belongs to `base`).
+ */
+export function makeAlias(backend: WasmBackend, base: tf.TensorInfo, elementOffset: number, shape: number[]): tf.TensorInfo {
+  const offset = backend.dataIdMap.get(base.dataId).memoryOffset + elementOffset * 4;
+  return backend.makeOutput(shape, 'float32', offset);
+}
+
+export function releaseAlias(backend: WasmBackend, alias: tf.TensorInfo): void {
+  const data = backend.dataIdMap.get(alias.dataId);
+  // Unregisters the id on the C++ side (which also drops any XNNPACK operator cached for it)
+  // without freeing the memory, which belongs to the aliased tensor.
+  backend.wasm.tfjs.disposeData(data.id);
+  backend.dataIdMap.delete(alias.dataId);
+}
+
+/** A fresh float32 tensor on the heap (uninitialised memory: callers fill all of it). */
+export function alloc(backend: WasmBackend, shape: number[]): tf.TensorInfo {
+  return backend.makeOutput(shape, 'float32');
+}
+
+export function dispose(backend: WasmBackend, ...infos: tf.TensorInfo[]): void {
+  for (const t of infos) backend.disposeData(t.dataId);
+}
+
+/** 2-D transpose of rows×cols (row-major) into cols×rows, blocked for cache locality. */
+export function transpose2d(src: Float32Array, srcOff: number, rows: number, cols: number, dst: Float32Array, dstOff: number): void {
+  const B = 32;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(r0 + B, rows);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(c0 + B, cols);
+      for (let r = r0; r < r1; r++) {
+        const s = srcOff + r * cols;
+        for (let c = c0; c < c1; c++) dst[dstOff + c * rows + r] = src[s + c];
+      }
+    }
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * advx's wasm kernels (src/backend/kernels) against the cpu backend: each kernel on seeded
+ * random data over strides, paddings, odd sizes, channel counts and kernel sizes; then whole
+ * gradients of the reference CNN; and no tensor or backend-memory growth across calls.
+ */
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { useBackend } from '../../src/backend/index.ts';
+import { Rng } from '../../src/core/rng.ts';
+import { cnn } from '../../src/models/zoo.ts';
+
+const rng = new Rng(1234);
+function randn(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal();
+  return a;
+}
+
+type Input = { data: Float32Array; shape: number[] };
+const input = (shape: number[]): Input => ({ data: randn(shape.reduce((p, q) => p * q, 1)), shape });
+
+/** Runs one kernel on `backend` over fresh tensors made from `inputs`; returns its values. */
+async function runOn(backend: string, kernel: string, inputs: Record<string, Input>, attrs: object): Promise<{ values: Float32Array; shape: number[] }> {
+  await tf.setBackend(backend);
+  const ts: tf.NamedTensorMap = {};
+  for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.data, v.shape);
+  const out = tf.engine().runKernel(kernel, ts, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const values = (await out.data()) as Float32Array;
+  const shape = out.shape;
+  out.dispose();
+  tf.dispose(Object.values(ts));
+  return { values: Float32Array.from(values), shape };
+}
+
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rtol = 1e-4): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  const atol = rtol * Math.max(scale, 1e-6);
+  for (let i = 0; i < expected.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    if (!(d <= atol + rtol * Math.abs(expected[i]))) {
+      assert.fail(`${what}: element ${i}: wasm ${actual[i]} vs cpu ${expected[i]} (scale ${scale})`);
+    }
+  }
+}
+
+async function compare(kernel: string, inputs: Record<string, Input>, attrs: object, what: string, rtol = 1e-4): Promise<void> {
+  const cpu = await runOn('cpu', kernel, inputs, attrs);
+  const wasm = await runOn('wasm', kernel, inputs, attrs);
+  assert.deepEqual(wasm.shape, cpu.shape, `${what}: shape`);
+  assertClose(wasm.values, cpu.values, what, rtol);
+}
+
+const convOut = (n: number, f: number, s: number, pad: 'same' | 'valid') => (pad === 'same' ? Math.ceil(n / s) : Math.ceil((n - f + 1) / s));
+
+interface ConvCase { b: number; h: number; w: number; c: number; o: number; f: number; s: number; pad: 'same' | 'valid' }
+const CONV_CASES: ConvCase[] = [
+  { b: 1, h: 7, w: 7, c: 1, o: 8, f: 3, s: 1, pad: 'valid' },
+  { b: 2, h: 13, w: 13, c: 3, o: 8, f: 3, s: 1, pad: 'same' },
+  { b: 1, h: 13, w: 7, c: 8, o: 3, f: 5, s: 2, pad: 'same' },
+  { b: 3, h: 7, w: 13, c: 32, o: 8, f: 1, s: 1, pad: 'valid' },
+  { b: 2, h: 13, w: 13, c: 8, o: 32, f: 3, s: 2, pad: 'valid' },
+  { b: 1, h: 7, w: 7, c: 3, o: 1, f: 5, s: 1, pad: 'same' },
+  { b: 2, h: 8, w: 9, c: 8, o: 8, f: 1, s: 2, pad: 'valid' },
+  { b: 4, h: 28, w: 28, c: 1, o: 32, f: 3, s: 1, pad: 'valid' },
+  { b: 4, h: 13, w: 13, c: 32, o: 64, f: 3, s: 1, pad: 'valid' },
+];
+const name = (k: ConvCase) => `b${k.b} ${k.h}×${k.w}×${k.c}→${k.o} f${k.f} s${k.s} ${k.pad}`;
+
+before(async () => {
+  await useBackend('wasm');
+  await tf.setBackend('cpu');
+});
+
+describe('wasm gradient kernels match cpu', () => {
+  it('Conv2DBackpropFilter', async () => {
+    for (const k of CONV_CASES) {
+      const oh = convOut(k.h, k.f, k.s, k.pad);
+      const ow = convOut(k.w, k.f, k.s, k.pad);
+      await compare('Conv2DBackpropFilter',
+        { x: input([k.b, k.h, k.w, k.c]), dy: input([k.b, oh, ow, k.o]) },
+        { strides: k.s, pad: k.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [k.f, k.f, k.c, k.o] },
+        `Conv2DBackpropFilter ${name(k)}`);
+    }
+  });
+
+  it('Conv2DBackpropInput', async () => {
+    for (const k of CONV_CASES) {
+      const oh = convOut(k.h, k.f, k.s, k.pad);
+      const ow = convOut(k.w, k.f, k.s, k.pad);
+      await compare('Conv2DBackpropInput',
+        { dy: input([k.b, oh, ow, k.o]), filter: input([k.f, k.f, k.c, k.o]) },
+        { strides: k.s, pad: k.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: [k.b, k.h, k.w, k.c] },
+        `Conv2DBackpropInput ${name(k)}`);
+    }
+  });
+
+  it('MaxPoolGrad', async () => {
+    const cases = [
+      { b: 1, h: 7, w: 7, c: 1, f: 2, s: 2, pad: 'valid' },
+      { b: 2, h: 13, w: 13, c: 3, f: 2, s: 2, pad: 'same' },
+      { b: 1, h: 13, w: 7, c: 8, f: 3, s: 2, pad: 'same' },
+      { b: 2, h: 7, w: 13, c: 32, f: 3, s: 1, pad: 'valid' },
+      { b: 3, h: 26, w: 26, c: 32, f: 2, s: 2, pad: 'valid' },
+    ] as const;
+    for (const k of cases) {
+      const x = input([k.b, k.h, k.w, k.c]);
+      // Ties (common after a ReLU) must go to the first maximum of each window, as on cpu.
+      for (let i = 0; i < x.data.length; i += 3) x.data[i] = Math.max(0, x.data[i]);
+      await tf.setBackend('cpu');
+      const y = tf.maxPool(tf.tensor4d(x.data, x.shape as [number, number, number, number]), k.f, k.s, k.pad);
+      const yIn = { data: Float32Array.from(y.dataSync()), shape: y.shape };
+      y.dispose();
+      await compare('MaxPoolGrad', { dy: input(yIn.shape), input: x, output: yIn },
+        { filterSize: k.f, strides: k.s, pad: k.pad, dimRoundingMode: undefined },
+        `MaxPoolGrad b${k.b} ${k.h}×${k.w}×${k.c} f${k.f} s${k.s} ${k.pad}`);
+    }
+  });
+
+  it('BatchMatMul with transposes and batches', async () => {
+    for (const [m, k, n] of [[7, 13, 5], [128, 100, 32], [1, 33, 9]]) {
+      for (const batch of [[1, 1], [3, 3], [3, 1], [1, 2]]) {
+        for (const ta of [false, true]) {
+          for (const tb of [false, true]) {
+            const a = input([batch[0], ta ? k : m, ta ? m : k]);
+            const b = input([batch[1], tb ? n : k, tb ? k : n]);
+            await compare('BatchMatMul', { a, b }, { transposeA: ta, transposeB: tb },
+              `BatchMatMul ${m}×${k}×${n} batch ${batch} tA ${ta} tB ${tb}`);
+          }
+        }
+      }
+    }
+  });
+
+  it('Sum over leading axes (bias gradients) and others', async () => {
+    const x = input([4, 7, 13, 8]);
+    for (const [axis, keepDims] of [[[0, 1, 2], false], [[0], true], [[0, 1], false], [[1, 2], false], [[3], false], [[0, 1, 2, 3], false], [-1, true]] as const) {
+      await compare('Sum', { x }, { axis, keepDims }, `Sum axis ${axis} keepDims ${keepDims}`);
+    }
+  });
+
+  it('Identity and same-dtype Cast share data without changing values', async () => {
+    const x = input([3, 5]);
+    await compare('Identity', { x }, {}, 'Identity');
+    await compare('Cast', { x }, { dtype: 'float32' }, 'Cast float32');
+    await compare('Cast', { x }, { dtype: 'int32' }, 'Cast int32');
+  });
+});
+
+describe('reference CNN gradients on wasm match cpu', () => {
+  const batch = 8;
+  const xs = input([batch, 28, 28, 1]);
+  for (let i = 0; i < xs.data.length; i++) xs.data[i] = Math.abs(xs.data[i]) % 1;
+  const labels = Array.from({ length: batch }, () => rng.int(10));
+
+  async function grads(backend: string): Promise<{ input: Float32Array; weights: Float32Array[] }> {
+    await tf.setBackend(backend);
+    const model = cnn({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+    const x = tf.tensor4d(xs.data, xs.shape as [number, number, number, number]);
+    const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 10);
+    const loss = (inp: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, model.apply(inp) as tf.Tensor) as tf.Scalar;
+    const gx = tf.grad(loss)(x);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { grads: gw } = tf.variableGrads(() => loss(x), vars);
+    const out = {
+      input: Float32Array.from(gx.dataSync()),
+      weights: vars.map((v) => Float32Array.from(gw[v.name].dataSync())),
+    };
+    tf.dispose([gx, x, y, ...Object.values(gw)]);
+    model.dispose();
+    return out;
+  }
+
+  it('gradient wrt the input and wrt every weight', async () => {
+    const cpu = await grads('cpu');
+    const wasm = await grads('wasm');
+    assertClose(wasm.input, cpu.input, 'd loss / d input', 1e-3);
+    assert.equal(wasm.weights.length, cpu.weights.length);
+    wasm.weights.forEach((w, i) => assertClose(w, cpu.weights[i], `d loss / d weight ${i}`, 1e-3));
+  });
+});
+
+describe('no leaks on wasm', () => {
+  it('tensors and backend buffers stay flat over repeated train steps and input gradients', async () => {
+    await tf.setBackend('wasm');
+    const model = cnn({ inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+    const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 3);
+    const y = tf.oneHot(tf.tensor1d([1, 2, 3, 4], 'int32'), 10);
+    const opt = tf.train.adam(1e-3);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const loss = (inp: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, model.apply(inp) as tf.Tensor) as tf.Scalar;
+    const gradFn = tf.grad(loss);
+    const step = () => {
+      opt.minimize(() => loss(x), false, vars);
+      tf.dispose(gradFn(x));
+    };
+    step(); // Adam makes its slot variables on the first step
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const counts: Array<[number, number]> = [];
+    for (let i = 0; i < 3; i++) {
+      step();
+      counts.push([tf.memory().numTensors, backend.numDataIds()]);
+    }
+    assert.deepEqual(counts[1], counts[0], `tensors/buffers grew: ${JSON.stringify(counts)}`);
+    assert.deepEqual(counts[2], counts[0], `tensors/buffers grew: ${JSON.stringify(counts)}`);
+    tf.dispose([x, y]);
+    opt.dispose();
+    model.dispose();
+  });
+});
