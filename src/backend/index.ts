@@ -3,6 +3,9 @@
  * for WASM, installs advx's fast gradient kernels and its threading.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core registers no gradients by itself; tfjs-layers' bundle registers all of them (and its
+// deep ESM path does not load in Node), so importing layers is how every backend gets autograd.
+import '@tensorflow/tfjs-layers';
 import { AdvxError } from '../core/errors.ts';
 
 export const BACKENDS = ['wasm', 'cpu', 'webgpu'] as const;

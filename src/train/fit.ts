@@ -87,7 +87,7 @@ export async function fitClassifier(model: tfl.LayersModel, data: ImageDataset, 
       const [loss, correct] = trainStep(model, optimizer, vars, batch.x, batch.y);
       batch.x.dispose();
       batch.y.dispose();
-      const nextLoss = tf.add(lossSum, tf.mul(loss, idx.length)) as tf.Scalar;
+      const nextLoss = tf.tidy(() => tf.add(lossSum, tf.mul(loss, idx.length)) as tf.Scalar);
       const nextCorrect = tf.add(correctSum, correct) as tf.Scalar;
       tf.dispose([lossSum, correctSum, loss, correct]);
       lossSum = nextLoss;
