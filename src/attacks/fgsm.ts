@@ -4,7 +4,7 @@
  *   targeted:   x' = clip(x − ε · sign ∇x J(x, t))
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { clipToBounds } from '../core/norms.ts';
+import { clipToBounds, exactSign } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { checkAttackInputs, lossGradient, summarize, type AttackGoal, type AttackResult } from './types.ts';
 
@@ -13,7 +13,7 @@ export interface FgsmOptions {
 }
 
 export function fgsmStep(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, eps: number): tf.Tensor {
-  return tf.tidy(() => clipToBounds(tf.add(x, tf.mul(eps, tf.sign(lossGradient(classifier, x, goal)))), classifier.info.bounds));
+  return tf.tidy(() => clipToBounds(tf.add(x, tf.mul(eps, exactSign(lossGradient(classifier, x, goal)))), classifier.info.bounds));
 }
 
 export async function fgsm(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, { eps }: FgsmOptions): Promise<AttackResult> {

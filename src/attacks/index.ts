@@ -3,8 +3,13 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import type { Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
+import { apgd } from './apgd.ts';
+import { carliniWagnerL2 } from './carlini-wagner.ts';
+import { deepfool } from './deepfool.ts';
 import { fgsm } from './fgsm.ts';
+import { mifgsm } from './mifgsm.ts';
 import { pgd } from './pgd.ts';
+import { szegedy } from './szegedy.ts';
 import type { AttackGoal, AttackResult } from './types.ts';
 
 export interface AttackOptions {
@@ -14,6 +19,10 @@ export interface AttackOptions {
   stepSize?: number;
   restarts?: number;
   seed?: number;
+  /** C&W: the logit margin κ past the boundary (default 0). */
+  confidence?: number;
+  /** C&W and Szegedy: the first value of the trade-off constant c (default: each attack's own). */
+  c?: number;
 }
 
 export type Attack = (classifier: Classifier, x: tf.Tensor, goal: AttackGoal, options: AttackOptions) => Promise<AttackResult>;
@@ -23,6 +32,15 @@ export const ATTACKS: Record<string, Attack> = {
   /** I-FGSM / BIM: PGD from the clean input, step ε/steps·2.5 by default. */
   bim: (c, x, g, o) => pgd(c, x, g, { ...o, steps: o.steps ?? 10, randomStart: false }),
   pgd: (c, x, g, o) => pgd(c, x, g, { ...o, randomStart: true }),
+  mifgsm: (c, x, g, o) => mifgsm(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.stepSize }),
+  /** APGD-CE: step-size free, so stepSize does not apply. */
+  'apgd-ce': (c, x, g, o) => apgd(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed }),
+  // Minimal-perturbation attacks: ε is no budget for them (they report the norms they needed).
+  deepfool: (c, x, g, o) => deepfool(c, x, g, { norm: o.norm, steps: o.steps }),
+  /** C&W L2 (L2 by construction, whatever norm says); stepSize is Adam's learning rate on w. */
+  cw: (c, x, g, o) => carliniWagnerL2(c, x, g, { steps: o.steps, learningRate: o.stepSize, confidence: o.confidence, initialConst: o.c }),
+  /** Szegedy et al.'s L2 attack (whatever norm says); stepSize is projected Adam's step. */
+  szegedy: (c, x, g, o) => szegedy(c, x, g, { steps: o.steps, stepSize: o.stepSize, initialConst: o.c }),
 };
 
 export function getAttack(name: string): Attack {

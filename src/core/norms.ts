@@ -30,10 +30,19 @@ export function projectBall(delta: tf.Tensor, norm: Norm, eps: number): tf.Tenso
   });
 }
 
+/**
+ * sign(t) for every nonzero component, on any backend. TF.js's WASM Sign kernel returns 0 for
+ * |t| < 1.2·10⁻⁷ (float epsilon), which would freeze pixels whose loss gradient is tiny (a
+ * confident model, or an L1-normalised momentum) in every sign-gradient attack.
+ */
+export function exactSign(t: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.sub(tf.cast(tf.greater(t, 0), 'float32'), tf.cast(tf.less(t, 0), 'float32')));
+}
+
 /** The steepest-ascent direction of `norm` for a gradient: sign for L∞, unit L2 for L2. */
 export function normalizeGradient(grad: tf.Tensor, norm: Norm): tf.Tensor {
   return tf.tidy(() => {
-    if (norm === 'linf') return tf.sign(grad);
+    if (norm === 'linf') return exactSign(grad);
     const n = batchNorm(grad, 'l2');
     return tf.div(grad, perExample(tf.maximum(n, 1e-12) as tf.Tensor1D, grad));
   });

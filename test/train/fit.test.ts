@@ -53,7 +53,7 @@ test('shift augmentation moves digits by whole pixels and keeps their mass', asy
   const [p, s] = [await plain.x.data(), await shifted.x.data()];
   // MNIST digits have a ≥ 4-pixel empty border, so a ≤ 2-pixel shift loses nothing.
   for (let i = 0; i < 4; i++) {
-    const sum = (a: Float32Array | Int32Array | Uint8Array) => a.slice(i * 784, (i + 1) * 784).reduce((x, y) => x + y, 0);
+    const sum = (a: ArrayLike<number>) => Array.from(a).slice(i * 784, (i + 1) * 784).reduce((x, y) => x + y, 0);
     assert.ok(Math.abs(sum(p) - sum(s)) < 1e-3);
   }
   tf.dispose([plain.x, plain.y, shifted.x, shifted.y]);
