@@ -5,9 +5,23 @@ import { registerWasmGradientKernels } from './kernels/index.ts';
 
 let installed = false;
 
-export async function installWasm(_options: BackendOptions): Promise<void> {
+export async function installWasm(options: BackendOptions): Promise<void> {
   if (installed) return;
   installed = true;
   registerWasmGradientKernels();
-  // Kernels and threading are added here (src/backend/kernels, src/backend/wasm-threads.ts).
+  await installThreads(options.threads);
+}
+
+/**
+ * In Node the package only ever runs single-threaded (see wasm-threads.ts), so we swap in its
+ * threaded build there. Browsers get threads from the package itself when the page is
+ * cross-origin isolated, and must not load node:* modules, hence the platform check and the
+ * dynamic imports. If threading cannot start, the stock backend stays (with a warning).
+ */
+async function installThreads(requested: number | undefined): Promise<void> {
+  if (typeof process === 'undefined' || !process.versions?.node) return;
+  const threads = requested ?? (await import('node:os')).availableParallelism();
+  if (threads < 2) return;
+  const { registerThreadedWasmBackend } = await import('./wasm-threads.ts');
+  await registerThreadedWasmBackend(threads);
 }
