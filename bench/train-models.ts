@@ -18,11 +18,11 @@ const bin = join(root, 'bin/advx.js');
 
 /** The recipes of the shipped models. */
 const RECIPES: Record<string, { data: string; args: string[] }> = {
-  'mnist-cnn': { data: 'mnist', args: ['--model', 'cnn', '--epochs', '8', '--shift', '2', '--lr', '1e-3', '--lr-decay', '0.75', '--seed', '1'] },
+  'mnist-cnn': { data: 'mnist', args: ['--model', 'cnn', '--epochs', '10', '--shift', '2', '--lr', '1e-3', '--lr-decay', '0.8', '--seed', '1'] },
   'fashion-cnn': { data: 'fashion-mnist', args: ['--model', 'cnn', '--epochs', '15', '--shift', '1', '--lr', '1e-3', '--lr-decay', '0.85', '--seed', '1'] },
 };
 
-const { values } = parseArgs({ options: { only: { type: 'string' } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, threads: { type: 'string' } } });
 const names = values.only ? values.only.split(',') : Object.keys(RECIPES);
 
 function run(args: string[]): string {
@@ -37,7 +37,8 @@ for (const name of names) {
   const recipe = RECIPES[name];
   if (!recipe) throw new Error(`unknown model "${name}": ${Object.keys(RECIPES).join(', ')}`);
   const runDir = join(root, 'runs/models', name);
-  const trainArgs = ['train', '--data', recipe.data, ...recipe.args, '--out', runDir, '--json', '--resume'];
+  const threads = values.threads ? ['--threads', values.threads] : [];
+  const trainArgs = ['train', '--data', recipe.data, ...recipe.args, ...threads, '--out', runDir, '--json', '--resume'];
   const summary = lastJson(run(trainArgs));
   const evaluation = lastJson(run(['evaluate', '--model', join(runDir, 'model'), '--data', recipe.data, '--json']));
   const target = join(root, 'models', name);
@@ -50,7 +51,7 @@ for (const name of names) {
     test_accuracy: evaluation.accuracy,
     epochs: summary.epochs,
     seconds_per_epoch: metrics.reduce((a: number, m: { seconds: number }) => a + m.seconds, 0) / metrics.length,
-    command: `advx ${trainArgs.slice(0, -4).join(' ')} --out runs/models/${name}`,
+    command: `advx ${['train', '--data', recipe.data, ...recipe.args].join(' ')} --out runs/models/${name}`,
     measured: new Date().toISOString().slice(0, 10),
     machine: `${cpus().length} × ${cpus()[0]?.model}`,
   };

@@ -40,18 +40,20 @@ export function mlp({ inputShape, numClasses, seed }: ModelSpec): tf.LayersModel
 
 /**
  * The reference CNN of the benchmarks (WORKLOADS.md): conv 3×3×32 relu, maxpool 2,
- * conv 3×3×64 relu, maxpool 2, flatten, dense 128 relu, dense 10.
- * No dropout: TF.js's seeded dropout draws the same mask at every step, and unseeded dropout
- * would make runs unrepeatable; training uses seeded random shifts instead (src/data/batch.ts).
+ * conv 3×3×64 relu, maxpool 2, flatten, dense 128 relu, dense 10. With `dropout`, the Keras
+ * MNIST recipe's dropout (0.25 after the convolutions, 0.5 after dense 128) is added for training;
+ * at inference the network is the reference one.
  */
-export function cnn({ inputShape, numClasses, seed }: ModelSpec): tf.LayersModel {
+export function cnn({ inputShape, numClasses, seed }: ModelSpec, dropout = false): tf.LayersModel {
   const m = tf.sequential({ name: 'cnn' });
   m.add(tf.layers.conv2d({ inputShape, filters: 32, kernelSize: 3, activation: 'relu', kernelInitializer: init(seed, 0) }));
   m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
   m.add(tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu', kernelInitializer: init(seed, 1) }));
   m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  if (dropout) m.add(tf.layers.dropout({ rate: 0.25 }));
   m.add(tf.layers.flatten());
   m.add(tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: init(seed, 2) }));
+  if (dropout) m.add(tf.layers.dropout({ rate: 0.5 }));
   m.add(tf.layers.dense({ units: numClasses, kernelInitializer: init(seed, 3) }));
   return m;
 }
@@ -70,7 +72,7 @@ export function lenet({ inputShape, numClasses, seed }: ModelSpec): tf.LayersMod
   return m;
 }
 
-export const MODELS: Record<string, Builder> = { logistic, mlp, cnn, lenet };
+export const MODELS: Record<string, Builder> = { logistic, mlp, cnn: (spec) => cnn(spec, true), lenet };
 
 export function buildModel(name: string, spec: ModelSpec): tf.LayersModel {
   const builder = MODELS[name];

@@ -70,6 +70,7 @@ export async function fitClassifier(model: tfl.LayersModel, data: ImageDataset, 
   const logEvery = options.logEvery ?? 10;
   const history: EpochInfo[] = [];
   const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const dropouts = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number }>;
 
   for (let epoch = options.startEpoch ?? 0; epoch < epochs; epoch++) {
     // One generator per epoch, so a resumed run sees exactly the batches it would have seen.
@@ -84,6 +85,9 @@ export async function fitClassifier(model: tfl.LayersModel, data: ImageDataset, 
     for (let step = 0; step < stepsPerEpoch; step++) {
       const idx = order.subarray(step * batchSize, Math.min(data.count, (step + 1) * batchSize));
       const batch = gatherBatch(data, idx, rng, options.shift ?? 0);
+      // A Dropout layer with a fixed seed draws the same mask at every step, and one without a
+      // seed is not repeatable: give each step its own seed from the run's generator.
+      for (const d of dropouts) d.seed = rng.seed();
       const [loss, correct] = trainStep(model, optimizer, vars, batch.x, batch.y);
       batch.x.dispose();
       batch.y.dispose();
