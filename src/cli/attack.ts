@@ -16,6 +16,8 @@ interface AttackFlags extends BackendFlags {
   steps?: number;
   stepSize?: number;
   restarts: number;
+  confidence?: number;
+  c?: number;
   target?: number;
   data: string;
   limit: number;
@@ -34,7 +36,9 @@ export function attackCommand(): Command {
     .option('--norm <name>', 'linf or l2', 'linf')
     .option('--steps <n>', 'iterations (iterative attacks)', positiveInt('--steps'))
     .option('--step-size <x>', 'step size α', positiveNumber('--step-size'))
-    .option('--restarts <n>', 'random restarts (pgd)', positiveInt('--restarts'), 1)
+    .option('--restarts <n>', 'random restarts (pgd, apgd-ce)', positiveInt('--restarts'), 1)
+    .option('--confidence <k>', 'margin κ of the C&W objective', nonNegativeNumber('--confidence'))
+    .option('--c <x>', 'initial trade-off constant (cw, szegedy)', positiveNumber('--c'))
     .option('--target <k>', 'target class (targeted attack)', nonNegativeInt('--target'))
     .option('--data <name>', 'dataset', 'mnist')
     .option('--limit <n>', 'attack the first n test images', positiveInt('--limit'), 100)

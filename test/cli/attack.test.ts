@@ -1,0 +1,67 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { advx, lastJson } from '../helpers/cli.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'advx-attack-'));
+const model = join(tmp, 'mlp', 'model');
+
+before(() => {
+  const r = advx(['train', '--model', 'mlp', '--epochs', '1', '--limit', '3000', '--out', join(tmp, 'mlp'), '--quiet']);
+  assert.equal(r.status, 0, r.stderr);
+});
+
+test('advx attack writes results.json, per-example PNGs and a grid', () => {
+  const out = join(tmp, 'pgd');
+  const r = advx(['attack', '--model', model, '--attack', 'pgd', '--eps', '0.2', '--steps', '20', '--limit', '24', '--images', '4', '--out', out, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const summary = lastJson(r.stdout);
+  assert.equal(summary.count, 24);
+  assert.ok((summary.success_rate as number) > 0.9, `success ${summary.success_rate}`);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.equal(results.examples.length, 24);
+  for (const e of results.examples) {
+    assert.ok(e.linf <= 0.2 + 1e-6);
+    if (e.clean_prediction === e.label) assert.equal(e.success, e.adversarial_prediction !== e.label);
+  }
+  const files = readdirSync(join(out, 'examples'));
+  assert.equal(files.filter((f) => f.includes('-original-')).length, 4);
+  assert.equal(files.filter((f) => f.includes('-perturbation')).length, 4);
+  const grid = PNG.sync.read(readFileSync(join(out, 'grid.png')));
+  assert.ok(grid.width > 28 * 3 && grid.height >= 28);
+});
+
+test('targeted attack through the CLI hits the target', () => {
+  const r = advx(['attack', '--model', model, '--attack', 'pgd', '--eps', '0.3', '--steps', '30', '--target', '5', '--limit', '16', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const s = lastJson(r.stdout);
+  assert.equal(s.targeted, true);
+  assert.ok((s.success_rate as number) > 0.8, `targeted success ${s.success_rate}`);
+});
+
+test('attack options are checked', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--attack', 'nope'], /unknown attack "nope"/],
+    [['--eps', '-1'], /--eps must be a non-negative number/],
+    [['--eps', 'NaN'], /--eps must be a non-negative number/],
+    [['--target', '12'], /--target must be a class index in \[0, 9\]/],
+    [['--norm', 'l3'], /--norm must be linf or l2/],
+    [['--data', 'fashion-mnist', '--model', join(tmp, 'nowhere')], /no model at/],
+  ];
+  for (const [extra, message] of cases) {
+    const args = ['attack', '--model', model, '--limit', '4', ...extra];
+    const r = advx(args);
+    assert.notEqual(r.status, 0, args.join(' '));
+    assert.match(r.stderr, message);
+  }
+  assert.ok(!existsSync(join(tmp, 'nowhere')));
+});
+
+test('--backend webgpu either runs or says clearly that there is no GPU', () => {
+  const r = advx(['evaluate', '--model', model, '--limit', '10', '--backend', 'webgpu', '--json']);
+  if (r.status === 0) assert.ok(typeof lastJson(r.stdout).accuracy === 'number');
+  else assert.match(r.stderr, /advx: backend "webgpu": no GPU adapter found|advx: backend "webgpu" needs/);
+});
