@@ -6,6 +6,7 @@ import { trainCommand } from './train.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { attackCommand } from './attack.ts';
 import { demoCommand } from './demo.ts';
+import { robustnessCommand } from './robustness.ts';
 
 const program = new Command('advx')
   .description('adversarial machine learning on TensorFlow.js: attacks, defences, domain adaptation, GANs')
@@ -16,6 +17,7 @@ const program = new Command('advx')
 program.addCommand(trainCommand());
 program.addCommand(evaluateCommand());
 program.addCommand(attackCommand());
+program.addCommand(robustnessCommand());
 program.addCommand(demoCommand());
 
 try {

@@ -14,7 +14,7 @@ export function progress(label: string, total: number, quiet = false): Progress 
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
-        format: `${label} [{bar}] {value}/{total} | {metrics} | ETA {eta_formatted}`,
+        format: `${label} [{bar}] {value}/{total}{metrics} | ETA {eta_formatted}`,
         stream: process.stderr,
         hideCursor: true,
         etaBuffer: 50,
@@ -36,7 +36,7 @@ export function progress(label: string, total: number, quiet = false): Progress 
       lastTenth = tenth;
       const elapsed = (performance.now() - start) / 1000;
       const eta = step > 0 ? (elapsed * (total - step)) / step : 0;
-      process.stderr.write(`${label} ${step}/${total} | ${formatValues(values)} | ETA ${eta.toFixed(0)}s\n`);
+      process.stderr.write(`${label} ${step}/${total}${formatValues(values)} | ETA ${eta.toFixed(0)}s\n`);
     },
     stop() {},
   };
@@ -44,6 +44,6 @@ export function progress(label: string, total: number, quiet = false): Progress 
 
 function formatValues(values: Record<string, number>): string {
   return Object.entries(values)
-    .map(([k, v]) => `${k} ${Math.abs(v) < 10 ? v.toFixed(4) : v.toFixed(1)}`)
-    .join(' | ');
+    .map(([k, v]) => ` | ${k} ${Math.abs(v) < 10 ? v.toFixed(4) : v.toFixed(1)}`)
+    .join('');
 }

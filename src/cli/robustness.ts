@@ -1,0 +1,103 @@
+/** `advx robustness`: robust accuracy per ε and attack, worst case over attacks, a curve, sanity checks. */
+import { Command } from 'commander';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { AdvxError } from '../core/errors.ts';
+import { subset, toTensors } from '../data/types.ts';
+import { evaluateRobustness } from '../eval/robustness.ts';
+import { getAttack } from '../attacks/index.ts';
+import { lineChartSvg } from '../report/plot.ts';
+import { loadDataset } from '../node/datasets.ts';
+import { loadClassifier } from '../node/load-model.ts';
+import { writeFileAtomic } from '../node/io.ts';
+import { svgToPng } from '../node/svg-png.ts';
+import { progress } from '../node/progress.ts';
+import { nonNegativeInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+
+interface RobustnessFlags extends BackendFlags {
+  model: string;
+  attacks: string;
+  eps: string;
+  norm: string;
+  steps: number;
+  stepSize?: number;
+  restarts: number;
+  seed: number;
+  data: string;
+  limit: number;
+  out?: string;
+  json?: boolean;
+}
+
+export function robustnessCommand(): Command {
+  return withBackend(new Command('robustness'))
+    .description('robust accuracy against several attacks over a range of ε')
+    .requiredOption('--model <path>', 'folder with model.json')
+    .option('--attacks <list>', 'comma-separated attacks', 'fgsm,pgd')
+    .option('--eps <list>', 'comma-separated budgets', '0,0.05,0.1,0.15,0.2,0.25,0.3')
+    .option('--norm <name>', 'linf or l2', 'linf')
+    .option('--steps <n>', 'iterations of iterative attacks', positiveInt('--steps'), 40)
+    .option('--step-size <x>', 'step size α (default per attack)', positiveNumber('--step-size'))
+    .option('--restarts <n>', 'random restarts', positiveInt('--restarts'), 1)
+    .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
+    .option('--data <name>', 'dataset', 'mnist')
+    .option('--limit <n>', 'first n test images', positiveInt('--limit'), 1000)
+    .option('--out <dir>', 'folder for robustness.json, curve.svg and curve.png')
+    .option('--json', 'print {"clean_accuracy":…, "robust_accuracy":{…}} as the last line')
+    .action((flags: RobustnessFlags) => robustness(flags));
+}
+
+function parseEps(list: string): number[] {
+  const eps = list.split(',').map((s) => Number(s.trim()));
+  for (const [i, e] of eps.entries()) {
+    if (!(Number.isFinite(e) && e >= 0)) throw new AdvxError(`--eps: "${list.split(',')[i]}" is not a non-negative number`);
+  }
+  return [...new Set(eps)].sort((a, b) => a - b);
+}
+
+async function robustness(flags: RobustnessFlags): Promise<void> {
+  if (flags.norm !== 'linf' && flags.norm !== 'l2') throw new AdvxError(`--norm must be linf or l2, got "${flags.norm}"`);
+  const attacks = flags.attacks.split(',').map((s) => s.trim()).filter(Boolean);
+  attacks.forEach(getAttack); // unknown names fail here, before any work
+  const eps = parseEps(flags.eps);
+  await startBackend(flags);
+  const { classifier } = await loadClassifier(flags.model);
+  const splits = loadDataset(flags.data);
+  const data = subset(splits.test, 0, Math.min(flags.limit, splits.test.count));
+  if (classifier.info.inputShape.join('x') !== data.shape.join('x')) {
+    throw new AdvxError(`${flags.model} expects inputs of shape ${classifier.info.inputShape.join('×')}, but ${flags.data} images are ${data.shape.join('×')}`);
+  }
+  const { x, y } = toTensors(data);
+  const bar = progress('robustness', attacks.length * eps.length, flags.json);
+  const report = await evaluateRobustness(classifier, x, y, {
+    attacks,
+    eps,
+    norm: flags.norm,
+    steps: flags.steps,
+    stepSize: flags.stepSize,
+    restarts: flags.restarts,
+    seed: flags.seed,
+    onProgress: (done) => bar.update(done, {}),
+  });
+  bar.stop();
+  tf.dispose([x, y]);
+  for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`);
+  if (flags.out) {
+    const series = [
+      ...attacks.map((a) => ({ name: a, x: eps, y: eps.map((e) => report.per_attack[a][String(e)]) })),
+      ...(attacks.length > 1 ? [{ name: 'worst case', x: eps, y: eps.map((e) => report.robust_accuracy[String(e)]), dashed: true }] : []),
+    ];
+    const svg = lineChartSvg(series, { title: `Robust accuracy, ${report.count} ${flags.data} test images`, xLabel: `ε (${flags.norm === 'linf' ? 'L∞' : 'L2'})`, yLabel: 'accuracy', yDomain: [0, 1] });
+    writeFileAtomic(join(flags.out, 'robustness.json'), JSON.stringify({ model: flags.model, data: flags.data, ...report }, null, 2));
+    writeFileAtomic(join(flags.out, 'curve.svg'), svg);
+    writeFileAtomic(join(flags.out, 'curve.png'), svgToPng(svg));
+  }
+  if (flags.json) printJson(report);
+  else {
+    process.stdout.write(`clean accuracy ${(report.clean_accuracy * 100).toFixed(2)}% on ${report.count} images\n`);
+    process.stdout.write(`ε        ${attacks.map((a) => a.padStart(10)).join('')}  worst case\n`);
+    for (const e of eps) {
+      process.stdout.write(`${String(e).padEnd(8)} ${attacks.map((a) => (report.per_attack[a][String(e)] * 100).toFixed(1).padStart(9) + '%').join('')}  ${(report.robust_accuracy[String(e)] * 100).toFixed(1)}%\n`);
+    }
+  }
+}

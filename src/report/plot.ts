@@ -1,0 +1,65 @@
+/** Line charts as SVG strings: no DOM, no dependencies, the same in Node and the browser. */
+import { escapeHtml } from './html.ts';
+
+export interface Series {
+  name: string;
+  x: number[];
+  y: number[];
+  dashed?: boolean;
+}
+
+export interface ChartOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  width?: number;
+  height?: number;
+  yDomain?: [number, number];
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
+
+function ticks(lo: number, hi: number, count = 6): number[] {
+  const span = hi - lo || 1;
+  const raw = span / count;
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * 10 ** Math.floor(Math.log10(raw))).find((s) => s >= raw) ?? raw;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(Math.round(v * 1e6) / 1e6);
+  return out;
+}
+
+export function lineChartSvg(series: Series[], o: ChartOptions): string {
+  const W = o.width ?? 640;
+  const H = o.height ?? 400;
+  const m = { left: 64, right: 150, top: 40, bottom: 52 };
+  const xs = series.flatMap((s) => s.x);
+  const ys = series.flatMap((s) => s.y);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const [y0, y1] = o.yDomain ?? [Math.min(...ys), Math.max(...ys)];
+  const px = (v: number) => m.left + ((v - x0) / (x1 - x0 || 1)) * (W - m.left - m.right);
+  const py = (v: number) => H - m.bottom - ((v - y0) / (y1 - y0 || 1)) * (H - m.top - m.bottom);
+  const parts: string[] = [];
+  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  parts.push(`<text x="${(m.left + W - m.right) / 2}" y="24" text-anchor="middle" font-size="16">${escapeHtml(o.title)}</text>`);
+  for (const t of ticks(x0, x1)) {
+    parts.push(`<line x1="${px(t)}" x2="${px(t)}" y1="${m.top}" y2="${H - m.bottom}" stroke="#eee"/>`);
+    parts.push(`<text x="${px(t)}" y="${H - m.bottom + 18}" text-anchor="middle" font-size="12">${t}</text>`);
+  }
+  for (const t of ticks(y0, y1)) {
+    parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${py(t)}" y2="${py(t)}" stroke="#eee"/>`);
+    parts.push(`<text x="${m.left - 8}" y="${py(t) + 4}" text-anchor="end" font-size="12">${t}</text>`);
+  }
+  parts.push(`<rect x="${m.left}" y="${m.top}" width="${W - m.left - m.right}" height="${H - m.top - m.bottom}" fill="none" stroke="#444"/>`);
+  parts.push(`<text x="${(m.left + W - m.right) / 2}" y="${H - 12}" text-anchor="middle" font-size="13">${escapeHtml(o.xLabel)}</text>`);
+  parts.push(`<text transform="translate(16 ${(m.top + H - m.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="13">${escapeHtml(o.yLabel)}</text>`);
+  series.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length];
+    const points = s.x.map((x, k) => `${px(x).toFixed(1)},${py(s.y[k]).toFixed(1)}`).join(' ');
+    parts.push(`<polyline points="${points}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    for (let k = 0; k < s.x.length; k++) parts.push(`<circle cx="${px(s.x[k]).toFixed(1)}" cy="${py(s.y[k]).toFixed(1)}" r="3" fill="${color}"/>`);
+    const ly = m.top + 10 + i * 20;
+    parts.push(`<line x1="${W - m.right + 12}" x2="${W - m.right + 36}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    parts.push(`<text x="${W - m.right + 42}" y="${ly + 4}" font-size="12">${escapeHtml(s.name)}</text>`);
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, sans-serif">${parts.join('')}</svg>\n`;
+}
