@@ -6,13 +6,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { buildModel, MODELS } from '../models/zoo.ts';
 import { Classifier } from '../models/classifier.ts';
-import { createOptimizer, fitClassifier, type EpochInfo } from '../train/fit.ts';
+import { createOptimizer, fitClassifier, type EpochInfo, type FitOptions } from '../train/fit.ts';
+import { ADVERSARIAL_METHODS, adversarialPerturbation, type AdversarialMethod } from '../defenses/adversarial-training.ts';
+import { distillationLoss, temperatureCrossEntropy } from '../defenses/distillation.ts';
 import { accuracy } from '../eval/accuracy.ts';
 import { subset } from '../data/types.ts';
 import { loadDataset } from '../node/datasets.ts';
 import { writeFileAtomic } from '../node/io.ts';
 import { fileSystemHandler } from '../node/model-io.ts';
-import { INFO_FILE } from '../node/load-model.ts';
+import { INFO_FILE, loadClassifier } from '../node/load-model.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../node/checkpoint.ts';
 import { progress } from '../node/progress.ts';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
@@ -31,10 +33,17 @@ interface TrainFlags extends BackendFlags {
   resume?: boolean;
   json?: boolean;
   quiet?: boolean;
+  adv?: string;
+  advEps?: number;
+  advSteps?: number;
+  advAlpha?: number;
+  staticModels?: string;
+  temperature?: number;
+  distillFrom?: string;
 }
 
 /** What must match for --resume to continue a run rather than start another. */
-const RUN_IDENTITY = ['model', 'data', 'batch', 'lr', 'lrDecay', 'shift', 'seed', 'limit'] as const;
+const RUN_IDENTITY = ['model', 'data', 'batch', 'lr', 'lrDecay', 'shift', 'seed', 'limit', 'adv', 'advEps', 'advSteps', 'advAlpha', 'staticModels', 'temperature', 'distillFrom'] as const;
 
 export function trainCommand(): Command {
   return withBackend(new Command('train'))
@@ -50,6 +59,13 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'seed for initialisation, shuffling and augmentation', nonNegativeInt('--seed'), 0)
     .option('--limit <n>', 'train on the first n training images only', positiveInt('--limit'))
     .option('--resume', 'continue the run in --out from its last checkpoint')
+    .addOption(new Option('--adv <method>', 'adversarial training: fgsm-rs, pgd, ensemble').choices([...ADVERSARIAL_METHODS]))
+    .option('--adv-eps <x>', 'adversarial training budget ε (L∞)', positiveNumber('--adv-eps'), 0.3)
+    .option('--adv-steps <n>', 'PGD steps for --adv pgd', positiveInt('--adv-steps'))
+    .option('--adv-alpha <x>', 'adversarial step size', positiveNumber('--adv-alpha'))
+    .option('--static-models <paths>', 'comma-separated static models for --adv ensemble')
+    .option('--temperature <T>', 'softmax temperature of the training loss (defensive distillation)', positiveNumber('--temperature'))
+    .option('--distill-from <path>', 'teacher model: train on its soft labels at --temperature')
     .option('--json', 'print a JSON summary as the last line')
     .option('--quiet', 'no progress output')
     .action((flags: TrainFlags) => train(flags));
@@ -90,6 +106,7 @@ async function train(flags: TrainFlags): Promise<void> {
   writeFileAtomic(configPath, JSON.stringify({ ...config, backend, inputShape: spec.inputShape, numClasses: spec.numClasses }, null, 2));
 
   const classifier = new Classifier((x) => model.apply(x) as tf.Tensor, { inputShape: spec.inputShape, numClasses: spec.numClasses, bounds: [0, 1] });
+  const defence = await defenceHooks(flags, classifier);
   const stepsPerEpoch = Math.ceil(trainSet.count / flags.batch);
   let bar: ReturnType<typeof progress> | undefined;
   await fitClassifier(model, trainSet, {
@@ -101,6 +118,7 @@ async function train(flags: TrainFlags): Promise<void> {
     seed: flags.seed,
     startEpoch,
     optimizer,
+    ...defence,
     onBatch: (b) => {
       bar ??= progress(`epoch ${b.epoch + 1}/${flags.epochs}`, stepsPerEpoch, flags.quiet);
       bar.update(b.step, { loss: b.loss, acc: b.accuracy });
@@ -127,6 +145,24 @@ async function train(flags: TrainFlags): Promise<void> {
   if (flags.json) printJson({ epochs: history.length, test_accuracy: last?.test_accuracy ?? null, seconds_per_epoch: mean(history.map((h) => h.seconds)) });
   model.dispose();
   optimizer.dispose();
+}
+
+/** The fitClassifier hooks for --adv, --temperature and --distill-from. */
+async function defenceHooks(flags: TrainFlags, current: Classifier): Promise<Pick<FitOptions, 'perturb' | 'loss'>> {
+  const hooks: Pick<FitOptions, 'perturb' | 'loss'> = {};
+  if (flags.adv) {
+    const staticModels = flags.staticModels ? await Promise.all(flags.staticModels.split(',').map(async (p) => (await loadClassifier(p.trim())).classifier)) : undefined;
+    hooks.perturb = adversarialPerturbation(current, { method: flags.adv as AdversarialMethod, eps: flags.advEps ?? 0.3, steps: flags.advSteps, alpha: flags.advAlpha, staticModels });
+  } else if (flags.staticModels) {
+    throw new AdvxError('--static-models is only used with --adv ensemble');
+  }
+  if (flags.distillFrom) {
+    if (!flags.temperature) throw new AdvxError('--distill-from needs --temperature');
+    hooks.loss = distillationLoss((await loadClassifier(flags.distillFrom)).classifier, flags.temperature);
+  } else if (flags.temperature) {
+    hooks.loss = temperatureCrossEntropy(flags.temperature);
+  }
+  return hooks;
 }
 
 function mean(xs: number[]): number | null {

@@ -28,6 +28,13 @@ export interface FitOptions {
   onEpoch?: (info: EpochInfo, optimizer: tf.Optimizer) => Promise<void> | void;
   /** Stops after the current step when it returns true (e.g. a Stop button). */
   shouldStop?: () => boolean;
+  /**
+   * Replaces each batch's inputs before the step (adversarial training). Called with the model in
+   * inference mode; returns a new tensor that the loop disposes.
+   */
+  perturb?: (x: tf.Tensor, y: tf.Tensor1D, seed: number) => tf.Tensor;
+  /** The training loss (default: softmax cross-entropy with the labels), e.g. distillation's. */
+  loss?: (logits: tf.Tensor2D, x: tf.Tensor, y: tf.Tensor1D) => tf.Scalar;
 }
 
 export interface BatchInfo {
@@ -88,7 +95,12 @@ export async function fitClassifier(model: tfl.LayersModel, data: ImageDataset, 
       // A Dropout layer with a fixed seed draws the same mask at every step, and one without a
       // seed is not repeatable: give each step its own seed from the run's generator.
       for (const d of dropouts) d.seed = rng.seed();
-      const [loss, correct] = trainStep(model, optimizer, vars, batch.x, batch.y);
+      if (options.perturb) {
+        const adversarial = options.perturb(batch.x, batch.y, rng.seed());
+        batch.x.dispose();
+        batch.x = adversarial as tf.Tensor4D;
+      }
+      const [loss, correct] = trainStep(model, optimizer, vars, batch.x, batch.y, options.loss ?? ((logits, _x, y) => crossEntropy(logits, y)));
       batch.x.dispose();
       batch.y.dispose();
       const nextLoss = tf.tidy(() => tf.add(lossSum, tf.mul(loss, idx.length)) as tf.Scalar);
@@ -118,14 +130,16 @@ export async function fitClassifier(model: tfl.LayersModel, data: ImageDataset, 
   return history;
 }
 
-/** One Adam step; returns the batch's mean loss and its count of correct predictions. */
-function trainStep(model: tfl.LayersModel, optimizer: tf.Optimizer, vars: tf.Variable[], x: tf.Tensor, y: tf.Tensor1D): [tf.Scalar, tf.Scalar] {
+type LossFn = (logits: tf.Tensor2D, x: tf.Tensor, y: tf.Tensor1D) => tf.Scalar;
+
+/** One optimizer step; returns the batch's mean loss and its count of correct predictions. */
+function trainStep(model: tfl.LayersModel, optimizer: tf.Optimizer, vars: tf.Variable[], x: tf.Tensor, y: tf.Tensor1D, loss: LossFn): [tf.Scalar, tf.Scalar] {
   return tf.tidy(() => {
     let correct: tf.Scalar | undefined;
     const { value, grads } = tf.variableGrads(() => {
       const logits = model.apply(x, { training: true }) as tf.Tensor2D;
       correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')) as tf.Scalar);
-      return crossEntropy(logits, y);
+      return loss(logits, x, y);
     }, vars);
     optimizer.applyGradients(grads);
     return [value, correct!];

@@ -1,0 +1,89 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { setup } from '../helpers/backend.ts';
+import { loadDataset } from '../../src/node/datasets.ts';
+import { toTensors, type ImageDataset } from '../../src/data/types.ts';
+import { buildModel } from '../../src/models/zoo.ts';
+import { Classifier } from '../../src/models/classifier.ts';
+import { fitClassifier, type FitOptions } from '../../src/train/fit.ts';
+import { adversarialPerturbation } from '../../src/defenses/adversarial-training.ts';
+import { distillationLoss, temperatureCrossEntropy } from '../../src/defenses/distillation.ts';
+import { pgd } from '../../src/attacks/pgd.ts';
+import { fgsm } from '../../src/attacks/fgsm.ts';
+import { carliniWagnerL2 } from '../../src/attacks/carlini-wagner.ts';
+import { AdvxError } from '../../src/core/errors.ts';
+
+let train: ImageDataset;
+let x: tf.Tensor4D;
+let y: tf.Tensor1D;
+const spec = { inputShape: [28, 28, 1], numClasses: 10 };
+
+before(async () => {
+  await setup();
+  const d = loadDataset('mnist', { limit: { train: 4000, test: 64 } });
+  train = d.train;
+  ({ x, y } = toTensors(d.test));
+});
+
+function wrap(model: tfl.LayersModel): Classifier {
+  return new Classifier((t) => model.apply(t) as tf.Tensor, { ...spec, bounds: [0, 1] });
+}
+
+async function trained(seed: number, hooks: (c: Classifier) => Partial<FitOptions> = () => ({})): Promise<Classifier> {
+  const model = buildModel('mlp', { ...spec, seed });
+  const c = wrap(model);
+  await fitClassifier(model, train, { epochs: 3, batchSize: 64, learningRate: 2e-3, seed, ...hooks(c) });
+  return c;
+}
+
+async function robustAccuracy(c: Classifier, eps: number): Promise<number> {
+  const r = await pgd(c, x, { labels: y }, { eps, steps: 20, stepSize: eps / 8, seed: 3 });
+  const pred = await c.predict(r.adversarial);
+  r.adversarial.dispose();
+  const labels = await y.data();
+  return pred.filter((p, i) => p === labels[i]).length / labels.length;
+}
+
+test('FGSM-RS and PGD adversarial training raise PGD robust accuracy far above standard training', async () => {
+  const standard = await trained(1);
+  const fast = await trained(1, (c) => ({ perturb: adversarialPerturbation(c, { method: 'fgsm-rs', eps: 0.1 }) }));
+  const madry = await trained(1, (c) => ({ perturb: adversarialPerturbation(c, { method: 'pgd', eps: 0.1, steps: 3 }) }));
+  const [s, f, m] = [await robustAccuracy(standard, 0.1), await robustAccuracy(fast, 0.1), await robustAccuracy(madry, 0.1)];
+  assert.ok(s < 0.15, `standard model robust accuracy ${s}`);
+  assert.ok(f > s + 0.3, `FGSM-RS ${f} vs standard ${s}`);
+  assert.ok(m > s + 0.3, `PGD-AT ${m} vs standard ${s}`);
+});
+
+test('ensemble adversarial training uses the static models and needs at least one', async () => {
+  const staticModel = await trained(2);
+  const model = buildModel('mlp', { ...spec, seed: 4 });
+  const c = wrap(model);
+  assert.throws(() => adversarialPerturbation(c, { method: 'ensemble', eps: 0.1 }), AdvxError);
+  await fitClassifier(model, train, { epochs: 2, batchSize: 64, learningRate: 2e-3, seed: 4, perturb: adversarialPerturbation(c, { method: 'ensemble', eps: 0.1, staticModels: [staticModel] }) });
+  // Trained on FGSM examples of two sources: FGSM transferred from the static model hurts it little.
+  const transfer = await fgsm(staticModel, x, { labels: y }, { eps: 0.1 });
+  const pred = await c.predict(transfer.adversarial);
+  const labels = await y.data();
+  transfer.adversarial.dispose();
+  assert.ok(pred.filter((p, i) => p === labels[i]).length / labels.length > 0.7);
+});
+
+test('defensive distillation stops FGSM (vanishing gradients) but not C&W', async () => {
+  const T = 50;
+  const teacher = await trained(5, () => ({ loss: temperatureCrossEntropy(T) }));
+  const student = await trained(6, () => ({ loss: distillationLoss(teacher, T) }));
+  const standard = await trained(6);
+  const labels = await y.data();
+  const acc = async (c: Classifier, t: tf.Tensor) => (await c.predict(t)).filter((p, i) => p === labels[i]).length / labels.length;
+  assert.ok((await acc(student, x)) > 0.85, 'the distilled student is accurate');
+  const fStd = await fgsm(standard, x, { labels: y }, { eps: 0.15 });
+  const fDist = await fgsm(student, x, { labels: y }, { eps: 0.15 });
+  const [aStd, aDist] = [await acc(standard, fStd.adversarial), await acc(student, fDist.adversarial)];
+  assert.ok(aDist > aStd + 0.2, `FGSM accuracy: distilled ${aDist} vs standard ${aStd}`);
+  const cw = await carliniWagnerL2(student, tf.slice(x, 0, 16), { labels: tf.slice(y, 0, 16) as tf.Tensor1D }, { steps: 50, binarySteps: 4 });
+  const succ = cw.success.filter(Boolean).length / cw.success.length;
+  assert.ok(succ >= 0.8, `C&W success on the distilled model ${succ}`);
+  tf.dispose([fStd.adversarial, fDist.adversarial, cw.adversarial]);
+});
