@@ -1,0 +1,77 @@
+/**
+ * Expectation over Transformation (Athalye et al. 2018): PGD on the expected loss over a
+ * distribution T of transformations, so the example keeps fooling the model after rotation,
+ * scaling, translation, lighting changes and noise (e.g. printed and photographed):
+ *   xᵏ⁺¹ = Π_{B(x,ε) ∩ bounds}( xᵏ + α · sign( (1/K) Σ_{t∼T} ∇x J(t(xᵏ), y) ) )
+ * and `survival` measures the share of random transformations under which an example still fools.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '../core/rng.ts';
+import { AdvxError } from '../core/errors.ts';
+import { clipToBounds, normalizeGradient, projectBall, type Norm } from '../core/norms.ts';
+import type { Classifier } from '../models/classifier.ts';
+import { applyTransforms, PRINT_TRANSFORMS, sampleTransforms, type TransformDistribution } from '../data/transforms.ts';
+import { checkAttackInputs, summarize, type AttackGoal, type AttackResult } from './types.ts';
+
+export interface EotOptions {
+  eps: number;
+  norm?: Norm;
+  steps?: number;
+  stepSize?: number;
+  /** Transformations sampled per example per step (K). */
+  samples?: number;
+  transforms?: TransformDistribution;
+  seed?: number;
+}
+
+export async function eot(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, o: EotOptions): Promise<AttackResult> {
+  const { eps, norm = 'linf', steps = 100, samples = 16, seed = 0 } = o;
+  const transforms = o.transforms ?? PRINT_TRANSFORMS;
+  checkAttackInputs(classifier, x, goal, eps);
+  if (!Number.isInteger(samples) || samples < 1) throw new AdvxError(`samples must be a positive integer, got ${samples}`);
+  const alpha = o.stepSize ?? (2.5 * eps) / steps;
+  const rng = new Rng(seed);
+  const n = x.shape[0];
+  const bounds = classifier.info.bounds;
+  const labels = tf.tidy(() => tf.tile(goal.labels, [samples]));
+  const sign = goal.targeted ? -1 : 1;
+  let adv = tf.clone(x);
+  for (let k = 0; k < steps; k++) {
+    const params = sampleTransforms(n * samples, transforms, rng);
+    const next = tf.tidy(() => {
+      const grad = tf.grad((input: tf.Tensor) => {
+        // K copies of the batch, each under its own random transformation.
+        const t = applyTransforms(tf.tile(input, [samples, 1, 1, 1]), params, bounds, transforms.noise ?? 0);
+        const logits = classifier.logits(t);
+        return tf.mul(sign, tf.losses.softmaxCrossEntropy(tf.oneHot(labels as tf.Tensor1D, logits.shape[1]), logits, undefined, 0, tf.Reduction.SUM));
+      })(adv);
+      const delta = projectBall(tf.sub(tf.add(adv, tf.mul(alpha, normalizeGradient(grad, norm))), x), norm, eps);
+      return clipToBounds(tf.add(x, delta), bounds);
+    });
+    adv.dispose();
+    adv = next;
+  }
+  labels.dispose();
+  return summarize(classifier, x, adv, goal, steps * samples);
+}
+
+/**
+ * Per example, the share of `trials` random transformations under which `adversarial` still meets
+ * the goal (misclassified, or classified as the target).
+ */
+export async function survival(classifier: Classifier, adversarial: tf.Tensor, goal: AttackGoal, trials = 100, transforms: TransformDistribution = PRINT_TRANSFORMS, seed = 1): Promise<number[]> {
+  const rng = new Rng(seed);
+  const n = adversarial.shape[0];
+  const labels = await goal.labels.data();
+  const hits = new Array<number>(n).fill(0);
+  for (let t = 0; t < trials; t++) {
+    const params = sampleTransforms(n, transforms, rng);
+    const transformed = applyTransforms(adversarial, params, classifier.info.bounds, transforms.noise ?? 0);
+    const pred = await classifier.predict(transformed);
+    transformed.dispose();
+    pred.forEach((p, i) => {
+      if (goal.targeted ? p === labels[i] : p !== labels[i]) hits[i]++;
+    });
+  }
+  return hits.map((h) => h / trials);
+}
