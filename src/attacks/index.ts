@@ -4,11 +4,15 @@ import { AdvxError } from '../core/errors.ts';
 import type { Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { apgd } from './apgd.ts';
+import { decisionOracle, scoreOracle } from './blackbox.ts';
 import { carliniWagnerL2 } from './carlini-wagner.ts';
 import { deepfool } from './deepfool.ts';
 import { fgsm } from './fgsm.ts';
+import { hopSkipJump } from './hopskipjump.ts';
 import { mifgsm } from './mifgsm.ts';
+import { nes, spsa } from './nes.ts';
 import { pgd } from './pgd.ts';
+import { squareAttack } from './square.ts';
 import { szegedy } from './szegedy.ts';
 import type { AttackGoal, AttackResult } from './types.ts';
 
@@ -41,6 +45,20 @@ export const ATTACKS: Record<string, Attack> = {
   cw: (c, x, g, o) => carliniWagnerL2(c, x, g, { steps: o.steps, learningRate: o.stepSize, confidence: o.confidence, initialConst: o.c }),
   /** Szegedy et al.'s L2 attack (whatever norm says); stepSize is projected Adam's step. */
   szegedy: (c, x, g, o) => szegedy(c, x, g, { steps: o.steps, stepSize: o.stepSize, initialConst: o.c }),
+  // Black-box attacks: they see the classifier only through its scores or labels (blackbox.ts),
+  // never its gradients. `steps` is the query budget per example; result.queries has each one's count.
+  /** Square Attack, L∞ or L2; default budget 1000 queries. */
+  square: (c, x, g, o) => squareAttack(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.steps, seed: o.seed }),
+  /** NES-estimated gradients into PGD; default budget 5000 queries; stepSize is α (default ε/10). */
+  nes: (c, x, g, o) => nes(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.steps, stepSize: o.stepSize, seed: o.seed }),
+  /** SPSA-estimated gradients into PGD; as nes. */
+  spsa: (c, x, g, o) => spsa(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.steps, stepSize: o.stepSize, seed: o.seed }),
+  /**
+   * HopSkipJump, decision-based and minimal-perturbation (ε is no budget); L2 or L∞ per norm;
+   * default budget 5000 queries. Targeted, it starts from uniform noise of the target class, which
+   * may not exist: pass `starts` to hopSkipJump() for images of the target class.
+   */
+  hsj: (c, x, g, o) => hopSkipJump(decisionOracle(c), x, g, { norm: o.norm, queries: o.steps, seed: o.seed }),
 };
 
 export function getAttack(name: string): Attack {

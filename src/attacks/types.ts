@@ -19,6 +19,8 @@ export interface AttackResult {
   l2: number[];
   /** Gradient evaluations (white-box) or model queries (black-box), per example. */
   iterations: number;
+  /** Black-box attacks: model queries spent on each example (images of it the model was asked about). */
+  queries?: number[];
 }
 
 /** Gradient of the attack's loss with respect to the input: ascent direction of the goal. */
