@@ -7,6 +7,7 @@ import { apgd } from './apgd.ts';
 import { decisionOracle, scoreOracle } from './blackbox.ts';
 import { carliniWagnerL2 } from './carlini-wagner.ts';
 import { deepfool } from './deepfool.ts';
+import { eot } from './eot.ts';
 import { fgsm } from './fgsm.ts';
 import { hopSkipJump } from './hopskipjump.ts';
 import { mifgsm } from './mifgsm.ts';
@@ -27,6 +28,10 @@ export interface AttackOptions {
   confidence?: number;
   /** C&W and Szegedy: the first value of the trade-off constant c (default: each attack's own). */
   c?: number;
+  /** Black-box attacks: the query budget per example (default: each attack's own). */
+  queries?: number;
+  /** EOT: transformations sampled per example per step. */
+  samples?: number;
 }
 
 export type Attack = (classifier: Classifier, x: tf.Tensor, goal: AttackGoal, options: AttackOptions) => Promise<AttackResult>;
@@ -46,19 +51,21 @@ export const ATTACKS: Record<string, Attack> = {
   /** Szegedy et al.'s L2 attack (whatever norm says); stepSize is projected Adam's step. */
   szegedy: (c, x, g, o) => szegedy(c, x, g, { steps: o.steps, stepSize: o.stepSize, initialConst: o.c }),
   // Black-box attacks: they see the classifier only through its scores or labels (blackbox.ts),
-  // never its gradients. `steps` is the query budget per example; result.queries has each one's count.
+  // never its gradients. `queries` is the budget per example; result.queries has each one's count.
   /** Square Attack, L∞ or L2; default budget 1000 queries. */
-  square: (c, x, g, o) => squareAttack(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.steps, seed: o.seed }),
+  square: (c, x, g, o) => squareAttack(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.queries, seed: o.seed }),
   /** NES-estimated gradients into PGD; default budget 5000 queries; stepSize is α (default ε/10). */
-  nes: (c, x, g, o) => nes(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.steps, stepSize: o.stepSize, seed: o.seed }),
+  nes: (c, x, g, o) => nes(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed }),
   /** SPSA-estimated gradients into PGD; as nes. */
-  spsa: (c, x, g, o) => spsa(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.steps, stepSize: o.stepSize, seed: o.seed }),
+  spsa: (c, x, g, o) => spsa(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed }),
   /**
    * HopSkipJump, decision-based and minimal-perturbation (ε is no budget); L2 or L∞ per norm;
    * default budget 5000 queries. Targeted, it starts from uniform noise of the target class, which
    * may not exist: pass `starts` to hopSkipJump() for images of the target class.
    */
-  hsj: (c, x, g, o) => hopSkipJump(decisionOracle(c), x, g, { norm: o.norm, queries: o.steps, seed: o.seed }),
+  hsj: (c, x, g, o) => hopSkipJump(decisionOracle(c), x, g, { norm: o.norm, queries: o.queries, seed: o.seed }),
+  /** Expectation over Transformation: PGD on the mean loss over random physical transformations. */
+  eot: (c, x, g, o) => eot(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.stepSize, samples: o.samples, seed: o.seed }),
 };
 
 export function getAttack(name: string): Attack {

@@ -15,6 +15,7 @@ interface AttackFlags extends BackendFlags {
   norm: string;
   steps?: number;
   stepSize?: number;
+  queries?: number;
   restarts: number;
   confidence?: number;
   c?: number;
@@ -35,6 +36,7 @@ export function attackCommand(): Command {
     .option('--eps <x>', 'perturbation budget ε (in input units)', nonNegativeNumber('--eps'), 0.3)
     .option('--norm <name>', 'linf or l2', 'linf')
     .option('--steps <n>', 'iterations (iterative attacks)', positiveInt('--steps'))
+    .option('--queries <n>', 'query budget per example (black-box attacks)', positiveInt('--queries'))
     .option('--step-size <x>', 'step size α', positiveNumber('--step-size'))
     .option('--restarts <n>', 'random restarts (pgd, apgd-ce)', positiveInt('--restarts'), 1)
     .option('--confidence <k>', 'margin κ of the C&W objective', nonNegativeNumber('--confidence'))

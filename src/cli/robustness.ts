@@ -21,6 +21,7 @@ interface RobustnessFlags extends BackendFlags {
   norm: string;
   steps: number;
   stepSize?: number;
+  queries?: number;
   restarts: number;
   seed: number;
   data: string;
@@ -37,6 +38,7 @@ export function robustnessCommand(): Command {
     .option('--eps <list>', 'comma-separated budgets', '0,0.05,0.1,0.15,0.2,0.25,0.3')
     .option('--norm <name>', 'linf or l2', 'linf')
     .option('--steps <n>', 'iterations of iterative attacks', positiveInt('--steps'), 40)
+    .option('--queries <n>', 'query budget per example (black-box attacks)', positiveInt('--queries'))
     .option('--step-size <x>', 'step size α (default per attack)', positiveNumber('--step-size'))
     .option('--restarts <n>', 'random restarts', positiveInt('--restarts'), 1)
     .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
@@ -76,6 +78,7 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
     steps: flags.steps,
     stepSize: flags.stepSize,
     restarts: flags.restarts,
+    queries: flags.queries,
     seed: flags.seed,
     onProgress: (done) => bar.update(done, {}),
   });
