@@ -1,0 +1,40 @@
+/**
+ * advx's public API: the isomorphic core (no Node APIs), the same in Node and the browser.
+ * Node-only helpers (datasets from disk, model files, PNG, reports) live in src/node/.
+ */
+export { AdvxError } from './core/errors.ts';
+export { Rng } from './core/rng.ts';
+export { batchNorm, clipToBounds, exactSign, normalizeGradient, projectBall, type Norm } from './core/norms.ts';
+export { BACKENDS, parseBackend, useBackend, type BackendName, type BackendOptions } from './backend/index.ts';
+
+export { Classifier, type ClassifierInfo, type Preprocessing } from './models/classifier.ts';
+export { buildModel, cnn, lenet, logistic, mlp, MODELS, type ModelSpec } from './models/zoo.ts';
+export { createOptimizer, crossEntropy, fitClassifier, type BatchInfo, type EpochInfo, type FitOptions } from './train/fit.ts';
+
+export { subset, take, toTensors, type DatasetSplits, type ImageDataset } from './data/types.ts';
+export { gatherBatch } from './data/batch.ts';
+export { gridOfGaussians, ringOfGaussians, rotate, twoMoons, type Toy2d } from './data/toy2d.ts';
+export { applyTransforms, PRINT_TRANSFORMS, sampleTransforms, type TransformDistribution, type TransformParams } from './data/transforms.ts';
+
+export { ATTACKS, getAttack, type Attack, type AttackOptions } from './attacks/index.ts';
+export { lossGradient, summarize, type AttackGoal, type AttackResult } from './attacks/types.ts';
+export { fgsm } from './attacks/fgsm.ts';
+export { pgd, pgdRun } from './attacks/pgd.ts';
+export { mifgsm } from './attacks/mifgsm.ts';
+export { apgd } from './attacks/apgd.ts';
+export { deepfool } from './attacks/deepfool.ts';
+export { carliniWagnerL2 } from './attacks/carlini-wagner.ts';
+export { szegedy } from './attacks/szegedy.ts';
+export { eot, survival } from './attacks/eot.ts';
+export { decisionOracle, scoreOracle, type DecisionModel, type ScoreModel } from './attacks/blackbox.ts';
+export { squareAttack } from './attacks/square.ts';
+export { nes, spsa } from './attacks/nes.ts';
+export { hopSkipJump } from './attacks/hopskipjump.ts';
+
+export { adversarialPerturbation, ADVERSARIAL_METHODS, type AdversarialMethod } from './defenses/adversarial-training.ts';
+export { distillationLoss, temperatureCrossEntropy } from './defenses/distillation.ts';
+
+export { accuracy } from './eval/accuracy.ts';
+export { evaluateRobustness, sanityWarnings, type RobustnessReport } from './eval/robustness.ts';
+export { lineChartSvg, type Series } from './report/plot.ts';
+export { renderReport, type Block } from './report/html.ts';
