@@ -1,12 +1,8 @@
 /** `advx attack`: adversarial examples for a model on a dataset slice, with images and results.json. */
 import { Command, Option } from 'commander';
-import { AdvxError } from '../core/errors.ts';
 import { ATTACKS } from '../attacks/index.ts';
-import { subset } from '../data/types.ts';
-import { loadDataset } from '../node/datasets.ts';
-import { loadClassifier } from '../node/load-model.ts';
 import { runAttack } from '../node/attack-run.ts';
-import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { loadModelAndData, parseNorm, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface AttackFlags extends BackendFlags {
   model: string;
@@ -52,15 +48,10 @@ export function attackCommand(): Command {
 }
 
 async function attack(flags: AttackFlags): Promise<void> {
-  if (flags.norm !== 'linf' && flags.norm !== 'l2') throw new AdvxError(`--norm must be linf or l2, got "${flags.norm}"`);
+  const norm = parseNorm(flags.norm);
   await startBackend(flags);
-  const { classifier } = await loadClassifier(flags.model);
-  const splits = loadDataset(flags.data);
-  const data = subset(splits.test, 0, Math.min(flags.limit, splits.test.count));
-  if (classifier.info.inputShape.join('x') !== data.shape.join('x')) {
-    throw new AdvxError(`${flags.model} expects inputs of shape ${classifier.info.inputShape.join('×')}, but ${flags.data} images are ${data.shape.join('×')}`);
-  }
-  const s = await runAttack(classifier, data, { ...flags, norm: flags.norm, images: flags.out ? flags.images : 0 }, flags.out);
+  const { classifier, data } = await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
+  const s = await runAttack(classifier, data, { ...flags, norm, images: flags.out ? flags.images : 0 }, flags.out);
   const { examples: _examples, ...summary } = s;
   if (flags.json) printJson(summary);
   else {

@@ -2,6 +2,10 @@
 import { Command, Option } from 'commander';
 import { AdvxError } from '../core/errors.ts';
 import { BACKENDS, parseBackend, useBackend, type BackendName } from '../backend/index.ts';
+import type { Classifier } from '../models/classifier.ts';
+import { subset, type ImageDataset } from '../data/types.ts';
+import { loadDataset } from '../node/datasets.ts';
+import { loadClassifier } from '../node/load-model.ts';
 
 export interface BackendFlags {
   backend: string;
@@ -56,4 +60,21 @@ export function nonNegativeNumber(flag: string) {
 /** Prints the final JSON line of a command run with --json. */
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
+}
+
+export function parseNorm(norm: string): 'linf' | 'l2' {
+  if (norm !== 'linf' && norm !== 'l2') throw new AdvxError(`--norm must be linf or l2, got "${norm}"`);
+  return norm;
+}
+
+/** Loads a model and the first `limit` images of a dataset split, checking that they fit together. */
+export async function loadModelAndData(modelPath: string, dataName: string, split: 'train' | 'test', limit?: number): Promise<{ classifier: Classifier; data: ImageDataset }> {
+  const { classifier } = await loadClassifier(modelPath);
+  let data = loadDataset(dataName)[split];
+  if (limit) data = subset(data, 0, Math.min(limit, data.count));
+  const want = classifier.info.inputShape.join('×');
+  if (want !== data.shape.join('×')) {
+    throw new AdvxError(`${modelPath} expects inputs of shape ${want}, but ${dataName} images are ${data.shape.join('×')}`);
+  }
+  return { classifier, data };
 }

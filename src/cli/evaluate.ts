@@ -2,10 +2,7 @@
 import { Command } from 'commander';
 import { AdvxError } from '../core/errors.ts';
 import { accuracy } from '../eval/accuracy.ts';
-import { subset } from '../data/types.ts';
-import { loadDataset } from '../node/datasets.ts';
-import { loadClassifier } from '../node/load-model.ts';
-import { positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { loadModelAndData, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface EvaluateFlags extends BackendFlags {
   model: string;
@@ -29,14 +26,7 @@ export function evaluateCommand(): Command {
 async function evaluate(flags: EvaluateFlags): Promise<void> {
   if (flags.split !== 'train' && flags.split !== 'test') throw new AdvxError(`--split must be train or test, got "${flags.split}"`);
   await startBackend(flags);
-  const { classifier } = await loadClassifier(flags.model);
-  const splits = loadDataset(flags.data);
-  let data = splits[flags.split];
-  if (flags.limit) data = subset(data, 0, Math.min(flags.limit, data.count));
-  const want = classifier.info.inputShape.join('×');
-  if (want !== data.shape.join('×')) {
-    throw new AdvxError(`${flags.model} expects inputs of shape ${want}, but ${flags.data} images are ${data.shape.join('×')}`);
-  }
+  const { classifier, data } = await loadModelAndData(flags.model, flags.data, flags.split, flags.limit);
   const start = performance.now();
   const acc = await accuracy(classifier, data);
   const seconds = (performance.now() - start) / 1000;

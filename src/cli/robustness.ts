@@ -3,16 +3,14 @@ import { Command } from 'commander';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
-import { subset, toTensors } from '../data/types.ts';
+import { toTensors } from '../data/types.ts';
 import { evaluateRobustness } from '../eval/robustness.ts';
 import { getAttack } from '../attacks/index.ts';
 import { lineChartSvg } from '../report/plot.ts';
-import { loadDataset } from '../node/datasets.ts';
-import { loadClassifier } from '../node/load-model.ts';
 import { writeFileAtomic } from '../node/io.ts';
 import { svgToPng } from '../node/svg-png.ts';
 import { progress } from '../node/progress.ts';
-import { nonNegativeInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { loadModelAndData, parseNorm, nonNegativeInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface RobustnessFlags extends BackendFlags {
   model: string;
@@ -58,23 +56,18 @@ function parseEps(list: string): number[] {
 }
 
 async function robustness(flags: RobustnessFlags): Promise<void> {
-  if (flags.norm !== 'linf' && flags.norm !== 'l2') throw new AdvxError(`--norm must be linf or l2, got "${flags.norm}"`);
+  const norm = parseNorm(flags.norm);
   const attacks = flags.attacks.split(',').map((s) => s.trim()).filter(Boolean);
   attacks.forEach(getAttack); // unknown names fail here, before any work
   const eps = parseEps(flags.eps);
   await startBackend(flags);
-  const { classifier } = await loadClassifier(flags.model);
-  const splits = loadDataset(flags.data);
-  const data = subset(splits.test, 0, Math.min(flags.limit, splits.test.count));
-  if (classifier.info.inputShape.join('x') !== data.shape.join('x')) {
-    throw new AdvxError(`${flags.model} expects inputs of shape ${classifier.info.inputShape.join('×')}, but ${flags.data} images are ${data.shape.join('×')}`);
-  }
+  const { classifier, data } = await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
   const { x, y } = toTensors(data);
   const bar = progress('robustness', attacks.length * eps.length, flags.json);
   const report = await evaluateRobustness(classifier, x, y, {
     attacks,
     eps,
-    norm: flags.norm,
+    norm,
     steps: flags.steps,
     stepSize: flags.stepSize,
     restarts: flags.restarts,
