@@ -19,6 +19,8 @@ interface AttackFlags extends BackendFlags {
   data: string;
   limit: number;
   images: number;
+  printScale?: number;
+  samples?: number;
   seed: number;
   out?: string;
   json?: boolean;
@@ -41,6 +43,8 @@ export function attackCommand(): Command {
     .option('--data <name>', 'dataset', 'mnist')
     .option('--limit <n>', 'attack the first n test images', positiveInt('--limit'), 100)
     .option('--images <n>', 'write PNGs for the first n examples', nonNegativeInt('--images'), 16)
+    .option('--print-scale <k>', 'also write print-ready adversarial PNGs magnified k times (print/)', positiveInt('--print-scale'))
+    .option('--samples <n>', 'transformations per step (eot)', positiveInt('--samples'))
     .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
     .option('--out <dir>', 'folder for images and results.json')
     .option('--json', 'print a JSON summary as the last line')

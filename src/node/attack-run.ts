@@ -20,6 +20,8 @@ export interface AttackRunOptions extends AttackOptions {
   batchSize?: number;
   /** Write per-example PNGs for the first this many examples. */
   images?: number;
+  /** Also write each adversarial example magnified this many times (nearest neighbour) for printing. */
+  printScale?: number;
 }
 
 export interface ExampleResult {
@@ -126,7 +128,7 @@ export async function runAttack(classifier: Classifier, data: ImageDataset, opti
     seconds,
     examples,
   };
-  if (outDir) writeAttackImages(outDir, summary, cleanPixels, advPixels, keepImages, data, options.eps);
+  if (outDir) writeAttackImages(outDir, summary, cleanPixels, advPixels, keepImages, data, options.eps, options.printScale);
   if (outDir) writeFileAtomic(join(outDir, 'results.json'), JSON.stringify(summary, null, 2));
   return summary;
 }
@@ -153,9 +155,10 @@ function toRgb(pixels: Float32Array, channels: number): Float32Array {
   return rgb;
 }
 
-function writeAttackImages(dir: string, s: AttackRunSummary, clean: Float32Array, adv: Float32Array, n: number, data: ImageDataset, eps: number): void {
+function writeAttackImages(dir: string, s: AttackRunSummary, clean: Float32Array, adv: Float32Array, n: number, data: ImageDataset, eps: number, printScale?: number): void {
   // Start from an empty examples/ so files of an earlier run in the same folder cannot mix in.
   rmSync(join(dir, 'examples'), { recursive: true, force: true });
+  rmSync(join(dir, 'print'), { recursive: true, force: true });
   if (n === 0) return;
   const [h, w, c] = data.shape;
   const size = h * w * c;
@@ -173,7 +176,24 @@ function writeAttackImages(dir: string, s: AttackRunSummary, clean: Float32Array
     writeFileAtomic(join(dir, 'examples', `${tag}-perturbation.png`), encodePng(parts[1], w, h, 3));
     writeFileAtomic(join(dir, 'examples', `${tag}-adversarial-${name(e.adversarial_prediction)}-${(e.adversarial_confidence * 100).toFixed(0)}pct.png`), encodePng(parts[2], w, h, 3));
     parts.forEach((p, j) => triplets.set(p, (i * 3 + j) * h * w * 3));
+    if (printScale && printScale > 1) {
+      // Nearest-neighbour magnification keeps every perturbed pixel a crisp square on paper.
+      const big = magnify(parts[2], w, h, 3, printScale);
+      writeFileAtomic(join(dir, 'print', `${tag}-adversarial-x${printScale}.png`), encodePng(big, w * printScale, h * printScale, 3));
+    }
   }
   const grid = imageGrid(triplets, n * 3, h, w, 3, 3 * Math.min(n, 4), 1, 1);
   writeFileAtomic(join(dir, 'grid.png'), encodePng(grid.pixels, grid.width, grid.height, 3));
+}
+
+/** Each pixel becomes a k×k block. */
+export function magnify(pixels: Float32Array, w: number, h: number, c: number, k: number): Float32Array {
+  const out = new Float32Array(w * k * h * k * c);
+  for (let y = 0; y < h * k; y++) {
+    for (let x = 0; x < w * k; x++) {
+      const src = ((Math.floor(y / k) * w + Math.floor(x / k)) * c);
+      out.set(pixels.subarray(src, src + c), (y * w * k + x) * c);
+    }
+  }
+  return out;
 }

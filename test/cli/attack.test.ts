@@ -34,6 +34,16 @@ test('advx attack writes results.json, per-example PNGs and a grid', () => {
   assert.ok(grid.width > 28 * 3 && grid.height >= 28);
 });
 
+test('EOT through the CLI writes magnified print-ready PNGs', () => {
+  const out = join(tmp, 'eot');
+  const r = advx(['attack', '--model', model, '--attack', 'eot', '--eps', '0.2', '--steps', '5', '--samples', '2', '--limit', '4', '--images', '2', '--print-scale', '8', '--out', out, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const prints = readdirSync(join(out, 'print'));
+  assert.equal(prints.length, 2);
+  const png = PNG.sync.read(readFileSync(join(out, 'print', prints[0])));
+  assert.equal(png.width, 28 * 8);
+});
+
 test('targeted attack through the CLI hits the target', () => {
   const r = advx(['attack', '--model', model, '--attack', 'pgd', '--eps', '0.3', '--steps', '30', '--target', '5', '--limit', '16', '--json']);
   assert.equal(r.status, 0, r.stderr);
