@@ -5,6 +5,7 @@
  *
  *   node --import tsx bench/kernels.ts            # with advx's gradient kernels
  *   node --import tsx bench/kernels.ts --baseline # TF.js's own WASM kernels only
+ *   node --import tsx bench/kernels.ts --js       # advx's kernels without the native (C) ones
  *   options: --backend cpu, --runs N, --batch N, --top N, --threads N
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -28,6 +29,7 @@ if (backendName === 'wasm' && baseline) {
   await tf.setBackend('wasm');
   await tf.ready();
 } else {
+  if (args.includes('--js')) (await import('../src/backend/kernels/native.ts')).NATIVE.enabled = false;
   const { useBackend, parseBackend } = await import('../src/backend/index.ts');
   await useBackend(parseBackend(backendName), threads === undefined ? {} : { threads });
 }
@@ -87,7 +89,8 @@ function time(name: string, f: () => void): number | undefined {
   }
 }
 
-console.log(`backend ${tf.getBackend()}${baseline ? ' (baseline: TF.js kernels only)' : ' (advx kernels)'}, batch ${batch}`);
+const flavour = baseline ? ' (baseline: TF.js kernels only)' : args.includes('--js') ? ' (advx kernels, JS only)' : ' (advx kernels)';
+console.log(`backend ${tf.getBackend()}${flavour}, batch ${batch}`);
 time('train-step', trainStep);
 const before = tf.memory().numTensors; // after Adam has made its slot variables
 time('input-grad', inputGrad);

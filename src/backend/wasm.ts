@@ -2,6 +2,7 @@
 import type { BackendOptions } from './index.ts';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels } from './kernels/index.ts';
+import { setNativeWorkers } from './kernels/native.ts';
 
 let installed = false;
 
@@ -23,5 +24,17 @@ async function installThreads(requested: number | undefined): Promise<void> {
   const threads = requested ?? (await import('node:os')).availableParallelism();
   if (threads < 2) return;
   const { registerThreadedWasmBackend } = await import('./wasm-threads.ts');
-  await registerThreadedWasmBackend(threads);
+  if (await registerThreadedWasmBackend(threads)) {
+    // advx's own native kernels cannot use TF.js's pthreads; give them as many workers of their
+    // own (they sleep on a futex between kernels), over the same shared memory.
+    const { Worker } = await import('node:worker_threads');
+    setNativeWorkers((source) => {
+      const w = new Worker(source, { eval: true });
+      w.unref(); // like TF.js's pool threads, they must not keep the process alive
+      return w;
+    }, Math.min(threads, MAX_NATIVE_THREADS) - 1);
+  }
 }
+
+/** The same cap as TF.js's pool (wasm-threads.ts). */
+const MAX_NATIVE_THREADS = 8;

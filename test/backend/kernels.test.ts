@@ -4,10 +4,13 @@
  * gradients of the reference CNN; and no tensor or backend-memory growth across calls.
  */
 import { before, describe, it } from 'node:test';
+import { availableParallelism } from 'node:os';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { useBackend } from '../../src/backend/index.ts';
+import { NATIVE, nativeKernels, PARALLEL } from '../../src/backend/kernels/native.ts';
+import type { WasmBackend } from '../../src/backend/kernels/util.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { cnn } from '../../src/models/zoo.ts';
 
@@ -47,11 +50,26 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
   }
 }
 
+/**
+ * Checks the wasm kernel against cpu: with advx's native (C) kernels split over threads even
+ * when small, with them as configured, and with the JS paths.
+ */
 async function compare(kernel: string, inputs: Record<string, Input>, attrs: object, what: string, rtol = 1e-4): Promise<void> {
   const cpu = await runOn('cpu', kernel, inputs, attrs);
-  const wasm = await runOn('wasm', kernel, inputs, attrs);
-  assert.deepEqual(wasm.shape, cpu.shape, `${what}: shape`);
-  assertClose(wasm.values, cpu.values, what, rtol);
+  const minMacs = PARALLEL.minMacs;
+  try {
+    for (const mode of ['native, threads', 'native', 'JS'] as const) {
+      NATIVE.enabled = mode !== 'JS';
+      PARALLEL.minMacs = mode === 'native, threads' ? 0 : minMacs;
+      const wasm = await runOn('wasm', kernel, inputs, attrs);
+      const label = `${what} (${mode})`;
+      assert.deepEqual(wasm.shape, cpu.shape, `${label}: shape`);
+      assertClose(wasm.values, cpu.values, label, rtol);
+    }
+  } finally {
+    NATIVE.enabled = true;
+    PARALLEL.minMacs = minMacs;
+  }
 }
 
 const convOut = (n: number, f: number, s: number, pad: 'same' | 'valid') => (pad === 'same' ? Math.ceil(n / s) : Math.ceil((n - f + 1) / s));
@@ -67,11 +85,28 @@ const CONV_CASES: ConvCase[] = [
   { b: 2, h: 8, w: 9, c: 8, o: 8, f: 1, s: 2, pad: 'valid' },
   { b: 4, h: 28, w: 28, c: 1, o: 32, f: 3, s: 1, pad: 'valid' },
   { b: 4, h: 13, w: 13, c: 32, o: 64, f: 3, s: 1, pad: 'valid' },
+  // Channel counts that exercise every register tile and remainder of the native kernels
+  // (4/2/1 input channels × 16/8/4 output channels, then O % 4 scalar), odd sizes, stride 2.
+  { b: 1, h: 9, w: 11, c: 5, o: 12, f: 3, s: 2, pad: 'same' },
+  { b: 2, h: 10, w: 7, c: 6, o: 20, f: 3, s: 2, pad: 'valid' },
+  { b: 1, h: 6, w: 6, c: 2, o: 16, f: 2, s: 2, pad: 'same' },
+  { b: 3, h: 11, w: 9, c: 17, o: 33, f: 3, s: 1, pad: 'same' },
+  { b: 1, h: 5, w: 8, c: 12, o: 2, f: 4, s: 1, pad: 'same' },
+  { b: 2, h: 12, w: 12, c: 7, o: 5, f: 3, s: 2, pad: 'same' },
+  { b: 1, h: 15, w: 15, c: 1, o: 7, f: 5, s: 2, pad: 'valid' },
 ];
 const name = (k: ConvCase) => `b${k.b} ${k.h}×${k.w}×${k.c}→${k.o} f${k.f} s${k.s} ${k.pad}`;
 
 before(async () => {
   await useBackend('wasm');
+  await tf.setBackend('wasm');
+  // The native kernels must load in Node (else every test below only checks the JS paths), and
+  // their worker threads start (else the split kernels are only checked on one thread).
+  const native = nativeKernels(tf.backend() as unknown as WasmBackend);
+  assert.ok(native, 'native kernels failed to load');
+  const want = Math.min(8, availableParallelism());
+  for (let i = 0; i < 200 && native.threads < want; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.equal(native.threads, want, 'native worker threads did not start');
   await tf.setBackend('cpu');
 });
 
@@ -105,11 +140,18 @@ describe('wasm gradient kernels match cpu', () => {
       { b: 1, h: 13, w: 7, c: 8, f: 3, s: 2, pad: 'same' },
       { b: 2, h: 7, w: 13, c: 32, f: 3, s: 1, pad: 'valid' },
       { b: 3, h: 26, w: 26, c: 32, f: 2, s: 2, pad: 'valid' },
+      { b: 1, h: 11, w: 11, c: 64, f: 2, s: 2, pad: 'valid' },
+      { b: 2, h: 9, w: 7, c: 6, f: 2, s: 2, pad: 'same' },
+      { b: 1, h: 10, w: 11, c: 5, f: 3, s: 3, pad: 'same' },
+      { b: 2, h: 8, w: 8, c: 12, f: 3, s: 2, pad: 'valid' },
+      { b: 1, h: 7, w: 9, c: 9, f: 2, s: 1, pad: 'same' },
     ] as const;
     for (const k of cases) {
       const x = input([k.b, k.h, k.w, k.c]);
       // Ties (common after a ReLU) must go to the first maximum of each window, as on cpu.
       for (let i = 0; i < x.data.length; i += 3) x.data[i] = Math.max(0, x.data[i]);
+      // Whole windows of zeros (a dead ReLU region): the first position must take the gradient.
+      for (let i = 0; i < Math.min(x.data.length, 4 * k.w * k.c); i++) x.data[i] = 0;
       await tf.setBackend('cpu');
       const y = tf.maxPool(tf.tensor4d(x.data, x.shape as [number, number, number, number]), k.f, k.s, k.pad);
       const yIn = { data: Float32Array.from(y.dataSync()), shape: y.shape };

@@ -5,12 +5,12 @@
  * other case (which is what the gradients of a dense layer are: dy·Wᵀ and xᵀ·dy, and what
  * batched matmuls are) runs a scalar C++ triple loop, 10–15× slower: a 128×1600 by 1600×128
  * product takes ~50 ms transposed against ~4 ms plain. Here transposed operands are
- * materialised with a cache-blocked JS transpose (a few hundred µs for those sizes) and batches
+ * materialised with a cache-blocked transpose (native SIMD, else JS; a few hundred µs for those sizes) and batches
  * are split into batch-1 products over zero-copy aliases, so every product takes the XNNPACK
  * path.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { alloc, BACKEND, callOriginal, dispose, f32, type KernelArgs, makeAlias, releaseAlias, transpose2d, type WasmBackend } from './util.ts';
+import { alloc, BACKEND, callOriginal, dispose, f32, type KernelArgs, makeAlias, releaseAlias, transposeTensor, type WasmBackend } from './util.ts';
 
 export function batchMatMul({ inputs, backend: be, attrs }: KernelArgs): tf.TensorInfo {
   const backend = be as WasmBackend;
@@ -39,16 +39,8 @@ export function batchMatMul({ inputs, backend: be, attrs }: KernelArgs): tf.Tens
   let bPlain = b;
   if (transposeA) aPlain = alloc(backend, [batchA, m, k]);
   if (transposeB) bPlain = alloc(backend, [batchB, k, n]);
-  if (transposeA) {
-    const src = f32(backend, a);
-    const dst = f32(backend, aPlain);
-    for (let i = 0; i < batchA; i++) transpose2d(src, i * m * k, k, m, dst, i * m * k);
-  }
-  if (transposeB) {
-    const src = f32(backend, b);
-    const dst = f32(backend, bPlain);
-    for (let i = 0; i < batchB; i++) transpose2d(src, i * k * n, n, k, dst, i * k * n);
-  }
+  if (transposeA) transposeTensor(backend, a, aPlain, batchA, k, m);
+  if (transposeB) transposeTensor(backend, b, bPlain, batchB, n, k);
 
   // Operands are passed by dataId with a rank-3 shape (no copy); an untransposed b keeps its
   // dataId, so XNNPACK's packed weights, cached per dataId, are reused across calls.

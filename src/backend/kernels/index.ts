@@ -1,6 +1,8 @@
 /**
  * advx's kernels for TF.js's wasm backend: the gradient kernels TF.js lacks or runs slowly, and
  * the few forward kernels a training step leans on. Each file says what it replaces and why.
+ * The heavy loops run in advx's own SIMD WASM module (native.ts, ../native/kernels.c) over
+ * TF.js's heap, on threads of their own where the heap is shared, with JS fallbacks.
  * `registerWasmGradientKernels()` registers them all; call it before or after the wasm backend
  * is initialised (it is idempotent).
  */

@@ -12,6 +12,7 @@
  *   nothing is recorded on the autograd tape or counted as a tensor.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { nativeKernels } from './native.ts';
 
 type DataId = object;
 
@@ -109,4 +110,21 @@ export function transpose2d(src: Float32Array, srcOff: number, rows: number, col
       }
     }
   }
+}
+
+/**
+ * Transposes `batch` consecutive rows×cols matrices of `src` into `dst` (both float32 tensors),
+ * with the native kernel when it is available.
+ */
+export function transposeTensor(backend: WasmBackend, src: tf.TensorInfo, dst: tf.TensorInfo, batch: number, rows: number, cols: number): void {
+  const native = nativeKernels(backend);
+  if (native) {
+    const s = backend.dataIdMap.get(src.dataId).memoryOffset;
+    const d = backend.dataIdMap.get(dst.dataId).memoryOffset;
+    for (let i = 0; i < batch; i++) native.exports.transpose2d(s + i * rows * cols * 4, d + i * rows * cols * 4, rows, cols);
+    return;
+  }
+  const sv = f32(backend, src);
+  const dv = f32(backend, dst);
+  for (let i = 0; i < batch; i++) transpose2d(sv, i * rows * cols, rows, cols, dv, i * rows * cols);
 }

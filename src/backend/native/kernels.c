@@ -1,0 +1,429 @@
+/*
+ * advx's native WASM kernels (float32, NHWC), built by scripts/build-wasm.sh into kernels.wasm.ts.
+ *
+ * The module imports TF.js's own WebAssembly.Memory and every pointer below is a byte offset
+ * into TF.js's heap (a tensor's memoryOffset), so kernels read and write tensors in place, with
+ * no copies. That only works because this code never owns any memory of its own: no static data,
+ * no stack frames (all locals live in wasm locals / registers), no malloc. The build script
+ * checks the disassembly for any global access (the shadow-stack pointer) and data segments and
+ * refuses to emit a module that has them.
+ *
+ * Built with -O3 -msimd128: 128-bit SIMD (4 floats), no FMA (relaxed SIMD is not baseline).
+ */
+#include <wasm_simd128.h>
+
+#define INLINE static inline __attribute__((always_inline))
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+typedef float f32;
+
+INLINE int imin(int a, int b) { return a < b ? a : b; }
+INLINE int imax(int a, int b) { return a > b ? a : b; }
+/* ceil(a / b) for b > 0, any sign of a. */
+INLINE int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Conv2DBackpropFilter                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * dW[i,j,c,o] = Σ_{n,oy,ox} x[n, oy·SH+i−PT, ox·SW+j−PL, c] · dy[n,oy,ox,o]
+ *
+ * Over output rows rbeg..rend−1 only (a row is one (n, oy); rows = N·OH), so that threads can
+ * each sum a share of the rows into their own dw.
+ *
+ * Direct: no im2col buffer. Output rows (n, oy) are taken in blocks small enough that the
+ * block's dy stays in L1; for each block, each tap (i,j) and each register tile of dW
+ * (CB input channels × OV·4 output channels, held in CB·OV accumulators) the tile is loaded,
+ * every pixel of the block adds CB·OV outer-product vectors (a splat of x times a row of dy),
+ * and the tile is stored back. Taps that fall in the padding are skipped, not multiplied.
+ */
+#define FILTER_TILE(CB, OV)                                                                     \
+  INLINE void ftile_##CB##_##OV(const f32 *x, const f32 *dy, f32 *dw, int c0, int o0, int r0,  \
+                                int r1, int i, int oxlo, int oxhi, int j, int H, int W, int C,  \
+                                int OH, int OW, int O, int SH, int SW, int PT, int PL) {        \
+    v128_t acc[CB][OV];                                                                         \
+    for (int a = 0; a < CB; a++)                                                                \
+      for (int v = 0; v < OV; v++) acc[a][v] = wasm_v128_load(dw + (c0 + a) * O + o0 + 4 * v); \
+    for (int row = r0; row < r1; row++) {                                                       \
+      int n = row / OH, oy = row - n * OH;                                                      \
+      int r = oy * SH + i - PT;                                                                 \
+      if (r < 0 || r >= H) continue;                                                            \
+      const f32 *xs = x + ((n * H + r) * W + oxlo * SW + j - PL) * C + c0;                      \
+      const f32 *ds = dy + (row * OW + oxlo) * O + o0;                                          \
+      const int xstep = SW * C;                                                                 \
+      for (int ox = oxlo; ox < oxhi; ox++, xs += xstep, ds += O) {                              \
+        v128_t d[OV];                                                                           \
+        for (int v = 0; v < OV; v++) d[v] = wasm_v128_load(ds + 4 * v);                         \
+        for (int a = 0; a < CB; a++) {                                                          \
+          v128_t s = wasm_v128_load32_splat(xs + a);                                            \
+          for (int v = 0; v < OV; v++) acc[a][v] = wasm_f32x4_add(acc[a][v], wasm_f32x4_mul(s, d[v])); \
+        }                                                                                       \
+      }                                                                                         \
+    }                                                                                           \
+    for (int a = 0; a < CB; a++)                                                                \
+      for (int v = 0; v < OV; v++) wasm_v128_store(dw + (c0 + a) * O + o0 + 4 * v, acc[a][v]); \
+  }
+
+FILTER_TILE(4, 2)
+FILTER_TILE(4, 1)
+FILTER_TILE(2, 2)
+FILTER_TILE(2, 1)
+FILTER_TILE(1, 4)
+FILTER_TILE(1, 2)
+FILTER_TILE(1, 1)
+
+/* Scalar tile for the last O % 4 output channels. */
+INLINE void ftile_scalar(const f32 *x, const f32 *dy, f32 *dw, int o0, int r0, int r1, int i,
+                         int oxlo, int oxhi, int j, int H, int W, int C, int OH, int OW, int O,
+                         int SH, int SW, int PT, int PL) {
+  for (int row = r0; row < r1; row++) {
+    int n = row / OH, oy = row - n * OH;
+    int r = oy * SH + i - PT;
+    if (r < 0 || r >= H) continue;
+    for (int ox = oxlo; ox < oxhi; ox++) {
+      const f32 *xs = x + ((n * H + r) * W + ox * SW + j - PL) * C;
+      const f32 *ds = dy + (row * OW + ox) * O;
+      for (int c = 0; c < C; c++) {
+        f32 xv = xs[c];
+        for (int o = o0; o < O; o++) dw[c * O + o] += xv * ds[o];
+      }
+    }
+  }
+}
+
+EXPORT(conv2d_backprop_filter)
+void conv2d_backprop_filter(const f32 *x, const f32 *dy, f32 *dw, int rbeg, int rend, int H, int W,
+                            int C, int OH, int OW, int O, int FH, int FW, int SH, int SW, int PT, int PL) {
+  __builtin_memset(dw, 0, (unsigned)(FH * FW * C * O) * sizeof(f32));
+  if (OW == 0) return;
+  /* ~16 KB of dy per block of output rows. */
+  const int rb = imax(1, 4096 / imax(1, OW * O));
+  for (int r0 = rbeg; r0 < rend; r0 += rb) {
+    const int r1 = imin(rend, r0 + rb);
+    for (int i = 0; i < FH; i++) {
+      for (int j = 0; j < FW; j++) {
+        /* Output columns whose input column ox·SW + j − PL lies inside [0, W). */
+        const int oxlo = imax(0, ceil_div(PL - j, SW));
+        const int oxhi = imin(OW, (W - 1 + PL - j) / SW + 1);
+        if (oxhi <= oxlo) continue;
+        f32 *dwt = dw + (i * FW + j) * C * O;
+        int c0 = 0;
+#define FARGS x, dy, dwt, c0, o0, r0, r1, i, oxlo, oxhi, j, H, W, C, OH, OW, O, SH, SW, PT, PL
+        for (; c0 + 4 <= C; c0 += 4) {
+          int o0 = 0;
+          for (; o0 + 8 <= O; o0 += 8) ftile_4_2(FARGS);
+          for (; o0 + 4 <= O; o0 += 4) ftile_4_1(FARGS);
+        }
+        for (; c0 + 2 <= C; c0 += 2) {
+          int o0 = 0;
+          for (; o0 + 8 <= O; o0 += 8) ftile_2_2(FARGS);
+          for (; o0 + 4 <= O; o0 += 4) ftile_2_1(FARGS);
+        }
+        for (; c0 < C; c0++) {
+          int o0 = 0;
+          for (; o0 + 16 <= O; o0 += 16) ftile_1_4(FARGS);
+          for (; o0 + 8 <= O; o0 += 8) ftile_1_2(FARGS);
+          for (; o0 + 4 <= O; o0 += 4) ftile_1_1(FARGS);
+        }
+#undef FARGS
+        const int o0 = O & ~3;
+        if (o0 < O) ftile_scalar(x, dy, dwt, o0, r0, r1, i, oxlo, oxhi, j, H, W, C, OH, OW, O, SH, SW, PT, PL);
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* col2im (the scatter half of Conv2DBackpropInput)                                            */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * dx[n, oy·SH+i−PT, ox·SW+j−PL, c] += cols[p − p0, (i·FW + j)·C + c] for output pixels
+ * p = p0 .. p0+pc−1 (p = (n·OH + oy)·OW + ox). dx must already hold the sum so far (zeros on the
+ * first chunk).
+ */
+EXPORT(col2im)
+void col2im(const f32 *cols, f32 *dx, int p0, int pc, int H, int W, int C, int OH, int OW,
+            int FH, int FW, int SH, int SW, int PT, int PL) {
+  const int K = FH * FW * C;
+  const int c4 = C & ~3;
+  for (int pp = 0; pp < pc; pp++) {
+    const int p = p0 + pp;
+    const int n = p / (OH * OW);
+    const int rem = p - n * OH * OW;
+    const int oy = rem / OW, ox = rem - (rem / OW) * OW;
+    const f32 *cv = cols + pp * K;
+    for (int i = 0; i < FH; i++) {
+      const int r = oy * SH + i - PT;
+      if (r < 0 || r >= H) continue;
+      for (int j = 0; j < FW; j++) {
+        const int col = ox * SW + j - PL;
+        if (col < 0 || col >= W) continue;
+        f32 *d = dx + ((n * H + r) * W + col) * C;
+        const f32 *s = cv + (i * FW + j) * C;
+        int c = 0;
+        for (; c < c4; c += 4)
+          wasm_v128_store(d + c, wasm_f32x4_add(wasm_v128_load(d + c), wasm_v128_load(s + c)));
+        for (; c < C; c++) d[c] += s[c];
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* MaxPoolGrad                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * dx[argmax of window] += dy[window] per channel, the argmax being the first maximum in
+ * row-major window order (as TF.js's cpu backend: a value wins only if strictly greater).
+ * Non-overlapping windows (stride ≥ filter, the usual 2×2/2 pool) write dx directly: the window
+ * max m is taken first, then each window position gets dy where x == m and no earlier position
+ * took it, else 0. Overlapping windows keep a running (max, index) per lane and scatter-add.
+ * FH/FW are the effective filter sizes; positions outside any window get 0. Images n0..n1−1.
+ */
+EXPORT(max_pool_grad)
+void max_pool_grad(const f32 *x, const f32 *dy, f32 *dx, int n0, int n1, int H, int W, int C,
+                   int OH, int OW, int FH, int FW, int SH, int SW, int PT, int PL) {
+  const int c4 = C & ~3;
+  const int overlap = SH < FH || SW < FW;
+  /* Windows that tile a rectangle of the input with no gaps (stride = filter, no padding, C a
+   * multiple of 4, the usual 2×2/2 pool) write every dx value inside it; only the rows and
+   * columns past it (odd sizes) need zeros. Otherwise zero everything first. */
+  const int tiled = SH == FH && SW == FW && PT == 0 && PL == 0 && c4 == C && OH * SH <= H && OW * SW <= W;
+  if (tiled) {
+    const int RH = OH * SH, RW = OW * SW;
+    for (int n = n0; n < n1; n++) {
+      f32 *img = dx + n * H * W * C;
+      if (RW < W)
+        for (int r = 0; r < RH; r++) __builtin_memset(img + (r * W + RW) * C, 0, (unsigned)((W - RW) * C) * sizeof(f32));
+      __builtin_memset(img + RH * W * C, 0, (unsigned)((H - RH) * W * C) * sizeof(f32));
+    }
+  } else {
+    __builtin_memset(dx + n0 * H * W * C, 0, (unsigned)((n1 - n0) * H * W * C) * sizeof(f32));
+  }
+  const v128_t ninf = wasm_f32x4_splat(-__builtin_inff());
+  for (int n = n0; n < n1; n++) {
+    const int img = n * H * W * C;
+    for (int yr = 0; yr < OH; yr++) {
+      const int r0 = yr * SH - PT;
+      const int rs = imax(0, r0), re = imin(H, r0 + FH);
+      for (int yc = 0; yc < OW; yc++) {
+        const int q0 = yc * SW - PL;
+        const int cs = imax(0, q0), ce = imin(W, q0 + FW);
+        const f32 *g = dy + ((n * OH + yr) * OW + yc) * C;
+        int d = 0;
+        if (!overlap) {
+          /* (Writes every position of the window, so no zeros are needed under it.) */
+          for (; d < c4; d += 4) {
+            v128_t m = ninf;
+            for (int r = rs; r < re; r++)
+              for (int c = cs; c < ce; c++)
+                m = wasm_f32x4_pmax(m, wasm_v128_load(x + img + (r * W + c) * C + d));
+            /* A window of only −∞ (or NaN) has no argmax: no gradient, as in the cpu backend. */
+            v128_t open = wasm_f32x4_gt(m, ninf);
+            const v128_t gv = wasm_v128_load(g + d);
+            for (int r = rs; r < re; r++)
+              for (int c = cs; c < ce; c++) {
+                const int at = img + (r * W + c) * C + d;
+                v128_t hit = wasm_v128_and(wasm_f32x4_eq(wasm_v128_load(x + at), m), open);
+                wasm_v128_store(dx + at, wasm_v128_and(gv, hit));
+                open = wasm_v128_andnot(open, hit);
+              }
+          }
+        } else {
+          for (; d < c4; d += 4) {
+            v128_t best = ninf;
+            v128_t idx = wasm_i32x4_splat(-1);
+            for (int r = rs; r < re; r++)
+              for (int c = cs; c < ce; c++) {
+                const int at = img + (r * W + c) * C + d;
+                v128_t v = wasm_v128_load(x + at);
+                v128_t gt = wasm_f32x4_gt(v, best);
+                best = wasm_v128_bitselect(v, best, gt);
+                idx = wasm_v128_bitselect(wasm_i32x4_splat(at), idx, gt);
+              }
+            int i0 = wasm_i32x4_extract_lane(idx, 0), i1 = wasm_i32x4_extract_lane(idx, 1);
+            int i2 = wasm_i32x4_extract_lane(idx, 2), i3 = wasm_i32x4_extract_lane(idx, 3);
+            if (i0 >= 0) dx[i0] += g[d];
+            if (i1 >= 0) dx[i1 + 1] += g[d + 1];
+            if (i2 >= 0) dx[i2 + 2] += g[d + 2];
+            if (i3 >= 0) dx[i3 + 3] += g[d + 3];
+          }
+        }
+        for (; d < C; d++) {
+          f32 best = -__builtin_inff();
+          int idx = -1;
+          for (int r = rs; r < re; r++)
+            for (int c = cs; c < ce; c++) {
+              const int at = img + (r * W + c) * C + d;
+              if (x[at] > best) {
+                best = x[at];
+                idx = at;
+              }
+            }
+          if (idx >= 0) dx[idx] += g[d];
+        }
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Transpose                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+/* dst[c, r] = src[r, c] for a rows × cols row-major matrix: 4×4 SIMD blocks inside 32×32 tiles. */
+EXPORT(transpose2d)
+void transpose2d(const f32 *src, f32 *dst, int rows, int cols) {
+  for (int r0 = 0; r0 < rows; r0 += 32) {
+    const int r1 = imin(rows, r0 + 32);
+    for (int q0 = 0; q0 < cols; q0 += 32) {
+      const int q1 = imin(cols, q0 + 32);
+      int r = r0;
+      for (; r + 4 <= r1; r += 4) {
+        int c = q0;
+        for (; c + 4 <= q1; c += 4) {
+          v128_t a = wasm_v128_load(src + (r + 0) * cols + c);
+          v128_t b = wasm_v128_load(src + (r + 1) * cols + c);
+          v128_t e = wasm_v128_load(src + (r + 2) * cols + c);
+          v128_t f = wasm_v128_load(src + (r + 3) * cols + c);
+          v128_t ab_lo = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), ab_hi = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);
+          v128_t ef_lo = wasm_i32x4_shuffle(e, f, 0, 4, 1, 5), ef_hi = wasm_i32x4_shuffle(e, f, 2, 6, 3, 7);
+          wasm_v128_store(dst + (c + 0) * rows + r, wasm_i64x2_shuffle(ab_lo, ef_lo, 0, 2));
+          wasm_v128_store(dst + (c + 1) * rows + r, wasm_i64x2_shuffle(ab_lo, ef_lo, 1, 3));
+          wasm_v128_store(dst + (c + 2) * rows + r, wasm_i64x2_shuffle(ab_hi, ef_hi, 0, 2));
+          wasm_v128_store(dst + (c + 3) * rows + r, wasm_i64x2_shuffle(ab_hi, ef_hi, 1, 3));
+        }
+        for (; c < q1; c++)
+          for (int k = 0; k < 4; k++) dst[c * rows + r + k] = src[(r + k) * cols + c];
+      }
+      for (; r < r1; r++)
+        for (int c = q0; c < q1; c++) dst[c * rows + r] = src[r * cols + c];
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Conv2DBackpropInput, direct                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * dx[n, oy·SH+i−PT, ox·SW+j−PL, c] += Σ_o dy[n,oy,ox,o] · W[i,j,c,o], with the filter given
+ * transposed per tap: wt[(i·FW+j)·O + o, c] (so a row of wt is contiguous over c). For every
+ * output row, tap and block of channels, PX output pixels × CV·4 channels are accumulated in
+ * registers over o (a splat of dy times a row of wt) and then added into dx; the last C % 4
+ * channels are dot products with the filter w0 in its own [FH,FW,C,O] layout. Rows n0..n1−1 of
+ * the batch only, so callers can split the batch.
+ */
+#define INPUT_TILE(PX, CV)                                                                       \
+  INLINE void itile_##PX##_##CV(const f32 *ds, const f32 *wt, f32 *xd, int c0, int O, int C,     \
+                                int xstep) {                                                     \
+    v128_t acc[PX][CV];                                                                          \
+    for (int p = 0; p < PX; p++)                                                                 \
+      for (int v = 0; v < CV; v++) acc[p][v] = wasm_f32x4_splat(0.0f);                           \
+    const f32 *w = wt + c0;                                                                      \
+    for (int o = 0; o < O; o++, w += C) {                                                        \
+      v128_t wv[CV];                                                                             \
+      for (int v = 0; v < CV; v++) wv[v] = wasm_v128_load(w + 4 * v);                            \
+      for (int p = 0; p < PX; p++) {                                                             \
+        v128_t s = wasm_v128_load32_splat(ds + p * O + o);                                       \
+        for (int v = 0; v < CV; v++) acc[p][v] = wasm_f32x4_add(acc[p][v], wasm_f32x4_mul(s, wv[v])); \
+      }                                                                                          \
+    }                                                                                            \
+    for (int p = 0; p < PX; p++)                                                                 \
+      for (int v = 0; v < CV; v++) {                                                             \
+        f32 *d = xd + p * xstep + c0 + 4 * v;                                                    \
+        wasm_v128_store(d, wasm_f32x4_add(wasm_v128_load(d), acc[p][v]));                        \
+      }                                                                                          \
+  }
+
+INPUT_TILE(4, 2)
+INPUT_TILE(1, 2)
+INPUT_TILE(4, 1)
+INPUT_TILE(1, 1)
+
+EXPORT(conv2d_backprop_input)
+void conv2d_backprop_input(const f32 *dy, const f32 *w0, const f32 *wt, f32 *dx, int n0, int n1, int H, int W,
+                           int C, int OH, int OW, int O, int FH, int FW, int SH, int SW, int PT,
+                           int PL) {
+  __builtin_memset(dx + n0 * H * W * C, 0, (unsigned)((n1 - n0) * H * W * C) * sizeof(f32));
+  const int c4 = C & ~3;
+  const int xstep = SW * C;
+  for (int n = n0; n < n1; n++) {
+    for (int oy = 0; oy < OH; oy++) {
+      const f32 *dyrow = dy + ((n * OH + oy) * OW) * O;
+      for (int i = 0; i < FH; i++) {
+        const int r = oy * SH + i - PT;
+        if (r < 0 || r >= H) continue;
+        f32 *dxrow = dx + ((n * H + r) * W) * C;
+        for (int j = 0; j < FW; j++) {
+          const int oxlo = imax(0, ceil_div(PL - j, SW));
+          const int oxhi = imin(OW, (W - 1 + PL - j) / SW + 1);
+          if (oxhi <= oxlo) continue;
+          const f32 *w = wt + (i * FW + j) * O * C;
+          int c0 = 0;
+          for (; c0 + 8 <= c4; c0 += 8) {
+            int ox = oxlo;
+            for (; ox + 4 <= oxhi; ox += 4) itile_4_2(dyrow + ox * O, w, dxrow + (ox * SW + j - PL) * C, c0, O, C, xstep);
+            for (; ox < oxhi; ox++) itile_1_2(dyrow + ox * O, w, dxrow + (ox * SW + j - PL) * C, c0, O, C, xstep);
+          }
+          for (; c0 < c4; c0 += 4) {
+            int ox = oxlo;
+            for (; ox + 4 <= oxhi; ox += 4) itile_4_1(dyrow + ox * O, w, dxrow + (ox * SW + j - PL) * C, c0, O, C, xstep);
+            for (; ox < oxhi; ox++) itile_1_1(dyrow + ox * O, w, dxrow + (ox * SW + j - PL) * C, c0, O, C, xstep);
+          }
+          /* Last C % 4 channels (all of them when C < 4): dot products over o with the filter
+           * in its own layout, w0[i,j,c,o] (contiguous over o). */
+          const f32 *wf = w0 + (i * FW + j) * C * O;
+          for (int c = c4; c < C; c++) {
+            const f32 *wc = wf + c * O;
+            int ox = oxlo;
+            /* 4 output pixels at a time share each load of wc; their 4 sums come out of one
+             * transposing horizontal add. */
+            for (; ox + 4 <= oxhi; ox += 4) {
+              const f32 *ds = dyrow + ox * O;
+              v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+              f32 t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
+              int o = 0;
+              for (; o + 4 <= O; o += 4) {
+                const v128_t wv = wasm_v128_load(wc + o);
+                a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(ds + o), wv));
+                a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(ds + O + o), wv));
+                a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(ds + 2 * O + o), wv));
+                a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(ds + 3 * O + o), wv));
+              }
+              for (; o < O; o++) {
+                t0 += ds[o] * wc[o];
+                t1 += ds[O + o] * wc[o];
+                t2 += ds[2 * O + o] * wc[o];
+                t3 += ds[3 * O + o] * wc[o];
+              }
+              const v128_t u01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
+              const v128_t u23 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
+              v128_t sum = wasm_f32x4_add(wasm_i64x2_shuffle(u01, u23, 0, 2), wasm_i64x2_shuffle(u01, u23, 1, 3));
+              sum = wasm_f32x4_add(sum, wasm_f32x4_make(t0, t1, t2, t3));
+              f32 *d = dxrow + (ox * SW + j - PL) * C + c;
+              if (xstep == 1) {
+                wasm_v128_store(d, wasm_f32x4_add(wasm_v128_load(d), sum));
+              } else {
+                d[0] += wasm_f32x4_extract_lane(sum, 0);
+                d[xstep] += wasm_f32x4_extract_lane(sum, 1);
+                d[2 * xstep] += wasm_f32x4_extract_lane(sum, 2);
+                d[3 * xstep] += wasm_f32x4_extract_lane(sum, 3);
+              }
+            }
+            for (; ox < oxhi; ox++) {
+              const f32 *ds = dyrow + ox * O;
+              v128_t acc = wasm_f32x4_splat(0.0f);
+              f32 tail = 0.0f;
+              int o = 0;
+              for (; o + 4 <= O; o += 4)
+                acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(ds + o), wasm_v128_load(wc + o)));
+              for (; o < O; o++) tail += ds[o] * wc[o];
+              acc = wasm_f32x4_add(acc, wasm_i32x4_shuffle(acc, acc, 2, 3, 0, 1));
+              acc = wasm_f32x4_add(acc, wasm_i32x4_shuffle(acc, acc, 1, 0, 3, 2));
+              dxrow[(ox * SW + j - PL) * C + c] += wasm_f32x4_extract_lane(acc, 0) + tail;
+            }
+          }
+        }
+      }
+    }
+  }
+}
