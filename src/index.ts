@@ -30,11 +30,14 @@ export { decisionOracle, scoreOracle, type DecisionModel, type ScoreModel } from
 export { squareAttack } from './attacks/square.ts';
 export { nes, spsa } from './attacks/nes.ts';
 export { hopSkipJump } from './attacks/hopskipjump.ts';
+export { trainSubstitute, transferAttack } from './attacks/substitute.ts';
+export { DecisionTree, KNearestNeighbors, trainLinearSvm, trainLogisticRegression } from './models/classic.ts';
 
 export { adversarialPerturbation, ADVERSARIAL_METHODS, type AdversarialMethod } from './defenses/adversarial-training.ts';
 export { distillationLoss, temperatureCrossEntropy } from './defenses/distillation.ts';
 
 export { accuracy } from './eval/accuracy.ts';
 export { evaluateRobustness, sanityWarnings, type RobustnessReport } from './eval/robustness.ts';
+export { transferMatrix } from './eval/transfer.ts';
 export { lineChartSvg, type Series } from './report/plot.ts';
 export { renderReport, type Block } from './report/html.ts';
