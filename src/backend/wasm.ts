@@ -3,6 +3,7 @@ import type { BackendOptions } from './index.ts';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels } from './kernels/index.ts';
 import { setNativeWorkers } from './kernels/native.ts';
+import { nodeOnly } from './node-only.ts';
 
 let installed = false;
 
@@ -17,17 +18,19 @@ export async function installWasm(options: BackendOptions): Promise<void> {
  * In Node the package only ever runs single-threaded (see wasm-threads.ts), so we swap in its
  * threaded build there. Browsers get threads from the package itself when the page is
  * cross-origin isolated, and must not load node:* modules, hence the platform check and the
- * dynamic imports. If threading cannot start, the stock backend stays (with a warning).
+ * dynamic imports through `nodeOnly`, whose computed specifiers bundlers leave alone.
+ * If threading cannot start, the stock backend stays (with a warning).
  */
 async function installThreads(requested: number | undefined): Promise<void> {
   if (typeof process === 'undefined' || !process.versions?.node) return;
-  const threads = requested ?? (await import('node:os')).availableParallelism();
+  const os = (await nodeOnly('node:os')) as typeof import('node:os');
+  const threads = requested ?? os.availableParallelism();
   if (threads < 2) return;
-  const { registerThreadedWasmBackend } = await import('./wasm-threads.ts');
+  const { registerThreadedWasmBackend } = (await nodeOnly(new URL('./wasm-threads.ts', import.meta.url).href)) as typeof import('./wasm-threads.ts');
   if (await registerThreadedWasmBackend(threads)) {
     // advx's own native kernels cannot use TF.js's pthreads; give them as many workers of their
     // own (they sleep on a futex between kernels), over the same shared memory.
-    const { Worker } = await import('node:worker_threads');
+    const { Worker } = (await nodeOnly('node:worker_threads')) as typeof import('node:worker_threads');
     setNativeWorkers((source) => {
       const w = new Worker(source, { eval: true });
       w.unref(); // like TF.js's pool threads, they must not keep the process alive
@@ -38,3 +41,4 @@ async function installThreads(requested: number | undefined): Promise<void> {
 
 /** The same cap as TF.js's pool (wasm-threads.ts). */
 const MAX_NATIVE_THREADS = 8;
+

@@ -2,13 +2,14 @@
  * WebGPU in Node through Dawn (the `webgpu` npm package). In a browser, TF.js finds navigator.gpu itself.
  */
 import { AdvxError } from '../core/errors.ts';
+import { nodeOnly } from './node-only.ts';
 
 export async function installWebGpu(): Promise<void> {
   const g = globalThis as { navigator?: { gpu?: unknown } };
   if (!g.navigator?.gpu) {
     let dawn: { create: (flags: string[]) => unknown; globals: object };
     try {
-      dawn = (await import('webgpu')) as unknown as typeof dawn;
+      dawn = (await nodeOnly('webgpu')) as typeof dawn;
     } catch (e) {
       throw new AdvxError(`backend "webgpu" needs the optional "webgpu" package (Dawn): ${(e as Error).message}`);
     }
