@@ -1,8 +1,11 @@
 /**
  * `npm run results:attacks`: the attack numbers of RESULTS.md, measured on the shipped MNIST CNN
- * (models/mnist-cnn) and written between the markers there.
+ * (models/mnist-cnn) and written between the markers there. Each section is a function below,
+ * written between its own markers inside the block; `--only` runs (and rewrites) some of them.
  *
- *   npm run results:attacks -- [--limit 10000] [--eot-limit 100]
+ *   npm run results:attacks -- [--only fgsm-pgd,eot,square,transfer,distillation] [--limit 10000]
+ *     [--eot-limit 100] [--square-limit 500] [--transfer-limit 500] [--transfer-train 60000]
+ *     [--distill-epochs 2] [--distill-train 60000] [--distill-limit 100] [--model models/mnist-cnn] [--threads N]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,56 +16,231 @@ import { parseArgs } from 'node:util';
 import { useBackend } from '../src/backend/index.ts';
 import { loadDataset } from '../src/node/datasets.ts';
 import { loadClassifier } from '../src/node/load-model.ts';
-import { subset, toTensors } from '../src/data/types.ts';
+import { subset, toTensors, type ImageDataset } from '../src/data/types.ts';
+import { Classifier } from '../src/models/classifier.ts';
+import { buildModel } from '../src/models/zoo.ts';
+import { fitClassifier, type FitOptions } from '../src/train/fit.ts';
 import { evaluateRobustness } from '../src/eval/robustness.ts';
+import { transferMatrix, type TransferMatrix } from '../src/eval/transfer.ts';
 import { eot, survival } from '../src/attacks/eot.ts';
 import { pgd } from '../src/attacks/pgd.ts';
+import { squareAttack } from '../src/attacks/square.ts';
+import { carliniWagnerL2 } from '../src/attacks/carlini-wagner.ts';
+import { decisionOracle, scoreOracle } from '../src/attacks/blackbox.ts';
+import { trainSubstitute, transferAttack } from '../src/attacks/substitute.ts';
+import { distillationLoss, temperatureCrossEntropy } from '../src/defenses/distillation.ts';
 import { writeFileAtomic } from '../src/node/io.ts';
 
+const SECTIONS = ['fgsm-pgd', 'eot', 'square', 'transfer', 'distillation'];
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { limit: { type: 'string', default: '10000' }, 'eot-limit': { type: 'string', default: '100' } } });
-await useBackend('wasm');
-const { classifier } = await loadClassifier(join(root, 'models/mnist-cnn'));
-const test = loadDataset('mnist').test;
-const lines: string[] = [];
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string', default: SECTIONS.join(',') },
+    model: { type: 'string', default: 'models/mnist-cnn' },
+    limit: { type: 'string', default: '10000' },
+    'eot-limit': { type: 'string', default: '100' },
+    'square-limit': { type: 'string', default: '500' },
+    'transfer-limit': { type: 'string', default: '500' },
+    'transfer-train': { type: 'string', default: '60000' },
+    'distill-epochs': { type: 'string', default: '2' },
+    'distill-train': { type: 'string', default: '60000' },
+    'distill-limit': { type: 'string', default: '100' },
+    threads: { type: 'string' },
+  },
+});
+const only = values.only.split(',').map((s) => s.trim());
+for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`unknown section "${s}": ${SECTIONS.join(', ')}`);
+await useBackend('wasm', { threads: values.threads ? Number(values.threads) : undefined });
+const modelPath = resolve(root, values.model);
+const { classifier } = await loadClassifier(modelPath);
+const mnist = loadDataset('mnist');
+const test = mnist.test;
+const firstTest = (n: number) => toTensors(subset(test, 0, Math.min(n, test.count)));
+const trainSubset = (n: number) => subset(mnist.train, 0, Math.min(n, mnist.train.count));
+const pct = (v: number, digits = 1) => `${(v * 100).toFixed(digits)}%`;
+const mean = (a: number[]) => (a.length ? a.reduce((s, v) => s + v, 0) / a.length : NaN);
+const median = (a: number[]) => {
+  const s = [...a].sort((p, q) => p - q);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+const log = (msg: string) => console.error(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${msg}`);
 const started = performance.now();
 
-// 1. FGSM and PGD-40 at ε = 0.3 on the test set.
-{
-  const data = subset(test, 0, Math.min(Number(values.limit), test.count));
-  const { x, y } = toTensors(data);
-  const r = await evaluateRobustness(classifier, x, y, { attacks: ['fgsm', 'pgd'], eps: [0.3], steps: 40, stepSize: 0.01, seed: 0, batchSize: 500 });
-  tf.dispose([x, y]);
-  lines.push(`Undefended \`models/mnist-cnn\` on the first ${r.count} MNIST test images (clean accuracy ${(r.clean_accuracy * 100).toFixed(2)}%), L∞ ε = 0.3:`, '');
-  lines.push('| attack | robust accuracy |', '| --- | ---: |');
-  lines.push(`| FGSM | ${(r.per_attack.fgsm['0.3'] * 100).toFixed(2)}% |`, `| PGD-40 (α 0.01, random start) | ${(r.per_attack.pgd['0.3'] * 100).toFixed(2)}% |`);
-  lines.push(`| worst case of both | ${(r.robust_accuracy['0.3'] * 100).toFixed(2)}% |`, '');
-  console.error(`fgsm/pgd done in ${r.seconds.toFixed(0)} s`);
+/** Per example: the classifier gets the clean input right. */
+async function correctness(model: Classifier, x: tf.Tensor, y: tf.Tensor1D): Promise<boolean[]> {
+  const [p, labels] = await Promise.all([model.predict(x), y.data()]);
+  return Array.from(p, (v, i) => v === labels[i]);
 }
 
-// 2. EOT versus plain PGD: survival under 100 random physical transformations.
-{
+/** A zoo model trained on MNIST with a fixed seed (Adam 1e-3, batch 128), as a Classifier. */
+async function trainZoo(arch: string, data: ImageDataset, epochs: number, seed: number, loss?: FitOptions['loss']): Promise<Classifier> {
+  const spec = { inputShape: [...data.shape], numClasses: data.numClasses, seed };
+  const model = buildModel(arch, spec);
+  await fitClassifier(model, data, { epochs, batchSize: 128, learningRate: 1e-3, seed, loss, onEpoch: (e) => log(`${arch} (seed ${seed}) epoch ${e.epoch}/${epochs}: loss ${e.loss.toFixed(4)}, train accuracy ${pct(e.accuracy, 2)} (${e.seconds.toFixed(0)} s)`) });
+  return new Classifier((x) => model.apply(x) as tf.Tensor, { inputShape: spec.inputShape, numClasses: spec.numClasses, bounds: [0, 1] });
+}
+
+/** FGSM and PGD-40 at ε = 0.3 on the test set, with PGD's wall time. */
+async function fgsmPgd(): Promise<string[]> {
+  const { x, y } = firstTest(Number(values.limit));
+  const marks: number[] = [performance.now()];
+  const r = await evaluateRobustness(classifier, x, y, { attacks: ['fgsm', 'pgd'], eps: [0.3], steps: 40, stepSize: 0.01, seed: 0, batchSize: 500, onProgress: (_d, _t, label) => (marks.push(performance.now()), log(`${label} done`)) });
+  tf.dispose([x, y]);
+  const pgdSeconds = (marks[2] - marks[1]) / 1000;
+  return [
+    `Undefended \`${values.model}\` on the first ${r.count} MNIST test images (clean accuracy ${pct(r.clean_accuracy, 2)}), L∞ ε = 0.3:`,
+    '',
+    '| attack | robust accuracy |',
+    '| --- | ---: |',
+    `| FGSM | ${pct(r.per_attack.fgsm['0.3'], 2)} |`,
+    `| PGD-40 (α 0.01, random start) | ${pct(r.per_attack.pgd['0.3'], 2)} |`,
+    `| worst case of both | ${pct(r.robust_accuracy['0.3'], 2)} |`,
+    '',
+    `PGD-40 took ${pgdSeconds.toFixed(1)} s for the ${r.count} images (${((pgdSeconds / r.count) * 1000).toFixed(1)} ms per image; batches of 500).`,
+    '',
+  ];
+}
+
+/** EOT versus plain PGD: survival under 100 random physical transformations. */
+async function eotSection(): Promise<string[]> {
   const n = Number(values['eot-limit']);
-  const { x, y } = toTensors(subset(test, 0, n));
+  const { x, y } = firstTest(n);
   const eps = 0.2;
   const plain = await pgd(classifier, x, { labels: y }, { eps, steps: 100, stepSize: 0.01, seed: 1 });
   const robust = await eot(classifier, x, { labels: y }, { eps, steps: 100, stepSize: 0.01, samples: 16, seed: 1 });
-  const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
   const [sPlain, sEot, sClean] = [
     mean(await survival(classifier, plain.adversarial, { labels: y }, 100)),
     mean(await survival(classifier, robust.adversarial, { labels: y }, 100)),
     mean(await survival(classifier, x, { labels: y }, 100)),
   ];
   tf.dispose([x, y, plain.adversarial, robust.adversarial]);
-  lines.push(`Expectation over Transformation on ${n} test images, L∞ ε = ${eps}, 100 random transformations each (rotation ±20°, scale 0.85–1.15, shift ±2 px, brightness ±0.1, contrast 0.8–1.2, noise σ 0.03):`, '');
-  lines.push('| input | misclassified under the transformations |', '| --- | ---: |');
-  lines.push(`| clean | ${(sClean * 100).toFixed(1)}% |`, `| PGD-100 | ${(sPlain * 100).toFixed(1)}% |`, `| EOT-PGD-100 (16 samples per step) | ${(sEot * 100).toFixed(1)}% |`, '');
+  return [
+    `Expectation over Transformation on ${x.shape[0]} test images, L∞ ε = ${eps}, 100 random transformations each (rotation ±20°, scale 0.85–1.15, shift ±2 px, brightness ±0.1, contrast 0.8–1.2, noise σ 0.03):`,
+    '',
+    '| input | misclassified under the transformations |',
+    '| --- | ---: |',
+    `| clean | ${pct(sClean)} |`,
+    `| PGD-100 | ${pct(sPlain)} |`,
+    `| EOT-PGD-100 (16 samples per step) | ${pct(sEot)} |`,
+    '',
+  ];
 }
 
-lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model}, wasm backend, in ${((performance.now() - started) / 60000).toFixed(1)} min, by \`npm run results:attacks\`.`);
+/** Square Attack L∞ ε = 0.3 with 1000 queries: success rate and queries of the successes. */
+async function square(): Promise<string[]> {
+  const { x, y } = firstTest(Number(values['square-limit']));
+  const t0 = performance.now();
+  const correct = await correctness(classifier, x, y);
+  const r = await squareAttack(scoreOracle(classifier), x, { labels: y }, { eps: 0.3, queries: 1000, seed: 0 });
+  const seconds = (performance.now() - t0) / 1000;
+  tf.dispose([x, y, r.adversarial]);
+  const eligible = correct.flatMap((c, i) => (c ? [i] : []));
+  const won = eligible.filter((i) => r.success[i]);
+  const queries = won.map((i) => r.queries![i]);
+  return [
+    `Square Attack (score-based, no gradients) on \`${values.model}\`, L∞ ε = 0.3, at most 1000 queries per image (the clean query included), p_init 0.8, seed 0, on the ${eligible.length} correctly classified of the first ${correct.length} test images (${seconds.toFixed(0)} s):`,
+    '',
+    '| success rate | median queries (successes) | mean queries (successes) |',
+    '| ---: | ---: | ---: |',
+    `| ${pct(won.length / eligible.length)} | ${median(queries)} | ${mean(queries).toFixed(1)} |`,
+    '',
+  ];
+}
+
+const matrixTable = (m: TransferMatrix): string[] => [
+  `| source ↓ target → | ${m.names.join(' | ')} |`,
+  `| --- |${m.names.map(() => ' ---: |').join('')}`,
+  ...m.names.map((s, i) => `| ${s} | ${m.rates[i].map((r) => (Number.isNaN(r) ? '–' : pct(r))).join(' | ')} |`),
+];
+
+/** Transfer matrices across four MNIST models, and Papernot et al.'s substitute attack on the CNN. */
+async function transfer(): Promise<string[]> {
+  const train = trainSubset(Number(values['transfer-train']));
+  const recipes: Array<[string, string, number]> = [['MLP', 'mlp', 2], ['logistic', 'logistic', 2], ['LeNet', 'lenet', 1]];
+  const models = [{ name: 'CNN', classifier }];
+  for (const [name, arch, epochs] of recipes) models.push({ name, classifier: await trainZoo(arch, train, epochs, 1) });
+  const { x, y } = firstTest(Number(values['transfer-limit']));
+  const attacks = [
+    { label: 'PGD-20 (α 0.0375 = 2.5ε/20, random start)', name: 'pgd', options: { eps: 0.3, steps: 20, seed: 0 } },
+    { label: 'FGSM', name: 'fgsm', options: { eps: 0.3 } },
+  ];
+  const lines = [
+    `Transferability on the first ${x.shape[0]} MNIST test images, L∞ ε = 0.3: each entry is the share of the examples both models classify correctly that the source's white-box adversarial examples make the target misclassify (the diagonal is the white-box success rate). CNN is \`${values.model}\`; MLP (2 × 256), logistic regression and LeNet-5 are trained by the script on the first ${train.count} training images (Adam 1e-3, batch 128, seed 1; 2, 2 and 1 epochs).`,
+    '',
+  ];
+  for (const a of attacks) {
+    const m = await transferMatrix(models, x, y, { name: a.name, options: a.options });
+    log(`transfer matrix ${a.name} done`);
+    if (a === attacks[0]) lines.push(`Clean accuracy: ${m.names.map((n, i) => `${n} ${pct(m.accuracy[i], 2)}`).join(', ')}.`, '');
+    lines.push(`${a.label}:`, '', ...matrixTable(m), '');
+  }
+
+  // The substitute sees only the CNN's labels; its seed is the last 150 test images (disjoint from the evaluated ones).
+  const seed = toTensors(subset(test, test.count - 150, 150));
+  const oracle = decisionOracle(classifier);
+  const sub = await trainSubstitute(oracle, { x: seed.x }, { rounds: 5, seed: 0, onRound: (r) => log(`substitute round ${r.round}: |S| ${r.size}, ${r.queries} queries, agreement ${pct(r.agreement)}`) });
+  const subAccuracy = mean((await correctness(sub.classifier, x, y)).map(Number));
+  const t = await transferAttack(sub.classifier, classifier, x, y, { attack: 'fgsm', eps: 0.3 });
+  tf.dispose([seed.x, seed.y, x, y, t.source.adversarial]);
+  sub.model.dispose();
+  lines.push(
+    `Papernot et al.'s black-box attack on the CNN through its labels only: an MLP substitute trained from 150 seed images (the last 150 test images, labels asked of the CNN) with 5 rounds of Jacobian augmentation (λ 0.1, 10 epochs per round), then FGSM ε = 0.3 on the substitute, on the same ${x.shape[0]} images:`,
+    '',
+    '| oracle queries | substitute accuracy | FGSM transfer rate to the CNN |',
+    '| ---: | ---: | ---: |',
+    `| ${sub.queries} | ${pct(subAccuracy)} | ${pct(t.rate)} (of ${t.counted}) |`,
+    '',
+  );
+  return lines;
+}
+
+/** Defensive distillation at T = 100: it stops FGSM/PGD on the CE loss, not C&W on the logits. */
+async function distillation(): Promise<string[]> {
+  const T = 100;
+  const epochs = Number(values['distill-epochs']);
+  const train = trainSubset(Number(values['distill-train']));
+  const teacher = await trainZoo('cnn', train, epochs, 2, temperatureCrossEntropy(T));
+  const student = await trainZoo('cnn', train, epochs, 3, distillationLoss(teacher, T));
+  const { x, y } = firstTest(Number(values['distill-limit']));
+  const rows: string[] = [];
+  for (const [name, model] of [['distilled student (T = 100, deployed at T = 1)', student], [`standard: \`${values.model}\``, classifier]] as const) {
+    const r = await evaluateRobustness(model, x, y, { attacks: ['fgsm', 'pgd'], eps: [0.3], steps: 40, stepSize: 0.01, seed: 0, batchSize: 500 });
+    const correct = await correctness(model, x, y);
+    const cw = await carliniWagnerL2(model, x, { labels: y });
+    cw.adversarial.dispose();
+    const won = correct.flatMap((c, i) => (c && cw.success[i] ? [i] : []));
+    rows.push(`| ${name} | ${pct(r.clean_accuracy)} | ${pct(r.per_attack.fgsm['0.3'])} | ${pct(r.per_attack.pgd['0.3'])} | ${pct(r.zero_gradient_share)} | ${pct(won.length / correct.filter(Boolean).length)} | ${mean(won.map((i) => cw.l2[i])).toFixed(2)} |`);
+    log(`distillation: ${name} done`);
+  }
+  tf.dispose([x, y]);
+  return [
+    `Defensive distillation on the first ${x.shape[0]} MNIST test images: teacher and student are the reference CNN (zoo \`cnn\`), each trained ${epochs} epoch(s) at T = 100 on the first ${train.count} training images (Adam 1e-3, batch 128), the student on the teacher's soft labels; the student is deployed at T = 1. FGSM and PGD-40 (α 0.01, random start) at L∞ ε = 0.3 on the cross-entropy loss; C&W L2 with 9 binary steps × 100 Adam iterations (lr 0.1, κ 0, c₀ 1); success and mean L2 over the correctly classified images:`,
+    '',
+    '| model | clean accuracy | FGSM robust accuracy | PGD-40 robust accuracy | zero CE gradient | C&W L2 success | C&W mean L2 |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
+  ];
+}
+
+const RUN: Record<string, () => Promise<string[]>> = { 'fgsm-pgd': fgsmPgd, eot: eotSection, square, transfer, distillation };
+const command = ['npm run results:attacks', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+const machine = `${cpus().length} × ${cpus()[0]?.model}, wasm backend`;
+// Each section keeps its own markers inside the attacks block, so `--only` rewrites just its own.
 const path = join(root, 'RESULTS.md');
-const block = ['<!-- attacks:start (written by `npm run results:attacks`) -->', ...lines, '<!-- attacks:end -->'].join('\n');
 const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Results\n\n<!-- attacks:start --><!-- attacks:end -->\n';
+const sectionRe = (name: string) => new RegExp(`<!-- attacks:${name}:start -->[\\s\\S]*?<!-- attacks:${name}:end -->`);
+const blocks = new Map(SECTIONS.map((name) => [name, text.match(sectionRe(name))?.[0]]));
+for (const name of SECTIONS.filter((s) => only.includes(s))) {
+  log(`${name}…`);
+  const t0 = performance.now();
+  const lines = await RUN[name]();
+  const minutes = (performance.now() - t0) / 60000;
+  log(`${name} done in ${(minutes * 60).toFixed(0)} s`);
+  lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${machine}, in ${minutes.toFixed(1)} min, by \`${command}\`.`, '');
+  blocks.set(name, [`<!-- attacks:${name}:start -->`, ...lines, `<!-- attacks:${name}:end -->`].join('\n'));
+}
+const block = ['<!-- attacks:start (written by `npm run results:attacks`) -->', ...[...blocks.values()].filter(Boolean), '<!-- attacks:end -->'].join('\n');
 writeFileAtomic(path, text.replace(/<!-- attacks:start[\s\S]*?<!-- attacks:end -->/, block));
 console.log(block);
 process.exit(0);

@@ -7,6 +7,7 @@ import { evaluateCommand } from './evaluate.ts';
 import { attackCommand } from './attack.ts';
 import { demoCommand } from './demo.ts';
 import { robustnessCommand } from './robustness.ts';
+import { transferCommand } from './transfer.ts';
 
 const program = new Command('advx')
   .description('adversarial machine learning on TensorFlow.js: attacks, defences, domain adaptation, GANs')
@@ -18,6 +19,7 @@ program.addCommand(trainCommand());
 program.addCommand(evaluateCommand());
 program.addCommand(attackCommand());
 program.addCommand(robustnessCommand());
+program.addCommand(transferCommand());
 program.addCommand(demoCommand());
 
 try {

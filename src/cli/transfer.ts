@@ -1,0 +1,67 @@
+/** `advx transfer`: the transfer matrix of an attack across models (eval/transfer.ts). */
+import { Command } from 'commander';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { AdvxError } from '../core/errors.ts';
+import { toTensors } from '../data/types.ts';
+import { getAttack } from '../attacks/index.ts';
+import { transferMatrix } from '../eval/transfer.ts';
+import { writeFileAtomic } from '../node/io.ts';
+import { loadModelAndData, nonNegativeInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+
+interface TransferFlags extends BackendFlags {
+  models: string;
+  attack: string;
+  eps: number;
+  norm: string;
+  steps?: number;
+  stepSize?: number;
+  seed: number;
+  data: string;
+  limit: number;
+  out?: string;
+  json?: boolean;
+}
+
+export function transferCommand(): Command {
+  return withBackend(new Command('transfer'))
+    .description('transfer matrix: craft adversarial examples white-box on each model, classify them with every model')
+    .requiredOption('--models <paths>', 'comma-separated model folders (at least two)')
+    .option('--attack <name>', 'white-box attack run on each source model', 'pgd')
+    .option('--eps <x>', 'perturbation budget ε', nonNegativeNumber('--eps'), 0.3)
+    .option('--norm <name>', 'linf or l2', 'linf')
+    .option('--steps <n>', 'iterations of iterative attacks (default per attack)', positiveInt('--steps'))
+    .option('--step-size <x>', 'step size α (default per attack)', positiveNumber('--step-size'))
+    .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
+    .option('--data <name>', 'dataset', 'mnist')
+    .option('--limit <n>', 'first n test images', positiveInt('--limit'), 1000)
+    .option('--out <dir>', 'folder for transfer.json')
+    .option('--json', 'print {"names":[…],"rates":[[…]],…} as the last line')
+    .action((flags: TransferFlags) => transfer(flags));
+}
+
+async function transfer(flags: TransferFlags): Promise<void> {
+  const paths = flags.models.split(',').map((s) => s.trim()).filter(Boolean);
+  if (paths.length < 2) throw new AdvxError(`--models needs at least two comma-separated models, got ${paths.length}`);
+  getAttack(flags.attack); // an unknown name fails here, before any work
+  const norm = parseNorm(flags.norm);
+  await startBackend(flags);
+  const loaded = [];
+  for (const path of paths) loaded.push(await loadModelAndData(path, flags.data, 'test', flags.limit));
+  const { x, y } = toTensors(loaded[0].data);
+  const options = { eps: flags.eps, norm, steps: flags.steps, stepSize: flags.stepSize, seed: flags.seed };
+  const m = await transferMatrix(loaded.map((l, i) => ({ name: paths[i], classifier: l.classifier })), x, y, { name: flags.attack, options });
+  tf.dispose([x, y]);
+  if (flags.out) {
+    writeFileAtomic(join(flags.out, 'transfer.json'), JSON.stringify({ data: flags.data, count: x.shape[0], attack: flags.attack, ...options, ...m }, null, 2));
+  }
+  if (flags.json) {
+    printJson(m);
+    return;
+  }
+  const cell = (v: number) => (Number.isNaN(v) ? '–' : `${(v * 100).toFixed(1)}%`).padStart(8);
+  process.stdout.write(`${flags.attack} ε=${flags.eps} (${norm}) on ${x.shape[0]} ${flags.data} test images: share of the examples both models get right that the source's adversarial examples make the target misclassify\n`);
+  paths.forEach((p, i) => process.stdout.write(`[${i + 1}] ${p} (clean accuracy ${(m.accuracy[i] * 100).toFixed(1)}%)\n`));
+  process.stdout.write(`source \\ target ${paths.map((_, i) => `[${i + 1}]`.padStart(8)).join('')}\n`);
+  m.rates.forEach((row, i) => process.stdout.write(`${`[${i + 1}]`.padEnd(15)} ${row.map(cell).join('')}\n`));
+}
