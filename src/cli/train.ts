@@ -60,7 +60,7 @@ export function trainCommand(): Command {
     .option('--limit <n>', 'train on the first n training images only', positiveInt('--limit'))
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .addOption(new Option('--adv <method>', 'adversarial training: fgsm-rs, pgd, ensemble').choices([...ADVERSARIAL_METHODS]))
-    .option('--adv-eps <x>', 'adversarial training budget ε (L∞)', positiveNumber('--adv-eps'), 0.3)
+    .option('--adv-eps <x>', 'adversarial training budget ε (L∞, default 0.3)', positiveNumber('--adv-eps'))
     .option('--adv-steps <n>', 'PGD steps for --adv pgd', positiveInt('--adv-steps'))
     .option('--adv-alpha <x>', 'adversarial step size', positiveNumber('--adv-alpha'))
     .option('--static-models <paths>', 'comma-separated static models for --adv ensemble')
