@@ -77,7 +77,7 @@ export async function evaluateRobustness(classifier: Classifier, x: tf.Tensor, y
     }
     worst[String(eps)] = robustAll.filter(Boolean).length / n;
   }
-  const zeroShare = await zeroGradientShare(classifier, x, y, correct);
+  const zeroShare = await zeroGradientShare(classifier, x, y, correct, batch);
   return {
     count: n,
     clean_accuracy: cleanAccuracy,
@@ -91,12 +91,20 @@ export async function evaluateRobustness(classifier: Classifier, x: tf.Tensor, y
   };
 }
 
-async function zeroGradientShare(classifier: Classifier, x: tf.Tensor, y: tf.Tensor1D, correct: boolean[]): Promise<number> {
-  const norms = tf.tidy(() => batchNorm(lossGradient(classifier, x, { labels: y }), 'l2'));
-  const values = await norms.data();
-  norms.dispose();
-  const idx = correct.flatMap((c, i) => (c ? [i] : []));
-  return idx.length ? idx.filter((i) => values[i] === 0).length / idx.length : 0;
+async function zeroGradientShare(classifier: Classifier, x: tf.Tensor, y: tf.Tensor1D, correct: boolean[], batch: number): Promise<number> {
+  // In batches: a whole test set's activations and gradients at once would not fit in memory.
+  let zero = 0;
+  for (let s = 0; s < x.shape[0]; s += batch) {
+    const size = Math.min(batch, x.shape[0] - s);
+    const norms = tf.tidy(() => batchNorm(lossGradient(classifier, tf.slice(x, s, size), { labels: tf.slice(y, s, size) as tf.Tensor1D }), 'l2'));
+    const values = await norms.data();
+    norms.dispose();
+    values.forEach((v, i) => {
+      if (correct[s + i] && v === 0) zero++;
+    });
+  }
+  const count = correct.filter(Boolean).length;
+  return count ? zero / count : 0;
 }
 
 /** The checks of gradient masking (Athalye et al. 2018; AutoAttack's warnings). */
