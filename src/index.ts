@@ -33,6 +33,10 @@ export { hopSkipJump } from './attacks/hopskipjump.ts';
 export { trainSubstitute, transferAttack } from './attacks/substitute.ts';
 export { DecisionTree, KNearestNeighbors, trainLinearSvm, trainLogisticRegression } from './models/classic.ts';
 
+export { gradientReversal, lambdaSchedule, lrSchedule } from './da/gradient-reversal.ts';
+export { trainDann } from './da/dann.ts';
+export { domainSeparability } from './da/a-distance.ts';
+export { blendMnistM } from './data/mnistm.ts';
 export { adversarialPerturbation, ADVERSARIAL_METHODS, type AdversarialMethod } from './defenses/adversarial-training.ts';
 export { distillationLoss, temperatureCrossEntropy } from './defenses/distillation.ts';
 

