@@ -19,7 +19,7 @@ const bin = join(root, 'bin/advx.js');
 /** The recipes of the shipped models. */
 const RECIPES: Record<string, { data: string; args: string[] }> = {
   'mnist-cnn': { data: 'mnist', args: ['--model', 'cnn', '--epochs', '10', '--shift', '2', '--lr', '1e-3', '--lr-decay', '0.8', '--seed', '1'] },
-  'fashion-cnn': { data: 'fashion-mnist', args: ['--model', 'cnn', '--epochs', '20', '--shift', '1', '--lr', '1e-3', '--lr-decay', '0.85', '--seed', '1'] },
+  'fashion-cnn': { data: 'fashion-mnist', args: ['--model', 'cnn', '--epochs', '15', '--lr', '1e-3', '--lr-decay', '0.9', '--seed', '1'] },
 };
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, threads: { type: 'string' } } });
