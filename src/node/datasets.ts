@@ -36,6 +36,7 @@ import { AdvxError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import { subset, type DatasetSplits, type ImageDataset } from '../data/types.ts';
 import { writeFileAtomic } from './io.ts';
+import { encodeSplitCache, readSplitCache, type RawSplit, type RawSplits } from './split-cache.ts';
 import { loadMnistM, loadMnistRgb } from './mnistm.ts';
 
 export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'fashion', 'mnist-m', 'mnist-rgb'] as const;
@@ -136,17 +137,6 @@ function packageDir(pkg: string, sub: string): string {
 
 // ---- raw splits (uint8) -------------------------------------------------------------------
 
-interface RawSplit {
-  images: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-}
-
-interface RawSplits {
-  shape: [number, number, number];
-  train: RawSplit;
-  test: RawSplit;
-}
 
 const TO_UNIT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
 
@@ -257,12 +247,12 @@ function loadFashion(dirOption: string | undefined, cacheDir: string | undefined
     cacheDir === undefined
       ? undefined
       : path.join(cacheDir, `fashion-mnist-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}.bin`);
-  let raw = cacheFile === undefined ? undefined : readCache(cacheFile, source);
+  let raw = cacheFile === undefined ? undefined : readSplitCache(cacheFile, source, FASHION_MNIST_CLASSES.length);
   if (!raw) {
     raw = buildFashion(files);
     if (cacheFile !== undefined) {
       try {
-        writeFileAtomic(cacheFile, encodeCache(raw, source));
+        writeFileAtomic(cacheFile, encodeSplitCache(raw, source));
       } catch (err) {
         process.emitWarning(`advx: could not write the dataset cache ${cacheFile}: ${(err as Error).message}`);
       }
@@ -358,65 +348,4 @@ function parseClassFile(file: string): Uint8Array[] {
     }
   }
   throw bad('the "data" array is not closed (truncated file?)');
-}
-
-// ---- cache file ---------------------------------------------------------------------------
-// Layout: "ADVXDSET" (8 bytes), format version (uint32 LE), header length (uint32 LE), header
-// (UTF-8 JSON: source, shape, train and test counts), then train images, train labels, test
-// images, test labels as raw bytes. A file whose version, source or length does not match is
-// ignored (and rebuilt).
-
-const CACHE_MAGIC = 'ADVXDSET';
-const CACHE_VERSION = 1;
-
-interface CacheHeader {
-  source: string;
-  shape: [number, number, number];
-  train: number;
-  test: number;
-}
-
-function encodeCache(raw: RawSplits, source: string): Buffer {
-  const header: CacheHeader = { source, shape: raw.shape, train: raw.train.count, test: raw.test.count };
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const prefix = Buffer.alloc(16);
-  prefix.write(CACHE_MAGIC, 0, 'latin1');
-  prefix.writeUInt32LE(CACHE_VERSION, 8);
-  prefix.writeUInt32LE(json.length, 12);
-  return Buffer.concat([prefix, json, raw.train.images, raw.train.labels, raw.test.images, raw.test.labels]);
-}
-
-function readCache(file: string, source: string): RawSplits | undefined {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch {
-    return undefined;
-  }
-  if (buf.length < 16 || buf.toString('latin1', 0, 8) !== CACHE_MAGIC || buf.readUInt32LE(8) !== CACHE_VERSION) return undefined;
-  const jsonLength = buf.readUInt32LE(12);
-  if (16 + jsonLength > buf.length) return undefined;
-  let header: CacheHeader;
-  try {
-    header = JSON.parse(buf.toString('utf8', 16, 16 + jsonLength)) as CacheHeader;
-  } catch {
-    return undefined;
-  }
-  if (header.source !== source) return undefined;
-  const size = header.shape[0] * header.shape[1] * header.shape[2];
-  const counts = [header.train, header.test];
-  if (!counts.every((n) => Number.isInteger(n) && n >= 0) || !Number.isInteger(size) || size <= 0) return undefined;
-  let offset = 16 + jsonLength;
-  if (buf.length !== offset + (header.train + header.test) * (size + 1)) return undefined;
-  const take = (n: number) => {
-    const view = new Uint8Array(buf.buffer, buf.byteOffset + offset, n);
-    offset += n;
-    return view;
-  };
-  const train: RawSplit = { images: take(header.train * size), labels: take(header.train), count: header.train };
-  const test: RawSplit = { images: take(header.test * size), labels: take(header.test), count: header.test };
-  for (const split of [train, test]) {
-    for (let i = 0; i < split.count; i++) if (split.labels[i] >= FASHION_MNIST_CLASSES.length) return undefined;
-  }
-  return { shape: header.shape, train, test };
 }

@@ -27,6 +27,7 @@ import { blendMnistM, downscalePhoto, toRgb, type Photo } from '../data/mnistm.t
 import { subset, type DatasetSplits, type ImageDataset } from '../data/types.ts';
 import { defaultCacheDir, loadDataset, MNIST_CLASSES, type LoadDatasetOptions } from './datasets.ts';
 import { writeFileAtomic } from './io.ts';
+import { encodeSplitCache, readSplitCache, type RawSplit, type RawSplits } from './split-cache.ts';
 
 /** Photographs whose patches make the training split's backgrounds. */
 export const MNISTM_TRAIN_PHOTOS = [
@@ -83,15 +84,10 @@ export function loadPhoto(name: string): Photo {
   return photo;
 }
 
-interface RawSplit {
-  images: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-}
 
 const SHAPE: [number, number, number] = [28, 28, 3];
 const SIZE = 28 * 28 * 3;
-const memory = new Map<string, { train: RawSplit; test: RawSplit }>();
+const memory = new Map<string, RawSplits>();
 
 /** Forgets the MNIST-M splits and photos kept in memory (the cache file stays). */
 export function clearMnistMCache(): void {
@@ -133,7 +129,8 @@ export function loadMnistM(options: LoadMnistMOptions = {}): DatasetSplits {
   let full = memory.get(source);
   const cacheFile = cacheDir === undefined ? undefined : path.join(cacheDir, `mnist-m-seed${seed}.bin`);
   if (!full && cacheFile !== undefined) {
-    full = readCache(cacheFile, source);
+    const cached = readSplitCache(cacheFile, source, 10);
+    full = cached && cached.shape.join() === SHAPE.join() ? cached : undefined;
     if (full) memory.set(source, full);
   }
   const make = (which: 'train' | 'test', n: number | undefined): RawSplit => {
@@ -149,11 +146,11 @@ export function loadMnistM(options: LoadMnistMOptions = {}): DatasetSplits {
       // A small run: generate only what is asked for, cache nothing.
       return { train: toFloat('mnist-m', make('train', limit.train), undefined), test: toFloat('mnist-m', make('test', limit.test), undefined) };
     }
-    full = { train: make('train', undefined), test: make('test', undefined) };
+    full = { shape: SHAPE, train: make('train', undefined), test: make('test', undefined) };
     memory.set(source, full);
     if (cacheFile !== undefined) {
       try {
-        writeFileAtomic(cacheFile, encodeCache(full, source));
+        writeFileAtomic(cacheFile, encodeSplitCache(full, source));
       } catch (err) {
         process.emitWarning(`advx: could not write the dataset cache ${cacheFile}: ${(err as Error).message}`);
       }
@@ -166,51 +163,4 @@ export function loadMnistM(options: LoadMnistMOptions = {}): DatasetSplits {
 export function loadMnistRgb(options: LoadDatasetOptions = {}): DatasetSplits {
   const mnist = loadDataset('mnist', options);
   return { train: toRgb(mnist.train, 'mnist-rgb'), test: toRgb(mnist.test, 'mnist-rgb') };
-}
-
-// ---- cache file (the layout of src/node/datasets.ts) --------------------------------------
-
-const CACHE_MAGIC = 'ADVXDSET';
-const CACHE_VERSION = 1;
-
-function encodeCache(raw: { train: RawSplit; test: RawSplit }, source: string): Buffer {
-  const header = { source, shape: SHAPE, train: raw.train.count, test: raw.test.count };
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const prefix = Buffer.alloc(16);
-  prefix.write(CACHE_MAGIC, 0, 'latin1');
-  prefix.writeUInt32LE(CACHE_VERSION, 8);
-  prefix.writeUInt32LE(json.length, 12);
-  return Buffer.concat([prefix, json, raw.train.images, raw.train.labels, raw.test.images, raw.test.labels]);
-}
-
-function readCache(file: string, source: string): { train: RawSplit; test: RawSplit } | undefined {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch {
-    return undefined;
-  }
-  if (buf.length < 16 || buf.toString('latin1', 0, 8) !== CACHE_MAGIC || buf.readUInt32LE(8) !== CACHE_VERSION) return undefined;
-  const jsonLength = buf.readUInt32LE(12);
-  if (16 + jsonLength > buf.length) return undefined;
-  let header: { source: string; train: number; test: number };
-  try {
-    header = JSON.parse(buf.toString('utf8', 16, 16 + jsonLength)) as typeof header;
-  } catch {
-    return undefined;
-  }
-  if (header.source !== source || !Number.isInteger(header.train) || !Number.isInteger(header.test)) return undefined;
-  let offset = 16 + jsonLength;
-  if (buf.length !== offset + (header.train + header.test) * (SIZE + 1)) return undefined;
-  const take = (n: number) => {
-    const view = new Uint8Array(buf.buffer, buf.byteOffset + offset, n);
-    offset += n;
-    return view;
-  };
-  const train: RawSplit = { images: take(header.train * SIZE), labels: take(header.train), count: header.train };
-  const test: RawSplit = { images: take(header.test * SIZE), labels: take(header.test), count: header.test };
-  for (const split of [train, test]) {
-    for (let i = 0; i < split.count; i++) if (split.labels[i] > 9) return undefined;
-  }
-  return { train, test };
 }

@@ -1,0 +1,75 @@
+/**
+ * The decoded-dataset cache file, shared by the dataset loaders. Layout: "ADVXDSET" (8 bytes),
+ * format version (uint32 LE), header length (uint32 LE), header (UTF-8 JSON: source, shape,
+ * train and test counts), then train images, train labels, test images, test labels as raw
+ * bytes. A file whose version, source or length does not match is ignored (and rebuilt).
+ */
+import * as fs from 'node:fs';
+
+export interface RawSplit {
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+}
+
+export interface RawSplits {
+  shape: [number, number, number];
+  train: RawSplit;
+  test: RawSplit;
+}
+
+const CACHE_MAGIC = 'ADVXDSET';
+const CACHE_VERSION = 1;
+
+interface CacheHeader {
+  source: string;
+  shape: [number, number, number];
+  train: number;
+  test: number;
+}
+
+export function encodeSplitCache(raw: RawSplits, source: string): Buffer {
+  const header: CacheHeader = { source, shape: raw.shape, train: raw.train.count, test: raw.test.count };
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const prefix = Buffer.alloc(16);
+  prefix.write(CACHE_MAGIC, 0, 'latin1');
+  prefix.writeUInt32LE(CACHE_VERSION, 8);
+  prefix.writeUInt32LE(json.length, 12);
+  return Buffer.concat([prefix, json, raw.train.images, raw.train.labels, raw.test.images, raw.test.labels]);
+}
+
+/** The cached splits of `source`, or undefined when the file is missing, stale or damaged. */
+export function readSplitCache(file: string, source: string, numClasses: number): RawSplits | undefined {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  if (buf.length < 16 || buf.toString('latin1', 0, 8) !== CACHE_MAGIC || buf.readUInt32LE(8) !== CACHE_VERSION) return undefined;
+  const jsonLength = buf.readUInt32LE(12);
+  if (16 + jsonLength > buf.length) return undefined;
+  let header: CacheHeader;
+  try {
+    header = JSON.parse(buf.toString('utf8', 16, 16 + jsonLength)) as CacheHeader;
+  } catch {
+    return undefined;
+  }
+  if (header.source !== source || !Array.isArray(header.shape)) return undefined;
+  const size = header.shape[0] * header.shape[1] * header.shape[2];
+  const counts = [header.train, header.test];
+  if (!counts.every((n) => Number.isInteger(n) && n >= 0) || !Number.isInteger(size) || size <= 0) return undefined;
+  let offset = 16 + jsonLength;
+  if (buf.length !== offset + (header.train + header.test) * (size + 1)) return undefined;
+  const take = (n: number) => {
+    const view = new Uint8Array(buf.buffer, buf.byteOffset + offset, n);
+    offset += n;
+    return view;
+  };
+  const train: RawSplit = { images: take(header.train * size), labels: take(header.train), count: header.train };
+  const test: RawSplit = { images: take(header.test * size), labels: take(header.test), count: header.test };
+  for (const split of [train, test]) {
+    for (let i = 0; i < split.count; i++) if (split.labels[i] >= numClasses) return undefined;
+  }
+  return { shape: header.shape, train, test };
+}
