@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
-import { buildModel, MODELS } from '../models/zoo.ts';
+import { buildModel, MODELS, parseModelName } from '../models/zoo.ts';
 import { Classifier } from '../models/classifier.ts';
 import { createOptimizer, fitClassifier, type EpochInfo, type FitOptions } from '../train/fit.ts';
 import { ADVERSARIAL_METHODS, adversarialPerturbation, type AdversarialMethod } from '../defenses/adversarial-training.ts';
@@ -72,7 +72,7 @@ export function trainCommand(): Command {
 }
 
 async function train(flags: TrainFlags): Promise<void> {
-  if (!MODELS[flags.model]) buildModel(flags.model, { inputShape: [1], numClasses: 2 }); // throws the clear error
+  parseModelName(flags.model); // before the backend starts and the data loads
   const backend = await startBackend(flags);
   const dir = flags.out;
   const configPath = join(dir, 'config.json');

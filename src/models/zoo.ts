@@ -74,8 +74,12 @@ export function lenet({ inputShape, numClasses, seed }: ModelSpec): tf.LayersMod
 
 export const MODELS: Record<string, Builder> = { logistic, mlp, cnn: (spec) => cnn(spec, true), lenet };
 
+/** Checks a user-given architecture name (e.g. from the CLI). */
+export function parseModelName(name: string): string {
+  if (!MODELS[name]) throw new AdvxError(`unknown model "${name}": choose one of ${Object.keys(MODELS).join(', ')}`);
+  return name;
+}
+
 export function buildModel(name: string, spec: ModelSpec): tf.LayersModel {
-  const builder = MODELS[name];
-  if (!builder) throw new AdvxError(`unknown model "${name}": choose one of ${Object.keys(MODELS).join(', ')}`);
-  return builder(spec);
+  return MODELS[parseModelName(name)](spec);
 }

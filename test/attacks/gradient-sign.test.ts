@@ -1,12 +1,9 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { setup, tensorCounts } from '../helpers/backend.ts';
-import { loadDataset } from '../../src/node/datasets.ts';
-import { gatherBatch } from '../../src/data/batch.ts';
-import { buildModel } from '../../src/models/zoo.ts';
+import { tensorCounts } from '../helpers/backend.ts';
+import { smallMlpTarget } from '../helpers/small-mlp.ts';
 import { Classifier } from '../../src/models/classifier.ts';
-import { fitClassifier } from '../../src/train/fit.ts';
 import { fgsm } from '../../src/attacks/fgsm.ts';
 import { pgd } from '../../src/attacks/pgd.ts';
 import { AdvxError } from '../../src/core/errors.ts';
@@ -16,13 +13,7 @@ let x: tf.Tensor4D;
 let y: tf.Tensor1D;
 
 before(async () => {
-  await setup();
-  // A small MLP trained for one epoch on 3000 MNIST images: accurate enough to attack honestly.
-  const { train, test } = loadDataset('mnist', { limit: { train: 3000, test: 64 } });
-  const model = buildModel('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 3 });
-  await fitClassifier(model, train, { epochs: 2, batchSize: 64, learningRate: 2e-3, seed: 3 });
-  classifier = new Classifier((t) => model.apply(t) as tf.Tensor, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 1] });
-  ({ x, y } = gatherBatch(test, Array.from({ length: 64 }, (_, i) => i)));
+  ({ classifier, x, y } = await smallMlpTarget(64));
 });
 
 async function accuracyOn(input: tf.Tensor): Promise<number> {

@@ -6,12 +6,9 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { setup, tensorCounts } from '../helpers/backend.ts';
-import { loadDataset } from '../../src/node/datasets.ts';
-import { gatherBatch } from '../../src/data/batch.ts';
-import { buildModel } from '../../src/models/zoo.ts';
+import { tensorCounts } from '../helpers/backend.ts';
+import { smallMlpTarget } from '../helpers/small-mlp.ts';
 import { Classifier } from '../../src/models/classifier.ts';
-import { fitClassifier } from '../../src/train/fit.ts';
 import { deepfool } from '../../src/attacks/deepfool.ts';
 import { carliniWagnerL2, type CarliniWagnerOptions } from '../../src/attacks/carlini-wagner.ts';
 import { szegedy } from '../../src/attacks/szegedy.ts';
@@ -35,14 +32,9 @@ let target: tf.Tensor1D;
 let correct: boolean[];
 
 before(async () => {
-  await setup();
-  const { train, test } = loadDataset('mnist', { limit: { train: 3000, test: N } });
-  const model = buildModel('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 3 });
-  await fitClassifier(model, train, { epochs: 2, batchSize: 64, learningRate: 2e-3, seed: 3 });
-  const forward = (t: tf.Tensor) => model.apply(t) as tf.Tensor;
-  classifier = new Classifier(forward, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 1] });
-  classifier255 = new Classifier(forward, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 255], preprocessing: { scale: 1 / 255 } });
-  ({ x, y } = gatherBatch(test, Array.from({ length: N }, (_, i) => i)));
+  let model: import('@tensorflow/tfjs-layers').LayersModel;
+  ({ model, classifier, x, y } = await smallMlpTarget(N));
+  classifier255 = new Classifier((t: tf.Tensor) => model.apply(t) as tf.Tensor, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 255], preprocessing: { scale: 1 / 255 } });
   x255 = tf.mul(x, 255);
   labels = await y.data();
   target = tf.tidy(() => tf.cast(tf.mod(tf.add(y, 1), 10), 'int32') as tf.Tensor1D);
