@@ -40,10 +40,13 @@ interface TrainFlags extends BackendFlags {
   staticModels?: string;
   temperature?: number;
   distillFrom?: string;
+  init?: string;
+  dropout: boolean;
+  advRamp?: number;
 }
 
 /** What must match for --resume to continue a run rather than start another. */
-const RUN_IDENTITY = ['model', 'data', 'batch', 'lr', 'lrDecay', 'shift', 'seed', 'limit', 'adv', 'advEps', 'advSteps', 'advAlpha', 'staticModels', 'temperature', 'distillFrom'] as const;
+const RUN_IDENTITY = ['model', 'data', 'batch', 'lr', 'lrDecay', 'shift', 'seed', 'limit', 'adv', 'advEps', 'advSteps', 'advAlpha', 'staticModels', 'temperature', 'distillFrom', 'init', 'dropout', 'advRamp'] as const;
 
 export function trainCommand(): Command {
   return withBackend(new Command('train'))
@@ -57,12 +60,15 @@ export function trainCommand(): Command {
     .option('--lr-decay <x>', 'learning rate multiplier per epoch', positiveNumber('--lr-decay'), 1)
     .option('--shift <px>', 'random translation augmentation, in pixels', nonNegativeInt('--shift'), 0)
     .option('--seed <n>', 'seed for initialisation, shuffling and augmentation', nonNegativeInt('--seed'), 0)
+    .option('--init <path>', 'start from the weights of a trained model of the same architecture (fine-tuning)')
+    .option('--no-dropout', 'leave out the architecture\'s dropout layers')
     .option('--limit <n>', 'train on the first n training images only', positiveInt('--limit'))
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .addOption(new Option('--adv <method>', 'adversarial training: fgsm-rs, pgd, ensemble').choices([...ADVERSARIAL_METHODS]))
     .option('--adv-eps <x>', 'adversarial training budget ε (L∞, default 0.3)', positiveNumber('--adv-eps'))
     .option('--adv-steps <n>', 'PGD steps for --adv pgd', positiveInt('--adv-steps'))
     .option('--adv-alpha <x>', 'adversarial step size', positiveNumber('--adv-alpha'))
+    .option('--adv-ramp <epochs>', 'grow ε linearly from 0 to --adv-eps over this many epochs', nonNegativeNumber('--adv-ramp'))
     .option('--static-models <paths>', 'comma-separated static models for --adv ensemble')
     .option('--temperature <T>', 'softmax temperature of the training loss (defensive distillation)', positiveNumber('--temperature'))
     .option('--distill-from <path>', 'teacher model: train on its soft labels at --temperature')
@@ -83,6 +89,8 @@ async function train(flags: TrainFlags): Promise<void> {
   if (resuming && existsSync(configPath)) {
     const previous = JSON.parse(readFileSync(configPath, 'utf8'));
     for (const key of RUN_IDENTITY) {
+      // A run from before an option existed was made with that option's default.
+      if (!(key in previous) && (flags[key] === undefined || (key === 'dropout' && flags[key]))) continue;
       if (previous[key] !== flags[key]) {
         throw new AdvxError(`cannot resume ${dir}: it was started with --${key} ${previous[key]}, not ${flags[key]}`);
       }
@@ -91,9 +99,10 @@ async function train(flags: TrainFlags): Promise<void> {
 
   const splits = loadDataset(flags.data);
   const trainSet = flags.limit ? subset(splits.train, 0, Math.min(flags.limit, splits.train.count)) : splits.train;
-  const spec = { inputShape: [...splits.train.shape], numClasses: splits.train.numClasses, seed: flags.seed };
+  const spec = { inputShape: [...splits.train.shape], numClasses: splits.train.numClasses, seed: flags.seed, dropout: flags.dropout };
   const model = buildModel(flags.model, spec);
   const optimizer = createOptimizer(flags.lr);
+  if (flags.init && !resuming) await initialiseFrom(model, flags.init);
   let startEpoch = 0;
   let history: Array<EpochInfo & { test_accuracy: number }> = [];
   if (resuming) {
@@ -152,8 +161,9 @@ async function defenceHooks(flags: TrainFlags, current: Classifier): Promise<Pic
   const hooks: Pick<FitOptions, 'perturb' | 'loss'> = {};
   if (flags.adv) {
     const staticModels = flags.staticModels ? await Promise.all(flags.staticModels.split(',').map(async (p) => (await loadClassifier(p.trim())).classifier)) : undefined;
-    hooks.perturb = adversarialPerturbation(current, { method: flags.adv as AdversarialMethod, eps: flags.advEps ?? 0.3, steps: flags.advSteps, alpha: flags.advAlpha, staticModels });
-  } else if (flags.staticModels) {
+    hooks.perturb = adversarialPerturbation(current, { method: flags.adv as AdversarialMethod, eps: flags.advEps ?? 0.3, steps: flags.advSteps, alpha: flags.advAlpha, staticModels, rampEpochs: flags.advRamp });
+  } else if (flags.staticModels || flags.advRamp !== undefined) {
+    if (flags.advRamp !== undefined) throw new AdvxError('--adv-ramp is only used with --adv');
     throw new AdvxError('--static-models is only used with --adv ensemble');
   }
   if (flags.distillFrom) {
@@ -163,6 +173,22 @@ async function defenceHooks(flags: TrainFlags, current: Classifier): Promise<Pic
     hooks.loss = temperatureCrossEntropy(flags.temperature);
   }
   return hooks;
+}
+
+/** Copies the weights of a trained model (model.json) into `model`, which must have the same architecture. */
+async function initialiseFrom(model: import('@tensorflow/tfjs-layers').LayersModel, path: string): Promise<void> {
+  const loaded = await loadClassifier(path);
+  if (!loaded.layers) throw new AdvxError(`--init ${path}: not a LayersModel (a GraphModel cannot be trained)`);
+  const source = loaded.layers.getWeights();
+  const own = model.getWeights();
+  const shapes = (ws: tf.Tensor[]) => ws.map((w) => `[${w.shape}]`).join(' ');
+  if (source.length !== own.length || source.some((w, i) => !tf.util.arraysEqual(w.shape, own[i].shape))) {
+    const message = `--init ${path}: its weights (${shapes(source)}) do not fit --model's (${shapes(own)})`;
+    loaded.layers.dispose();
+    throw new AdvxError(message);
+  }
+  model.setWeights(source);
+  loaded.layers.dispose();
 }
 
 function mean(xs: number[]): number | null {

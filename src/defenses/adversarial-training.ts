@@ -28,34 +28,45 @@ export interface AdversarialTrainingOptions {
   steps?: number;
   /** Static models for ensemble adversarial training. */
   staticModels?: Classifier[];
+  /** Grow ε linearly from ~0 to `eps` over this many epochs (default 0: full ε from the start). */
+  rampEpochs?: number;
 }
 
 /** Returns the `perturb` hook of fitClassifier for the chosen method. */
-export function adversarialPerturbation(current: Classifier, o: AdversarialTrainingOptions): (x: tf.Tensor, y: tf.Tensor1D, seed: number) => tf.Tensor {
+export function adversarialPerturbation(current: Classifier, o: AdversarialTrainingOptions): (x: tf.Tensor, y: tf.Tensor1D, seed: number, epochs: number) => tf.Tensor {
   if (!(Number.isFinite(o.eps) && o.eps > 0)) throw new AdvxError(`adversarial training needs ε > 0, got ${o.eps}`);
   if (!(ADVERSARIAL_METHODS as readonly string[]).includes(o.method)) {
     throw new AdvxError(`unknown adversarial training method "${o.method}": choose one of ${ADVERSARIAL_METHODS.join(', ')}`);
   }
+  const ramp = o.rampEpochs ?? 0;
+  if (!(Number.isFinite(ramp) && ramp >= 0)) throw new AdvxError(`the ε ramp must be a number of epochs ≥ 0, got ${ramp}`);
+  // The budget at a point of training, as a fraction of ε; steps scale with it. Starting at ε = 0.3
+  // from random weights often leaves an MNIST network stuck at chance for epochs, hence the ramp.
+  const scale = (epochs: number) => (ramp > 0 ? Math.min(1, Math.max(0.02, epochs / ramp)) : 1);
   const bounds = current.info.bounds;
   if (o.method === 'pgd') {
     const steps = o.steps ?? 7;
     const alpha = o.alpha ?? (2.5 * o.eps) / steps;
-    return (x, y, seed) => pgdRun(current, x, { labels: y }, { eps: o.eps, norm: 'linf', steps, alpha, randomStart: true, seed });
+    return (x, y, seed, epochs) => {
+      const s = scale(epochs);
+      return pgdRun(current, x, { labels: y }, { eps: s * o.eps, norm: 'linf', steps, alpha: s * alpha, randomStart: true, seed });
+    };
   }
   if (o.method === 'ensemble' && !o.staticModels?.length) throw new AdvxError('ensemble adversarial training needs at least one static model');
-  const alpha = o.alpha ?? 1.25 * o.eps;
-  return (x, y, seed) =>
+  return (x, y, seed, epochs) =>
     tf.tidy(() => {
+      const eps = scale(epochs) * o.eps;
+      const alpha = (o.alpha ?? 1.25 * o.eps) * (eps / o.eps);
       if (o.method === 'ensemble') {
         // Tramèr et al.: the source of each batch's examples is drawn among current + static models.
         const models = [current, ...o.staticModels!];
         const source = models[new Rng(seed).int(models.length)];
-        return clipToBounds(tf.add(x, tf.mul(o.eps, exactSign(lossGradient(source, x, { labels: y })))), bounds);
+        return clipToBounds(tf.add(x, tf.mul(eps, exactSign(lossGradient(source, x, { labels: y })))), bounds);
       }
-      const delta0 = tf.randomUniform(x.shape, -o.eps, o.eps, 'float32', seed);
+      const delta0 = tf.randomUniform(x.shape, -eps, eps, 'float32', seed);
       const start = clipToBounds(tf.add(x, delta0), bounds);
       const step = tf.mul(alpha, exactSign(lossGradient(current, start, { labels: y })));
-      const delta = tf.clipByValue(tf.sub(tf.add(start, step), x), -o.eps, o.eps);
+      const delta = tf.clipByValue(tf.sub(tf.add(start, step), x), -eps, eps);
       return clipToBounds(tf.add(x, delta), bounds);
     });
 }

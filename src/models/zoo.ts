@@ -12,6 +12,8 @@ export interface ModelSpec {
   numClasses: number;
   /** Seed for the weight initialisers, so a run is repeatable. */
   seed?: number;
+  /** Train-time dropout where the architecture has it (cnn; default true). */
+  dropout?: boolean;
 }
 
 type Builder = (spec: ModelSpec) => tf.LayersModel;
@@ -72,7 +74,7 @@ export function lenet({ inputShape, numClasses, seed }: ModelSpec): tf.LayersMod
   return m;
 }
 
-export const MODELS: Record<string, Builder> = { logistic, mlp, cnn: (spec) => cnn(spec, true), lenet };
+export const MODELS: Record<string, Builder> = { logistic, mlp, cnn: (spec) => cnn(spec, spec.dropout ?? true), lenet };
 
 /** Checks a user-given architecture name (e.g. from the CLI). */
 export function parseModelName(name: string): string {

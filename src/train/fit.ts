@@ -30,9 +30,10 @@ export interface FitOptions {
   shouldStop?: () => boolean;
   /**
    * Replaces each batch's inputs before the step (adversarial training). Called with the model in
-   * inference mode; returns a new tensor that the loop disposes.
+   * inference mode; returns a new tensor that the loop disposes. `epochs` is the training progress
+   * in epochs (2.5 = half-way through the third), for schedules such as a growing ε.
    */
-  perturb?: (x: tf.Tensor, y: tf.Tensor1D, seed: number) => tf.Tensor;
+  perturb?: (x: tf.Tensor, y: tf.Tensor1D, seed: number, epochs: number) => tf.Tensor;
   /** The training loss (default: softmax cross-entropy with the labels), e.g. distillation's. */
   loss?: (logits: tf.Tensor2D, x: tf.Tensor, y: tf.Tensor1D) => tf.Scalar;
 }
@@ -99,7 +100,7 @@ export async function fitClassifier(model: tfl.LayersModel, data: ImageDataset, 
       // seed is not repeatable: give each step its own seed from the run's generator.
       for (const d of dropouts) d.seed = rng.seed();
       if (options.perturb) {
-        const adversarial = options.perturb(batch.x, batch.y, rng.seed());
+        const adversarial = options.perturb(batch.x, batch.y, rng.seed(), epoch + step / stepsPerEpoch);
         batch.x.dispose();
         batch.x = adversarial as tf.Tensor4D;
       }

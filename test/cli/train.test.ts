@@ -53,6 +53,15 @@ test('a run killed mid-training resumes and ends exactly where an uninterrupted 
   assert.deepEqual(resumed.map((m) => [m.loss, m.test_accuracy]), straight.map((m) => [m.loss, m.test_accuracy]));
 });
 
+test('--init starts from the weights of a trained model', () => {
+  // With a learning rate of 1e-9 the run cannot learn: its accuracy is the source model's (an
+  // untrained mlp scores ~10%).
+  const r = advx(['train', ...common, '--epochs', '1', '--lr', '1e-9', '--init', join(tmp, 'straight', 'model'), '--out', join(tmp, 'init')]);
+  assert.equal(r.status, 0, r.stderr);
+  const source = lastJson(advx(['evaluate', '--model', join(tmp, 'straight', 'model'), '--data', 'mnist', '--json']).stdout);
+  assert.ok(Math.abs((lastJson(r.stdout).test_accuracy as number) - (source.accuracy as number)) < 0.002);
+});
+
 test('bad options give one clear line and a non-zero exit', () => {
   const cases: Array<[string[], RegExp]> = [
     [['train', '--model', 'resnet', '--out', join(tmp, 'x')], /unknown model "resnet"/],
@@ -61,6 +70,8 @@ test('bad options give one clear line and a non-zero exit', () => {
     [['train', '--data', 'cifar', '--out', join(tmp, 'x'), '--model', 'mlp'], /unknown dataset "cifar"/],
     [['train', ...common, '--out', join(tmp, 'straight')], /already holds a training run/],
     [['evaluate', '--model', join(tmp, 'nowhere')], /no model at/],
+    [['train', ...common, '--model', 'logistic', '--init', join(tmp, 'straight', 'model'), '--out', join(tmp, 'y')], /--init .* do not fit --model's/],
+    [['train', ...common, '--adv-ramp', '2', '--out', join(tmp, 'z')], /--adv-ramp is only used with --adv/],
   ];
   for (const [args, message] of cases) {
     const r = advx(args);

@@ -87,3 +87,18 @@ test('defensive distillation stops FGSM (vanishing gradients) but not C&W', asyn
   assert.ok(succ >= 0.8, `C&W success on the distilled model ${succ}`);
   tf.dispose([fStd.adversarial, fDist.adversarial, cw.adversarial]);
 });
+
+test('the ε ramp grows the adversarial budget linearly to ε', async () => {
+  await setup();
+  const model = buildModel('mlp', { inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+  const classifier = new Classifier((t) => model.apply(t) as tf.Tensor, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 1] });
+  const perturb = adversarialPerturbation(classifier, { method: 'fgsm-rs', eps: 0.3, rampEpochs: 2 });
+  const x = tf.fill([8, 28, 28, 1], 0.5);
+  const y = tf.zeros([8], 'int32') as tf.Tensor1D;
+  const size = (epochs: number) => tf.tidy(() => tf.max(tf.abs(tf.sub(perturb(x, y, 1, epochs), x))).dataSync()[0]);
+  assert.ok(Math.abs(size(1) - 0.15) < 1e-5, `half-way: ${size(1)}`);
+  assert.ok(Math.abs(size(2) - 0.3) < 1e-5 && Math.abs(size(5) - 0.3) < 1e-5);
+  assert.ok(size(0) <= 0.3 * 0.02 + 1e-6, `at the start: ${size(0)}`);
+  tf.dispose([x, y]);
+  model.dispose();
+});
