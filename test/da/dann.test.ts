@@ -2,9 +2,12 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { setup } from '../helpers/backend.ts';
+import { coralLoss } from '../../src/da/coral.ts';
+import { mmdLoss } from '../../src/da/mmd.ts';
+import { Rng } from '../../src/core/rng.ts';
 import { AdvxError } from '../../src/core/errors.ts';
 import { domainSeparability } from '../../src/da/a-distance.ts';
-import { mlpFeatures, trainDann, type DannBatchInfo, type DannOptions } from '../../src/da/dann.ts';
+import { buildDannNetworks, disposeOptimizer, mlpFeatures, trainDann, type DannBatchInfo, type DannOptions } from '../../src/da/dann.ts';
 import { rotate, twoMoons } from '../../src/data/toy2d.ts';
 import type { ImageDataset } from '../../src/data/types.ts';
 import { loadDataset } from '../../src/node/datasets.ts';
@@ -115,10 +118,108 @@ test('DANN: bad inputs are AdvxErrors', async () => {
     ['λ < 0', trainDann(source, target, { ...toy, lambda: -1 }), /λ/],
     ['batch', trainDann(source, target, { ...toy, batchSize: 0 }), /batch/],
     ['lr', trainDann(source, target, { ...toy, learningRate: 0 }), /learning rate/],
-    ['method', trainDann(source, target, { ...toy, method: 'coral' as 'dann' }), /method/],
+    ['method', trainDann(source, target, { ...toy, method: 'adda' as 'dann' }), /method/],
+    ['coral batch', trainDann(source, target, { ...toy, method: 'coral', batchSize: 1 }), /at least 2/],
   ];
   for (const [what, p, message] of cases) {
     await assert.rejects(p, (err: Error) => err instanceof AdvxError && message.test(err.message), what);
   }
   assert.equal(tf.memory().numTensors, start);
+});
+
+function gaussian(n: number, d: number, seed: number, scale: number[], shift = 0): tf.Tensor2D {
+  const rng = new Rng(seed);
+  return tf.tensor2d(Float32Array.from({ length: n * d }, (_, i) => rng.normal() * scale[i % d] + shift), [n, d]);
+}
+
+test('CORAL and MMD: zero for one batch against itself, larger as the distributions move apart', () => {
+  const a = gaussian(200, 4, 1, [1, 1, 1, 1]);
+  const b = gaussian(200, 4, 2, [1, 1, 1, 1]);
+  const stretched = gaussian(200, 4, 3, [3, 1, 0.3, 1]);
+  const shifted = gaussian(200, 4, 4, [1, 1, 1, 1], 2);
+  const v = (t: tf.Scalar) => {
+    const x = t.dataSync()[0];
+    t.dispose();
+    return x;
+  };
+  assert.ok(Math.abs(v(coralLoss(a, a))) < 1e-9 && Math.abs(v(mmdLoss(a, a))) < 1e-6);
+  // CORAL sees covariance, not means; MMD sees both.
+  assert.ok(v(coralLoss(a, stretched)) > 10 * v(coralLoss(a, b)));
+  assert.ok(v(coralLoss(a, shifted)) < 3 * v(coralLoss(a, b)) + 1e-3);
+  assert.ok(v(mmdLoss(a, shifted)) > 10 * v(mmdLoss(a, b)));
+  assert.ok(v(mmdLoss(a, stretched)) > 2 * v(mmdLoss(a, b)));
+  // The CORAL gradient matches central finite differences.
+  const small = gaussian(6, 3, 5, [1, 2, 0.5]);
+  const other = gaussian(7, 3, 6, [1, 1, 1]);
+  const g = tf.grad((s: tf.Tensor) => coralLoss(s as tf.Tensor2D, other))(small) as tf.Tensor2D;
+  const base = small.arraySync();
+  const h = 1e-2;
+  const f = (m: number[][]) => v(coralLoss(tf.tensor2d(m), other));
+  for (const [i, j] of [[0, 0], [3, 1], [5, 2]]) {
+    const up = base.map((r) => [...r]);
+    const down = base.map((r) => [...r]);
+    up[i][j] += h;
+    down[i][j] -= h;
+    const numeric = (f(up) - f(down)) / (2 * h);
+    const analytic = (g.arraySync() as number[][])[i][j];
+    assert.ok(Math.abs(numeric - analytic) < 1e-3 + 0.02 * Math.abs(analytic), `∂/∂s[${i}][${j}]: ${analytic} vs ${numeric}`);
+  }
+  tf.dispose([a, b, stretched, shifted, small, other, g]);
+  assert.throws(() => coralLoss(gaussian(1, 3, 1, [1, 1, 1]), other), /at least 2/);
+  assert.throws(() => mmdLoss(gaussian(4, 2, 1, [1, 1]), other), /same size/);
+});
+
+test('CORAL and MMD training pull the moons features together', async () => {
+  const start = tf.memory().numTensors;
+  const gap: Record<string, number> = {};
+  for (const method of ['source-only', 'coral', 'mmd'] as const) {
+    const r = await trainDann(source, target, { ...toy, epochs: 15, method, lambda: method === 'coral' ? 10 : 1 });
+    gap[method] = tf.tidy(() => {
+      const fs = r.features.apply(tf.tensor4d(source.images, [source.count, 1, 1, 2])) as tf.Tensor2D;
+      const ft = r.features.apply(tf.tensor4d(target.images, [target.count, 1, 1, 2])) as tf.Tensor2D;
+      return mmdLoss(fs, ft).dataSync()[0];
+    });
+    if (method !== 'source-only') assert.ok(Number.isFinite(r.history.at(-1)!.domainLoss) && Number.isNaN(r.history.at(-1)!.domainAccuracy));
+    r.dispose();
+  }
+  console.log(JSON.stringify(gap));
+  assert.ok(gap.mmd < 0.7 * gap['source-only'], `MMD between the domains' features: mmd ${gap.mmd} vs source-only ${gap['source-only']}`);
+  assert.ok(gap.coral < gap['source-only'], `coral ${gap.coral} vs source-only ${gap['source-only']}`);
+  assert.equal(tf.memory().numTensors, start, 'no tensor leaks');
+});
+
+test('a run resumed from its networks and optimizer after epoch 1 ends where an uninterrupted run ends', async () => {
+  const start = tf.memory().numTensors;
+  const opts = { ...toy, epochs: 3 };
+  const straight = await trainDann(source, target, opts);
+  const whole = straight.all.getWeights().map((w) => w.dataSync().slice());
+  straight.dispose();
+  // What a checkpoint after epoch 1 holds: the weights and the optimizer's momentum.
+  let snapshot: { weights: tf.Tensor[]; momentum: Array<{ name: string; tensor: tf.Tensor }> } | undefined;
+  const first = await trainDann(source, target, {
+    ...opts,
+    onEpoch: async (_info, state) => {
+      const own = await state.optimizer.getWeights();
+      const momentum = own.map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) }));
+      tf.dispose(own.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable))); // the fresh iteration count
+      snapshot = { weights: state.networks.all.getWeights().map((w) => tf.clone(w)), momentum };
+    },
+    shouldStop: () => snapshot !== undefined,
+  });
+  assert.equal(first.history.length, 1);
+  first.dispose();
+  const networks = buildDannNetworks([1, 1, 2], 2, { ...toy, seed: 99 });
+  networks.all.setWeights(snapshot!.weights);
+  const optimizer = tf.train.momentum(toy.learningRate, 0.9);
+  await optimizer.setWeights(snapshot!.momentum);
+  const resumed = await trainDann(source, target, { ...opts, networks, startEpoch: 1, optimizer });
+  assert.deepEqual(resumed.history.map((h) => h.epoch), [2, 3]);
+  resumed.all.getWeights().forEach((w, k) => {
+    const v = w.dataSync();
+    v.forEach((x, i) => assert.ok(Math.abs(x - whole[k][i]) <= 1e-5 * (1 + Math.abs(whole[k][i])), `weight ${k}[${i}]`));
+  });
+  tf.dispose([...snapshot!.weights, ...snapshot!.momentum.map((m) => m.tensor)]);
+  disposeOptimizer(optimizer);
+  networks.dispose();
+  assert.equal(tf.memory().numTensors, start, 'no tensor leaks');
 });

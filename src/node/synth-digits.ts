@@ -1,0 +1,158 @@
+/**
+ * Synthetic digits ('synth-digits') for Node: a "Syn Numbers"-style source domain (DANN paper),
+ * generated deterministically by src/data/synth-digits.ts, with resvg (`@resvg/resvg-js`) as the
+ * rasteriser and the 20 DejaVu variants of `dejavu-fonts-ttf` as the fonts. 28×28×3 images,
+ * classes '0'..'9', labels balanced and shuffled. Default SYNTH_DIGITS_COUNTS (25 000 training,
+ * 9 000 test images) and seed SYNTH_DIGITS_SEED; the two splits draw from different seeds.
+ *
+ * The bytes depend on resvg's and the fonts' versions, so both are part of the cache key. The
+ * cache file (src/node/split-cache.ts's format, written atomically) and the in-memory copy work as
+ * MNIST-M's (src/node/mnistm.ts): a call with both limits and no cache file yet generates only the
+ * images it returns (the first n images do not depend on n); any other call makes and caches all.
+ * The full set takes about 25 s of CPU (one core). resvg-js 2.6 frees a rendered sheet only in a
+ * finalizer, which Node runs once the event loop turns, so while this synchronous loader generates
+ * the full set it holds about 1.5 GB of rendered sheets (freed soon after it returns).
+ */
+import { Resvg } from '@resvg/resvg-js';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { AdvxError } from '../core/errors.ts';
+import { Rng } from '../core/rng.ts';
+import { generateSynthDigits, type Rasterize } from '../data/synth-digits.ts';
+import type { DatasetSplits, ImageDataset } from '../data/types.ts';
+import { defaultCacheDir, MNIST_CLASSES, type LoadDatasetOptions } from './datasets.ts';
+import { writeFileAtomic } from './io.ts';
+import { encodeSplitCache, readSplitCache, type RawSplit, type RawSplits } from './split-cache.ts';
+
+export const SYNTH_DIGITS_SEED = 0;
+export const SYNTH_DIGITS_COUNTS = { train: 25000, test: 9000 } as const;
+
+export interface LoadSynthDigitsOptions extends LoadDatasetOptions {
+  /** Seed of the whole dataset (each split derives its own from it). */
+  seed?: number;
+  /** Split sizes, default SYNTH_DIGITS_COUNTS; a different size is a different dataset (labels are balanced over all of it). */
+  counts?: { train?: number; test?: number };
+}
+
+const require = createRequire(import.meta.url);
+
+function packageRoot(pkg: string): string {
+  try {
+    return path.dirname(require.resolve(`${pkg}/package.json`));
+  } catch {
+    throw new AdvxError(`the npm package "${pkg}" is not installed; run \`npm ci\` in the advx folder`);
+  }
+}
+
+const versionOf = (pkg: string) => (JSON.parse(fs.readFileSync(path.join(packageRoot(pkg), 'package.json'), 'utf8')) as { version: string }).version;
+
+/** The DejaVu files behind SYNTH_FONTS (ExtraLight and the maths font are left out). */
+export const SYNTH_FONT_FILES = [
+  'DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSans-Oblique.ttf', 'DejaVuSans-BoldOblique.ttf',
+  'DejaVuSansCondensed.ttf', 'DejaVuSansCondensed-Bold.ttf', 'DejaVuSansCondensed-Oblique.ttf', 'DejaVuSansCondensed-BoldOblique.ttf',
+  'DejaVuSerif.ttf', 'DejaVuSerif-Bold.ttf', 'DejaVuSerif-Italic.ttf', 'DejaVuSerif-BoldItalic.ttf',
+  'DejaVuSerifCondensed.ttf', 'DejaVuSerifCondensed-Bold.ttf', 'DejaVuSerifCondensed-Italic.ttf', 'DejaVuSerifCondensed-BoldItalic.ttf',
+  'DejaVuSansMono.ttf', 'DejaVuSansMono-Bold.ttf', 'DejaVuSansMono-Oblique.ttf', 'DejaVuSansMono-BoldOblique.ttf',
+];
+
+function fontFiles(): string[] {
+  const dir = path.join(packageRoot('dejavu-fonts-ttf'), 'ttf');
+  return SYNTH_FONT_FILES.map((name) => {
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) throw new AdvxError(`font ${file} is missing; reinstall it with \`npm ci\` (package dejavu-fonts-ttf)`);
+    return file;
+  });
+}
+
+/** resvg with only the DejaVu fonts (no system fonts, so every machine renders the same). */
+export function resvgRasterizer(): Rasterize {
+  const files = fontFiles();
+  return (svg, width, height) => {
+    const image = new Resvg(svg, {
+      fitTo: { mode: 'original' },
+      background: '#ffffff',
+      font: { fontFiles: files, loadSystemFonts: false, defaultFontFamily: 'DejaVu Sans' },
+    }).render();
+    if (image.width !== width || image.height !== height) {
+      throw new Error(`resvg rendered ${image.width}×${image.height}, expected ${width}×${height}`);
+    }
+    return image.pixels; // a getter that copies: read it once
+  };
+}
+
+const SHAPE: [number, number, number] = [28, 28, 3];
+const SIZE = 28 * 28 * 3;
+const TO_UNIT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
+const memory = new Map<string, RawSplits>();
+
+/** Forgets the synthetic digits kept in memory (the cache file stays). */
+export function clearSynthDigitsCache(): void {
+  memory.clear();
+}
+
+function count(what: string, n: unknown, fallback: number): number {
+  const v = n ?? fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new AdvxError(`${what} must be a non-negative integer, got ${String(n)}`);
+  return v;
+}
+
+function toFloat(raw: RawSplit, n: number | undefined): ImageDataset {
+  const c = n === undefined ? raw.count : Math.min(n, raw.count);
+  const images = new Float32Array(c * SIZE);
+  for (let i = 0; i < images.length; i++) images[i] = TO_UNIT[raw.images[i]];
+  return { name: 'synth-digits', images, labels: raw.labels.subarray(0, c), shape: [...SHAPE], numClasses: 10, classNames: MNIST_CLASSES, count: c };
+}
+
+/** The synthetic digits' training and test splits, images in [0, 1], shape [28, 28, 3]. */
+export function loadSynthDigits(options: LoadSynthDigitsOptions = {}): DatasetSplits {
+  const limit = { train: options.limit?.train, test: options.limit?.test };
+  if (limit.train !== undefined) count('limit.train', limit.train, 0);
+  if (limit.test !== undefined) count('limit.test', limit.test, 0);
+  if (options.dir !== undefined) throw new AdvxError('synth-digits is generated, it reads no source folder: leave out dir');
+  const seed = options.seed ?? SYNTH_DIGITS_SEED;
+  if (!Number.isInteger(seed)) throw new AdvxError(`synth-digits seed must be an integer, got ${seed}`);
+  const counts = {
+    train: count('counts.train', options.counts?.train, SYNTH_DIGITS_COUNTS.train),
+    test: count('counts.test', options.counts?.test, SYNTH_DIGITS_COUNTS.test),
+  };
+  const source = JSON.stringify({
+    version: 1,
+    seed,
+    counts,
+    resvg: versionOf('@resvg/resvg-js'),
+    fonts: versionOf('dejavu-fonts-ttf'),
+  });
+  const cacheDir = options.cache === false ? undefined : path.resolve(options.cacheDir ?? defaultCacheDir());
+  const cacheFile = cacheDir === undefined ? undefined : path.join(cacheDir, `synth-digits-seed${seed}-${counts.train}-${counts.test}.bin`);
+  let full = memory.get(source);
+  if (!full && cacheFile !== undefined) {
+    const cached = readSplitCache(cacheFile, source, 10);
+    full = cached && cached.shape.join() === SHAPE.join() ? cached : undefined;
+    if (full) memory.set(source, full);
+  }
+  // Each split has its own seed, drawn from the dataset's, so no split repeats another's styles.
+  const root = new Rng(seed);
+  const seeds = { train: root.seed(), test: root.seed() };
+  let rasterize: Rasterize | undefined;
+  const make = (which: 'train' | 'test', n?: number): RawSplit => {
+    rasterize ??= resvgRasterizer();
+    return generateSynthDigits({ total: counts[which], count: n === undefined ? undefined : Math.min(n, counts[which]), seed: seeds[which], rasterize });
+  };
+  if (!full) {
+    if (limit.train !== undefined && limit.test !== undefined) {
+      // A small run: generate only what is asked for, cache nothing.
+      return { train: toFloat(make('train', limit.train), undefined), test: toFloat(make('test', limit.test), undefined) };
+    }
+    full = { shape: SHAPE, train: make('train'), test: make('test') };
+    memory.set(source, full);
+    if (cacheFile !== undefined) {
+      try {
+        writeFileAtomic(cacheFile, encodeSplitCache(full, source));
+      } catch (err) {
+        process.emitWarning(`advx: could not write the dataset cache ${cacheFile}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return { train: toFloat(full.train, limit.train), test: toFloat(full.test, limit.test) };
+}
