@@ -34,7 +34,11 @@ export { trainSubstitute, transferAttack } from './attacks/substitute.ts';
 export { DecisionTree, KNearestNeighbors, trainLinearSvm, trainLogisticRegression } from './models/classic.ts';
 
 export { gradientReversal, lambdaSchedule, lrSchedule } from './da/gradient-reversal.ts';
-export { trainDann } from './da/dann.ts';
+export { ADAPTATION_METHODS, buildDannNetworks, dannFeatures, mlpFeatures, trainDann, type AdaptationMethod, type DannNetworks, type DannOptions } from './da/dann.ts';
+export { coralLoss } from './da/coral.ts';
+export { mmdLoss } from './da/mmd.ts';
+export { fineTune, labelledPerClass, replaceHead, type FineTuneOptions } from './da/finetune.ts';
+export { softNeighbourhoodDensity, sndFromProbabilities } from './da/snd.ts';
 export { domainSeparability } from './da/a-distance.ts';
 export { blendMnistM } from './data/mnistm.ts';
 export { adversarialPerturbation, ADVERSARIAL_METHODS, type AdversarialMethod } from './defenses/adversarial-training.ts';
@@ -48,3 +52,5 @@ export { decisionGrid, type DecisionGrid, type DecisionGridOptions } from './eva
 export { lineChartSvg, type Series } from './report/plot.ts';
 export { decisionBoundarySvg, scatterSvg, type BoundaryOptions, type GridLike, type ScatterGroup, type ScatterOptions } from './report/scatter.ts';
 export { renderReport, type Block } from './report/html.ts';
+
+export * from './text/index.ts';

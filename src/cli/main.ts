@@ -8,6 +8,8 @@ import { attackCommand } from './attack.ts';
 import { demoCommand } from './demo.ts';
 import { robustnessCommand } from './robustness.ts';
 import { transferCommand } from './transfer.ts';
+import { adaptCommand } from './adapt.ts';
+import { textAttackCommand } from './text-attack.ts';
 
 const program = new Command('advx')
   .description('adversarial machine learning on TensorFlow.js: attacks, defences, domain adaptation, GANs')
@@ -20,6 +22,8 @@ program.addCommand(evaluateCommand());
 program.addCommand(attackCommand());
 program.addCommand(robustnessCommand());
 program.addCommand(transferCommand());
+program.addCommand(adaptCommand());
+program.addCommand(textAttackCommand());
 program.addCommand(demoCommand());
 
 try {
