@@ -29,10 +29,20 @@ export function ticks(lo: number, hi: number, count = 6): number[] {
   return out;
 }
 
+/**
+ * Width of the legend column for these labels (12 px DejaVu Sans, about 7 px a character, after
+ * a swatch of `swatch` px): at least 150, so short legends keep the usual frame.
+ */
+export function legendWidth(labels: string[], swatch = 42): number {
+  return Math.max(150, swatch + 8 + 7 * Math.max(0, ...labels.map((l) => [...l].length)));
+}
+
 export function lineChartSvg(series: Series[], o: ChartOptions): string {
-  const W = o.width ?? 640;
+  // A long legend widens the picture rather than clip its labels or squeeze the plot.
+  const right = legendWidth(series.map((s) => s.name));
+  const W = (o.width ?? 640) + right - 150;
   const H = o.height ?? 400;
-  const m = { left: 64, right: 150, top: 40, bottom: 52 };
+  const m = { left: 64, right, top: 40, bottom: 52 };
   const xs = series.flatMap((s) => s.x);
   const ys = series.flatMap((s) => s.y);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];

@@ -6,7 +6,7 @@
  */
 import { AdvxError } from '../core/errors.ts';
 import { escapeHtml } from './html.ts';
-import { ticks } from './plot.ts';
+import { legendWidth, ticks } from './plot.ts';
 
 export interface ScatterGroup {
   label: string;
@@ -85,9 +85,11 @@ function frame(
   inside: (px: (v: number) => number, py: (v: number) => number) => string[],
   legend: string[],
 ): string {
-  const W = o.width ?? 640;
+  // A long legend widens the picture rather than clip its labels or squeeze the plot.
+  const right = legendWidth(legend.map((entry) => entry.replace(/<[^>]+>/g, '').replace(/&[#\w]+;/g, '_')), 30);
+  const W = (o.width ?? 640) + right - MARGIN.right;
   const H = o.height ?? 480;
-  const m = MARGIN;
+  const m = { ...MARGIN, right };
   if (!(W > m.left + m.right + 20) || !(H > m.top + m.bottom + 20)) throw new AdvxError(`plot size ${W}×${H} is too small`);
   const [x0, x1, y0, y1] = domain;
   const px = (v: number) => m.left + ((v - x0) / (x1 - x0)) * (W - m.left - m.right);

@@ -1,0 +1,303 @@
+/**
+ * `advx adapt`: domain adaptation from a labelled source dataset to an unlabelled target one —
+ * DANN, Deep CORAL, MMD, the source-only baseline, or fine-tuning on a few labelled target images —
+ * with checkpoints and resume, metrics.jsonl, the model, and a report of the features' shift.
+ */
+import { Command, Option } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { AdvxError } from '../core/errors.ts';
+import { ADAPTATION_METHODS, buildDannNetworks, checkDomains, disposeOptimizer, trainDann, type AdaptationMethod, type DannNetworks } from '../da/dann.ts';
+import { fineTune, labelledPerClass, replaceHead } from '../da/finetune.ts';
+import { softNeighbourhoodDensity } from '../da/snd.ts';
+import type { DatasetSplits, ImageDataset } from '../data/types.ts';
+import { accuracy } from '../eval/accuracy.ts';
+import { Classifier } from '../models/classifier.ts';
+import { measureFeatures, readBaseline, writeAdaptReport, type AdaptSummary, type EpochRecord } from '../node/adapt-report.ts';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../node/checkpoint.ts';
+import { loadDataset, parseDatasetName } from '../node/datasets.ts';
+import { writeFileAtomic } from '../node/io.ts';
+import { loadClassifier } from '../node/load-model.ts';
+import { progress } from '../node/progress.ts';
+import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { saveModel } from './train.ts';
+
+const METHODS = [...ADAPTATION_METHODS, 'finetune'] as const;
+
+interface AdaptFlags extends BackendFlags {
+  method: (typeof METHODS)[number];
+  source: string;
+  target: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  lambda: number;
+  seed: number;
+  limit?: number;
+  targetLimit?: number;
+  testLimit?: number;
+  targetLabels: number;
+  headEpochs: number;
+  finetuneEpochs: number;
+  init?: string;
+  selectLambda?: string;
+  baseline?: string;
+  embed: number;
+  tsne: boolean;
+  out: string;
+  resume?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** What must match for --resume to continue a run rather than start another. */
+const RUN_IDENTITY = ['method', 'source', 'target', 'batch', 'lr', 'lambda', 'seed', 'limit', 'targetLimit', 'targetLabels', 'headEpochs', 'finetuneEpochs', 'init', 'selectLambda'] as const;
+
+export function adaptCommand(): Command {
+  return withBackend(new Command('adapt'))
+    .description('domain adaptation: train on labelled source images so the model works on unlabelled target images')
+    .addOption(new Option('--method <name>', 'dann, coral, mmd, source-only (the baseline), or finetune (uses a few target labels)').choices([...METHODS]).default('dann'))
+    .option('--source <name>', 'labelled source dataset', 'mnist-rgb')
+    .option('--target <name>', 'target dataset (its labels are read only to measure accuracy)', 'mnist-m')
+    .option('--epochs <n>', 'passes over the source', nonNegativeInt('--epochs'), 10)
+    .option('--batch <n>', 'images per domain in a step', positiveInt('--batch'), 64)
+    .option('--lr <x>', 'initial SGD learning rate μ0 (annealed as μ0/(1+10p)^0.75)', positiveNumber('--lr'), 0.01)
+    .option('--lambda <x>', 'weight of the alignment term (DANN: the gradient reversal λ, ramped up)', nonNegativeNumber('--lambda'), 1)
+    .option('--select-lambda <list>', 'train with each λ of a comma-separated list and keep the one with the highest soft neighbourhood density (no target labels)')
+    .option('--seed <n>', 'seed for initialisation and batches', nonNegativeInt('--seed'), 0)
+    .option('--limit <n>', 'use the first n source training images', positiveInt('--limit'))
+    .option('--target-limit <n>', 'use the first n target training images', positiveInt('--target-limit'))
+    .option('--test-limit <n>', 'evaluate on the first n test images of each domain', positiveInt('--test-limit'))
+    .option('--target-labels <k>', 'finetune: labelled target images per class', positiveInt('--target-labels'), 10)
+    .option('--head-epochs <n>', 'finetune: epochs training the new head alone', nonNegativeInt('--head-epochs'), 20)
+    .option('--finetune-epochs <n>', 'finetune: then epochs training all layers at lr/10', nonNegativeInt('--finetune-epochs'), 20)
+    .option('--init <path>', 'finetune: start from this trained model instead of training source-only first')
+    .option('--baseline <dir>', 'an earlier adapt run to compare with in the report (e.g. the source-only one)')
+    .option('--embed <n>', 'test images per domain in the feature pictures and A-distance', positiveInt('--embed'), 500)
+    .option('--no-tsne', 'draw PCA only (t-SNE takes a few seconds per thousand points)')
+    .requiredOption('--out <dir>', 'run folder')
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--json', 'print a JSON summary as the last line')
+    .option('--quiet', 'no progress output')
+    .action((flags: AdaptFlags) => adapt(flags));
+}
+
+function parseLambdas(list: string): number[] {
+  const values = list.split(',').map((s) => Number(s.trim()));
+  if (values.length < 2 || values.some((v) => !Number.isFinite(v) || v < 0)) {
+    throw new AdvxError(`--select-lambda must list at least two numbers ≥ 0, e.g. 0.1,0.3,1; got "${list}"`);
+  }
+  return values;
+}
+
+/** Checks the options, and the run folder's config when resuming. */
+function checkFlags(flags: AdaptFlags): void {
+  parseDatasetName(flags.source);
+  parseDatasetName(flags.target);
+  if (flags.method === 'finetune' && flags.selectLambda) throw new AdvxError('--select-lambda chooses the alignment weight of dann, coral or mmd, not of finetune');
+  if (flags.method === 'source-only' && flags.selectLambda) throw new AdvxError('--select-lambda has nothing to choose for source-only');
+  if (flags.init && flags.method !== 'finetune') throw new AdvxError('--init is used by --method finetune only');
+  if (flags.selectLambda) parseLambdas(flags.selectLambda);
+  if (flags.baseline) readBaseline(flags.baseline);
+  if (!flags.resume && existsSync(join(flags.out, 'config.json'))) {
+    throw new AdvxError(`${flags.out} already holds an adapt run: pass --resume to continue it, or choose another --out`);
+  }
+  const configPath = join(flags.out, 'config.json');
+  if (flags.resume && existsSync(configPath)) {
+    const previous = JSON.parse(readFileSync(configPath, 'utf8'));
+    for (const key of RUN_IDENTITY) {
+      if (previous[key] !== flags[key]) throw new AdvxError(`cannot resume ${flags.out}: it was started with --${key} ${previous[key]}, not ${flags[key]}`);
+    }
+  }
+}
+
+function classifierOf(model: tfl.LayersModel, data: ImageDataset): Classifier {
+  return new Classifier((x) => model.apply(x) as tf.Tensor, { inputShape: [...data.shape], numClasses: data.numClasses, bounds: [0, 1], classNames: data.classNames });
+}
+
+async function adapt(flags: AdaptFlags): Promise<void> {
+  checkFlags(flags);
+  const backend = await startBackend(flags);
+  const limits = (train?: number) => ({ limit: { train, test: flags.testLimit } });
+  const source = loadDataset(flags.source, limits(flags.limit));
+  const target = loadDataset(flags.target, limits(flags.targetLimit));
+  checkDomains(source.train, target.train);
+  const { epochs: _e, resume: _r, json: _j, quiet: _q, ...config } = flags;
+  writeFileAtomic(join(flags.out, 'config.json'), JSON.stringify({ ...config, backend }, null, 2));
+  const command = `advx ${process.argv.slice(2).join(' ')}`;
+  const log = (line: string) => void (flags.quiet || process.stderr.write(line + '\n'));
+
+  let summaryExtra: Partial<AdaptSummary> = {};
+  let history: EpochRecord[];
+  let model: tfl.LayersModel;
+  let features: (x: tf.Tensor) => tf.Tensor;
+  let networks: DannNetworks | undefined;
+  if (flags.method === 'finetune') {
+    ({ history, model, features, networks } = await runFineTune(flags, source, target, log));
+  } else if (flags.selectLambda) {
+    const candidates = parseLambdas(flags.selectLambda);
+    const tried: NonNullable<AdaptSummary['lambda_selection']> = [];
+    let best: { lambda: number; snd: number; run: Awaited<ReturnType<typeof runTraining>> } | undefined;
+    for (const lambda of candidates) {
+      const run = await runTraining(flags, flags.method, lambda, join(flags.out, `lambda-${lambda}`), source, target, log);
+      const classifier = classifierOf(run.networks.model, target.train);
+      const snd = await softNeighbourhoodDensity(classifier, target.train, { count: 1000 });
+      tried.push({ lambda, snd, target_accuracy: (run.history.at(-1)?.target_accuracy as number) ?? NaN });
+      log(`λ = ${lambda}: SND ${snd.toFixed(4)}`);
+      if (!best || snd > best.snd) {
+        best?.run.networks.dispose();
+        best = { lambda, snd, run };
+      } else run.networks.dispose();
+    }
+    log(`chose λ = ${best!.lambda}`);
+    ({ history, networks } = best!.run);
+    summaryExtra = { lambda: best!.lambda, lambda_selection: tried };
+    model = networks.model;
+    features = (x) => networks!.features.apply(x) as tf.Tensor;
+  } else {
+    ({ history, networks } = await runTraining(flags, flags.method, flags.lambda, flags.out, source, target, log));
+    model = networks.model;
+    features = (x) => networks!.features.apply(x) as tf.Tensor;
+    if (flags.method !== 'source-only') summaryExtra = { lambda: flags.lambda };
+  }
+
+  const classifier = classifierOf(model, source.train);
+  const info = { dataset: flags.target, classNames: target.train.classNames, inputShape: [...target.train.shape], numClasses: target.train.numClasses };
+  await saveModel(model, join(flags.out, 'model'), info);
+  const measured = await measureFeatures(features, source.test, target.test, { count: flags.embed, seed: flags.seed, tsne: flags.tsne });
+  const summary: AdaptSummary = {
+    method: flags.method,
+    source: flags.source,
+    target: flags.target,
+    ...summaryExtra,
+    source_accuracy: await accuracy(classifier, source.test),
+    target_accuracy: await accuracy(classifier, target.test),
+    a_distance: measured.aDistance,
+    domain_classifier_accuracy: measured.domainAccuracy,
+  };
+  const baseline = flags.baseline ? { dir: flags.baseline, ...readBaseline(flags.baseline) } : undefined;
+  writeAdaptReport(flags.out, { summary, embedding: measured.embedding, history, command }, baseline);
+  log(`source ${summary.source_accuracy.toFixed(4)}, target ${summary.target_accuracy.toFixed(4)}, A-distance ${summary.a_distance.toFixed(3)}; report: ${join(flags.out, 'report.html')}`);
+  if (flags.json) printJson(summary);
+  if (networks) networks.dispose();
+  else model.dispose();
+}
+
+/** Trains (or resumes, or reloads when finished) one DANN/CORAL/MMD/source-only run in `dir`. */
+async function runTraining(
+  flags: AdaptFlags,
+  method: AdaptationMethod,
+  lambda: number,
+  dir: string,
+  source: DatasetSplits,
+  target: DatasetSplits,
+  log: (line: string) => void,
+): Promise<{ networks: DannNetworks; history: EpochRecord[] }> {
+  const networks = buildDannNetworks([...source.train.shape], source.train.numClasses, { method, seed: flags.seed });
+  const optimizer = tf.train.momentum(flags.lr, 0.9);
+  let history: EpochRecord[] = [];
+  let startEpoch = 0;
+  if (flags.resume && hasCheckpoint(dir)) {
+    const state = await loadCheckpoint(dir, networks.all, optimizer);
+    startEpoch = state.epoch;
+    history = (state.history as EpochRecord[]) ?? [];
+    log(`resuming ${dir} after epoch ${startEpoch}`);
+  }
+  const classifier = classifierOf(networks.model, source.train);
+  const stepsPerEpoch = Math.ceil(source.train.count / flags.batch);
+  let bar: ReturnType<typeof progress> | undefined;
+  try {
+    await trainDann(source.train, target.train, {
+      method,
+      epochs: flags.epochs,
+      batchSize: flags.batch,
+      learningRate: flags.lr,
+      lambda,
+      seed: flags.seed,
+      networks,
+      optimizer,
+      startEpoch,
+      onBatch: (b) => {
+        bar ??= progress(`${method} epoch ${b.epoch + 1}/${flags.epochs}`, stepsPerEpoch, flags.quiet);
+        bar.update(b.step, { loss: b.labelLoss, acc: b.labelAccuracy, ...(method === 'dann' ? { dacc: b.domainAccuracy } : {}) });
+        if (b.step === b.stepsPerEpoch) {
+          bar.stop();
+          bar = undefined;
+        }
+      },
+      onEpoch: async (e) => {
+        const record: EpochRecord = {
+          epoch: e.epoch,
+          phase: 'train',
+          label_loss: e.labelLoss,
+          label_accuracy: e.labelAccuracy,
+          domain_loss: Number.isFinite(e.domainLoss) ? e.domainLoss : null,
+          domain_accuracy: Number.isFinite(e.domainAccuracy) ? e.domainAccuracy : null,
+          lambda: e.lambda,
+          learning_rate: e.learningRate,
+          seconds: e.seconds,
+          source_accuracy: await accuracy(classifier, source.test),
+          target_accuracy: await accuracy(classifier, target.test),
+        };
+        history.push(record);
+        // Checkpoint first, then metrics: resume rewrites the metrics from the checkpoint's history.
+        await saveCheckpoint(dir, networks.all, optimizer, { epoch: e.epoch, history });
+        writeFileAtomic(join(dir, 'metrics.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+        log(`epoch ${e.epoch}: source acc ${(record.source_accuracy as number).toFixed(4)}, target acc ${(record.target_accuracy as number).toFixed(4)} (${e.seconds.toFixed(1)} s)`);
+      },
+    });
+  } catch (err) {
+    networks.dispose();
+    throw err;
+  } finally {
+    disposeOptimizer(optimizer);
+  }
+  return { networks, history };
+}
+
+/**
+ * Fine-tuning: a pretrained model (--init, or a source-only run trained here first, with its own
+ * checkpoints) gets a new head and is fine-tuned on --target-labels labelled images per class.
+ * The fine-tuning itself is short and is redone on resume.
+ */
+async function runFineTune(
+  flags: AdaptFlags,
+  source: DatasetSplits,
+  target: DatasetSplits,
+  log: (line: string) => void,
+): Promise<{ history: EpochRecord[]; model: tfl.LayersModel; features: (x: tf.Tensor) => tf.Tensor; networks?: DannNetworks }> {
+  let pretrained: tfl.LayersModel;
+  let networks: DannNetworks | undefined;
+  let history: EpochRecord[] = [];
+  if (flags.init) {
+    const loaded = await loadClassifier(flags.init);
+    if (!loaded.layers) throw new AdvxError(`--init ${flags.init}: not a LayersModel (a GraphModel cannot be fine-tuned)`);
+    const want = target.train.shape.join('×');
+    if (loaded.classifier.info.inputShape.join('×') !== want) {
+      loaded.layers.dispose();
+      throw new AdvxError(`--init ${flags.init} expects inputs of shape ${loaded.classifier.info.inputShape.join('×')}, but ${flags.target} images are ${want}`);
+    }
+    pretrained = loaded.layers;
+  } else {
+    ({ networks, history } = await runTraining(flags, 'source-only', 0, join(flags.out, 'source-only'), source, target, log));
+    pretrained = networks.model;
+  }
+  const model = replaceHead(pretrained, target.train.numClasses, flags.seed + 1);
+  const labelled = labelledPerClass(target.train, flags.targetLabels, flags.seed);
+  log(`fine-tuning on ${labelled.count} labelled ${flags.target} images`);
+  const tuned = await fineTune(model, labelled, {
+    headEpochs: flags.headEpochs,
+    epochs: flags.finetuneEpochs,
+    batchSize: Math.min(flags.batch, labelled.count),
+    seed: flags.seed,
+  });
+  const offset = history.length;
+  for (const t of tuned) history.push({ epoch: offset + t.epoch, phase: `finetune-${t.phase}`, loss: t.loss, label_accuracy: t.accuracy, seconds: t.seconds });
+  writeFileAtomic(join(flags.out, 'metrics.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+  // The features the report compares: what the new head reads (the head, unlike the shared body
+  // layers, has a single inbound node, so its input is well defined).
+  const body = tfl.model({ inputs: model.inputs, outputs: model.layers.at(-1)!.input as tfl.SymbolicTensor });
+  return { history, model, features: (x) => body.apply(x) as tf.Tensor, networks };
+}

@@ -1,0 +1,126 @@
+/**
+ * Fine-tuning a pretrained network on a few labelled target images: the simplest domain adaptation,
+ * and the baseline any unsupervised method must be read against (it uses target labels; DANN,
+ * CORAL and MMD do not). Replace the last layer by a fresh one for the target's classes, train the
+ * new head alone with the body frozen (so the random head's large early gradients cannot wreck the
+ * pretrained features), then train everything at a lower learning rate. No Node API here.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { AdvxError, assertOption } from '../core/errors.ts';
+import { Rng } from '../core/rng.ts';
+import { take, type ImageDataset } from '../data/types.ts';
+import { fitClassifier, type BatchInfo, type EpochInfo } from '../train/fit.ts';
+
+/** The layers of a chain model, nested Sequential models opened up, input layers left out. */
+function chainLayers(model: tfl.LayersModel): tfl.layers.Layer[] {
+  const out: tfl.layers.Layer[] = [];
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'InputLayer') continue;
+    if (layer instanceof tfl.LayersModel) {
+      out.push(...chainLayers(layer));
+      continue;
+    }
+    const inbound = (layer as unknown as { inboundNodes: Array<{ inboundLayers: unknown[] }> }).inboundNodes;
+    if (inbound.some((node) => node.inboundLayers.length > 1)) {
+      throw new AdvxError(`replaceHead needs a chain of layers; ${layer.name} (${layer.getClassName()}) merges several inputs`);
+    }
+    out.push(layer);
+  }
+  return out;
+}
+
+/**
+ * A model that runs `pretrained`'s layers except the last, then a new dense layer of `numClasses`
+ * logits (seeded initialiser). The body layers are shared, not copied: training the new model
+ * changes `pretrained` too.
+ */
+export function replaceHead(pretrained: tfl.LayersModel, numClasses: number, seed: number): tfl.LayersModel {
+  assertOption(Number.isInteger(numClasses) && numClasses >= 2, `the new head needs at least 2 classes, got ${numClasses}`);
+  if (pretrained.inputs.length !== 1 || pretrained.outputs.length !== 1) {
+    throw new AdvxError(`replaceHead needs a model with one input and one output, got ${pretrained.inputs.length} and ${pretrained.outputs.length}`);
+  }
+  const layers = chainLayers(pretrained);
+  if (layers.length < 2) throw new AdvxError('replaceHead needs a model of at least two layers (a body and a head)');
+  const input = tfl.input({ shape: pretrained.inputs[0].shape.slice(1) as number[] });
+  let h: tfl.SymbolicTensor = input;
+  for (const layer of layers.slice(0, -1)) h = layer.apply(h) as tfl.SymbolicTensor;
+  if (h.shape.length !== 2) throw new AdvxError(`the layer before the head must output [batch, features], got [${h.shape}]`);
+  const head = tfl.layers.dense({ units: numClasses, kernelInitializer: tfl.initializers.glorotUniform({ seed }), name: `finetune_head_${seed}_${numClasses}` });
+  return tfl.model({ name: 'finetuned', inputs: input, outputs: head.apply(h) as tfl.SymbolicTensor });
+}
+
+/** `perClass` images of each class, drawn with a seed: the few labels fine-tuning may use. */
+export function labelledPerClass(ds: ImageDataset, perClass: number, seed: number): ImageDataset {
+  assertOption(Number.isInteger(perClass) && perClass > 0, `images per class must be a positive integer, got ${perClass}`);
+  const byClass: number[][] = Array.from({ length: ds.numClasses }, () => []);
+  const order = new Rng(seed).permutation(ds.count);
+  for (const i of order) if (byClass[ds.labels[i]].length < perClass) byClass[ds.labels[i]].push(i);
+  const short = byClass.findIndex((c) => c.length < perClass);
+  if (short >= 0) throw new AdvxError(`${ds.name} has only ${byClass[short].length} images of class ${ds.classNames[short] ?? short}, fewer than the ${perClass} asked for`);
+  return take(ds, byClass.flat().sort((a, b) => a - b));
+}
+
+export interface FineTuneOptions {
+  /** Epochs that train the new head alone (body frozen); default 20. */
+  headEpochs?: number;
+  /** Then epochs that train every layer; default 20. */
+  epochs?: number;
+  batchSize?: number;
+  /** Adam learning rate of the head phase (default 1e-3); the full phase uses it × fullScale. */
+  learningRate?: number;
+  /** Default 0.1. */
+  fullScale?: number;
+  seed: number;
+  onBatch?: (info: BatchInfo & { phase: 'head' | 'all' }) => void;
+  onEpoch?: (info: EpochInfo & { phase: 'head' | 'all' }) => Promise<void> | void;
+}
+
+/**
+ * Fine-tunes `model` (e.g. from replaceHead) on the labelled images `data`: the last layer alone,
+ * then all layers. Layers that were frozen before stay frozen. Returns the epochs of both phases.
+ */
+export async function fineTune(model: tfl.LayersModel, data: ImageDataset, options: FineTuneOptions): Promise<Array<EpochInfo & { phase: 'head' | 'all' }>> {
+  const headEpochs = options.headEpochs ?? 20;
+  const epochs = options.epochs ?? 20;
+  const lr = options.learningRate ?? 1e-3;
+  const batchSize = options.batchSize ?? 32;
+  assertOption(Number.isInteger(headEpochs) && headEpochs >= 0, `head epochs must be a non-negative integer, got ${headEpochs}`);
+  assertOption(lr > 0 && (options.fullScale ?? 0.1) > 0, 'learning rates must be positive');
+  const out = model.outputs[0].shape;
+  if (out[1] !== data.numClasses) throw new AdvxError(`the model has ${out[1]} outputs but ${data.name} has ${data.numClasses} classes`);
+  const history: Array<EpochInfo & { phase: 'head' | 'all' }> = [];
+  const trainable = model.layers.map((l) => l.trainable);
+  const phases: Array<{ phase: 'head' | 'all'; epochs: number; lr: number }> = [
+    { phase: 'head', epochs: headEpochs, lr },
+    { phase: 'all', epochs, lr: lr * (options.fullScale ?? 0.1) },
+  ];
+  try {
+    for (const [k, p] of phases.entries()) {
+      if (p.epochs === 0) continue;
+      model.layers.forEach((l, i) => (l.trainable = trainable[i] && (p.phase === 'all' || i === model.layers.length - 1)));
+      const optimizer = tf.train.adam(p.lr);
+      try {
+        const done = history.length;
+        await fitClassifier(model, data, {
+          epochs: p.epochs,
+          batchSize,
+          learningRate: p.lr,
+          seed: options.seed + k,
+          onBatch: options.onBatch && ((b) => options.onBatch!({ ...b, epoch: b.epoch + done, phase: p.phase })),
+          onEpoch: async (info) => {
+            const entry = { ...info, epoch: info.epoch + done, phase: p.phase };
+            history.push(entry);
+            await options.onEpoch?.(entry);
+          },
+          optimizer,
+        });
+      } finally {
+        optimizer.dispose();
+      }
+    }
+  } finally {
+    model.layers.forEach((l, i) => (l.trainable = trainable[i]));
+  }
+  return history;
+}

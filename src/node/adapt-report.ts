@@ -1,0 +1,159 @@
+/**
+ * The report of a domain adaptation run: how far apart the domains' features are (proxy
+ * A-distance, PCA and t-SNE pictures of source vs target test images), the learning curves, the
+ * accuracies, and the same pictures of a baseline run for a before/after view. Written next to
+ * the run's model as embedding.json, *.svg, summary.json and report.html.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AdvxError } from '../core/errors.ts';
+import { domainSeparability } from '../da/a-distance.ts';
+import { toTensors, type ImageDataset } from '../data/types.ts';
+import { pca2, tsne2 } from '../eval/embedding.ts';
+import { renderReport, type Block } from '../report/html.ts';
+import { lineChartSvg, type Series } from '../report/plot.ts';
+import { scatterSvg, type ScatterGroup } from '../report/scatter.ts';
+import { writeFileAtomic } from './io.ts';
+
+export interface AdaptSummary {
+  method: string;
+  source: string;
+  target: string;
+  lambda?: number;
+  source_accuracy: number;
+  target_accuracy: number;
+  a_distance: number;
+  domain_classifier_accuracy: number;
+  /** λ selection by SND: one entry per λ tried. */
+  lambda_selection?: Array<{ lambda: number; snd: number; target_accuracy: number }>;
+}
+
+/** Points of one run's embeddings: n source then n target test images. */
+export interface Embedding {
+  n: number;
+  labels: number[];
+  pca: number[];
+  tsne?: number[];
+}
+
+export interface EpochRecord {
+  epoch: number;
+  phase: string;
+  [key: string]: number | string | null;
+}
+
+async function featureMatrix(features: (x: tf.Tensor) => tf.Tensor, ds: ImageDataset, n: number): Promise<Float32Array> {
+  const rows: Float32Array[] = [];
+  for (let i = 0; i < n; i += 256) {
+    const { x, y } = toTensors(ds, Array.from({ length: Math.min(256, n - i) }, (_, k) => i + k));
+    const f = tf.tidy(() => tf.reshape(features(x), [x.shape[0], -1]));
+    rows.push((await f.data()) as Float32Array);
+    tf.dispose([x, y, f]);
+  }
+  const out = new Float32Array(rows.reduce((a, r) => a + r.length, 0));
+  let k = 0;
+  for (const r of rows) {
+    out.set(r, k);
+    k += r.length;
+  }
+  return out;
+}
+
+/** A-distance and 2-D embeddings of the first `count` test images of each domain. */
+export async function measureFeatures(
+  features: (x: tf.Tensor) => tf.Tensor,
+  source: ImageDataset,
+  target: ImageDataset,
+  options: { count: number; seed: number; tsne: boolean },
+): Promise<{ aDistance: number; domainAccuracy: number; embedding: Embedding }> {
+  const n = Math.min(options.count, source.count, target.count);
+  if (n < 2) throw new AdvxError(`the report needs at least 2 test images per domain, got ${n}`);
+  const sep = await domainSeparability(features, source, target, { seed: options.seed, count: n });
+  const both = [await featureMatrix(features, source, n), await featureMatrix(features, target, n)];
+  const dim = both[0].length / n;
+  const all = new Float32Array(2 * n * dim);
+  all.set(both[0]);
+  all.set(both[1], n * dim);
+  const labels = [...source.labels.subarray(0, n), ...target.labels.subarray(0, n)];
+  const embedding: Embedding = { n, labels, pca: [...pca2(all, 2 * n, dim)] };
+  // t-SNE needs n ≥ 3·perplexity + 1: small runs get a smaller perplexity.
+  if (options.tsne) embedding.tsne = [...tsne2(all, 2 * n, dim, { seed: options.seed, perplexity: Math.min(30, Math.floor((2 * n - 1) / 3)) })];
+  return { aDistance: sep.aDistance, domainAccuracy: sep.accuracy, embedding };
+}
+
+function domainPicture(points: number[], n: number, title: string, source: string, target: string): string {
+  const groups: ScatterGroup[] = [
+    { label: `source (${source})`, color: '#1f77b4', indices: Array.from({ length: n }, (_, i) => i) },
+    { label: `target (${target})`, color: '#d62728', indices: Array.from({ length: n }, (_, i) => n + i), marker: 'cross' },
+  ];
+  return scatterSvg(Float32Array.from(points), groups, { title });
+}
+
+function curves(history: EpochRecord[]): string {
+  const train = history.filter((h) => h.phase === 'train');
+  const series = (key: string, name: string, dashed = false): Series | undefined => {
+    const rows = train.filter((h) => typeof h[key] === 'number' && Number.isFinite(h[key]));
+    return rows.length ? { name, x: rows.map((h) => h.epoch), y: rows.map((h) => h[key] as number), dashed } : undefined;
+  };
+  const all = [
+    series('source_accuracy', 'source test accuracy'),
+    series('target_accuracy', 'target test accuracy'),
+    series('label_accuracy', 'source train accuracy', true),
+    series('domain_accuracy', 'domain head accuracy', true),
+  ].filter((s): s is Series => s !== undefined);
+  return lineChartSvg(all, { title: 'Learning curves', xLabel: 'epoch', yLabel: 'accuracy', yDomain: [0, 1] });
+}
+
+/** Reads a baseline run's summary.json and embedding.json; AdvxError if it is not an adapt run. */
+export function readBaseline(dir: string): { summary: AdaptSummary; embedding: Embedding } {
+  const files = ['summary.json', 'embedding.json'].map((f) => join(dir, f));
+  const missing = files.find((f) => !existsSync(f));
+  if (missing) throw new AdvxError(`--baseline ${dir} is not a finished \`advx adapt\` run folder: ${missing} is missing`);
+  try {
+    return { summary: JSON.parse(readFileSync(files[0], 'utf8')), embedding: JSON.parse(readFileSync(files[1], 'utf8')) };
+  } catch (e) {
+    throw new AdvxError(`--baseline ${dir}: cannot read its summary (${(e as Error).message})`);
+  }
+}
+
+/** Writes summary.json, embedding.json, the SVG pictures and report.html into `dir`. */
+export function writeAdaptReport(
+  dir: string,
+  run: { summary: AdaptSummary; embedding: Embedding; history: EpochRecord[]; command: string },
+  baseline?: { dir: string; summary: AdaptSummary; embedding: Embedding },
+): void {
+  const { summary, embedding } = run;
+  writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2));
+  writeFileAtomic(join(dir, 'embedding.json'), JSON.stringify(embedding));
+  writeFileAtomic(join(dir, 'curves.svg'), curves(run.history));
+  const pictures: Array<{ file: string; caption: string }> = [];
+  const draw = (e: Embedding, prefix: string, who: string) => {
+    for (const kind of ['pca', 'tsne'] as const) {
+      const points = e[kind];
+      if (!points) continue;
+      const file = `${prefix}${kind}.svg`;
+      const title = `${kind === 'pca' ? 'PCA' : 't-SNE'} of the features, ${who}`;
+      writeFileAtomic(join(dir, file), domainPicture(points, e.n, title, summary.source, summary.target));
+      pictures.push({ file, caption: `${title}: ${e.n} source and ${e.n} target test images` });
+    }
+  };
+  if (baseline) draw(baseline.embedding, 'baseline-', `baseline (${baseline.summary.method})`);
+  draw(embedding, '', summary.method);
+  const row = (s: AdaptSummary, who: string) => [who, s.method, s.source_accuracy, s.target_accuracy, s.a_distance];
+  const blocks: Block[] = [
+    { kind: 'text', text: `${summary.source} → ${summary.target}. Target labels are used only to measure accuracy${summary.method === 'finetune' ? ', and for the few labelled images fine-tuning trains on' : ''}.` },
+    { kind: 'table', columns: ['run', 'method', 'source test accuracy', 'target test accuracy', 'proxy A-distance'], rows: [...(baseline ? [row(baseline.summary, `baseline (${baseline.dir})`)] : []), row(summary, 'this run')] },
+    { kind: 'text', text: 'Proxy A-distance 2(1 − 2ε) of a linear domain classifier on the features (0: the domains look alike, 2: fully separable).' },
+  ];
+  if (summary.lambda_selection) {
+    blocks.push(
+      { kind: 'heading', text: 'λ chosen by soft neighbourhood density (no target labels)' },
+      { kind: 'table', columns: ['λ', 'SND (higher is chosen)', 'target test accuracy (not used to choose)'], rows: summary.lambda_selection.map((s) => [s.lambda, s.snd, s.target_accuracy]) },
+    );
+  }
+  blocks.push({ kind: 'heading', text: 'Training' }, { kind: 'image', src: 'curves.svg', caption: 'Accuracies per epoch' });
+  blocks.push({ kind: 'heading', text: 'Features of the two domains' }, ...pictures.map((p) => ({ kind: 'image' as const, src: p.file, caption: p.caption })));
+  blocks.push({ kind: 'text', text: `Command: ${run.command}` });
+  writeFileAtomic(join(dir, 'report.html'), renderReport(`advx adapt: ${summary.method}, ${summary.source} → ${summary.target}`, blocks));
+}

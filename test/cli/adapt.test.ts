@@ -1,0 +1,108 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { advx, advxAsync, lastJson } from '../helpers/cli.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'advx-adapt-'));
+// MNIST-RGB → MNIST-M on tiny subsets: the target images are generated on the fly.
+const small = ['--limit', '256', '--target-limit', '256', '--test-limit', '200', '--batch', '32', '--embed', '60', '--seed', '3', '--quiet', '--json'];
+const metrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+test('adapt --method dann writes metrics, checkpoint, model, pictures and a report; evaluate agrees', () => {
+  const out = join(tmp, 'dann');
+  const r = advx(['adapt', '--method', 'dann', '--epochs', '3', ...small, '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const summary = lastJson(r.stdout);
+  assert.equal(summary.method, 'dann');
+  for (const key of ['source_accuracy', 'target_accuracy', 'a_distance']) assert.ok(Number.isFinite(summary[key]), key);
+  assert.deepEqual(metrics(out).map((m) => m.epoch), [1, 2, 3]);
+  assert.ok(metrics(out).every((m) => Number.isFinite(m.domain_accuracy) && Number.isFinite(m.target_accuracy)));
+  for (const f of ['checkpoint/state.json', 'model/model.json', 'model/advx.json', 'report.html', 'pca.svg', 'tsne.svg', 'curves.svg', 'summary.json', 'embedding.json']) {
+    assert.ok(existsSync(join(out, f)), f);
+  }
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.match(html, /A-distance/);
+  assert.match(html, /tsne\.svg/);
+  const embedding = JSON.parse(readFileSync(join(out, 'embedding.json'), 'utf8'));
+  assert.equal(embedding.pca.length, 2 * 2 * 60);
+  const ev = advx(['evaluate', '--model', join(out, 'model'), '--data', 'mnist-m', '--limit', '200', '--json']);
+  assert.equal(ev.status, 0, ev.stderr);
+  assert.equal(lastJson(ev.stdout).accuracy, summary.target_accuracy);
+  // The same folder again without --resume: refused, nothing overwritten.
+  const again = advx(['adapt', '--epochs', '3', ...small, '--out', out]);
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /already holds an adapt run/);
+});
+
+test('an adapt run killed after its first epoch resumes and ends where the uninterrupted run ends', async () => {
+  const out = join(tmp, 'killed');
+  const child = advxAsync(['adapt', '--method', 'dann', '--epochs', '3', ...small, '--out', out]);
+  await new Promise<void>((resolve, reject) => {
+    const poll = setInterval(() => {
+      if (existsSync(join(out, 'checkpoint', 'state.json'))) {
+        clearInterval(poll);
+        child.kill('SIGKILL');
+        resolve();
+      }
+    }, 20);
+    child.on('exit', () => {
+      clearInterval(poll);
+      reject(new Error('adapt finished before it could be killed'));
+    });
+  });
+  await new Promise((r) => child.once('exit', r));
+  const done = JSON.parse(readFileSync(join(out, 'checkpoint', 'state.json'), 'utf8')).epoch;
+  assert.ok(done >= 1 && done < 3, `killed after epoch ${done}`);
+  const r = advx(['adapt', '--method', 'dann', '--epochs', '3', ...small, '--out', out, '--resume']);
+  assert.equal(r.status, 0, r.stderr);
+  const key = (m: Record<string, number>) => [m.epoch, m.label_loss, m.domain_loss, m.target_accuracy];
+  assert.deepEqual(metrics(out).map(key), metrics(join(tmp, 'dann')).map(key));
+  const changed = advx(['adapt', '--method', 'dann', '--epochs', '3', ...small, '--lr', '0.02', '--out', out, '--resume']);
+  assert.equal(changed.status, 2);
+  assert.match(changed.stderr, /started with --lr 0.01/);
+});
+
+test('adapt --method finetune (source-only first, then 5 labelled target images per class) with a baseline', () => {
+  const out = join(tmp, 'finetune');
+  const r = advx(['adapt', '--method', 'finetune', '--epochs', '1', '--target-labels', '5', '--head-epochs', '3', '--finetune-epochs', '3', ...small, '--baseline', join(tmp, 'dann'), '--no-tsne', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const summary = lastJson(r.stdout);
+  assert.equal(summary.method, 'finetune');
+  const phases = metrics(out).map((m) => m.phase);
+  assert.deepEqual(phases, ['train', ...Array(3).fill('finetune-head'), ...Array(3).fill('finetune-all')]);
+  assert.ok(existsSync(join(out, 'source-only', 'checkpoint', 'state.json')));
+  assert.ok(existsSync(join(out, 'baseline-pca.svg')) && !existsSync(join(out, 'tsne.svg')));
+  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /baseline/);
+});
+
+test('adapt --select-lambda trains one run per λ and keeps the one with the highest SND', () => {
+  const out = join(tmp, 'select');
+  const r = advx(['adapt', '--method', 'coral', '--epochs', '1', '--select-lambda', '0.3,3', ...small, '--no-tsne', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const summary = lastJson(r.stdout);
+  const tried = summary.lambda_selection as Array<{ lambda: number; snd: number }>;
+  assert.deepEqual(tried.map((t) => t.lambda), [0.3, 3]);
+  const best = tried.reduce((a, b) => (b.snd > a.snd ? b : a));
+  assert.equal(summary.lambda, best.lambda);
+  assert.ok(existsSync(join(out, 'lambda-0.3', 'metrics.jsonl')) && existsSync(join(out, 'lambda-3', 'metrics.jsonl')));
+});
+
+test('adapt: bad options are clear errors', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--select-lambda', '1'], /at least two numbers/],
+    [['--source', 'mnist'], /same shape/],
+    [['--source', 'cifar'], /unknown dataset "cifar"/],
+    [['--init', 'models/mnist-cnn'], /finetune only/],
+    [['--method', 'finetune', '--init', 'models/mnist-cnn'], /expects inputs of shape 28×28×1/],
+    [['--method', 'source-only', '--select-lambda', '0,1'], /nothing to choose/],
+    [['--baseline', tmp], /not a finished/],
+  ];
+  for (const [args, message] of cases) {
+    const r = advx(['adapt', '--epochs', '1', ...small, ...args, '--out', join(tmp, `bad-${cases.findIndex((c) => c[0] === args)}`)]);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message, args.join(' '));
+    assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace');
+  }
+});
