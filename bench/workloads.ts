@@ -7,6 +7,8 @@ import { cnn } from '../src/models/zoo.ts';
 import { Classifier } from '../src/models/classifier.ts';
 import { crossEntropy } from '../src/train/fit.ts';
 import { pgdRun } from '../src/attacks/pgd.ts';
+import { buildDannNetworks, disposeOptimizer } from '../src/da/dann.ts';
+import { gradientReversal } from '../src/da/gradient-reversal.ts';
 
 export interface Workload {
   /** Runs one step and resolves when its results are computed. */
@@ -83,10 +85,38 @@ const pgd40 = (batch: number): Workload => {
   };
 };
 
+/** One DANN step as trainDann takes it: b source + b target images, GRL λ 0.5, SGD momentum 0.9. */
+const dannStep = (batch: number): Workload => {
+  const nets = buildDannNetworks([28, 28, 3], 10, { method: 'dann', seed: 0 });
+  const optimizer = tf.train.momentum(0.01, 0.9);
+  const x = tf.randomUniform([2 * batch, 28, 28, 3], 0, 1, 'float32', 1);
+  const y = tf.randomUniform([batch], 0, 10, 'int32', 2) as tf.Tensor1D;
+  const domains = tf.concat([tf.zeros([batch]), tf.ones([batch])]);
+  const vars = [nets.features, nets.labelHead, nets.domainHead!].flatMap((m) => m.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val));
+  return {
+    async step() {
+      const loss = optimizer.minimize(() => {
+        const f = nets.features.apply(x, { training: true }) as tf.Tensor2D;
+        const labelLoss = crossEntropy(nets.labelHead.apply(tf.slice(f, 0, batch), { training: true }) as tf.Tensor2D, y);
+        const d = tf.reshape(nets.domainHead!.apply(gradientReversal(f, 0.5), { training: true }) as tf.Tensor, [2 * batch]);
+        return tf.add(labelLoss, tf.losses.sigmoidCrossEntropy(domains, d)) as tf.Scalar;
+      }, true, vars);
+      await loss!.data();
+      loss!.dispose();
+    },
+    dispose() {
+      disposeOptimizer(optimizer);
+      tf.dispose([x, y, domains]);
+      nets.dispose();
+    },
+  };
+};
+
 export const WORKLOADS: WorkloadSpec[] = [
   { name: 'cnn-train', batch: 128, make: cnnTrain },
   { name: 'cnn-input-grad', batch: 128, make: cnnInputGrad },
   { name: 'cnn-forward', batch: 128, make: cnnForward },
   { name: 'cnn-forward-1024', batch: 1024, make: cnnForward },
   { name: 'pgd40', batch: 128, make: pgd40 },
+  { name: 'dann-step', batch: 64, make: dannStep },
 ];
