@@ -6,6 +6,7 @@
  *   npm run results:attacks -- [--only fgsm-pgd,eot,square,transfer,distillation] [--limit 10000]
  *     [--eot-limit 100] [--square-limit 500] [--transfer-limit 500] [--transfer-train 60000]
  *     [--distill-epochs 2] [--distill-train 60000] [--distill-limit 100] [--model models/mnist-cnn] [--threads N]
+ *     [--robust-model models/mnist-robust] [--robust-limit 1000] [--robust-queries 5000]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
@@ -30,8 +31,10 @@ import { decisionOracle, scoreOracle } from '../src/attacks/blackbox.ts';
 import { trainSubstitute, transferAttack } from '../src/attacks/substitute.ts';
 import { distillationLoss, temperatureCrossEntropy } from '../src/defenses/distillation.ts';
 import { writeFileAtomic } from '../src/node/io.ts';
+import { apgd } from '../src/attacks/apgd.ts';
+import { accuracy } from '../src/eval/accuracy.ts';
 
-const SECTIONS = ['fgsm-pgd', 'eot', 'square', 'transfer', 'distillation'];
+const SECTIONS = ['fgsm-pgd', 'eot', 'square', 'transfer', 'distillation', 'robust'];
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
@@ -46,6 +49,9 @@ const { values } = parseArgs({
     'distill-train': { type: 'string', default: '60000' },
     'distill-limit': { type: 'string', default: '100' },
     threads: { type: 'string' },
+    'robust-model': { type: 'string', default: 'models/mnist-robust' },
+    'robust-limit': { type: 'string', default: '1000' },
+    'robust-queries': { type: 'string', default: '5000' },
   },
 });
 const only = values.only.split(',').map((s) => s.trim());
@@ -223,7 +229,57 @@ async function distillation(): Promise<string[]> {
   ];
 }
 
-const RUN: Record<string, () => Promise<string[]>> = { 'fgsm-pgd': fgsmPgd, eot: eotSection, square, transfer, distillation };
+/**
+ * The PGD-trained model: clean accuracy on the whole test set, and robust accuracy at ε = 0.3 under
+ * PGD-40 with 10 restarts, APGD-CE, Square Attack, and the per-example worst case of the three.
+ */
+async function robustSection(): Promise<string[]> {
+  const path = resolve(root, values['robust-model']);
+  const { classifier: robust } = await loadClassifier(path);
+  const clean = await accuracy(robust, test);
+  const { x, y } = firstTest(Number(values['robust-limit']));
+  const n = x.shape[0];
+  const correct = await correctness(robust, x, y);
+  const queries = Number(values['robust-queries']);
+  const attacks: Record<string, (xb: tf.Tensor, yb: tf.Tensor1D) => Promise<{ success: boolean[]; adversarial: tf.Tensor }>> = {
+    'PGD-40, 10 restarts (α 0.01)': (xb, yb) => pgd(robust, xb, { labels: yb }, { eps: 0.3, steps: 40, stepSize: 0.01, restarts: 10, randomStart: true, seed: 0 }),
+    'APGD-CE (100 steps)': (xb, yb) => apgd(robust, xb, { labels: yb }, { eps: 0.3, steps: 100, seed: 0 }),
+    [`Square Attack (${queries} queries)`]: (xb, yb) => squareAttack(scoreOracle(robust), xb, { labels: yb }, { eps: 0.3, queries, seed: 0 }),
+  };
+  const rows: string[] = [];
+  const worst = [...correct];
+  for (const [name, run] of Object.entries(attacks)) {
+    const holds = [...correct];
+    const t0 = performance.now();
+    for (let s = 0; s < n; s += 250) {
+      const size = Math.min(250, n - s);
+      const [xb, yb] = [tf.slice(x, s, size), tf.slice(y, s, size) as tf.Tensor1D];
+      const r = await run(xb, yb);
+      r.success.forEach((ok, i) => {
+        if (ok) holds[s + i] = worst[s + i] = false;
+      });
+      tf.dispose([xb, yb, r.adversarial]);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    log(`${name}: ${pct(holds.filter(Boolean).length / n, 2)} (${seconds.toFixed(0)} s)`);
+    rows.push(`| ${name} | ${pct(holds.filter(Boolean).length / n, 2)} | ${seconds.toFixed(0)} |`);
+  }
+  tf.dispose([x, y]);
+  const trainingPath = join(path, 'training.json');
+  const training = existsSync(trainingPath) ? JSON.parse(readFileSync(trainingPath, 'utf8')) : undefined;
+  return [
+    `PGD-trained \`${values['robust-model']}\`: clean accuracy ${pct(clean, 2)} on the 10 000 MNIST test images; robust accuracy at L∞ ε = 0.3 on the first ${n} (clean accuracy there ${pct(correct.filter(Boolean).length / n, 2)}):`,
+    '',
+    '| attack | robust accuracy | s |',
+    '| --- | ---: | ---: |',
+    ...rows,
+    `| worst case of the three, per image | ${pct(worst.filter(Boolean).length / n, 2)} | |`,
+    '',
+    ...(training ? [`Training: ${training.epochs} epochs, ${(training.seconds_per_epoch / 60).toFixed(1)} min per epoch on ${training.machine} (shared with other jobs), \`${training.command}\`.`, ''] : []),
+  ];
+}
+
+const RUN: Record<string, () => Promise<string[]>> = { 'fgsm-pgd': fgsmPgd, eot: eotSection, square, transfer, distillation, robust: robustSection };
 const command = ['npm run results:attacks', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
 const machine = `${cpus().length} × ${cpus()[0]?.model}, wasm backend`;
 // Each section keeps its own markers inside the attacks block, so `--only` rewrites just its own.

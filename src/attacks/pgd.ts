@@ -30,27 +30,26 @@ export async function pgd(classifier: Classifier, x: tf.Tensor, goal: AttackGoal
   if (!Number.isInteger(restarts) || restarts < 1) throw new AdvxError(`restarts must be a positive integer, got ${restarts}`);
   const alpha = options.stepSize ?? (2.5 * eps) / Math.max(1, steps);
   const rng = new Rng(seed);
-  let best: tf.Tensor | undefined;
-  let result: AttackResult | undefined;
-  for (let r = 0; r < restarts; r++) {
-    const adv = pgdRun(classifier, x, goal, { eps, norm, steps, alpha, randomStart, seed: rng.seed() });
-    const attempt = await summarize(classifier, x, adv, goal, steps * (r + 1));
-    if (!best || !result) {
-      best = adv;
-      result = attempt;
-      continue;
-    }
-    // Keep, per example, the earlier success or else this restart.
-    const keepOld = tf.tensor1d(result.success.map((s) => (s ? 1 : 0)));
+  let best = pgdRun(classifier, x, goal, { eps, norm, steps, alpha, randomStart, seed: rng.seed() });
+  let result = await summarize(classifier, x, best, goal, steps);
+  for (let r = 1; r < restarts; r++) {
+    // Later restarts attack only the examples that still resist: on an undefended model they cost
+    // almost nothing, on a robust one they spend the time where it can change the answer.
+    const open = result.success.flatMap((ok, i) => (ok ? [] : [i]));
+    if (open.length === 0) break;
+    const idx = tf.tensor1d(open, 'int32');
+    const [xs, labels] = [tf.gather(x, idx), tf.gather(goal.labels, idx) as tf.Tensor1D];
+    const adv = pgdRun(classifier, xs, { labels, targeted: goal.targeted }, { eps, norm, steps, alpha, randomStart, seed: rng.seed() });
+    const keepOld = tf.tensor1d(result.success.map((ok) => (ok ? 1 : 0)));
     const merged = tf.tidy(() => {
-      const keep = perExample(keepOld, x);
-      return tf.add(tf.mul(keep, best!), tf.mul(tf.sub(1, keep), adv));
+      const placed = tf.scatterND(tf.reshape(idx, [-1, 1]), adv, best.shape);
+      return tf.add(tf.mul(perExample(keepOld, x), best), placed);
     });
-    tf.dispose([keepOld, best, adv]);
+    tf.dispose([idx, xs, labels, adv, keepOld, best]);
     best = merged;
     result = await summarize(classifier, x, merged, goal, steps * (r + 1));
   }
-  return result!;
+  return result;
 }
 
 interface RunOptions {

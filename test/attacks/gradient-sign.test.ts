@@ -67,6 +67,24 @@ test('more PGD steps never give higher robust accuracy (no gradient masking on t
   tf.dispose([few.adversarial, many.adversarial]);
 });
 
+test('PGD restarts only add successes, keep earlier successes as they were, and stay within ε', async () => {
+  const opts = { eps: 0.1, steps: 2, stepSize: 0.02, seed: 4 };
+  const one = await pgd(classifier, x, { labels: y }, { ...opts, restarts: 1 });
+  const five = await pgd(classifier, x, { labels: y }, { ...opts, restarts: 5 });
+  const count = (r: { success: boolean[] }) => r.success.filter(Boolean).length;
+  console.log(JSON.stringify({ one: count(one), five: count(five), n: one.success.length }));
+  assert.ok(count(one) < one.success.length, 'the weak attack leaves some examples for the restarts');
+  assert.ok(count(five) > count(one), `restarts add successes: ${count(one)} → ${count(five)}`);
+  const [a, b] = [one.adversarial.arraySync() as number[][][][], five.adversarial.arraySync() as number[][][][]];
+  one.success.forEach((ok, i) => {
+    if (!ok) return;
+    assert.ok(five.success[i]);
+    assert.deepEqual(b[i], a[i], `example ${i} keeps its first adversarial example`);
+  });
+  assert.ok(Math.max(...five.linf) <= opts.eps + 1e-6);
+  tf.dispose([one.adversarial, five.adversarial]);
+});
+
 test('attacks leak no tensors', async () => {
   const counts = await tensorCounts(async () => {
     const a = await pgd(classifier, x, { labels: y }, { eps: 0.1, steps: 3, restarts: 2 });
