@@ -26,8 +26,7 @@ import { AdvxError } from '../core/errors.ts';
 import { blendMnistM, downscalePhoto, toRgb, type Photo } from '../data/mnistm.ts';
 import { subset, type DatasetSplits, type ImageDataset } from '../data/types.ts';
 import { defaultCacheDir, loadDataset, MNIST_CLASSES, type LoadDatasetOptions } from './datasets.ts';
-import { writeFileAtomic } from './io.ts';
-import { encodeSplitCache, readSplitCache, type RawSplit, type RawSplits } from './split-cache.ts';
+import { generatedSplits, type RawSplit, type RawSplits } from './split-cache.ts';
 
 /** Photographs whose patches make the training split's backgrounds. */
 export const MNISTM_TRAIN_PHOTOS = [
@@ -126,13 +125,7 @@ export function loadMnistM(options: LoadMnistMOptions = {}): DatasetSplits {
     halvings: MNISTM_PHOTO_HALVINGS,
     seed,
   });
-  let full = memory.get(source);
   const cacheFile = cacheDir === undefined ? undefined : path.join(cacheDir, `mnist-m-seed${seed}.bin`);
-  if (!full && cacheFile !== undefined) {
-    const cached = readSplitCache(cacheFile, source, 10);
-    full = cached && cached.shape.join() === SHAPE.join() ? cached : undefined;
-    if (full) memory.set(source, full);
-  }
   const make = (which: 'train' | 'test', n: number | undefined): RawSplit => {
     const digits = n === undefined || n >= mnist[which].count ? mnist[which] : subset(mnist[which], 0, n);
     const photos = (which === 'train' ? MNISTM_TRAIN_PHOTOS : MNISTM_TEST_PHOTOS).map((p) =>
@@ -141,22 +134,8 @@ export function loadMnistM(options: LoadMnistMOptions = {}): DatasetSplits {
     const images = blendMnistM(digits, photos, { seed: which === 'train' ? seed : seed + 1 });
     return { images, labels: digits.labels, count: digits.count };
   };
-  if (!full) {
-    if (limit.train !== undefined && limit.test !== undefined) {
-      // A small run: generate only what is asked for, cache nothing.
-      return { train: toFloat('mnist-m', make('train', limit.train), undefined), test: toFloat('mnist-m', make('test', limit.test), undefined) };
-    }
-    full = { shape: SHAPE, train: make('train', undefined), test: make('test', undefined) };
-    memory.set(source, full);
-    if (cacheFile !== undefined) {
-      try {
-        writeFileAtomic(cacheFile, encodeSplitCache(full, source));
-      } catch (err) {
-        process.emitWarning(`advx: could not write the dataset cache ${cacheFile}: ${(err as Error).message}`);
-      }
-    }
-  }
-  return { train: toFloat('mnist-m', full.train, limit.train), test: toFloat('mnist-m', full.test, limit.test) };
+  const splits = generatedSplits({ source, shape: SHAPE, memory, cacheFile, limit, make });
+  return { train: toFloat('mnist-m', splits.train, limit.train), test: toFloat('mnist-m', splits.test, limit.test) };
 }
 
 /** MNIST with each grey value copied to 3 channels: [28, 28, 3], MNIST-M's source domain. */

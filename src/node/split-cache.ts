@@ -5,6 +5,7 @@
  * bytes. A file whose version, source or length does not match is ignored (and rebuilt).
  */
 import * as fs from 'node:fs';
+import { writeFileAtomic } from './io.ts';
 
 export interface RawSplit {
   images: Uint8Array;
@@ -72,4 +73,43 @@ export function readSplitCache(file: string, source: string, numClasses: number)
     for (let i = 0; i < split.count; i++) if (split.labels[i] >= numClasses) return undefined;
   }
   return { shape: header.shape, train, test };
+}
+
+export interface GeneratedSplitsOptions {
+  /** Everything the images depend on (versions, seeds, counts): the key of both caches. */
+  source: string;
+  shape: [number, number, number];
+  memory: Map<string, RawSplits>;
+  /** The cache file, or undefined for no file cache. */
+  cacheFile: string | undefined;
+  limit: { train?: number; test?: number };
+  /** Generates a split, or its first n images (which must not depend on n). */
+  make: (which: 'train' | 'test', n?: number) => RawSplit;
+}
+
+/**
+ * The raw splits of a generated dataset (MNIST-M, synthetic digits): from memory, else from the
+ * cache file, else generated. A call with both limits and nothing cached generates only the images
+ * it asks for and caches nothing (small runs stay fast); otherwise both whole splits are made,
+ * kept in memory and written to the cache file atomically (a failed write is only a warning).
+ */
+export function generatedSplits(o: GeneratedSplitsOptions): { train: RawSplit; test: RawSplit } {
+  let full = o.memory.get(o.source);
+  if (!full && o.cacheFile !== undefined) {
+    const cached = readSplitCache(o.cacheFile, o.source, 10);
+    full = cached && cached.shape.join() === o.shape.join() ? cached : undefined;
+    if (full) o.memory.set(o.source, full);
+  }
+  if (full) return full;
+  if (o.limit.train !== undefined && o.limit.test !== undefined) return { train: o.make('train', o.limit.train), test: o.make('test', o.limit.test) };
+  full = { shape: o.shape, train: o.make('train'), test: o.make('test') };
+  o.memory.set(o.source, full);
+  if (o.cacheFile !== undefined) {
+    try {
+      writeFileAtomic(o.cacheFile, encodeSplitCache(full, o.source));
+    } catch (err) {
+      process.emitWarning(`advx: could not write the dataset cache ${o.cacheFile}: ${(err as Error).message}`);
+    }
+  }
+  return full;
 }

@@ -22,8 +22,7 @@ import { Rng } from '../core/rng.ts';
 import { generateSynthDigits, type Rasterize } from '../data/synth-digits.ts';
 import type { DatasetSplits, ImageDataset } from '../data/types.ts';
 import { defaultCacheDir, MNIST_CLASSES, type LoadDatasetOptions } from './datasets.ts';
-import { writeFileAtomic } from './io.ts';
-import { encodeSplitCache, readSplitCache, type RawSplit, type RawSplits } from './split-cache.ts';
+import { generatedSplits, type RawSplit, type RawSplits } from './split-cache.ts';
 
 export const SYNTH_DIGITS_SEED = 0;
 export const SYNTH_DIGITS_COUNTS = { train: 25000, test: 9000 } as const;
@@ -125,12 +124,6 @@ export function loadSynthDigits(options: LoadSynthDigitsOptions = {}): DatasetSp
   });
   const cacheDir = options.cache === false ? undefined : path.resolve(options.cacheDir ?? defaultCacheDir());
   const cacheFile = cacheDir === undefined ? undefined : path.join(cacheDir, `synth-digits-seed${seed}-${counts.train}-${counts.test}.bin`);
-  let full = memory.get(source);
-  if (!full && cacheFile !== undefined) {
-    const cached = readSplitCache(cacheFile, source, 10);
-    full = cached && cached.shape.join() === SHAPE.join() ? cached : undefined;
-    if (full) memory.set(source, full);
-  }
   // Each split has its own seed, drawn from the dataset's, so no split repeats another's styles.
   const root = new Rng(seed);
   const seeds = { train: root.seed(), test: root.seed() };
@@ -139,20 +132,6 @@ export function loadSynthDigits(options: LoadSynthDigitsOptions = {}): DatasetSp
     rasterize ??= resvgRasterizer();
     return generateSynthDigits({ total: counts[which], count: n === undefined ? undefined : Math.min(n, counts[which]), seed: seeds[which], rasterize });
   };
-  if (!full) {
-    if (limit.train !== undefined && limit.test !== undefined) {
-      // A small run: generate only what is asked for, cache nothing.
-      return { train: toFloat(make('train', limit.train), undefined), test: toFloat(make('test', limit.test), undefined) };
-    }
-    full = { shape: SHAPE, train: make('train'), test: make('test') };
-    memory.set(source, full);
-    if (cacheFile !== undefined) {
-      try {
-        writeFileAtomic(cacheFile, encodeSplitCache(full, source));
-      } catch (err) {
-        process.emitWarning(`advx: could not write the dataset cache ${cacheFile}: ${(err as Error).message}`);
-      }
-    }
-  }
-  return { train: toFloat(full.train, limit.train), test: toFloat(full.test, limit.test) };
+  const splits = generatedSplits({ source, shape: SHAPE, memory, cacheFile, limit, make });
+  return { train: toFloat(splits.train, limit.train), test: toFloat(splits.test, limit.test) };
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { advx, advxAsync, lastJson } from '../helpers/cli.ts';
+import { advx, killAfterFirstCheckpoint, lastJson } from '../helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-adapt-'));
 // MNIST-RGB → MNIST-M on tiny subsets: the target images are generated on the fly.
@@ -38,21 +38,7 @@ test('adapt --method dann writes metrics, checkpoint, model, pictures and a repo
 
 test('an adapt run killed after its first epoch resumes and ends where the uninterrupted run ends', async () => {
   const out = join(tmp, 'killed');
-  const child = advxAsync(['adapt', '--method', 'dann', '--epochs', '3', ...small, '--out', out]);
-  await new Promise<void>((resolve, reject) => {
-    const poll = setInterval(() => {
-      if (existsSync(join(out, 'checkpoint', 'state.json'))) {
-        clearInterval(poll);
-        child.kill('SIGKILL');
-        resolve();
-      }
-    }, 20);
-    child.on('exit', () => {
-      clearInterval(poll);
-      reject(new Error('adapt finished before it could be killed'));
-    });
-  });
-  await new Promise((r) => child.once('exit', r));
+  await killAfterFirstCheckpoint(['adapt', '--method', 'dann', '--epochs', '3', ...small, '--out', out], out);
   const done = JSON.parse(readFileSync(join(out, 'checkpoint', 'state.json'), 'utf8')).epoch;
   assert.ok(done >= 1 && done < 3, `killed after epoch ${done}`);
   const r = advx(['adapt', '--method', 'dann', '--epochs', '3', ...small, '--out', out, '--resume']);

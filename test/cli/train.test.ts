@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { advx, advxAsync, lastJson } from '../helpers/cli.ts';
+import { advx, killAfterFirstCheckpoint, lastJson } from '../helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-train-'));
 const common = ['--model', 'mlp', '--data', 'mnist', '--epochs', '4', '--limit', '6000', '--seed', '7', '--quiet', '--json'];
@@ -25,22 +25,7 @@ test('train writes metrics, checkpoint and a loadable model; evaluate reads it b
 
 test('a run killed mid-training resumes and ends exactly where an uninterrupted run ends', async () => {
   const out = join(tmp, 'killed');
-  const child = advxAsync(['train', ...common, '--out', out]);
-  // Kill it as soon as the first epoch's checkpoint exists, with SIGKILL (no clean-up possible).
-  await new Promise<void>((resolve, reject) => {
-    const poll = setInterval(() => {
-      if (existsSync(join(out, 'checkpoint', 'state.json'))) {
-        clearInterval(poll);
-        child.kill('SIGKILL');
-        resolve();
-      }
-    }, 20);
-    child.on('exit', () => {
-      clearInterval(poll);
-      reject(new Error('training finished before it could be killed'));
-    });
-  });
-  await new Promise((r) => child.once('exit', r));
+  await killAfterFirstCheckpoint(['train', ...common, '--out', out], out);
   const done = JSON.parse(readFileSync(join(out, 'checkpoint', 'state.json'), 'utf8')).epoch;
   assert.ok(done >= 1 && done < 4, `killed after epoch ${done}`);
   const r = advx(['train', ...common, '--out', out, '--resume']);

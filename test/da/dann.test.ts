@@ -8,21 +8,14 @@ import { Rng } from '../../src/core/rng.ts';
 import { AdvxError } from '../../src/core/errors.ts';
 import { domainSeparability } from '../../src/da/a-distance.ts';
 import { buildDannNetworks, disposeOptimizer, mlpFeatures, trainDann, type DannBatchInfo, type DannOptions } from '../../src/da/dann.ts';
-import { rotate, twoMoons } from '../../src/data/toy2d.ts';
+import { rotatedMoons } from '../helpers/moons.ts';
 import type { ImageDataset } from '../../src/data/types.ts';
 import { loadDataset } from '../../src/node/datasets.ts';
 
 before(() => setup());
 
-function points(name: string, pts: Float32Array, labels: Uint8Array): ImageDataset {
-  return { name, images: pts, labels, shape: [1, 1, 2], numClasses: 2, classNames: ['upper', 'lower'], count: labels.length };
-}
-
 // The paper's toy: two moons, and the same moons rotated by 35° as the target.
-const s = twoMoons(400, { seed: 1, noise: 0.1 });
-const t = twoMoons(400, { seed: 2, noise: 0.1 });
-const source = points('moons', s.points, s.labels);
-const target = points('moons-rotated', rotate(t.points, (35 * Math.PI) / 180, [0.5, 0.25]), t.labels);
+const { source, target } = rotatedMoons(35);
 const toy: DannOptions = {
   epochs: 30,
   batchSize: 32,

@@ -8,21 +8,14 @@ import { Rng } from '../../src/core/rng.ts';
 import { buildDannNetworks, mlpFeatures, trainDann } from '../../src/da/dann.ts';
 import { fineTune, labelledPerClass, replaceHead } from '../../src/da/finetune.ts';
 import { sndFromProbabilities, softNeighbourhoodDensity } from '../../src/da/snd.ts';
-import { rotate, twoMoons } from '../../src/data/toy2d.ts';
+import { rotatedMoons } from '../helpers/moons.ts';
 import type { ImageDataset } from '../../src/data/types.ts';
 import { Classifier } from '../../src/models/classifier.ts';
 
 before(() => setup());
 
-function points(name: string, pts: Float32Array, labels: Uint8Array): ImageDataset {
-  return { name, images: pts, labels, shape: [1, 1, 2], numClasses: 2, classNames: ['upper', 'lower'], count: labels.length };
-}
-
-const s = twoMoons(400, { seed: 1, noise: 0.1 });
-const t = twoMoons(400, { seed: 2, noise: 0.1 });
-const source = points('moons', s.points, s.labels);
 // A rotation large enough that a source-only classifier is wrong on much of the target.
-const target = points('moons-rotated', rotate(t.points, (50 * Math.PI) / 180, [0.5, 0.25]), t.labels);
+const { source, target } = rotatedMoons(50);
 
 function accuracy(model: tfl.LayersModel, ds: ImageDataset): number {
   return tf.tidy(() => {

@@ -1,5 +1,7 @@
 /** Runs the advx CLI as a user would, in a child process. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/advx.js', import.meta.url));
@@ -17,4 +19,26 @@ export function advxAsync(args: string[]): ChildProcess {
 export function lastJson(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]);
+}
+
+/**
+ * Starts a training command and kills it with SIGKILL (no clean-up possible) as soon as its first
+ * checkpoint exists in `dir`; resolves once the process is gone.
+ */
+export async function killAfterFirstCheckpoint(args: string[], dir: string): Promise<void> {
+  const child = advxAsync(args);
+  await new Promise<void>((resolve, reject) => {
+    const poll = setInterval(() => {
+      if (existsSync(join(dir, 'checkpoint', 'state.json'))) {
+        clearInterval(poll);
+        child.kill('SIGKILL');
+        resolve();
+      }
+    }, 20);
+    child.on('exit', () => {
+      clearInterval(poll);
+      reject(new Error(`advx ${args[0]} finished before it could be killed`));
+    });
+  });
+  if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
 }
