@@ -33,7 +33,7 @@ const TASKS: Record<string, { source: string; target: string }> = {
 const METHODS = ['source-only', 'dann', 'coral', 'mmd', 'finetune', 'target-only'];
 /** Sizes: quick fits a session on 2 cores; full is the whole datasets. */
 const PRESETS: Record<string, string[]> = {
-  quick: ['--limit', '10000', '--target-limit', '10000', '--test-limit', '2000', '--epochs', '5', '--embed', '300'],
+  quick: ['--limit', '5000', '--target-limit', '5000', '--test-limit', '2000', '--epochs', '6', '--embed', '300'],
   full: ['--epochs', '10', '--embed', '500'],
   /** Checks the script end to end in a minute; its numbers mean nothing. */
   smoke: ['--limit', '256', '--target-limit', '256', '--test-limit', '200', '--epochs', '1', '--embed', '60', '--no-tsne'],
