@@ -3,7 +3,12 @@
  * copies them to models/, and rewrites the accuracy table in RESULTS.md. Re-running resumes
  * unfinished runs (runs/models/<name>).
  *
- *   npm run train:models -- [--only mnist-cnn,fashion-cnn]
+ * A run longer than one working session (the PGD-trained model: hours on 2 cores) can be parked
+ * with `--park`: its run folder (checkpoint, metrics, config) is copied to training/<name>/, which
+ * is committed; a later run on a fresh clone starts from it and resumes exactly, and the parked
+ * copy is removed once the model is finished.
+ *
+ *   npm run train:models -- [--only mnist-cnn,fashion-cnn] [--park mnist-robust]
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
@@ -28,7 +33,21 @@ const RECIPES: Record<string, { data: string; args: string[] }> = {
   'fashion-cnn': { data: 'fashion-mnist', args: ['--model', 'cnn', '--epochs', '15', '--lr', '1e-3', '--lr-decay', '0.9', '--seed', '1'] },
 };
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, threads: { type: 'string' } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, threads: { type: 'string' }, park: { type: 'string' } } });
+
+if (values.park) {
+  // Parks the named unfinished runs and stops: the checkpoint is whole (written by rename), so a
+  // copy taken while training runs is consistent.
+  for (const name of values.park.split(',')) {
+    const runDir = join(root, 'runs/models', name);
+    if (!existsSync(join(runDir, 'checkpoint', 'state.json'))) throw new Error(`nothing to park: ${runDir} has no checkpoint`);
+    const parked = join(root, 'training', name);
+    rmSync(parked, { recursive: true, force: true });
+    for (const part of ['config.json', 'metrics.jsonl', 'checkpoint']) cpSync(join(runDir, part), join(parked, part), { recursive: true });
+    process.stdout.write(`parked ${runDir} after epoch ${JSON.parse(readFileSync(join(parked, 'checkpoint', 'state.json'), 'utf8')).epoch} in ${parked}\n`);
+  }
+  process.exit(0);
+}
 const names = values.only ? values.only.split(',') : Object.keys(RECIPES);
 
 function run(args: string[]): string {
@@ -43,6 +62,8 @@ for (const name of names) {
   const recipe = RECIPES[name];
   if (!recipe) throw new Error(`unknown model "${name}": ${Object.keys(RECIPES).join(', ')}`);
   const runDir = join(root, 'runs/models', name);
+  const parked = join(root, 'training', name);
+  if (!existsSync(join(runDir, 'checkpoint')) && existsSync(join(parked, 'checkpoint'))) cpSync(parked, runDir, { recursive: true });
   const threads = values.threads ? ['--threads', values.threads] : [];
   const trainArgs = ['train', '--data', recipe.data, ...recipe.args, ...threads, '--out', runDir, '--json', '--resume'];
   const summary = lastJson(run(trainArgs));
@@ -50,6 +71,7 @@ for (const name of names) {
   const target = join(root, 'models', name);
   rmSync(target, { recursive: true, force: true });
   cpSync(join(runDir, 'model'), target, { recursive: true });
+  rmSync(parked, { recursive: true, force: true });
   const metrics = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const result = {
     model: name,
