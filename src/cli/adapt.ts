@@ -13,6 +13,7 @@ import { ADAPTATION_METHODS, buildDannNetworks, checkDomains, disposeOptimizer, 
 import { fineTune, labelledPerClass, replaceHead } from '../da/finetune.ts';
 import { softNeighbourhoodDensity } from '../da/snd.ts';
 import type { DatasetSplits, ImageDataset } from '../data/types.ts';
+import { toRgb } from '../data/mnistm.ts';
 import { accuracy } from '../eval/accuracy.ts';
 import { Classifier } from '../models/classifier.ts';
 import { measureFeatures, readBaseline, writeAdaptReport, type AdaptSummary, type EpochRecord } from '../node/adapt-report.ts';
@@ -113,6 +114,18 @@ function checkFlags(flags: AdaptFlags): void {
   }
 }
 
+/** Grey images meet colour ones as grey copied to 3 channels (e.g. --source mnist --target mnist-m). */
+function matchChannels(source: DatasetSplits, target: DatasetSplits, log: (line: string) => void): [DatasetSplits, DatasetSplits] {
+  const rgb = (d: DatasetSplits): DatasetSplits => {
+    log(`${d.train.name}: grey images copied to 3 channels to match the other domain`);
+    return { train: toRgb(d.train, d.train.name), test: toRgb(d.test, d.test.name) };
+  };
+  const [cs, ct] = [source.train.shape[2], target.train.shape[2]];
+  if (cs === 1 && ct === 3) return [rgb(source), target];
+  if (cs === 3 && ct === 1) return [source, rgb(target)];
+  return [source, target];
+}
+
 function classifierOf(model: tfl.LayersModel, data: ImageDataset): Classifier {
   return new Classifier((x) => model.apply(x) as tf.Tensor, { inputShape: [...data.shape], numClasses: data.numClasses, bounds: [0, 1], classNames: data.classNames });
 }
@@ -120,14 +133,13 @@ function classifierOf(model: tfl.LayersModel, data: ImageDataset): Classifier {
 async function adapt(flags: AdaptFlags): Promise<void> {
   checkFlags(flags);
   const backend = await startBackend(flags);
+  const log = (line: string) => void (flags.quiet || process.stderr.write(line + '\n'));
   const limits = (train?: number) => ({ limit: { train, test: flags.testLimit } });
-  const source = loadDataset(flags.source, limits(flags.limit));
-  const target = loadDataset(flags.target, limits(flags.targetLimit));
+  const [source, target] = matchChannels(loadDataset(flags.source, limits(flags.limit)), loadDataset(flags.target, limits(flags.targetLimit)), log);
   checkDomains(source.train, target.train);
   const { epochs: _e, resume: _r, json: _j, quiet: _q, ...config } = flags;
   writeFileAtomic(join(flags.out, 'config.json'), JSON.stringify({ ...config, backend }, null, 2));
   const command = `advx ${process.argv.slice(2).join(' ')}`;
-  const log = (line: string) => void (flags.quiet || process.stderr.write(line + '\n'));
 
   let summaryExtra: Partial<AdaptSummary> = {};
   let history: EpochRecord[];
