@@ -10,6 +10,7 @@ import { robustnessCommand } from './robustness.ts';
 import { transferCommand } from './transfer.ts';
 import { adaptCommand } from './adapt.ts';
 import { textAttackCommand } from './text-attack.ts';
+import { labCommand } from './lab.ts';
 
 const program = new Command('advx')
   .description('adversarial machine learning on TensorFlow.js: attacks, defences, domain adaptation, GANs')
@@ -25,6 +26,7 @@ program.addCommand(transferCommand());
 program.addCommand(adaptCommand());
 program.addCommand(textAttackCommand());
 program.addCommand(demoCommand());
+program.addCommand(labCommand());
 
 try {
   await program.parseAsync(process.argv);

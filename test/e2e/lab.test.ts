@@ -1,0 +1,197 @@
+/**
+ * The web lab in a real browser: Debian's Chromium (or $ADVX_CHROMIUM) driven by playwright-core,
+ * against the built lab served by `advx lab` on a free port, with a runs folder that a real CLI
+ * training run fills. Screenshots go to test-artifacts/e2e/.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { advxEnv, rawGet, startLab, stop } from './helpers.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ARTIFACTS = join(ROOT, 'test-artifacts', 'e2e');
+const CHROMIUM = process.env.ADVX_CHROMIUM ?? '/usr/bin/chromium';
+/** Generous: the suite runs on 2 busy cores in CI. */
+const WAIT = 180_000;
+
+const tmp = mkdtempSync(join(tmpdir(), 'advx-lab-e2e-'));
+const runs = join(tmp, 'runs');
+let lab: { url: string; child: ChildProcess };
+let browser: Browser;
+let port: number;
+/** Every URL any page asked for, to check that nothing leaves localhost. */
+const requested: string[] = [];
+
+async function newPage(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  page.setDefaultTimeout(WAIT);
+  page.on('request', (r) => requested.push(r.url()));
+  // Shown in the test log, for a failure in CI.
+  page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
+  page.on('console', (m) => m.type() === 'error' && process.stderr.write(`page console: ${m.text()}\n`));
+  return page;
+}
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  if (!existsSync(join(ROOT, 'web', 'dist', 'index.html'))) {
+    // `npm test` and `npm run test:e2e` build first; this covers a bare `node --test`.
+    const b = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.equal(b.status, 0, `npm run build failed:\n${b.stdout}\n${b.stderr}`);
+  }
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it (apt-get install chromium) or set ADVX_CHROMIUM`);
+  // A real run folder, written by the CLI: two epochs of a small MLP.
+  const train = advxEnv(['train', '--model', 'mlp', '--data', 'mnist', '--epochs', '2', '--limit', '500', '--seed', '1', '--quiet', '--json', '--out', join(runs, 'mlp')]);
+  assert.equal(train.status, 0, train.stderr);
+  // A run whose metrics.jsonl was cut mid-line (a killed writer): reported, not fatal.
+  mkdirSync(join(runs, 'broken'), { recursive: true });
+  writeFileSync(join(runs, 'broken', 'config.json'), JSON.stringify({ model: 'cnn', data: 'mnist' }));
+  writeFileSync(join(runs, 'broken', 'metrics.jsonl'), '{"epoch":1,"loss":0.5,"test_accuracy":0.9}\n{"epoch":2,"loss":0.3,"test_accuracy":0.95}\n{"epoch":3,"lo');
+  lab = await startLab(['--port', '0', '--runs', runs]);
+  port = Number(new URL(lab.url).port);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    timeout: WAIT,
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (lab) await stop(lab.child);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+test('attack explorer: PGD at ε = 0.3 flips mnist-cnn\'s prediction of a test image', { timeout: 600_000 }, async () => {
+  const page = await newPage();
+  await page.goto(`${lab.url}?backend=wasm#/explorer`);
+  await page.locator('#page-explorer[data-ready="true"]').waitFor();
+  await page.locator('#panel-a[data-clean-pred]').waitFor();
+  assert.equal(await page.locator('#model-a').inputValue(), 'shipped:mnist-cnn');
+  assert.match(await page.locator('#backend-status').innerText(), /backend: wasm/);
+  await page.locator('.thumbs button[data-index="0"]').click();
+  const label = await page.locator('#image-info').getAttribute('data-label');
+  await page.locator('#panel-a[data-clean-pred]').waitFor();
+  assert.equal(await page.locator('#panel-a').getAttribute('data-clean-pred'), label, 'the model gets the clean image right');
+  await page.locator('#attack').selectOption('pgd');
+  await page.locator('#eps').fill('0.3');
+  await page.locator('#steps').fill('40');
+  await page.locator('#target').selectOption('');
+  // Live: record every step the panel shows while the attack runs.
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { seenSteps: string[] }).seenSteps = seen;
+    const panel = document.querySelector('#panel-a')!;
+    new MutationObserver(() => seen.push(panel.getAttribute('data-step') ?? '')).observe(panel, { attributes: true, attributeFilter: ['data-step'] });
+  });
+  await page.locator('#run').click();
+  await page.locator('#panel-a[data-state="done"]').waitFor();
+  const seen = new Set(await page.evaluate(() => (window as unknown as { seenSteps: string[] }).seenSteps));
+  assert.ok(seen.size >= 20, `the page showed ${seen.size} of the 41 iterates`);
+  const panel = page.locator('#panel-a');
+  assert.equal(await panel.getAttribute('data-success'), 'true', await panel.locator('.verdict').innerText());
+  assert.notEqual(await panel.getAttribute('data-adv-pred'), label);
+  assert.equal(await panel.getAttribute('data-step'), '40');
+  assert.match(await panel.locator('figcaption').nth(1).innerText(), /max \|δ\| 0\.300/);
+  assert.equal(await page.locator('#error').isHidden(), true, 'no error shown');
+  await page.screenshot({ path: join(ARTIFACTS, 'explorer-pgd.png'), fullPage: true });
+
+  // The same attack side by side on a second model.
+  await page.locator('#model-b').selectOption('shipped:fashion-cnn');
+  await page.locator('#panel-b[data-clean-pred]').waitFor();
+  await page.locator('#attack').selectOption('fgsm');
+  await page.locator('#eps').fill('0.2');
+  const tensors = await page.locator('body').getAttribute('data-tensors');
+  await page.locator('#run').click();
+  await page.locator('#panel-a[data-state="done"]').waitFor();
+  await page.locator('#panel-b[data-state="done"]').waitFor();
+  await page.locator('#run:not([disabled])').waitFor();
+  assert.equal(await page.locator('body').getAttribute('data-tensors'), tensors, 'the attacks free every tensor they make');
+  await page.screenshot({ path: join(ARTIFACTS, 'explorer-side-by-side.png'), fullPage: true });
+  await page.close();
+});
+
+test('attack explorer: a malformed model upload shows an error and the page keeps working', { timeout: 600_000 }, async () => {
+  const page = await newPage();
+  await page.goto(`${lab.url}?backend=wasm#/explorer`);
+  await page.locator('#page-explorer[data-ready="true"]').waitFor();
+  // A good upload first: the shipped CNN's files, as a user would pick them.
+  await page.locator('#upload').setInputFiles(['model.json', 'weights.bin', 'advx.json'].map((f) => join(ROOT, 'models', 'mnist-cnn', f)));
+  await page.waitForFunction(() => (document.querySelector('#model-a') as HTMLSelectElement).value.startsWith('upload:'));
+  await page.locator('#panel-a[data-clean-pred="7"]').waitFor();
+  assert.equal(await page.locator('#error').isHidden(), true);
+  await page.locator('#upload').setInputFiles([{ name: 'model.json', mimeType: 'application/json', buffer: Buffer.from('{"modelTopology": {"class_name": "Sequ') }]);
+  await page.locator('#error:not([hidden])').waitFor();
+  assert.match(await page.locator('#error-text').innerText(), /model\.json is not valid JSON/);
+  await page.locator('#upload').setInputFiles([{ name: 'model.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify({ modelTopology: { class_name: 'Sequential', config: { layers: [{ class_name: 'NoSuchLayer', config: {} }] } }, weightsManifest: [] })) }]);
+  await page.waitForFunction(() => /could not load model\.json/.test(document.querySelector('#error-text')?.textContent ?? ''));
+  await page.screenshot({ path: join(ARTIFACTS, 'explorer-bad-upload.png'), fullPage: true });
+  // Still usable: draw a digit and attack it on the shipped model.
+  await page.locator('#clear').click();
+  const box = (await page.locator('#draw').boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
+  await page.mouse.down();
+  for (let t = 1; t <= 20; t++) await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.15 + 0.035 * t));
+  await page.mouse.up();
+  await page.waitForFunction(() => /your drawing/.test(document.querySelector('#image-info')?.textContent ?? ''));
+  await page.locator('#panel-a[data-clean-pred]').waitFor();
+  await page.locator('#attack').selectOption('fgsm');
+  await page.locator('#eps').fill('0.3');
+  await page.locator('#run').click();
+  await page.locator('#panel-a[data-state="done"]').waitFor();
+  assert.equal(await page.locator('#error').isHidden(), true, 'a new run clears the old error');
+  await page.close();
+});
+
+test('runs dashboard: shows the CLI run and its curves, and reports a truncated metrics.jsonl', { timeout: 600_000 }, async () => {
+  const page = await newPage();
+  await page.goto(`${lab.url}#/runs`);
+  await page.locator('#page-runs[data-ready="true"]').waitFor();
+  await page.locator('tr[data-run="mlp"]').waitFor();
+  await page.locator('tr[data-run="broken"] .warn').waitFor();
+  await page.locator('a.run-link[data-run="mlp"]').click();
+  await page.locator('#run-detail[data-run="mlp"]').waitFor();
+  const accuracy = page.locator('#charts figure[data-chart="accuracy"] svg');
+  await accuracy.waitFor();
+  const points = await accuracy.locator('polyline').first().getAttribute('points');
+  assert.equal(points?.trim().split(/\s+/).length, 2, 'one point per epoch');
+  await page.locator('#charts figure[data-chart="loss"] svg').waitFor();
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-run.png'), fullPage: true });
+
+  await page.locator('a.run-link[data-run="broken"]').click();
+  await page.locator('#run-detail[data-run="broken"]').waitFor();
+  assert.match(await page.locator('#run-warnings').innerText(), /last line \(3\) is truncated/);
+  // Compare the two runs on one chart.
+  await page.locator('input[type="checkbox"][data-run="mlp"]').check();
+  await page.waitForFunction(() => document.querySelectorAll('#charts figure[data-chart="loss"] polyline').length === 2);
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-compare.png'), fullPage: true });
+  await page.close();
+});
+
+test('the lab serves only its own files: path traversal gets 403/404', async () => {
+  const secret = join(tmp, 'secret.txt');
+  writeFileSync(secret, 'SECRET-E2E');
+  for (const path of ['/runs/../secret.txt', '/runs/%2e%2e/secret.txt', '/runs/%2E%2E%2Fsecret.txt', '/models/..%2f..%2fpackage.json', `/runs/${secret}`, `//${secret}`, '/%2e%2e/%2e%2e/package.json', '/api/run?name=..']) {
+    const r = await rawGet(port, path);
+    assert.ok([400, 403, 404].includes(r.status), `${path} → ${r.status}`);
+    assert.doesNotMatch(r.body, /SECRET-E2E|"name": "advx"/, path);
+  }
+  const page = await newPage();
+  const response = await page.goto(`${lab.url}runs/%2e%2e/secret.txt`);
+  assert.ok(response && [403, 404].includes(response.status()), `browser: ${response?.status()}`);
+  await page.close();
+});
+
+test('no page asked for anything outside localhost', () => {
+  assert.ok(requested.length > 10, `${requested.length} requests seen`);
+  const foreign = requested.filter((u) => {
+    if (u.startsWith('data:') || u.startsWith('blob:')) return false;
+    return new URL(u).hostname !== '127.0.0.1';
+  });
+  assert.deepEqual(foreign, []);
+});

@@ -1,0 +1,198 @@
+/**
+ * The runs dashboard: the run folders under `advx lab --runs`, their metrics.jsonl curves (drawn
+ * by the same lineChartSvg as the CLI's reports), config, images and report.html; tick several
+ * runs to compare their curves.
+ */
+import { lineChartSvg, type Series } from '../../src/index.ts';
+import { clearError, errorMessage, fetchJson, h, showError } from './ui.ts';
+
+interface RunListItem {
+  name: string;
+  config: Record<string, unknown> | null;
+  lines: number;
+  last: Record<string, unknown> | null;
+  warnings: string[];
+  modified: number;
+  hasReport: boolean;
+}
+
+interface RunDetail {
+  name: string;
+  config: Record<string, unknown> | null;
+  metrics: Record<string, unknown>[];
+  warnings: string[];
+  files: string[];
+}
+
+const X_KEYS = ['epoch', 'step', 'iteration', 'iter'];
+const IMAGE = /\.(png|jpe?g|gif|webp|svg)$/i;
+
+export function runUrl(name: string, file: string): string {
+  const enc = (p: string) => p.split('/').map(encodeURIComponent).join('/');
+  return `runs/${enc(name)}/${enc(file)}`;
+}
+
+function fmt(v: unknown): string {
+  if (typeof v !== 'number') return v === undefined || v === null ? '' : String(v);
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4);
+}
+
+/** The x axis of a run's metrics: the first of epoch/step/… every row has, else the line number. */
+function xKey(rows: Record<string, unknown>[]): string | null {
+  return X_KEYS.find((k) => rows.length > 0 && rows.every((r) => typeof r[k] === 'number')) ?? null;
+}
+
+/** Charts for the metrics of `runs`: all accuracies in one, all losses in one, every other numeric key alone. */
+export function metricCharts(runs: RunDetail[]): Array<{ title: string; svg: string }> {
+  const groups = new Map<string, Array<{ run: string; key: string; x: number[]; y: number[] }>>();
+  let xLabel = 'line';
+  for (const run of runs) {
+    const xk = xKey(run.metrics);
+    if (xk) xLabel = xk;
+    const keys = new Set<string>();
+    for (const r of run.metrics) for (const [k, v] of Object.entries(r)) if (typeof v === 'number' && Number.isFinite(v) && k !== xk) keys.add(k);
+    for (const key of keys) {
+      const x: number[] = [];
+      const y: number[] = [];
+      run.metrics.forEach((r, i) => {
+        const v = r[key];
+        if (typeof v === 'number' && Number.isFinite(v)) {
+          x.push(xk ? (r[xk] as number) : i + 1);
+          y.push(v);
+        }
+      });
+      if (!x.length) continue;
+      const group = /acc/i.test(key) ? 'accuracy' : /loss/i.test(key) ? 'loss' : key;
+      if (!groups.has(group)) groups.set(group, []);
+      groups.get(group)!.push({ run: run.name, key, x, y });
+    }
+  }
+  const order = (g: string) => (g === 'accuracy' ? 0 : g === 'loss' ? 1 : 2);
+  return [...groups.entries()]
+    .sort((a, b) => order(a[0]) - order(b[0]) || a[0].localeCompare(b[0]))
+    .map(([group, items]) => {
+      // Training-set curves are dashed where the same run also has a held-out (test/val) curve here.
+      const heldOut = (run: string) => items.some((o) => o.run === run && /^(test|val)/i.test(o.key));
+      const series: Series[] = items.map((it) => ({
+        name: runs.length > 1 ? (items.some((o) => o.key !== it.key) ? `${it.run} · ${it.key}` : it.run) : it.key,
+        x: it.x,
+        y: it.y,
+        dashed: !/^(test|val)/i.test(it.key) && heldOut(it.run),
+      }));
+      // A constant curve (a fixed learning rate, say) gets a range around its value, so it has ticks.
+      const ys = series.flatMap((s) => s.y);
+      const [lo, hi] = [Math.min(...ys), Math.max(...ys)];
+      const pad = Math.abs(lo) * 0.1 || 1;
+      const yDomain: [number, number] | undefined = lo === hi ? [lo - pad, hi + pad] : undefined;
+      return { title: group, svg: lineChartSvg(series, { title: group, xLabel, yLabel: group, width: 560, height: 320, yDomain }) };
+    });
+}
+
+export async function mountDashboard(root: HTMLElement): Promise<{ open(name: string | null): Promise<void> }> {
+  const list = h('tbody');
+  const summary = h('p', { class: 'hint', id: 'runs-root' }, '');
+  const refreshBtn = h('button', { type: 'button', id: 'runs-refresh' }, 'Refresh');
+  const detail = h('div', { id: 'run-detail' });
+  root.append(
+    h('h1', { id: 'runs-title' }, 'Runs'),
+    h('div', { class: 'row' }, summary, refreshBtn),
+    h(
+      'table',
+      { id: 'runs-table' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'compare'), h('th', {}, 'run'), h('th', {}, 'model / data'), h('th', {}, 'lines'), h('th', {}, 'last metrics'), h('th', {}, 'report'))),
+      list,
+    ),
+    detail,
+  );
+
+  let runs: RunListItem[] = [];
+  let current: string | null = null;
+  const compared = new Set<string>();
+
+  async function load(): Promise<void> {
+    try {
+      const data = await fetchJson<{ root: string; exists: boolean; runs: RunListItem[] }>('api/runs');
+      runs = data.runs;
+      summary.textContent = data.exists ? `${runs.length} run folder${runs.length === 1 ? '' : 's'} in ${data.root}` : `${data.root} does not exist yet: runs written there by the CLI (--out) will show here`;
+    } catch (e) {
+      showError(`could not list the runs: ${errorMessage(e)}`);
+      runs = [];
+    }
+    list.replaceChildren(
+      ...runs.map((r) => {
+        const box = h('input', { type: 'checkbox', 'aria-label': `compare ${r.name}`, 'data-run': r.name, checked: compared.has(r.name) });
+        box.addEventListener('change', () => {
+          if (box.checked) compared.add(r.name);
+          else compared.delete(r.name);
+          void open(current ?? r.name);
+        });
+        const link = h('a', { href: `#/runs/${encodeURIComponent(r.name)}`, class: 'run-link', 'data-run': r.name }, r.name);
+        const cfg = r.config ?? {};
+        const last = r.last ? Object.entries(r.last).filter(([k, v]) => typeof v === 'number' && /acc|loss/i.test(k)).map(([k, v]) => `${k} ${fmt(v)}`).join(', ') : '';
+        return h(
+          'tr',
+          { 'data-run': r.name },
+          h('td', {}, box),
+          h('td', {}, link, r.warnings.length ? h('span', { class: 'warn', title: r.warnings.join('\n') }, ' ⚠') : null),
+          h('td', {}, [cfg.model, cfg.data ?? cfg.source].filter(Boolean).map(String).join(' / ')),
+          h('td', { class: 'num' }, String(r.lines)),
+          h('td', { class: 'num' }, last),
+          h('td', {}, r.hasReport ? h('a', { href: runUrl(r.name, 'report.html'), target: '_blank', rel: 'noopener' }, 'report.html') : ''),
+        );
+      }),
+    );
+  }
+
+  async function open(name: string | null): Promise<void> {
+    current = name;
+    for (const tr of list.querySelectorAll('tr')) tr.classList.toggle('current', tr.getAttribute('data-run') === name);
+    if (!name) {
+      detail.replaceChildren(h('p', { class: 'hint' }, runs.length ? 'Choose a run.' : ''));
+      return;
+    }
+    clearError();
+    const names = [name, ...[...compared].filter((n) => n !== name)];
+    let details: RunDetail[];
+    try {
+      details = await Promise.all(names.map((n) => fetchJson<RunDetail>(`api/run?name=${encodeURIComponent(n)}`)));
+    } catch (e) {
+      showError(errorMessage(e));
+      detail.replaceChildren();
+      return;
+    }
+    if (current !== name) return;
+    const main = details[0];
+    const charts = metricCharts(details);
+    const chartBox = h('div', { class: 'charts', id: 'charts' });
+    // lineChartSvg escapes every label it draws, so its output is safe to insert as markup.
+    for (const c of charts) {
+      const fig = h('figure', { 'data-chart': c.title });
+      fig.innerHTML = c.svg;
+      chartBox.append(fig);
+    }
+    const images = main.files.filter((f) => IMAGE.test(f));
+    const others = main.files.filter((f) => !IMAGE.test(f));
+    const warnings = details.flatMap((d) => d.warnings.map((w) => `${d.name}: ${w}`));
+    const parts: Array<Node | null> = [
+      h('h2', { id: 'run-title' }, details.length > 1 ? `${main.name} (compared with ${details.slice(1).map((d) => d.name).join(', ')})` : main.name),
+      warnings.length ? h('div', { class: 'card warn', id: 'run-warnings', role: 'status' }, ...warnings.flatMap((w) => [w, h('br')])) : null,
+      charts.length ? chartBox : h('p', { class: 'hint' }, 'No metrics.jsonl lines to plot.'),
+      main.files.includes('report.html') ? h('p', {}, h('a', { href: runUrl(main.name, 'report.html'), target: '_blank', rel: 'noopener', id: 'run-report' }, 'Open report.html')) : null,
+      images.length ? h('h2', {}, 'Images') : null,
+      images.length ? h('div', { class: 'files' }, ...images.map((f) => h('figure', {}, h('a', { href: runUrl(main.name, f), target: '_blank', rel: 'noopener' }, h('img', { src: runUrl(main.name, f), alt: f, loading: 'lazy' })), h('figcaption', {}, f)))) : null,
+      h('details', {}, h('summary', {}, `config.json and ${others.length} other file${others.length === 1 ? '' : 's'}`), h('pre', { class: 'config' }, JSON.stringify(main.config, null, 2)), h('ul', {}, ...others.map((f) => h('li', {}, h('a', { href: runUrl(main.name, f), target: '_blank', rel: 'noopener' }, f))))),
+    ];
+    detail.replaceChildren(...parts.filter((p): p is Node => p !== null));
+    detail.dataset.run = main.name;
+  }
+
+  refreshBtn.addEventListener('click', async () => {
+    await load();
+    await open(current);
+  });
+  await load();
+  root.dataset.ready = 'true';
+  return { open };
+}
+

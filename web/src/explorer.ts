@@ -1,0 +1,457 @@
+/**
+ * The attack explorer: pick an MNIST test image or draw a digit, choose one or two models and an
+ * attack with its budget, and watch original / amplified perturbation / adversarial image and the
+ * class probabilities change as the attack iterates.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { EXPLORER_ATTACKS, runAttack, type ExplorerAttack } from './attacks.ts';
+import { LAB_BACKENDS, startBackend, type LabBackend } from './backend.ts';
+import { drawGrey, drawPerturbation } from './draw.ts';
+import { fitsExplorer, loadShipped, loadUploaded, type LabModel, type ModelEntry } from './models.ts';
+import { $, clearError, errorMessage, fetchJson, h, nextFrame, showError } from './ui.ts';
+
+interface Samples {
+  count: number;
+  labels: number[];
+  images: Float32Array[];
+}
+
+interface Panel {
+  root: HTMLElement;
+  title: HTMLElement;
+  original: HTMLCanvasElement;
+  perturbation: HTMLCanvasElement;
+  perturbationCaption: HTMLElement;
+  adversarial: HTMLCanvasElement;
+  verdict: HTMLElement;
+  clean: HTMLElement[];
+  adv: HTMLElement[];
+  pct: HTMLElement[];
+}
+
+const NUM_CLASSES = 10;
+const SIZE = 28;
+
+async function loadSamples(): Promise<Samples> {
+  const data = await fetchJson<{ count: number; labels: number[]; pixels: string }>('data/mnist-test.json');
+  const bytes = Uint8Array.from(atob(data.pixels), (c) => c.charCodeAt(0));
+  const images = Array.from({ length: data.count }, (_, i) => Float32Array.from(bytes.subarray(i * SIZE * SIZE, (i + 1) * SIZE * SIZE), (v) => v / 255));
+  return { count: data.count, labels: data.labels, images };
+}
+
+function makePanel(id: string): Panel {
+  const clean: HTMLElement[] = [];
+  const adv: HTMLElement[] = [];
+  const pct: HTMLElement[] = [];
+  const bars = h('div', { class: 'bars', role: 'list', 'aria-label': 'class probabilities' });
+  for (let k = 0; k < NUM_CLASSES; k++) {
+    const c = h('span', { class: 'clean', style: 'width:0%' });
+    const a = h('span', { class: 'adv', style: 'width:0%' });
+    const p = h('span', { class: 'num' }, '');
+    clean.push(c);
+    adv.push(a);
+    pct.push(p);
+    bars.append(h('span', { role: 'listitem' }, String(k)), h('span', { class: 'track', 'data-class': k }, c, a), p);
+  }
+  const fig = (canvas: HTMLCanvasElement, caption: HTMLElement) => h('figure', {}, canvas, caption);
+  const original = h('canvas', { class: 'pixel', width: SIZE, height: SIZE, 'aria-label': 'original image' });
+  const perturbation = h('canvas', { class: 'pixel', width: SIZE, height: SIZE, 'aria-label': 'amplified perturbation' });
+  const adversarial = h('canvas', { class: 'pixel', width: SIZE, height: SIZE, 'aria-label': 'adversarial image' });
+  const perturbationCaption = h('figcaption', {}, 'perturbation');
+  const title = h('h2', {}, '');
+  const verdict = h('p', { class: 'verdict', 'aria-live': 'polite' }, '');
+  const root = h(
+    'div',
+    { class: 'card panel', id, 'data-state': 'idle' },
+    title,
+    h('div', { class: 'images' }, fig(original, h('figcaption', {}, 'original')), fig(perturbation, perturbationCaption), fig(adversarial, h('figcaption', {}, 'adversarial'))),
+    verdict,
+    bars,
+    h('p', { class: 'legend' }, h('i', { style: 'background:#8c96a0' }), 'original', h('i', { style: 'background:#d62728' }), 'adversarial'),
+  );
+  return { root, title, original, perturbation, perturbationCaption, adversarial, verdict, clean, adv, pct };
+}
+
+function argmax(p: ArrayLike<number>): number {
+  let best = 0;
+  for (let k = 1; k < p.length; k++) if (p[k] > p[best]) best = k;
+  return best;
+}
+
+function setBars(panel: Panel, which: 'clean' | 'adv', probs: ArrayLike<number> | null): void {
+  for (let k = 0; k < NUM_CLASSES; k++) panel[which][k].style.width = `${((probs ? probs[k] : 0) * 100).toFixed(1)}%`;
+  // The numbers show the adversarial probabilities once an attack runs, the clean ones before.
+  if (probs && (which === 'adv' || panel.root.dataset.state === 'idle')) {
+    for (let k = 0; k < NUM_CLASSES; k++) panel.pct[k].textContent = `${(probs[k] * 100).toFixed(1)}%`;
+  }
+}
+
+export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: string) => void): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const requested = (LAB_BACKENDS as readonly string[]).includes(params.get('backend') ?? '') ? (params.get('backend') as LabBackend) : 'wasm';
+
+  const thumbs = h('div', { class: 'thumbs', role: 'group', 'aria-label': 'MNIST test images' });
+  const draw = h('canvas', { id: 'draw', class: 'pixel', width: SIZE, height: SIZE, tabindex: 0, 'aria-label': '28 by 28 drawing canvas: drag to draw, shift-drag or right button to erase' });
+  const imageInfo = h('p', { id: 'image-info', class: 'hint' }, '');
+  const clearBtn = h('button', { type: 'button', id: 'clear' }, 'Clear canvas');
+  const modelA = h('select', { id: 'model-a' });
+  const modelB = h('select', { id: 'model-b' });
+  const upload = h('input', { id: 'upload', type: 'file', multiple: true, accept: '.json,.bin,application/json,application/octet-stream' });
+  const attack = h('select', { id: 'attack' });
+  for (const [key, def] of Object.entries(EXPLORER_ATTACKS)) attack.append(h('option', { value: key }, def.label));
+  attack.value = 'pgd';
+  const eps = h('input', { id: 'eps', type: 'range', min: 0, max: 0.5, step: 0.01, value: 0.3 });
+  const epsValue = h('output', { id: 'eps-value', for: 'eps' }, '0.30');
+  const steps = h('input', { id: 'steps', type: 'number', min: 1, max: 1000, value: 40 });
+  const target = h('select', { id: 'target' }, h('option', { value: '' }, 'untargeted'));
+  for (let k = 0; k < NUM_CLASSES; k++) target.append(h('option', { value: k }, `target ${k}`));
+  const backend = h('select', { id: 'backend' });
+  for (const b of LAB_BACKENDS) backend.append(h('option', { value: b }, b));
+  backend.value = requested;
+  const runBtn = h('button', { type: 'button', id: 'run', class: 'primary', disabled: true }, 'Run attack');
+  const stopBtn = h('button', { type: 'button', id: 'stop', disabled: true }, 'Stop');
+  const panels = [makePanel('panel-a'), makePanel('panel-b')];
+  const lbl = (forId: string, text: string) => h('label', { for: forId }, text);
+
+  root.append(
+    h('h1', { id: 'explorer-title' }, 'Attack explorer'),
+    h(
+      'div',
+      { class: 'row' },
+      h('div', { class: 'card' }, h('h2', {}, 'Image'), thumbs, h('p', { class: 'hint' }, 'MNIST test images (click one), or draw below.'), draw, h('div', {}, clearBtn), imageInfo),
+      h(
+        'div',
+        { class: 'card controls' },
+        h('h2', { class: 'full' }, 'Attack'),
+        lbl('model-a', 'Model'),
+        modelA,
+        lbl('model-b', 'Side by side'),
+        modelB,
+        lbl('upload', 'Upload model'),
+        h('span', {}, upload, h('br'), h('span', { class: 'hint' }, 'model.json + weight files (+ advx.json), a 28×28×1 LayersModel')),
+        lbl('attack', 'Attack'),
+        attack,
+        lbl('eps', 'ε'),
+        h('span', {}, eps, ' ', epsValue),
+        lbl('steps', 'Steps'),
+        steps,
+        lbl('target', 'Goal'),
+        target,
+        lbl('backend', 'Backend'),
+        backend,
+        h('div', { class: 'full' }, runBtn, ' ', stopBtn),
+      ),
+    ),
+    h('div', { class: 'panels' }, panels[0].root, panels[1].root),
+  );
+
+  // ---- state
+  let samples: Samples = { count: 0, labels: [], images: [] };
+  let image = new Float32Array(SIZE * SIZE);
+  let label: number | null = null; // the dataset's label; null once the user draws
+  let entries: ModelEntry[] = [];
+  const loaded = new Map<string, LabModel>();
+  const uploaded = new Map<string, LabModel>();
+  let uploads = 0;
+  let runToken = 0;
+  let running: Promise<void> | null = null;
+
+  const setStatus = async () => {
+    const tensors = tf.memory().numTensors;
+    document.body.dataset.tensors = String(tensors);
+    setBackendStatus(`backend: ${tf.getBackend()} · tensors: ${tensors}`);
+  };
+  /** The image's dataset label means something to a model of that dataset only; others are attacked away from their own prediction. */
+  const labelFor = (m: LabModel) => (label !== null && (m.classifier.info.dataset ?? 'mnist') === 'mnist' ? label : null);
+  const className = (m: LabModel, k: number) => {
+    const name = m.classifier.info.classNames?.[k];
+    return name && name !== String(k) ? `${k} (${name})` : String(k);
+  };
+
+  // ---- image
+  function showImage(): void {
+    drawGrey(draw, image);
+    for (const p of panels) drawGrey(p.original, image);
+  }
+  function selectSample(i: number): void {
+    image = Float32Array.from(samples.images[i]);
+    label = samples.labels[i];
+    imageInfo.textContent = `MNIST test image #${i}, label ${label}`;
+    imageInfo.dataset.label = String(label);
+    for (const b of thumbs.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.index === String(i)));
+    showImage();
+    void refresh();
+  }
+
+  // drawing: pointer → 28×28 with a soft round brush
+  let drawing: null | 'ink' | 'erase' = null;
+  const paint = (ev: PointerEvent) => {
+    const r = draw.getBoundingClientRect();
+    const cx = ((ev.clientX - r.left) / r.width) * SIZE;
+    const cy = ((ev.clientY - r.top) / r.height) * SIZE;
+    for (let y = Math.floor(cy - 2); y <= cy + 2; y++) {
+      for (let x = Math.floor(cx - 2); x <= cx + 2; x++) {
+        if (x < 0 || y < 0 || x >= SIZE || y >= SIZE) continue;
+        const d = Math.hypot(x + 0.5 - cx, y + 0.5 - cy);
+        const v = Math.max(0, Math.min(1, 1.6 - d * 0.75));
+        const i = y * SIZE + x;
+        image[i] = drawing === 'erase' ? Math.min(image[i], 1 - v) : Math.max(image[i], v);
+      }
+    }
+    if (label !== null) for (const b of thumbs.querySelectorAll('button')) b.setAttribute('aria-pressed', 'false');
+    label = null;
+    imageInfo.textContent = 'your drawing (attacked away from each model\u2019s prediction of it)';
+    delete imageInfo.dataset.label;
+    showImage();
+  };
+  draw.addEventListener('contextmenu', (e) => e.preventDefault());
+  draw.addEventListener('pointerdown', (e) => {
+    drawing = e.button === 2 || e.shiftKey ? 'erase' : 'ink';
+    draw.setPointerCapture(e.pointerId);
+    paint(e);
+  });
+  draw.addEventListener('pointermove', (e) => drawing && paint(e));
+  const endDraw = () => {
+    if (!drawing) return;
+    drawing = null;
+    void refresh();
+  };
+  draw.addEventListener('pointerup', endDraw);
+  draw.addEventListener('pointercancel', endDraw);
+  clearBtn.addEventListener('click', () => {
+    image = new Float32Array(SIZE * SIZE);
+    label = null;
+    imageInfo.textContent = 'empty canvas: draw a digit';
+    delete imageInfo.dataset.label;
+    for (const b of thumbs.querySelectorAll('button')) b.setAttribute('aria-pressed', 'false');
+    showImage();
+    void refresh();
+  });
+
+  // ---- models
+  function fillModelSelects(): void {
+    const keepA = modelA.value;
+    const keepB = modelB.value;
+    modelA.replaceChildren();
+    modelB.replaceChildren(h('option', { value: '' }, 'none'));
+    for (const e of entries.filter(fitsExplorer)) {
+      const text = `${e.name}${e.info?.dataset ? ` (${e.info.dataset})` : ''}`;
+      modelA.append(h('option', { value: `shipped:${e.name}` }, text));
+      modelB.append(h('option', { value: `shipped:${e.name}` }, text));
+    }
+    for (const m of uploaded.values()) {
+      modelA.append(h('option', { value: m.id }, m.label));
+      modelB.append(h('option', { value: m.id }, m.label));
+    }
+    const has = (s: HTMLSelectElement, v: string) => [...s.options].some((o) => o.value === v);
+    const paramA = params.get('model') ? `shipped:${params.get('model')}` : '';
+    modelA.value = has(modelA, keepA) ? keepA : has(modelA, paramA) ? paramA : has(modelA, 'shipped:mnist-cnn') ? 'shipped:mnist-cnn' : (modelA.options[0]?.value ?? '');
+    // The robust model, when shipped, goes beside the undefended one by default.
+    modelB.value = has(modelB, keepB) ? keepB : has(modelB, 'shipped:mnist-robust') && modelA.value !== 'shipped:mnist-robust' ? 'shipped:mnist-robust' : '';
+  }
+
+  async function getModel(id: string): Promise<LabModel | null> {
+    if (!id) return null;
+    if (uploaded.has(id)) return uploaded.get(id)!;
+    if (loaded.has(id)) return loaded.get(id)!;
+    const entry = entries.find((e) => `shipped:${e.name}` === id);
+    if (!entry) throw new Error(`unknown model ${id}`);
+    const m = await loadShipped(entry);
+    loaded.set(id, m);
+    return m;
+  }
+
+  /** Models of the visible panels, in order (A, then B when chosen). */
+  async function activeModels(): Promise<Array<LabModel | null>> {
+    return [await getModel(modelA.value), modelB.value ? await getModel(modelB.value) : null];
+  }
+
+  // ---- predictions on the clean image
+  let refreshSerial = 0;
+  async function refresh(): Promise<void> {
+    const serial = ++refreshSerial;
+    try {
+      const models = await activeModels();
+      if (serial !== refreshSerial) return;
+      panels.forEach((panel, i) => {
+        const m = models[i];
+        panel.root.hidden = !m;
+        panel.root.dataset.state = 'idle';
+        for (const k of ['cleanPred', 'advPred', 'success', 'step']) delete panel.root.dataset[k];
+        if (!m) return;
+        panel.title.textContent = m.label;
+        const probsTensor = tf.tidy(() => m.classifier.probabilities(tf.tensor4d(image, [1, SIZE, SIZE, 1])));
+        const probs = probsTensor.dataSync();
+        probsTensor.dispose();
+        const pred = argmax(probs);
+        panel.root.dataset.cleanPred = String(pred);
+        setBars(panel, 'clean', probs);
+        setBars(panel, 'adv', null);
+        drawGrey(panel.original, image);
+        drawGrey(panel.adversarial, image);
+        drawPerturbation(panel.perturbation, image, image);
+        panel.perturbationCaption.textContent = 'perturbation';
+        panel.verdict.className = 'verdict';
+        const known = labelFor(m);
+        panel.verdict.textContent = `predicts ${className(m, pred)} (${(probs[pred] * 100).toFixed(1)}%)${known !== null ? `, label ${known}` : ''}`;
+        m.classifier.info.classNames?.forEach((name, k) => panel.root.querySelector(`.track[data-class="${k}"]`)?.setAttribute('title', name));
+      });
+      runBtn.disabled = !models[0];
+    } catch (e) {
+      showError(errorMessage(e));
+    }
+    void setStatus();
+  }
+
+  // ---- attack
+  function syncAttackControls(): void {
+    const def = EXPLORER_ATTACKS[attack.value as ExplorerAttack];
+    eps.disabled = !def.usesEps;
+    eps.max = def.norm === 'l2' ? '5' : '0.5';
+    eps.step = def.norm === 'l2' ? '0.05' : '0.01';
+    if (Number(eps.value) > Number(eps.max)) eps.value = eps.max;
+    epsValue.textContent = def.usesEps ? `${Number(eps.value).toFixed(2)} (${def.norm === 'l2' ? 'L2' : 'L∞'})` : 'minimal (no ε)';
+    steps.disabled = def.steps === 1;
+    // DeepFool crosses the nearest boundary, whatever lies beyond: it has no targeted mode.
+    target.disabled = !def.targeted;
+    if (!def.targeted) target.value = '';
+  }
+  attack.addEventListener('change', () => {
+    const def = EXPLORER_ATTACKS[attack.value as ExplorerAttack];
+    steps.value = String(def.steps);
+    if (def.norm === 'l2' && Number(eps.value) < 0.5) eps.value = '2';
+    if (def.norm === 'linf' && Number(eps.value) > 0.5) eps.value = '0.3';
+    syncAttackControls();
+  });
+  eps.addEventListener('input', syncAttackControls);
+
+  async function runOne(panel: Panel, model: LabModel, token: number): Promise<void> {
+    const def = EXPLORER_ATTACKS[attack.value as ExplorerAttack];
+    const cleanPred = Number(panel.root.dataset.cleanPred);
+    const goalLabel = labelFor(model) ?? cleanPred;
+    const targetClass = target.value === '' ? null : Number(target.value);
+    panel.root.dataset.state = 'running';
+    panel.verdict.className = 'verdict';
+    panel.verdict.textContent = def.live ? 'starting…' : `running ${def.label}…`;
+    await nextFrame();
+    const x = Float32Array.from(image);
+    let last = null;
+    for await (const it of runAttack(model.classifier, x, { attack: attack.value as ExplorerAttack, eps: Number(eps.value), steps: Number(steps.value), target: targetClass, label: goalLabel })) {
+      if (token !== runToken) break; // stopped or superseded: the generator frees its tensors
+      last = it;
+      drawGrey(panel.adversarial, it.adversarial);
+      const max = drawPerturbation(panel.perturbation, x, it.adversarial);
+      panel.perturbationCaption.textContent = max > 0 ? `perturbation ×${(1 / max).toFixed(1)} (max |δ| ${max.toFixed(3)})` : 'perturbation (none yet)';
+      setBars(panel, 'adv', it.probabilities);
+      panel.root.dataset.step = String(it.step);
+      panel.root.dataset.advPred = String(it.prediction);
+      panel.verdict.textContent = `${def.live ? `step ${it.step}/${it.total}: ` : ''}${className(model, cleanPred)} → ${className(model, it.prediction)} (${(it.probabilities[it.prediction] * 100).toFixed(1)}%)`;
+      void setStatus();
+      await nextFrame();
+    }
+    if (token !== runToken || !last) {
+      panel.root.dataset.state = 'stopped';
+      panel.verdict.textContent += ' — stopped';
+      return;
+    }
+    const success = targetClass === null ? last.prediction !== goalLabel : last.prediction === targetClass;
+    panel.root.dataset.success = String(success);
+    panel.root.dataset.state = 'done';
+    panel.verdict.className = `verdict ${success ? 'success' : 'fail'}`;
+    const goalText = targetClass === null ? (labelFor(model) === null ? `away from its clean prediction ${goalLabel}` : `label ${goalLabel}`) : `target ${targetClass}`;
+    panel.verdict.textContent = `${className(model, cleanPred)} → ${className(model, last.prediction)} (${(last.probabilities[last.prediction] * 100).toFixed(1)}%): ${success ? 'attack succeeded' : 'attack failed'} (${goalText})`;
+  }
+
+  async function run(): Promise<void> {
+    const token = ++runToken;
+    if (running) await running;
+    clearError();
+    runBtn.disabled = true;
+    stopBtn.disabled = false;
+    const job = (async () => {
+      try {
+        await refresh();
+        const models = await activeModels();
+        await Promise.all(panels.map((p, i) => (models[i] ? runOne(p, models[i]!, token) : Promise.resolve())));
+      } catch (e) {
+        showError(`the attack failed: ${errorMessage(e)}`);
+        for (const p of panels) if (p.root.dataset.state === 'running') p.root.dataset.state = 'error';
+      } finally {
+        runBtn.disabled = false;
+        stopBtn.disabled = true;
+        void setStatus();
+      }
+    })();
+    running = job;
+    await job;
+    if (running === job) running = null;
+  }
+  runBtn.addEventListener('click', () => void run());
+  stopBtn.addEventListener('click', () => {
+    runToken++;
+  });
+
+  // ---- model choice, upload, backend
+  modelA.addEventListener('change', () => void refresh());
+  modelB.addEventListener('change', () => void refresh());
+  target.addEventListener('change', () => void refresh());
+  upload.addEventListener('change', async () => {
+    const files = [...(upload.files ?? [])];
+    upload.value = '';
+    if (!files.length) return;
+    clearError();
+    try {
+      const m = await loadUploaded(files, ++uploads);
+      uploaded.set(m.id, m);
+      fillModelSelects();
+      modelA.value = m.id;
+      await refresh();
+    } catch (e) {
+      showError(`upload: ${errorMessage(e)}`);
+    }
+  });
+  backend.addEventListener('change', async () => {
+    runToken++;
+    if (running) await running;
+    try {
+      const started = await startBackend(backend.value as LabBackend);
+      if (started.note) showError(`backend ${backend.value} did not start, using ${started.name}: ${started.note}`);
+      backend.value = started.name;
+      await refresh();
+    } catch (e) {
+      showError(errorMessage(e));
+    }
+  });
+
+  // ---- start
+  syncAttackControls();
+  try {
+    const started = await startBackend(requested);
+    if (started.note) showError(`backend ${requested} did not start, using ${started.name}: ${started.note}`);
+    backend.value = started.name;
+  } catch (e) {
+    showError(errorMessage(e));
+    return;
+  }
+  void setStatus();
+  try {
+    [samples, { models: entries }] = await Promise.all([loadSamples(), fetchJson<{ models: ModelEntry[] }>('api/models')]);
+  } catch (e) {
+    showError(`could not load the lab's data: ${errorMessage(e)}`);
+  }
+  samples.images.forEach((img, i) => {
+    const c = h('canvas', { width: SIZE, height: SIZE });
+    drawGrey(c, img);
+    const b = h('button', { type: 'button', 'data-index': i, 'aria-pressed': 'false', 'aria-label': `test image ${i}, label ${samples.labels[i]}`, title: `#${i}: ${samples.labels[i]}` }, c);
+    b.addEventListener('click', () => selectSample(i));
+    thumbs.append(b);
+  });
+  fillModelSelects();
+  if (!modelA.options.length) showError('no 28×28×1 model found: upload one, or start advx lab with --models pointing at a folder of models');
+  if (samples.count) selectSample(Number(params.get('image') ?? 0) % samples.count);
+  else {
+    showImage();
+    await refresh();
+  }
+  root.dataset.ready = 'true';
+}

@@ -1,0 +1,40 @@
+/** The lab's entry point: two pages behind hash routes (#/explorer, #/runs[/<run>]). */
+import './style.css';
+import { mountDashboard } from './dashboard.ts';
+import { mountExplorer } from './explorer.ts';
+import { $, clearError, errorMessage, showError } from './ui.ts';
+
+const status = $('#backend-status');
+$('#error-close').addEventListener('click', clearError);
+
+// Anything that escapes a handler still shows up on the page instead of only in the console.
+window.addEventListener('error', (e) => showError(e.message || 'unexpected error'));
+window.addEventListener('unhandledrejection', (e) => showError(errorMessage(e.reason)));
+
+let explorer: Promise<void> | null = null;
+let dashboard: ReturnType<typeof mountDashboard> | null = null;
+
+async function route(): Promise<void> {
+  const hash = location.hash.replace(/^#\/?/, '');
+  const [page, ...rest] = hash.split('/');
+  const which = page === 'runs' ? 'runs' : 'explorer';
+  for (const p of ['explorer', 'runs']) {
+    $(`#page-${p}`).hidden = p !== which;
+    const nav = $(`#nav-${p}`);
+    if (p === which) nav.setAttribute('aria-current', 'page');
+    else nav.removeAttribute('aria-current');
+  }
+  if (which === 'explorer') {
+    explorer ??= mountExplorer($('#page-explorer'), (s) => (status.textContent = s));
+    await explorer;
+  } else {
+    if (!explorer) status.textContent = '';
+    dashboard ??= mountDashboard($('#page-runs'));
+    const d = await dashboard;
+    const name = rest.length ? decodeURIComponent(rest.join('/')) : null;
+    await d.open(name);
+  }
+}
+
+window.addEventListener('hashchange', () => void route().catch((e) => showError(errorMessage(e))));
+void route().catch((e) => showError(errorMessage(e)));
