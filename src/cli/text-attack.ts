@@ -34,7 +34,7 @@ interface TextAttackFlags extends BackendFlags {
 export function textAttackCommand(): Command {
   return withBackend(new Command('text-attack'))
     .description('adversarial edits (typos, deletions, insertions, synonyms, flips) against a text classifier')
-    .requiredOption('--model <dir>', 'text model folder (model.json + text.json), e.g. models/spam-word')
+    .requiredOption('--model <dir>', 'text model folder (model.json + text.json), e.g. models/spam-word, models/spam-word-adv (adversarially trained)')
     .addOption(new Option('--attack <name>', `attack: ${Object.keys(TEXT_ATTACKS).join(', ')}`).default('liang'))
     .option('--limit <n>', 'attack the first n test messages of --class that the model gets right', positiveInt('--limit'), 100)
     .option('--budget <n>', 'most edits per message', nonNegativeInt('--budget'), 5)

@@ -1,4 +1,4 @@
-/** advx's text API (isomorphic): tokenizers, vocabularies, text classifiers, attacks, highlighting. */
+/** advx's text API (isomorphic): tokenizers, vocabularies, text classifiers, attacks, adversarial training, highlighting. */
 export { decodeBytes, htmlToText, messageText, normalizeWhitespace } from './email.ts';
 export { charUnits, checkNotEmpty, isWord, tokenize, units, wordUnits, type TextLevel, type Unit } from './tokenize.ts';
 export { PAD, TextCodec, UNK, Vocab, type CodecJson, type Encoded } from './vocab.ts';
@@ -12,3 +12,4 @@ export { hotflip, type HotFlipOptions } from './attacks/hotflip.ts';
 export { deepWordBug, type DeepWordBugOptions } from './attacks/deepwordbug.ts';
 export { matchCase, synonymAttack, type SynonymOptions, type SynonymSource } from './attacks/synonyms.ts';
 export { parseTextAttack, runTextAttack, TEXT_ATTACKS, type RunTextAttackOptions, type TextAttackName } from './attacks/index.ts';
+export { checkTextAdversarial, embeddingPerturbation, fitTextAdversarial, hotflipIds, TEXT_ADVERSARIAL_METHODS, type HotFlipIdsOptions, type TextAdversarialEpochInfo, type TextAdversarialFitOptions, type TextAdversarialMethod, type TextAdversarialOptions } from './adversarial-training.ts';
