@@ -173,6 +173,53 @@ test('runs dashboard: shows the CLI run and its curves, and reports a truncated 
   await page.close();
 });
 
+test('domain adaptation view: DANN beats source-only on the target moons, live boundary and features', { timeout: 600_000 }, async () => {
+  const started = performance.now();
+  const page = await newPage();
+  await page.goto(`${lab.url}?backend=wasm#/da`);
+  const view = page.locator('#page-da');
+  await page.locator('#page-da[data-ready="true"][data-epoch="0"]').waitFor();
+  assert.equal(await page.locator('#nav-da').getAttribute('aria-current'), 'page');
+  assert.equal(await page.locator('#da-angle').inputValue(), '35');
+  assert.match(await page.locator('#backend-status').innerText(), /backend: wasm/);
+  const untrained = await page.locator('#da-boundary svg').innerHTML();
+  await page.locator('#da-features svg').waitFor();
+  // Epochs the page showed while training, to check it redraws as it goes.
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { daEpochs: string[] }).daEpochs = seen;
+    const root = document.querySelector('#page-da')!;
+    new MutationObserver(() => seen.push(root.getAttribute('data-epoch') ?? '')).observe(root, { attributes: true, attributeFilter: ['data-epoch'] });
+  });
+  const accuracies: Record<string, { source: number; target: number; text: string }> = {};
+  for (const method of ['source-only', 'dann'] as const) {
+    if ((await page.locator('#da-method').inputValue()) !== method) {
+      await page.locator('#da-method').selectOption(method);
+      await page.locator('#page-da[data-state="idle"][data-epoch="0"]').waitFor();
+    }
+    await page.locator('#da-train').click();
+    await page.locator('#page-da[data-state="done"]').waitFor();
+    assert.equal(await view.getAttribute('data-epoch'), '30');
+    const text = await page.locator('#da-target-acc').innerText();
+    accuracies[method] = { source: Number(await view.getAttribute('data-source-acc')), target: Number(await view.getAttribute('data-target-acc')), text };
+    assert.match(text, /^\d+\.\d%$/);
+    assert.equal(Number(text.replace('%', '')), Number((100 * accuracies[method].target).toFixed(1)), 'the text shows the accuracy');
+    await page.screenshot({ path: join(ARTIFACTS, `da-${method}.png`), fullPage: true });
+  }
+  const seen = new Set(await page.evaluate(() => (window as unknown as { daEpochs: string[] }).daEpochs));
+  for (const e of ['1', '10', '20', '30']) assert.ok(seen.has(e), `the page showed epoch ${e} while training (saw ${[...seen].join(',')})`);
+  assert.notEqual(await page.locator('#da-boundary svg').innerHTML(), untrained, 'the boundary picture changed');
+  assert.match(await page.locator('#da-boundary svg text').first().innerHTML(), /DANN, epoch 30/);
+  assert.match(await page.locator('#da-domain-acc').innerText(), /%/);
+  const so = accuracies['source-only'];
+  const dann = accuracies.dann;
+  process.stderr.write(`DA view: ${JSON.stringify(accuracies)} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  assert.ok(so.source > 0.95 && dann.source > 0.95, 'both fit the source');
+  assert.ok(dann.target >= so.target + 0.05, `DANN target accuracy ${dann.target} vs source-only ${so.target}`);
+  assert.equal(await page.locator('#error').isHidden(), true, 'no error shown');
+  await page.close();
+});
+
 test('the lab serves only its own files: path traversal gets 403/404', async () => {
   const secret = join(tmp, 'secret.txt');
   writeFileSync(secret, 'SECRET-E2E');

@@ -1,5 +1,6 @@
-/** The lab's entry point: two pages behind hash routes (#/explorer, #/runs[/<run>]). */
+/** The lab's entry point: three pages behind hash routes (#/explorer, #/da, #/runs[/<run>]). */
 import './style.css';
+import { mountDa } from './da.ts';
 import { mountDashboard } from './dashboard.ts';
 import { mountExplorer } from './explorer.ts';
 import { $, clearError, errorMessage, showError } from './ui.ts';
@@ -12,13 +13,14 @@ window.addEventListener('error', (e) => showError(e.message || 'unexpected error
 window.addEventListener('unhandledrejection', (e) => showError(errorMessage(e.reason)));
 
 let explorer: Promise<void> | null = null;
+let da: Promise<void> | null = null;
 let dashboard: ReturnType<typeof mountDashboard> | null = null;
 
 async function route(): Promise<void> {
   const hash = location.hash.replace(/^#\/?/, '');
   const [page, ...rest] = hash.split('/');
-  const which = page === 'runs' ? 'runs' : 'explorer';
-  for (const p of ['explorer', 'runs']) {
+  const which = page === 'runs' || page === 'da' ? page : 'explorer';
+  for (const p of ['explorer', 'da', 'runs']) {
     $(`#page-${p}`).hidden = p !== which;
     const nav = $(`#nav-${p}`);
     if (p === which) nav.setAttribute('aria-current', 'page');
@@ -27,8 +29,11 @@ async function route(): Promise<void> {
   if (which === 'explorer') {
     explorer ??= mountExplorer($('#page-explorer'), (s) => (status.textContent = s));
     await explorer;
+  } else if (which === 'da') {
+    da ??= mountDa($('#page-da'), (s) => (status.textContent = s));
+    await da;
   } else {
-    if (!explorer) status.textContent = '';
+    if (!explorer && !da) status.textContent = '';
     dashboard ??= mountDashboard($('#page-runs'));
     const d = await dashboard;
     const name = rest.length ? decodeURIComponent(rest.join('/')) : null;
