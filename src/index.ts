@@ -54,3 +54,4 @@ export { decisionBoundarySvg, scatterSvg, type BoundaryOptions, type GridLike, t
 export { renderReport, type Block } from './report/html.ts';
 
 export * from './text/index.ts';
+export * from './gan/index.ts';
