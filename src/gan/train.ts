@@ -91,7 +91,7 @@ export function sampleLatent(rng: Rng, n: number, latentDim: number): tf.Tensor2
 }
 
 /** n generated samples as a row-major Float32Array, from a seeded z. */
-export async function generate(generator: Mlp, n: number, seed: number): Promise<Float32Array> {
+export async function sampleGenerator(generator: Mlp, n: number, seed: number): Promise<Float32Array> {
   const z = sampleLatent(new Rng(seed), n, generator.sizes[0]);
   const x = generator.apply(z);
   const out = (await x.data()) as Float32Array;

@@ -6,8 +6,8 @@ import { useBackend } from '../../src/backend/index.ts';
 import { AdvxError } from '../../src/core/errors.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { gridOfGaussians, ringOfGaussians } from '../../src/data/toy2d.ts';
-import { buildMlp, cloneMlp } from '../../src/gan/networks.ts';
-import { generate, trainGan, type GanTrainOptions } from '../../src/gan/train.ts';
+import { buildMlp, buildToyNetworks, cloneMlp } from '../../src/gan/networks.ts';
+import { sampleGenerator, trainGan, type GanTrainOptions } from '../../src/gan/train.ts';
 import { CAPTURE_SHARE, modeCoverage, toyMixture } from '../../src/gan/toy-metrics.ts';
 
 // One WASM thread: for these tiny matrices the threads' synchronisation costs more than it saves.
@@ -60,18 +60,19 @@ test('mode coverage: real samples capture every mode at ~99% quality; collapsed 
 
 test('a short seeded training run on the ring pulls samples towards the modes', async () => {
   const options: GanTrainOptions = { ...small, steps: 400, batchSize: 128, generatorHidden: [64, 64], discriminatorHidden: [64, 64], learningRate: 5e-3, logEvery: 100, ema: 0.99 };
-  const untrained = buildMlp({ sizes: [8, 64, 64, 2], seed: options.seed, name: 'generator' });
-  const before = modeCoverage(await generate(untrained, 1000, 9), ring.centers, ring.std);
-  untrained.dispose();
+  const untrained = buildToyNetworks(options); // the networks trainGan starts from
+  const before = modeCoverage(await sampleGenerator(untrained.generator, 1000, 9), ring.centers, ring.std);
+  untrained.generator.dispose();
+  untrained.discriminator.dispose();
   const steps: number[] = [];
   const r = await trainGan(sampleRing, { ...options, onStep: (s) => steps.push(s.step) });
   assert.deepEqual(steps, [100, 200, 300, 400]);
   assert.equal(r.history.dLoss.length, 400);
   assert.ok(r.history.gradNorm.every((n) => Number.isFinite(n) && n >= 0));
-  const after = modeCoverage(await generate(r.generator, 1000, 9), ring.centers, ring.std);
+  const after = modeCoverage(await sampleGenerator(r.generator, 1000, 9), ring.centers, ring.std);
   assert.ok(after.meanDistance < 0.5 * before.meanDistance, `mean distance to the nearest mode ${before.meanDistance} → ${after.meanDistance}`);
   assert.ok(r.ema);
-  const ema = modeCoverage(await generate(r.ema, 1000, 9), ring.centers, ring.std);
+  const ema = modeCoverage(await sampleGenerator(r.ema, 1000, 9), ring.centers, ring.std);
   assert.ok(ema.meanDistance < before.meanDistance, `EMA ${ema.meanDistance}`);
   r.dispose();
 });
@@ -79,7 +80,7 @@ test('a short seeded training run on the ring pulls samples towards the modes', 
 test('the same seed gives the same losses and samples; another seed does not', async () => {
   const run = async (seed: number) => {
     const r = await trainGan(sampleRing, { ...small, loss: 'wgan-gp', dSteps: 2, seed });
-    const x = await generate(r.generator, 50, 3);
+    const x = await sampleGenerator(r.generator, 50, 3);
     r.dispose();
     return { losses: r.history.dLoss, x };
   };
