@@ -57,8 +57,8 @@ const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 const BASE = { batchSize: 256, latentDim: 8, generatorHidden: [128, 128], discriminatorHidden: [128, 128], learningRate: 2e-3, ema: 0.999 };
 
 /** The grid's second phase (see recipes). */
-const SHARPEN_STEPS = 8000;
-const SHARPEN_LR = 5e-4;
+const SHARPEN_STEPS = 12000;
+const SHARPEN_LR = 1e-3;
 
 interface Recipe {
   name: string;
@@ -181,7 +181,7 @@ async function saturationSection(): Promise<{ lines: string[]; blocks: Block[]; 
   const marks = [0, 0.125, 0.25, 0.5, 1].map((f) => Math.round((f * steps) / 10) * 10);
   const at = (k: number) => s.step.indexOf(k);
   const lines = [
-    'Why the non-saturating generator loss replaces the minimax one: a fresh discriminator (2 → 128 → 128 → 128 → 1) trained with Adam 2e-3 against a fixed, untrained generator on the ring; the norm of the generator\'s parameter gradient under each loss, on the same 256 z (`saturationDiagnostic`):',
+    'Why the non-saturating generator loss replaces the minimax one: a fresh discriminator (2 → 128 → 128 → 1, leaky ReLU) trained with Adam 2e-3 against a fixed, untrained generator (8 → 128 → 128 → 2, ReLU) on the ring; the norm of the generator\'s parameter gradient under each loss, on the same 256 z (`saturationDiagnostic`):',
     '',
     `| discriminator steps | ${marks.join(' | ')} |`,
     `| --- |${marks.map(() => ' ---: |').join('')}`,

@@ -123,9 +123,9 @@ export interface ToyNetworkOptions {
 /** The toy generator z ∈ ℝ^latentDim → ℝ^dataDim and discriminator ℝ^dataDim → logit, seeded. */
 export function buildToyNetworks(options: ToyNetworkOptions): { generator: Mlp; discriminator: Mlp } {
   const { latentDim = 8, dataDim = 2, seed } = options;
-  const generator = buildMlp({ sizes: [latentDim, ...(options.generatorHidden ?? [128, 128, 128]), dataDim], activation: options.generatorActivation ?? 'relu', seed, name: 'generator' });
+  const generator = buildMlp({ sizes: [latentDim, ...(options.generatorHidden ?? [128, 128]), dataDim], activation: options.generatorActivation ?? 'relu', seed, name: 'generator' });
   const discriminator = buildMlp({
-    sizes: [dataDim, ...(options.discriminatorHidden ?? [128, 128, 128]), 1],
+    sizes: [dataDim, ...(options.discriminatorHidden ?? [128, 128]), 1],
     activation: options.discriminatorActivation,
     seed: seed + 1,
     name: 'discriminator',

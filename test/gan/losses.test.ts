@@ -95,6 +95,8 @@ test('saturation diagnostic: as D learns to reject a fixed generator, the minima
     steps: 120,
     evalEvery: 40,
     batchSize: 64,
+    generatorHidden: [128, 128, 128],
+    discriminatorHidden: [128, 128, 128],
   });
   assert.deepEqual(s.step, [0, 40, 80, 120]);
   const last = s.step.length - 1;
