@@ -15,25 +15,18 @@ import { AdvxError, assertOption } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import { setLearningRate } from '../train/fit.ts';
 import { GAN_LOSSES, discriminatorLoss, generatorLoss, gradientPenalty, r1Penalty, type GanLoss } from './losses.ts';
-import { buildToyNetworks, cloneMlp, type Activation, type Mlp } from './networks.ts';
+import { buildToyNetworks, cloneMlp, type Mlp, type ToyNetworkOptions } from './networks.ts';
 
 /** n samples of the data, row-major n × dim, drawn from `rng`. */
 export type RealSampler = (n: number, rng: Rng) => Float32Array;
 
-export interface GanTrainOptions {
+export interface GanTrainOptions extends ToyNetworkOptions {
   loss: GanLoss;
   /** Generator steps. */
   steps: number;
   seed: number;
   /** Default 256. */
   batchSize?: number;
-  /** Default 8; dataDim default 2. */
-  latentDim?: number;
-  dataDim?: number;
-  generatorHidden?: number[];
-  discriminatorHidden?: number[];
-  generatorActivation?: Activation;
-  discriminatorActivation?: Activation;
   /** Adam learning rates; default 2e-3 for both — minus a linear decay to 0 over the run if `lrDecay` (default true). */
   learningRate?: number;
   discriminatorLearningRate?: number;

@@ -12,7 +12,7 @@
 import { Rng } from '../../core/rng.ts';
 import { EditableText } from '../edit.ts';
 import { isWord } from '../tokenize.ts';
-import { checkTextAttack, Counted, deletionScores, objective, reached, result, typos, type TextAttackOptions, type TextAttackResult, type TextGoal, type TextScoreModel } from './types.ts';
+import { checkTextAttack, Counted, deletionScores, keepBestEdit, objective, reached, result, typos, type TextAttackOptions, type TextAttackResult, type TextGoal, type TextScoreModel } from './types.ts';
 
 export interface DeepWordBugOptions extends TextAttackOptions {
   /** Tokens scored from the start of the text: a black box's guess of what the model reads (default 256). */
@@ -32,13 +32,7 @@ export async function deepWordBug(model: TextScoreModel, text: string, goal: Tex
     for (const { index } of ranked) {
       if (reached(current, goal) || doc.edits.length >= options.budget) break;
       const edits = typos(doc.surface(index), rng).map((t) => doc.replace(index, t, 'typo'));
-      const scores = await counted.scores(edits.map((e) => e.text()));
-      let best = -1;
-      for (let k = 0; k < edits.length; k++) if (objective(scores[k], goal) < objective(best < 0 ? current : scores[best], goal)) best = k;
-      if (best >= 0) {
-        doc = edits[best];
-        current = scores[best];
-      }
+      ({ doc, current } = await keepBestEdit(counted, edits, goal, doc, current));
     }
   }
   return result(start, doc, goal, before, current, counted.queries, 0);

@@ -13,7 +13,7 @@
  * single words (the source decides which senses count).
  */
 import { EditableText } from '../edit.ts';
-import { checkTextAttack, Counted, deletionScores, objective, reached, result, type TextAttackOptions, type TextAttackResult, type TextGoal, type TextScoreModel } from './types.ts';
+import { checkTextAttack, Counted, deletionScores, keepBestEdit, objective, reached, result, type TextAttackOptions, type TextAttackResult, type TextGoal, type TextScoreModel } from './types.ts';
 
 export type SynonymSource = (word: string) => string[];
 
@@ -55,13 +55,7 @@ export async function synonymAttack(model: TextScoreModel, text: string, goal: T
     for (const { index } of ranked) {
       if (reached(current, goal) || doc.edits.length >= options.budget) break;
       const edits = candidates.get(index)!.map((s) => doc.replace(index, s, 'substitute'));
-      const scores = await counted.scores(edits.map((e) => e.text()));
-      let best = -1;
-      for (let k = 0; k < edits.length; k++) if (objective(scores[k], goal) < objective(best < 0 ? current : scores[best], goal)) best = k;
-      if (best >= 0) {
-        doc = edits[best];
-        current = scores[best];
-      }
+      ({ doc, current } = await keepBestEdit(counted, edits, goal, doc, current));
     }
   }
   return result(start, doc, goal, before, current, counted.queries, 0);

@@ -140,6 +140,14 @@ export function typos(word: string, rng: Rng): string[] {
  * the objective drops when the token is deleted. Only word tokens among the first `maxTokens`
  * are scored (a black box's guess of what the model reads); one query per scored token.
  */
+/** Scores the candidate edits in one batch and keeps the one that lowers the objective most, if any. */
+export async function keepBestEdit(model: Counted, edits: EditableText[], goal: TextGoal, doc: EditableText, current: number[]): Promise<{ doc: EditableText; current: number[] }> {
+  const scores = await model.scores(edits.map((e) => e.text()));
+  let best = -1;
+  for (let k = 0; k < edits.length; k++) if (objective(scores[k], goal) < objective(best < 0 ? current : scores[best], goal)) best = k;
+  return best >= 0 ? { doc: edits[best], current: scores[best] } : { doc, current };
+}
+
 export async function deletionScores(model: Counted, doc: EditableText, base: number, goal: TextGoal, maxTokens: number, isCandidate: (i: number) => boolean): Promise<{ index: number; score: number }[]> {
   const index: number[] = [];
   const texts: string[] = [];
