@@ -1,7 +1,10 @@
 /** `advx attack`: adversarial examples for a model on a dataset slice, with images and results.json. */
 import { Command, Option } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ATTACKS } from '../attacks/index.ts';
 import { runAttack } from '../node/attack-run.ts';
+import { writeAttackReport } from '../node/cli-reports.ts';
 import { loadModelAndData, parseNorm, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface AttackFlags extends BackendFlags {
@@ -46,7 +49,7 @@ export function attackCommand(): Command {
     .option('--print-scale <k>', 'also write print-ready adversarial PNGs magnified k times (print/)', positiveInt('--print-scale'))
     .option('--samples <n>', 'transformations per step (eot)', positiveInt('--samples'))
     .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
-    .option('--out <dir>', 'folder for images and results.json')
+    .option('--out <dir>', 'folder for images, results.json and report.html')
     .option('--json', 'print a JSON summary as the last line')
     .action((flags: AttackFlags) => attack(flags));
 }
@@ -56,6 +59,10 @@ async function attack(flags: AttackFlags): Promise<void> {
   await startBackend(flags);
   const { classifier, data } = await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
   const s = await runAttack(classifier, data, { ...flags, norm, images: flags.out ? flags.images : 0 }, flags.out);
+  if (flags.out) {
+    const gridFile = join(flags.out, 'grid.png');
+    writeAttackReport(flags.out, s, { model: flags.model, data: flags.data, classNames: data.classNames, grid: existsSync(gridFile) ? readFileSync(gridFile) : undefined });
+  }
   const { examples: _examples, ...summary } = s;
   if (flags.json) printJson(summary);
   else {
@@ -64,6 +71,6 @@ async function attack(flags: AttackFlags): Promise<void> {
         `clean accuracy ${(s.clean_accuracy * 100).toFixed(1)}%, adversarial accuracy ${(s.adversarial_accuracy * 100).toFixed(1)}%, ` +
         `success ${(s.success_rate * 100).toFixed(1)}%, mean L∞ ${s.mean_linf.toFixed(3)}, mean L2 ${s.mean_l2.toFixed(3)} (${s.seconds.toFixed(1)} s)\n`,
     );
-    if (flags.out) process.stdout.write(`wrote ${flags.out}/results.json and images\n`);
+    if (flags.out) process.stdout.write(`wrote ${flags.out}/results.json, report.html and images\n`);
   }
 }

@@ -8,6 +8,7 @@ import { evaluateRobustness } from '../eval/robustness.ts';
 import { getAttack } from '../attacks/index.ts';
 import { lineChartSvg } from '../report/plot.ts';
 import { writeFileAtomic } from '../node/io.ts';
+import { writeRobustnessReport } from '../node/cli-reports.ts';
 import { svgToPng } from '../node/svg-png.ts';
 import { progress } from '../node/progress.ts';
 import { loadModelAndData, parseNorm, nonNegativeInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
@@ -42,7 +43,7 @@ export function robustnessCommand(): Command {
     .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
     .option('--data <name>', 'dataset', 'mnist')
     .option('--limit <n>', 'first n test images', positiveInt('--limit'), 1000)
-    .option('--out <dir>', 'folder for robustness.json, curve.svg and curve.png')
+    .option('--out <dir>', 'folder for robustness.json, curve.svg, curve.png and report.html')
     .option('--json', 'print {"clean_accuracy":…, "robust_accuracy":{…}} as the last line')
     .action((flags: RobustnessFlags) => robustness(flags));
 }
@@ -87,6 +88,7 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
     writeFileAtomic(join(flags.out, 'robustness.json'), JSON.stringify({ model: flags.model, data: flags.data, ...report }, null, 2));
     writeFileAtomic(join(flags.out, 'curve.svg'), svg);
     writeFileAtomic(join(flags.out, 'curve.png'), svgToPng(svg));
+    writeRobustnessReport(flags.out, report, { model: flags.model, data: flags.data, attacks, curveSvg: svg });
   }
   if (flags.json) printJson(report);
   else {

@@ -13,6 +13,7 @@ import { accuracy } from '../eval/accuracy.ts';
 import { subset } from '../data/types.ts';
 import { loadDataset } from '../node/datasets.ts';
 import { writeFileAtomic } from '../node/io.ts';
+import { writeTrainReport } from '../node/cli-reports.ts';
 import { fileSystemHandler } from '../node/model-io.ts';
 import { INFO_FILE, loadClassifier } from '../node/load-model.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../node/checkpoint.ts';
@@ -54,7 +55,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--model <name>', `architecture: ${Object.keys(MODELS).join(', ')}`).default('cnn'))
     .option('--data <name>', 'dataset: mnist, fashion-mnist', 'mnist')
     .option('--epochs <n>', 'epochs to train in all', nonNegativeInt('--epochs'), 5)
-    .requiredOption('--out <dir>', 'run folder (config.json, metrics.jsonl, checkpoint/, model/)')
+    .requiredOption('--out <dir>', 'run folder (config.json, metrics.jsonl, report.html, checkpoint/, model/)')
     .option('--batch <n>', 'batch size', positiveInt('--batch'), 128)
     .option('--lr <x>', 'Adam learning rate', positiveNumber('--lr'), 1e-3)
     .option('--lr-decay <x>', 'learning rate multiplier per epoch', positiveNumber('--lr-decay'), 1)
@@ -113,6 +114,7 @@ async function train(flags: TrainFlags): Promise<void> {
   }
   const { epochs: _e, resume: _r, json: _j, quiet: _q, ...config } = flags;
   writeFileAtomic(configPath, JSON.stringify({ ...config, backend, inputShape: spec.inputShape, numClasses: spec.numClasses }, null, 2));
+  writeTrainReport(dir, history, config);
 
   const classifier = new Classifier((x) => model.apply(x) as tf.Tensor, { inputShape: spec.inputShape, numClasses: spec.numClasses, bounds: [0, 1] });
   const defence = await defenceHooks(flags, classifier);
@@ -145,6 +147,7 @@ async function train(flags: TrainFlags): Promise<void> {
       await saveModel(model, join(dir, 'model'), { dataset: flags.data, classNames: splits.train.classNames, inputShape: spec.inputShape, numClasses: spec.numClasses });
       await saveCheckpoint(dir, model, opt, { epoch: info.epoch, history });
       writeFileAtomic(join(dir, 'metrics.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+      writeTrainReport(dir, history, config);
       if (!flags.quiet) {
         process.stderr.write(`epoch ${info.epoch}: loss ${info.loss.toFixed(4)} train acc ${info.accuracy.toFixed(4)} test acc ${testAccuracy.toFixed(4)} (${info.seconds.toFixed(1)} s)\n`);
       }

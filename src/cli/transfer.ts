@@ -7,6 +7,7 @@ import { toTensors } from '../data/types.ts';
 import { getAttack } from '../attacks/index.ts';
 import { transferMatrix } from '../eval/transfer.ts';
 import { writeFileAtomic } from '../node/io.ts';
+import { writeTransferReport } from '../node/cli-reports.ts';
 import { loadModelAndData, nonNegativeInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface TransferFlags extends BackendFlags {
@@ -35,7 +36,7 @@ export function transferCommand(): Command {
     .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
     .option('--data <name>', 'dataset', 'mnist')
     .option('--limit <n>', 'first n test images', positiveInt('--limit'), 1000)
-    .option('--out <dir>', 'folder for transfer.json')
+    .option('--out <dir>', 'folder for transfer.json and report.html')
     .option('--json', 'print {"names":[…],"rates":[[…]],…} as the last line')
     .action((flags: TransferFlags) => transfer(flags));
 }
@@ -54,6 +55,7 @@ async function transfer(flags: TransferFlags): Promise<void> {
   tf.dispose([x, y]);
   if (flags.out) {
     writeFileAtomic(join(flags.out, 'transfer.json'), JSON.stringify({ data: flags.data, count: x.shape[0], attack: flags.attack, ...options, ...m }, null, 2));
+    writeTransferReport(flags.out, m, { data: flags.data, count: x.shape[0], attack: flags.attack, eps: flags.eps, norm });
   }
   if (flags.json) {
     printJson(m);

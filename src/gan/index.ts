@@ -4,3 +4,4 @@ export { buildMlp, buildToyNetworks, cloneMlp, type Activation, type Mlp, type M
 export { sampleGenerator, sampleLatent, trainGan, type GanHistory, type GanResult, type GanStepInfo, type GanTrainOptions, type RealSampler } from './train.ts';
 export { saturationDiagnostic, type SaturationOptions, type SaturationSeries } from './diagnostics.ts';
 export { CAPTURE_SHARE, TOY_MIXTURES, modeCoverage, toyMixture, type CoverageOptions, type ModeCoverage, type ToyMixture, type ToyMixtureName } from './toy-metrics.ts';
+export { createGanStepper, type GanStepResult, type GanStepper, type GanStepperOptions } from './step.ts';

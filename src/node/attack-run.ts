@@ -159,6 +159,7 @@ function writeAttackImages(dir: string, s: AttackRunSummary, clean: Float32Array
   // Start from an empty examples/ so files of an earlier run in the same folder cannot mix in.
   rmSync(join(dir, 'examples'), { recursive: true, force: true });
   rmSync(join(dir, 'print'), { recursive: true, force: true });
+  rmSync(join(dir, 'grid.png'), { force: true });
   if (n === 0) return;
   const [h, w, c] = data.shape;
   const size = h * w * c;

@@ -32,6 +32,21 @@ test('advx attack writes results.json, per-example PNGs and a grid', () => {
   assert.equal(files.filter((f) => f.includes('-perturbation')).length, 4);
   const grid = PNG.sync.read(readFileSync(join(out, 'grid.png')));
   assert.ok(grid.width > 28 * 3 && grid.height >= 28);
+  // report.html: self-contained (the grid embedded), the summary numbers and one row per example.
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+  for (const key of ['clean_accuracy', 'adversarial_accuracy', 'success_rate'] as const) assert.ok(html.includes(`<td>${pct(results[key])}</td>`), `${key} ${pct(results[key])} in report.html`);
+  assert.ok(html.includes(`<td>${results.mean_linf.toFixed(4)}</td>`));
+  assert.match(html, /<img src="data:image\/png;base64,[A-Za-z0-9+/=]+"/);
+  assert.equal((html.match(/<td>(yes|no)<\/td>/g) ?? []).length, 24, 'one table row per example');
+  assert.doesNotMatch(html, /https?:\/\/|<script/i, 'no external reference, no script');
+  // Without --out nothing is written; with --images 0 the report has no grid, not a stale one.
+  const again = advx(['attack', '--model', model, '--attack', 'fgsm', '--eps', '0.1', '--limit', '8', '--images', '0', '--out', out, '--json']);
+  assert.equal(again.status, 0, again.stderr);
+  const html2 = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.match(html2, /advx attack: fgsm/);
+  assert.doesNotMatch(html2, /data:image\/png/);
+  assert.ok(!existsSync(join(out, 'grid.png')));
 });
 
 test('EOT through the CLI writes magnified print-ready PNGs', () => {

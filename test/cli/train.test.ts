@@ -18,6 +18,11 @@ test('train writes metrics, checkpoint and a loadable model; evaluate reads it b
   const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(metrics.map((m) => m.epoch), [1, 2, 3, 4]);
   assert.ok(existsSync(join(out, 'model', 'model.json')) && existsSync(join(out, 'checkpoint', 'state.json')));
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  for (const m of metrics) assert.ok(html.includes(`<tr><td>${m.epoch}</td><td>${m.loss.toFixed(4)}</td><td>${(100 * m.accuracy).toFixed(1)}%</td><td>${(100 * m.test_accuracy).toFixed(1)}%</td>`), `epoch ${m.epoch} in report.html`);
+  assert.ok(html.includes(`Final test accuracy ${(100 * (summary.test_accuracy as number)).toFixed(1)}%`));
+  assert.equal((html.match(/<img src="data:image\/svg\+xml;base64,/g) ?? []).length, 2, 'loss and accuracy curves, embedded');
+  assert.doesNotMatch(html, /https?:\/\/|<script/i);
   const ev = advx(['evaluate', '--model', join(out, 'model'), '--data', 'mnist', '--json']);
   assert.equal(ev.status, 0, ev.stderr);
   assert.equal(lastJson(ev.stdout).accuracy, summary.test_accuracy);

@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { advx, lastJson } from '../helpers/cli.ts';
@@ -35,9 +35,16 @@ test('advx transfer prints the matrix and writes transfer.json', () => {
   const saved = JSON.parse(readFileSync(join(out, 'transfer.json'), 'utf8'));
   assert.deepEqual(saved.rates, m.rates);
   assert.equal(saved.count, 16);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '–');
+  m.rates.forEach((row, i) => row.forEach((v, j) => assert.ok(html.includes(`<td>${pct(v)} (n = ${m.counts[i][j]})</td>`), `rate [${i}][${j}] ${pct(v)} in report.html`)));
+  for (const name of models) assert.ok(html.includes(name));
+  assert.match(html, /source \\ target/);
+  assert.doesNotMatch(html, /https?:\/\/|<script/i);
 
   const table = advx(['transfer', '--models', models.join(','), '--attack', 'fgsm', '--limit', '16']);
   assert.equal(table.status, 0, table.stderr);
+  assert.ok(!existsSync(join(process.cwd(), 'report.html')), 'no report without --out');
   assert.match(table.stdout, /source \\ target/);
 });
 

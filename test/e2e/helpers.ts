@@ -1,7 +1,32 @@
 /** Helpers for the lab's tests: raw HTTP requests (paths sent as written) and the CLI with an environment. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as http from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
 import { BIN } from '../helpers/cli.ts';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const ARTIFACTS = join(ROOT, 'test-artifacts', 'e2e');
+export const CHROMIUM = process.env.ADVX_CHROMIUM ?? '/usr/bin/chromium';
+
+/** Builds the lab (web/dist) when it is missing: `npm test` builds first, a bare `node --test` may not. */
+export function ensureBuilt(): void {
+  if (existsSync(join(ROOT, 'web', 'dist', 'index.html'))) return;
+  const b = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (b.status !== 0) throw new Error(`npm run build failed:\n${b.stdout}\n${b.stderr}`);
+}
+
+/** Headless Chromium with nothing that phones home. */
+export function launchChromium(timeout: number): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it (apt-get install chromium) or set ADVX_CHROMIUM`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    timeout,
+  });
+}
 
 export interface RawResponse {
   status: number;

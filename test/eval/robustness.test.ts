@@ -68,6 +68,16 @@ test('advx robustness writes the JSON, SVG and PNG curve and prints the promised
   assert.match(readFileSync(join(tmp, 'rob', 'curve.svg'), 'utf8'), /<svg[\s\S]*worst case/);
   const png = PNG.sync.read(readFileSync(join(tmp, 'rob', 'curve.png')));
   assert.ok(png.width > 600);
+  const html = readFileSync(join(tmp, 'rob', 'report.html'), 'utf8');
+  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+  assert.ok(html.includes(pct(last.clean_accuracy as number)), 'clean accuracy in report.html');
+  const per = last.per_attack as Record<string, Record<string, number>>;
+  for (const e of ['0', '0.1', '0.3']) {
+    const row = `<tr><td>${e}</td><td>${pct(per.fgsm[e])}</td><td>${pct(per.pgd[e])}</td><td>${pct((last.robust_accuracy as Record<string, number>)[e])}</td></tr>`;
+    assert.ok(html.includes(row), `${row} in report.html`);
+  }
+  assert.match(html, /<img src="data:image\/svg\+xml;base64,/);
+  assert.doesNotMatch(html, /https?:\/\/|<script/i);
   const bad = advx(['robustness', '--model', join(tmp, 'run', 'model'), '--eps', '0,-1']);
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /--eps: "-1" is not a non-negative number/);

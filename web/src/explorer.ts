@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { EXPLORER_ATTACKS, runAttack, type ExplorerAttack } from './attacks.ts';
 import { LAB_BACKENDS, startBackend, type LabBackend } from './backend.ts';
 import { drawGrey, drawPerturbation } from './draw.ts';
-import { fitsExplorer, loadShipped, loadUploaded, type LabModel, type ModelEntry } from './models.ts';
+import { fitsExplorer, loadImageFile, loadShipped, loadUploaded, type LabModel, type ModelEntry } from './models.ts';
 import { $, clearError, errorMessage, fetchJson, h, nextFrame, showError } from './ui.ts';
 
 interface Samples {
@@ -94,6 +94,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   const draw = h('canvas', { id: 'draw', class: 'pixel', width: SIZE, height: SIZE, tabindex: 0, 'aria-label': '28 by 28 drawing canvas: drag to draw, shift-drag or right button to erase' });
   const imageInfo = h('p', { id: 'image-info', class: 'hint' }, '');
   const clearBtn = h('button', { type: 'button', id: 'clear' }, 'Clear canvas');
+  const uploadImage = h('input', { id: 'upload-image', type: 'file', accept: 'image/*' });
   const modelA = h('select', { id: 'model-a' });
   const modelB = h('select', { id: 'model-b' });
   const upload = h('input', { id: 'upload', type: 'file', multiple: true, accept: '.json,.bin,application/json,application/octet-stream' });
@@ -118,7 +119,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     h(
       'div',
       { class: 'row' },
-      h('div', { class: 'card' }, h('h2', {}, 'Image'), thumbs, h('p', { class: 'hint' }, 'MNIST test images (click one), or draw below.'), draw, h('div', {}, clearBtn), imageInfo),
+      h('div', { class: 'card' }, h('h2', {}, 'Image'), thumbs, h('p', { class: 'hint' }, 'MNIST test images (click one), draw below, or upload a picture.'), draw, h('div', {}, clearBtn), h('div', { class: 'upload-image' }, h('label', { for: 'upload-image' }, 'Upload an image '), uploadImage), imageInfo),
       h(
         'div',
         { class: 'card controls' },
@@ -409,6 +410,24 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     } catch (e) {
       showError(`upload: ${errorMessage(e)}`);
     }
+  });
+  uploadImage.addEventListener('change', async () => {
+    const file = uploadImage.files?.[0];
+    uploadImage.value = '';
+    if (!file) return;
+    clearError();
+    try {
+      image = Float32Array.from(await loadImageFile(file, SIZE));
+    } catch (e) {
+      showError(`image upload: ${errorMessage(e)}`);
+      return;
+    }
+    label = null;
+    imageInfo.textContent = `uploaded image ${file.name} (attacked away from each model\u2019s prediction of it)`;
+    delete imageInfo.dataset.label;
+    for (const b of thumbs.querySelectorAll('button')) b.setAttribute('aria-pressed', 'false');
+    showImage();
+    await refresh();
   });
   backend.addEventListener('change', async () => {
     runToken++;

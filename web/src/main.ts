@@ -1,8 +1,9 @@
-/** The lab's entry point: three pages behind hash routes (#/explorer, #/da, #/runs[/<run>]). */
+/** The lab's entry point: four pages behind hash routes (#/explorer, #/da, #/gan, #/runs[/<run>]). */
 import './style.css';
 import { mountDa } from './da.ts';
 import { mountDashboard } from './dashboard.ts';
 import { mountExplorer } from './explorer.ts';
+import { ganVisible, mountGan } from './gan.ts';
 import { $, clearError, errorMessage, showError } from './ui.ts';
 
 const status = $('#backend-status');
@@ -14,13 +15,15 @@ window.addEventListener('unhandledrejection', (e) => showError(errorMessage(e.re
 
 let explorer: Promise<void> | null = null;
 let da: Promise<void> | null = null;
+let gan: Promise<void> | null = null;
 let dashboard: ReturnType<typeof mountDashboard> | null = null;
 
 async function route(): Promise<void> {
   const hash = location.hash.replace(/^#\/?/, '');
   const [page, ...rest] = hash.split('/');
-  const which = page === 'runs' || page === 'da' ? page : 'explorer';
-  for (const p of ['explorer', 'da', 'runs']) {
+  const which = page === 'runs' || page === 'da' || page === 'gan' ? page : 'explorer';
+  ganVisible($('#page-gan'), which === 'gan');
+  for (const p of ['explorer', 'da', 'gan', 'runs']) {
     $(`#page-${p}`).hidden = p !== which;
     const nav = $(`#nav-${p}`);
     if (p === which) nav.setAttribute('aria-current', 'page');
@@ -32,8 +35,11 @@ async function route(): Promise<void> {
   } else if (which === 'da') {
     da ??= mountDa($('#page-da'), (s) => (status.textContent = s));
     await da;
+  } else if (which === 'gan') {
+    gan ??= mountGan($('#page-gan'), (s) => (status.textContent = s));
+    await gan;
   } else {
-    if (!explorer && !da) status.textContent = '';
+    if (!explorer && !da && !gan) status.textContent = '';
     dashboard ??= mountDashboard($('#page-runs'));
     const d = await dashboard;
     const name = rest.length ? decodeURIComponent(rest.join('/')) : null;

@@ -96,7 +96,11 @@ export async function loadUploaded(files: File[], serial: number): Promise<LabMo
   if (topology.format === 'graph-model' || Array.isArray((topology.modelTopology as { node?: unknown }).node)) {
     throw new Error(`${modelJson.name} is a GraphModel; the explorer needs a LayersModel (gradients through a GraphModel are not supported here)`);
   }
-  const wanted = (topology.weightsManifest ?? []).flatMap((g) => g.paths ?? []);
+  const manifest: unknown = topology.weightsManifest ?? [];
+  if (!Array.isArray(manifest) || manifest.some((g) => !g || typeof g !== 'object' || !Array.isArray((g as { paths?: unknown }).paths) || (g as { paths: unknown[] }).paths.some((p) => typeof p !== 'string'))) {
+    throw new Error(`${modelJson.name}: weightsManifest must be a list of groups, each with a list of weight file paths`);
+  }
+  const wanted = (manifest as Array<{ paths: string[] }>).flatMap((g) => g.paths);
   const weightFiles = files.filter((f) => !f.name.toLowerCase().endsWith('.json'));
   const missing = wanted.filter((p) => !weightFiles.some((f) => f.name === p.split('/').pop()));
   if (missing.length) throw new Error(`${modelJson.name} needs weight files that were not uploaded: ${missing.join(', ')}`);
@@ -107,6 +111,9 @@ export async function loadUploaded(files: File[], serial: number): Promise<LabMo
     } catch (e) {
       throw new Error(`advx.json is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
     }
+    if (!saved || typeof saved !== 'object' || Array.isArray(saved)) throw new Error('advx.json must hold an object (inputShape, numClasses, bounds, …)');
+    const b = saved.bounds;
+    if (b !== undefined && !(Array.isArray(b) && b.length === 2 && b.every(Number.isFinite) && b[0] < b[1])) throw new Error(`advx.json: bounds must be [lo, hi] with lo < hi, got ${JSON.stringify(b)}`);
   }
   let layers: tfl.LayersModel;
   try {
@@ -114,5 +121,55 @@ export async function loadUploaded(files: File[], serial: number): Promise<LabMo
   } catch (e) {
     throw new Error(`could not load ${modelJson.name}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return wrap(`upload:${serial}`, `uploaded ${modelJson.name} #${serial}`, layers, saved);
+  const model = wrap(`upload:${serial}`, `uploaded ${modelJson.name} #${serial}`, layers, saved);
+  // Weights that load but are garbage (NaN, Inf) make every prediction meaningless: say so now.
+  const probe = tf.tidy(() => tf.all(tf.isFinite(model.classifier.probabilities(tf.zeros([1, ...INPUT_SHAPE])))));
+  const finite = (await probe.data())[0] === 1;
+  probe.dispose();
+  if (!finite) {
+    layers.dispose();
+    throw new Error(`${modelJson.name}: the model's outputs are not finite numbers (NaN or ∞ in its weights?)`);
+  }
+  return model;
+}
+
+/** The largest image file the explorer decodes. */
+const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+
+/**
+ * An uploaded picture as a 28×28 grey image in [0, 1], white digit on black as in MNIST (a
+ * picture that is mostly light is inverted). Readable Errors for files that are not images.
+ */
+export async function loadImageFile(file: File, size = 28): Promise<Float32Array> {
+  if (file.size === 0) throw new Error(`${file.name} is empty`);
+  if (file.size > MAX_IMAGE_BYTES) throw new Error(`${file.name} is ${(file.size / 1048576).toFixed(1)} MB; the explorer takes images up to ${MAX_IMAGE_BYTES / 1048576} MB`);
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch (e) {
+    throw new Error(`${file.name} is not an image the browser can decode (PNG, JPEG, GIF, WebP, BMP): ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    if (!(bitmap.width > 0 && bitmap.height > 0)) throw new Error(`${file.name} has no pixels`);
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = size;
+    const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, size, size);
+    // Fit the whole picture, centred, keeping its aspect ratio.
+    const scale = Math.min(size / bitmap.width, size / bitmap.height);
+    const [w, h] = [bitmap.width * scale, bitmap.height * scale];
+    ctx.drawImage(bitmap, (size - w) / 2, (size - h) / 2, w, h);
+    const rgba = ctx.getImageData(0, 0, size, size).data;
+    const grey = new Float32Array(size * size);
+    let mean = 0;
+    for (let i = 0; i < grey.length; i++) {
+      grey[i] = (0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]) / 255;
+      mean += grey[i] / grey.length;
+    }
+    if (mean > 0.5) for (let i = 0; i < grey.length; i++) grey[i] = 1 - grey[i];
+    return grey;
+  } finally {
+    bitmap.close();
+  }
 }

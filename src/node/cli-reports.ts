@@ -1,0 +1,136 @@
+/**
+ * report.html for the CLI commands `attack`, `robustness`, `transfer` and `train`: one
+ * self-contained page per run folder (no scripts, no network; pictures embedded as data: URIs,
+ * so the file opens from disk, copied anywhere). Written atomically, next to the run's JSON.
+ */
+import { join } from 'node:path';
+import type { EpochInfo } from '../train/fit.ts';
+import type { RobustnessReport } from '../eval/robustness.ts';
+import type { TransferMatrix } from '../eval/transfer.ts';
+import { renderReport, type Block } from '../report/html.ts';
+import { lineChartSvg, type Series } from '../report/plot.ts';
+import type { AttackRunSummary } from './attack-run.ts';
+import { writeFileAtomic } from './io.ts';
+
+export const REPORT_FILE = 'report.html';
+/** The per-example table lists at most this many rows (results.json has them all). */
+export const MAX_EXAMPLE_ROWS = 200;
+
+export const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '–');
+const fixed = (v: number, digits = 4): string => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+
+export function svgDataUri(svg: string): string {
+  return `data:image/svg+xml;base64,${Buffer.from(svg, 'utf8').toString('base64')}`;
+}
+
+export function pngDataUri(png: Uint8Array): string {
+  return `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
+}
+
+function commandLine(): string {
+  return `Command: advx ${process.argv.slice(2).join(' ')}`;
+}
+
+export function writeAttackReport(dir: string, s: AttackRunSummary, options: { model: string; data: string; grid?: Uint8Array; classNames?: string[] }): void {
+  const name = (k: number) => {
+    const n = options.classNames?.[k];
+    return n && n !== String(k) ? `${k} (${n})` : String(k);
+  };
+  const blocks: Block[] = [
+    {
+      kind: 'text',
+      text: `${s.attack}, ε = ${s.eps} (${s.norm === 'l2' ? 'L2' : 'L∞'})${s.targeted ? `, targeted at class ${s.examples[0]?.target ?? '?'}` : ', untargeted'}, on the first ${s.count} ${options.data} test images; model ${options.model}.`,
+    },
+    {
+      kind: 'table',
+      columns: ['images', 'clean accuracy', 'adversarial accuracy', 'success rate', 'mean L∞', 'mean L2', 'iterations', 'seconds'],
+      rows: [[s.count, pct(s.clean_accuracy), pct(s.adversarial_accuracy), pct(s.success_rate), fixed(s.mean_linf), fixed(s.mean_l2), s.iterations, fixed(s.seconds, 1)]],
+    },
+    {
+      kind: 'text',
+      text: s.targeted
+        ? 'Success rate: share of the images not already of the target class that the attack moved to it. Mean norms over those images.'
+        : 'Success rate: share of the correctly classified images that the attack made the model misclassify. Mean norms over those images.',
+    },
+  ];
+  if (options.grid) {
+    blocks.push(
+      { kind: 'heading', text: 'Examples' },
+      { kind: 'image', src: pngDataUri(options.grid), caption: 'Each triplet: original | perturbation (blue −, red +, scaled to ±ε) | adversarial example' },
+    );
+  }
+  const rows = s.examples.slice(0, MAX_EXAMPLE_ROWS).map((e) => [
+    e.index,
+    name(e.label),
+    ...(s.targeted ? [name(e.target ?? -1)] : []),
+    `${name(e.clean_prediction)} (${pct(e.clean_confidence)})`,
+    `${name(e.adversarial_prediction)} (${pct(e.adversarial_confidence)})`,
+    e.success ? 'yes' : 'no',
+    fixed(e.linf),
+    fixed(e.l2),
+  ]);
+  blocks.push(
+    { kind: 'heading', text: 'Per example' },
+    { kind: 'table', columns: ['index', 'label', ...(s.targeted ? ['target'] : []), 'clean prediction', 'adversarial prediction', 'success', 'L∞', 'L2'], rows },
+  );
+  if (s.examples.length > MAX_EXAMPLE_ROWS) blocks.push({ kind: 'text', text: `The first ${MAX_EXAMPLE_ROWS} of ${s.examples.length} examples; results.json holds them all.` });
+  blocks.push({ kind: 'text', text: commandLine() });
+  writeFileAtomic(join(dir, REPORT_FILE), renderReport(`advx attack: ${s.attack}, ε = ${s.eps}`, blocks));
+}
+
+export function writeRobustnessReport(dir: string, r: RobustnessReport, options: { model: string; data: string; attacks: string[]; curveSvg: string }): void {
+  const norm = r.norm === 'l2' ? 'L2' : 'L∞';
+  const blocks: Block[] = [
+    { kind: 'text', text: `Model ${options.model} on the first ${r.count} ${options.data} test images: clean accuracy ${pct(r.clean_accuracy)}.` },
+    { kind: 'image', src: svgDataUri(options.curveSvg), caption: `Robust accuracy against ε (${norm}) per attack${options.attacks.length > 1 ? ', and the per-example worst case over the attacks' : ''}` },
+    {
+      kind: 'table',
+      columns: [`ε (${norm})`, ...options.attacks, ...(options.attacks.length > 1 ? ['worst case'] : [])],
+      rows: r.eps.map((e) => [String(e), ...options.attacks.map((a) => pct(r.per_attack[a][String(e)])), ...(options.attacks.length > 1 ? [pct(r.robust_accuracy[String(e)])] : [])]),
+    },
+    { kind: 'text', text: `Share of correctly classified inputs whose loss gradient is exactly zero: ${pct(r.zero_gradient_share)}. ${r.seconds.toFixed(1)} s.` },
+  ];
+  if (r.warnings.length) blocks.push({ kind: 'heading', text: 'Warnings (possible gradient masking or a weak attack)' }, ...r.warnings.map((w) => ({ kind: 'text' as const, text: `⚠ ${w}` })));
+  blocks.push({ kind: 'text', text: commandLine() });
+  writeFileAtomic(join(dir, REPORT_FILE), renderReport(`advx robustness: ${options.attacks.join(', ')}`, blocks));
+}
+
+export function writeTransferReport(dir: string, m: TransferMatrix, options: { data: string; count: number; attack: string; eps: number; norm: string }): void {
+  const label = (i: number) => `[${i + 1}]`;
+  const blocks: Block[] = [
+    {
+      kind: 'text',
+      text: `${options.attack}, ε = ${options.eps} (${options.norm === 'l2' ? 'L2' : 'L∞'}), run white-box on each source model over the first ${options.count} ${options.data} test images. Each cell: the share of the examples both models classify correctly that the source's adversarial examples make the target misclassify (the diagonal is the white-box success rate).`,
+    },
+    { kind: 'table', columns: ['model', 'path', 'clean accuracy'], rows: m.names.map((n, i) => [label(i), n, pct(m.accuracy[i])]) },
+    { kind: 'heading', text: 'Transfer matrix (rows: source, columns: target)' },
+    { kind: 'table', columns: ['source \\ target', ...m.names.map((_, i) => label(i))], rows: m.rates.map((row, i) => [label(i), ...row.map((v, j) => `${pct(v)} (n = ${m.counts[i][j]})`)]) },
+    { kind: 'text', text: commandLine() },
+  ];
+  writeFileAtomic(join(dir, REPORT_FILE), renderReport(`advx transfer: ${options.attack}, ε = ${options.eps}`, blocks));
+}
+
+export function writeTrainReport(dir: string, history: Array<EpochInfo & { test_accuracy: number }>, config: Record<string, unknown>): void {
+  const epochs = history.map((h) => h.epoch);
+  const series = (name: string, key: 'loss' | 'accuracy' | 'test_accuracy', dashed = false): Series => ({ name, x: epochs, y: history.map((h) => h[key]), dashed });
+  const blocks: Block[] = [
+    { kind: 'text', text: `Model ${String(config.model)} on ${String(config.data)}${config.limit ? ` (first ${String(config.limit)} training images)` : ''}; batch ${String(config.batch)}, learning rate ${String(config.lr)}${config.adv ? `, adversarial training ${String(config.adv)}` : ''}. ${history.length} epochs.` },
+  ];
+  if (history.length) {
+    const last = history.at(-1)!;
+    blocks.push({ kind: 'text', text: `Final test accuracy ${pct(last.test_accuracy)} after epoch ${last.epoch}.` });
+    blocks.push(
+      { kind: 'image', src: svgDataUri(lineChartSvg([series('training loss', 'loss')], { title: 'Training loss per epoch', xLabel: 'epoch', yLabel: 'cross-entropy' })), caption: 'Mean training loss per epoch' },
+      {
+        kind: 'image',
+        src: svgDataUri(lineChartSvg([series('train accuracy', 'accuracy', true), series('test accuracy', 'test_accuracy')], { title: 'Accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy', yDomain: [0, 1] })),
+        caption: 'Training accuracy (on the training batches, dashed) and test accuracy per epoch',
+      },
+      { kind: 'table', columns: ['epoch', 'loss', 'train accuracy', 'test accuracy', 'learning rate', 'seconds'], rows: history.map((h) => [h.epoch, fixed(h.loss), pct(h.accuracy), pct(h.test_accuracy), String(h.learningRate), fixed(h.seconds, 1)]) },
+    );
+  } else {
+    blocks.push({ kind: 'text', text: 'No epoch has finished yet.' });
+  }
+  blocks.push({ kind: 'text', text: 'From metrics.jsonl; config.json holds every option of the run.' }, { kind: 'text', text: commandLine() });
+  writeFileAtomic(join(dir, REPORT_FILE), renderReport(`advx train: ${String(config.model)} on ${String(config.data)}`, blocks));
+}
