@@ -9,6 +9,8 @@ import { crossEntropy } from '../src/train/fit.ts';
 import { pgdRun } from '../src/attacks/pgd.ts';
 import { buildDannNetworks, disposeOptimizer } from '../src/da/dann.ts';
 import { gradientReversal } from '../src/da/gradient-reversal.ts';
+import { Rng } from '../src/core/rng.ts';
+import { createImageGanState, disposeImageGanState, ganStepConfig, imageGanStep } from '../src/gan/train-images.ts';
 
 export interface Workload {
   /** Runs one step and resolves when its results are computed. */
@@ -112,11 +114,33 @@ const dannStep = (batch: number): Workload => {
   };
 };
 
+/**
+ * One DCGAN step as trainImageGan takes it: one discriminator and one generator update, NS loss,
+ * Adam(2e-4, β1 0.5), on a fixed batch of b random images in [−1, 1] and fresh z.
+ */
+const dcganStep = (batch: number): Workload => {
+  const state = createImageGanState({ seed: 0, loss: 'ns' });
+  const cfg = ganStepConfig({ loss: 'ns', batchSize: batch });
+  const real = tf.randomUniform([batch, 28, 28, 1], -1, 1, 'float32', 1) as tf.Tensor4D;
+  const rng = new Rng(0);
+  return {
+    async step() {
+      // imageGanStep reads back both losses before applying each update (its NaN guard).
+      await imageGanStep(state, cfg, () => ({ x: tf.clone(real) }), rng);
+    },
+    dispose() {
+      real.dispose();
+      disposeImageGanState(state);
+    },
+  };
+};
+
 export const WORKLOADS: WorkloadSpec[] = [
   { name: 'cnn-train', batch: 128, make: cnnTrain },
   { name: 'cnn-input-grad', batch: 128, make: cnnInputGrad },
   { name: 'cnn-forward', batch: 128, make: cnnForward },
   { name: 'cnn-forward-1024', batch: 1024, make: cnnForward },
   { name: 'pgd40', batch: 128, make: pgd40 },
+  { name: 'dcgan-step', batch: 64, make: dcganStep },
   { name: 'dann-step', batch: 64, make: dannStep },
 ];

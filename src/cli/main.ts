@@ -11,6 +11,7 @@ import { transferCommand } from './transfer.ts';
 import { adaptCommand } from './adapt.ts';
 import { textAttackCommand } from './text-attack.ts';
 import { labCommand } from './lab.ts';
+import { ganCommand } from './gan.ts';
 
 const program = new Command('advx')
   .description('adversarial machine learning on TensorFlow.js: attacks, defences, domain adaptation, GANs')
@@ -27,6 +28,7 @@ program.addCommand(adaptCommand());
 program.addCommand(textAttackCommand());
 program.addCommand(demoCommand());
 program.addCommand(labCommand());
+program.addCommand(ganCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -5,3 +5,7 @@ export { sampleGenerator, sampleLatent, trainGan, type GanHistory, type GanResul
 export { saturationDiagnostic, type SaturationOptions, type SaturationSeries } from './diagnostics.ts';
 export { CAPTURE_SHARE, TOY_MIXTURES, modeCoverage, toyMixture, type CoverageOptions, type ModeCoverage, type ToyMixture, type ToyMixtureName } from './toy-metrics.ts';
 export { createGanStepper, type GanStepResult, type GanStepper, type GanStepperOptions } from './step.ts';
+export { GAN_ARCHS, buildDcgan, buildDiscriminator, buildGenerator, dcganConfig, generate, latentInterpolation, parseGanArch, type DcganConfig, type DcganNetworks, type DcganOptions, type GanArch } from './dcgan.ts';
+export { GanDivergedError, createImageGanState, disposeImageGanState, imageGanStep, sampleImages, trainImageGan, type ImageGanOptions, type ImageGanResult, type ImageGanState } from './train-images.ts';
+export { classCoverage, classifierFeatures, frechetDistance, kernelInceptionDistance, precisionRecall } from './metrics.ts';
+export { buildPix2pixDiscriminator, buildPix2pixGenerator, trainPix2pix, translateImages } from './pix2pix.ts';

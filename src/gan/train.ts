@@ -112,7 +112,7 @@ function checkOptions(o: GanTrainOptions): void {
 }
 
 /** ‖g‖₂ over a list of gradient tensors, as a scalar tensor. */
-function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
+export function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
   return tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
 }
 

@@ -1,0 +1,189 @@
+/**
+ * Node side of `advx gan`: the generator on disk (TF.js LayersModel + config.json), sample grids and
+ * interpolation strips as PNG, GAN checkpoints (both networks, the EMA generator and both Adam
+ * optimizers in one checkpoint folder), metrics.jsonl and the run's report.html.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AdvxError } from '../core/errors.ts';
+import { dcganConfig, latentInterpolation, type DcganConfig, type GanArch, type Generator } from '../gan/dcgan.ts';
+import { imageGanOptimizers, imageGanWeights, sampleImages, type ImageGanState } from '../gan/train-images.ts';
+import { renderReport, type Block } from '../report/html.ts';
+import { lineChartSvg, type Series } from '../report/plot.ts';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { writeFileAtomic } from './io.ts';
+import { fileSystemHandler } from './model-io.ts';
+import { encodePng, imageGrid } from './png.ts';
+
+/** What `advx gan sample/evaluate` need to know about a saved generator: model/config.json. */
+export interface GeneratorInfo extends DcganConfig {
+  arch: GanArch;
+  conditional: boolean;
+  dataset: string;
+  classNames: string[];
+  loss: string;
+  steps: number;
+  /** Whether the saved weights are the EMA of the generator's. */
+  ema: boolean;
+}
+
+export const GENERATOR_CONFIG = 'config.json';
+
+export async function saveGenerator(dir: string, g: Generator, info: Omit<GeneratorInfo, keyof DcganConfig | 'conditional'>): Promise<void> {
+  await g.model.save(fileSystemHandler(dir));
+  const config: GeneratorInfo = { ...info, ...g.config, conditional: g.config.numClasses > 0 };
+  writeFileAtomic(join(dir, GENERATOR_CONFIG), JSON.stringify(config, null, 2));
+}
+
+export async function loadGenerator(dir: string): Promise<{ generator: Generator; info: GeneratorInfo }> {
+  const configPath = join(dir, GENERATOR_CONFIG);
+  if (!existsSync(join(dir, 'model.json'))) throw new AdvxError(`no generator in ${dir}: ${join(dir, 'model.json')} does not exist (pass the model/ folder of an \`advx gan train\` run)`);
+  if (!existsSync(configPath)) throw new AdvxError(`${dir} holds a model but no ${GENERATOR_CONFIG}: it was not saved by \`advx gan train\``);
+  let info: GeneratorInfo;
+  try {
+    info = JSON.parse(readFileSync(configPath, 'utf8'));
+  } catch (e) {
+    throw new AdvxError(`${configPath} is not valid JSON (${(e as Error).message})`);
+  }
+  const config = dcganConfig(info);
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(fileSystemHandler(dir));
+  } catch (e) {
+    if (e instanceof AdvxError) throw e;
+    throw new AdvxError(`could not load the generator in ${dir}: ${(e as Error).message}`);
+  }
+  const inDim = (model.inputs[0].shape as number[])[1];
+  if (inDim !== config.latentDim + config.numClasses) {
+    model.dispose();
+    throw new AdvxError(`the generator in ${dir} takes ${inDim} inputs, but its ${GENERATOR_CONFIG} says latent ${config.latentDim} + ${config.numClasses} classes`);
+  }
+  return { generator: { model, config }, info };
+}
+
+function gridPng(pixels: Float32Array, count: number, config: DcganConfig, cols: number): Buffer {
+  const grid = imageGrid(pixels, count, config.imageSize, config.imageSize, config.channels, cols);
+  return encodePng(grid.pixels, grid.width, grid.height, grid.channels as 1 | 3);
+}
+
+/**
+ * The training run's sample grid: 8×8 images for an unconditional generator; for a cGAN one column
+ * per class (8 rows), so each column should show one class.
+ */
+export function sampleGridLayout(config: DcganConfig): { n: number; cols: number; labels?: number[] } {
+  if (!config.numClasses) return { n: 64, cols: 8 };
+  const n = 8 * config.numClasses;
+  return { n, cols: config.numClasses, labels: Array.from({ length: n }, (_, k) => k % config.numClasses) };
+}
+
+/** Writes a grid of `n` samples (seeded z; labels for a cGAN) as a PNG. */
+export async function writeSampleGrid(file: string, g: Generator, o: { n: number; cols: number; seed: number; labels?: ArrayLike<number> }): Promise<void> {
+  const pixels = await sampleImages(g, o.n, o.seed, o.labels);
+  writeFileAtomic(file, gridPng(pixels, o.n, g.config, o.cols));
+}
+
+/** Writes `rows` latent interpolation strips of `cols` images (slerp between seeded endpoints); a cGAN row k shows class labels[k]. */
+export async function writeInterpolation(file: string, g: Generator, o: { rows: number; cols: number; seed: number; labels?: number[] }): Promise<void> {
+  const z = latentInterpolation(g.config.latentDim, o.rows, o.cols, o.seed);
+  try {
+    const labels = g.config.numClasses ? Array.from({ length: o.rows * o.cols }, (_, k) => o.labels?.[Math.floor(k / o.cols)] ?? Math.floor(k / o.cols) % g.config.numClasses) : undefined;
+    const pixels = await sampleImages(g, o.rows * o.cols, o.seed, labels, z);
+    writeFileAtomic(file, gridPng(pixels, o.rows * o.cols, g.config, o.cols));
+  } finally {
+    z.dispose();
+  }
+}
+
+/** One line of metrics.jsonl. */
+export interface GanMetric {
+  step: number;
+  d_loss: number;
+  g_loss: number;
+  d_grad_norm: number;
+  g_grad_norm: number;
+  seconds: number;
+}
+
+export function writeMetrics(dir: string, rows: GanMetric[]): void {
+  writeFileAtomic(join(dir, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
+}
+
+/** metrics.jsonl up to step `upTo` (a kill may leave lines past the last checkpoint). */
+export function readMetrics(dir: string, upTo: number): GanMetric[] {
+  const file = join(dir, 'metrics.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as GanMetric)
+    .filter((r) => r.step <= upTo);
+}
+
+// The checkpoint code takes one optimizer: both Adams behind one getWeights/setWeights.
+const asOptimizer = (s: ImageGanState) => imageGanOptimizers(s) as unknown as tf.Optimizer;
+
+export async function saveGanCheckpoint(dir: string, state: ImageGanState): Promise<void> {
+  await saveCheckpoint(dir, imageGanWeights(state), asOptimizer(state), { epoch: state.step, step: state.step });
+}
+
+/** Restores `state` from the run folder's checkpoint, if any; returns the step it had reached (0: none). */
+export async function loadGanCheckpoint(dir: string, state: ImageGanState): Promise<number> {
+  if (!hasCheckpoint(dir)) return 0;
+  const saved = await loadCheckpoint(dir, imageGanWeights(state), asOptimizer(state));
+  state.step = Number(saved.step ?? saved.epoch);
+  return state.step;
+}
+
+/** Averages of consecutive rows, so that a long run's curve has at most `points` points. */
+function binned(rows: GanMetric[], key: 'd_loss' | 'g_loss', points = 400): Series['x'][] {
+  const size = Math.max(1, Math.ceil(rows.length / points));
+  const x: number[] = [];
+  const y: number[] = [];
+  for (let i = 0; i < rows.length; i += size) {
+    const chunk = rows.slice(i, i + size);
+    x.push(chunk.at(-1)!.step);
+    y.push(chunk.reduce((a, r) => a + r[key], 0) / chunk.length);
+  }
+  return [x, y];
+}
+
+export interface GanReport {
+  title: string;
+  command: string;
+  summary: Record<string, string | number>;
+  metrics: GanMetric[];
+  /** Sample grids over training, as paths relative to the run folder, with their step. */
+  samples: Array<{ src: string; step: number }>;
+  interpolation?: string;
+}
+
+/** Writes curves.svg and report.html into the run folder. */
+export function writeGanReport(dir: string, r: GanReport): void {
+  const blocks: Block[] = [
+    { kind: 'text', text: r.command },
+    { kind: 'table', columns: Object.keys(r.summary), rows: [Object.values(r.summary)] },
+  ];
+  if (r.metrics.length) {
+    const [dx, dy] = binned(r.metrics, 'd_loss');
+    const [gx, gy] = binned(r.metrics, 'g_loss');
+    const svg = lineChartSvg(
+      [
+        { name: 'discriminator loss', x: dx, y: dy },
+        { name: 'generator loss', x: gx, y: gy },
+      ],
+      { title: 'Losses', xLabel: 'step', yLabel: 'loss' },
+    );
+    writeFileAtomic(join(dir, 'curves.svg'), svg);
+    blocks.push({ kind: 'heading', text: 'Losses' }, { kind: 'image', src: 'curves.svg', caption: 'Discriminator and generator losses (averaged over bins of steps)' });
+  }
+  if (r.samples.length) {
+    blocks.push({ kind: 'heading', text: 'Samples' });
+    // At most 6 grids: the last one and others spread over the run.
+    const pick = r.samples.length <= 6 ? r.samples : [...Array.from({ length: 5 }, (_, k) => r.samples[Math.floor((k * (r.samples.length - 1)) / 5)]), r.samples.at(-1)!];
+    for (const s of pick) blocks.push({ kind: 'image', src: s.src, caption: `samples after step ${s.step} (fixed z)` });
+  }
+  if (r.interpolation) blocks.push({ kind: 'heading', text: 'Latent interpolation' }, { kind: 'image', src: r.interpolation, caption: 'each row: slerp between two random latent vectors' });
+  writeFileAtomic(join(dir, 'report.html'), renderReport(r.title, blocks));
+}
