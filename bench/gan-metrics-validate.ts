@@ -25,41 +25,15 @@ import { classCoverage, classifierFeatures, frechetDistance, kernelInceptionDist
 import { loadDataset } from '../src/node/datasets.ts';
 import { writeFileAtomic } from '../src/node/io.ts';
 import { loadClassifier } from '../src/node/load-model.ts';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const DATASETS: Record<string, { data: string; model: string; label: string }> = {
+export const DATASETS: Record<string, { data: string; model: string; label: string }> = {
   mnist: { data: 'mnist', model: 'models/mnist-cnn', label: 'MNIST' },
   fashion: { data: 'fashion-mnist', model: 'models/fashion-cnn', label: 'Fashion-MNIST' },
 };
-const { values } = parseArgs({
-  options: {
-    n: { type: 'string', default: '10000' },
-    datasets: { type: 'string', default: Object.keys(DATASETS).join(',') },
-    subsets: { type: 'string', default: '100' },
-    'subset-size': { type: 'string', default: '1000' },
-    'pr-n': { type: 'string', default: '2000' },
-    seed: { type: 'string', default: '0' },
-    threads: { type: 'string', default: '1' },
-    /** The Markdown file to update (for checking the script without touching RESULTS.md). */
-    results: { type: 'string', default: 'RESULTS.md' },
-  },
-});
-const n = Number(values.n);
-const subsets = Number(values.subsets);
-const subsetSize = Number(values['subset-size']);
-const prN = Math.min(Number(values['pr-n']), n);
-const seed = Number(values.seed);
-for (const [k, v] of [['n', n], ['subsets', subsets], ['subset-size', subsetSize], ['pr-n', prN]] as const) {
-  if (!Number.isInteger(v) || v < 2) throw new Error(`--${k} must be an integer ≥ 2, got ${v}`);
-}
-const datasets = values.datasets.split(',').map((s) => s.trim());
-for (const d of datasets) if (!DATASETS[d]) throw new Error(`unknown dataset "${d}": ${Object.keys(DATASETS).join(', ')}`);
-await useBackend('wasm', { threads: Number(values.threads) });
-const log = (s: string) => console.error(`[gan-metrics] ${s}`);
-const command = ['npm run results:gan-metrics', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
-
 /** 5×5 Gaussian blur, σ = 1 px, zero padding outside the image. */
-function blur(x: tf.Tensor4D, sigma = 1): tf.Tensor4D {
+export function blur(x: tf.Tensor4D, sigma = 1): tf.Tensor4D {
   return tf.tidy(() => {
     const r = 2;
     const w: number[] = [];
@@ -71,14 +45,14 @@ function blur(x: tf.Tensor4D, sigma = 1): tf.Tensor4D {
 }
 
 /** Translation by (dy, dx) ≥ 0 pixels, zero fill. */
-function shift(x: tf.Tensor4D, dy = 2, dx = 2): tf.Tensor4D {
+export function shift(x: tf.Tensor4D, dy = 2, dx = 2): tf.Tensor4D {
   return tf.tidy(() => {
     const [, h, w] = x.shape;
     return tf.slice(tf.pad(x, [[0, 0], [dy, 0], [dx, 0], [0, 0]]), [0, 0, 0, 0], [-1, h, w, -1]);
   });
 }
 
-interface Row {
+export interface Row {
   dataset: string;
   set: string;
   fid: number;
@@ -89,67 +63,119 @@ interface Row {
   klToUniform: number;
 }
 
-const rows: Row[] = [];
-const t0 = performance.now();
-for (const name of datasets) {
-  const spec = DATASETS[name];
-  const { layers } = await loadClassifier(join(root, spec.model));
-  if (!layers) throw new Error(`${spec.model} is not a LayersModel`);
-  const { train, test } = loadDataset(spec.data, { limit: { train: n, test: n } });
-  const count = Math.min(train.count, test.count);
-  if (count < n) log(`${spec.label}: only ${count} images per split`);
-  const [h, w, c] = test.shape;
-  const toTensor = (images: Float32Array) => tf.tensor4d(images.subarray(0, count * h * w * c), [count, h, w, c]);
-  const xTest = toTensor(test.images);
-  const xTrain = toTensor(train.images);
-  const rng = new Rng(seed);
-  const sets: [string, () => tf.Tensor4D][] = [
-    ['real (train)', () => tf.clone(xTrain)],
-    ['shifted 2 px', () => shift(xTrain)],
-    ['blurred σ=1', () => blur(xTrain)],
-    ['uniform noise', () => tf.tensor4d(Float32Array.from({ length: count * h * w * c }, () => rng.next()), [count, h, w, c])],
-  ];
-  const fTest = classifierFeatures(layers, xTest);
-  const fTestPr = tf.slice(fTest, [0, 0], [prN, -1]) as tf.Tensor2D;
-  for (const [label, make] of sets) {
-    const t = performance.now();
-    const x = make();
-    const f = classifierFeatures(layers, x);
-    const logits = tf.tidy(() => layers.predict(x) as tf.Tensor2D);
-    const fPr = tf.slice(f, [0, 0], [prN, -1]) as tf.Tensor2D;
-    const fid = frechetDistance(f, fTest);
-    const kid = kernelInceptionDistance(f, fTest, { subsets, subsetSize, seed });
-    const pr = precisionRecall(fTestPr, fPr);
-    const cov = classCoverage(logits, layers.outputs[0].shape[1] as number);
-    rows.push({ dataset: spec.label, set: label, fid, kid, ...pr, classesCovered: cov.classesCovered, klToUniform: cov.klToUniform });
-    log(`${spec.label} ${label}: FID ${fid.toFixed(2)}, KID ${kid.mean.toExponential(2)} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
-    tf.dispose([x, f, logits, fPr]);
-  }
-  tf.dispose([xTest, xTrain, fTest, fTestPr]);
+/** KID, precision/recall options of {@link compareWithTest}. */
+export interface CompareOptions {
+  subsets: number;
+  subsetSize: number;
+  seed: number;
+  /** Precision/recall on the first prN images of each set. */
+  prN: number;
 }
-const minutes = (performance.now() - t0) / 60000;
 
-const lines = [
-  `FID and KID of the image-GAN metrics (\`src/gan/metrics.ts\`) on real data, each set of ${n} images against ${n} test images, on the 128-d penultimate features of each dataset's own classifier (\`models/mnist-cnn\`, \`models/fashion-cnn\`), not Inception: comparable only with numbers on the same classifier. KID: mean ± std over ${subsets} subsets of ${Math.min(subsetSize, n)}; precision/recall (Kynkäänniemi et al., k = 3) on the first ${prN} of each set; coverage: classes holding ≥ 10% of the uniform share of the classifier's labels, and KL(labels‖uniform). Real train images are the floor a perfect generator would reach, uniform noise the ceiling. Precision alone does not flag noise: its features collapse to a point that can fall inside the k-NN ball of an outlying real image.`,
-  '',
-  '| dataset | sample vs test | FID | KID | precision | recall | classes covered | KL to uniform |',
-  '|---|---|---:|---:|---:|---:|---:|---:|',
-  ...rows.map(
-    (r) =>
-      `| ${r.dataset} | ${r.set} | ${r.fid.toFixed(2)} | ${r.kid.mean.toFixed(3)} ± ${r.kid.std.toFixed(3)} | ${r.precision.toFixed(3)} | ${r.recall.toFixed(3)} | ${r.classesCovered} | ${r.klToUniform.toFixed(3)} |`,
-  ),
-  '',
-  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model}, wasm backend, ${values.threads} thread(s), in ${minutes.toFixed(1)} min: \`${command}\`.`,
-];
-console.log(lines.join('\n'));
+/**
+ * FID, KID, precision/recall and class coverage of images `x` against test features `fTest`, on the
+ * classifier's features (the rows of the table below; `npm run results:gan` uses it for its real-data
+ * baseline). `predicted`: the classifier's label of each image.
+ */
+export function compareWithTest(layers: LayersModel, x: tf.Tensor4D, fTest: tf.Tensor2D, o: CompareOptions): Omit<Row, 'dataset' | 'set'> & { predicted: Int32Array } {
+  const f = classifierFeatures(layers, x);
+  const logits = tf.tidy(() => layers.predict(x) as tf.Tensor2D);
+  const fPr = tf.slice(f, [0, 0], [o.prN, -1]) as tf.Tensor2D;
+  const fTestPr = tf.slice(fTest, [0, 0], [o.prN, -1]) as tf.Tensor2D;
+  const argmax = tf.argMax(logits, 1);
+  const predicted = argmax.dataSync() as Int32Array;
+  const fid = frechetDistance(f, fTest);
+  const kid = kernelInceptionDistance(f, fTest, { subsets: o.subsets, subsetSize: o.subsetSize, seed: o.seed });
+  const pr = precisionRecall(fTestPr, fPr);
+  const cov = classCoverage(logits, layers.outputs[0].shape[1] as number);
+  tf.dispose([f, logits, fPr, fTestPr, argmax]);
+  return { fid, kid, ...pr, classesCovered: cov.classesCovered, klToUniform: cov.klToUniform, predicted };
+}
 
-const outDir = join(root, 'runs/gan-metrics');
-mkdirSync(outDir, { recursive: true });
-writeFileAtomic(join(outDir, 'results.json'), JSON.stringify({ command, n, subsets, subsetSize, prN, seed, minutes, rows }, null, 2));
-// Read RESULTS.md just before writing: another process may have rewritten another section meanwhile.
-const path = resolve(root, values.results);
-const block = ['<!-- gan-metrics:start (written by `npm run results:gan-metrics`) -->', ...lines, '<!-- gan-metrics:end -->'].join('\n');
-const old = existsSync(path) ? readFileSync(path, 'utf8') : '# Results\n';
-const marked = /<!-- gan-metrics:start[\s\S]*?<!-- gan-metrics:end -->/;
-writeFileAtomic(path, marked.test(old) ? old.replace(marked, () => block) : `${old.trimEnd()}\n\n## Image GAN metrics\n\n${block}\n`);
-log(`tensors left: ${tf.memory().numTensors}`);
+// Run as a script (not when imported for its helpers).
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      n: { type: 'string', default: '10000' },
+      datasets: { type: 'string', default: Object.keys(DATASETS).join(',') },
+      subsets: { type: 'string', default: '100' },
+      'subset-size': { type: 'string', default: '1000' },
+      'pr-n': { type: 'string', default: '2000' },
+      seed: { type: 'string', default: '0' },
+      threads: { type: 'string', default: '1' },
+      /** The Markdown file to update (for checking the script without touching RESULTS.md). */
+      results: { type: 'string', default: 'RESULTS.md' },
+    },
+  });
+  const n = Number(values.n);
+  const subsets = Number(values.subsets);
+  const subsetSize = Number(values['subset-size']);
+  const prN = Math.min(Number(values['pr-n']), n);
+  const seed = Number(values.seed);
+  for (const [k, v] of [['n', n], ['subsets', subsets], ['subset-size', subsetSize], ['pr-n', prN]] as const) {
+    if (!Number.isInteger(v) || v < 2) throw new Error(`--${k} must be an integer ≥ 2, got ${v}`);
+  }
+  const datasets = values.datasets.split(',').map((s) => s.trim());
+  for (const d of datasets) if (!DATASETS[d]) throw new Error(`unknown dataset "${d}": ${Object.keys(DATASETS).join(', ')}`);
+  await useBackend('wasm', { threads: Number(values.threads) });
+  const log = (s: string) => console.error(`[gan-metrics] ${s}`);
+  const command = ['npm run results:gan-metrics', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+
+  const rows: Row[] = [];
+  const t0 = performance.now();
+  for (const name of datasets) {
+    const spec = DATASETS[name];
+    const { layers } = await loadClassifier(join(root, spec.model));
+    if (!layers) throw new Error(`${spec.model} is not a LayersModel`);
+    const { train, test } = loadDataset(spec.data, { limit: { train: n, test: n } });
+    const count = Math.min(train.count, test.count);
+    if (count < n) log(`${spec.label}: only ${count} images per split`);
+    const [h, w, c] = test.shape;
+    const toTensor = (images: Float32Array) => tf.tensor4d(images.subarray(0, count * h * w * c), [count, h, w, c]);
+    const xTest = toTensor(test.images);
+    const xTrain = toTensor(train.images);
+    const rng = new Rng(seed);
+    const sets: [string, () => tf.Tensor4D][] = [
+      ['real (train)', () => tf.clone(xTrain)],
+      ['shifted 2 px', () => shift(xTrain)],
+      ['blurred σ=1', () => blur(xTrain)],
+      ['uniform noise', () => tf.tensor4d(Float32Array.from({ length: count * h * w * c }, () => rng.next()), [count, h, w, c])],
+    ];
+    const fTest = classifierFeatures(layers, xTest);
+    for (const [label, make] of sets) {
+      const t = performance.now();
+      const x = make();
+      const { predicted: _p, ...m } = compareWithTest(layers, x, fTest, { subsets, subsetSize, seed, prN });
+      rows.push({ dataset: spec.label, set: label, ...m });
+      log(`${spec.label} ${label}: FID ${m.fid.toFixed(2)}, KID ${m.kid.mean.toExponential(2)} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+      x.dispose();
+    }
+    tf.dispose([xTest, xTrain, fTest]);
+  }
+  const minutes = (performance.now() - t0) / 60000;
+
+  const lines = [
+    `FID and KID of the image-GAN metrics (\`src/gan/metrics.ts\`) on real data, each set of ${n} images against ${n} test images, on the 128-d penultimate features of each dataset's own classifier (\`models/mnist-cnn\`, \`models/fashion-cnn\`), not Inception: comparable only with numbers on the same classifier. KID: mean ± std over ${subsets} subsets of ${Math.min(subsetSize, n)}; precision/recall (Kynkäänniemi et al., k = 3) on the first ${prN} of each set; coverage: classes holding ≥ 10% of the uniform share of the classifier's labels, and KL(labels‖uniform). Real train images are the floor a perfect generator would reach, uniform noise the ceiling. Precision alone does not flag noise: its features collapse to a point that can fall inside the k-NN ball of an outlying real image.`,
+    '',
+    '| dataset | sample vs test | FID | KID | precision | recall | classes covered | KL to uniform |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.dataset} | ${r.set} | ${r.fid.toFixed(2)} | ${r.kid.mean.toFixed(3)} ± ${r.kid.std.toFixed(3)} | ${r.precision.toFixed(3)} | ${r.recall.toFixed(3)} | ${r.classesCovered} | ${r.klToUniform.toFixed(3)} |`,
+    ),
+    '',
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model}, wasm backend, ${values.threads} thread(s), in ${minutes.toFixed(1)} min: \`${command}\`.`,
+  ];
+  console.log(lines.join('\n'));
+
+  const outDir = join(root, 'runs/gan-metrics');
+  mkdirSync(outDir, { recursive: true });
+  writeFileAtomic(join(outDir, 'results.json'), JSON.stringify({ command, n, subsets, subsetSize, prN, seed, minutes, rows }, null, 2));
+  // Read RESULTS.md just before writing: another process may have rewritten another section meanwhile.
+  const path = resolve(root, values.results);
+  const block = ['<!-- gan-metrics:start (written by `npm run results:gan-metrics`) -->', ...lines, '<!-- gan-metrics:end -->'].join('\n');
+  const old = existsSync(path) ? readFileSync(path, 'utf8') : '# Results\n';
+  const marked = /<!-- gan-metrics:start[\s\S]*?<!-- gan-metrics:end -->/;
+  writeFileAtomic(path, marked.test(old) ? old.replace(marked, () => block) : `${old.trimEnd()}\n\n## Image GAN metrics\n\n${block}\n`);
+  log(`tensors left: ${tf.memory().numTensors}`);
+}
