@@ -52,15 +52,19 @@ export function shift(x: tf.Tensor4D, dy = 2, dx = 2): tf.Tensor4D {
   });
 }
 
-export interface Row {
-  dataset: string;
-  set: string;
+/** The scores of one image set against the test images (also gan-results.ts's real-data baselines). */
+export interface Scores {
   fid: number;
   kid: { mean: number; std: number };
   precision: number;
   recall: number;
   classesCovered: number;
   klToUniform: number;
+}
+
+export interface Row extends Scores {
+  dataset: string;
+  set: string;
 }
 
 /** KID, precision/recall options of {@link compareWithTest}. */
@@ -77,7 +81,7 @@ export interface CompareOptions {
  * classifier's features (the rows of the table below; `npm run results:gan` uses it for its real-data
  * baseline). `predicted`: the classifier's label of each image.
  */
-export function compareWithTest(layers: LayersModel, x: tf.Tensor4D, fTest: tf.Tensor2D, o: CompareOptions): Omit<Row, 'dataset' | 'set'> & { predicted: Int32Array } {
+export function compareWithTest(layers: LayersModel, x: tf.Tensor4D, fTest: tf.Tensor2D, o: CompareOptions): Scores & { predicted: Int32Array } {
   const f = classifierFeatures(layers, x);
   const logits = tf.tidy(() => layers.predict(x) as tf.Tensor2D);
   const fPr = tf.slice(f, [0, 0], [o.prN, -1]) as tf.Tensor2D;

@@ -34,7 +34,7 @@ import { loadDataset } from '../src/node/datasets.ts';
 import { writeFileAtomic } from '../src/node/io.ts';
 import { loadClassifier } from '../src/node/load-model.ts';
 import { classifierFeatures } from '../src/gan/metrics.ts';
-import { compareWithTest, DATASETS } from './gan-metrics-validate.ts';
+import { compareWithTest, DATASETS, type Scores } from './gan-metrics-validate.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin/advx.js');
@@ -239,14 +239,8 @@ function pictures(name: string): void {
   advx(['gan', 'sample', '--model', rel(join(out, 'model')), '--interpolate', '--n', conditional ? '10' : '6', '--cols', '10', '--seed', '0', '--out', join(docsDir, `${name}-interp.png`)]);
 }
 
-interface Baseline {
+interface Baseline extends Scores {
   data: string;
-  fid: number;
-  kid: { mean: number; std: number };
-  precision: number;
-  recall: number;
-  classesCovered: number;
-  klToUniform: number;
   /** The classifier's accuracy on the real images: the ceiling of a cGAN's class accuracy. */
   accuracy: number;
   classifier: string;

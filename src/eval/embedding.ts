@@ -5,6 +5,7 @@
  * n×2 (x0, y0, x1, y1, ...). Exact t-SNE costs O(n²) per iteration: fine up to ~1500 points.
  */
 import { AdvxError } from '../core/errors.ts';
+import { symmetricEigen } from '../core/linalg.ts';
 import { Rng } from '../core/rng.ts';
 
 function checkFeatures(features: Float32Array, n: number, dim: number, what: string): void {
@@ -18,51 +19,6 @@ function checkFeatures(features: Float32Array, n: number, dim: number, what: str
       throw new AdvxError(`${what}: features contain ${features[i]} at point ${Math.floor(i / dim)}, dimension ${i % dim}`);
     }
   }
-}
-
-/** Eigen decomposition of a small symmetric p×p matrix by cyclic Jacobi rotations; columns of `vectors` are eigenvectors. */
-function jacobi(a0: Float64Array, p: number): { values: Float64Array; vectors: Float64Array } {
-  const a = Float64Array.from(a0);
-  const v = new Float64Array(p * p);
-  for (let i = 0; i < p; i++) v[i * p + i] = 1;
-  let total = 0;
-  for (let i = 0; i < p * p; i++) total += a[i] * a[i];
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let i = 0; i < p; i++) for (let j = i + 1; j < p; j++) off += a[i * p + j] ** 2;
-    if (off <= 1e-30 * total) break;
-    for (let r = 0; r < p; r++) {
-      for (let q = r + 1; q < p; q++) {
-        const arq = a[r * p + q];
-        if (arq === 0) continue;
-        const theta = (a[q * p + q] - a[r * p + r]) / (2 * arq);
-        const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < p; k++) {
-          const akr = a[k * p + r];
-          const akq = a[k * p + q];
-          a[k * p + r] = c * akr - s * akq;
-          a[k * p + q] = s * akr + c * akq;
-        }
-        for (let k = 0; k < p; k++) {
-          const ark = a[r * p + k];
-          const aqk = a[q * p + k];
-          a[r * p + k] = c * ark - s * aqk;
-          a[q * p + k] = s * ark + c * aqk;
-        }
-        for (let k = 0; k < p; k++) {
-          const vkr = v[k * p + r];
-          const vkq = v[k * p + q];
-          v[k * p + r] = c * vkr - s * vkq;
-          v[k * p + q] = s * vkr + c * vkq;
-        }
-      }
-    }
-  }
-  const values = new Float64Array(p);
-  for (let i = 0; i < p; i++) values[i] = a[i * p + i];
-  return { values, vectors: v };
 }
 
 /** a·v for a symmetric m×m matrix (row-major), read in order. */
@@ -131,7 +87,7 @@ function topEigen(a: Float64Array, m: number, k: number, rounds: number, tol: nu
     for (let i = 0; i < s; i++) {
       for (let j = i; j < s; j++) h[i * s + j] = h[j * s + i] = (dot(aq[i], q[j]) + dot(aq[j], q[i])) / 2;
     }
-    const eig = jacobi(h, s);
+    const eig = symmetricEigen(h, s, { tolerance: 1e-30, zeroRotated: false });
     const order = Array.from({ length: s }, (_, i) => i).sort((x, y) => eig.values[y] - eig.values[x]).slice(0, p);
     const combine = (rows: Float64Array[], col: number) => {
       const out = new Float64Array(m);

@@ -18,7 +18,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { AdvxError, assertOption } from '../core/errors.ts';
+import { symmetricEigen } from '../core/linalg.ts';
 import { Rng } from '../core/rng.ts';
+
+export { symmetricEigen };
 
 // ---------------------------------------------------------------------------------------------
 // Features
@@ -130,60 +133,6 @@ function meanAndCovariance(x: Float32Array | Float64Array, n: number, d: number)
     }
   }
   return { mu, cov };
-}
-
-/**
- * Eigen-decomposition of a symmetric matrix a [d, d] (row-major, not modified) by cyclic Jacobi
- * rotations: a = V diag(λ) Vᵀ, the eigenvectors in V's columns. Converges quadratically; stops
- * when the off-diagonal mass is below 1e-22 of the total (or after 100 sweeps).
- */
-export function symmetricEigen(a: Float64Array, d: number): { values: Float64Array; vectors: Float64Array } {
-  const m = Float64Array.from(a);
-  const v = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) v[i * d + i] = 1;
-  let total = 0;
-  for (let i = 0; i < d * d; i++) total += m[i] * m[i];
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < d; p++) for (let q = p + 1; q < d; q++) off += m[p * d + q] * m[p * d + q];
-    if (off <= 1e-22 * total || off === 0) break;
-    for (let p = 0; p < d - 1; p++) {
-      for (let q = p + 1; q < d; q++) {
-        const apq = m[p * d + q];
-        if (apq === 0) continue;
-        const app = m[p * d + p];
-        const aqq = m[q * d + q];
-        const theta = (aqq - app) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        // A ← Jᵀ A J on rows/columns p and q.
-        for (let k = 0; k < d; k++) {
-          const akp = m[k * d + p];
-          const akq = m[k * d + q];
-          m[k * d + p] = c * akp - s * akq;
-          m[k * d + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < d; k++) {
-          const apk = m[p * d + k];
-          const aqk = m[q * d + k];
-          m[p * d + k] = c * apk - s * aqk;
-          m[q * d + k] = s * apk + c * aqk;
-        }
-        m[p * d + q] = 0;
-        m[q * d + p] = 0;
-        for (let k = 0; k < d; k++) {
-          const vkp = v[k * d + p];
-          const vkq = v[k * d + q];
-          v[k * d + p] = c * vkp - s * vkq;
-          v[k * d + q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  const values = new Float64Array(d);
-  for (let i = 0; i < d; i++) values[i] = m[i * d + i];
-  return { values, vectors: v };
 }
 
 /** The PSD square root V diag(√max(λ, 0)) Vᵀ of a symmetric matrix. */

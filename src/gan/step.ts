@@ -1,6 +1,6 @@
 /**
  * A GAN trainer driven one step at a time (isomorphic), for interactive views such as the lab's
- * GAN playground: the same losses, networks and update as trainGan (src/gan/train.ts) — dSteps
+ * GAN playground: the same losses, networks and update (ganUpdate) as trainGan (src/gan/train.ts) — dSteps
  * Adam steps of D, then one Adam step of G — but the optimisers live as long as the stepper, so
  * the caller decides when to step, and may switch the loss, the learning rates or the data
  * between steps without losing the Adam moments. No learning-rate decay, no EMA: a playground
@@ -11,25 +11,12 @@ import '@tensorflow/tfjs-layers';
 import { AdvxError, assertOption } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import { setLearningRate } from '../train/fit.ts';
-import { GAN_LOSSES, discriminatorLoss, generatorLoss, gradientPenalty, type GanLoss } from './losses.ts';
+import { GAN_LOSSES, type GanLoss } from './losses.ts';
 import { buildToyNetworks, type Mlp, type ToyNetworkOptions } from './networks.ts';
-import { sampleLatent, type RealSampler } from './train.ts';
+import { ganUpdate, type GanUpdate, type GanUpdateOptions, type RealSampler } from './train.ts';
 
-export interface GanStepperOptions extends ToyNetworkOptions {
-  loss: GanLoss;
-  /** Default 128. */
-  batchSize?: number;
-  /** Adam learning rates; default 2e-3 for G, and G's for D. */
-  learningRate?: number;
-  discriminatorLearningRate?: number;
-  /** Adam β1, β2: default 0.5, 0.9 as in trainGan. */
-  beta1?: number;
-  beta2?: number;
-  /** Discriminator steps per generator step: default 5 for wgan-gp, 1 otherwise. */
-  dSteps?: number;
-  /** λ of the gradient penalty: default 10 for wgan-gp, 0 otherwise. */
-  gpWeight?: number;
-}
+/** Defaults: batch size 128; Adam learning rate 2e-3 for G, and G's for D; β1, β2 0.5, 0.9 as in trainGan. */
+export interface GanStepperOptions extends ToyNetworkOptions, GanUpdateOptions {}
 
 export interface GanStepResult {
   /** Generator steps taken so far, these included. */
@@ -66,11 +53,9 @@ export function createGanStepper(sampleReal: RealSampler, options: GanStepperOpt
   positive('discriminator learning rate', lrD);
   const dataDim = options.dataDim ?? 2;
   const { generator: G, discriminator: D } = buildToyNetworks({ ...options, dataDim });
-  const latentDim = G.sizes[0];
   const [beta1, beta2] = [options.beta1 ?? 0.5, options.beta2 ?? 0.9];
   const optG: tf.Optimizer = tf.train.adam(lrG, beta1, beta2);
   const optD: tf.Optimizer = tf.train.adam(lrD, beta1, beta2);
-  const critic = (x: tf.Tensor2D) => D.apply(x);
   const rng = new Rng(options.seed * 7919 + 17);
   let steps = 0;
   let disposed = false;
@@ -97,34 +82,11 @@ export function createGanStepper(sampleReal: RealSampler, options: GanStepperOpt
       assertOption((GAN_LOSSES as readonly string[]).includes(loss), `loss must be one of ${GAN_LOSSES.join(', ')}, got ${String(loss)}`);
       const dSteps = options.dSteps ?? (loss === 'wgan-gp' ? 5 : 1);
       const gpWeight = options.gpWeight ?? (loss === 'wgan-gp' ? 10 : 0);
+      const update: GanUpdate = { generator: G, discriminator: D, optG, optD, loss, batchSize, dataDim, dSteps, gpWeight, r1Gamma: 0, gradNorm: false };
       const rows: tf.Tensor1D[] = [];
       try {
         for (let s = 0; s < n; s++) {
-          let dLoss: tf.Scalar | undefined;
-          for (let k = 0; k < dSteps; k++) {
-            const real = tf.tensor2d(stepper.sampleReal(batchSize, rng), [batchSize, dataDim]);
-            const z = sampleLatent(rng, batchSize, latentDim);
-            const gpSeed = rng.seed();
-            dLoss?.dispose();
-            dLoss = tf.tidy(() => {
-              const fake = G.apply(z);
-              const { value, grads } = tf.variableGrads(() => {
-                let l = discriminatorLoss(loss, critic(real), critic(fake));
-                if (gpWeight > 0) l = tf.add(l, tf.mul(gpWeight, gradientPenalty(critic, real, fake, gpSeed)));
-                return l;
-              }, D.variables);
-              optD.applyGradients(grads);
-              return value;
-            });
-            tf.dispose([real, z]);
-          }
-          const z = sampleLatent(rng, batchSize, latentDim);
-          const row = tf.tidy(() => {
-            const { value, grads } = tf.variableGrads(() => generatorLoss(loss, critic(G.apply(z))), G.variables);
-            optG.applyGradients(grads);
-            return tf.stack([dLoss!, value]) as tf.Tensor1D;
-          });
-          tf.dispose([z, dLoss!]);
+          const row = ganUpdate(update, stepper.sampleReal, rng);
           rows.push(row);
           steps++;
         }

@@ -31,31 +31,15 @@ import {
   type Generator,
 } from './dcgan.ts';
 import { GAN_LOSSES, discriminatorLoss, generatorLoss, gradientPenalty, r1Penalty, type GanLoss } from './losses.ts';
-import { globalNorm, sampleLatent } from './train.ts';
+import { globalNorm, sampleLatent, type GanRunOptions } from './train.ts';
 
 export const AUGMENTATIONS = ['translation', 'cutout'] as const;
 export type Augmentation = (typeof AUGMENTATIONS)[number];
 
-export interface ImageGanOptions {
-  loss: GanLoss;
+/** Defaults: batch size 64; Adam learning rate 2e-4 for both networks, β1 0.5, β2 0.999 (DCGAN's). */
+export interface ImageGanOptions extends GanRunOptions {
   /** Train until this many steps are done in all (counting `state.step` already done). */
   steps: number;
-  seed: number;
-  /** Default 64. */
-  batchSize?: number;
-  /** Adam: default 2e-4 for both networks, β1 0.5, β2 0.999 (DCGAN's). */
-  learningRate?: number;
-  discriminatorLearningRate?: number;
-  beta1?: number;
-  beta2?: number;
-  /** Discriminator updates per generator update: default 5 for wgan-gp, 1 otherwise. */
-  dSteps?: number;
-  /** λ of the WGAN gradient penalty: default 10 for wgan-gp, 0 otherwise. */
-  gpWeight?: number;
-  /** γ of R1 (γ/2·E‖∇D(x)‖² on real images); default 0 (off). */
-  r1Gamma?: number;
-  /** β of the generator's weight EMA (with TF's warm-up); 0 or absent: none. */
-  ema?: number;
   /** DiffAugment transformations applied to every image D sees; default none. */
   augment?: Augmentation[];
   /** Pixel range of `data.images`: [0, 1] (default, mapped to [−1, 1]) or [−1, 1]. */
@@ -87,14 +71,9 @@ export interface ImageGanState {
   step: number;
 }
 
-export interface ImageGanStateOptions extends DcganOptions {
-  loss?: GanLoss;
-  learningRate?: number;
-  discriminatorLearningRate?: number;
-  beta1?: number;
-  beta2?: number;
-  ema?: number;
-}
+export interface ImageGanStateOptions
+  extends DcganOptions,
+    Partial<Pick<GanRunOptions, 'loss' | 'learningRate' | 'discriminatorLearningRate' | 'beta1' | 'beta2' | 'ema'>> {}
 
 /** Fresh networks and optimizers. The WGAN-GP critic gets layer norm instead of batch norm unless told otherwise. */
 export function createImageGanState(o: ImageGanStateOptions): ImageGanState {

@@ -20,28 +20,42 @@ import { buildToyNetworks, cloneMlp, type Mlp, type ToyNetworkOptions } from './
 /** n samples of the data, row-major n × dim, drawn from `rng`. */
 export type RealSampler = (n: number, rng: Rng) => Float32Array;
 
-export interface GanTrainOptions extends ToyNetworkOptions {
+/**
+ * The settings of the GAN update, shared by trainGan, createGanStepper (step.ts) and trainImageGan
+ * (train-images.ts); each names its own defaults for the batch size, learning rates and β.
+ */
+export interface GanUpdateOptions {
   loss: GanLoss;
-  /** Generator steps. */
-  steps: number;
-  seed: number;
-  /** Default 256. */
   batchSize?: number;
-  /** Adam learning rates; default 2e-3 for both — minus a linear decay to 0 over the run if `lrDecay` (default true). */
+  /** Adam learning rates, G's and D's (D's defaults to G's). */
   learningRate?: number;
   discriminatorLearningRate?: number;
-  lrDecay?: boolean;
-  /** Adam β1, β2: default 0.5, 0.9 (WGAN-GP's; DCGAN's β1). */
+  /** Adam β1, β2. */
   beta1?: number;
   beta2?: number;
   /** Discriminator steps per generator step: default 5 for wgan-gp, 1 otherwise. */
   dSteps?: number;
   /** λ of the gradient penalty: default 10 for wgan-gp, 0 otherwise (any loss may use it). */
   gpWeight?: number;
-  /** γ of the R1 penalty (γ/2·E‖∇D(x)‖²); default 0 (off). */
+}
+
+/** The options of a whole training run, for the vector and the image trainers. */
+export interface GanRunOptions extends GanUpdateOptions {
+  /** Generator steps. */
+  steps: number;
+  seed: number;
+  /** γ of the R1 penalty (γ/2·E‖∇D(x)‖² on real data); default 0 (off). */
   r1Gamma?: number;
-  /** Decay β of an exponential moving average of the generator's weights (e.g. 0.999, with a warm-up); 0 or absent: none. */
+  /** Decay β of an exponential moving average of the generator's weights (e.g. 0.999, with TF's warm-up); 0 or absent: none. */
   ema?: number;
+}
+
+/**
+ * Defaults: batch size 256; Adam learning rates 2e-3 for both — minus a linear decay to 0 over the
+ * run if `lrDecay` (default true); β1, β2 0.5, 0.9 (WGAN-GP's; DCGAN's β1).
+ */
+export interface GanTrainOptions extends ToyNetworkOptions, GanRunOptions {
+  lrDecay?: boolean;
   /** Read losses back (and call onStep) every this many steps; default 50. */
   logEvery?: number;
   onStep?: (info: GanStepInfo) => void;
@@ -116,6 +130,62 @@ export function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
   return tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
 }
 
+/** What one GAN update (ganUpdate) works on: the networks, their optimisers and its settings. */
+export interface GanUpdate {
+  generator: Mlp;
+  discriminator: Mlp;
+  optG: tf.Optimizer;
+  optD: tf.Optimizer;
+  loss: GanLoss;
+  batchSize: number;
+  dataDim: number;
+  dSteps: number;
+  gpWeight: number;
+  r1Gamma: number;
+  /** Also compute ‖∇θ_G L_G‖₂, as a third entry of the result. */
+  gradNorm: boolean;
+}
+
+/**
+ * One generator step of trainGan and createGanStepper: dSteps Adam steps of D, each on a fresh real
+ * batch from `sampleReal` and a fresh latent batch, then one Adam step of G; every draw from `rng`.
+ * Returns [the last D step's loss (penalties included), G's loss] (and G's gradient norm if
+ * `u.gradNorm`) as a tensor the caller disposes: nothing is read back here.
+ */
+export function ganUpdate(u: GanUpdate, sampleReal: RealSampler, rng: Rng): tf.Tensor1D {
+  const { generator: G, discriminator: D, optG, optD, loss, batchSize, dataDim, gpWeight, r1Gamma } = u;
+  const latentDim = G.sizes[0];
+  const critic = (x: tf.Tensor2D) => D.apply(x);
+  let dLoss: tf.Scalar | undefined;
+  for (let k = 0; k < u.dSteps; k++) {
+    const real = tf.tensor2d(sampleReal(batchSize, rng), [batchSize, dataDim]);
+    const z = sampleLatent(rng, batchSize, latentDim);
+    const gpSeed = rng.seed();
+    dLoss?.dispose();
+    dLoss = tf.tidy(() => {
+      const fake = G.apply(z);
+      const { value, grads } = tf.variableGrads(() => {
+        let l = discriminatorLoss(loss, critic(real), critic(fake));
+        if (gpWeight > 0) l = tf.add(l, tf.mul(gpWeight, gradientPenalty(critic, real, fake, gpSeed)));
+        if (r1Gamma > 0) l = tf.add(l, tf.mul(r1Gamma / 2, r1Penalty(critic, real)));
+        return l;
+      }, D.variables);
+      optD.applyGradients(grads);
+      return value;
+    });
+    tf.dispose([real, z]);
+  }
+  const z = sampleLatent(rng, batchSize, latentDim);
+  const row = tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => generatorLoss(loss, critic(G.apply(z))), G.variables);
+    const norm = u.gradNorm ? globalNorm(grads) : undefined;
+    optG.applyGradients(grads);
+    return tf.stack(norm ? [dLoss!, value, norm] : [dLoss!, value]) as tf.Tensor1D;
+  });
+  tf.dispose([z, dLoss!]);
+  return row;
+}
+
 export async function trainGan(sampleReal: RealSampler, options: GanTrainOptions): Promise<GanResult> {
   checkOptions(options);
   const { loss, steps, seed } = options;
@@ -137,11 +207,10 @@ export async function trainGan(sampleReal: RealSampler, options: GanTrainOptions
     : buildToyNetworks({ ...options, dataDim, seed });
   const { generator: G, discriminator: D } = nets;
   assertOption(G.sizes.at(-1) === dataDim && D.sizes[0] === dataDim, `the generator outputs ${G.sizes.at(-1)} values and the discriminator takes ${D.sizes[0]}; both must be dataDim = ${dataDim}`);
-  const latentDim = G.sizes[0];
   const ema = emaDecay > 0 ? cloneMlp(G, 'generator_ema') : undefined;
   const optG: tf.Optimizer = tf.train.adam(lrG, beta1, beta2);
   const optD: tf.Optimizer = tf.train.adam(lrD, beta1, beta2);
-  const critic = (x: tf.Tensor2D) => D.apply(x);
+  const update: GanUpdate = { generator: G, discriminator: D, optG, optD, loss, batchSize, dataDim, dSteps, gpWeight, r1Gamma, gradNorm: true };
   const rng = new Rng(seed * 7919 + 17);
   const history: GanHistory = { dLoss: [], gLoss: [], gradNorm: [] };
   let pending: tf.Tensor1D[] = [];
@@ -177,34 +246,7 @@ export async function trainGan(sampleReal: RealSampler, options: GanTrainOptions
         setLearningRate(optG, lrG * f);
         setLearningRate(optD, lrD * f);
       }
-      let dLoss: tf.Scalar | undefined;
-      for (let k = 0; k < dSteps; k++) {
-        const real = tf.tensor2d(sampleReal(batchSize, rng), [batchSize, dataDim]);
-        const z = sampleLatent(rng, batchSize, latentDim);
-        const gpSeed = rng.seed();
-        dLoss?.dispose();
-        dLoss = tf.tidy(() => {
-          const fake = G.apply(z);
-          const { value, grads } = tf.variableGrads(() => {
-            let l = discriminatorLoss(loss, critic(real), critic(fake));
-            if (gpWeight > 0) l = tf.add(l, tf.mul(gpWeight, gradientPenalty(critic, real, fake, gpSeed)));
-            if (r1Gamma > 0) l = tf.add(l, tf.mul(r1Gamma / 2, r1Penalty(critic, real)));
-            return l;
-          }, D.variables);
-          optD.applyGradients(grads);
-          return value;
-        });
-        tf.dispose([real, z]);
-      }
-      const z = sampleLatent(rng, batchSize, latentDim);
-      const row = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => generatorLoss(loss, critic(G.apply(z))), G.variables);
-        const norm = globalNorm(grads);
-        optG.applyGradients(grads);
-        return tf.stack([dLoss!, value, norm]) as tf.Tensor1D;
-      });
-      tf.dispose([z, dLoss!]);
-      dLoss = undefined;
+      const row = ganUpdate(update, sampleReal, rng);
       if (ema) {
         // TF's ExponentialMovingAverage warm-up, β_t = min(β, (1 + t)/(10 + t)): without it the random
         // initial weights keep a share β^t (1.8% after 4 000 steps at 0.999), enough to blur 0.02-wide modes.

@@ -4,38 +4,19 @@
  * tensor count, switch the loss to minimax and keep stepping, draw points in the user-drawn mode
  * and train on them. Screenshot: test-artifacts/e2e/gan.png.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { ARTIFACTS, ensureBuilt, launchChromium, startLab, stop } from './helpers.ts';
+import type { Page } from 'playwright-core';
+import { ARTIFACTS, labInBrowser } from './helpers.ts';
 
 const WAIT = 60_000;
-const tmp = mkdtempSync(join(tmpdir(), 'advx-gan-e2e-'));
-let lab: { url: string; child: ChildProcess };
-let browser: Browser;
+const lab = labInBrowser('gan', WAIT);
 const requested: string[] = [];
 const pageErrors: string[] = [];
 
-before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  ensureBuilt();
-  mkdirSync(join(tmp, 'runs'));
-  lab = await startLab(['--port', '0', '--runs', join(tmp, 'runs')]);
-  browser = await launchChromium(WAIT);
-});
-
-after(async () => {
-  await browser?.close();
-  if (lab) await stop(lab.child);
-  rmSync(tmp, { recursive: true, force: true });
-});
-
 async function newPage(): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  const page = await lab.browser.newPage({ viewport: { width: 1366, height: 900 } });
   page.setDefaultTimeout(WAIT);
   page.on('request', (r) => requested.push(r.url()));
   page.on('pageerror', (e) => {

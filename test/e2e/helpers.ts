@@ -1,8 +1,10 @@
 /** Helpers for the lab's tests: raw HTTP requests (paths sent as written) and the CLI with an environment. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { BIN } from '../helpers/cli.ts';
@@ -86,4 +88,37 @@ export async function stop(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await gone;
   clearTimeout(timer);
+}
+
+/**
+ * For a browser test file, called at its top level: before its tests, `advx lab` (built first if
+ * need be) on a fresh temporary runs folder (advx-<name>-e2e-*) and a headless Chromium; after
+ * them, both stopped and the folder removed. Read `url` and `browser` inside the tests.
+ */
+export function labInBrowser(name: string, timeout: number): { readonly url: string; readonly browser: Browser } {
+  const tmp = mkdtempSync(join(tmpdir(), `advx-${name}-e2e-`));
+  let lab: { url: string; child: ChildProcess } | undefined;
+  let browser: Browser | undefined;
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    ensureBuilt();
+    mkdirSync(join(tmp, 'runs'));
+    lab = await startLab(['--port', '0', '--runs', join(tmp, 'runs')]);
+    browser = await launchChromium(timeout);
+  });
+  after(async () => {
+    await browser?.close();
+    if (lab) await stop(lab.child);
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  return {
+    get url() {
+      if (!lab) throw new Error('the lab is not started yet: read url inside a test');
+      return lab.url;
+    },
+    get browser() {
+      if (!browser) throw new Error('Chromium is not started yet: read browser inside a test');
+      return browser;
+    },
+  };
 }

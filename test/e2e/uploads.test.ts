@@ -3,35 +3,17 @@
  * files that are cut short or hold NaNs, files that are not images or are corrupt images. Each
  * shows a visible error, and the explorer keeps working: a good image upload is attacked after.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { encodePng } from '../../src/node/png.ts';
-import { ARTIFACTS, ROOT, ensureBuilt, launchChromium, startLab, stop } from './helpers.ts';
+import { ARTIFACTS, ROOT, labInBrowser } from './helpers.ts';
 
 const WAIT = 90_000;
-const tmp = mkdtempSync(join(tmpdir(), 'advx-uploads-e2e-'));
 const MODEL = join(ROOT, 'models', 'mnist-cnn');
-let lab: { url: string; child: ChildProcess };
-let browser: Browser;
-
-before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  ensureBuilt();
-  mkdirSync(join(tmp, 'runs'));
-  lab = await startLab(['--port', '0', '--runs', join(tmp, 'runs')]);
-  browser = await launchChromium(WAIT);
-});
-
-after(async () => {
-  await browser?.close();
-  if (lab) await stop(lab.child);
-  rmSync(tmp, { recursive: true, force: true });
-});
+const lab = labInBrowser('uploads', WAIT);
 
 type Upload = { name: string; mimeType: string; buffer: Buffer };
 const json = (name: string, value: unknown): Upload => ({ name, mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(value)) });
@@ -51,7 +33,7 @@ async function expectError(page: Page, input: string, files: Upload[], expected:
 
 test('explorer: malformed models and images show an error, and the explorer still attacks', { timeout: 180_000 }, async () => {
   const started = performance.now();
-  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  const page = await lab.browser.newPage({ viewport: { width: 1366, height: 900 } });
   page.setDefaultTimeout(WAIT);
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
