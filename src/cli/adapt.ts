@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { AdvxError } from '../core/errors.ts';
-import { ADAPTATION_METHODS, buildDannNetworks, checkDomains, disposeOptimizer, trainDann, type AdaptationMethod, type DannNetworks } from '../da/dann.ts';
+import { ADAPTATION_METHODS, buildDannNetworks, checkDomains, dannFeatures, dannFeaturesBatchNorm, disposeOptimizer, trainDann, type AdaptationMethod, type DannNetworks } from '../da/dann.ts';
 import { fineTune, labelledPerClass, replaceHead } from '../da/finetune.ts';
+import { recalibrateBatchNorm } from '../da/adabn.ts';
+import { gatherBatch } from '../data/batch.ts';
 import { softNeighbourhoodDensity } from '../da/snd.ts';
 import type { DatasetSplits, ImageDataset } from '../data/types.ts';
 import { toRgb } from '../data/mnistm.ts';
@@ -33,7 +35,9 @@ interface AdaptFlags extends BackendFlags {
   target: string;
   epochs: number;
   batch: number;
-  lr: number;
+  lr?: number;
+  optimizer: 'sgd' | 'adam';
+  batchNorm: 'none' | 'shared' | 'per-domain';
   lambda: number;
   seed: number;
   limit?: number;
@@ -54,7 +58,7 @@ interface AdaptFlags extends BackendFlags {
 }
 
 /** What must match for --resume to continue a run rather than start another. */
-const RUN_IDENTITY = ['method', 'source', 'target', 'batch', 'lr', 'lambda', 'seed', 'limit', 'targetLimit', 'targetLabels', 'headEpochs', 'finetuneEpochs', 'init', 'selectLambda'] as const;
+const RUN_IDENTITY = ['method', 'source', 'target', 'batch', 'lr', 'optimizer', 'batchNorm', 'lambda', 'seed', 'limit', 'targetLimit', 'targetLabels', 'headEpochs', 'finetuneEpochs', 'init', 'selectLambda'] as const;
 
 export function adaptCommand(): Command {
   return withBackend(new Command('adapt'))
@@ -64,7 +68,13 @@ export function adaptCommand(): Command {
     .option('--target <name>', 'target dataset (its labels are read only to measure accuracy)', 'mnist-m')
     .option('--epochs <n>', 'passes over the source', nonNegativeInt('--epochs'), 10)
     .option('--batch <n>', 'images per domain in a step', positiveInt('--batch'), 64)
-    .option('--lr <x>', 'initial SGD learning rate μ0 (annealed as μ0/(1+10p)^0.75)', positiveNumber('--lr'), 0.01)
+    .option('--lr <x>', 'initial learning rate μ0, annealed as μ0/(1+10p)^0.75 (default 0.01 for sgd, 0.001 for adam)', positiveNumber('--lr'))
+    .addOption(new Option('--optimizer <name>', 'sgd (with momentum 0.9, as the DANN paper) or adam (β1 0.9)').choices(['sgd', 'adam']).default('sgd'))
+    .addOption(
+      new Option('--batch-norm <where>', 'batch normalisation in the extractor: none (the paper), shared (one batch of both domains) or per-domain (each domain its own statistics)')
+        .choices(['none', 'shared', 'per-domain'])
+        .default('none'),
+    )
     .option('--lambda <x>', 'weight of the alignment term (DANN: the gradient reversal λ, ramped up)', nonNegativeNumber('--lambda'), 1)
     .option('--select-lambda <list>', 'train with each λ of a comma-separated list and keep the one with the highest soft neighbourhood density (no target labels)')
     .option('--seed <n>', 'seed for initialisation and batches', nonNegativeInt('--seed'), 0)
@@ -131,6 +141,8 @@ function classifierOf(model: tfl.LayersModel, data: ImageDataset): Classifier {
 }
 
 async function adapt(flags: AdaptFlags): Promise<void> {
+  // The default learning rate depends on the optimiser; resolved here so config.json records it.
+  flags.lr ??= flags.optimizer === 'adam' ? 0.001 : 0.01;
   checkFlags(flags);
   const backend = await startBackend(flags);
   const log = (line: string) => void (flags.quiet || process.stderr.write(line + '\n'));
@@ -184,8 +196,9 @@ async function adapt(flags: AdaptFlags): Promise<void> {
     source: flags.source,
     target: flags.target,
     ...summaryExtra,
-    source_accuracy: await accuracy(classifier, source.test),
-    target_accuracy: await accuracy(classifier, target.test),
+    ...(networks && flags.method !== 'finetune'
+      ? await domainAccuracies(flags, networks, classifier, source, target)
+      : { source_accuracy: await accuracy(classifier, source.test), target_accuracy: await accuracy(classifier, target.test) }),
     a_distance: measured.aDistance,
     domain_classifier_accuracy: measured.domainAccuracy,
   };
@@ -195,6 +208,29 @@ async function adapt(flags: AdaptFlags): Promise<void> {
   if (flags.json) printJson(summary);
   if (networks) networks.dispose();
   else model.dispose();
+}
+
+/** Unlabelled training images per domain from which per-domain batch-norm statistics are measured. */
+const RECALIBRATION_IMAGES = 2000;
+
+/**
+ * Source and target test accuracy. With per-domain batch norm each domain is evaluated with its own
+ * statistics (AdaBN), measured on its unlabelled training images; the target's stay in the model,
+ * so the saved model is the one adapted to the target.
+ */
+async function domainAccuracies(flags: AdaptFlags, networks: DannNetworks, classifier: Classifier, source: DatasetSplits, target: DatasetSplits) {
+  const perDomain = flags.batchNorm === 'per-domain';
+  const calibrate = (d: ImageDataset) => {
+    if (!perDomain) return;
+    const n = Math.min(RECALIBRATION_IMAGES, d.count);
+    const { x, y } = gatherBatch(d, Int32Array.from({ length: n }, (_, i) => i));
+    recalibrateBatchNorm(networks.features, x);
+    tf.dispose([x, y]);
+  };
+  calibrate(source.train);
+  const sourceAccuracy = await accuracy(classifier, source.test);
+  calibrate(target.train);
+  return { source_accuracy: sourceAccuracy, target_accuracy: await accuracy(classifier, target.test) };
 }
 
 /** Trains (or resumes, or reloads when finished) one DANN/CORAL/MMD/source-only run in `dir`. */
@@ -207,8 +243,10 @@ async function runTraining(
   target: DatasetSplits,
   log: (line: string) => void,
 ): Promise<{ networks: DannNetworks; history: EpochRecord[] }> {
-  const networks = buildDannNetworks([...source.train.shape], source.train.numClasses, { method, seed: flags.seed });
-  const optimizer = tf.train.momentum(flags.lr, 0.9);
+  const features = flags.batchNorm === 'none' ? dannFeatures : dannFeaturesBatchNorm;
+  const networks = buildDannNetworks([...source.train.shape], source.train.numClasses, { method, seed: flags.seed, features });
+  const learningRate = flags.lr!;
+  const optimizer = flags.optimizer === 'adam' ? tf.train.adam(learningRate, 0.9, 0.999) : tf.train.momentum(learningRate, 0.9);
   let history: EpochRecord[] = [];
   let startEpoch = 0;
   if (flags.resume && hasCheckpoint(dir)) {
@@ -225,7 +263,8 @@ async function runTraining(
       method,
       epochs: flags.epochs,
       batchSize: flags.batch,
-      learningRate: flags.lr,
+      learningRate,
+      perDomainBatchNorm: flags.batchNorm === 'per-domain',
       lambda,
       seed: flags.seed,
       networks,
@@ -250,8 +289,7 @@ async function runTraining(
           lambda: e.lambda,
           learning_rate: e.learningRate,
           seconds: e.seconds,
-          source_accuracy: await accuracy(classifier, source.test),
-          target_accuracy: await accuracy(classifier, target.test),
+          ...(await domainAccuracies(flags, networks, classifier, source, target)),
         };
         history.push(record);
         // Checkpoint first, then metrics: resume rewrites the metrics from the checkpoint's history.

@@ -33,15 +33,30 @@ function init(seed: number, k: number) {
 }
 
 /** The DANN paper's MNIST extractor (WORKLOADS dann-step): conv 5×5×32 relu, pool 2, conv 5×5×48 relu, pool 2, flatten (768 on 28×28). */
-export const dannFeatures: FeatureBuilder = (inputShape, seed) => {
-  const m = tfl.sequential({ name: 'dann_features' });
-  m.add(tfl.layers.conv2d({ inputShape, filters: 32, kernelSize: 5, activation: 'relu', kernelInitializer: init(seed, 0) }));
-  m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
-  m.add(tfl.layers.conv2d({ filters: 48, kernelSize: 5, activation: 'relu', kernelInitializer: init(seed, 1) }));
-  m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+export const dannFeatures: FeatureBuilder = (inputShape, seed) => convFeatures(inputShape, seed, false);
+
+/**
+ * The same extractor with batch normalisation on the input and after each convolution (before
+ * the ReLU). Normalising the input per channel with batch statistics removes most of MNIST-M's
+ * colour shift when the statistics are taken per domain (`perDomainBatchNorm`).
+ */
+export const dannFeaturesBatchNorm: FeatureBuilder = (inputShape, seed) => convFeatures(inputShape, seed, true);
+
+function convFeatures(inputShape: number[], seed: number, batchNorm: boolean): tfl.Sequential {
+  const m = tfl.sequential({ name: batchNorm ? 'dann_features_bn' : 'dann_features' });
+  if (batchNorm) m.add(tfl.layers.batchNormalization({ inputShape }));
+  [32, 48].forEach((filters, k) => {
+    const first = k === 0 && !batchNorm;
+    m.add(tfl.layers.conv2d({ ...(first ? { inputShape } : {}), filters, kernelSize: 5, activation: batchNorm ? 'linear' : 'relu', useBias: !batchNorm, kernelInitializer: init(seed, k) }));
+    if (batchNorm) {
+      m.add(tfl.layers.batchNormalization({}));
+      m.add(tfl.layers.reLU());
+    }
+    m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+  });
   m.add(tfl.layers.flatten());
   return m;
-};
+}
 
 /** A small MLP extractor (flatten, dense ReLU layers), e.g. for the two-moons toy. */
 export function mlpFeatures(units: number[] = [32, 32]): FeatureBuilder {
@@ -71,8 +86,14 @@ export interface DannOptions {
   /** μ0: the initial learning rate. */
   learningRate: number;
   seed: number;
-  /** SGD momentum; default 0.9. */
+  /** SGD momentum; default 0.9 (unused with an Adam optimizer passed in `optimizer`). */
   momentum?: number;
+  /**
+   * Run the extractor on the source half and the target half separately, so that its batch
+   * normalisation layers (if any) normalise each domain with its own statistics (default false:
+   * one batch of both domains).
+   */
+  perDomainBatchNorm?: boolean;
   /** Anneal the learning rate as μ0/(1+10p)^0.75 (default true); false keeps μ0. */
   lrSchedule?: boolean;
   /** Largest weight λ of the alignment term (GRL weight for dann; default 1); must be ≥ 0. */
@@ -88,11 +109,11 @@ export interface DannOptions {
   logEvery?: number;
   onBatch?: (info: DannBatchInfo) => void;
   /** After each epoch, e.g. to checkpoint `networks` and `optimizer`. */
-  onEpoch?: (info: DannEpochInfo, state: { networks: DannNetworks; optimizer: tf.MomentumOptimizer }) => Promise<void> | void;
+  onEpoch?: (info: DannEpochInfo, state: { networks: DannNetworks; optimizer: tf.Optimizer }) => Promise<void> | void;
   /** Networks to train instead of fresh ones (a resumed run's), from buildDannNetworks. */
   networks?: DannNetworks;
-  /** The optimizer of a resumed run (with its momentum restored). */
-  optimizer?: tf.MomentumOptimizer;
+  /** The optimizer to use (e.g. tf.train.adam, or a resumed run's with its state restored); default SGD with momentum. */
+  optimizer?: tf.Optimizer;
   /** Epochs already done (resume): training continues from there with the same schedules. */
   startEpoch?: number;
   /** Stops after the current step when it returns true. */
@@ -146,9 +167,16 @@ export interface DannResult extends DannNetworks {
 }
 
 /** MomentumOptimizer.dispose() (TF.js 4.22) forgets the learning-rate scalar its SGD base keeps: free it too. */
-export function disposeOptimizer(optimizer: tf.MomentumOptimizer): void {
+export function disposeOptimizer(optimizer: tf.Optimizer): void {
   optimizer.dispose();
   (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
+}
+
+/** SGD and momentum have setLearningRate; Adam reads its learningRate field at each update. */
+function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  const o = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
+  if (o.setLearningRate) o.setLearningRate(lr);
+  else o.learningRate = lr;
 }
 
 function weights(m: tfl.LayersModel): tf.Variable[] {
@@ -253,7 +281,7 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
   });
 
   const vars = [...weights(features), ...weights(labelHead), ...(method === 'dann' && domainHead ? weights(domainHead) : [])];
-  const optimizer: tf.MomentumOptimizer = options.optimizer ?? tf.train.momentum(options.learningRate, momentum);
+  const optimizer: tf.Optimizer = options.optimizer ?? tf.train.momentum(options.learningRate, momentum);
   const startEpoch = options.startEpoch ?? 0;
   assertOption(Number.isInteger(startEpoch) && startEpoch >= 0, `startEpoch must be a non-negative integer, got ${startEpoch}`);
   const stepsPerEpoch = Math.ceil(source.count / batchSize);
@@ -303,7 +331,7 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
         const p = Math.min(1, globalStep / totalSteps);
         lambda = usesTarget ? lambdaMax * (options.lambdaSchedule === false ? 1 : lambdaSchedule(p)) : 0;
         lr = options.lrSchedule === false ? options.learningRate : lrSchedule(p, options.learningRate);
-        optimizer.setLearningRate(lr);
+        setLearningRate(optimizer, lr);
         const idx = order.subarray(step * batchSize, Math.min(source.count, (step + 1) * batchSize));
         const n = idx.length;
         const src = gatherBatch(source, idx);
@@ -311,8 +339,8 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
         const batchSums = tf.tidy(() => {
           let stats: tf.Tensor1D | undefined;
           const { grads } = tf.variableGrads(() => {
-            const x = tgt ? tf.concat([src.x, tgt.x]) : src.x;
-            const f = features.apply(x, { training: true }) as tf.Tensor2D;
+            const extract = (x: tf.Tensor) => features.apply(x, { training: true }) as tf.Tensor2D;
+            const f = !tgt ? extract(src.x) : options.perDomainBatchNorm ? tf.concat([extract(src.x), extract(tgt.x)]) : extract(tf.concat([src.x, tgt.x]));
             const logits = labelHead.apply(tf.slice(f, 0, n), { training: true }) as tf.Tensor2D;
             const labelLoss = crossEntropy(logits, src.y);
             const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), src.y), 'float32'));
@@ -334,7 +362,7 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
             stats = tf.keep(tf.stack([tf.mul(labelLoss, n), correct, tf.mul(domainLoss, 2 * n), domainCorrect]) as tf.Tensor1D);
             return tf.add(labelLoss, domainLoss) as tf.Scalar;
           }, vars);
-          (optimizer as tf.Optimizer).applyGradients(grads);
+          optimizer.applyGradients(grads);
           return stats!;
         });
         tf.dispose([src.x, src.y, tgt?.x, tgt?.y]);
