@@ -248,6 +248,7 @@ async function robustSection(): Promise<string[]> {
   };
   const rows: string[] = [];
   const worst = [...correct];
+  const robustShare: Record<string, number> = {};
   for (const [name, run] of Object.entries(attacks)) {
     const holds = [...correct];
     const t0 = performance.now();
@@ -263,8 +264,16 @@ async function robustSection(): Promise<string[]> {
     const seconds = (performance.now() - t0) / 1000;
     log(`${name}: ${pct(holds.filter(Boolean).length / n, 2)} (${seconds.toFixed(0)} s)`);
     rows.push(`| ${name} | ${pct(holds.filter(Boolean).length / n, 2)} | ${seconds.toFixed(0)} |`);
+    robustShare[name] = holds.filter(Boolean).length / n;
   }
   tf.dispose([x, y]);
+  // Gradient-masking check: a black-box attack should not beat the white-box ones by much.
+  const [pgdShare, apgdShare, squareShare] = Object.values(robustShare);
+  const whiteBox = Math.min(pgdShare, apgdShare);
+  const masking =
+    squareShare < whiteBox - 0.01
+      ? [`Gradient-masking check: the score-based Square Attack leaves ${pct(squareShare, 2)} robust, ${(100 * (whiteBox - squareShare)).toFixed(1)} points below the best white-box attack (${pct(whiteBox, 2)}): the gradients of this model mislead PGD and APGD on some images, so the per-image worst case is the figure to trust.`, '']
+      : [`Gradient-masking check passed: the black-box Square Attack does not beat the white-box attacks by more than a point.`, ''];
   const trainingPath = join(path, 'training.json');
   const training = existsSync(trainingPath) ? JSON.parse(readFileSync(trainingPath, 'utf8')) : undefined;
   return [
@@ -275,6 +284,7 @@ async function robustSection(): Promise<string[]> {
     ...rows,
     `| worst case of the three, per image | ${pct(worst.filter(Boolean).length / n, 2)} | |`,
     '',
+    ...masking,
     ...(training ? [`Training: ${training.epochs} epochs, ${(training.seconds_per_epoch / 60).toFixed(1)} min per epoch on ${training.machine} (shared with other jobs), \`${training.command}\`.`, ''] : []),
   ];
 }

@@ -28,7 +28,7 @@ const RECIPES: Record<string, { data: string; args: string[] }> = {
   // capacity, which robustness needs); ε grows to 0.3 over the first two epochs.
   'mnist-robust': {
     data: 'mnist',
-    args: ['--model', 'cnn', '--no-dropout', '--init', 'models/mnist-cnn', '--adv', 'pgd', '--adv-eps', '0.3', '--adv-steps', '10', '--adv-alpha', '0.05', '--adv-ramp', '2', '--epochs', '12', '--lr', '5e-4', '--lr-decay', '0.85', '--seed', '1'],
+    args: ['--model', 'cnn', '--no-dropout', '--init', 'models/mnist-cnn', '--adv', 'pgd', '--adv-eps', '0.3', '--adv-steps', '10', '--adv-alpha', '0.05', '--adv-ramp', '2', '--epochs', '16', '--lr', '5e-4', '--lr-decay', '0.85', '--seed', '1'],
   },
   'fashion-cnn': { data: 'fashion-mnist', args: ['--model', 'cnn', '--epochs', '15', '--lr', '1e-3', '--lr-decay', '0.9', '--seed', '1'] },
 };
