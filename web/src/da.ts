@@ -21,7 +21,7 @@ import {
   type ScatterGroup,
 } from '../../src/index.ts';
 import { LAB_BACKENDS, startBackend, type LabBackend } from './backend.ts';
-import { clearError, errorMessage, h, nextFrame, showError } from './ui.ts';
+import { clearError, errorMessage, h, metricList, nextFrame, showError } from './ui.ts';
 
 const POINTS = 400;
 const GRID_STEPS = 60;
@@ -91,16 +91,11 @@ export async function mountDa(root: HTMLElement, setBackendStatus: (s: string) =
   const sourceAcc = h('span', { id: 'da-source-acc' }, '—');
   const targetAcc = h('span', { id: 'da-target-acc' }, '—');
   const domainAcc = h('span', { id: 'da-domain-acc' }, '—');
-  const metrics = h(
-    'dl',
-    { class: 'da-metrics', id: 'da-metrics' },
-    h('dt', {}, 'source accuracy'),
-    h('dd', {}, sourceAcc),
-    h('dt', {}, 'target accuracy'),
-    h('dd', {}, targetAcc),
-    h('dt', {}, 'domain head accuracy'),
-    h('dd', {}, domainAcc),
-  );
+  const metrics = metricList({ id: 'da-metrics' }, [
+    ['source accuracy', sourceAcc],
+    ['target accuracy', targetAcc],
+    ['domain head accuracy', domainAcc],
+  ]);
   const boundary = h('figure', { id: 'da-boundary', class: 'da-figure', 'aria-label': 'decision boundary over the input plane' });
   const embedding = h('figure', { id: 'da-features', class: 'da-figure', 'aria-label': 'PCA of source and target features' });
 

@@ -12,7 +12,7 @@ import { Rng } from '../../src/core/rng.ts';
 import { toyMixture, type GanLoss } from '../../src/gan/index.ts';
 import { createGanStepper, type GanStepper } from '../../src/gan/step.ts';
 import { LAB_BACKENDS, startBackend, type LabBackend } from './backend.ts';
-import { clearError, errorMessage, h, nextFrame, showError } from './ui.ts';
+import { clearError, errorMessage, h, metricList, nextFrame, showError } from './ui.ts';
 
 type DataName = 'ring' | 'grid' | 'drawn';
 type Bounds = [number, number, number, number];
@@ -117,16 +117,11 @@ export async function mountGan(root: HTMLElement, setBackendStatus: (s: string) 
           lbl('gan-lr-d', 'Learning rate D'),
           lrD,
           h('div', { class: 'full gan-buttons' }, playBtn, ' ', pauseBtn, ' ', stepBtn, ' ', resetBtn, ' ', clearBtn),
-          h(
-            'dl',
-            { class: 'full da-metrics' },
-            h('dt', {}, 'step'),
-            h('dd', {}, stepOut),
-            h('dt', {}, 'discriminator loss'),
-            h('dd', {}, dLossOut),
-            h('dt', {}, 'generator loss'),
-            h('dd', {}, gLossOut),
-          ),
+          metricList({ class: 'full' }, [
+            ['step', stepOut],
+            ['discriminator loss', dLossOut],
+            ['generator loss', gLossOut],
+          ]),
           hint,
           h('p', { class: 'full hint' }, `z ∈ ℝ², N(0, I); G: 2 → ${HIDDEN.join(' → ')} → 2 (ReLU), D: 2 → ${HIDDEN.join(' → ')} → 1 (leaky ReLU); Adam β = (0.5, 0.9), batch 128.`),
         ),

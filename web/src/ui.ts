@@ -22,6 +22,12 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 }
 
 /** Shows a visible, dismissable error; the page stays usable. */
+/** A list of named read-outs (term, then its live value element), styled as .da-metrics. */
+export function metricList(attrs: Record<string, string>, entries: Array<[string, HTMLElement]>): HTMLDListElement {
+  const cls = ['da-metrics', attrs.class].filter(Boolean).join(' ');
+  return h('dl', { ...attrs, class: cls }, ...entries.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]));
+}
+
 export function showError(message: string): void {
   $('#error-text').textContent = message;
   $('#error').hidden = false;
