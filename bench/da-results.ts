@@ -75,6 +75,8 @@ const { values } = parseArgs({
     methods: { type: 'string' },
     seeds: { type: 'string', default: '0,1,2' },
     'no-toy': { type: 'boolean', default: false },
+    /** WASM threads per run (default: all cores). */
+    threads: { type: 'string' },
   },
 });
 const preset = PRESETS[values.preset!];
@@ -100,6 +102,7 @@ function adapt(task: string, method: string, seed: number, recipe = values.recip
   // The ceiling: the same network trained on the labelled target (source = target).
   const domains = method === 'target-only' ? ['--source', target, '--target', target, '--method', 'source-only'] : ['--source', source, '--target', target, '--method', method];
   const args = ['adapt', ...domains, ...preset, ...RECIPES[recipe], ...(METHOD_ARGS[method] ?? []), '--seed', String(seed), '--out', out, '--json', '--quiet'];
+  if (values.threads) args.push('--threads', values.threads);
   if (existsSync(join(out, 'config.json'))) args.push('--resume');
   const started = performance.now();
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });

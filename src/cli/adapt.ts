@@ -190,15 +190,21 @@ async function adapt(flags: AdaptFlags): Promise<void> {
   const classifier = classifierOf(model, source.train);
   const info = { dataset: flags.target, classNames: target.train.classNames, inputShape: [...target.train.shape], numClasses: target.train.numClasses };
   await saveModel(model, join(flags.out, 'model'), info);
-  const measured = await measureFeatures(features, source.test, target.test, { count: flags.embed, seed: flags.seed, tsne: flags.tsne });
+  const evaluated =
+    networks && flags.method !== 'finetune'
+      ? await evaluateDomains(flags, networks, classifier, source, target)
+      : {
+          source_accuracy: await accuracy(classifier, source.test),
+          target_accuracy: await accuracy(classifier, target.test),
+          measured: await measureFeatures(features, source.test, target.test, { count: flags.embed, seed: flags.seed, tsne: flags.tsne }),
+        };
+  const { measured, ...accuracies } = evaluated;
   const summary: AdaptSummary = {
     method: flags.method,
     source: flags.source,
     target: flags.target,
     ...summaryExtra,
-    ...(networks && flags.method !== 'finetune'
-      ? await domainAccuracies(flags, networks, classifier, source, target)
-      : { source_accuracy: await accuracy(classifier, source.test), target_accuracy: await accuracy(classifier, target.test) }),
+    ...accuracies,
     a_distance: measured.aDistance,
     domain_classifier_accuracy: measured.domainAccuracy,
   };
@@ -214,23 +220,58 @@ async function adapt(flags: AdaptFlags): Promise<void> {
 const RECALIBRATION_IMAGES = 2000;
 
 /**
- * Source and target test accuracy. With per-domain batch norm each domain is evaluated with its own
- * statistics (AdaBN), measured on its unlabelled training images; the target's stay in the model,
- * so the saved model is the one adapted to the target.
+ * Source and target test accuracy, A-distance and embeddings. With per-domain batch norm each domain
+ * is evaluated, and its features taken, with its own statistics (AdaBN), measured on its unlabelled
+ * training images — the network a user runs on that domain; the target's stay in the model, so the
+ * saved model is the one adapted to the target.
  */
+async function evaluateDomains(flags: AdaptFlags, networks: DannNetworks, classifier: Classifier, source: DatasetSplits, target: DatasetSplits) {
+  const options = { count: flags.embed, seed: flags.seed, tsne: flags.tsne };
+  const extract = (x: tf.Tensor) => networks.features.apply(x) as tf.Tensor;
+  if (flags.batchNorm !== 'per-domain') {
+    return { ...(await domainAccuracies(flags, networks, classifier, source, target)), measured: await measureFeatures(extract, source.test, target.test, options) };
+  }
+  const n = Math.min(flags.embed, source.test.count, target.test.count);
+  const underOwnStatistics = async (d: DatasetSplits) => {
+    calibrateOn(networks, d.train);
+    return { accuracy: await accuracy(classifier, d.test), features: await featureDataset(extract, d.test, n) };
+  };
+  const s = await underOwnStatistics(source);
+  const t = await underOwnStatistics(target);
+  // The features are computed already: the measurement reads them as they are.
+  const measured = await measureFeatures((f) => f, s.features, t.features, options);
+  return { source_accuracy: s.accuracy, target_accuracy: t.accuracy, measured };
+}
+
+/** Per-domain batch norm: the extractor's statistics re-measured on a domain's unlabelled training images. */
+function calibrateOn(networks: DannNetworks, d: ImageDataset): void {
+  const { x, y } = gatherBatch(d, Int32Array.from({ length: Math.min(RECALIBRATION_IMAGES, d.count) }, (_, i) => i));
+  recalibrateBatchNorm(networks.features, x);
+  tf.dispose([x, y]);
+}
+
+/** Source and target test accuracy, each domain under its own statistics when batch norm is per domain. */
 async function domainAccuracies(flags: AdaptFlags, networks: DannNetworks, classifier: Classifier, source: DatasetSplits, target: DatasetSplits) {
   const perDomain = flags.batchNorm === 'per-domain';
-  const calibrate = (d: ImageDataset) => {
-    if (!perDomain) return;
-    const n = Math.min(RECALIBRATION_IMAGES, d.count);
-    const { x, y } = gatherBatch(d, Int32Array.from({ length: n }, (_, i) => i));
-    recalibrateBatchNorm(networks.features, x);
-    tf.dispose([x, y]);
-  };
-  calibrate(source.train);
+  if (perDomain) calibrateOn(networks, source.train);
   const sourceAccuracy = await accuracy(classifier, source.test);
-  calibrate(target.train);
+  if (perDomain) calibrateOn(networks, target.train);
   return { source_accuracy: sourceAccuracy, target_accuracy: await accuracy(classifier, target.test) };
+}
+
+/** The first n images of `d` as a dataset of their feature vectors (shape [1, 1, dim]). */
+async function featureDataset(extract: (x: tf.Tensor) => tf.Tensor, d: ImageDataset, n: number): Promise<ImageDataset> {
+  const rows: Float32Array[] = [];
+  for (let i = 0; i < n; i += 256) {
+    const { x, y } = gatherBatch(d, Int32Array.from({ length: Math.min(256, n - i) }, (_, k) => i + k));
+    const f = tf.tidy(() => tf.reshape(extract(x), [x.shape[0], -1]));
+    rows.push((await f.data()) as Float32Array);
+    tf.dispose([x, y, f]);
+  }
+  const dim = rows[0].length / Math.min(256, n);
+  const images = new Float32Array(n * dim);
+  rows.reduce((at, r) => (images.set(r, at), at + r.length), 0);
+  return { ...d, name: `${d.name} features`, images, labels: d.labels.slice(0, n), shape: [1, 1, dim], count: n };
 }
 
 /** Trains (or resumes, or reloads when finished) one DANN/CORAL/MMD/source-only run in `dir`. */

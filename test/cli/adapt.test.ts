@@ -36,6 +36,18 @@ test('adapt --method dann writes metrics, checkpoint, model, pictures and a repo
   assert.match(again.stderr, /already holds an adapt run/);
 });
 
+test('adapt --batch-norm per-domain: each domain measured under its own statistics; the saved model keeps the target\'s', () => {
+  const out = join(tmp, 'per-domain');
+  const r = advx(['adapt', '--method', 'dann', '--batch-norm', 'per-domain', '--epochs', '1', ...small, '--no-tsne', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const summary = lastJson(r.stdout);
+  assert.ok(summary.a_distance >= 0 && summary.a_distance <= 2, String(summary.a_distance));
+  assert.equal(JSON.parse(readFileSync(join(out, 'embedding.json'), 'utf8')).pca.length, 2 * 2 * 60);
+  const ev = advx(['evaluate', '--model', join(out, 'model'), '--data', 'mnist-m', '--limit', '200', '--json']);
+  assert.equal(ev.status, 0, ev.stderr);
+  assert.equal(lastJson(ev.stdout).accuracy, summary.target_accuracy);
+});
+
 test('an adapt run killed after its first epoch resumes and ends where the uninterrupted run ends', async () => {
   const out = join(tmp, 'killed');
   await killAfterFirstCheckpoint(['adapt', '--method', 'dann', '--epochs', '3', ...small, '--out', out], out);
