@@ -23,6 +23,12 @@ export function gradientReversal<T extends tf.Tensor>(x: T, lambda = 1): T {
   return op(x) as T;
 }
 
+/** Identity forward, zero gradient backward: a value used as a constant (TF's stop_gradient). */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  const op = tf.customGrad((input) => ({ value: tf.clone(input as tf.Tensor), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }));
+  return op(x) as T;
+}
+
 function checkProgress(p: number): void {
   if (!Number.isFinite(p) || p < 0 || p > 1) throw new AdvxError(`training progress p must be in [0, 1], got ${p}`);
 }

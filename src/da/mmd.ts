@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
+import { stopGradient } from './gradient-reversal.ts';
 
 const BANDWIDTH_MULTIPLIERS = [0.25, 0.5, 1, 2, 4];
 
@@ -26,9 +27,10 @@ export function mmdLoss(source: tf.Tensor2D, target: tf.Tensor2D): tf.Scalar {
     const all = tf.concat([source, target]) as tf.Tensor2D;
     const d2 = squaredDistances(all, all);
     const n = ns + nt;
-    const meanD2 = Math.max(1e-12, tf.sum(d2).dataSync()[0] / (n * n - n));
+    // A tensor, not a number read back: no device sync per step on GPU backends.
+    const meanD2 = tf.maximum(tf.div(tf.sum(stopGradient(d2)), n * n - n), 1e-12);
     let kernel = tf.zerosLike(d2);
-    for (const m of BANDWIDTH_MULTIPLIERS) kernel = tf.add(kernel, tf.exp(tf.div(d2, -2 * meanD2 * m)));
+    for (const m of BANDWIDTH_MULTIPLIERS) kernel = tf.add(kernel, tf.exp(tf.div(d2, tf.mul(meanD2, -2 * m))));
     const ss = tf.mean(tf.slice(kernel, [0, 0], [ns, ns]));
     const tt = tf.mean(tf.slice(kernel, [ns, ns], [nt, nt]));
     const st = tf.mean(tf.slice(kernel, [0, ns], [ns, nt]));

@@ -41,7 +41,8 @@ test('adapt --batch-norm per-domain: each domain measured under its own statisti
   const r = advx(['adapt', '--method', 'dann', '--batch-norm', 'per-domain', '--epochs', '1', ...small, '--no-tsne', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
   const summary = lastJson(r.stdout);
-  assert.ok(summary.a_distance >= 0 && summary.a_distance <= 2, String(summary.a_distance));
+  const aDistance = summary.a_distance as number;
+  assert.ok(aDistance >= 0 && aDistance <= 2, String(aDistance));
   assert.equal(JSON.parse(readFileSync(join(out, 'embedding.json'), 'utf8')).pca.length, 2 * 2 * 60);
   const ev = advx(['evaluate', '--model', join(out, 'model'), '--data', 'mnist-m', '--limit', '200', '--json']);
   assert.equal(ev.status, 0, ev.stderr);

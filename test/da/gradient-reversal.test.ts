@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers the gradients of the core ops
 import { setup } from '../helpers/backend.ts';
 import { AdvxError } from '../../src/core/errors.ts';
-import { gradientReversal, lambdaSchedule, lrSchedule } from '../../src/da/gradient-reversal.ts';
+import { gradientReversal, lambdaSchedule, lrSchedule, stopGradient } from '../../src/da/gradient-reversal.ts';
 
 before(() => setup());
 
@@ -29,6 +29,16 @@ test('gradient reversal: identity forward, −λ times the gradient backward', a
   const g = tf.grad((z: tf.Tensor) => tf.sum(gradientReversal(z)) as tf.Scalar)(x);
   assert.deepEqual(Array.from(await g.data()), [-1, -1, -1, -1, -1, -1]);
   tf.dispose([x, w, g]);
+});
+
+test('stopGradient: identity forward, no gradient through it', async () => {
+  const x = tf.tensor1d([0.5, -1, 2]);
+  // d/dx [x · stop(x)] = stop(x) = x; without the stop it would be 2x.
+  const g = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(z, stopGradient(z))) as tf.Scalar)(x);
+  assert.deepEqual(Array.from(await g.data()), [0.5, -1, 2]);
+  const y = stopGradient(x);
+  assert.deepEqual(Array.from(await y.data()), [0.5, -1, 2]);
+  tf.dispose([x, g, y]);
 });
 
 test('gradient reversal rejects λ < 0 and non-finite λ', () => {
