@@ -331,7 +331,7 @@ if (values.ship) {
         stored.recipe,
         '```',
         '',
-        `FID ${f2(e.fid)}, KID ${kidCell(e.kid, e.kid_std)}, precision ${f3(e.precision)}, recall ${f3(e.recall)}, ${e.classes_covered} classes covered (${e.n} samples vs ${e.n} test images on the features of ${e.classifier}; \`advx gan evaluate --model ${rel(dest)} --n ${e.n}\`). Samples: \`advx gan sample --model ${rel(dest)} --out samples.png\`. Written by \`${command}\` on ${stored.date}.`,
+        `FID ${f2(e.fid)}, KID ${kidCell(e.kid, e.kid_std)}, precision ${f3(e.precision)}, recall ${f3(e.recall)}, ${e.classes_covered} classes covered (${e.n} samples vs ${e.n} test images on the features of ${e.classifier}; \`advx gan evaluate --model ${rel(dest)} --n ${e.n}\`). Samples: \`advx gan sample --model ${rel(dest)} --out samples.png\`. Written by \`npm run results:gan -- --only ${name} --ship\` on ${stored.date}.`,
         '',
       ].join('\n'),
     );
