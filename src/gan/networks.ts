@@ -41,7 +41,8 @@ export interface Mlp {
  * gradient penalties take (double backprop) missed the path through y: ∂GP/∂θ came out wrong for a
  * tanh critic. Here the gradient recomputes tanh from x on the tape.
  */
-const tanh = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+const tanh = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
   save([x]);
   return { value: tf.tanh(x), gradFunc: (dy: tf.Tensor, [input]: tf.Tensor[]) => tf.mul(dy, tf.sub(1, tf.square(tf.tanh(input)))) };
 }) as (x: tf.Tensor2D) => tf.Tensor2D;
