@@ -35,9 +35,21 @@ export interface Mlp {
   dispose(): void;
 }
 
+/**
+ * tanh whose gradient is computed from its input. TF.js's Tanh gradient, (1 − y²)·dy, reads a copy of
+ * the output y that the tape does not link back to the input, so the second derivative that the
+ * gradient penalties take (double backprop) missed the path through y: ∂GP/∂θ came out wrong for a
+ * tanh critic. Here the gradient recomputes tanh from x on the tape.
+ */
+const tanh = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  save([x]);
+  return { value: tf.tanh(x), gradFunc: (dy: tf.Tensor, [input]: tf.Tensor[]) => tf.mul(dy, tf.sub(1, tf.square(tf.tanh(input)))) };
+}) as (x: tf.Tensor2D) => tf.Tensor2D;
+
 function activate(x: tf.Tensor2D, activation: Activation): tf.Tensor2D {
   if (activation === 'relu') return tf.relu(x);
-  if (activation === 'tanh') return tf.tanh(x);
+  if (activation === 'tanh') return tanh(x);
   return tf.add(tf.mul(x, 0.2), tf.mul(tf.relu(x), 0.8));
 }
 

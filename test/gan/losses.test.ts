@@ -6,6 +6,7 @@ import { AdvxError } from '../../src/core/errors.ts';
 import { GAN_LOSSES, discriminatorLoss, generatorLoss, gradientPenalty, parseGanLoss, r1Penalty } from '../../src/gan/losses.ts';
 import { saturationDiagnostic } from '../../src/gan/diagnostics.ts';
 import { toyMixture } from '../../src/gan/toy-metrics.ts';
+import { buildMlp, type Activation } from '../../src/gan/networks.ts';
 
 // One WASM thread: for these tiny matrices the threads' synchronisation costs more than it saves.
 before(() => useBackend('wasm', { threads: 1 }));
@@ -86,6 +87,64 @@ test('gradient penalty: ~0 for a linear critic with a unit-norm weight, (‖w‖
   close(r1Penalty(linear(w), real).dataSync()[0], 4);
   assert.throws(() => gradientPenalty(linear(w), real, tf.zeros([3, 2]) as tf.Tensor2D, 1), AdvxError);
   tf.dispose([real, fake, unit, w, v]);
+});
+
+test('gradient penalty: closed form for a quadratic critic D(x) = a/2·‖x‖² (‖∇D‖ = a‖x‖), value and d/da', () => {
+  // real = fake: every interpolate x̂ is the point itself, whatever ε.
+  const pts = [[0.5, 0], [0, 2], [-1.2, 0.9], [3, -4]];
+  const x = tf.tensor2d(pts);
+  const quadratic = (a: tf.Tensor) => (v: tf.Tensor2D) => tf.mul(tf.mul(0.5, a), tf.sum(tf.square(v), 1));
+  const norms = pts.map(([p, q]) => Math.hypot(p, q));
+  const a = tf.scalar(0.7);
+  const expected = norms.reduce((s, n) => s + (0.7 * n - 1) ** 2, 0) / norms.length;
+  close(gradientPenalty(quadratic(a), x, x, 3).dataSync()[0], expected, 1e-5);
+  // d/da mean((a‖x‖ − 1)²) = mean(2(a‖x‖ − 1)‖x‖): double backprop through a non-linear critic.
+  const dExpected = norms.reduce((s, n) => s + 2 * (0.7 * n - 1) * n, 0) / norms.length;
+  close(tf.grad((v: tf.Tensor) => gradientPenalty(quadratic(v), x, x, 3))(a).dataSync()[0], dExpected, 1e-4);
+  tf.dispose([x, a]);
+});
+
+test('gradient penalty on an MLP critic matches finite differences, in value and in every weight’s gradient', () => {
+  const pts = [[0.3, -1.1], [1.9, 0.4], [-0.7, 0.2], [0.05, 1.6], [-1.5, -0.9], [1.1, 1.2]];
+  const x = tf.tensor2d(pts);
+  for (const activation of ['leaky-relu', 'relu', 'tanh'] as Activation[]) {
+    const D = buildMlp({ sizes: [2, 6, 5, 1], activation, seed: 11 });
+    const critic = (v: tf.Tensor2D) => D.apply(v);
+    const f = (p: number[]) => tf.tidy(() => critic(tf.tensor2d([p])).dataSync()[0]);
+    // The penalty from central differences of D at each point (real = fake = x, so x̂ = x).
+    const fdPenalty = () => {
+      const h = 1e-2;
+      let s = 0;
+      for (const [p, q] of pts) {
+        const gx = (f([p + h, q]) - f([p - h, q])) / (2 * h);
+        const gy = (f([p, q + h]) - f([p, q - h])) / (2 * h);
+        s += (Math.hypot(gx, gy) - 1) ** 2;
+      }
+      return s / pts.length;
+    };
+    const gp = () => tf.tidy(() => gradientPenalty(critic, x, x, 5).dataSync()[0]);
+    close(gp(), fdPenalty(), activation === 'tanh' ? 1e-3 : 1e-4);
+    const { grads } = tf.variableGrads(() => gradientPenalty(critic, x, x, 5), D.variables);
+    for (const v of D.variables) {
+      const analytic = grads[v.name]?.dataSync() ?? new Float32Array(v.size);
+      const w = v.dataSync().slice();
+      for (const j of [0, v.size - 1]) {
+        const at = (e: number) => {
+          const moved = w.slice();
+          moved[j] += e;
+          tf.tidy(() => v.assign(tf.tensor(moved, v.shape)));
+          return gp();
+        };
+        const e = 1e-3;
+        const numeric = (at(e) - at(-e)) / (2 * e);
+        tf.tidy(() => v.assign(tf.tensor(w, v.shape)));
+        assert.ok(Math.abs(analytic[j] - numeric) <= 2e-3 + 1e-2 * Math.abs(numeric), `${activation} ${v.name}[${j}]: ∂GP ${analytic[j]}, finite difference ${numeric}`);
+      }
+    }
+    tf.dispose(Object.values(grads));
+    D.dispose();
+  }
+  x.dispose();
 });
 
 test('saturation diagnostic: as D learns to reject a fixed generator, the minimax gradient collapses and the NS one stays', async () => {
