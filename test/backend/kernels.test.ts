@@ -94,6 +94,13 @@ const CONV_CASES: ConvCase[] = [
   { b: 1, h: 5, w: 8, c: 12, o: 2, f: 4, s: 1, pad: 'same' },
   { b: 2, h: 12, w: 12, c: 7, o: 5, f: 3, s: 2, pad: 'same' },
   { b: 1, h: 15, w: 15, c: 1, o: 7, f: 5, s: 2, pad: 'valid' },
+  // DANN's convs (5×5 on 3 channels, 32→48): a 'valid' window row is one contiguous tap of
+  // f·c channels for the filter gradient; 4×12 tiles with 8- and 4-wide and scalar remainders.
+  { b: 2, h: 28, w: 28, c: 3, o: 32, f: 5, s: 1, pad: 'valid' },
+  { b: 3, h: 12, w: 12, c: 32, o: 48, f: 5, s: 1, pad: 'valid' },
+  { b: 2, h: 11, w: 10, c: 3, o: 27, f: 5, s: 2, pad: 'valid' },
+  { b: 1, h: 9, w: 14, c: 2, o: 13, f: 4, s: 3, pad: 'valid' },
+  { b: 2, h: 8, w: 8, c: 3, o: 12, f: 2, s: 1, pad: 'same' },
 ];
 const name = (k: ConvCase) => `b${k.b} ${k.h}×${k.w}×${k.c}→${k.o} f${k.f} s${k.s} ${k.pad}`;
 

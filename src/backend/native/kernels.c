@@ -36,6 +36,9 @@ INLINE int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b
  * (CB input channels × OV·4 output channels, held in CB·OV accumulators) the tile is loaded,
  * every pixel of the block adds CB·OV outer-product vectors (a splat of x times a row of dy),
  * and the tile is stored back. Taps that fall in the padding are skipped, not multiplied.
+ * Tiles of 4 input × 12 output channels where they fit (12 accumulators: one splat of x feeds
+ * three products, ~15% faster than 4 × 8 on DANN's and the CNN's second conv; 4 × 16 and 5 × 12
+ * were no faster), then 4 × 8, 4 × 4 and narrower tiles for the remainders.
  */
 #define FILTER_TILE(CB, OV)                                                                     \
   INLINE void ftile_##CB##_##OV(const f32 *x, const f32 *dy, f32 *dw, int c0, int o0, int r0,  \
@@ -64,6 +67,7 @@ INLINE int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b
       for (int v = 0; v < OV; v++) wasm_v128_store(dw + (c0 + a) * O + o0 + 4 * v, acc[a][v]); \
   }
 
+FILTER_TILE(4, 3)
 FILTER_TILE(4, 2)
 FILTER_TILE(4, 1)
 FILTER_TILE(2, 2)
@@ -74,7 +78,7 @@ FILTER_TILE(1, 1)
 
 /* Scalar tile for the last O % 4 output channels. */
 INLINE void ftile_scalar(const f32 *x, const f32 *dy, f32 *dw, int o0, int r0, int r1, int i,
-                         int oxlo, int oxhi, int j, int H, int W, int C, int OH, int OW, int O,
+                         int oxlo, int oxhi, int j, int H, int W, int C, int CK, int OH, int OW, int O,
                          int SH, int SW, int PT, int PL) {
   for (int row = r0; row < r1; row++) {
     int n = row / OH, oy = row - n * OH;
@@ -83,7 +87,7 @@ INLINE void ftile_scalar(const f32 *x, const f32 *dy, f32 *dw, int o0, int r0, i
     for (int ox = oxlo; ox < oxhi; ox++) {
       const f32 *xs = x + ((n * H + r) * W + ox * SW + j - PL) * C;
       const f32 *ds = dy + (row * OW + ox) * O;
-      for (int c = 0; c < C; c++) {
+      for (int c = 0; c < CK; c++) {
         f32 xv = xs[c];
         for (int o = o0; o < O; o++) dw[c * O + o] += xv * ds[o];
       }
@@ -98,10 +102,16 @@ void conv2d_backprop_filter(const f32 *x, const f32 *dy, f32 *dw, int rbeg, int 
   if (OW == 0) return;
   /* ~16 KB of dy per block of output rows. */
   const int rb = imax(1, 4096 / imax(1, OW * O));
+  /* A window row that never leaves the input (no left padding and the last window ends inside
+   * the row, as in every 'valid' conv) is FW·C contiguous floats of x, and dW's rows for taps
+   * (i, 0..FW−1) are contiguous too: such a tap row is one tap of FW·C channels, which tiles
+   * better when C is small (C = 3: tiles of 4 instead of 2 + 1 per tap). */
+  const int rowTaps = PL == 0 && (OW - 1) * SW + FW <= W;
+  const int FWe = rowTaps ? 1 : FW, CK = rowTaps ? FW * C : C;
   for (int r0 = rbeg; r0 < rend; r0 += rb) {
     const int r1 = imin(rend, r0 + rb);
     for (int i = 0; i < FH; i++) {
-      for (int j = 0; j < FW; j++) {
+      for (int j = 0; j < FWe; j++) {
         /* Output columns whose input column ox·SW + j − PL lies inside [0, W). */
         const int oxlo = imax(0, ceil_div(PL - j, SW));
         const int oxhi = imin(OW, (W - 1 + PL - j) / SW + 1);
@@ -109,17 +119,18 @@ void conv2d_backprop_filter(const f32 *x, const f32 *dy, f32 *dw, int rbeg, int 
         f32 *dwt = dw + (i * FW + j) * C * O;
         int c0 = 0;
 #define FARGS x, dy, dwt, c0, o0, r0, r1, i, oxlo, oxhi, j, H, W, C, OH, OW, O, SH, SW, PT, PL
-        for (; c0 + 4 <= C; c0 += 4) {
+        for (; c0 + 4 <= CK; c0 += 4) {
           int o0 = 0;
+          for (; o0 + 12 <= O; o0 += 12) ftile_4_3(FARGS);
           for (; o0 + 8 <= O; o0 += 8) ftile_4_2(FARGS);
           for (; o0 + 4 <= O; o0 += 4) ftile_4_1(FARGS);
         }
-        for (; c0 + 2 <= C; c0 += 2) {
+        for (; c0 + 2 <= CK; c0 += 2) {
           int o0 = 0;
           for (; o0 + 8 <= O; o0 += 8) ftile_2_2(FARGS);
           for (; o0 + 4 <= O; o0 += 4) ftile_2_1(FARGS);
         }
-        for (; c0 < C; c0++) {
+        for (; c0 < CK; c0++) {
           int o0 = 0;
           for (; o0 + 16 <= O; o0 += 16) ftile_1_4(FARGS);
           for (; o0 + 8 <= O; o0 += 8) ftile_1_2(FARGS);
@@ -127,7 +138,7 @@ void conv2d_backprop_filter(const f32 *x, const f32 *dy, f32 *dw, int rbeg, int 
         }
 #undef FARGS
         const int o0 = O & ~3;
-        if (o0 < O) ftile_scalar(x, dy, dwt, o0, r0, r1, i, oxlo, oxhi, j, H, W, C, OH, OW, O, SH, SW, PT, PL);
+        if (o0 < O) ftile_scalar(x, dy, dwt, o0, r0, r1, i, oxlo, oxhi, j, H, W, C, CK, OH, OW, O, SH, SW, PT, PL);
       }
     }
   }
