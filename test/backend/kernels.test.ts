@@ -189,6 +189,12 @@ describe('wasm gradient kernels match cpu', () => {
     for (const [axis, keepDims] of [[[0, 1, 2], false], [[0], true], [[0, 1], false], [[1, 2], false], [[3], false], [[0, 1, 2, 3], false], [-1, true]] as const) {
       await compare('Sum', { x }, { axis, keepDims }, `Sum axis ${axis} keepDims ${keepDims}`);
     }
+    // The native column sum's 32-, 16-, 4- and 1-column blocks, runs of rows past its 64-row
+    // blocks, and a conv's bias gradient at full size (73 728 rows).
+    for (const shape of [[3, 5, 7, 53], [130, 37], [65, 2], [2, 100], [128, 24, 24, 32]]) {
+      const axis = shape.slice(0, -1).map((_, i) => i);
+      await compare('Sum', { x: input(shape) }, { axis, keepDims: false }, `Sum [${shape}] over leading axes`);
+    }
   });
 
   it('Identity and same-dtype Cast share data without changing values', async () => {

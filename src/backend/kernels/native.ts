@@ -38,6 +38,8 @@ export interface NativeExports {
   max_pool_grad(
     x: number, dy: number, dx: number, n0: number, n1: number, H: number, W: number, C: number, OH: number, OW: number,
     FH: number, FW: number, SH: number, SW: number, PT: number, PL: number): void;
+  /** dst[c] = Σ_r src[r, c] for a rows × cols matrix (one pass, blocks of 64 rows summed first). */
+  column_sum(src: number, dst: number, rows: number, cols: number): void;
   /** dst = srcᵀ for a rows × cols matrix (4×4 SIMD blocks; ~3× the JS loop). */
   transpose2d(src: number, dst: number, rows: number, cols: number): void;
 }

@@ -279,6 +279,60 @@ void max_pool_grad(const f32 *x, const f32 *dy, f32 *dx, int n0, int n1, int H, 
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Column sums (Sum over leading axes: bias gradients)                                         */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * dst[c] = Σ_r src[r·cols + c] for a rows × cols row-major matrix, in one streaming pass per
+ * block of up to 32 columns (8 accumulators). Two-level for accuracy: each run of SUM_BLOCK rows
+ * is summed in registers from zero and then added into dst, so a sum of n rows carries the
+ * rounding of ~SUM_BLOCK + n / SUM_BLOCK additions instead of n.
+ */
+#define SUM_BLOCK 64
+#define COLSUM(CV)                                                                               \
+  INLINE void colsum_##CV(const f32 *src, f32 *dst, int rows, int cols) {                        \
+    for (int r0 = 0; r0 < rows; r0 += SUM_BLOCK) {                                               \
+      const int r1 = imin(rows, r0 + SUM_BLOCK);                                                 \
+      v128_t acc[CV];                                                                            \
+      for (int v = 0; v < CV; v++) acc[v] = wasm_f32x4_splat(0.0f);                              \
+      const f32 *p = src + r0 * cols;                                                            \
+      for (int r = r0; r < r1; r++, p += cols)                                                   \
+        for (int v = 0; v < CV; v++) acc[v] = wasm_f32x4_add(acc[v], wasm_v128_load(p + 4 * v)); \
+      for (int v = 0; v < CV; v++)                                                               \
+        wasm_v128_store(dst + 4 * v, wasm_f32x4_add(wasm_v128_load(dst + 4 * v), acc[v]));       \
+    }                                                                                            \
+  }
+COLSUM(8)
+COLSUM(4)
+COLSUM(1)
+
+EXPORT(column_sum)
+void column_sum(const f32 *src, f32 *dst, int rows, int cols) {
+  int c = 0;
+  for (; c + 32 <= cols; c += 32) {
+    __builtin_memset(dst + c, 0, 32 * sizeof(f32));
+    colsum_8(src + c, dst + c, rows, cols);
+  }
+  for (; c + 16 <= cols; c += 16) {
+    __builtin_memset(dst + c, 0, 16 * sizeof(f32));
+    colsum_4(src + c, dst + c, rows, cols);
+  }
+  for (; c + 4 <= cols; c += 4) {
+    __builtin_memset(dst + c, 0, 4 * sizeof(f32));
+    colsum_1(src + c, dst + c, rows, cols);
+  }
+  for (; c < cols; c++) {
+    f32 total = 0.0f;
+    for (int r0 = 0; r0 < rows; r0 += SUM_BLOCK) {
+      const int r1 = imin(rows, r0 + SUM_BLOCK);
+      f32 part = 0.0f;
+      for (int r = r0; r < r1; r++) part += src[r * cols + c];
+      total += part;
+    }
+    dst[c] = total;
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Transpose                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 /* dst[c, r] = src[r, c] for a rows × cols row-major matrix: 4×4 SIMD blocks inside 32×32 tiles. */
