@@ -222,7 +222,28 @@ void max_pool_grad(const f32 *x, const f32 *dy, f32 *dx, int n0, int n1, int H, 
         const int cs = imax(0, q0), ce = imin(W, q0 + FW);
         const f32 *g = dy + ((n * OH + yr) * OW + yc) * C;
         int d = 0;
-        if (!overlap) {
+        if (!overlap && re - rs == 2 && ce - cs == 2) {
+          /* A full 2×2 window (the usual pool): its four vectors are loaded once. */
+          f32 *o00 = dx + img + (rs * W + cs) * C, *o10 = o00 + W * C;
+          const f32 *x00 = x + img + (rs * W + cs) * C, *x10 = x00 + W * C;
+          for (; d < c4; d += 4) {
+            const v128_t a = wasm_v128_load(x00 + d), b = wasm_v128_load(x00 + C + d);
+            const v128_t e = wasm_v128_load(x10 + d), f = wasm_v128_load(x10 + C + d);
+            const v128_t m = wasm_f32x4_pmax(wasm_f32x4_pmax(wasm_f32x4_pmax(ninf, a), b), wasm_f32x4_pmax(e, f));
+            v128_t open = wasm_f32x4_gt(m, ninf);
+            const v128_t gv = wasm_v128_load(g + d);
+            v128_t hit = wasm_v128_and(wasm_f32x4_eq(a, m), open);
+            wasm_v128_store(o00 + d, wasm_v128_and(gv, hit));
+            open = wasm_v128_andnot(open, hit);
+            hit = wasm_v128_and(wasm_f32x4_eq(b, m), open);
+            wasm_v128_store(o00 + C + d, wasm_v128_and(gv, hit));
+            open = wasm_v128_andnot(open, hit);
+            hit = wasm_v128_and(wasm_f32x4_eq(e, m), open);
+            wasm_v128_store(o10 + d, wasm_v128_and(gv, hit));
+            open = wasm_v128_andnot(open, hit);
+            wasm_v128_store(o10 + C + d, wasm_v128_and(gv, wasm_v128_and(wasm_f32x4_eq(f, m), open)));
+          }
+        } else if (!overlap) {
           /* (Writes every position of the window, so no zeros are needed under it.) */
           for (; d < c4; d += 4) {
             v128_t m = ninf;
