@@ -9,8 +9,9 @@
  * outer products of x and dy over the block's pixels; in a 'valid' conv a whole window row
  * (fw·inC contiguous floats) is one tap. The output rows are split over advx's native threads,
  * each into its own partial dW, summed here. Measured at batch 128, one thread (CPU time): the
- * CNN's conv 2 ~26 ms (was ~29 with 4×8 tiles), DANN's conv 2 (5×5, 32→48) ~29 ms (was ~35),
- * DANN's conv 1 (5×5, 3→32) ~15 ms (was ~18 tap by tap); earlier, on the CNN: conv 1 ~3 ms; the
+ * CNN's conv 2 ~24 ms (~29 with 4×8 tiles), DANN's conv 2 (5×5, 32→48) ~26 ms (~35 with 4×8
+ * tiles and a division per output row), DANN's conv 1 (5×5, 3→32) ~15 ms (~18 tap by tap);
+ * earlier, on the CNN: conv 1 ~3 ms; the
  * JS + XNNPACK path below took ~75 and ~30–95 ms (its im2colᵀ is a transposing JS scatter, and
  * XNNPACK re-packs dy, "the weights", for every chunk).
  *

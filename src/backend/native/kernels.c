@@ -47,8 +47,8 @@ INLINE int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b
     v128_t acc[CB][OV];                                                                         \
     for (int a = 0; a < CB; a++)                                                                \
       for (int v = 0; v < OV; v++) acc[a][v] = wasm_v128_load(dw + (c0 + a) * O + o0 + 4 * v); \
-    for (int row = r0; row < r1; row++) {                                                       \
-      int n = row / OH, oy = row - n * OH;                                                      \
+    int n = r0 / OH, oy = r0 - n * OH;                                                          \
+    for (int row = r0; row < r1; row++, oy = oy + 1 == OH ? (n++, 0) : oy + 1) {                \
       int r = oy * SH + i - PT;                                                                 \
       if (r < 0 || r >= H) continue;                                                            \
       const f32 *xs = x + ((n * H + r) * W + oxlo * SW + j - PL) * C + c0;                      \
