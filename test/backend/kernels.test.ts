@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { useBackend } from '../../src/backend/index.ts';
 import { NATIVE, nativeKernels, PARALLEL } from '../../src/backend/kernels/native.ts';
+import { NATIVE_MATMUL } from '../../src/backend/kernels/batch_mat_mul.ts';
 import type { WasmBackend } from '../../src/backend/kernels/util.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { cnn } from '../../src/models/zoo.ts';
@@ -170,7 +171,22 @@ describe('wasm gradient kernels match cpu', () => {
   });
 
   it('BatchMatMul with transposes and batches', async () => {
-    for (const [m, k, n] of [[7, 13, 5], [128, 100, 32], [1, 33, 9]]) {
+    // The native GEMM's 4-row and 1-row, 12/8/4-column and scalar tiles (9×17×27), rows split
+    // over threads (130×256×70 in the 'native' mode); products past NATIVE_MATMUL run on XNNPACK.
+    const { maxMacs, threadMacs } = NATIVE_MATMUL;
+    try {
+      NATIVE_MATMUL.maxMacs = 5000;
+      for (const m of [3, 40]) await compare('BatchMatMul', { a: input([2, m, 50]), b: input([2, 50, 60]) }, { transposeA: false, transposeB: false }, `BatchMatMul on XNNPACK ${m}×50×60`);
+      NATIVE_MATMUL.maxMacs = maxMacs;
+      NATIVE_MATMUL.threadMacs = 0;
+      await checkBatchMatMul();
+    } finally {
+      Object.assign(NATIVE_MATMUL, { maxMacs, threadMacs });
+    }
+  });
+
+  async function checkBatchMatMul(): Promise<void> {
+    for (const [m, k, n] of [[7, 13, 5], [128, 100, 32], [1, 33, 9], [9, 17, 27], [64, 100, 10], [130, 256, 70]]) {
       for (const batch of [[1, 1], [3, 3], [3, 1], [1, 2]]) {
         for (const ta of [false, true]) {
           for (const tb of [false, true]) {
@@ -182,7 +198,7 @@ describe('wasm gradient kernels match cpu', () => {
         }
       }
     }
-  });
+  }
 
   it('Sum over leading axes (bias gradients) and others', async () => {
     const x = input([4, 7, 13, 8]);

@@ -38,6 +38,8 @@ export interface NativeExports {
   max_pool_grad(
     x: number, dy: number, dx: number, n0: number, n1: number, H: number, W: number, C: number, OH: number, OW: number,
     FH: number, FW: number, SH: number, SW: number, PT: number, PL: number): void;
+  /** c = a·b for row-major a [M, K], b [K, N]; callers split the rows over threads. */
+  matmul(a: number, b: number, c: number, M: number, K: number, N: number): void;
   /** dst[c] = Σ_r src[r, c] for a rows × cols matrix (one pass, blocks of 64 rows summed first). */
   column_sum(src: number, dst: number, rows: number, cols: number): void;
   /** dst = srcᵀ for a rows × cols matrix (4×4 SIMD blocks; ~3× the JS loop). */
@@ -45,7 +47,7 @@ export interface NativeExports {
 }
 
 /** The kernels that `run` may split over threads. */
-const PARALLEL_FNS = ['conv2d_backprop_filter', 'conv2d_backprop_input', 'max_pool_grad'] as const;
+const PARALLEL_FNS = ['conv2d_backprop_filter', 'conv2d_backprop_input', 'max_pool_grad', 'matmul'] as const;
 type ParallelFn = (typeof PARALLEL_FNS)[number];
 
 export interface NativeKernels {

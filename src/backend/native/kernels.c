@@ -300,6 +300,65 @@ void max_pool_grad(const f32 *x, const f32 *dy, f32 *dx, int n0, int n1, int H, 
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Small matrix products                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * c = a·b for row-major a [M, K], b [K, N], c [M, N], on the calling thread: for the small
+ * products (dense layers' heads, their gradients) that gain nothing from threads. Register tiles
+ * of R rows × CV·4 columns accumulate over k (a splat of a times a row of b), sums in k order.
+ */
+#define MM_TILE(R, CV)                                                                           \
+  INLINE void mm_##R##_##CV(const f32 *a, const f32 *b, f32 *c, int K, int N, int n0) {          \
+    v128_t acc[R][CV];                                                                           \
+    for (int q = 0; q < R; q++)                                                                  \
+      for (int v = 0; v < CV; v++) acc[q][v] = wasm_f32x4_splat(0.0f);                           \
+    const f32 *bk = b + n0;                                                                      \
+    for (int k = 0; k < K; k++, bk += N) {                                                       \
+      v128_t bv[CV];                                                                             \
+      for (int v = 0; v < CV; v++) bv[v] = wasm_v128_load(bk + 4 * v);                           \
+      for (int q = 0; q < R; q++) {                                                              \
+        const v128_t s = wasm_v128_load32_splat(a + q * K + k);                                  \
+        for (int v = 0; v < CV; v++) acc[q][v] = wasm_f32x4_add(acc[q][v], wasm_f32x4_mul(s, bv[v])); \
+      }                                                                                          \
+    }                                                                                            \
+    for (int q = 0; q < R; q++)                                                                  \
+      for (int v = 0; v < CV; v++) wasm_v128_store(c + q * N + n0 + 4 * v, acc[q][v]);           \
+  }
+MM_TILE(4, 3)
+MM_TILE(4, 2)
+MM_TILE(4, 1)
+MM_TILE(1, 3)
+MM_TILE(1, 2)
+MM_TILE(1, 1)
+
+EXPORT(matmul)
+void matmul(const f32 *a, const f32 *b, f32 *c, int M, int K, int N) {
+  const int n4 = N & ~3;
+  for (int r = 0; r < M;) {
+    const int rows = M - r >= 4 ? 4 : 1;
+    const f32 *ar = a + r * K;
+    f32 *cr = c + r * N;
+    int n0 = 0;
+    if (rows == 4) {
+      for (; n0 + 12 <= n4; n0 += 12) mm_4_3(ar, b, cr, K, N, n0);
+      for (; n0 + 8 <= n4; n0 += 8) mm_4_2(ar, b, cr, K, N, n0);
+      for (; n0 < n4; n0 += 4) mm_4_1(ar, b, cr, K, N, n0);
+    } else {
+      for (; n0 + 12 <= n4; n0 += 12) mm_1_3(ar, b, cr, K, N, n0);
+      for (; n0 + 8 <= n4; n0 += 8) mm_1_2(ar, b, cr, K, N, n0);
+      for (; n0 < n4; n0 += 4) mm_1_1(ar, b, cr, K, N, n0);
+    }
+    for (int q = 0; q < rows; q++)
+      for (int n = n4; n < N; n++) {
+        f32 t = 0.0f;
+        for (int k = 0; k < K; k++) t += ar[q * K + k] * b[k * N + n];
+        cr[q * N + n] = t;
+      }
+    r += rows;
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Column sums (Sum over leading axes: bias gradients)                                         */
 /* ------------------------------------------------------------------------------------------ */
 /*
