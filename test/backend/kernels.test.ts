@@ -213,6 +213,23 @@ describe('wasm gradient kernels match cpu', () => {
     }
   });
 
+  it('Add, Sub, Multiply with a broadcast row or column, and the cases left to TF.js', async () => {
+    const pairs: Array<[number[], number[]]> = [
+      [[4, 5, 6, 7], [7]], [[7], [4, 5, 6, 7]], [[2, 3, 4], [1, 3, 4]], [[1, 3, 4], [2, 3, 4]],
+      [[64, 10], [64, 1]], [[64, 1], [64, 10]], [[2, 3, 5], [2, 3, 1]], [[2, 3, 1], [1, 2, 3, 5]],
+      [[128, 100], [100]], [[9, 6], [1, 6]],
+      // Not native: same shape, scalar, outer-product broadcast, a column repeated over a leading dim.
+      [[5, 6], [5, 6]], [[5, 6], []], [[3, 1], [1, 4]], [[4, 8, 10], [8, 1]],
+    ];
+    for (const [sa, sb] of pairs) {
+      const a = input(sa);
+      const b = input(sb);
+      for (const kernel of ['Add', 'Sub', 'Multiply']) {
+        await compare(kernel, { a, b }, {}, `${kernel} [${sa}] [${sb}]`);
+      }
+    }
+  });
+
   it('Identity and same-dtype Cast share data without changing values', async () => {
     const x = input([3, 5]);
     await compare('Identity', { x }, {}, 'Identity');

@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { batchMatMulConfig } from './batch_mat_mul.ts';
+import { binaryConfigs } from './binary.ts';
 import { castConfig } from './cast.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
@@ -24,6 +25,7 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   sumConfig,
   identityConfig,
   castConfig,
+  ...binaryConfigs,
 ];
 
 let registered = false;

@@ -40,6 +40,11 @@ export interface NativeExports {
     FH: number, FW: number, SH: number, SW: number, PT: number, PL: number): void;
   /** c = a·b for row-major a [M, K], b [K, N]; callers split the rows over threads. */
   matmul(a: number, b: number, c: number, M: number, K: number, N: number): void;
+  /**
+   * out = a op b (op 0 +, 1 −, 2 ×) over R × C, one operand broadcast: mode 0 b is a row [C],
+   * 1 a is a row, 2 b is a column [R], 3 a is a column.
+   */
+  binary_bcast(a: number, b: number, out: number, R: number, C: number, op: number, mode: number): void;
   /** dst[c] = Σ_r src[r, c] for a rows × cols matrix (one pass, blocks of 64 rows summed first). */
   column_sum(src: number, dst: number, rows: number, cols: number): void;
   /** dst = srcᵀ for a rows × cols matrix (4×4 SIMD blocks; ~3× the JS loop). */

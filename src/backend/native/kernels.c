@@ -359,6 +359,64 @@ void matmul(const f32 *a, const f32 *b, f32 *c, int M, int K, int N) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Broadcasting Add / Sub / Mul                                                                */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * out = a op b over an R × C output, one operand full ([R, C]) and the other broadcast:
+ *   mode 0: b is a row [C] (a bias);     mode 1: a is a row [C];
+ *   mode 2: b is a column [R] (per row); mode 3: a is a column [R].
+ * op 0: +, 1: −, 2: ×. On the calling thread: memory-bound, and these are mostly small.
+ */
+INLINE v128_t vop(int op, v128_t x, v128_t y) {
+  return op == 0 ? wasm_f32x4_add(x, y) : op == 1 ? wasm_f32x4_sub(x, y) : wasm_f32x4_mul(x, y);
+}
+INLINE f32 sop(int op, f32 x, f32 y) { return op == 0 ? x + y : op == 1 ? x - y : x * y; }
+
+INLINE void bcast_rows(const f32 *full, const f32 *row, f32 *out, int R, int C, int op, int rowFirst) {
+  const int c4 = C & ~3;
+  for (int r = 0; r < R; r++, full += C, out += C) {
+    int c = 0;
+    if (rowFirst) {
+      for (; c < c4; c += 4) wasm_v128_store(out + c, vop(op, wasm_v128_load(row + c), wasm_v128_load(full + c)));
+      for (; c < C; c++) out[c] = sop(op, row[c], full[c]);
+    } else {
+      for (; c < c4; c += 4) wasm_v128_store(out + c, vop(op, wasm_v128_load(full + c), wasm_v128_load(row + c)));
+      for (; c < C; c++) out[c] = sop(op, full[c], row[c]);
+    }
+  }
+}
+
+INLINE void bcast_cols(const f32 *full, const f32 *col, f32 *out, int R, int C, int op, int colFirst) {
+  const int c4 = C & ~3;
+  for (int r = 0; r < R; r++, full += C, out += C) {
+    const f32 s = col[r];
+    const v128_t sv = wasm_f32x4_splat(s);
+    int c = 0;
+    if (colFirst) {
+      for (; c < c4; c += 4) wasm_v128_store(out + c, vop(op, sv, wasm_v128_load(full + c)));
+      for (; c < C; c++) out[c] = sop(op, s, full[c]);
+    } else {
+      for (; c < c4; c += 4) wasm_v128_store(out + c, vop(op, wasm_v128_load(full + c), sv));
+      for (; c < C; c++) out[c] = sop(op, full[c], s);
+    }
+  }
+}
+
+EXPORT(binary_bcast)
+void binary_bcast(const f32 *a, const f32 *b, f32 *out, int R, int C, int op, int mode) {
+  /* Constant op and mode in each call below, so the inlined loops carry no branches. */
+#define BCAST(OP)                                                                                \
+  switch (mode) {                                                                                \
+    case 0: bcast_rows(a, b, out, R, C, OP, 0); break;                                           \
+    case 1: bcast_rows(b, a, out, R, C, OP, 1); break;                                           \
+    case 2: bcast_cols(a, b, out, R, C, OP, 0); break;                                           \
+    default: bcast_cols(b, a, out, R, C, OP, 1); break;                                          \
+  }
+  if (op == 0) { BCAST(0) } else if (op == 1) { BCAST(1) } else { BCAST(2) }
+#undef BCAST
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Column sums (Sum over leading axes: bias gradients)                                         */
 /* ------------------------------------------------------------------------------------------ */
 /*
