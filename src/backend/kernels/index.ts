@@ -14,6 +14,7 @@ import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { identityConfig } from './identity.ts';
 import { maxPoolGradConfig } from './max_pool_grad.ts';
+import { fusedMatMulConfig, reluConfig } from './relu.ts';
 import { sumConfig } from './sum.ts';
 import { BACKEND, originals } from './util.ts';
 
@@ -26,6 +27,8 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   identityConfig,
   castConfig,
   ...binaryConfigs,
+  reluConfig,
+  fusedMatMulConfig,
 ];
 
 let registered = false;

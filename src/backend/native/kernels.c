@@ -416,6 +416,18 @@ void binary_bcast(const f32 *a, const f32 *b, f32 *out, int R, int C, int op, in
 #undef BCAST
 }
 
+/* out = max(x, 0) elementwise (NaN and −0 pass through, as in TF.js's cpu backend); out may be x. */
+EXPORT(relu)
+void relu(const f32 *x, f32 *out, int n) {
+  const v128_t z = wasm_f32x4_splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v128_t v = wasm_v128_load(x + i);
+    wasm_v128_store(out + i, wasm_v128_bitselect(z, v, wasm_f32x4_lt(v, z)));
+  }
+  for (; i < n; i++) out[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Column sums (Sum over leading axes: bias gradients)                                         */
 /* ------------------------------------------------------------------------------------------ */
