@@ -172,6 +172,20 @@ describe('wasm gradient kernels match cpu', () => {
     }
   });
 
+  it('MaxPool (2×2 stride 2 native, the rest TF.js)', async () => {
+    const cases = [
+      { b: 2, h: 24, w: 24, c: 32, f: 2, s: 2, pad: 'valid' }, { b: 1, h: 13, w: 11, c: 6, f: 2, s: 2, pad: 'valid' },
+      { b: 2, h: 8, w: 8, c: 3, f: 2, s: 2, pad: 'same' }, { b: 1, h: 9, w: 7, c: 5, f: 2, s: 2, pad: 'same' },
+      { b: 1, h: 9, w: 9, c: 4, f: 3, s: 2, pad: 'valid' }, { b: 1, h: 8, w: 8, c: 4, f: 2, s: 1, pad: 'valid' },
+    ] as const;
+    for (const k of cases) {
+      const x = input([k.b, k.h, k.w, k.c]);
+      for (let i = 0; i < x.data.length; i += 3) x.data[i] = Math.max(0, x.data[i]);
+      await compare('MaxPool', { x }, { filterSize: k.f, strides: k.s, pad: k.pad, dimRoundingMode: undefined },
+        `MaxPool b${k.b} ${k.h}×${k.w}×${k.c} f${k.f} s${k.s} ${k.pad}`);
+    }
+  });
+
   it('BatchMatMul with transposes and batches', async () => {
     // The native GEMM's 4-row and 1-row, 12/8/4-column and scalar tiles (9×17×27), rows split
     // over threads (130×256×70 in the 'native' mode); products past NATIVE_MATMUL run on XNNPACK.

@@ -13,7 +13,7 @@ import { castConfig } from './cast.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { identityConfig } from './identity.ts';
-import { maxPoolGradConfig } from './max_pool_grad.ts';
+import { maxPoolConfig, maxPoolGradConfig } from './max_pool_grad.ts';
 import { fusedMatMulConfig, reluConfig } from './relu.ts';
 import { sumConfig } from './sum.ts';
 import { BACKEND, originals } from './util.ts';
@@ -22,6 +22,7 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   maxPoolGradConfig,
+  maxPoolConfig,
   batchMatMulConfig,
   sumConfig,
   identityConfig,

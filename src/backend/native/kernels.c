@@ -428,6 +428,39 @@ void relu(const f32 *x, f32 *out, int n) {
   for (; i < n; i++) out[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
+/*
+ * 2×2, stride-2 max pool over full windows (rows and columns past OH·2 / OW·2 are dropped):
+ * out[n, y, x, c] = max of x[n, 2y..2y+1, 2x..2x+1, c], a running max from −∞ that skips NaN
+ * (as TF.js's cpu backend, and as max_pool_grad finds the argmax).
+ */
+EXPORT(max_pool_2x2)
+void max_pool_2x2(const f32 *x, f32 *out, int N, int H, int W, int C, int OH, int OW) {
+  const v128_t ninf = wasm_f32x4_splat(-__builtin_inff());
+  const int c4 = C & ~3;
+  for (int n = 0; n < N; n++)
+    for (int y = 0; y < OH; y++) {
+      const f32 *r0 = x + ((n * H + 2 * y) * W) * C, *r1 = r0 + W * C;
+      f32 *o = out + ((n * OH + y) * OW) * C;
+      for (int q = 0; q < OW; q++, r0 += 2 * C, r1 += 2 * C, o += C) {
+        int c = 0;
+        for (; c < c4; c += 4) {
+          v128_t m = wasm_f32x4_pmax(ninf, wasm_v128_load(r0 + c));
+          m = wasm_f32x4_pmax(m, wasm_v128_load(r0 + C + c));
+          m = wasm_f32x4_pmax(m, wasm_v128_load(r1 + c));
+          wasm_v128_store(o + c, wasm_f32x4_pmax(m, wasm_v128_load(r1 + C + c)));
+        }
+        for (; c < C; c++) {
+          f32 m = -__builtin_inff();
+          if (r0[c] > m) m = r0[c];
+          if (r0[C + c] > m) m = r0[C + c];
+          if (r1[c] > m) m = r1[c];
+          if (r1[C + c] > m) m = r1[C + c];
+          o[c] = m;
+        }
+      }
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Column sums (Sum over leading axes: bias gradients)                                         */
 /* ------------------------------------------------------------------------------------------ */
