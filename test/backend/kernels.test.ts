@@ -273,6 +273,16 @@ describe('wasm gradient kernels match cpu', () => {
     }
   });
 
+  it('PadV2 (first axis only in JS, the rest TF.js)', async () => {
+    const cases: Array<[number[], Array<[number, number]>, number]> = [
+      [[64, 768], [[0, 64], [0, 0]], 0], [[5, 3, 2], [[2, 1], [0, 0], [0, 0]], 1.5], [[4], [[3, 0]], -2],
+      [[3, 4], [[0, 0], [1, 2]], 0], [[3, 4], [[1, 0], [0, 1]], 0.5],
+    ];
+    for (const [shape, paddings, constantValue] of cases) {
+      await compare('PadV2', { x: input(shape) }, { paddings, constantValue }, `PadV2 [${shape}] ${JSON.stringify(paddings)} ${constantValue}`);
+    }
+  });
+
   it('Identity and same-dtype Cast share data without changing values', async () => {
     const x = input([3, 5]);
     await compare('Identity', { x }, {}, 'Identity');

@@ -14,6 +14,7 @@ import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { identityConfig } from './identity.ts';
 import { maxPoolConfig, maxPoolGradConfig } from './max_pool_grad.ts';
+import { padV2Config } from './pad.ts';
 import { fusedMatMulConfig, reluConfig } from './relu.ts';
 import { sumConfig } from './sum.ts';
 import { BACKEND, originals } from './util.ts';
@@ -30,6 +31,7 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   ...binaryConfigs,
   reluConfig,
   fusedMatMulConfig,
+  padV2Config,
 ];
 
 let registered = false;
