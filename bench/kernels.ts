@@ -8,7 +8,8 @@
  *   node --import tsx bench/kernels.ts --js       # advx's kernels without the native (C) ones
  *   node --import tsx bench/kernels.ts --workload dann-step   # a WORKLOADS.md workload instead
  *   options: --backend cpu, --runs N, --batch N, --top N, --threads N, --by-shape (per kernel and input shapes),
- *            --profiles N (workload: median of N profiled steps)
+ *            --profiles N (workload: median of N profiled steps),
+ *            --cpu-time (workload: per-kernel process CPU time instead of tf.profile's wall time)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { cnn } from '../src/models/zoo.ts';
@@ -60,10 +61,58 @@ async function profileWorkload(name: string): Promise<void> {
     t.push(performance.now() - t0);
   }
   console.log(`${name.padEnd(12)} ${median(t).toFixed(1).padStart(8)} ms  (runs: ${t.map((v) => v.toFixed(0)).join(' ')})`);
-  await breakdown(name, () => w.step(), Number(opt('profiles', '1')));
+  if (args.includes('--cpu-time')) await cpuBreakdown(name, () => w.step());
+  else await breakdown(name, () => w.step(), Number(opt('profiles', '1')));
   const after = tf.memory().numTensors;
   console.log(`\ntensors before ${before}, after ${after}${after > before ? '  (LEAK?)' : ''}`);
   w.dispose();
+}
+
+/**
+ * Per-kernel process CPU time of `f` (medians over --runs calls), by kernel and input shapes:
+ * steadier than tf.profile's wall times when other jobs share the cores. Every kernel of the
+ * backend is wrapped for the duration; a kernel that calls another through the registry (the JS
+ * fallbacks) counts that one's time twice. With threads, time on worker threads counts too.
+ */
+async function cpuBreakdown(name: string, f: () => Promise<void>): Promise<void> {
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  let cur = new Map<string, number>();
+  const wrapped = tf.getKernelsForBackend(backendName);
+  for (const k of wrapped) {
+    const inner = k.kernelFunc;
+    tf.unregisterKernel(k.kernelName, backendName);
+    tf.registerKernel({
+      ...k,
+      kernelFunc: (a) => {
+        const c = cpu();
+        const r = inner(a);
+        const shapes = Object.values(a.inputs).filter((t) => t != null).map((t) => `[${t.shape}]`).join(' ');
+        const key = `${k.kernelName} ${shapes}`;
+        cur.set(key, (cur.get(key) ?? 0) + cpu() - c);
+        return r;
+      },
+    });
+  }
+  const samples = new Map<string, number[]>();
+  const steps: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    cur = new Map();
+    const c = cpu();
+    await f();
+    steps.push(cpu() - c);
+    for (const [k, v] of cur) samples.set(k, [...(samples.get(k) ?? []), v]);
+  }
+  for (const k of wrapped) {
+    tf.unregisterKernel(k.kernelName, backendName);
+    tf.registerKernel(k);
+  }
+  const rows = [...samples].map(([k, v]) => [k, median(v)] as const).sort((p, q) => q[1] - p[1]);
+  const total = rows.reduce((acc, [, v]) => acc + v, 0);
+  console.log(`\nper-kernel CPU time ${name} (step ${median(steps).toFixed(1)} CPU-ms, ${total.toFixed(1)} in kernels; medians of ${runs}):`);
+  for (const [k, ms] of rows.slice(0, top)) console.log(`  ${k.padEnd(60)} ${ms.toFixed(2).padStart(8)} ms`);
 }
 
 const rng = new Rng(7);
