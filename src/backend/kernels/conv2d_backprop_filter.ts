@@ -5,10 +5,13 @@
  *
  * Native path (kernels.c `conv2d_backprop_filter`, used whenever the native module loads): a
  * direct SIMD kernel with no im2col buffer and no packing: for blocks of output rows that keep dy
- * in L1, each tap and each 4×8 (input × output channel) register tile of dW accumulates the
- * outer products of x and dy over the block's pixels. The output rows are split over advx's
- * native threads, each into its own partial dW, summed here. Measured on the CNN at batch 128,
- * one thread: conv 2 ~25 ms (≈23 GFLOP/s, on a par with XNNPACK's own conv), conv 1 ~3 ms; the
+ * in L1, each tap and each 4×12 (input × output channel) register tile of dW accumulates the
+ * outer products of x and dy over the block's pixels; in a 'valid' conv a whole window row
+ * (fw·inC contiguous floats) is one tap. The output rows are split over advx's native threads,
+ * each into its own partial dW, summed here. Measured at batch 128, one thread (CPU time): the
+ * CNN's conv 2 ~24 ms (~29 with 4×8 tiles), DANN's conv 2 (5×5, 32→48) ~26 ms (~35 with 4×8
+ * tiles and a division per output row), DANN's conv 1 (5×5, 3→32) ~15 ms (~18 tap by tap);
+ * earlier, on the CNN: conv 1 ~3 ms; the
  * JS + XNNPACK path below took ~75 and ~30–95 ms (its im2colᵀ is a transposing JS scatter, and
  * XNNPACK re-packs dy, "the weights", for every chunk).
  *

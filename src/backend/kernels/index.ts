@@ -8,11 +8,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { batchMatMulConfig } from './batch_mat_mul.ts';
+import { binaryConfigs } from './binary.ts';
 import { castConfig } from './cast.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { identityConfig } from './identity.ts';
-import { maxPoolGradConfig } from './max_pool_grad.ts';
+import { maxPoolConfig, maxPoolGradConfig } from './max_pool_grad.ts';
+import { padV2Config } from './pad.ts';
+import { fusedMatMulConfig, reluConfig } from './relu.ts';
 import { sumConfig } from './sum.ts';
 import { BACKEND, originals } from './util.ts';
 
@@ -20,10 +23,15 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   maxPoolGradConfig,
+  maxPoolConfig,
   batchMatMulConfig,
   sumConfig,
   identityConfig,
   castConfig,
+  ...binaryConfigs,
+  reluConfig,
+  fusedMatMulConfig,
+  padV2Config,
 ];
 
 let registered = false;

@@ -38,12 +38,25 @@ export interface NativeExports {
   max_pool_grad(
     x: number, dy: number, dx: number, n0: number, n1: number, H: number, W: number, C: number, OH: number, OW: number,
     FH: number, FW: number, SH: number, SW: number, PT: number, PL: number): void;
+  /** c = a·b for row-major a [M, K], b [K, N]; callers split the rows over threads. */
+  matmul(a: number, b: number, c: number, M: number, K: number, N: number): void;
+  /**
+   * out = a op b (op 0 +, 1 −, 2 ×) over R × C, one operand broadcast: mode 0 b is a row [C],
+   * 1 a is a row, 2 b is a column [R], 3 a is a column.
+   */
+  binary_bcast(a: number, b: number, out: number, R: number, C: number, op: number, mode: number): void;
+  /** out = max(x, 0) over n floats (NaN passes through); out may be x. */
+  relu(x: number, out: number, n: number): void;
+  /** 2×2 stride-2 max pool over full windows, NHWC (one thread). */
+  max_pool_2x2(x: number, out: number, N: number, H: number, W: number, C: number, OH: number, OW: number): void;
+  /** dst[c] = Σ_r src[r, c] for a rows × cols matrix (one pass, blocks of 64 rows summed first). */
+  column_sum(src: number, dst: number, rows: number, cols: number): void;
   /** dst = srcᵀ for a rows × cols matrix (4×4 SIMD blocks; ~3× the JS loop). */
   transpose2d(src: number, dst: number, rows: number, cols: number): void;
 }
 
 /** The kernels that `run` may split over threads. */
-const PARALLEL_FNS = ['conv2d_backprop_filter', 'conv2d_backprop_input', 'max_pool_grad'] as const;
+const PARALLEL_FNS = ['conv2d_backprop_filter', 'conv2d_backprop_input', 'max_pool_grad', 'matmul'] as const;
 type ParallelFn = (typeof PARALLEL_FNS)[number];
 
 export interface NativeKernels {
