@@ -190,7 +190,7 @@ const text = [
   '<!-- da:start (written by `npm run results:da`) -->',
   '## Domain adaptation',
   '',
-  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model}, wasm backend, by \`npm run results:da -- --preset ${values.preset} --recipe ${values.recipe} --seeds ${values.seeds}${values.choices ? ` --choices --choice-seeds ${values['choice-seeds']}` : ''}\` (this run: ${minutes} min; finished runs are reused). ` +
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model}, wasm backend, by \`npm run results:da -- --preset ${values.preset} --recipe ${values.recipe}${values.tasks ? ` --tasks ${values.tasks}` : ''}${values.methods ? ` --methods ${values.methods}` : ''}${values.threads ? ` --threads ${values.threads}` : ''} --seeds ${values.seeds}${values.choices ? ` --choices --choice-seeds ${values['choice-seeds']}` : ''}\` (this run: ${minutes} min; finished runs are reused). ` +
     `Preset ${values.preset}: \`${preset.join(' ')}\`. Mean ± standard deviation over seeds ${seeds.join(', ')}. ` +
     `The DANN paper\'s extractor (conv 32-48) with label head 100-100 and domain head 100; recipe ${values.recipe}: ${RECIPE_NAMES[values.recipe!]}; μ0 annealed as μ0/(1+10p)^0.75, λ ramped to 1 (CORAL: 10). ` +
     'Unsupervised methods never read target labels; finetune uses 10 labelled target images per class; target-only is the ceiling (trained on the labelled target). ' +
