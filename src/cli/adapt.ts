@@ -18,7 +18,7 @@ import type { DatasetSplits, ImageDataset } from '../data/types.ts';
 import { toRgb } from '../data/mnistm.ts';
 import { accuracy } from '../eval/accuracy.ts';
 import { Classifier } from '../models/classifier.ts';
-import { measureFeatures, readBaseline, writeAdaptReport, type AdaptSummary, type EpochRecord } from '../node/adapt-report.ts';
+import { featureMatrix, measureFeatures, readBaseline, writeAdaptReport, type AdaptSummary, type EpochRecord } from '../node/adapt-report.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../node/checkpoint.ts';
 import { loadDataset, parseDatasetName } from '../node/datasets.ts';
 import { writeFileAtomic } from '../node/io.ts';
@@ -261,17 +261,8 @@ async function domainAccuracies(flags: AdaptFlags, networks: DannNetworks, class
 
 /** The first n images of `d` as a dataset of their feature vectors (shape [1, 1, dim]). */
 async function featureDataset(extract: (x: tf.Tensor) => tf.Tensor, d: ImageDataset, n: number): Promise<ImageDataset> {
-  const rows: Float32Array[] = [];
-  for (let i = 0; i < n; i += 256) {
-    const { x, y } = gatherBatch(d, Int32Array.from({ length: Math.min(256, n - i) }, (_, k) => i + k));
-    const f = tf.tidy(() => tf.reshape(extract(x), [x.shape[0], -1]));
-    rows.push((await f.data()) as Float32Array);
-    tf.dispose([x, y, f]);
-  }
-  const dim = rows[0].length / Math.min(256, n);
-  const images = new Float32Array(n * dim);
-  rows.reduce((at, r) => (images.set(r, at), at + r.length), 0);
-  return { ...d, name: `${d.name} features`, images, labels: d.labels.slice(0, n), shape: [1, 1, dim], count: n };
+  const images = await featureMatrix(extract, d, n);
+  return { ...d, name: `${d.name} features`, images, labels: d.labels.slice(0, n), shape: [1, 1, images.length / n], count: n };
 }
 
 /** Trains (or resumes, or reloads when finished) one DANN/CORAL/MMD/source-only run in `dir`. */

@@ -43,7 +43,8 @@ export interface EpochRecord {
   [key: string]: number | string | null;
 }
 
-async function featureMatrix(features: (x: tf.Tensor) => tf.Tensor, ds: ImageDataset, n: number): Promise<Float32Array> {
+/** Features of the first n images of `ds`, row after row. */
+export async function featureMatrix(features: (x: tf.Tensor) => tf.Tensor, ds: ImageDataset, n: number): Promise<Float32Array> {
   const rows: Float32Array[] = [];
   for (let i = 0; i < n; i += 256) {
     const { x, y } = toTensors(ds, Array.from({ length: Math.min(256, n - i) }, (_, k) => i + k));
