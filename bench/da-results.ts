@@ -13,7 +13,7 @@
  * adds the table of DANN's design choices on MNIST → MNIST-M (optimiser × batch norm).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +34,7 @@ const TASKS: Record<string, { source: string; target: string }> = {
   'mnist-mnistm': { source: 'mnist-rgb', target: 'mnist-m' },
   'synth-mnist': { source: 'synth-digits', target: 'mnist-rgb' },
 };
-const METHODS = ['source-only', 'dann', 'coral', 'mmd', 'finetune', 'target-only'];
+const METHODS = ['source-only', 'dann', 'coral', 'mmd', 'finetune', 'finetune-new-head', 'target-only'];
 /** Sizes: quick fits a session on 2 cores; full is the whole datasets. */
 const PRESETS: Record<string, string[]> = {
   quick: ['--limit', '5000', '--target-limit', '5000', '--test-limit', '2000', '--epochs', '6', '--embed', '300'],
@@ -45,7 +45,8 @@ const PRESETS: Record<string, string[]> = {
 /** Per-method options: CORAL's loss is orders of magnitude smaller than DANN's, so its weight is larger (as in Sun & Saenko). */
 const METHOD_ARGS: Record<string, string[]> = {
   coral: ['--lambda', '10'],
-  finetune: ['--target-labels', '10'],
+  finetune: ['--target-labels', '10', '--head', 'keep'],
+  'finetune-new-head': ['--target-labels', '10', '--head', 'new'],
 };
 
 /** Network and optimiser choices, as advx adapt options. */
@@ -100,10 +101,16 @@ function adapt(task: string, method: string, seed: number, recipe = values.recip
   const summaryPath = join(out, 'summary.json');
   if (existsSync(summaryPath)) return JSON.parse(readFileSync(summaryPath, 'utf8'));
   // The ceiling: the same network trained on the labelled target (source = target).
-  const domains = method === 'target-only' ? ['--source', target, '--target', target, '--method', 'source-only'] : ['--source', source, '--target', target, '--method', method];
+  const finetune = method.startsWith('finetune');
+  const domains =
+    method === 'target-only' ? ['--source', target, '--target', target, '--method', 'source-only'] : ['--source', source, '--target', target, '--method', finetune ? 'finetune' : method];
+  // Fine-tuning starts by training source-only with the same options and seed: that is the
+  // source-only run of this seed, so its finished checkpoint is copied rather than trained again.
+  const pretrained = join(root, 'runs/da', values.preset!, recipe, task, `source-only-s${seed}`, 'checkpoint');
+  if (finetune && existsSync(pretrained) && !existsSync(join(out, 'source-only', 'checkpoint'))) cpSync(pretrained, join(out, 'source-only', 'checkpoint'), { recursive: true });
   const args = ['adapt', ...domains, ...preset, ...RECIPES[recipe], ...(METHOD_ARGS[method] ?? []), '--seed', String(seed), '--out', out, '--json', '--quiet'];
   if (values.threads) args.push('--threads', values.threads);
-  if (existsSync(join(out, 'config.json'))) args.push('--resume');
+  if (existsSync(out)) args.push('--resume');
   const started = performance.now();
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`advx ${args.join(' ')} failed (exit ${r.status})`);
@@ -193,7 +200,7 @@ const text = [
   `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model}, wasm backend, by \`npm run results:da -- --preset ${values.preset} --recipe ${values.recipe}${values.tasks ? ` --tasks ${values.tasks}` : ''}${values.methods ? ` --methods ${values.methods}` : ''}${values.threads ? ` --threads ${values.threads}` : ''} --seeds ${values.seeds}${values.choices ? ` --choices --choice-seeds ${values['choice-seeds']}` : ''}\` (this run: ${minutes} min; finished runs are reused). ` +
     `Preset ${values.preset}: \`${preset.join(' ')}\`. Mean ± standard deviation over seeds ${seeds.join(', ')}. ` +
     `The DANN paper\'s extractor (conv 32-48) with label head 100-100 and domain head 100; recipe ${values.recipe}: ${RECIPE_NAMES[values.recipe!]}; μ0 annealed as μ0/(1+10p)^0.75, λ ramped to 1 (CORAL: 10). ` +
-    'Unsupervised methods never read target labels; finetune uses 10 labelled target images per class; target-only is the ceiling (trained on the labelled target). ' +
+    'Unsupervised methods never read target labels; finetune uses 10 labelled target images per class, fine-tuning the source-only network of the same seed with its head kept (finetune-new-head: with a new last layer, the ImageNet recipe); target-only is the ceiling (trained on the labelled target). ' +
     'Proxy A-distance: 2(1 − 2ε) of a linear domain classifier on the extractor\'s features (lower: domains less separable).',
   '',
   ...sections,

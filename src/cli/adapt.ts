@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { AdvxError } from '../core/errors.ts';
 import { ADAPTATION_METHODS, buildDannNetworks, checkDomains, dannFeatures, dannFeaturesBatchNorm, disposeOptimizer, trainDann, type AdaptationMethod, type DannNetworks } from '../da/dann.ts';
-import { fineTune, labelledPerClass, replaceHead } from '../da/finetune.ts';
+import { fineTune, headInputModel, keepHead, labelledPerClass, replaceHead } from '../da/finetune.ts';
 import { recalibrateBatchNorm } from '../da/adabn.ts';
 import { gatherBatch } from '../data/batch.ts';
 import { softNeighbourhoodDensity } from '../da/snd.ts';
@@ -46,6 +46,8 @@ interface AdaptFlags extends BackendFlags {
   targetLabels: number;
   headEpochs: number;
   finetuneEpochs: number;
+  finetuneBatch: number;
+  head: 'new' | 'keep' | 'auto';
   init?: string;
   selectLambda?: string;
   baseline?: string;
@@ -58,7 +60,7 @@ interface AdaptFlags extends BackendFlags {
 }
 
 /** What must match for --resume to continue a run rather than start another. */
-const RUN_IDENTITY = ['method', 'source', 'target', 'batch', 'lr', 'optimizer', 'batchNorm', 'lambda', 'seed', 'limit', 'targetLimit', 'targetLabels', 'headEpochs', 'finetuneEpochs', 'init', 'selectLambda'] as const;
+const RUN_IDENTITY = ['method', 'source', 'target', 'batch', 'lr', 'optimizer', 'batchNorm', 'lambda', 'seed', 'limit', 'targetLimit', 'targetLabels', 'headEpochs', 'finetuneEpochs', 'finetuneBatch', 'head', 'init', 'selectLambda'] as const;
 
 export function adaptCommand(): Command {
   return withBackend(new Command('adapt'))
@@ -84,6 +86,12 @@ export function adaptCommand(): Command {
     .option('--target-labels <k>', 'finetune: labelled target images per class', positiveInt('--target-labels'), 10)
     .option('--head-epochs <n>', 'finetune: epochs training the new head alone', nonNegativeInt('--head-epochs'), 20)
     .option('--finetune-epochs <n>', 'finetune: then epochs training all layers at lr/10', nonNegativeInt('--finetune-epochs'), 20)
+    .addOption(
+      new Option('--head <kind>', 'finetune: new (a fresh last layer, the ImageNet recipe), keep (the trained one, for a target with the source\'s classes), or auto (keep when the class counts match)')
+        .choices(['new', 'keep', 'auto'])
+        .default('auto'),
+    )
+    .option('--finetune-batch <n>', 'finetune: batch size of both phases (a few labelled images need small batches for enough steps)', positiveInt('--finetune-batch'), 16)
     .option('--init <path>', 'finetune: start from this trained model instead of training source-only first')
     .option('--baseline <dir>', 'an earlier adapt run to compare with in the report (e.g. the source-only one)')
     .option('--embed <n>', 'test images per domain in the feature pictures and A-distance', positiveInt('--embed'), 500)
@@ -190,14 +198,13 @@ async function adapt(flags: AdaptFlags): Promise<void> {
   const classifier = classifierOf(model, source.train);
   const info = { dataset: flags.target, classNames: target.train.classNames, inputShape: [...target.train.shape], numClasses: target.train.numClasses };
   await saveModel(model, join(flags.out, 'model'), info);
-  const evaluated =
-    networks && flags.method !== 'finetune'
-      ? await evaluateDomains(flags, networks, classifier, source, target)
-      : {
-          source_accuracy: await accuracy(classifier, source.test),
-          target_accuracy: await accuracy(classifier, target.test),
-          measured: await measureFeatures(features, source.test, target.test, { count: flags.embed, seed: flags.seed, tsne: flags.tsne }),
-        };
+  const evaluated = networks
+    ? await evaluateDomains(flags, networks, features, classifier, source, target)
+    : {
+        source_accuracy: await accuracy(classifier, source.test),
+        target_accuracy: await accuracy(classifier, target.test),
+        measured: await measureFeatures(features, source.test, target.test, { count: flags.embed, seed: flags.seed, tsne: flags.tsne }),
+      };
   const { measured, ...accuracies } = evaluated;
   const summary: AdaptSummary = {
     method: flags.method,
@@ -225,9 +232,15 @@ const RECALIBRATION_IMAGES = 2000;
  * training images — the network a user runs on that domain; the target's stay in the model, so the
  * saved model is the one adapted to the target.
  */
-async function evaluateDomains(flags: AdaptFlags, networks: DannNetworks, classifier: Classifier, source: DatasetSplits, target: DatasetSplits) {
+async function evaluateDomains(
+  flags: AdaptFlags,
+  networks: DannNetworks,
+  extract: (x: tf.Tensor) => tf.Tensor,
+  classifier: Classifier,
+  source: DatasetSplits,
+  target: DatasetSplits,
+) {
   const options = { count: flags.embed, seed: flags.seed, tsne: flags.tsne };
-  const extract = (x: tf.Tensor) => networks.features.apply(x) as tf.Tensor;
   if (flags.batchNorm !== 'per-domain') {
     return { ...(await domainAccuracies(flags, networks, classifier, source, target)), measured: await measureFeatures(extract, source.test, target.test, options) };
   }
@@ -365,21 +378,29 @@ async function runFineTune(
   } else {
     ({ networks, history } = await runTraining(flags, 'source-only', 0, join(flags.out, 'source-only'), source, target, log));
     pretrained = networks.model;
+    // The body normalises with the target's statistics while the head learns (fineTune keeps
+    // batch norm in inference mode); evaluateDomains later gives each domain its own.
+    if (flags.batchNorm === 'per-domain') calibrateOn(networks, target.train);
   }
-  const model = replaceHead(pretrained, target.train.numClasses, flags.seed + 1);
+  // With the source's classes, the trained head is worth keeping: on MNIST → MNIST-M with 10
+  // labels per class, a new head learnt from them is no better than the source-only model, the
+  // kept one gains (RESULTS.md, domain adaptation).
+  const outputs = pretrained.outputs[0].shape[1];
+  const keep = flags.head === 'keep' || (flags.head === 'auto' && outputs === target.train.numClasses);
+  const model = keep ? keepHead(pretrained) : replaceHead(pretrained, target.train.numClasses, flags.seed + 1);
+  log(`fine-tuning ${keep ? 'with the trained head' : 'with a new head'}`);
   const labelled = labelledPerClass(target.train, flags.targetLabels, flags.seed);
   log(`fine-tuning on ${labelled.count} labelled ${flags.target} images`);
   const tuned = await fineTune(model, labelled, {
     headEpochs: flags.headEpochs,
     epochs: flags.finetuneEpochs,
-    batchSize: Math.min(flags.batch, labelled.count),
+    batchSize: Math.min(flags.finetuneBatch, labelled.count),
     seed: flags.seed,
   });
   const offset = history.length;
   for (const t of tuned) history.push({ epoch: offset + t.epoch, phase: `finetune-${t.phase}`, loss: t.loss, label_accuracy: t.accuracy, seconds: t.seconds });
   writeFileAtomic(join(flags.out, 'metrics.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
-  // The features the report compares: what the new head reads (the head, unlike the shared body
-  // layers, has a single inbound node, so its input is well defined).
-  const body = tfl.model({ inputs: model.inputs, outputs: model.layers.at(-1)!.input as tfl.SymbolicTensor });
+  // The features the report compares: what the head reads.
+  const body = headInputModel(model);
   return { history, model, features: (x) => body.apply(x) as tf.Tensor, networks };
 }

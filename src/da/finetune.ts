@@ -3,7 +3,12 @@
  * and the baseline any unsupervised method must be read against (it uses target labels; DANN,
  * CORAL and MMD do not). Replace the last layer by a fresh one for the target's classes, train the
  * new head alone with the body frozen (so the random head's large early gradients cannot wreck the
- * pretrained features), then train everything at a lower learning rate. No Node API here.
+ * pretrained features), then train everything at a lower learning rate. Batch-norm layers stay in
+ * inference mode throughout (the Keras fine-tuning recipe): a few dozen labelled images give noisy
+ * batch statistics, and training on them leaves moving averages that match neither the pretrained
+ * statistics nor the target's, so the tuned network is worse than the one it started from. Give the
+ * body the target's statistics first (AdaBN, from unlabelled target images) when it has batch norm.
+ * No Node API here.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -37,17 +42,37 @@ function chainLayers(model: tfl.LayersModel): tfl.layers.Layer[] {
  */
 export function replaceHead(pretrained: tfl.LayersModel, numClasses: number, seed: number): tfl.LayersModel {
   assertOption(Number.isInteger(numClasses) && numClasses >= 2, `the new head needs at least 2 classes, got ${numClasses}`);
+  const head = tfl.layers.dense({ units: numClasses, kernelInitializer: tfl.initializers.glorotUniform({ seed }), name: `finetune_head_${seed}_${numClasses}` });
+  return asChain(pretrained, head);
+}
+
+/**
+ * `pretrained` as a flat chain of its own layers (shared, not copied), head included: for
+ * fine-tuning when the target has the source's classes, so the head's knowledge of them is kept.
+ */
+export function keepHead(pretrained: tfl.LayersModel): tfl.LayersModel {
+  return asChain(pretrained);
+}
+
+/** A flat chain of `pretrained`'s layers, its last one replaced by `head` when given. */
+function asChain(pretrained: tfl.LayersModel, head?: tfl.layers.Layer): tfl.LayersModel {
   if (pretrained.inputs.length !== 1 || pretrained.outputs.length !== 1) {
-    throw new AdvxError(`replaceHead needs a model with one input and one output, got ${pretrained.inputs.length} and ${pretrained.outputs.length}`);
+    throw new AdvxError(`fine-tuning needs a model with one input and one output, got ${pretrained.inputs.length} and ${pretrained.outputs.length}`);
   }
   const layers = chainLayers(pretrained);
-  if (layers.length < 2) throw new AdvxError('replaceHead needs a model of at least two layers (a body and a head)');
+  if (layers.length < 2) throw new AdvxError('fine-tuning needs a model of at least two layers (a body and a head)');
   const input = tfl.input({ shape: pretrained.inputs[0].shape.slice(1) as number[] });
   let h: tfl.SymbolicTensor = input;
   for (const layer of layers.slice(0, -1)) h = layer.apply(h) as tfl.SymbolicTensor;
   if (h.shape.length !== 2) throw new AdvxError(`the layer before the head must output [batch, features], got [${h.shape}]`);
-  const head = tfl.layers.dense({ units: numClasses, kernelInitializer: tfl.initializers.glorotUniform({ seed }), name: `finetune_head_${seed}_${numClasses}` });
-  return tfl.model({ name: 'finetuned', inputs: input, outputs: head.apply(h) as tfl.SymbolicTensor });
+  return tfl.model({ name: 'finetuned', inputs: input, outputs: (head ?? layers.at(-1)!).apply(h) as tfl.SymbolicTensor });
+}
+
+/** The features a fine-tuned model's head reads: a model from its input to the head's input. */
+export function headInputModel(model: tfl.LayersModel): tfl.LayersModel {
+  const output = model.outputs[0];
+  const node = (output.sourceLayer as unknown as { inboundNodes: Array<{ inputTensors: tfl.SymbolicTensor[] }> }).inboundNodes[output.nodeIndex];
+  return tfl.model({ inputs: model.inputs, outputs: node.inputTensors[0] });
 }
 
 /** `perClass` images of each class, drawn with a seed: the few labels fine-tuning may use. */
@@ -76,9 +101,28 @@ export interface FineTuneOptions {
   onEpoch?: (info: EpochInfo & { phase: 'head' | 'all' }) => Promise<void> | void;
 }
 
+type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+
+/**
+ * Makes `model`'s batch-norm layers normalise with their moving statistics (and leave them alone)
+ * even when the model is applied with `training: true`; returns the function that undoes it. The
+ * override is an own property of each layer object, shadowing the class's `call`.
+ */
+function batchNormInInferenceMode(model: tfl.LayersModel): () => void {
+  const all = (m: tfl.LayersModel): tfl.layers.Layer[] => m.layers.flatMap((l) => (l instanceof tfl.LayersModel ? all(l) : [l]));
+  const layers = all(model).filter((l) => l.getClassName() === 'BatchNormalization') as unknown as Array<{ call: LayerCall }>;
+  for (const layer of layers) {
+    const call = layer.call.bind(layer);
+    layer.call = (inputs, kwargs) => call(inputs, { ...kwargs, training: false });
+  }
+  return () => layers.forEach((layer) => delete (layer as { call?: LayerCall }).call);
+}
+
 /**
  * Fine-tunes `model` (e.g. from replaceHead) on the labelled images `data`: the last layer alone,
- * then all layers. Layers that were frozen before stay frozen. Returns the epochs of both phases.
+ * then all layers, batch norm in inference mode. Layers that were frozen before stay frozen; batch
+ * norm's scale and offset train in the second phase, its statistics never. Returns the epochs of
+ * both phases.
  */
 export async function fineTune(model: tfl.LayersModel, data: ImageDataset, options: FineTuneOptions): Promise<Array<EpochInfo & { phase: 'head' | 'all' }>> {
   const headEpochs = options.headEpochs ?? 20;
@@ -91,6 +135,7 @@ export async function fineTune(model: tfl.LayersModel, data: ImageDataset, optio
   if (out[1] !== data.numClasses) throw new AdvxError(`the model has ${out[1]} outputs but ${data.name} has ${data.numClasses} classes`);
   const history: Array<EpochInfo & { phase: 'head' | 'all' }> = [];
   const trainable = model.layers.map((l) => l.trainable);
+  const restoreBatchNorm = batchNormInInferenceMode(model);
   const phases: Array<{ phase: 'head' | 'all'; epochs: number; lr: number }> = [
     { phase: 'head', epochs: headEpochs, lr },
     { phase: 'all', epochs, lr: lr * (options.fullScale ?? 0.1) },
@@ -121,6 +166,7 @@ export async function fineTune(model: tfl.LayersModel, data: ImageDataset, optio
     }
   } finally {
     model.layers.forEach((l, i) => (l.trainable = trainable[i]));
+    restoreBatchNorm();
   }
   return history;
 }

@@ -63,14 +63,16 @@ test('an adapt run killed after its first epoch resumes and ends where the unint
   assert.match(changed.stderr, /started with --lr 0.01/);
 });
 
-test('adapt --method finetune (source-only first, then 5 labelled target images per class) with a baseline', () => {
+test('adapt --method finetune (source-only with per-domain batch norm first, then 5 labelled target images per class) with a baseline', () => {
   const out = join(tmp, 'finetune');
   // --source mnist: grey digits are copied to 3 channels to meet MNIST-M.
-  const r = advx(['adapt', '--method', 'finetune', '--source', 'mnist', '--epochs', '1', '--target-labels', '5', '--head-epochs', '3', '--finetune-epochs', '3', ...small, '--baseline', join(tmp, 'dann'), '--no-tsne', '--out', out]);
+  const r = advx(['adapt', '--method', 'finetune', '--source', 'mnist', '--epochs', '1', '--target-labels', '5', '--head-epochs', '3', '--finetune-epochs', '3', '--batch-norm', 'per-domain', ...small, '--baseline', join(tmp, 'dann'), '--no-tsne', '--out', out]);
   assert.equal(r.status, 0, r.stderr);
   const summary = lastJson(r.stdout);
   assert.equal(summary.method, 'finetune');
   assert.equal(summary.source, 'mnist');
+  // MNIST-M has the source's classes: --head auto keeps the trained head rather than a new one.
+  assert.doesNotMatch(readFileSync(join(out, 'model', 'model.json'), 'utf8'), /finetune_head/);
   const phases = metrics(out).map((m) => m.phase);
   assert.deepEqual(phases, ['train', ...Array(3).fill('finetune-head'), ...Array(3).fill('finetune-all')]);
   assert.ok(existsSync(join(out, 'source-only', 'checkpoint', 'state.json')));

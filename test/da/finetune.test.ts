@@ -6,7 +6,7 @@ import { setup, tensorCounts } from '../helpers/backend.ts';
 import { AdvxError } from '../../src/core/errors.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { buildDannNetworks, mlpFeatures, trainDann } from '../../src/da/dann.ts';
-import { fineTune, labelledPerClass, replaceHead } from '../../src/da/finetune.ts';
+import { fineTune, headInputModel, keepHead, labelledPerClass, replaceHead } from '../../src/da/finetune.ts';
 import { sndFromProbabilities, softNeighbourhoodDensity } from '../../src/da/snd.ts';
 import { rotatedMoons } from '../helpers/moons.ts';
 import type { ImageDataset } from '../../src/data/types.ts';
@@ -71,6 +71,58 @@ test('the head phase leaves the body untouched', async () => {
   await assert.rejects(fineTune(model, { ...target, numClasses: 3 }, { seed: 0 }), /3 classes/);
   model.dispose();
   nets.dispose();
+});
+
+test('keepHead: the same function as the pretrained model, its layers shared; headInputModel reads what the head reads', () => {
+  const nets = buildDannNetworks([1, 1, 2], 2, { method: 'source-only', features: mlpFeatures([8]), labelHidden: [6], seed: 0 });
+  const chain = keepHead(nets.model);
+  const x = tf.tensor4d(target.images.slice(0, 20), [10, 1, 1, 2]);
+  const gap = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+  const [ours, theirs] = [chain.predict(x) as tf.Tensor, nets.model.predict(x) as tf.Tensor];
+  assert.ok(gap(ours, theirs) < 1e-6);
+  assert.equal(chain.layers.at(-1), nets.model.layers.at(-1) instanceof tfl.LayersModel ? (nets.model.layers.at(-1) as tfl.LayersModel).layers.at(-1) : nets.model.layers.at(-1));
+  const features = headInputModel(chain).predict(x) as tf.Tensor;
+  assert.deepEqual(features.shape, [10, 6], 'the label head\'s hidden layer feeds the head');
+  const fresh = replaceHead(nets.model, 3, 0);
+  const freshFeatures = headInputModel(fresh).predict(x) as tf.Tensor;
+  assert.deepEqual(freshFeatures.shape, [10, 6]);
+  tf.dispose([x, ours, theirs, features, freshFeatures]);
+  fresh.dispose();
+  chain.dispose();
+  nets.dispose();
+});
+
+test('fine-tuning keeps batch norm in inference mode: statistics fixed, scale trained, override undone', async () => {
+  const start = tf.memory().numTensors;
+  const net = tfl.sequential({
+    layers: [
+      tfl.layers.flatten({ inputShape: [1, 1, 2] }),
+      tfl.layers.dense({ units: 8, kernelInitializer: tfl.initializers.glorotUniform({ seed: 0 }) }),
+      tfl.layers.batchNormalization({}),
+      tfl.layers.reLU(),
+      tfl.layers.dense({ units: 2 }),
+    ],
+  });
+  const bn = net.layers[2];
+  // Statistics unlike any batch's, so a step that used (or updated from) batch statistics shows.
+  const statistics = [tf.fill([8], 0.5), tf.fill([8], 3)];
+  bn.setWeights([...bn.getWeights().slice(0, 2), ...statistics]);
+  tf.dispose(statistics);
+  const [gamma, , mean, variance] = bn.getWeights().map((w) => w.dataSync().slice());
+  const model = replaceHead(net, 2, 1);
+  await fineTune(model, labelledPerClass(target, 8, 0), { headEpochs: 2, epochs: 3, batchSize: 8, learningRate: 0.05, seed: 0 });
+  const after = bn.getWeights().map((w) => w.dataSync());
+  assert.deepEqual(after[2], mean, 'moving mean unchanged');
+  assert.deepEqual(after[3], variance, 'moving variance unchanged');
+  assert.notDeepEqual(after[0], gamma, 'the scale trained in the second phase');
+  // Outside fine-tuning, training mode uses batch statistics again.
+  const x = tf.tensor4d(target.images.slice(0, 32), [16, 1, 1, 2]);
+  const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(model.apply(x, { training: true }) as tf.Tensor, model.apply(x) as tf.Tensor))).dataSync()[0]);
+  assert.ok(gap > 1e-3, `training mode restored (gap ${gap})`);
+  x.dispose();
+  model.dispose();
+  net.dispose();
+  assert.equal(tf.memory().numTensors, start, 'no tensor leaks');
 });
 
 test('SND: exact on a small case, higher for clustered predictions than for scattered ones', async () => {
