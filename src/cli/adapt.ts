@@ -60,7 +60,9 @@ interface AdaptFlags extends BackendFlags {
 }
 
 /** What must match for --resume to continue a run rather than start another. */
-const RUN_IDENTITY = ['method', 'source', 'target', 'batch', 'lr', 'optimizer', 'batchNorm', 'lambda', 'seed', 'limit', 'targetLimit', 'targetLabels', 'headEpochs', 'finetuneEpochs', 'finetuneBatch', 'head', 'init', 'selectLambda'] as const;
+const RUN_IDENTITY = ['method', 'source', 'target', 'batch', 'lr', 'optimizer', 'batchNorm', 'lambda', 'seed', 'limit', 'targetLimit', 'selectLambda'] as const;
+/** And for finetune runs (other methods ignore these options). */
+const FINETUNE_IDENTITY = ['targetLabels', 'headEpochs', 'finetuneEpochs', 'finetuneBatch', 'head', 'init'] as const;
 
 export function adaptCommand(): Command {
   return withBackend(new Command('adapt'))
@@ -126,7 +128,7 @@ function checkFlags(flags: AdaptFlags): void {
   const configPath = join(flags.out, 'config.json');
   if (flags.resume && existsSync(configPath)) {
     const previous = JSON.parse(readFileSync(configPath, 'utf8'));
-    for (const key of RUN_IDENTITY) {
+    for (const key of [...RUN_IDENTITY, ...(flags.method === 'finetune' ? FINETUNE_IDENTITY : [])]) {
       if (previous[key] !== flags[key]) throw new AdvxError(`cannot resume ${flags.out}: it was started with --${key} ${previous[key]}, not ${flags[key]}`);
     }
   }
