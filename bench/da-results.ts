@@ -34,7 +34,7 @@ const TASKS: Record<string, { source: string; target: string }> = {
   'mnist-mnistm': { source: 'mnist-rgb', target: 'mnist-m' },
   'synth-mnist': { source: 'synth-digits', target: 'mnist-rgb' },
 };
-const METHODS = ['source-only', 'dann', 'coral', 'mmd', 'finetune', 'finetune-new-head', 'target-only'];
+const METHODS = ['source-only', 'dann', 'cdan', 'coral', 'mmd', 'finetune', 'finetune-new-head', 'target-only'];
 /** Sizes: quick fits a session on 2 cores; full is the whole datasets. */
 const PRESETS: Record<string, string[]> = {
   quick: ['--limit', '5000', '--target-limit', '5000', '--test-limit', '2000', '--epochs', '6', '--embed', '300'],

@@ -67,7 +67,7 @@ const FINETUNE_IDENTITY = ['targetLabels', 'headEpochs', 'finetuneEpochs', 'fine
 export function adaptCommand(): Command {
   return withBackend(new Command('adapt'))
     .description('domain adaptation: train on labelled source images so the model works on unlabelled target images')
-    .addOption(new Option('--method <name>', 'dann, coral, mmd, source-only (the baseline), or finetune (uses a few target labels)').choices([...METHODS]).default('dann'))
+    .addOption(new Option('--method <name>', 'dann, cdan (DANN conditioned on the classes), coral, mmd, source-only (the baseline), or finetune (uses a few target labels)').choices([...METHODS]).default('dann'))
     .option('--source <name>', 'labelled source dataset', 'mnist-rgb')
     .option('--target <name>', 'target dataset (its labels are read only to measure accuracy)', 'mnist-m')
     .option('--epochs <n>', 'passes over the source', nonNegativeInt('--epochs'), 10)
@@ -117,7 +117,7 @@ function parseLambdas(list: string): number[] {
 function checkFlags(flags: AdaptFlags): void {
   parseDatasetName(flags.source);
   parseDatasetName(flags.target);
-  if (flags.method === 'finetune' && flags.selectLambda) throw new AdvxError('--select-lambda chooses the alignment weight of dann, coral or mmd, not of finetune');
+  if (flags.method === 'finetune' && flags.selectLambda) throw new AdvxError('--select-lambda chooses the alignment weight of dann, cdan, coral or mmd, not of finetune');
   if (flags.method === 'source-only' && flags.selectLambda) throw new AdvxError('--select-lambda has nothing to choose for source-only');
   if (flags.init && flags.method !== 'finetune') throw new AdvxError('--init is used by --method finetune only');
   if (flags.selectLambda) parseLambdas(flags.selectLambda);
@@ -319,7 +319,7 @@ async function runTraining(
       startEpoch,
       onBatch: (b) => {
         bar ??= progress(`${method} epoch ${b.epoch + 1}/${flags.epochs}`, stepsPerEpoch, flags.quiet);
-        bar.update(b.step, { loss: b.labelLoss, acc: b.labelAccuracy, ...(method === 'dann' ? { dacc: b.domainAccuracy } : {}) });
+        bar.update(b.step, { loss: b.labelLoss, acc: b.labelAccuracy, ...(Number.isNaN(b.domainAccuracy) ? {} : { dacc: b.domainAccuracy }) });
         if (b.step === b.stepsPerEpoch) {
           bar.stop();
           bar = undefined;

@@ -7,7 +7,8 @@
  * for λ and the learning rate; seeded batches and initialisers. `method: 'source-only'` trains the
  * same extractor and label head without the domain head, the baseline DANN is compared with;
  * 'coral' and 'mmd' replace the domain head by a statistic of the two batches of features that
- * the extractor minimises (Deep CORAL, DAN): the same loop, another alignment term.
+ * the extractor minimises (Deep CORAL, DAN): the same loop, another alignment term; 'cdan' feeds
+ * the domain head the features conditioned on the class probabilities (cdan.ts).
  * No Node API here.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -21,9 +22,14 @@ import { crossEntropy } from '../train/fit.ts';
 import { gradientReversal, lambdaSchedule, lrSchedule } from './gradient-reversal.ts';
 import { coralLoss } from './coral.ts';
 import { mmdLoss } from './mmd.ts';
+import { multilinearMap } from './cdan.ts';
 
-export const ADAPTATION_METHODS = ['source-only', 'dann', 'coral', 'mmd'] as const;
+
+export const ADAPTATION_METHODS = ['source-only', 'dann', 'cdan', 'coral', 'mmd'] as const;
 export type AdaptationMethod = (typeof ADAPTATION_METHODS)[number];
+
+/** The methods with a domain head behind gradient reversal. */
+const adversarial = (method: AdaptationMethod) => method === 'dann' || method === 'cdan';
 
 /** Builds a feature extractor: input [batch, ...inputShape] → features [batch, dim]. */
 export type FeatureBuilder = (inputShape: number[], seed: number) => tfl.LayersModel;
@@ -78,7 +84,7 @@ function head(name: string, inputDim: number, hidden: number[], outputs: number,
 }
 
 export interface DannOptions {
-  /** 'dann' (default), 'coral', 'mmd', or 'source-only' (no alignment: the baseline). */
+  /** 'dann' (default), 'cdan', 'coral', 'mmd', or 'source-only' (no alignment: the baseline). */
   method?: AdaptationMethod;
   epochs: number;
   /** Images per domain in each step (a DANN step sees batchSize source + batchSize target images). */
@@ -216,7 +222,10 @@ export function buildDannNetworks(inputShape: number[], numClasses: number, opti
   }
   const dim = featureShape[1];
   const labelHead = head('label_head', dim, options.labelHidden ?? [100, 100], numClasses, seed + 100);
-  const domainHead = (options.method ?? 'dann') === 'dann' ? head('domain_head', dim, options.domainHidden ?? [100], 1, seed + 200) : undefined;
+  const method = options.method ?? 'dann';
+  // CDAN's domain head reads the features conditioned on the classes: classes × dim inputs.
+  const domainInputs = method === 'cdan' ? dim * numClasses : dim;
+  const domainHead = adversarial(method) ? head('domain_head', domainInputs, options.domainHidden ?? [100], 1, seed + 200) : undefined;
   const input = tfl.input({ shape: inputShape });
   const labels = labelHead.apply(features.apply(input)) as tfl.SymbolicTensor;
   const model = tfl.model({ name: 'dann_classifier', inputs: input, outputs: labels });
@@ -270,7 +279,7 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
   const inputShape = [...source.shape];
   const networks = options.networks ?? buildDannNetworks(inputShape, source.numClasses, { ...options, method });
   const { features, labelHead, domainHead, model } = networks;
-  if (method === 'dann' && !domainHead) throw new AdvxError('dann needs networks built with a domain head');
+  if (adversarial(method) && !domainHead) throw new AdvxError(`${method} needs networks built with a domain head`);
   const align = method === 'coral' ? coralLoss : method === 'mmd' ? mmdLoss : undefined;
   const classifier = new Classifier((x) => model.apply(x) as tf.Tensor, {
     inputShape,
@@ -280,7 +289,7 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
     dataset: source.name,
   });
 
-  const vars = [...weights(features), ...weights(labelHead), ...(method === 'dann' && domainHead ? weights(domainHead) : [])];
+  const vars = [...weights(features), ...weights(labelHead), ...(adversarial(method) && domainHead ? weights(domainHead) : [])];
   const optimizer: tf.Optimizer = options.optimizer ?? tf.train.momentum(options.learningRate, momentum);
   const startEpoch = options.startEpoch ?? 0;
   assertOption(Number.isInteger(startEpoch) && startEpoch >= 0, `startEpoch must be a non-negative integer, got ${startEpoch}`);
@@ -322,7 +331,7 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
           labelLoss: s[0] / Math.max(1, seenSource),
           labelAccuracy: s[1] / Math.max(1, seenSource),
           domainLoss: usesTarget ? s[2] / Math.max(1, seenDomain) : NaN,
-          domainAccuracy: method === 'dann' ? s[3] / Math.max(1, seenDomain) : NaN,
+          domainAccuracy: adversarial(method) ? s[3] / Math.max(1, seenDomain) : NaN,
           lambda,
           learningRate: lr,
         };
@@ -341,7 +350,9 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
           const { grads } = tf.variableGrads(() => {
             const extract = (x: tf.Tensor) => features.apply(x, { training: true }) as tf.Tensor2D;
             const f = !tgt ? extract(src.x) : options.perDomainBatchNorm ? tf.concat([extract(src.x), extract(tgt.x)]) : extract(tf.concat([src.x, tgt.x]));
-            const logits = labelHead.apply(tf.slice(f, 0, n), { training: true }) as tf.Tensor2D;
+            // CDAN needs the class probabilities of the target half too.
+            const allLogits = method === 'cdan' && tgt ? (labelHead.apply(f, { training: true }) as tf.Tensor2D) : undefined;
+            const logits = allLogits ? tf.slice(allLogits, 0, n) : (labelHead.apply(tf.slice(f, 0, n), { training: true }) as tf.Tensor2D);
             const labelLoss = crossEntropy(logits, src.y);
             const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), src.y), 'float32'));
             // A last source batch of one image has no covariance: that step is label loss only.
@@ -355,7 +366,8 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
               stats = tf.keep(tf.stack([tf.mul(labelLoss, n), correct, tf.mul(alignLoss, 2 * n), tf.scalar(0)]) as tf.Tensor1D);
               return tf.add(labelLoss, tf.mul(alignLoss, lambda)) as tf.Scalar;
             }
-            const d = tf.reshape(domainHead!.apply(gradientReversal(f, lambda), { training: true }) as tf.Tensor, [2 * n]);
+            const domainInput = allLogits ? multilinearMap(f, allLogits) : f;
+            const d = tf.reshape(domainHead!.apply(gradientReversal(domainInput, lambda), { training: true }) as tf.Tensor, [2 * n]);
             const domains = tf.concat([tf.zeros([n]), tf.ones([n])]);
             const domainLoss = tf.losses.sigmoidCrossEntropy(domains, d) as tf.Scalar;
             const domainCorrect = tf.sum(tf.cast(tf.equal(tf.cast(tf.greater(d, 0), 'float32'), domains), 'float32'));
