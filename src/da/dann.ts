@@ -24,7 +24,6 @@ import { coralLoss } from './coral.ts';
 import { mmdLoss } from './mmd.ts';
 import { multilinearMap } from './cdan.ts';
 
-
 export const ADAPTATION_METHODS = ['source-only', 'dann', 'cdan', 'coral', 'mmd'] as const;
 export type AdaptationMethod = (typeof ADAPTATION_METHODS)[number];
 

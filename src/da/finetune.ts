@@ -1,9 +1,11 @@
 /**
  * Fine-tuning a pretrained network on a few labelled target images: the simplest domain adaptation,
  * and the baseline any unsupervised method must be read against (it uses target labels; DANN,
- * CORAL and MMD do not). Replace the last layer by a fresh one for the target's classes, train the
- * new head alone with the body frozen (so the random head's large early gradients cannot wreck the
- * pretrained features), then train everything at a lower learning rate. Batch-norm layers stay in
+ * CORAL and MMD do not). Replace the last layer by a fresh one for the target's classes (or keep
+ * the trained one when the target has the source's classes: it knows them better than a few
+ * labels can teach a new one), train the head alone with the body frozen (so a random head's large
+ * early gradients cannot wreck the pretrained features), then train everything at a lower learning
+ * rate. Batch-norm layers stay in
  * inference mode throughout (the Keras fine-tuning recipe): a few dozen labelled images give noisy
  * batch statistics, and training on them leaves moving averages that match neither the pretrained
  * statistics nor the target's, so the tuned network is worse than the one it started from. Give the
@@ -28,7 +30,7 @@ function chainLayers(model: tfl.LayersModel): tfl.layers.Layer[] {
     }
     const inbound = (layer as unknown as { inboundNodes: Array<{ inboundLayers: unknown[] }> }).inboundNodes;
     if (inbound.some((node) => node.inboundLayers.length > 1)) {
-      throw new AdvxError(`replaceHead needs a chain of layers; ${layer.name} (${layer.getClassName()}) merges several inputs`);
+      throw new AdvxError(`fine-tuning needs a chain of layers; ${layer.name} (${layer.getClassName()}) merges several inputs`);
     }
     out.push(layer);
   }
