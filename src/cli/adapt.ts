@@ -390,9 +390,8 @@ async function runFineTune(
   const outputs = pretrained.outputs[0].shape[1];
   const keep = flags.head === 'keep' || (flags.head === 'auto' && outputs === target.train.numClasses);
   const model = keep ? keepHead(pretrained) : replaceHead(pretrained, target.train.numClasses, flags.seed + 1);
-  log(`fine-tuning ${keep ? 'with the trained head' : 'with a new head'}`);
   const labelled = labelledPerClass(target.train, flags.targetLabels, flags.seed);
-  log(`fine-tuning on ${labelled.count} labelled ${flags.target} images`);
+  log(`fine-tuning ${keep ? 'the trained head' : 'a new head'} on ${labelled.count} labelled ${flags.target} images`);
   const tuned = await fineTune(model, labelled, {
     headEpochs: flags.headEpochs,
     epochs: flags.finetuneEpochs,

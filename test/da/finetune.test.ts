@@ -80,7 +80,7 @@ test('keepHead: the same function as the pretrained model, its layers shared; he
   const gap = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
   const [ours, theirs] = [chain.predict(x) as tf.Tensor, nets.model.predict(x) as tf.Tensor];
   assert.ok(gap(ours, theirs) < 1e-6);
-  assert.equal(chain.layers.at(-1), nets.model.layers.at(-1) instanceof tfl.LayersModel ? (nets.model.layers.at(-1) as tfl.LayersModel).layers.at(-1) : nets.model.layers.at(-1));
+  assert.equal(chain.layers.at(-1), nets.labelHead.layers.at(-1), 'the trained head itself, not a copy');
   const features = headInputModel(chain).predict(x) as tf.Tensor;
   assert.deepEqual(features.shape, [10, 6], 'the label head\'s hidden layer feeds the head');
   const fresh = replaceHead(nets.model, 3, 0);
