@@ -4,7 +4,7 @@
  */
 export { AdvxError } from './core/errors.ts';
 export { Rng } from './core/rng.ts';
-export { batchNorm, clipToBounds, exactSign, normalizeGradient, projectBall, type Norm } from './core/norms.ts';
+export { batchNorm, clipToBounds, exactSign, normalizeGradient, projectBall, projectToFeasible, type Norm } from './core/norms.ts';
 export { BACKENDS, parseBackend, useBackend, type BackendName, type BackendOptions } from './backend/index.ts';
 
 export { Classifier, type ClassifierInfo, type Preprocessing } from './models/classifier.ts';
@@ -16,7 +16,7 @@ export { gatherBatch } from './data/batch.ts';
 export { gridOfGaussians, ringOfGaussians, rotate, twoMoons, type Toy2d } from './data/toy2d.ts';
 export { applyTransforms, PRINT_TRANSFORMS, sampleTransforms, type TransformDistribution, type TransformParams } from './data/transforms.ts';
 
-export { ATTACKS, getAttack, type Attack, type AttackOptions } from './attacks/index.ts';
+export { ATTACKS, attackDescriptor, checkAttackRequest, getAttack, type Attack, type AttackAccess, type AttackDescriptor, type AttackOptions, type BudgetKind } from './attacks/index.ts';
 export { lossGradient, summarize, type AttackGoal, type AttackResult } from './attacks/types.ts';
 export { fgsm } from './attacks/fgsm.ts';
 export { pgd, pgdRun } from './attacks/pgd.ts';

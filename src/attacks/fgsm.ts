@@ -2,21 +2,23 @@
  * Fast Gradient Sign Method (Goodfellow et al., 2015).
  *   untargeted: x' = clip(x + ε · sign ∇x J(x, y))
  *   targeted:   x' = clip(x − ε · sign ∇x J(x, t))
+ * Under L2 it is the fast gradient method: the sign becomes ∇/‖∇‖₂, the steepest step of L2 norm ε.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { clipToBounds, exactSign } from '../core/norms.ts';
+import { clipToBounds, normalizeGradient, type Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { checkAttackInputs, lossGradient, summarize, type AttackGoal, type AttackResult } from './types.ts';
 
 export interface FgsmOptions {
   eps: number;
+  norm?: Norm;
 }
 
-export function fgsmStep(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, eps: number): tf.Tensor {
-  return tf.tidy(() => clipToBounds(tf.add(x, tf.mul(eps, exactSign(lossGradient(classifier, x, goal)))), classifier.info.bounds));
+export function fgsmStep(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, eps: number, norm: Norm = 'linf'): tf.Tensor {
+  return tf.tidy(() => clipToBounds(tf.add(x, tf.mul(eps, normalizeGradient(lossGradient(classifier, x, goal), norm))), classifier.info.bounds));
 }
 
-export async function fgsm(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, { eps }: FgsmOptions): Promise<AttackResult> {
+export async function fgsm(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, { eps, norm = 'linf' }: FgsmOptions): Promise<AttackResult> {
   checkAttackInputs(classifier, x, goal, eps);
-  return summarize(classifier, x, fgsmStep(classifier, x, goal, eps), goal, 1);
+  return summarize(classifier, x, fgsmStep(classifier, x, goal, eps, norm), goal, 1);
 }

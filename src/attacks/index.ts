@@ -36,42 +36,134 @@ export interface AttackOptions {
 
 export type Attack = (classifier: Classifier, x: tf.Tensor, goal: AttackGoal, options: AttackOptions) => Promise<AttackResult>;
 
-export const ATTACKS: Record<string, Attack> = {
-  fgsm: (c, x, g, o) => fgsm(c, x, g, { eps: o.eps }),
-  /** I-FGSM / BIM: PGD from the clean input, step ε/steps·2.5 by default. */
-  bim: (c, x, g, o) => pgd(c, x, g, { ...o, steps: o.steps ?? 10, randomStart: false }),
-  pgd: (c, x, g, o) => pgd(c, x, g, { ...o, randomStart: true }),
-  mifgsm: (c, x, g, o) => mifgsm(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.stepSize }),
-  /** APGD-CE: step-size free, so stepSize does not apply. */
-  'apgd-ce': (c, x, g, o) => apgd(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed }),
-  // Minimal-perturbation attacks: ε is no budget for them (they report the norms they needed).
-  deepfool: (c, x, g, o) => deepfool(c, x, g, { norm: o.norm, steps: o.steps }),
-  /** C&W L2 (L2 by construction, whatever norm says); stepSize is Adam's learning rate on w. */
-  cw: (c, x, g, o) => carliniWagnerL2(c, x, g, { steps: o.steps, learningRate: o.stepSize, confidence: o.confidence, initialConst: o.c }),
-  /** Szegedy et al.'s L2 attack (whatever norm says); stepSize is projected Adam's step. */
-  szegedy: (c, x, g, o) => szegedy(c, x, g, { steps: o.steps, stepSize: o.stepSize, initialConst: o.c }),
-  // Black-box attacks: they see the classifier only through its scores or labels (blackbox.ts),
-  // never its gradients. `queries` is the budget per example; result.queries has each one's count.
-  /** Square Attack, L∞ or L2; default budget 1000 queries. */
-  square: (c, x, g, o) => squareAttack(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.queries, seed: o.seed }),
-  /** NES-estimated gradients into PGD; default budget 5000 queries; stepSize is α (default ε/10). */
-  nes: (c, x, g, o) => nes(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed }),
-  /** SPSA-estimated gradients into PGD; as nes. */
-  spsa: (c, x, g, o) => spsa(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed }),
+/** What the attack sees of the model: gradients, scores (probabilities) or only the predicted label. */
+export type AttackAccess = 'white-box' | 'score' | 'decision';
+/**
+ * `fixed-eps`: the attack searches inside the ε-ball it is given. `minimal-norm`: it looks for the
+ * smallest perturbation that meets the goal, whatever its size; ε is no budget for it, so its
+ * result counts at ε only after the perturbation is projected onto the ε-ball and re-checked.
+ */
+export type BudgetKind = 'fixed-eps' | 'minimal-norm';
+
+/** The facts about one attack, read by the CLI, the evaluation, the lab and the docs. */
+export interface AttackDescriptor {
+  name: string;
+  /** The attack and its paper, as the docs and reports name it. */
+  title: string;
+  access: AttackAccess;
+  budget: BudgetKind;
+  /** The norms the attack optimises; any other is refused. */
+  norms: readonly Norm[];
+  /** Whether the attack takes a target class (goal.targeted). */
+  targeted: boolean;
+  /** Whether its result depends on `seed` (random starts, sampled queries or transformations). */
+  randomized: boolean;
+  /** The defaults of the options it reads; options it does not list are ignored. */
+  defaults: Partial<AttackOptions>;
+  run: Attack;
+}
+
+const LP: readonly Norm[] = ['linf', 'l2'];
+
+function describe(entries: Record<string, Omit<AttackDescriptor, 'name'>>): Record<string, AttackDescriptor> {
+  return Object.fromEntries(Object.entries(entries).map(([name, d]) => [name, { name, ...d }]));
+}
+
+export const ATTACKS = describe({
+  fgsm: {
+    title: 'FGSM (Goodfellow et al. 2015); under L2 the fast gradient method ε·∇/‖∇‖₂',
+    access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: true, randomized: false, defaults: {},
+    run: (c, x, g, o) => fgsm(c, x, g, { eps: o.eps, norm: o.norm }),
+  },
+  bim: {
+    title: 'BIM / I-FGSM (Kurakin et al. 2017): PGD from the clean input',
+    access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: true, randomized: false, defaults: { steps: 10 },
+    run: (c, x, g, o) => pgd(c, x, g, { ...o, steps: o.steps ?? 10, randomStart: false }),
+  },
+  pgd: {
+    title: 'PGD (Madry et al. 2018), random start, step 2.5·ε/steps',
+    access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { steps: 40, restarts: 1 },
+    run: (c, x, g, o) => pgd(c, x, g, { ...o, randomStart: true }),
+  },
+  mifgsm: {
+    title: 'MI-FGSM (Dong et al. 2018), momentum 1.0',
+    access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: true, randomized: false, defaults: { steps: 10 },
+    run: (c, x, g, o) => mifgsm(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.stepSize }),
+  },
+  'apgd-ce': {
+    title: 'APGD-CE (Croce & Hein 2020): step-size-free PGD on the cross-entropy',
+    access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { steps: 100, restarts: 1 },
+    run: (c, x, g, o) => apgd(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed }),
+  },
+  deepfool: {
+    title: 'DeepFool (Moosavi-Dezfooli et al. 2016), minimal perturbation',
+    access: 'white-box', budget: 'minimal-norm', norms: LP, targeted: false, randomized: false, defaults: { steps: 50 },
+    run: (c, x, g, o) => deepfool(c, x, g, { norm: o.norm, steps: o.steps }),
+  },
+  cw: {
+    title: 'Carlini & Wagner L2 (2017); stepSize is Adam\'s learning rate on w',
+    access: 'white-box', budget: 'minimal-norm', norms: ['l2'], targeted: true, randomized: false, defaults: { steps: 100 },
+    run: (c, x, g, o) => carliniWagnerL2(c, x, g, { steps: o.steps, learningRate: o.stepSize, confidence: o.confidence, initialConst: o.c }),
+  },
+  szegedy: {
+    title: 'Szegedy et al. (2014) box-constrained L2 attack; stepSize is projected Adam\'s step',
+    access: 'white-box', budget: 'minimal-norm', norms: ['l2'], targeted: true, randomized: false, defaults: { steps: 100 },
+    run: (c, x, g, o) => szegedy(c, x, g, { steps: o.steps, stepSize: o.stepSize, initialConst: o.c }),
+  },
+  // Black-box attacks see the classifier only through its scores or labels (blackbox.ts), never its
+  // gradients. `queries` is the budget per example; result.queries has each one's count.
+  square: {
+    title: 'Square Attack (Andriushchenko et al. 2020), score-based random search',
+    access: 'score', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { queries: 1000 },
+    run: (c, x, g, o) => squareAttack(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.queries, seed: o.seed }),
+  },
+  nes: {
+    title: 'NES gradient estimates into PGD (Ilyas et al. 2018); stepSize is α (default ε/10)',
+    access: 'score', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { queries: 5000 },
+    run: (c, x, g, o) => nes(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed }),
+  },
+  spsa: {
+    title: 'SPSA gradient estimates into PGD (Uesato et al. 2018); as nes',
+    access: 'score', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { queries: 5000 },
+    run: (c, x, g, o) => spsa(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed }),
+  },
   /**
-   * HopSkipJump, decision-based and minimal-perturbation (ε is no budget); L2 or L∞ per norm;
-   * default budget 5000 queries. Targeted, it starts from uniform noise of the target class, which
-   * may not exist: pass `starts` to hopSkipJump() for images of the target class.
+   * Targeted, HopSkipJump starts from uniform noise of the target class, which may not exist:
+   * pass `starts` to hopSkipJump() for images of the target class.
    */
-  hsj: (c, x, g, o) => hopSkipJump(decisionOracle(c), x, g, { norm: o.norm, queries: o.queries, seed: o.seed }),
-  /** Expectation over Transformation: PGD on the mean loss over random physical transformations. */
-  eot: (c, x, g, o) => eot(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.stepSize, samples: o.samples, seed: o.seed }),
-};
+  hsj: {
+    title: 'HopSkipJump (Chen et al. 2020), decision-based, minimal perturbation',
+    access: 'decision', budget: 'minimal-norm', norms: LP, targeted: true, randomized: true, defaults: { queries: 5000 },
+    run: (c, x, g, o) => hopSkipJump(decisionOracle(c), x, g, { norm: o.norm, queries: o.queries, seed: o.seed }),
+  },
+  eot: {
+    title: 'Expectation over Transformation (Athalye et al. 2018): PGD on the mean loss over random physical transformations',
+    access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { steps: 100, samples: 16 },
+    run: (c, x, g, o) => eot(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.stepSize, samples: o.samples, seed: o.seed }),
+  },
+});
+
+/** The descriptor of an attack by name; an unknown name is refused with the list of known ones. */
+export function attackDescriptor(name: string): AttackDescriptor {
+  const d = Object.hasOwn(ATTACKS, name) ? ATTACKS[name] : undefined;
+  if (!d) throw new AdvxError(`unknown attack "${name}": choose one of ${Object.keys(ATTACKS).join(', ')}`);
+  return d;
+}
+
+/**
+ * Checks that an attack can do what it is asked (the norm, a targeted goal) before any work, with
+ * one line naming what it supports.
+ */
+export function checkAttackRequest(name: string, request: { norm?: Norm; targeted?: boolean }): AttackDescriptor {
+  const d = attackDescriptor(name);
+  const norm = request.norm ?? 'linf';
+  if (!d.norms.includes(norm)) throw new AdvxError(`attack "${name}" does not support --norm ${norm}: it supports ${d.norms.join(', ')}`);
+  if (request.targeted && !d.targeted) throw new AdvxError(`attack "${name}" is untargeted only`);
+  return d;
+}
 
 export function getAttack(name: string): Attack {
-  const a = ATTACKS[name];
-  if (!a) throw new AdvxError(`unknown attack "${name}": choose one of ${Object.keys(ATTACKS).join(', ')}`);
-  return a;
+  return attackDescriptor(name).run;
 }
 
 export type { AttackGoal, AttackResult } from './types.ts';

@@ -51,3 +51,12 @@ export function normalizeGradient(grad: tf.Tensor, norm: Norm): tf.Tensor {
 export function clipToBounds(x: tf.Tensor, bounds: [number, number]): tf.Tensor {
   return tf.clipByValue(x, bounds[0], bounds[1]);
 }
+
+/**
+ * The projection every projected attack makes: onto the ε-ball of `norm` around x, then into the
+ * input bounds, Π_{B(x,ε) ∩ bounds}(v). For L2 the two steps in sequence are not the exact
+ * projection onto the intersection, but the result is feasible, as in Madry et al. and AutoAttack.
+ */
+export function projectToFeasible(x: tf.Tensor, v: tf.Tensor, norm: Norm, eps: number, bounds: [number, number]): tf.Tensor {
+  return tf.tidy(() => clipToBounds(tf.add(x, projectBall(tf.sub(v, x), norm, eps)), bounds));
+}

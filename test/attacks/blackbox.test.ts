@@ -240,7 +240,7 @@ test('the registry runs all four through oracles only: a forward pass that throw
   assert.throws(() => tf.grad((v: tf.Tensor) => tf.sum(noGradients.logits(v)))(xh), /asked for gradients/);
   for (const name of ['square', 'nes', 'spsa', 'hsj']) {
     const eps = 0.3;
-    const r = await ATTACKS[name](noGradients, xh, { labels: yh }, { eps, norm: name === 'hsj' ? 'l2' : 'linf', queries: name === 'hsj' ? 300 : 1000, seed: 1 });
+    const r = await ATTACKS[name].run(noGradients, xh, { labels: yh }, { eps, norm: name === 'hsj' ? 'l2' : 'linf', queries: name === 'hsj' ? 300 : 1000, seed: 1 });
     assert.ok(among(r, correct.slice(0, NH)) >= 0.8, `${name}: success ${among(r, correct.slice(0, NH))}`);
     assert.equal(r.queries?.length, NH);
     r.adversarial.dispose();

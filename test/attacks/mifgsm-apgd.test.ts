@@ -125,7 +125,7 @@ test('with bounds [0, 255] and a 1/255 scale, both attacks work in and stay with
 
 test('the registry runs both by name', async () => {
   for (const name of ['mifgsm', 'apgd-ce']) {
-    const r = await ATTACKS[name](classifier, x, { labels: y }, { eps: 0.15, steps: 5, seed: 2 });
+    const r = await ATTACKS[name].run(classifier, x, { labels: y }, { eps: 0.15, steps: 5, seed: 2 });
     assert.ok(rate(r) >= 0.8, `${name}: success ${rate(r)}`);
     r.adversarial.dispose();
   }

@@ -191,7 +191,7 @@ test('with bounds [0, 255] and a 1/255 scale, all three work in [0, 255] and fin
 test('the registry runs all three by name', async () => {
   const o = { eps: 0.3, norm: 'l2' as const, steps: 2 };
   for (const name of ['deepfool', 'cw', 'szegedy']) {
-    const r = await ATTACKS[name](classifier, x, { labels: y }, o);
+    const r = await ATTACKS[name].run(classifier, x, { labels: y }, o);
     assert.equal(r.success.length, N, name);
     r.adversarial.dispose();
   }
