@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ATTACKS } from '../attacks/index.ts';
+import { ATTACKS, checkAttackRequest } from '../attacks/index.ts';
 import { runAttack } from '../node/attack-run.ts';
 import { writeAttackReport } from '../node/cli-reports.ts';
 import { loadModelAndData, parseNorm, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
@@ -56,6 +56,7 @@ export function attackCommand(): Command {
 
 async function attack(flags: AttackFlags): Promise<void> {
   const norm = parseNorm(flags.norm);
+  checkAttackRequest(flags.attack, { norm, targeted: flags.target !== undefined }); // before any work
   await startBackend(flags);
   const { classifier, data } = await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
   const s = await runAttack(classifier, data, { ...flags, norm, images: flags.out ? flags.images : 0 }, flags.out);

@@ -4,69 +4,84 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { toTensors } from '../data/types.ts';
-import { evaluateRobustness } from '../eval/robustness.ts';
-import { getAttack } from '../attacks/index.ts';
+import { evaluateRobustness, parseSuite, planAttacks, SUITES } from '../eval/robustness.ts';
+import { ATTACKS } from '../attacks/index.ts';
 import { lineChartSvg } from '../report/plot.ts';
 import { writeFileAtomic } from '../node/io.ts';
 import { writeRobustnessReport } from '../node/cli-reports.ts';
 import { svgToPng } from '../node/svg-png.ts';
-import { progress } from '../node/progress.ts';
+import { progress, type Progress } from '../node/progress.ts';
 import { loadModelAndData, parseNorm, nonNegativeInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface RobustnessFlags extends BackendFlags {
   model: string;
-  attacks: string;
+  attacks?: string;
+  suite?: string;
   eps: string;
   norm: string;
-  steps: number;
+  steps?: number;
   stepSize?: number;
   queries?: number;
-  restarts: number;
+  restarts?: number;
   seed: number;
   data: string;
   limit: number;
+  batch: number;
+  fullTable?: boolean;
   out?: string;
   json?: boolean;
 }
 
 export function robustnessCommand(): Command {
   return withBackend(new Command('robustness'))
-    .description('robust accuracy against several attacks over a range of ε')
+    .description('robust accuracy against several attacks (or a standard suite) over a range of ε, with the worst case per input')
     .requiredOption('--model <path>', 'folder with model.json')
-    .option('--attacks <list>', 'comma-separated attacks', 'fgsm,pgd')
+    .option('--attacks <list>', `comma-separated attacks, run in this order (default fgsm,pgd): ${Object.keys(ATTACKS).join(', ')}`)
+    .option('--suite <name>', `a fixed ensemble instead of --attacks: ${Object.entries(SUITES).map(([k, v]) => `${k} (${v.title})`).join('; ')}`)
     .option('--eps <list>', 'comma-separated budgets', '0,0.05,0.1,0.15,0.2,0.25,0.3')
     .option('--norm <name>', 'linf or l2', 'linf')
-    .option('--steps <n>', 'iterations of iterative attacks', positiveInt('--steps'), 40)
-    .option('--queries <n>', 'query budget per example (black-box attacks)', positiveInt('--queries'))
+    .option('--steps <n>', 'iterations of iterative attacks (default: each attack\'s own)', positiveInt('--steps'))
+    .option('--queries <n>', 'query budget per example (black-box attacks; default: each attack\'s own)', positiveInt('--queries'))
     .option('--step-size <x>', 'step size α (default per attack)', positiveNumber('--step-size'))
-    .option('--restarts <n>', 'random restarts', positiveInt('--restarts'), 1)
+    .option('--restarts <n>', 'random restarts (default: each attack\'s own)', positiveInt('--restarts'))
     .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
     .option('--data <name>', 'dataset', 'mnist')
     .option('--limit <n>', 'first n test images', positiveInt('--limit'), 1000)
+    .option('--batch <n>', 'inputs per attack call', positiveInt('--batch'), 128)
+    .option('--full-table', 'run every attack on every input (each attack\'s own robust accuracy), not only on the inputs the earlier attacks failed on')
     .option('--out <dir>', 'folder for robustness.json, curve.svg, curve.png and report.html')
-    .option('--json', 'print {"clean_accuracy":…, "robust_accuracy":{…}} as the last line')
+    .option('--json', 'print {"clean_accuracy":…, "robust_accuracy":{…}, "per_attack":{…}, "warnings":[…]} as the last line')
     .action((flags: RobustnessFlags) => robustness(flags));
 }
 
 function parseEps(list: string): number[] {
   const eps = list.split(',').map((s) => Number(s.trim()));
   for (const [i, e] of eps.entries()) {
-    if (!(Number.isFinite(e) && e >= 0)) throw new AdvxError(`--eps: "${list.split(',')[i]}" is not a non-negative number`);
+    if (!(list.split(',')[i].trim() !== '' && Number.isFinite(e) && e >= 0)) throw new AdvxError(`--eps: "${list.split(',')[i]}" is not a non-negative number`);
   }
   return [...new Set(eps)].sort((a, b) => a - b);
 }
 
 async function robustness(flags: RobustnessFlags): Promise<void> {
   const norm = parseNorm(flags.norm);
-  const attacks = flags.attacks.split(',').map((s) => s.trim()).filter(Boolean);
-  attacks.forEach(getAttack); // unknown names fail here, before any work
+  if (flags.suite && flags.attacks) throw new AdvxError('give --suite or --attacks, not both');
+  const suite = flags.suite ? parseSuite(flags.suite) : undefined;
+  if (suite) {
+    for (const [flag, v] of [['--steps', flags.steps], ['--queries', flags.queries], ['--restarts', flags.restarts], ['--step-size', flags.stepSize]] as const) {
+      if (v !== undefined) throw new AdvxError(`${flag} does not apply with --suite: the suite fixes each attack's settings`);
+    }
+  }
+  const attacks = suite ? SUITES[suite].attacks.map((a) => a.name) : (flags.attacks ?? 'fgsm,pgd').split(',').map((s) => s.trim()).filter(Boolean);
   const eps = parseEps(flags.eps);
+  // Unknown names, unsupported norms and duplicates fail here, before the model loads.
+  planAttacks({ attacks: suite ? undefined : attacks, suite, eps, norm }, norm);
   await startBackend(flags);
   const { classifier, data } = await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
   const { x, y } = toTensors(data);
-  const bar = progress('robustness', attacks.length * eps.length, flags.json);
+  let bar: Progress | undefined;
   const report = await evaluateRobustness(classifier, x, y, {
-    attacks,
+    attacks: suite ? undefined : attacks,
+    suite,
     eps,
     norm,
     steps: flags.steps,
@@ -74,9 +89,18 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
     restarts: flags.restarts,
     queries: flags.queries,
     seed: flags.seed,
-    onProgress: (done) => bar.update(done, {}),
+    batchSize: flags.batch,
+    cascade: !flags.fullTable,
+    // Progress goes to stderr, also with --json: stdout keeps only the JSON line.
+    onProgress: (p) => {
+      if (p.done === 0) {
+        bar?.stop();
+        bar = progress(`${p.attack} ε=${p.eps} (${p.total} inputs)`, p.total);
+      }
+      bar?.update(p.done, {});
+    },
   });
-  bar.stop();
+  bar?.stop();
   tf.dispose([x, y]);
   for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`);
   if (flags.out) {
@@ -92,10 +116,13 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
   }
   if (flags.json) printJson(report);
   else {
-    process.stdout.write(`clean accuracy ${(report.clean_accuracy * 100).toFixed(2)}% on ${report.count} images\n`);
+    const kind = report.mode === 'cascade' ? 'each attack on the inputs the earlier ones failed on; robust accuracy after it' : 'each attack on every input';
+    process.stdout.write(`clean accuracy ${(report.clean_accuracy * 100).toFixed(2)}% on ${report.count} images (${kind})\n`);
     process.stdout.write(`ε        ${attacks.map((a) => a.padStart(10)).join('')}  worst case\n`);
     for (const e of eps) {
       process.stdout.write(`${String(e).padEnd(8)} ${attacks.map((a) => (report.per_attack[a][String(e)] * 100).toFixed(1).padStart(9) + '%').join('')}  ${(report.robust_accuracy[String(e)] * 100).toFixed(1)}%\n`);
     }
+    const minimal = report.attacks.filter((a) => a.budget === 'minimal-norm').map((a) => a.name);
+    if (minimal.length) process.stdout.write(`minimal-norm attacks (counted at ε only where their perturbation, projected onto the ε-ball, still fools): ${minimal.join(', ')}\n`);
   }
 }

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { getAttack, type AttackOptions } from '../attacks/index.ts';
+import { checkAttackRequest, type AttackOptions } from '../attacks/index.ts';
 import type { Classifier } from '../models/classifier.ts';
 import type { ImageDataset } from '../data/types.ts';
 import { gatherBatch } from '../data/batch.ts';
@@ -55,7 +55,7 @@ export interface AttackRunSummary {
 }
 
 export async function runAttack(classifier: Classifier, data: ImageDataset, options: AttackRunOptions, outDir?: string): Promise<AttackRunSummary> {
-  const attack = getAttack(options.attack);
+  const attack = checkAttackRequest(options.attack, { norm: options.norm, targeted: options.target !== undefined }).run;
   const k = classifier.info.numClasses;
   if (options.target !== undefined && !(Number.isInteger(options.target) && options.target >= 0 && options.target < k)) {
     throw new AdvxError(`--target must be a class index in [0, ${k - 1}], got ${options.target}`);

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { EpochInfo } from '../train/fit.ts';
-import type { RobustnessReport } from '../eval/robustness.ts';
+import { SUITES, type RobustnessReport } from '../eval/robustness.ts';
 import type { TransferMatrix } from '../eval/transfer.ts';
 import { renderReport, type Block } from '../report/html.ts';
 import { lineChartSvg, type Series } from '../report/plot.ts';
@@ -80,13 +80,26 @@ export function writeAttackReport(dir: string, s: AttackRunSummary, options: { m
 
 export function writeRobustnessReport(dir: string, r: RobustnessReport, options: { model: string; data: string; attacks: string[]; curveSvg: string }): void {
   const norm = r.norm === 'l2' ? 'L2' : 'L∞';
+  const cascade = r.mode === 'cascade';
   const blocks: Block[] = [
-    { kind: 'text', text: `Model ${options.model} on the first ${r.count} ${options.data} test images: clean accuracy ${pct(r.clean_accuracy)}.` },
+    { kind: 'text', text: `Model ${options.model} on the first ${r.count} ${options.data} test images: clean accuracy ${pct(r.clean_accuracy)}.${r.suite ? ` Suite: ${SUITES[r.suite].title}.` : ''}` },
+    {
+      kind: 'text',
+      text: cascade
+        ? 'Each attack ran only on the inputs every earlier attack failed on; a column gives the robust accuracy after that attack and all before it. Every counted adversarial example was re-classified and its norm and bounds checked.'
+        : 'Each attack ran on every correctly classified input; a column gives that attack\'s own robust accuracy. Every counted adversarial example was re-classified and its norm and bounds checked.',
+    },
     { kind: 'image', src: svgDataUri(options.curveSvg), caption: `Robust accuracy against ε (${norm}) per attack${options.attacks.length > 1 ? ', and the per-example worst case over the attacks' : ''}` },
     {
       kind: 'table',
       columns: [`ε (${norm})`, ...options.attacks, ...(options.attacks.length > 1 ? ['worst case'] : [])],
       rows: r.eps.map((e) => [String(e), ...options.attacks.map((a) => pct(r.per_attack[a][String(e)])), ...(options.attacks.length > 1 ? [pct(r.robust_accuracy[String(e)])] : [])]),
+    },
+    { kind: 'heading', text: 'The attacks in the order they ran' },
+    {
+      kind: 'table',
+      columns: ['#', 'attack', 'access', 'budget', 'norm', ...r.eps.map((e) => `ε ${e}: attacked → broken`), 'seconds'],
+      rows: r.attacks.map((a, i) => [String(i + 1), a.name, a.access, a.budget === 'minimal-norm' ? 'minimal norm (projected onto the ε-ball)' : 'fixed ε', a.norm === 'l2' ? 'L2' : 'L∞', ...r.eps.map((e) => `${a.attacked[String(e)]} → ${a.broken[String(e)]}`), fixed(a.seconds, 1)]),
     },
     { kind: 'text', text: `Share of correctly classified inputs whose loss gradient is exactly zero: ${pct(r.zero_gradient_share)}. ${r.seconds.toFixed(1)} s.` },
   ];
