@@ -8,9 +8,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../core/rng.ts';
 import { AdvxError } from '../core/errors.ts';
-import { clipToBounds, normalizeGradient, projectBall, type Norm } from '../core/norms.ts';
+import type { Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { applyTransforms, PRINT_TRANSFORMS, sampleTransforms, type TransformDistribution } from '../data/transforms.ts';
+import { lastIterate, projectedIterates } from './projected.ts';
 import { checkAttackInputs, summarize, type AttackGoal, type AttackResult } from './types.ts';
 
 export interface EotOptions {
@@ -35,24 +36,22 @@ export async function eot(classifier: Classifier, x: tf.Tensor, goal: AttackGoal
   const bounds = classifier.info.bounds;
   const labels = tf.tidy(() => tf.tile(goal.labels, [samples]));
   const sign = goal.targeted ? -1 : 1;
-  let adv = tf.clone(x);
-  for (let k = 0; k < steps; k++) {
+  // ∇x of the summed loss over K copies of the batch, each under its own random transformation:
+  // K times the Monte Carlo estimate of ∇x E_t J(t(x), y), the same direction after normalisation.
+  const gradient = (input: tf.Tensor) => {
     const params = sampleTransforms(n * samples, transforms, rng);
-    const next = tf.tidy(() => {
-      const grad = tf.grad((input: tf.Tensor) => {
-        // K copies of the batch, each under its own random transformation.
-        const t = applyTransforms(tf.tile(input, [samples, 1, 1, 1]), params, bounds, transforms.noise ?? 0);
-        const logits = classifier.logits(t);
-        return tf.mul(sign, tf.losses.softmaxCrossEntropy(tf.oneHot(labels as tf.Tensor1D, logits.shape[1]), logits, undefined, 0, tf.Reduction.SUM));
-      })(adv);
-      const delta = projectBall(tf.sub(tf.add(adv, tf.mul(alpha, normalizeGradient(grad, norm))), x), norm, eps);
-      return clipToBounds(tf.add(x, delta), bounds);
-    });
-    adv.dispose();
-    adv = next;
+    return tf.grad((v: tf.Tensor) => {
+      const t = applyTransforms(tf.tile(v, [samples, 1, 1, 1]), params, bounds, transforms.noise ?? 0);
+      const logits = classifier.logits(t);
+      return tf.mul(sign, tf.losses.softmaxCrossEntropy(tf.oneHot(labels as tf.Tensor1D, logits.shape[1]), logits, undefined, 0, tf.Reduction.SUM));
+    })(input);
+  };
+  try {
+    const adv = lastIterate(projectedIterates(classifier, x, goal, { eps, norm, steps, stepSize: alpha, gradient }));
+    return await summarize(classifier, x, adv, goal, steps * samples);
+  } finally {
+    labels.dispose();
   }
-  labels.dispose();
-  return summarize(classifier, x, adv, goal, steps * samples);
 }
 
 /**

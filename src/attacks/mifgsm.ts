@@ -7,9 +7,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
-import { clipToBounds, normalizeGradient, perExample, projectBall, type Norm } from '../core/norms.ts';
+import type { Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
-import { checkAttackInputs, lossGradient, summarize, type AttackGoal, type AttackResult } from './types.ts';
+import { lastIterate, projectedIterates } from './projected.ts';
+import { checkAttackInputs, summarize, type AttackGoal, type AttackResult } from './types.ts';
 
 export interface MiFgsmOptions {
   eps: number;
@@ -29,23 +30,6 @@ export async function mifgsm(classifier: Classifier, x: tf.Tensor, goal: AttackG
   if (!(Number.isFinite(momentum) && momentum >= 0)) throw new AdvxError(`momentum μ must be a non-negative number, got ${momentum}`);
   const alpha = options.stepSize ?? eps / steps;
   if (!(Number.isFinite(alpha) && alpha >= 0)) throw new AdvxError(`step size must be a non-negative number, got ${alpha}`);
-  const bounds = classifier.info.bounds;
-
-  let adv = tf.clone(x);
-  let g = tf.zerosLike(x);
-  for (let t = 0; t < steps; t++) {
-    const [nextG, nextAdv] = tf.tidy(() => {
-      const grad = lossGradient(classifier, adv, goal);
-      // L1-normalising each example's gradient makes the momentum average directions, not magnitudes.
-      const l1 = tf.sum(tf.abs(tf.reshape(grad, [grad.shape[0], -1])), 1) as tf.Tensor1D;
-      const gt = tf.add(tf.mul(momentum, g), tf.div(grad, perExample(tf.maximum(l1, 1e-12) as tf.Tensor1D, grad)));
-      const step = tf.mul(alpha, normalizeGradient(gt, norm));
-      const delta = projectBall(tf.sub(tf.add(adv, step), x), norm, eps);
-      return [gt, clipToBounds(tf.add(x, delta), bounds)];
-    });
-    tf.dispose([g, adv]);
-    [g, adv] = [nextG, nextAdv];
-  }
-  g.dispose();
+  const adv = lastIterate(projectedIterates(classifier, x, goal, { eps, norm, steps, stepSize: alpha, momentum }));
   return summarize(classifier, x, adv, goal, steps);
 }

@@ -7,9 +7,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../core/rng.ts';
-import { clipToBounds, normalizeGradient, perExample, projectBall, type Norm } from '../core/norms.ts';
+import { perExample, type Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
-import { checkAttackInputs, lossGradient, summarize, type AttackGoal, type AttackResult } from './types.ts';
+import { lastIterate, projectedIterates } from './projected.ts';
+import { checkAttackInputs, summarize, type AttackGoal, type AttackResult } from './types.ts';
 import { AdvxError } from '../core/errors.ts';
 
 export interface PgdOptions {
@@ -63,20 +64,5 @@ interface RunOptions {
 
 /** One PGD run; returns the adversarial batch. */
 export function pgdRun(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, o: RunOptions): tf.Tensor {
-  const bounds = classifier.info.bounds;
-  let adv = tf.tidy(() => {
-    if (!o.randomStart || o.eps === 0) return tf.clone(x);
-    const noise = o.norm === 'linf' ? tf.randomUniform(x.shape, -o.eps, o.eps, 'float32', o.seed) : projectBall(tf.randomNormal(x.shape, 0, o.eps, 'float32', o.seed), 'l2', o.eps);
-    return clipToBounds(tf.add(x, noise), bounds);
-  });
-  for (let k = 0; k < o.steps; k++) {
-    const next = tf.tidy(() => {
-      const step = tf.mul(o.alpha, normalizeGradient(lossGradient(classifier, adv, goal), o.norm));
-      const delta = projectBall(tf.sub(tf.add(adv, step), x), o.norm, o.eps);
-      return clipToBounds(tf.add(x, delta), bounds);
-    });
-    adv.dispose();
-    adv = next;
-  }
-  return adv;
+  return lastIterate(projectedIterates(classifier, x, goal, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.alpha, randomStart: o.randomStart, seed: o.seed }));
 }

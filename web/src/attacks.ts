@@ -1,20 +1,35 @@
 /**
  * Attacks as the explorer runs them: the iterative gradient attacks one step at a time (so the
- * page can draw every iterate), built from the same advx primitives as src/attacks/ (the PGD step
- * is pgdRun's, the MI-FGSM step mifgsm's); DeepFool and C&W through the library in one call.
+ * page can draw every iterate) from the library's own loop, projectedIterates, the one pgdRun and
+ * mifgsm run; DeepFool and C&W through the library in one call.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { carliniWagnerL2, clipToBounds, deepfool, lossGradient, normalizeGradient, projectBall, type AttackGoal, type Classifier, type Norm } from '../../src/index.ts';
+import { attackDescriptor, carliniWagnerL2, clipToBounds, deepfool, lossGradient, normalizeGradient, projectedIterates, type AttackGoal, type Classifier, type Norm } from '../../src/index.ts';
+
+/** How the explorer offers an attack: the registry entry it runs, in which norm, how many steps, drawn live or not. */
+interface ExplorerEntry {
+  label: string;
+  /** The registry name: its descriptor says whether ε is a budget and whether a target can be chosen. */
+  registry: string;
+  norm: Norm;
+  steps: number;
+  live: boolean;
+}
+
+function entry(e: ExplorerEntry): ExplorerEntry & { usesEps: boolean; targeted: boolean } {
+  const d = attackDescriptor(e.registry);
+  return { ...e, usesEps: d.budget === 'fixed-eps', targeted: d.targeted };
+}
 
 export const EXPLORER_ATTACKS = {
-  fgsm: { label: 'FGSM', norm: 'linf', steps: 1, live: true, usesEps: true, targeted: true },
-  bim: { label: 'BIM / I-FGSM', norm: 'linf', steps: 10, live: true, usesEps: true, targeted: true },
-  pgd: { label: 'PGD (L∞, random start)', norm: 'linf', steps: 40, live: true, usesEps: true, targeted: true },
-  'pgd-l2': { label: 'PGD (L2, random start)', norm: 'l2', steps: 40, live: true, usesEps: true, targeted: true },
-  mifgsm: { label: 'MI-FGSM (momentum)', norm: 'linf', steps: 10, live: true, usesEps: true, targeted: true },
-  deepfool: { label: 'DeepFool (L2, minimal)', norm: 'l2', steps: 50, live: false, usesEps: false, targeted: false },
-  cw: { label: 'Carlini–Wagner L2 (minimal)', norm: 'l2', steps: 100, live: false, usesEps: false, targeted: true },
-} as const satisfies Record<string, { label: string; norm: Norm; steps: number; live: boolean; usesEps: boolean; targeted: boolean }>;
+  fgsm: entry({ label: 'FGSM', registry: 'fgsm', norm: 'linf', steps: 1, live: true }),
+  bim: entry({ label: 'BIM / I-FGSM', registry: 'bim', norm: 'linf', steps: 10, live: true }),
+  pgd: entry({ label: 'PGD (L∞, random start)', registry: 'pgd', norm: 'linf', steps: 40, live: true }),
+  'pgd-l2': entry({ label: 'PGD (L2, random start)', registry: 'pgd', norm: 'l2', steps: 40, live: true }),
+  mifgsm: entry({ label: 'MI-FGSM (momentum)', registry: 'mifgsm', norm: 'linf', steps: 10, live: true }),
+  deepfool: entry({ label: 'DeepFool (L2, minimal)', registry: 'deepfool', norm: 'l2', steps: 50, live: false }),
+  cw: entry({ label: 'Carlini–Wagner L2 (minimal)', registry: 'cw', norm: 'l2', steps: 100, live: false }),
+};
 
 export type ExplorerAttack = keyof typeof EXPLORER_ATTACKS;
 
@@ -61,7 +76,6 @@ export async function* runAttack(classifier: Classifier, image: Float32Array, sp
   const eps = spec.eps;
   const steps = Math.max(1, Math.floor(spec.steps));
   let adv: tf.Tensor | null = null;
-  let momentum: tf.Tensor | null = null;
   try {
     if (spec.attack === 'deepfool' || spec.attack === 'cw') {
       const result =
@@ -77,42 +91,22 @@ export async function* runAttack(classifier: Classifier, image: Float32Array, sp
       yield await readout(classifier, adv, 1, 1);
       return;
     }
-    const randomStart = spec.attack === 'pgd' || spec.attack === 'pgd-l2';
-    // Step sizes as in the library: 2.5·ε/steps for PGD and BIM (Madry et al.), ε/steps for MI-FGSM.
-    const alpha = spec.attack === 'mifgsm' ? eps / steps : (2.5 * eps) / steps;
-    const seed = spec.seed ?? 0;
-    adv = tf.tidy(() => {
-      if (!randomStart || eps === 0) return tf.clone(x);
-      const noise = norm === 'linf' ? tf.randomUniform(x.shape, -eps, eps, 'float32', seed) : projectBall(tf.randomNormal(x.shape, 0, eps, 'float32', seed), 'l2', eps);
-      return clipToBounds(tf.add(x, noise), bounds);
+    // The library's loop and parameters: step 2.5·ε/steps for PGD and BIM (Madry et al.), ε/steps
+    // and μ = 1 for MI-FGSM (Dong et al.). Leaving the loop early (the page stops the attack)
+    // returns the generator, which frees its iterate.
+    const iterates = projectedIterates(classifier, x, goal, {
+      eps,
+      norm,
+      steps,
+      stepSize: spec.attack === 'mifgsm' ? eps / steps : (2.5 * eps) / steps,
+      randomStart: spec.attack === 'pgd' || spec.attack === 'pgd-l2',
+      seed: spec.seed ?? 0,
+      momentum: spec.attack === 'mifgsm' ? 1 : undefined,
     });
-    if (spec.attack === 'mifgsm') momentum = tf.zerosLike(x);
-    yield await readout(classifier, adv, 0, steps);
-    for (let k = 0; k < steps; k++) {
-      const cur: tf.Tensor = adv;
-      const g: tf.Tensor | null = momentum;
-      const [next, nextMomentum] = tf.tidy(() => {
-        let grad = lossGradient(classifier, cur, goal);
-        let m: tf.Tensor | null = null;
-        if (g) {
-          m = tf.add(g, tf.div(grad, tf.maximum(tf.sum(tf.abs(grad)), 1e-12)));
-          grad = m;
-        }
-        const step = tf.mul(alpha, normalizeGradient(grad, norm));
-        const delta = projectBall(tf.sub(tf.add(cur, step), x), norm, eps);
-        return [clipToBounds(tf.add(x, delta), bounds), m ?? tf.zeros([0])];
-      });
-      cur.dispose();
-      adv = next;
-      if (g) {
-        g.dispose();
-        momentum = nextMomentum;
-      } else nextMomentum.dispose();
-      yield await readout(classifier, adv, k + 1, steps);
-    }
+    let k = 0;
+    for (const xk of iterates) yield await readout(classifier, xk, k++, steps);
   } finally {
     tf.dispose([x, labels]);
     if (adv) adv.dispose();
-    if (momentum) momentum.dispose();
   }
 }
