@@ -20,8 +20,9 @@ export { ATTACKS, attackDescriptor, checkAttackRequest, getAttack, type Attack, 
 export { lossGradient, summarize, type AttackGoal, type AttackResult } from './attacks/types.ts';
 export { fgsm } from './attacks/fgsm.ts';
 export { pgd, pgdRun } from './attacks/pgd.ts';
+export { lastIterate, projectedIterates, type ProjectedOptions } from './attacks/projected.ts';
 export { mifgsm } from './attacks/mifgsm.ts';
-export { apgd } from './attacks/apgd.ts';
+export { apgd, apgdTargeted, dlrLoss, dlrLossTargeted, type ApgdLoss, type ApgdOptions, type ApgdTargetedOptions } from './attacks/apgd.ts';
 export { deepfool } from './attacks/deepfool.ts';
 export { carliniWagnerL2 } from './attacks/carlini-wagner.ts';
 export { szegedy } from './attacks/szegedy.ts';

@@ -3,7 +3,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import type { Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
-import { apgd } from './apgd.ts';
+import { apgd, apgdTargeted } from './apgd.ts';
 import { decisionOracle, scoreOracle } from './blackbox.ts';
 import { carliniWagnerL2 } from './carlini-wagner.ts';
 import { deepfool } from './deepfool.ts';
@@ -32,6 +32,10 @@ export interface AttackOptions {
   queries?: number;
   /** EOT: transformations sampled per example per step. */
   samples?: number;
+  /** APGD-T and FAB-T: how many of the top classes (the true one excluded) to try as targets. */
+  targets?: number;
+  /** APGD: gradients averaged over this many forward/backward passes, for randomised models (EOT). */
+  eotIter?: number;
 }
 
 export type Attack = (classifier: Classifier, x: tf.Tensor, goal: AttackGoal, options: AttackOptions) => Promise<AttackResult>;
@@ -92,8 +96,21 @@ export const ATTACKS = describe({
   },
   'apgd-ce': {
     title: 'APGD-CE (Croce & Hein 2020): step-size-free PGD on the cross-entropy',
-    access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { steps: 100, restarts: 1 },
-    run: (c, x, g, o) => apgd(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed }),
+    access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { steps: 100, restarts: 1, eotIter: 1 },
+    run: (c, x, g, o) => apgd(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed, eotIter: o.eotIter }),
+  },
+  // Untargeted only: AutoAttack's targeted DLR needs the true class beside the target, which a
+  // targeted goal does not give; APGD-T is the DLR attack that uses targets.
+  'apgd-dlr': {
+    title: 'APGD-DLR (Croce & Hein 2020): APGD on the difference-of-logits ratio, invariant to the logits\' scale',
+    access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: false, randomized: true, defaults: { steps: 100, restarts: 1, eotIter: 1 },
+    run: (c, x, g, o) => apgd(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed, eotIter: o.eotIter, loss: 'dlr' }),
+  },
+  // Untargeted: it tries the top `targets` other classes as targets, and success is misclassification.
+  'apgd-t': {
+    title: 'APGD-T (Croce & Hein 2020): APGD on the targeted DLR toward each of the top-9 other classes',
+    access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: false, randomized: true, defaults: { steps: 100, restarts: 1, targets: 9, eotIter: 1 },
+    run: (c, x, g, o) => apgdTargeted(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed, eotIter: o.eotIter, targets: o.targets }),
   },
   deepfool: {
     title: 'DeepFool (Moosavi-Dezfooli et al. 2016), minimal perturbation',
