@@ -8,6 +8,7 @@ import { decisionOracle, scoreOracle } from './blackbox.ts';
 import { carliniWagnerL2 } from './carlini-wagner.ts';
 import { deepfool } from './deepfool.ts';
 import { eot } from './eot.ts';
+import { fab, fabT } from './fab.ts';
 import { fgsm } from './fgsm.ts';
 import { hopSkipJump } from './hopskipjump.ts';
 import { mifgsm } from './mifgsm.ts';
@@ -116,6 +117,16 @@ export const ATTACKS = describe({
     title: 'DeepFool (Moosavi-Dezfooli et al. 2016), minimal perturbation',
     access: 'white-box', budget: 'minimal-norm', norms: LP, targeted: false, randomized: false, defaults: { steps: 50 },
     run: (c, x, g, o) => deepfool(c, x, g, { norm: o.norm, steps: o.steps }),
+  },
+  fab: {
+    title: 'FAB (Croce & Hein 2020), minimal perturbation',
+    access: 'white-box', budget: 'minimal-norm', norms: LP, targeted: true, randomized: true, defaults: { steps: 100, restarts: 1 },
+    run: (c, x, g, o) => fab(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed }),
+  },
+  'fab-t': {
+    title: 'FAB-T (Croce & Hein 2020, AutoAttack): targeted FAB toward each likely wrong class in turn, minimal perturbation',
+    access: 'white-box', budget: 'minimal-norm', norms: LP, targeted: false, randomized: true, defaults: { steps: 100, targets: 9 },
+    run: (c, x, g, o) => fabT(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, targets: o.targets, seed: o.seed }),
   },
   cw: {
     title: 'Carlini & Wagner L2 (2017); stepSize is Adam\'s learning rate on w',
