@@ -24,6 +24,7 @@ export { lastIterate, projectedIterates, type ProjectedOptions } from './attacks
 export { mifgsm } from './attacks/mifgsm.ts';
 export { apgd, apgdTargeted, dlrLoss, dlrLossTargeted, type ApgdLoss, type ApgdOptions, type ApgdTargetedOptions } from './attacks/apgd.ts';
 export { deepfool } from './attacks/deepfool.ts';
+export { fab, fabT, type FabOptions, type FabTOptions } from './attacks/fab.ts';
 export { carliniWagnerL2 } from './attacks/carlini-wagner.ts';
 export { szegedy } from './attacks/szegedy.ts';
 export { eot, survival } from './attacks/eot.ts';
@@ -44,6 +45,7 @@ export { domainSeparability } from './da/a-distance.ts';
 export { blendMnistM } from './data/mnistm.ts';
 export { adversarialPerturbation, ADVERSARIAL_METHODS, type AdversarialMethod } from './defenses/adversarial-training.ts';
 export { distillationLoss, temperatureCrossEntropy } from './defenses/distillation.ts';
+export { klDivergence, TRADES_DEFAULTS, tradesLoss, tradesPerturbation, tradesTraining, type TradesAttackOptions, type TradesOptions } from './defenses/trades.ts';
 
 export { accuracy } from './eval/accuracy.ts';
 export { evaluateRobustness, sanityWarnings, type RobustnessReport } from './eval/robustness.ts';

@@ -8,6 +8,7 @@ import { buildModel, MODELS, parseModelName } from '../models/zoo.ts';
 import { Classifier } from '../models/classifier.ts';
 import { createOptimizer, fitClassifier, type EpochInfo, type FitOptions } from '../train/fit.ts';
 import { ADVERSARIAL_METHODS, adversarialPerturbation, type AdversarialMethod } from '../defenses/adversarial-training.ts';
+import { TRADES_DEFAULTS, tradesTraining } from '../defenses/trades.ts';
 import { distillationLoss, temperatureCrossEntropy } from '../defenses/distillation.ts';
 import { accuracy } from '../eval/accuracy.ts';
 import { subset } from '../data/types.ts';
@@ -44,10 +45,14 @@ interface TrainFlags extends BackendFlags {
   init?: string;
   dropout: boolean;
   advRamp?: number;
+  tradesBeta?: number;
 }
 
+/** --adv: the batch-replacing methods of adversarial-training.ts, and TRADES, which changes the loss. */
+const ADV_CHOICES = [...ADVERSARIAL_METHODS, 'trades'] as const;
+
 /** What must match for --resume to continue a run rather than start another. */
-const RUN_IDENTITY = ['model', 'data', 'batch', 'lr', 'lrDecay', 'shift', 'seed', 'limit', 'adv', 'advEps', 'advSteps', 'advAlpha', 'staticModels', 'temperature', 'distillFrom', 'init', 'dropout', 'advRamp'] as const;
+const RUN_IDENTITY = ['model', 'data', 'batch', 'lr', 'lrDecay', 'shift', 'seed', 'limit', 'adv', 'advEps', 'advSteps', 'advAlpha', 'staticModels', 'temperature', 'distillFrom', 'init', 'dropout', 'advRamp', 'tradesBeta'] as const;
 
 export function trainCommand(): Command {
   return withBackend(new Command('train'))
@@ -65,11 +70,12 @@ export function trainCommand(): Command {
     .option('--no-dropout', 'leave out the architecture\'s dropout layers')
     .option('--limit <n>', 'train on the first n training images only', positiveInt('--limit'))
     .option('--resume', 'continue the run in --out from its last checkpoint')
-    .addOption(new Option('--adv <method>', 'adversarial training: fgsm-rs, pgd, ensemble').choices([...ADVERSARIAL_METHODS]))
+    .addOption(new Option('--adv <method>', 'adversarial training: fgsm-rs, pgd, ensemble, trades').choices([...ADV_CHOICES]))
     .option('--adv-eps <x>', 'adversarial training budget ε (L∞, default 0.3)', positiveNumber('--adv-eps'))
-    .option('--adv-steps <n>', 'PGD steps for --adv pgd', positiveInt('--adv-steps'))
-    .option('--adv-alpha <x>', 'adversarial step size', positiveNumber('--adv-alpha'))
+    .option('--adv-steps <n>', `attack steps for --adv pgd (default 7) and trades (default ${TRADES_DEFAULTS.steps})`, positiveInt('--adv-steps'))
+    .option('--adv-alpha <x>', `adversarial step size (trades: default ${TRADES_DEFAULTS.alpha})`, positiveNumber('--adv-alpha'))
     .option('--adv-ramp <epochs>', 'grow ε linearly from 0 to --adv-eps over this many epochs', nonNegativeNumber('--adv-ramp'))
+    .option('--trades-beta <x>', `weight β of the KL term of --adv trades (default ${TRADES_DEFAULTS.beta})`, positiveNumber('--trades-beta'))
     .option('--static-models <paths>', 'comma-separated static models for --adv ensemble')
     .option('--temperature <T>', 'softmax temperature of the training loss (defensive distillation)', positiveNumber('--temperature'))
     .option('--distill-from <path>', 'teacher model: train on its soft labels at --temperature')
@@ -80,6 +86,7 @@ export function trainCommand(): Command {
 
 async function train(flags: TrainFlags): Promise<void> {
   parseModelName(flags.model); // before the backend starts and the data loads
+  checkTradesFlags(flags);
   const backend = await startBackend(flags);
   const dir = flags.out;
   const configPath = join(dir, 'config.json');
@@ -159,10 +166,26 @@ async function train(flags: TrainFlags): Promise<void> {
   optimizer.dispose();
 }
 
+/** Refuses the flags that do not go with --adv trades (or it with them), and fills in its default β. */
+function checkTradesFlags(flags: TrainFlags): void {
+  if (flags.adv !== 'trades') {
+    if (flags.tradesBeta !== undefined) throw new AdvxError('--trades-beta is only used with --adv trades');
+    return;
+  }
+  if (flags.staticModels) throw new AdvxError('--static-models is only used with --adv ensemble');
+  // Both would set the training loss, and TRADES's would be lost without a word.
+  if (flags.temperature || flags.distillFrom) throw new AdvxError('--adv trades has its own training loss: it cannot be combined with --temperature or --distill-from');
+  // The β used is recorded (config.json, the resume check) even when it is the default, so that
+  // `--adv trades` and `--adv trades --trades-beta 6` are the same run.
+  flags.tradesBeta ??= TRADES_DEFAULTS.beta;
+}
+
 /** The fitClassifier hooks for --adv, --temperature and --distill-from. */
-async function defenceHooks(flags: TrainFlags, current: Classifier): Promise<Pick<FitOptions, 'perturb' | 'loss'>> {
-  const hooks: Pick<FitOptions, 'perturb' | 'loss'> = {};
-  if (flags.adv) {
+async function defenceHooks(flags: TrainFlags, current: Classifier): Promise<Pick<FitOptions, 'perturb' | 'companion' | 'loss'>> {
+  const hooks: Pick<FitOptions, 'perturb' | 'companion' | 'loss'> = {};
+  if (flags.adv === 'trades') {
+    Object.assign(hooks, tradesTraining(current, { eps: flags.advEps ?? 0.3, beta: flags.tradesBeta, steps: flags.advSteps, alpha: flags.advAlpha, rampEpochs: flags.advRamp }));
+  } else if (flags.adv) {
     const staticModels = flags.staticModels ? await Promise.all(flags.staticModels.split(',').map(async (p) => (await loadClassifier(p.trim())).classifier)) : undefined;
     hooks.perturb = adversarialPerturbation(current, { method: flags.adv as AdversarialMethod, eps: flags.advEps ?? 0.3, steps: flags.advSteps, alpha: flags.advAlpha, staticModels, rampEpochs: flags.advRamp });
   } else if (flags.staticModels || flags.advRamp !== undefined) {

@@ -7,6 +7,8 @@
  *   pgd      (Madry et al. 2018): PGD with random start, k steps of α
  *   ensemble (Tramèr et al. 2018): FGSM examples from the current model or, at random, from one
  *            of the static models, which decouples the examples from the model being trained
+ *
+ * TRADES (trades.ts) keeps the clean batch and changes the loss instead, so it is not one of these.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
@@ -32,17 +34,23 @@ export interface AdversarialTrainingOptions {
   rampEpochs?: number;
 }
 
+/**
+ * The budget at a point of training (in epochs), as a fraction of ε: linear from 0.02 to 1 over
+ * `rampEpochs` (0: always 1); step sizes scale with it. Starting at ε = 0.3 from random weights
+ * often leaves an MNIST network stuck at chance for epochs, hence the ramp.
+ */
+export function epsilonRamp(rampEpochs: number): (epochs: number) => number {
+  if (!(Number.isFinite(rampEpochs) && rampEpochs >= 0)) throw new AdvxError(`the ε ramp must be a number of epochs ≥ 0, got ${rampEpochs}`);
+  return (epochs) => (rampEpochs > 0 ? Math.min(1, Math.max(0.02, epochs / rampEpochs)) : 1);
+}
+
 /** Returns the `perturb` hook of fitClassifier for the chosen method. */
 export function adversarialPerturbation(current: Classifier, o: AdversarialTrainingOptions): (x: tf.Tensor, y: tf.Tensor1D, seed: number, epochs: number) => tf.Tensor {
   if (!(Number.isFinite(o.eps) && o.eps > 0)) throw new AdvxError(`adversarial training needs ε > 0, got ${o.eps}`);
   if (!(ADVERSARIAL_METHODS as readonly string[]).includes(o.method)) {
     throw new AdvxError(`unknown adversarial training method "${o.method}": choose one of ${ADVERSARIAL_METHODS.join(', ')}`);
   }
-  const ramp = o.rampEpochs ?? 0;
-  if (!(Number.isFinite(ramp) && ramp >= 0)) throw new AdvxError(`the ε ramp must be a number of epochs ≥ 0, got ${ramp}`);
-  // The budget at a point of training, as a fraction of ε; steps scale with it. Starting at ε = 0.3
-  // from random weights often leaves an MNIST network stuck at chance for epochs, hence the ramp.
-  const scale = (epochs: number) => (ramp > 0 ? Math.min(1, Math.max(0.02, epochs / ramp)) : 1);
+  const scale = epsilonRamp(o.rampEpochs ?? 0);
   const bounds = current.info.bounds;
   if (o.method === 'pgd') {
     const steps = o.steps ?? 7;

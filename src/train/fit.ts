@@ -34,9 +34,31 @@ export interface FitOptions {
    * in epochs (2.5 = half-way through the third), for schedules such as a growing ε.
    */
   perturb?: (x: tf.Tensor, y: tf.Tensor1D, seed: number, epochs: number) => tf.Tensor;
-  /** The training loss (default: softmax cross-entropy with the labels), e.g. distillation's. */
-  loss?: (logits: tf.Tensor2D, x: tf.Tensor, y: tf.Tensor1D) => tf.Scalar;
+  /**
+   * Makes a second batch from each batch before the step, called like `perturb` (inference mode,
+   * same arguments) but keeping the batch's own inputs: the loss gets both, as TRADES needs (the
+   * clean x and its x′). It runs outside the step's gradient tape, so nothing is differentiated
+   * through it; the loop hands it to `loss` as `step.companion` and disposes it. Not with `perturb`.
+   */
+  companion?: (x: tf.Tensor, y: tf.Tensor1D, seed: number, epochs: number) => tf.Tensor;
+  /** The training loss (default: softmax cross-entropy with the labels), e.g. distillation's or TRADES's. */
+  loss?: LossFn;
 }
+
+/** What a training loss sees of the step besides the batch's logits, inputs and labels. */
+export interface LossStep {
+  /**
+   * The model in training mode (dropout on, as for `logits`), on the step's gradient tape: a
+   * further forward pass whose gradient reaches the weights, e.g. of the companion batch. Dropout
+   * layers are seeded once per step, so it draws the same masks as `logits`' pass.
+   */
+  forward: (x: tf.Tensor) => tf.Tensor2D;
+  /** The batch made by `companion`, when it is set. */
+  companion?: tf.Tensor;
+}
+
+/** A training loss: `logits` are the model's (training mode) on the batch's inputs `x`. */
+export type LossFn = (logits: tf.Tensor2D, x: tf.Tensor, y: tf.Tensor1D, step: LossStep) => tf.Scalar;
 
 export interface BatchInfo {
   epoch: number;
@@ -76,6 +98,7 @@ export async function fitClassifier(model: tfl.LayersModel, data: ImageDataset, 
   assertOption(Number.isInteger(batchSize) && batchSize > 0, `batch size must be a positive integer, got ${batchSize}`);
   assertOption(options.learningRate > 0, `learning rate must be positive, got ${options.learningRate}`);
   assertOption(data.count > 0, 'the training set is empty');
+  assertOption(!(options.perturb && options.companion), 'fitClassifier takes perturb or companion, not both');
   const optimizer = options.optimizer ?? createOptimizer(options.learningRate);
   const stepsPerEpoch = Math.ceil(data.count / batchSize);
   const logEvery = options.logEvery ?? 10;
@@ -104,9 +127,9 @@ export async function fitClassifier(model: tfl.LayersModel, data: ImageDataset, 
         batch.x.dispose();
         batch.x = adversarial as tf.Tensor4D;
       }
-      const [loss, correct] = trainStep(model, optimizer, vars, batch.x, batch.y, options.loss ?? ((logits, _x, y) => crossEntropy(logits, y)));
-      batch.x.dispose();
-      batch.y.dispose();
+      const companion = options.companion?.(batch.x, batch.y, rng.seed(), epoch + step / stepsPerEpoch);
+      const [loss, correct] = trainStep(model, optimizer, vars, batch.x, batch.y, companion, options.loss ?? ((logits, _x, y) => crossEntropy(logits, y)));
+      tf.dispose([batch.x, batch.y, ...(companion ? [companion] : [])]);
       const nextLoss = tf.tidy(() => tf.add(lossSum, tf.mul(loss, idx.length)) as tf.Scalar);
       const nextCorrect = tf.add(correctSum, correct) as tf.Scalar;
       tf.dispose([lossSum, correctSum, loss, correct]);
@@ -134,16 +157,15 @@ export async function fitClassifier(model: tfl.LayersModel, data: ImageDataset, 
   return history;
 }
 
-type LossFn = (logits: tf.Tensor2D, x: tf.Tensor, y: tf.Tensor1D) => tf.Scalar;
-
 /** One optimizer step; returns the batch's mean loss and its count of correct predictions. */
-function trainStep(model: tfl.LayersModel, optimizer: tf.Optimizer, vars: tf.Variable[], x: tf.Tensor, y: tf.Tensor1D, loss: LossFn): [tf.Scalar, tf.Scalar] {
+function trainStep(model: tfl.LayersModel, optimizer: tf.Optimizer, vars: tf.Variable[], x: tf.Tensor, y: tf.Tensor1D, companion: tf.Tensor | undefined, loss: LossFn): [tf.Scalar, tf.Scalar] {
   return tf.tidy(() => {
     let correct: tf.Scalar | undefined;
+    const forward = (t: tf.Tensor) => model.apply(t, { training: true }) as tf.Tensor2D;
     const { value, grads } = tf.variableGrads(() => {
-      const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+      const logits = forward(x);
       correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')) as tf.Scalar);
-      return loss(logits, x, y);
+      return loss(logits, x, y, { forward, companion });
     }, vars);
     optimizer.applyGradients(grads);
     return [value, correct!];

@@ -70,3 +70,40 @@ test('bad options give one clear line and a non-zero exit', () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
 });
+
+test('--adv trades trains with the TRADES loss, records β, and resumes exactly', async () => {
+  const trades = ['--model', 'mlp', '--data', 'mnist', '--epochs', '2', '--limit', '1000', '--seed', '3', '--adv', 'trades', '--adv-eps', '0.1', '--adv-steps', '3', '--adv-alpha', '0.05', '--quiet', '--json'];
+  const straight = join(tmp, 'trades');
+  const r = advx(['train', ...trades, '--out', straight]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok((lastJson(r.stdout).test_accuracy as number) > 0.6, `test accuracy ${lastJson(r.stdout).test_accuracy}`);
+  const config = JSON.parse(readFileSync(join(straight, 'config.json'), 'utf8'));
+  assert.equal(config.adv, 'trades');
+  assert.equal(config.tradesBeta, 6, 'the default β is recorded');
+  assert.ok(existsSync(join(straight, 'model', 'model.json')));
+  const killed = join(tmp, 'trades-killed');
+  await killAfterFirstCheckpoint(['train', ...trades, '--out', killed], killed);
+  // The explicit default is the same run as the implicit one.
+  const resumed = advx(['train', ...trades, '--trades-beta', '6', '--out', killed, '--resume']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const read = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(read(killed).map((m) => [m.epoch, m.loss, m.test_accuracy]), read(straight).map((m) => [m.epoch, m.loss, m.test_accuracy]));
+  const other = advx(['train', ...trades, '--trades-beta', '3', '--out', killed, '--resume']);
+  assert.equal(other.status, 2);
+  assert.match(other.stderr, /cannot resume .* --tradesBeta 6, not 3/);
+});
+
+test('--trades-beta without --adv trades, or not positive, is refused with one line and exit code 2', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--trades-beta', '6'], /--trades-beta is only used with --adv trades/],
+    [['--adv', 'pgd', '--trades-beta', '6'], /--trades-beta is only used with --adv trades/],
+    [['--adv', 'trades', '--trades-beta', '0'], /--trades-beta must be a positive number, got "0"/],
+    [['--adv', 'trades', '--temperature', '10'], /--adv trades has its own training loss/],
+  ];
+  for (const [args, message] of cases) {
+    const r = advx(['train', ...common, ...args, '--out', join(tmp, 'bad-trades')]);
+    assert.equal(r.status, 2, args.join(' '));
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});

@@ -224,3 +224,12 @@ test('the standard suite runs AutoAttack\'s four attacks in order, each on what 
   assert.equal(r.robust_accuracy['0.05'], r.per_attack.square['0.05']);
   assert.throws(() => planAttacks({ suite: 'standard', attacks: ['pgd'], eps: [0.1] }, 'linf'), /either a suite or a list/);
 });
+
+test('the rand suite averages gradients over 20 passes and flags the random forward pass', async () => {
+  assert.deepEqual(SUITES.rand.attacks.map((a) => [a.name, a.options.eotIter]), [['apgd-ce', 20], ['apgd-dlr', 20]]);
+  const noisy = new Classifier((t) => model.apply(tf.add(t, tf.randomNormal(t.shape, 0, 0.05))) as tf.Tensor, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 1] });
+  const r = await evaluateRobustness(noisy, tf.slice(x, 0, 8), tf.slice(y, 0, 8), { suite: 'rand', eps: [0.1] });
+  assert.deepEqual(r.attacks.map((a) => a.name), ['apgd-ce', 'apgd-dlr']);
+  assert.ok(r.robust_accuracy['0.1'] < r.clean_accuracy, `the rand suite breaks inputs: ${r.robust_accuracy['0.1']} vs clean ${r.clean_accuracy}`);
+  assert.ok(r.warnings.some((w) => /forward pass is random/.test(w)), r.warnings.join('\n'));
+});
