@@ -112,7 +112,15 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
     writeFileAtomic(join(flags.out, 'robustness.json'), JSON.stringify({ model: flags.model, data: flags.data, ...report }, null, 2));
     writeFileAtomic(join(flags.out, 'curve.svg'), svg);
     writeFileAtomic(join(flags.out, 'curve.png'), svgToPng(svg));
-    writeRobustnessReport(flags.out, report, { model: flags.model, data: flags.data, attacks, curveSvg: svg });
+    // The cascade at each ε: robust accuracy from clean (0) through each attack in order.
+    const cascadeSvg =
+      report.mode === 'cascade' && attacks.length > 1
+        ? lineChartSvg(
+            eps.filter((e) => e > 0).map((e) => ({ name: `ε ${e}`, x: attacks.map((_, i) => i).concat(attacks.length), y: [report.clean_accuracy, ...attacks.map((a) => report.per_attack[a][String(e)])] })),
+            { title: 'Robust accuracy after each attack', xLabel: `attacks run (0 = clean; ${attacks.map((a, i) => `${i + 1} = ${a}`).join(', ')})`, yLabel: 'accuracy', yDomain: [0, 1] },
+          )
+        : undefined;
+    writeRobustnessReport(flags.out, report, { model: flags.model, data: flags.data, attacks, curveSvg: svg, cascadeSvg });
   }
   if (flags.json) printJson(report);
   else {

@@ -78,7 +78,7 @@ export function writeAttackReport(dir: string, s: AttackRunSummary, options: { m
   writeFileAtomic(join(dir, REPORT_FILE), renderReport(`advx attack: ${s.attack}, ε = ${s.eps}`, blocks));
 }
 
-export function writeRobustnessReport(dir: string, r: RobustnessReport, options: { model: string; data: string; attacks: string[]; curveSvg: string }): void {
+export function writeRobustnessReport(dir: string, r: RobustnessReport, options: { model: string; data: string; attacks: string[]; curveSvg: string; cascadeSvg?: string }): void {
   const norm = r.norm === 'l2' ? 'L2' : 'L∞';
   const cascade = r.mode === 'cascade';
   const blocks: Block[] = [
@@ -101,6 +101,7 @@ export function writeRobustnessReport(dir: string, r: RobustnessReport, options:
       columns: ['#', 'attack', 'access', 'budget', 'norm', ...r.eps.map((e) => `ε ${e}: attacked → broken`), 'seconds'],
       rows: r.attacks.map((a, i) => [String(i + 1), a.name, a.access, a.budget === 'minimal-norm' ? 'minimal norm (projected onto the ε-ball)' : 'fixed ε', a.norm === 'l2' ? 'L2' : 'L∞', ...r.eps.map((e) => `${a.attacked[String(e)]} → ${a.broken[String(e)]}`), fixed(a.seconds, 1)]),
     },
+    ...(options.cascadeSvg ? [{ kind: 'image' as const, src: svgDataUri(options.cascadeSvg), caption: 'Robust accuracy after each attack of the cascade, per ε' }] : []),
     { kind: 'text', text: `Share of correctly classified inputs whose loss gradient is exactly zero: ${pct(r.zero_gradient_share)}. ${r.seconds.toFixed(1)} s.` },
   ];
   if (r.warnings.length) blocks.push({ kind: 'heading', text: 'Warnings (possible gradient masking or a weak attack)' }, ...r.warnings.map((w) => ({ kind: 'text' as const, text: `⚠ ${w}` })));
