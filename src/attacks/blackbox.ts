@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { batchNorm } from '../core/norms.ts';
 import type { Classifier, ClassifierInfo } from '../models/classifier.ts';
-import type { AttackGoal, AttackResult } from './types.ts';
+import { checkInputsAgainst, type AttackGoal, type AttackResult } from './types.ts';
 
 /** What a black-box attack knows of a model besides its answers. */
 export type BlackBoxInfo = Required<Pick<ClassifierInfo, 'inputShape' | 'numClasses' | 'bounds'>>;
@@ -139,15 +139,15 @@ export class QueryCounter {
   }
 }
 
-/** Checks a black-box attack's inputs, with the same messages as the white-box checkAttackInputs. */
+/**
+ * Checks a black-box attack's inputs, with the same checks and messages as the white-box
+ * checkAttackInputs (shapes, NaN or infinite pixels, the bounds, int32 labels that are classes).
+ */
 export function checkBlackBoxInputs(info: BlackBoxInfo, x: tf.Tensor, goal: AttackGoal, options: { eps?: number; queries: number }): void {
   const { eps, queries } = options;
   if (eps !== undefined && !(Number.isFinite(eps) && eps >= 0)) throw new AdvxError(`ε must be a non-negative number, got ${eps}`);
   if (!(Number.isInteger(queries) && queries >= 1)) throw new AdvxError(`the query budget must be a positive integer, got ${queries}`);
-  if (goal.labels.shape[0] !== x.shape[0]) throw new AdvxError(`${goal.labels.shape[0]} labels for ${x.shape[0]} inputs`);
-  if (x.shape.slice(1).join(',') !== info.inputShape.join(',')) {
-    throw new AdvxError(`inputs of shape [${x.shape.slice(1)}] do not match the model's input [${info.inputShape}]`);
-  }
+  checkInputsAgainst(info, x, goal);
 }
 
 /** The goal's labels on the host, checked against the number of classes. */

@@ -24,7 +24,7 @@ import { loadDataset, parseDatasetName } from '../node/datasets.ts';
 import { writeFileAtomic } from '../node/io.ts';
 import { loadClassifier } from '../node/load-model.ts';
 import { progress } from '../node/progress.ts';
-import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { saveModel } from './train.ts';
 
 const METHODS = [...ADAPTATION_METHODS, 'finetune'] as const;
@@ -81,7 +81,7 @@ export function adaptCommand(): Command {
     )
     .option('--lambda <x>', 'weight of the alignment term (DANN: the gradient reversal λ, ramped up)', nonNegativeNumber('--lambda'), 1)
     .option('--select-lambda <list>', 'train with each λ of a comma-separated list and keep the one with the highest soft neighbourhood density (no target labels)')
-    .option('--seed <n>', 'seed for initialisation and batches', nonNegativeInt('--seed'), 0)
+    .option('--seed <n>', 'seed for initialisation and batches', seedInt('--seed'), 0)
     .option('--limit <n>', 'use the first n source training images', positiveInt('--limit'))
     .option('--target-limit <n>', 'use the first n target training images', positiveInt('--target-limit'))
     .option('--test-limit <n>', 'evaluate on the first n test images of each domain', positiveInt('--test-limit'))

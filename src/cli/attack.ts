@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ATTACKS, checkAttackRequest } from '../attacks/index.ts';
 import { runAttack } from '../node/attack-run.ts';
 import { writeAttackReport } from '../node/cli-reports.ts';
-import { loadModelAndData, parseNorm, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { loadModelAndData, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface AttackFlags extends BackendFlags {
   model: string;
@@ -48,7 +48,7 @@ export function attackCommand(): Command {
     .option('--images <n>', 'write PNGs for the first n examples', nonNegativeInt('--images'), 16)
     .option('--print-scale <k>', 'also write print-ready adversarial PNGs magnified k times (print/)', positiveInt('--print-scale'))
     .option('--samples <n>', 'transformations per step (eot)', positiveInt('--samples'))
-    .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
+    .option('--seed <n>', 'seed', seedInt('--seed'), 0)
     .option('--out <dir>', 'folder for images, results.json and report.html')
     .option('--json', 'print a JSON summary as the last line')
     .action((flags: AttackFlags) => attack(flags));

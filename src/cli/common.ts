@@ -25,34 +25,55 @@ export async function startBackend(flags: BackendFlags): Promise<BackendName> {
   return name;
 }
 
+/**
+ * The number of a flag's value, or NaN for a value that is none: Number('') and Number('  ')
+ * are 0, which would make `--eps ''` an ε of 0.
+ */
+function numberOf(v: string): number {
+  return typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+}
+
+/** Seeds are 32-bit (Rng takes seed >>> 0): 2³² would silently be seed 0. */
+export const MAX_SEED = 2 ** 32 - 1;
+
 export function positiveInt(flag: string) {
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new AdvxError(`${flag} must be a positive integer, got "${v}"`);
+    const n = numberOf(v);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new AdvxError(`${flag} must be a positive integer, got ${JSON.stringify(v)}`);
     return n;
   };
 }
 
+/** A non-negative integer (seeds: seedInt). */
 export function nonNegativeInt(flag: string) {
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new AdvxError(`${flag} must be a non-negative integer, got "${v}"`);
+    const n = numberOf(v);
+    if (!Number.isSafeInteger(n) || n < 0) throw new AdvxError(`${flag} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+/** A seed: an integer in [0, 2³² − 1]. */
+export function seedInt(flag = '--seed') {
+  return (v: string): number => {
+    const n = numberOf(v);
+    if (!Number.isSafeInteger(n) || n < 0 || n > MAX_SEED) throw new AdvxError(`${flag} must be an integer in [0, ${MAX_SEED}], got ${JSON.stringify(v)}`);
     return n;
   };
 }
 
 export function positiveNumber(flag: string) {
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new AdvxError(`${flag} must be a positive number, got "${v}"`);
+    const n = numberOf(v);
+    if (!Number.isFinite(n) || n <= 0) throw new AdvxError(`${flag} must be a positive number, got ${JSON.stringify(v)}`);
     return n;
   };
 }
 
 export function nonNegativeNumber(flag: string) {
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new AdvxError(`${flag} must be a non-negative number, got "${v}"`);
+    const n = numberOf(v);
+    if (!Number.isFinite(n) || n < 0) throw new AdvxError(`${flag} must be a non-negative number, got ${JSON.stringify(v)}`);
     return n;
   };
 }

@@ -18,7 +18,7 @@ import { runAttack } from '../node/attack-run.ts';
 import { writeFileAtomic } from '../node/io.ts';
 import { renderReport, type Block } from '../report/html.ts';
 import { saveModel } from './train.ts';
-import { nonNegativeInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { nonNegativeInt, seedInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface DemoFlags extends BackendFlags {
   out: string;
@@ -38,7 +38,7 @@ export function demoCommand(): Command {
     .option('--model <path>', 'model to attack', SHIPPED)
     .option('--train', 'train a small CNN (1 epoch on 10 000 images) instead of loading --model')
     .option('--limit <n>', 'test images to attack', positiveInt('--limit'), 200)
-    .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
+    .option('--seed <n>', 'seed', seedInt('--seed'), 0)
     .option('--json', 'print a JSON summary as the last line')
     .action((flags: DemoFlags) => demo(flags));
 }

@@ -42,7 +42,7 @@ import {
 import { writeFileAtomic } from '../node/io.ts';
 import { loadClassifier } from '../node/load-model.ts';
 import { progress } from '../node/progress.ts';
-import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 /** --loss also takes "ls" for the least-squares GAN. */
 function parseLoss(name: string): GanLoss {
@@ -116,7 +116,7 @@ function trainCommand(): Command {
     .option('--width <n>', 'base width: 64 is the DCGAN of WORKLOADS.md, 32 a faster one', positiveInt('--width'), 64)
     .option('--latent <n>', 'latent size', positiveInt('--latent'), 100)
     .option('--limit <n>', 'train on the first n training images', positiveInt('--limit'))
-    .option('--seed <n>', 'seed for weights, batches, z and augmentation', nonNegativeInt('--seed'), 0)
+    .option('--seed <n>', 'seed for weights, batches, z and augmentation', seedInt('--seed'), 0)
     .option('--ema <beta>', "decay of the EMA of the generator's weights (the saved generator); 0: none", fraction('--ema'), 0.999)
     .option('--r1 <gamma>', 'R1 penalty γ on real images (0: off)', nonNegativeNumber('--r1'), 0)
     .option('--gp <lambda>', 'gradient penalty λ (default 10 for wgan-gp, else 0)', nonNegativeNumber('--gp'))
@@ -290,7 +290,7 @@ function sampleCommand(): Command {
     .requiredOption('--model <dir>', 'the model/ folder of a gan train run')
     .option('--n <n>', 'images (with --interpolate: rows of --cols images)', positiveInt('--n'), 64)
     .option('--class <k>', 'class of every image (conditional generators; default: k mod classes)', nonNegativeInt('--class'))
-    .option('--seed <n>', 'seed of z', nonNegativeInt('--seed'), 0)
+    .option('--seed <n>', 'seed of z', seedInt('--seed'), 0)
     .option('--cols <n>', 'images per row (default √n, or 10 for --interpolate)', positiveInt('--cols'))
     .option('--interpolate', 'latent interpolation: --n rows, each a slerp between two random z')
     .requiredOption('--out <file>', 'PNG file to write')
@@ -343,7 +343,7 @@ function evaluateCommand(): Command {
     .option('--data <name>', 'real images to compare with (test split; default: the dataset it was trained on)')
     .option('--n <n>', 'generated and real images', positiveInt('--n'), 2000)
     .option('--classifier <dir>', 'classifier whose features are compared (default models/mnist-cnn or models/fashion-cnn)')
-    .option('--seed <n>', 'seed of z', nonNegativeInt('--seed'), 0)
+    .option('--seed <n>', 'seed of z', seedInt('--seed'), 0)
     .option('--json', 'print the metrics as JSON on the last line')
     .action((flags: EvaluateFlags) => evaluate(flags));
 }

@@ -9,6 +9,7 @@ import { createLabServer } from '../node/lab-server.ts';
 interface LabFlags {
   port: string;
   host: string;
+  allowHost?: string[];
   runs: string;
   models?: string;
 }
@@ -23,6 +24,11 @@ export function labCommand(): Command {
     .description('serve the web lab (attack explorer, runs dashboard) on localhost')
     .option('--port <n>', 'port (0: any free port)', '5173')
     .option('--host <address>', 'address to listen on (default: this machine only)', '127.0.0.1')
+    .option(
+      '--allow-host <names>',
+      'more host names the lab answers to, comma-separated (a guard against DNS rebinding: localhost, 127.0.0.1, [::1] and the --host address always work; with --host 0.0.0.0 any IP address does too; "*": any name)',
+      (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim()).filter((v) => v !== '')],
+    )
     .option('--runs <dir>', 'folder of run folders to show', 'runs')
     .option('--models <dir>', 'folder of model folders (default: the shipped models/)')
     .action((flags: LabFlags) => lab(flags));
@@ -36,7 +42,7 @@ async function lab(flags: LabFlags): Promise<void> {
   const runsRoot = resolve(flags.runs);
   const modelsRoot = resolve(flags.models ?? SHIPPED_MODELS);
   if (!existsSync(modelsRoot)) throw new AdvxError(`--models: no folder ${modelsRoot}`);
-  const server = createLabServer({ webRoot, runsRoot, modelsRoot });
+  const server = createLabServer({ webRoot, runsRoot, modelsRoot, host: flags.host, allowHosts: flags.allowHost });
   await new Promise<void>((ok, fail) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       fail(new AdvxError(e.code === 'EADDRINUSE' ? `port ${port} on ${flags.host} is in use: choose another with --port` : `cannot listen on ${flags.host}:${port}: ${e.message}`)),

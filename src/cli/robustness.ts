@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../node/io.ts';
 import { writeRobustnessReport } from '../node/cli-reports.ts';
 import { svgToPng } from '../node/svg-png.ts';
 import { progress, type Progress } from '../node/progress.ts';
-import { loadModelAndData, parseNorm, nonNegativeInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { loadModelAndData, parseNorm, nonNegativeInt, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface RobustnessFlags extends BackendFlags {
   model: string;
@@ -44,7 +44,7 @@ export function robustnessCommand(): Command {
     .option('--queries <n>', 'query budget per example (black-box attacks; default: each attack\'s own)', positiveInt('--queries'))
     .option('--step-size <x>', 'step size α (default per attack)', positiveNumber('--step-size'))
     .option('--restarts <n>', 'random restarts (default: each attack\'s own)', positiveInt('--restarts'))
-    .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
+    .option('--seed <n>', 'seed', seedInt('--seed'), 0)
     .option('--data <name>', 'dataset', 'mnist')
     .option('--limit <n>', 'first n test images', positiveInt('--limit'), 1000)
     .option('--batch <n>', 'inputs per attack call', positiveInt('--batch'), 128)

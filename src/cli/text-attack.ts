@@ -16,7 +16,7 @@ import { loadWordNet } from '../node/wordnet.ts';
 import { parseTextAttack, runTextAttack, TEXT_ATTACKS } from '../text/attacks/index.ts';
 import type { TextAttackResult, TextGoal } from '../text/attacks/types.ts';
 import { escapeHtml, HIGHLIGHT_CSS, highlightAnsi, highlightHtml } from '../text/highlight.ts';
-import { nonNegativeInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { nonNegativeInt, seedInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface TextAttackFlags extends BackendFlags {
   model: string;
@@ -40,7 +40,7 @@ export function textAttackCommand(): Command {
     .option('--budget <n>', 'most edits per message', nonNegativeInt('--budget'), 5)
     .option('--class <name>', 'true class of the messages to attack', 'spam')
     .option('--target <name>', 'target class (targeted attack); default untargeted')
-    .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
+    .option('--seed <n>', 'seed', seedInt('--seed'), 0)
     .option('--show <n>', 'print the first n adversarial texts, edits highlighted', nonNegativeInt('--show'), 3)
     .option('--out <dir>', 'folder for results.json and report.html')
     .option('--json', 'print {"success_rate":…, "mean_edits":…} as the last line')

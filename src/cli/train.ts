@@ -19,7 +19,7 @@ import { fileSystemHandler } from '../node/model-io.ts';
 import { INFO_FILE, loadClassifier } from '../node/load-model.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../node/checkpoint.ts';
 import { progress } from '../node/progress.ts';
-import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface TrainFlags extends BackendFlags {
   model: string;
@@ -65,7 +65,7 @@ export function trainCommand(): Command {
     .option('--lr <x>', 'Adam learning rate', positiveNumber('--lr'), 1e-3)
     .option('--lr-decay <x>', 'learning rate multiplier per epoch', positiveNumber('--lr-decay'), 1)
     .option('--shift <px>', 'random translation augmentation, in pixels', nonNegativeInt('--shift'), 0)
-    .option('--seed <n>', 'seed for initialisation, shuffling and augmentation', nonNegativeInt('--seed'), 0)
+    .option('--seed <n>', 'seed for initialisation, shuffling and augmentation', seedInt('--seed'), 0)
     .option('--init <path>', 'start from the weights of a trained model of the same architecture (fine-tuning)')
     .option('--no-dropout', 'leave out the architecture\'s dropout layers')
     .option('--limit <n>', 'train on the first n training images only', positiveInt('--limit'))

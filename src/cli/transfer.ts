@@ -8,7 +8,7 @@ import { getAttack } from '../attacks/index.ts';
 import { transferMatrix } from '../eval/transfer.ts';
 import { writeFileAtomic } from '../node/io.ts';
 import { writeTransferReport } from '../node/cli-reports.ts';
-import { loadModelAndData, nonNegativeInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { loadModelAndData, nonNegativeInt, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface TransferFlags extends BackendFlags {
   models: string;
@@ -33,7 +33,7 @@ export function transferCommand(): Command {
     .option('--norm <name>', 'linf or l2', 'linf')
     .option('--steps <n>', 'iterations of iterative attacks (default per attack)', positiveInt('--steps'))
     .option('--step-size <x>', 'step size α (default per attack)', positiveNumber('--step-size'))
-    .option('--seed <n>', 'seed', nonNegativeInt('--seed'), 0)
+    .option('--seed <n>', 'seed', seedInt('--seed'), 0)
     .option('--data <name>', 'dataset', 'mnist')
     .option('--limit <n>', 'first n test images', positiveInt('--limit'), 1000)
     .option('--out <dir>', 'folder for transfer.json and report.html')
