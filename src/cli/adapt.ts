@@ -4,7 +4,7 @@
  * with checkpoints and resume, metrics.jsonl, the model, and a report of the features' shift.
  */
 import { Command, Option } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -19,12 +19,14 @@ import { toRgb } from '../data/mnistm.ts';
 import { accuracy } from '../eval/accuracy.ts';
 import { Classifier } from '../models/classifier.ts';
 import { featureMatrix, measureFeatures, readBaseline, writeAdaptReport, type AdaptSummary, type EpochRecord } from '../node/adapt-report.ts';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../node/checkpoint.ts';
+import { hasCheckpoint, loadCheckpoint, readRunConfig, saveCheckpoint } from '../node/checkpoint.ts';
 import { loadDataset, parseDatasetName } from '../node/datasets.ts';
 import { writeFileAtomic } from '../node/io.ts';
 import { loadClassifier } from '../node/load-model.ts';
 import { progress } from '../node/progress.ts';
-import { nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { legacyConfig, openRunFolder } from '../node/run-folder.ts';
+import { parseBackend } from '../backend/index.ts';
+import { MAX_BATCH, MAX_EPOCHS, numberList, precheckModel, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { saveModel } from './train.ts';
 
 const METHODS = [...ADAPTATION_METHODS, 'finetune'] as const;
@@ -70,8 +72,8 @@ export function adaptCommand(): Command {
     .addOption(new Option('--method <name>', 'dann, cdan (DANN conditioned on the classes), coral, mmd, source-only (the baseline), or finetune (uses a few target labels)').choices([...METHODS]).default('dann'))
     .option('--source <name>', 'labelled source dataset', 'mnist-rgb')
     .option('--target <name>', 'target dataset (its labels are read only to measure accuracy)', 'mnist-m')
-    .option('--epochs <n>', 'passes over the source', nonNegativeInt('--epochs'), 10)
-    .option('--batch <n>', 'images per domain in a step', positiveInt('--batch'), 64)
+    .option('--epochs <n>', 'passes over the source', nonNegativeInt('--epochs', MAX_EPOCHS), 10)
+    .option('--batch <n>', 'images per domain in a step', positiveInt('--batch', MAX_BATCH), 64)
     .option('--lr <x>', 'initial learning rate μ0, annealed as μ0/(1+10p)^0.75 (default 0.01 for sgd, 0.001 for adam)', positiveNumber('--lr'))
     .addOption(new Option('--optimizer <name>', 'sgd (with momentum 0.9, as the DANN paper) or adam (β1 0.9)').choices(['sgd', 'adam']).default('sgd'))
     .addOption(
@@ -85,18 +87,18 @@ export function adaptCommand(): Command {
     .option('--limit <n>', 'use the first n source training images', positiveInt('--limit'))
     .option('--target-limit <n>', 'use the first n target training images', positiveInt('--target-limit'))
     .option('--test-limit <n>', 'evaluate on the first n test images of each domain', positiveInt('--test-limit'))
-    .option('--target-labels <k>', 'finetune: labelled target images per class', positiveInt('--target-labels'), 10)
-    .option('--head-epochs <n>', 'finetune: epochs training the new head alone', nonNegativeInt('--head-epochs'), 20)
-    .option('--finetune-epochs <n>', 'finetune: then epochs training all layers at lr/10', nonNegativeInt('--finetune-epochs'), 20)
+    .option('--target-labels <k>', 'finetune: labelled target images per class', positiveInt('--target-labels', 10_000), 10)
+    .option('--head-epochs <n>', 'finetune: epochs training the new head alone', nonNegativeInt('--head-epochs', MAX_EPOCHS), 20)
+    .option('--finetune-epochs <n>', 'finetune: then epochs training all layers at lr/10', nonNegativeInt('--finetune-epochs', MAX_EPOCHS), 20)
     .addOption(
       new Option('--head <kind>', 'finetune: new (a fresh last layer, the ImageNet recipe), keep (the trained one, for a target with the source\'s classes), or auto (keep when the class counts match)')
         .choices(['new', 'keep', 'auto'])
         .default('auto'),
     )
-    .option('--finetune-batch <n>', 'finetune: batch size of both phases (a few labelled images need small batches for enough steps)', positiveInt('--finetune-batch'), 16)
+    .option('--finetune-batch <n>', 'finetune: batch size of both phases (a few labelled images need small batches for enough steps)', positiveInt('--finetune-batch', MAX_BATCH), 16)
     .option('--init <path>', 'finetune: start from this trained model instead of training source-only first')
     .option('--baseline <dir>', 'an earlier adapt run to compare with in the report (e.g. the source-only one)')
-    .option('--embed <n>', 'test images per domain in the feature pictures and A-distance', positiveInt('--embed'), 500)
+    .option('--embed <n>', 'test images per domain in the feature pictures and A-distance', positiveInt('--embed', MAX_EMBED), 500)
     .option('--no-tsne', 'draw PCA only (t-SNE takes a few seconds per thousand points)')
     .requiredOption('--out <dir>', 'run folder')
     .option('--resume', 'continue the run in --out from its last checkpoint')
@@ -105,29 +107,36 @@ export function adaptCommand(): Command {
     .action((flags: AdaptFlags) => adapt(flags));
 }
 
+/** t-SNE of 2·n points is quadratic in time and memory: 5000 per domain is already minutes. */
+const MAX_EMBED = 5000;
+
+/** --select-lambda: at least two distinct λ ≥ 0; an empty item ('0.1,1,') is refused, not read as λ = 0. */
 function parseLambdas(list: string): number[] {
-  const values = list.split(',').map((s) => Number(s.trim()));
-  if (values.length < 2 || values.some((v) => !Number.isFinite(v) || v < 0)) {
-    throw new AdvxError(`--select-lambda must list at least two numbers ≥ 0, e.g. 0.1,0.3,1; got "${list}"`);
-  }
-  return values;
+  return numberList('--select-lambda', list, { min: 2, distinct: true });
 }
 
 /** Checks the options, and the run folder's config when resuming. */
 function checkFlags(flags: AdaptFlags): void {
   parseDatasetName(flags.source);
   parseDatasetName(flags.target);
+  // The report's A-distance and pictures compare at least 2 test images per domain.
+  if (flags.testLimit !== undefined && flags.testLimit < 2) throw new AdvxError(`--test-limit must be at least 2: the report compares at least 2 test images per domain, got ${flags.testLimit}`);
+  if (flags.embed < 2) throw new AdvxError(`--embed must be at least 2: the report compares at least 2 test images per domain, got ${flags.embed}`);
+  const aligns = flags.method !== 'source-only' && flags.method !== 'finetune';
+  if (aligns && flags.batch < 2) throw new AdvxError(`--method ${flags.method} compares batches of features: --batch must be at least 2, got ${flags.batch}`);
+  if (flags.init !== undefined && !existsSync(flags.init.endsWith('.json') ? flags.init : join(flags.init, 'model.json'))) throw new AdvxError(`--init ${flags.init}: no model there (no model.json)`);
   if (flags.method === 'finetune' && flags.selectLambda) throw new AdvxError('--select-lambda chooses the alignment weight of dann, cdan, coral or mmd, not of finetune');
   if (flags.method === 'source-only' && flags.selectLambda) throw new AdvxError('--select-lambda has nothing to choose for source-only');
   if (flags.init && flags.method !== 'finetune') throw new AdvxError('--init is used by --method finetune only');
   if (flags.selectLambda) parseLambdas(flags.selectLambda);
   if (flags.baseline) readBaseline(flags.baseline);
-  if (!flags.resume && existsSync(join(flags.out, 'config.json'))) {
-    throw new AdvxError(`${flags.out} already holds an adapt run: pass --resume to continue it, or choose another --out`);
-  }
+  parseBackend(flags.backend);
+  // A new, empty or own run folder, locked; a started run continues only with --resume.
+  const started = (dir: string) => existsSync(join(dir, 'config.json'));
+  openRunFolder(flags.out, { command: 'adapt', started, legacy: legacyConfig(['method', 'source', 'target']), runName: 'an adapt run', resume: flags.resume });
   const configPath = join(flags.out, 'config.json');
   if (flags.resume && existsSync(configPath)) {
-    const previous = JSON.parse(readFileSync(configPath, 'utf8'));
+    const previous = readRunConfig(configPath);
     for (const key of [...RUN_IDENTITY, ...(flags.method === 'finetune' ? FINETUNE_IDENTITY : [])]) {
       if (previous[key] !== flags[key]) throw new AdvxError(`cannot resume ${flags.out}: it was started with --${key} ${previous[key]}, not ${flags[key]}`);
     }
@@ -153,12 +162,15 @@ function classifierOf(model: tfl.LayersModel, data: ImageDataset): Classifier {
 async function adapt(flags: AdaptFlags): Promise<void> {
   // The default learning rate depends on the optimiser; resolved here so config.json records it.
   flags.lr ??= flags.optimizer === 'adam' ? 0.001 : 0.01;
+  if (flags.init !== undefined && flags.method === 'finetune') await precheckModel(flags.init, flags.target, { flag: '--init', classes: false, shape: false }); // its files, before anything is written (grey data may become RGB: shape checked on load)
   checkFlags(flags);
   const backend = await startBackend(flags);
   const log = (line: string) => void (flags.quiet || process.stderr.write(line + '\n'));
   const limits = (train?: number) => ({ limit: { train, test: flags.testLimit } });
   const [source, target] = matchChannels(loadDataset(flags.source, limits(flags.limit)), loadDataset(flags.target, limits(flags.targetLimit)), log);
   checkDomains(source.train, target.train);
+  // --target-labels beyond what a class holds would fail only after the source-only training.
+  if (flags.method === 'finetune') labelledPerClass(target.train, flags.targetLabels, flags.seed);
   const { epochs: _e, resume: _r, json: _j, quiet: _q, ...config } = flags;
   writeFileAtomic(join(flags.out, 'config.json'), JSON.stringify({ ...config, backend }, null, 2));
   const command = `advx ${process.argv.slice(2).join(' ')}`;

@@ -1,11 +1,12 @@
 /** `advx attack`: adversarial examples for a model on a dataset slice, with images and results.json. */
 import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ATTACKS, checkAttackRequest } from '../attacks/index.ts';
 import { runAttack } from '../node/attack-run.ts';
 import { writeAttackReport } from '../node/cli-reports.ts';
-import { loadModelAndData, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { openRunFolder } from '../node/run-folder.ts';
+import { parseBackend } from '../backend/index.ts';
+import { MAX_STEPS, precheckModel, loadModelAndData, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface AttackFlags extends BackendFlags {
   model: string;
@@ -29,6 +30,9 @@ interface AttackFlags extends BackendFlags {
   json?: boolean;
 }
 
+/** 28 px × 64 = 1792 px, plenty for print; 3000 would be an image of 84 000² pixels. */
+const MAX_PRINT_SCALE = 64;
+
 export function attackCommand(): Command {
   return withBackend(new Command('attack'))
     .description('craft adversarial examples against a TF.js model')
@@ -36,18 +40,18 @@ export function attackCommand(): Command {
     .addOption(new Option('--attack <name>', `attack: ${Object.keys(ATTACKS).join(', ')}`).default('pgd'))
     .option('--eps <x>', 'perturbation budget ε (in input units)', nonNegativeNumber('--eps'), 0.3)
     .option('--norm <name>', 'linf or l2', 'linf')
-    .option('--steps <n>', 'iterations (iterative attacks)', positiveInt('--steps'))
+    .option('--steps <n>', 'iterations (iterative attacks)', positiveInt('--steps', MAX_STEPS))
     .option('--queries <n>', 'query budget per example (black-box attacks)', positiveInt('--queries'))
     .option('--step-size <x>', 'step size α', positiveNumber('--step-size'))
-    .option('--restarts <n>', 'random restarts (pgd, apgd-ce)', positiveInt('--restarts'), 1)
+    .option('--restarts <n>', 'random restarts (pgd, apgd-ce)', positiveInt('--restarts', 1000), 1)
     .option('--confidence <k>', 'margin κ of the C&W objective', nonNegativeNumber('--confidence'))
     .option('--c <x>', 'initial trade-off constant (cw, szegedy)', positiveNumber('--c'))
     .option('--target <k>', 'target class (targeted attack)', nonNegativeInt('--target'))
     .option('--data <name>', 'dataset', 'mnist')
     .option('--limit <n>', 'attack the first n test images', positiveInt('--limit'), 100)
-    .option('--images <n>', 'write PNGs for the first n examples', nonNegativeInt('--images'), 16)
-    .option('--print-scale <k>', 'also write print-ready adversarial PNGs magnified k times (print/)', positiveInt('--print-scale'))
-    .option('--samples <n>', 'transformations per step (eot)', positiveInt('--samples'))
+    .option('--images <n>', 'write PNGs for the first n examples', nonNegativeInt('--images', 10_000), 16)
+    .option('--print-scale <k>', 'also write print-ready adversarial PNGs magnified k times (print/)', positiveInt('--print-scale', MAX_PRINT_SCALE))
+    .option('--samples <n>', 'transformations per step (eot)', positiveInt('--samples', 1000))
     .option('--seed <n>', 'seed', seedInt('--seed'), 0)
     .option('--out <dir>', 'folder for images, results.json and report.html')
     .option('--json', 'print a JSON summary as the last line')
@@ -57,12 +61,15 @@ export function attackCommand(): Command {
 async function attack(flags: AttackFlags): Promise<void> {
   const norm = parseNorm(flags.norm);
   checkAttackRequest(flags.attack, { norm, targeted: flags.target !== undefined }); // before any work
+  await precheckModel(flags.model, flags.data); // its files, classes and shape, before anything is written
+  parseBackend(flags.backend);
+  const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'attack' }) : undefined;
   await startBackend(flags);
   const { classifier, data } = await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
-  const s = await runAttack(classifier, data, { ...flags, norm, images: flags.out ? flags.images : 0 }, flags.out);
-  if (flags.out) {
-    const gridFile = join(flags.out, 'grid.png');
-    writeAttackReport(flags.out, s, { model: flags.model, data: flags.data, classNames: data.classNames, grid: existsSync(gridFile) ? readFileSync(gridFile) : undefined });
+  const s = await runAttack(classifier, data, { ...flags, norm, images: run ? flags.images : 0 }, run);
+  if (run) {
+    const gridFile = run.path('grid.png');
+    writeAttackReport(run.dir, s, { model: flags.model, data: flags.data, classNames: data.classNames, grid: existsSync(gridFile) ? readFileSync(gridFile) : undefined });
   }
   const { examples: _examples, ...summary } = s;
   if (flags.json) printJson(summary);

@@ -4,8 +4,9 @@ import { AdvxError } from '../core/errors.ts';
 import { BACKENDS, parseBackend, useBackend, type BackendName } from '../backend/index.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { subset, type ImageDataset } from '../data/types.ts';
-import { loadDataset } from '../node/datasets.ts';
-import { loadClassifier } from '../node/load-model.ts';
+import { FASHION_MNIST_CLASSES, loadDataset, MNIST_CLASSES, parseDatasetName } from '../node/datasets.ts';
+import { inspectModel, loadClassifier } from '../node/load-model.ts';
+import type { ClassifierInfo } from '../models/classifier.ts';
 
 export interface BackendFlags {
   backend: string;
@@ -16,7 +17,7 @@ export interface BackendFlags {
 export function withBackend(cmd: Command): Command {
   return cmd
     .addOption(new Option('--backend <name>', `TF.js backend: ${BACKENDS.join(', ')}`).default('wasm'))
-    .addOption(new Option('--threads <n>', 'threads for the wasm backend (default: all cores)').argParser(positiveInt('--threads')));
+    .addOption(new Option('--threads <n>', 'threads for the wasm backend (default: all cores)').argParser(positiveInt('--threads', MAX_THREADS)));
 }
 
 export async function startBackend(flags: BackendFlags): Promise<BackendName> {
@@ -36,21 +37,74 @@ function numberOf(v: string): number {
 /** Seeds are 32-bit (Rng takes seed >>> 0): 2³² would silently be seed 0. */
 export const MAX_SEED = 2 ** 32 - 1;
 
-export function positiveInt(flag: string) {
+/**
+ * Upper bounds of size options (counts, batches, steps, scales): a value past them is a typo or a
+ * request no machine can serve, and would otherwise end in a RangeError or out of memory hours in.
+ */
+export const MAX_SIZE = 1_000_000; // counts, images: more than any dataset here holds
+export const MAX_THREADS = 256;
+export const MAX_BATCH = 65_536;
+/** Iterations of an attack, restarts, EOT samples. */
+export const MAX_STEPS = 100_000;
+export const MAX_EPOCHS = 100_000;
+
+function atMost(flag: string, max: number, n: number, v: string): number {
+  if (n > max) throw new AdvxError(`${flag} must be at most ${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** A positive integer, at most `max`. */
+export function positiveInt(flag: string, max = MAX_SIZE) {
   return (v: string): number => {
     const n = numberOf(v);
     if (!Number.isSafeInteger(n) || n <= 0) throw new AdvxError(`${flag} must be a positive integer, got ${JSON.stringify(v)}`);
-    return n;
+    return atMost(flag, max, n, v);
   };
 }
 
-/** A non-negative integer (seeds: seedInt). */
-export function nonNegativeInt(flag: string) {
+/** A non-negative integer, at most `max` (seeds: seedInt). */
+export function nonNegativeInt(flag: string, max = MAX_SIZE) {
   return (v: string): number => {
     const n = numberOf(v);
     if (!Number.isSafeInteger(n) || n < 0) throw new AdvxError(`${flag} must be a non-negative integer, got ${JSON.stringify(v)}`);
-    return n;
+    return atMost(flag, max, n, v);
   };
+}
+
+/** The items of a comma-separated list, trimmed; an empty item ('0.1,', 'a,,b') is refused, not skipped. */
+export function listItems(flag: string, list: string): string[] {
+  const items = list.split(',').map((s) => s.trim());
+  const empty = items.findIndex((s) => s === '');
+  if (empty >= 0) throw new AdvxError(`${flag}: item ${empty + 1} of ${JSON.stringify(list)} is empty`);
+  return items;
+}
+
+const COUNT_WORDS = ['no', 'one', 'two', 'three', 'four'];
+
+/**
+ * A comma-separated list of non-negative numbers ('0,0.1,0.3'): an empty item is refused, not read
+ * as 0; with `distinct`, so is a value listed twice.
+ */
+export function numberList(flag: string, list: string, options: { min?: number; distinct?: boolean } = {}): number[] {
+  const items = listItems(flag, list);
+  const values = items.map((s) => numberOf(s));
+  const bad = values.findIndex((v) => !Number.isFinite(v) || v < 0);
+  if (bad >= 0) throw new AdvxError(`${flag}: ${JSON.stringify(items[bad])} is not a non-negative number`);
+  const twice = values.findIndex((v, i) => values.indexOf(v) !== i);
+  if (options.distinct && twice >= 0) throw new AdvxError(`${flag}: ${JSON.stringify(items[twice])} is listed twice`);
+  if (options.min !== undefined && values.length < options.min) {
+    throw new AdvxError(`${flag} must list at least ${COUNT_WORDS[options.min] ?? options.min} numbers ≥ 0, e.g. 0.1,0.3,1; got ${JSON.stringify(list)}`);
+  }
+  return values;
+}
+
+/** A comma-separated list of paths (models): empty items and repeats refused. */
+export function pathList(flag: string, list: string, options: { min?: number } = {}): string[] {
+  const items = listItems(flag, list);
+  const twice = items.findIndex((v, i) => items.indexOf(v) !== i);
+  if (twice >= 0) throw new AdvxError(`${flag}: ${items[twice]} is listed twice`);
+  if (options.min !== undefined && items.length < options.min) throw new AdvxError(`${flag} needs at least ${options.min} comma-separated models, got ${items.length}`);
+  return items;
 }
 
 /** A seed: an integer in [0, 2³² − 1]. */
@@ -88,9 +142,64 @@ export function parseNorm(norm: string): 'linf' | 'l2' {
   return norm;
 }
 
+/** The class names of a dataset named in advx.json, when it is one advx knows. */
+function classNamesOf(dataset: string): string[] | undefined {
+  if (dataset === 'fashion' || dataset === 'fashion-mnist') return FASHION_MNIST_CLASSES;
+  if (['mnist', 'mnist-m', 'mnist-rgb', 'synth-digits'].includes(dataset)) return MNIST_CLASSES;
+  return undefined;
+}
+
+const canonicalDataset = (name: string) => (name === 'fashion' ? 'fashion-mnist' : name);
+
+/**
+ * Refuses a model on a dataset whose labels mean other things than the ones it was trained on
+ * (a Fashion-MNIST model on MNIST digits: same shapes, meaningless accuracy); warns on a dataset of
+ * the same classes from another domain (a digit model on MNIST-M), a legitimate measurement.
+ */
+export function checkModelDataset(modelPath: string, info: Partial<ClassifierInfo>, dataName: string, options: { warn?: boolean } = {}): void {
+  const data = canonicalDataset(parseDatasetName(dataName));
+  const trained = info.dataset === undefined ? undefined : canonicalDataset(info.dataset);
+  const modelClasses = info.classNames ?? (trained ? classNamesOf(trained) : undefined);
+  const dataClasses = classNamesOf(data);
+  const short = (names: string[]) => (names.length > 4 ? `${names.slice(0, 3).join(', ')}, …` : names.join(', '));
+  // Only a model that names its dataset is checked: without one, advx cannot know what its labels mean.
+  if (trained && trained !== data && modelClasses && dataClasses && modelClasses.join('\n') !== dataClasses.join('\n')) {
+    throw new AdvxError(
+      `${modelPath} was trained on ${trained} (classes ${short(modelClasses)}), not on ${dataName} (classes ${short(dataClasses)}): its accuracy there would mean nothing; pass --data ${trained}`,
+    );
+  }
+  if (trained && trained !== data && options.warn !== false) process.stderr.write(`warning: ${modelPath} was trained on ${trained}; on ${dataName} it is measured across a domain shift\n`);
+}
+
+/** Image shapes of the datasets advx knows (src/node/datasets.ts, mnistm.ts, synth-digits.ts). */
+const DATASET_SHAPES: Record<string, readonly number[]> = {
+  mnist: [28, 28, 1],
+  'fashion-mnist': [28, 28, 1],
+  'mnist-m': [28, 28, 3],
+  'mnist-rgb': [28, 28, 3],
+  'synth-digits': [28, 28, 3],
+};
+
+/**
+ * What can be refused of a model and a dataset before any work (no backend, no data loaded, nothing
+ * written): the model's files (model.json, weights' size, advx.json), classes that are not the
+ * dataset's, an input shape that is not its images'. `flag` prefixes the path in messages
+ * ('--distill-from'); loadModelAndData checks all again once loaded.
+ */
+export async function precheckModel(modelPath: string, dataName: string, options: { flag?: string; classes?: boolean; shape?: boolean } = {}): Promise<void> {
+  const named = options.flag ? `${options.flag} ${modelPath}` : modelPath;
+  const { info, inputShape } = await inspectModel(modelPath);
+  if (options.classes !== false) checkModelDataset(named, info, dataName, { warn: false });
+  const want = DATASET_SHAPES[canonicalDataset(parseDatasetName(dataName))];
+  if (options.shape !== false && inputShape && want && inputShape.join('×') !== want.join('×')) {
+    throw new AdvxError(`${named} expects inputs of shape ${inputShape.join('×')}, but ${dataName} images are ${want.join('×')}`);
+  }
+}
+
 /** Loads a model and the first `limit` images of a dataset split, checking that they fit together. */
 export async function loadModelAndData(modelPath: string, dataName: string, split: 'train' | 'test', limit?: number): Promise<{ classifier: Classifier; data: ImageDataset }> {
   const { classifier } = await loadClassifier(modelPath);
+  checkModelDataset(modelPath, classifier.info, dataName);
   let data = loadDataset(dataName)[split];
   if (limit) data = subset(data, 0, Math.min(limit, data.count));
   const want = classifier.info.inputShape.join('×');

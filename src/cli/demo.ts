@@ -16,6 +16,8 @@ import { loadDataset } from '../node/datasets.ts';
 import { loadClassifier } from '../node/load-model.ts';
 import { runAttack } from '../node/attack-run.ts';
 import { writeFileAtomic } from '../node/io.ts';
+import { openRunFolder } from '../node/run-folder.ts';
+import { parseBackend } from '../backend/index.ts';
 import { renderReport, type Block } from '../report/html.ts';
 import { saveModel } from './train.ts';
 import { nonNegativeInt, seedInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
@@ -44,6 +46,8 @@ export function demoCommand(): Command {
 }
 
 async function demo(flags: DemoFlags): Promise<void> {
+  parseBackend(flags.backend);
+  const run = openRunFolder(flags.out, { command: 'demo' });
   const backend = await startBackend(flags);
   const splits = loadDataset('mnist');
   const log = (s: string) => process.stderr.write(s + '\n');
@@ -54,7 +58,7 @@ async function demo(flags: DemoFlags): Promise<void> {
     const spec = { inputShape: [28, 28, 1], numClasses: 10, seed: flags.seed };
     const model = buildModel('cnn', spec);
     await fitClassifier(model, subset(splits.train, 0, 10000), { epochs: 1, batchSize: 64, learningRate: 1e-3, seed: flags.seed });
-    await saveModel(model, join(flags.out, 'model'), { dataset: 'mnist', classNames: splits.train.classNames, inputShape: spec.inputShape, numClasses: 10 });
+    await saveModel(model, run.path('model'), { dataset: 'mnist', classNames: splits.train.classNames, inputShape: spec.inputShape, numClasses: 10 });
     classifier = new Classifier((x) => model.apply(x) as tf.Tensor, { ...spec, bounds: [0, 1] });
     source = 'trained by the demo (1 epoch, 10 000 images)';
   } else {
@@ -70,8 +74,7 @@ async function demo(flags: DemoFlags): Promise<void> {
   const blocks: Block[] = [];
   for (const attack of ['fgsm', 'pgd']) {
     for (const eps of [0.1, 0.2, 0.3]) {
-      const dir = join(flags.out, `${attack}-eps${eps}`);
-      const s = await runAttack(classifier, data, { attack, eps, steps: 40, stepSize: 0.01, seed: flags.seed, images: eps === 0.3 ? 8 : 0 }, dir);
+      const s = await runAttack(classifier, data, { attack, eps, steps: 40, stepSize: 0.01, seed: flags.seed, images: eps === 0.3 ? 8 : 0 }, run.sub(`${attack}-eps${eps}`));
       log(`${attack} ε=${eps}: adversarial accuracy ${(s.adversarial_accuracy * 100).toFixed(1)}% (${s.seconds.toFixed(1)} s)`);
       rows.push([attack === 'pgd' ? 'PGD-40' : 'FGSM', eps, s.clean_accuracy, s.adversarial_accuracy, s.success_rate, s.mean_linf, s.seconds]);
       results.push({ attack, eps, clean_accuracy: s.clean_accuracy, adversarial_accuracy: s.adversarial_accuracy, success_rate: s.success_rate, mean_linf: s.mean_linf, seconds: s.seconds });
@@ -79,9 +82,9 @@ async function demo(flags: DemoFlags): Promise<void> {
     }
   }
   const summary = { model: source, backend, test_accuracy: testAccuracy, attacked: data.count, results };
-  writeFileAtomic(join(flags.out, 'summary.json'), JSON.stringify(summary, null, 2));
+  writeFileAtomic(run.path('summary.json'), JSON.stringify(summary, null, 2));
   writeFileAtomic(
-    join(flags.out, 'report.html'),
+    run.path('report.html'),
     renderReport('advx demo: adversarial examples against an MNIST CNN', [
       { kind: 'text', text: `Model: ${source}. Backend: ${backend}. Clean accuracy on the MNIST test set: ${(testAccuracy * 100).toFixed(2)}%.` },
       { kind: 'heading', text: `Attacks on the first ${data.count} test images (L∞)` },

@@ -6,7 +6,7 @@
  *   evaluate  FID, KID, precision/recall and class coverage on a classifier's features
  */
 import { Command, Option } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -39,9 +39,12 @@ import {
   writeSampleGrid,
   type GanMetric,
 } from '../node/gan-run.ts';
+import { readRunConfig } from '../node/checkpoint.ts';
 import { writeFileAtomic } from '../node/io.ts';
 import { loadClassifier } from '../node/load-model.ts';
 import { progress } from '../node/progress.ts';
+import { checkOutFile, legacyConfig, openRunFolder } from '../node/run-folder.ts';
+import { parseBackend } from '../backend/index.ts';
 import { nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 /** --loss also takes "ls" for the least-squares GAN. */
@@ -140,10 +143,13 @@ function checkTrainFlags(flags: TrainFlags): { arch: ReturnType<typeof parseGanA
   const loss = parseLoss(flags.loss);
   const augment = parseAugment(flags.augment);
   parseDatasetName(flags.data);
+  parseBackend(flags.backend);
+  // A new, empty or own run folder, locked; a started run continues only with --resume.
   const configPath = join(flags.out, 'config.json');
-  if (!flags.resume && existsSync(configPath)) throw new AdvxError(`${flags.out} already holds a GAN run: pass --resume to continue it, or choose another --out`);
+  const started = (dir: string) => existsSync(join(dir, 'config.json'));
+  openRunFolder(flags.out, { command: 'gan train', started, legacy: legacyConfig(['arch', 'loss', 'data']), runName: 'a GAN run', resume: flags.resume });
   if (flags.resume && existsSync(configPath)) {
-    const previous = JSON.parse(readFileSync(configPath, 'utf8'));
+    const previous = readRunConfig(configPath);
     for (const key of RUN_IDENTITY) {
       if (previous[key] !== flags[key]) throw new AdvxError(`cannot resume ${flags.out}: it was started with --${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} ${previous[key]}, not ${flags[key]}`);
     }
@@ -299,6 +305,8 @@ function sampleCommand(): Command {
 }
 
 async function sample(flags: SampleFlags): Promise<void> {
+  parseBackend(flags.backend);
+  checkOutFile(flags.out); // a PNG file, not a run folder
   await startBackend(flags);
   const { generator, info } = await loadGenerator(flags.model);
   try {

@@ -1,6 +1,5 @@
 /** `advx robustness`: robust accuracy per ε and attack, worst case over attacks, a curve, sanity checks. */
 import { Command } from 'commander';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { toTensors } from '../data/types.ts';
@@ -8,10 +7,12 @@ import { evaluateRobustness, parseSuite, planAttacks, SUITES } from '../eval/rob
 import { ATTACKS } from '../attacks/index.ts';
 import { lineChartSvg } from '../report/plot.ts';
 import { writeFileAtomic } from '../node/io.ts';
+import { openRunFolder } from '../node/run-folder.ts';
+import { parseBackend } from '../backend/index.ts';
 import { writeRobustnessReport } from '../node/cli-reports.ts';
 import { svgToPng } from '../node/svg-png.ts';
 import { progress, type Progress } from '../node/progress.ts';
-import { loadModelAndData, parseNorm, nonNegativeInt, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { numberList, loadModelAndData, parseNorm, nonNegativeInt, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface RobustnessFlags extends BackendFlags {
   model: string;
@@ -55,11 +56,7 @@ export function robustnessCommand(): Command {
 }
 
 function parseEps(list: string): number[] {
-  const eps = list.split(',').map((s) => Number(s.trim()));
-  for (const [i, e] of eps.entries()) {
-    if (!(list.split(',')[i].trim() !== '' && Number.isFinite(e) && e >= 0)) throw new AdvxError(`--eps: "${list.split(',')[i]}" is not a non-negative number`);
-  }
-  return [...new Set(eps)].sort((a, b) => a - b);
+  return [...new Set(numberList('--eps', list))].sort((a, b) => a - b);
 }
 
 async function robustness(flags: RobustnessFlags): Promise<void> {
@@ -75,6 +72,8 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
   const eps = parseEps(flags.eps);
   // Unknown names, unsupported norms and duplicates fail here, before the model loads.
   planAttacks({ attacks: suite ? undefined : attacks, suite, eps, norm }, norm);
+  parseBackend(flags.backend);
+  const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'robustness' }) : undefined;
   await startBackend(flags);
   const { classifier, data } = await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
   const { x, y } = toTensors(data);
@@ -103,15 +102,15 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
   bar?.stop();
   tf.dispose([x, y]);
   for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`);
-  if (flags.out) {
+  if (run) {
     const series = [
       ...attacks.map((a) => ({ name: a, x: eps, y: eps.map((e) => report.per_attack[a][String(e)]) })),
       ...(attacks.length > 1 ? [{ name: 'worst case', x: eps, y: eps.map((e) => report.robust_accuracy[String(e)]), dashed: true }] : []),
     ];
     const svg = lineChartSvg(series, { title: `Robust accuracy, ${report.count} ${flags.data} test images`, xLabel: `ε (${flags.norm === 'linf' ? 'L∞' : 'L2'})`, yLabel: 'accuracy', yDomain: [0, 1] });
-    writeFileAtomic(join(flags.out, 'robustness.json'), JSON.stringify({ model: flags.model, data: flags.data, ...report }, null, 2));
-    writeFileAtomic(join(flags.out, 'curve.svg'), svg);
-    writeFileAtomic(join(flags.out, 'curve.png'), svgToPng(svg));
+    writeFileAtomic(run.path('robustness.json'), JSON.stringify({ model: flags.model, data: flags.data, ...report }, null, 2));
+    writeFileAtomic(run.path('curve.svg'), svg);
+    writeFileAtomic(run.path('curve.png'), svgToPng(svg));
     // The cascade at each ε: robust accuracy from clean (0) through each attack in order.
     const cascadeSvg =
       report.mode === 'cascade' && attacks.length > 1
@@ -120,7 +119,7 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
             { title: 'Robust accuracy after each attack', xLabel: `attacks run (0 = clean; ${attacks.map((a, i) => `${i + 1} = ${a}`).join(', ')})`, yLabel: 'accuracy', yDomain: [0, 1] },
           )
         : undefined;
-    writeRobustnessReport(flags.out, report, { model: flags.model, data: flags.data, attacks, curveSvg: svg, cascadeSvg });
+    writeRobustnessReport(run.dir, report, { model: flags.model, data: flags.data, attacks, curveSvg: svg, cascadeSvg });
   }
   if (flags.json) printJson(report);
   else {

@@ -7,9 +7,10 @@
  */
 import { Command, Option } from 'commander';
 import pc from 'picocolors';
-import { join } from 'node:path';
 import { AdvxError } from '../core/errors.ts';
 import { writeFileAtomic } from '../node/io.ts';
+import { openRunFolder } from '../node/run-folder.ts';
+import { parseBackend } from '../backend/index.ts';
 import { loadSpam } from '../node/spam.ts';
 import { loadTextClassifier } from '../node/text-model.ts';
 import { loadWordNet } from '../node/wordnet.ts';
@@ -49,6 +50,8 @@ export function textAttackCommand(): Command {
 
 async function textAttack(flags: TextAttackFlags): Promise<void> {
   const attack = parseTextAttack(flags.attack);
+  parseBackend(flags.backend);
+  const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'text-attack' }) : undefined;
   await startBackend(flags);
   const classifier = await loadTextClassifier(flags.model);
   const classIndex = (name: string, flag: string) => {
@@ -87,10 +90,10 @@ async function textAttack(flags: TextAttackFlags): Promise<void> {
     mean_queries: results.length ? results.reduce((s, r) => s + r.queries, 0) / results.length : 0,
     seconds,
   };
-  if (flags.out) {
-    writeFileAtomic(join(flags.out, 'results.json'), JSON.stringify({ ...summary, examples: results }, null, 1));
+  if (run) {
+    writeFileAtomic(run.path('results.json'), JSON.stringify({ ...summary, examples: results }, null, 1));
     const blocks = results.map((r, i) => `<h3>#${i + 1}: ${r.success ? 'success' : 'failed'}, ${r.edits.length} edits, ${r.queries} queries, p(${escapeHtml(classifier.classNames[goal.label])}) ${r.before[goal.label].toFixed(3)} → ${r.after[goal.label].toFixed(3)}</h3>${highlightHtml(r.segments)}`);
-    writeFileAtomic(join(flags.out, 'report.html'), `<!doctype html><meta charset="utf-8"><title>advx text-attack</title><style>body{font-family:sans-serif;max-width:60rem;margin:auto}${HIGHLIGHT_CSS}</style><h1>${escapeHtml(attack)} on ${escapeHtml(flags.model)}</h1><p>success rate ${(summary.success_rate * 100).toFixed(1)}%, mean edits ${summary.mean_edits?.toFixed(2) ?? '–'}</p>${blocks.join('\n')}`);
+    writeFileAtomic(run.path('report.html'), `<!doctype html><meta charset="utf-8"><title>advx text-attack</title><style>body{font-family:sans-serif;max-width:60rem;margin:auto}${HIGHLIGHT_CSS}</style><h1>${escapeHtml(attack)} on ${escapeHtml(flags.model)}</h1><p>success rate ${(summary.success_rate * 100).toFixed(1)}%, mean edits ${summary.mean_edits?.toFixed(2) ?? '–'}</p>${blocks.join('\n')}`);
   }
   if (flags.json) printJson(summary);
   else process.stdout.write(`${attack}: success ${(summary.success_rate * 100).toFixed(1)}% of ${results.length}, mean edits ${summary.mean_edits?.toFixed(2) ?? '–'}, mean queries ${summary.mean_queries.toFixed(0)} (${seconds.toFixed(1)} s)\n`);

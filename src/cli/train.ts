@@ -1,6 +1,6 @@
 /** `advx train`: train a zoo model on a dataset, with checkpoints, resume and metrics.jsonl. */
 import { Command, Option } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
@@ -12,14 +12,16 @@ import { TRADES_DEFAULTS, tradesTraining } from '../defenses/trades.ts';
 import { distillationLoss, temperatureCrossEntropy } from '../defenses/distillation.ts';
 import { accuracy } from '../eval/accuracy.ts';
 import { subset } from '../data/types.ts';
-import { loadDataset } from '../node/datasets.ts';
+import { loadDataset, parseDatasetName } from '../node/datasets.ts';
 import { writeFileAtomic } from '../node/io.ts';
 import { writeTrainReport } from '../node/cli-reports.ts';
 import { fileSystemHandler } from '../node/model-io.ts';
 import { INFO_FILE, loadClassifier } from '../node/load-model.ts';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from '../node/checkpoint.ts';
+import { hasCheckpoint, loadCheckpoint, readRunConfig, saveCheckpoint } from '../node/checkpoint.ts';
 import { progress } from '../node/progress.ts';
-import { nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { legacyConfig, openRunFolder } from '../node/run-folder.ts';
+import { parseBackend } from '../backend/index.ts';
+import { MAX_BATCH, MAX_EPOCHS, MAX_STEPS, pathList, precheckModel, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface TrainFlags extends BackendFlags {
   model: string;
@@ -51,6 +53,9 @@ interface TrainFlags extends BackendFlags {
 /** --adv: the batch-replacing methods of adversarial-training.ts, and TRADES, which changes the loss. */
 const ADV_CHOICES = [...ADVERSARIAL_METHODS, 'trades'] as const;
 
+/** Translations past this many pixels move a 28-pixel image out of its frame. */
+const MAX_SHIFT = 27;
+
 /** What must match for --resume to continue a run rather than start another. */
 const RUN_IDENTITY = ['model', 'data', 'batch', 'lr', 'lrDecay', 'shift', 'seed', 'limit', 'adv', 'advEps', 'advSteps', 'advAlpha', 'staticModels', 'temperature', 'distillFrom', 'init', 'dropout', 'advRamp', 'tradesBeta'] as const;
 
@@ -59,12 +64,12 @@ export function trainCommand(): Command {
     .description('train a classifier from the model zoo')
     .addOption(new Option('--model <name>', `architecture: ${Object.keys(MODELS).join(', ')}`).default('cnn'))
     .option('--data <name>', 'dataset: mnist, fashion-mnist', 'mnist')
-    .option('--epochs <n>', 'epochs to train in all', nonNegativeInt('--epochs'), 5)
+    .option('--epochs <n>', 'epochs to train in all', nonNegativeInt('--epochs', MAX_EPOCHS), 5)
     .requiredOption('--out <dir>', 'run folder (config.json, metrics.jsonl, report.html, checkpoint/, model/)')
-    .option('--batch <n>', 'batch size', positiveInt('--batch'), 128)
+    .option('--batch <n>', 'batch size', positiveInt('--batch', MAX_BATCH), 128)
     .option('--lr <x>', 'Adam learning rate', positiveNumber('--lr'), 1e-3)
     .option('--lr-decay <x>', 'learning rate multiplier per epoch', positiveNumber('--lr-decay'), 1)
-    .option('--shift <px>', 'random translation augmentation, in pixels', nonNegativeInt('--shift'), 0)
+    .option('--shift <px>', 'random translation augmentation, in pixels', nonNegativeInt('--shift', MAX_SHIFT), 0)
     .option('--seed <n>', 'seed for initialisation, shuffling and augmentation', seedInt('--seed'), 0)
     .option('--init <path>', 'start from the weights of a trained model of the same architecture (fine-tuning)')
     .option('--no-dropout', 'leave out the architecture\'s dropout layers')
@@ -72,7 +77,7 @@ export function trainCommand(): Command {
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .addOption(new Option('--adv <method>', 'adversarial training: fgsm-rs, pgd, ensemble, trades').choices([...ADV_CHOICES]))
     .option('--adv-eps <x>', 'adversarial training budget ε (L∞, default 0.3)', positiveNumber('--adv-eps'))
-    .option('--adv-steps <n>', `attack steps for --adv pgd (default 7) and trades (default ${TRADES_DEFAULTS.steps})`, positiveInt('--adv-steps'))
+    .option('--adv-steps <n>', `attack steps for --adv pgd (default 7) and trades (default ${TRADES_DEFAULTS.steps})`, positiveInt('--adv-steps', MAX_STEPS))
     .option('--adv-alpha <x>', `adversarial step size (trades: default ${TRADES_DEFAULTS.alpha})`, positiveNumber('--adv-alpha'))
     .option('--adv-ramp <epochs>', 'grow ε linearly from 0 to --adv-eps over this many epochs', nonNegativeNumber('--adv-ramp'))
     .option('--trades-beta <x>', `weight β of the KL term of --adv trades (default ${TRADES_DEFAULTS.beta})`, positiveNumber('--trades-beta'))
@@ -87,15 +92,17 @@ export function trainCommand(): Command {
 async function train(flags: TrainFlags): Promise<void> {
   parseModelName(flags.model); // before the backend starts and the data loads
   checkTradesFlags(flags);
+  checkTrainFlags(flags); // every option, before anything starts or is written
+  await precheckHelperModels(flags);
+  parseBackend(flags.backend);
+  // A new, empty or own run folder, locked; a started run continues only with --resume.
+  openRunFolder(flags.out, { command: 'train', started: hasCheckpoint, legacy: legacyConfig(['model', 'data'], hasCheckpoint), runName: 'a training run', resume: flags.resume });
   const backend = await startBackend(flags);
   const dir = flags.out;
   const configPath = join(dir, 'config.json');
   const resuming = Boolean(flags.resume) && hasCheckpoint(dir);
-  if (!flags.resume && hasCheckpoint(dir)) {
-    throw new AdvxError(`${dir} already holds a training run: pass --resume to continue it, or choose another --out`);
-  }
   if (resuming && existsSync(configPath)) {
-    const previous = JSON.parse(readFileSync(configPath, 'utf8'));
+    const previous = readRunConfig(configPath);
     for (const key of RUN_IDENTITY) {
       // A run from before an option existed was made with that option's default.
       if (!(key in previous) && (flags[key] === undefined || (key === 'dropout' && flags[key]))) continue;
@@ -108,6 +115,7 @@ async function train(flags: TrainFlags): Promise<void> {
   const splits = loadDataset(flags.data);
   const trainSet = flags.limit ? subset(splits.train, 0, Math.min(flags.limit, splits.train.count)) : splits.train;
   const spec = { inputShape: [...splits.train.shape], numClasses: splits.train.numClasses, seed: flags.seed, dropout: flags.dropout };
+  const helpers = await loadHelperModels(flags, spec);
   const model = buildModel(flags.model, spec);
   const optimizer = createOptimizer(flags.lr);
   if (flags.init && !resuming) await initialiseFrom(model, flags.init);
@@ -124,7 +132,7 @@ async function train(flags: TrainFlags): Promise<void> {
   writeTrainReport(dir, history, config);
 
   const classifier = new Classifier((x) => model.apply(x) as tf.Tensor, { inputShape: spec.inputShape, numClasses: spec.numClasses, bounds: [0, 1] });
-  const defence = await defenceHooks(flags, classifier);
+  const defence = defenceHooks(flags, classifier, helpers);
   const stepsPerEpoch = Math.ceil(trainSet.count / flags.batch);
   let bar: ReturnType<typeof progress> | undefined;
   await fitClassifier(model, trainSet, {
@@ -180,21 +188,77 @@ function checkTradesFlags(flags: TrainFlags): void {
   flags.tradesBeta ??= TRADES_DEFAULTS.beta;
 }
 
-/** The fitClassifier hooks for --adv, --temperature and --distill-from. */
-async function defenceHooks(flags: TrainFlags, current: Classifier): Promise<Pick<FitOptions, 'perturb' | 'companion' | 'loss'>> {
+/**
+ * Refuses options that would be ignored or fail later, before the backend starts, the data loads
+ * or anything is written: the defence options that need another (--adv-ramp without --adv, …) and
+ * model paths that hold no model.
+ */
+function checkTrainFlags(flags: TrainFlags): void {
+  parseDatasetName(flags.data);
+  if (!flags.adv) {
+    for (const [flag, v] of [['--adv-ramp', flags.advRamp], ['--adv-eps', flags.advEps], ['--adv-steps', flags.advSteps], ['--adv-alpha', flags.advAlpha]] as const) {
+      if (v !== undefined) throw new AdvxError(`${flag} is only used with --adv`);
+    }
+  }
+  if (flags.staticModels !== undefined && flags.adv !== 'ensemble') throw new AdvxError('--static-models is only used with --adv ensemble');
+  if (flags.adv === 'ensemble' && flags.staticModels === undefined) throw new AdvxError('--adv ensemble needs --static-models (comma-separated model folders)');
+  if (flags.advSteps !== undefined && (flags.adv === 'fgsm-rs' || flags.adv === 'ensemble')) throw new AdvxError(`--adv-steps is used by --adv pgd and trades, not by ${flags.adv} (one step)`);
+  if (flags.advAlpha !== undefined && flags.adv === 'ensemble') throw new AdvxError('--adv-alpha is not used by --adv ensemble (its step is ε)');
+  if (flags.distillFrom !== undefined && !flags.temperature) throw new AdvxError('--distill-from needs --temperature');
+  const models: Array<[string, string]> = [
+    ...(flags.staticModels === undefined ? [] : pathList('--static-models', flags.staticModels).map((p): [string, string] => ['--static-models', p])),
+    ...(flags.distillFrom === undefined ? [] : [['--distill-from', flags.distillFrom] as [string, string]]),
+    ...(flags.init === undefined ? [] : [['--init', flags.init] as [string, string]]),
+  ];
+  for (const [flag, path] of models) {
+    const json = path.endsWith('.json') ? path : join(path, 'model.json');
+    if (!existsSync(json)) throw new AdvxError(`${flag} ${path}: no model there (${json} does not exist)`);
+  }
+}
+
+/** The files, classes and input shapes of --distill-from and --static-models, and of --init all but its classes, before any work. */
+async function precheckHelperModels(flags: TrainFlags): Promise<void> {
+  if (flags.distillFrom !== undefined) await precheckModel(flags.distillFrom, flags.data, { flag: '--distill-from' });
+  for (const p of flags.staticModels === undefined ? [] : pathList('--static-models', flags.staticModels)) await precheckModel(p, flags.data, { flag: '--static-models' });
+  // Fine-tuning from a model of other classes is legitimate; the weights' fit is checked on load.
+  if (flags.init !== undefined) await precheckModel(flags.init, flags.data, { flag: '--init', classes: false });
+}
+
+interface HelperModels {
+  teacher?: Classifier;
+  staticModels?: Classifier[];
+}
+
+/** The --distill-from teacher and --static-models, checked against the data: a misfit names its path. */
+async function loadHelperModels(flags: TrainFlags, spec: { inputShape: number[]; numClasses: number }): Promise<HelperModels> {
+  const load = async (flag: string, path: string): Promise<Classifier> => {
+    const { classifier } = await loadClassifier(path);
+    const { inputShape, numClasses } = classifier.info;
+    if (inputShape.join('×') !== spec.inputShape.join('×')) {
+      throw new AdvxError(`${flag} ${path} expects inputs of shape ${inputShape.join('×')}, but ${flags.data} images are ${spec.inputShape.join('×')}`);
+    }
+    if (numClasses !== spec.numClasses) throw new AdvxError(`${flag} ${path} has ${numClasses} classes, but ${flags.data} has ${spec.numClasses}`);
+    return classifier;
+  };
+  const helpers: HelperModels = {};
+  if (flags.distillFrom) helpers.teacher = await load('--distill-from', flags.distillFrom);
+  if (flags.staticModels && flags.adv === 'ensemble') {
+    helpers.staticModels = [];
+    for (const p of pathList('--static-models', flags.staticModels)) helpers.staticModels.push(await load('--static-models', p));
+  }
+  return helpers;
+}
+
+/** The fitClassifier hooks for --adv, --temperature and --distill-from (options checked by checkTrainFlags). */
+function defenceHooks(flags: TrainFlags, current: Classifier, helpers: HelperModels): Pick<FitOptions, 'perturb' | 'companion' | 'loss'> {
   const hooks: Pick<FitOptions, 'perturb' | 'companion' | 'loss'> = {};
   if (flags.adv === 'trades') {
     Object.assign(hooks, tradesTraining(current, { eps: flags.advEps ?? 0.3, beta: flags.tradesBeta, steps: flags.advSteps, alpha: flags.advAlpha, rampEpochs: flags.advRamp }));
   } else if (flags.adv) {
-    const staticModels = flags.staticModels ? await Promise.all(flags.staticModels.split(',').map(async (p) => (await loadClassifier(p.trim())).classifier)) : undefined;
-    hooks.perturb = adversarialPerturbation(current, { method: flags.adv as AdversarialMethod, eps: flags.advEps ?? 0.3, steps: flags.advSteps, alpha: flags.advAlpha, staticModels, rampEpochs: flags.advRamp });
-  } else if (flags.staticModels || flags.advRamp !== undefined) {
-    if (flags.advRamp !== undefined) throw new AdvxError('--adv-ramp is only used with --adv');
-    throw new AdvxError('--static-models is only used with --adv ensemble');
+    hooks.perturb = adversarialPerturbation(current, { method: flags.adv as AdversarialMethod, eps: flags.advEps ?? 0.3, steps: flags.advSteps, alpha: flags.advAlpha, staticModels: helpers.staticModels, rampEpochs: flags.advRamp });
   }
   if (flags.distillFrom) {
-    if (!flags.temperature) throw new AdvxError('--distill-from needs --temperature');
-    hooks.loss = distillationLoss((await loadClassifier(flags.distillFrom)).classifier, flags.temperature);
+    hooks.loss = distillationLoss(helpers.teacher!, flags.temperature!);
   } else if (flags.temperature) {
     hooks.loss = temperatureCrossEntropy(flags.temperature);
   }

@@ -1,14 +1,15 @@
 /** `advx transfer`: the transfer matrix of an attack across models (eval/transfer.ts). */
 import { Command } from 'commander';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { toTensors } from '../data/types.ts';
 import { getAttack } from '../attacks/index.ts';
 import { transferMatrix } from '../eval/transfer.ts';
 import { writeFileAtomic } from '../node/io.ts';
+import { openRunFolder } from '../node/run-folder.ts';
+import { parseBackend } from '../backend/index.ts';
 import { writeTransferReport } from '../node/cli-reports.ts';
-import { loadModelAndData, nonNegativeInt, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { MAX_STEPS, pathList, precheckModel, loadModelAndData, nonNegativeInt, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface TransferFlags extends BackendFlags {
   models: string;
@@ -31,7 +32,7 @@ export function transferCommand(): Command {
     .option('--attack <name>', 'white-box attack run on each source model', 'pgd')
     .option('--eps <x>', 'perturbation budget ε', nonNegativeNumber('--eps'), 0.3)
     .option('--norm <name>', 'linf or l2', 'linf')
-    .option('--steps <n>', 'iterations of iterative attacks (default per attack)', positiveInt('--steps'))
+    .option('--steps <n>', 'iterations of iterative attacks (default per attack)', positiveInt('--steps', MAX_STEPS))
     .option('--step-size <x>', 'step size α (default per attack)', positiveNumber('--step-size'))
     .option('--seed <n>', 'seed', seedInt('--seed'), 0)
     .option('--data <name>', 'dataset', 'mnist')
@@ -42,10 +43,12 @@ export function transferCommand(): Command {
 }
 
 async function transfer(flags: TransferFlags): Promise<void> {
-  const paths = flags.models.split(',').map((s) => s.trim()).filter(Boolean);
-  if (paths.length < 2) throw new AdvxError(`--models needs at least two comma-separated models, got ${paths.length}`);
+  const paths = pathList('--models', flags.models, { min: 2 });
   getAttack(flags.attack); // an unknown name fails here, before any work
   const norm = parseNorm(flags.norm);
+  for (const path of paths) await precheckModel(path, flags.data); // before anything is written
+  parseBackend(flags.backend);
+  const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'transfer' }) : undefined;
   await startBackend(flags);
   const loaded = [];
   for (const path of paths) loaded.push(await loadModelAndData(path, flags.data, 'test', flags.limit));
@@ -53,9 +56,9 @@ async function transfer(flags: TransferFlags): Promise<void> {
   const options = { eps: flags.eps, norm, steps: flags.steps, stepSize: flags.stepSize, seed: flags.seed };
   const m = await transferMatrix(loaded.map((l, i) => ({ name: paths[i], classifier: l.classifier })), x, y, { name: flags.attack, options });
   tf.dispose([x, y]);
-  if (flags.out) {
-    writeFileAtomic(join(flags.out, 'transfer.json'), JSON.stringify({ data: flags.data, count: x.shape[0], attack: flags.attack, ...options, ...m }, null, 2));
-    writeTransferReport(flags.out, m, { data: flags.data, count: x.shape[0], attack: flags.attack, eps: flags.eps, norm });
+  if (run) {
+    writeFileAtomic(run.path('transfer.json'), JSON.stringify({ data: flags.data, count: x.shape[0], attack: flags.attack, ...options, ...m }, null, 2));
+    writeTransferReport(run.dir, m, { data: flags.data, count: x.shape[0], attack: flags.attack, eps: flags.eps, norm });
   }
   if (flags.json) {
     printJson(m);

@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { AdvxError, assertOption } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
+import { restoreOptimizerWeights } from '../train/optimizer-state.ts';
 import type { ImageDataset } from '../data/types.ts';
 import {
   buildDcgan,
@@ -135,31 +136,10 @@ export function imageGanOptimizers(s: ImageGanState): Pick<tf.Optimizer, 'getWei
       for (const [k, opt] of Object.entries(both)) {
         const mine = weights.filter((w) => w.name.startsWith(`${k}/`)).map((w) => ({ name: w.name.slice(k.length + 1), tensor: w.tensor }));
         if (!mine.length) continue;
-        await opt.setWeights(mine);
-        restoreAdamPowers(opt);
+        await restoreOptimizerWeights(opt, mine);
       }
     },
   };
-}
-
-/**
- * Adam.setWeights recomputes β^(t+1) with pow, while training reaches it by t float32 products:
- * the two can differ in the last bit, enough for a resumed run to drift from the uninterrupted one.
- * This sets them to the product chain, exactly as t training steps leave them.
- */
-function restoreAdamPowers(opt: tf.Optimizer): void {
-  const adam = opt as unknown as { beta1?: number; beta2?: number; accBeta1?: tf.Variable; accBeta2?: tf.Variable; iterations: number };
-  if (adam.accBeta1 === undefined || adam.accBeta2 === undefined || adam.beta1 === undefined || adam.beta2 === undefined) return;
-  const chain = (beta: number) => {
-    const b = Math.fround(beta);
-    let acc = b;
-    for (let i = 0; i < adam.iterations; i++) acc = Math.fround(acc * b);
-    return acc;
-  };
-  tf.tidy(() => {
-    adam.accBeta1!.assign(tf.scalar(chain(adam.beta1!)));
-    adam.accBeta2!.assign(tf.scalar(chain(adam.beta2!)));
-  });
 }
 
 /** Thrown when a loss or gradient turns non-finite; the networks keep their last good weights. */

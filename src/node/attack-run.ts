@@ -3,8 +3,6 @@
  * per-example original / perturbation / adversarial PNGs, a grid, and results.json.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { checkAttackRequest, type AttackOptions } from '../attacks/index.ts';
 import type { Classifier } from '../models/classifier.ts';
 import type { ImageDataset } from '../data/types.ts';
@@ -12,6 +10,7 @@ import { gatherBatch } from '../data/batch.ts';
 import { AdvxError } from '../core/errors.ts';
 import { encodePng, imageGrid } from './png.ts';
 import { writeFileAtomic } from './io.ts';
+import { openRunFolder, type RunPaths } from './run-folder.ts';
 
 export interface AttackRunOptions extends AttackOptions {
   attack: string;
@@ -54,7 +53,21 @@ export interface AttackRunSummary {
   examples: ExampleResult[];
 }
 
-export async function runAttack(classifier: Classifier, data: ImageDataset, options: AttackRunOptions, outDir?: string): Promise<AttackRunSummary> {
+/**
+ * `out`: where to write the images and results.json — a run folder (or a sub-folder of one) opened
+ * by the caller, or a path, opened here as an `attack` run folder (see run-folder.ts).
+ */
+export async function runAttack(classifier: Classifier, data: ImageDataset, options: AttackRunOptions, out?: string | RunPaths): Promise<AttackRunSummary> {
+  if (typeof out !== 'string') return attackInto(classifier, data, options, out);
+  const run = openRunFolder(out, { command: 'attack' });
+  try {
+    return await attackInto(classifier, data, options, run);
+  } finally {
+    run.release();
+  }
+}
+
+async function attackInto(classifier: Classifier, data: ImageDataset, options: AttackRunOptions, outDir?: RunPaths): Promise<AttackRunSummary> {
   const attack = checkAttackRequest(options.attack, { norm: options.norm, targeted: options.target !== undefined }).run;
   const k = classifier.info.numClasses;
   if (options.target !== undefined && !(Number.isInteger(options.target) && options.target >= 0 && options.target < k)) {
@@ -129,7 +142,7 @@ export async function runAttack(classifier: Classifier, data: ImageDataset, opti
     examples,
   };
   if (outDir) writeAttackImages(outDir, summary, cleanPixels, advPixels, keepImages, data, options.eps, options.printScale);
-  if (outDir) writeFileAtomic(join(outDir, 'results.json'), JSON.stringify(summary, null, 2));
+  if (outDir) writeFileAtomic(outDir.path('results.json'), JSON.stringify(summary, null, 2));
   return summary;
 }
 
@@ -155,36 +168,49 @@ function toRgb(pixels: Float32Array, channels: number): Float32Array {
   return rgb;
 }
 
-function writeAttackImages(dir: string, s: AttackRunSummary, clean: Float32Array, adv: Float32Array, n: number, data: ImageDataset, eps: number, printScale?: number): void {
-  // Start from an empty examples/ so files of an earlier run in the same folder cannot mix in.
-  rmSync(join(dir, 'examples'), { recursive: true, force: true });
-  rmSync(join(dir, 'print'), { recursive: true, force: true });
-  rmSync(join(dir, 'grid.png'), { force: true });
+function writeAttackImages(out: RunPaths, s: AttackRunSummary, clean: Float32Array, adv: Float32Array, n: number, data: ImageDataset, eps: number, printScale?: number): void {
+  // Remove the images an earlier attack run wrote here, so that they cannot mix in: only those its
+  // run folder records, never a file of someone else's.
+  out.removeRecorded('examples');
+  out.removeRecorded('print');
+  out.removeRecorded('grid.png');
   if (n === 0) return;
   const [h, w, c] = data.shape;
   const size = h * w * c;
   const name = (i: number) => data.classNames[i] ?? String(i);
+  const magnified = Boolean(printScale && printScale > 1);
+  const files = (i: number) => {
+    const e = s.examples[i];
+    const tag = `${String(i).padStart(4, '0')}`;
+    return {
+      original: `examples/${tag}-original-${name(e.label)}-${(e.clean_confidence * 100).toFixed(0)}pct.png`,
+      perturbation: `examples/${tag}-perturbation.png`,
+      adversarial: `examples/${tag}-adversarial-${name(e.adversarial_prediction)}-${(e.adversarial_confidence * 100).toFixed(0)}pct.png`,
+      print: magnified ? `print/${tag}-adversarial-x${printScale}.png` : undefined,
+    };
+  };
+  // Recorded before they are written, so that a run killed half-way leaves nothing unrecorded.
+  out.record([...Array.from({ length: n }, (_, i) => Object.values(files(i)).filter((f): f is string => f !== undefined)).flat(), 'grid.png']);
   // One row per example: original | perturbation (amplified to ±ε) | adversarial.
   const triplets = new Float32Array(n * 3 * h * w * 3);
   for (let i = 0; i < n; i++) {
     const a = clean.subarray(i * size, (i + 1) * size);
     const b = adv.subarray(i * size, (i + 1) * size);
     const delta = b.map((v, j) => v - a[j]);
-    const e = s.examples[i];
+    const f = files(i);
     const parts = [toRgb(a, c), divergingColors(delta, eps, c), toRgb(b, c)];
-    const tag = `${String(i).padStart(4, '0')}`;
-    writeFileAtomic(join(dir, 'examples', `${tag}-original-${name(e.label)}-${(e.clean_confidence * 100).toFixed(0)}pct.png`), encodePng(parts[0], w, h, 3));
-    writeFileAtomic(join(dir, 'examples', `${tag}-perturbation.png`), encodePng(parts[1], w, h, 3));
-    writeFileAtomic(join(dir, 'examples', `${tag}-adversarial-${name(e.adversarial_prediction)}-${(e.adversarial_confidence * 100).toFixed(0)}pct.png`), encodePng(parts[2], w, h, 3));
+    writeFileAtomic(out.path(f.original), encodePng(parts[0], w, h, 3));
+    writeFileAtomic(out.path(f.perturbation), encodePng(parts[1], w, h, 3));
+    writeFileAtomic(out.path(f.adversarial), encodePng(parts[2], w, h, 3));
     parts.forEach((p, j) => triplets.set(p, (i * 3 + j) * h * w * 3));
-    if (printScale && printScale > 1) {
+    if (f.print && printScale) {
       // Nearest-neighbour magnification keeps every perturbed pixel a crisp square on paper.
       const big = magnify(parts[2], w, h, 3, printScale);
-      writeFileAtomic(join(dir, 'print', `${tag}-adversarial-x${printScale}.png`), encodePng(big, w * printScale, h * printScale, 3));
+      writeFileAtomic(out.path(f.print), encodePng(big, w * printScale, h * printScale, 3));
     }
   }
   const grid = imageGrid(triplets, n * 3, h, w, 3, 3 * Math.min(n, 4), 1, 1);
-  writeFileAtomic(join(dir, 'grid.png'), encodePng(grid.pixels, grid.width, grid.height, 3));
+  writeFileAtomic(out.path('grid.png'), encodePng(grid.pixels, grid.width, grid.height, 3));
 }
 
 /** Each pixel becomes a k×k block. */

@@ -8,6 +8,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdvxError } from '../core/errors.ts';
+import { restoreOptimizerWeights } from '../train/optimizer-state.ts';
 import { writeFileAtomic } from './io.ts';
 import { fileSystemHandler } from './model-io.ts';
 
@@ -33,10 +34,48 @@ async function writeWeights(dir: string, name: string, named: Array<{ name: stri
   writeFileAtomic(join(dir, `${name}.json`), JSON.stringify(specs));
 }
 
+/** What to do about a damaged checkpoint file, at the end of its one-line error. */
+const DAMAGED_CHECKPOINT = 'delete the run folder or resume from a whole checkpoint';
+
+/**
+ * Reads and parses a JSON file of a run folder; a file that cannot be read or is not JSON is one
+ * AdvxError line naming it, ending with `remedy`.
+ */
+export function readRunJson(file: string, remedy = DAMAGED_CHECKPOINT): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new AdvxError(`cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): ${remedy}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AdvxError(`${file} is not valid JSON: ${remedy}`);
+  }
+}
+
+const BYTES_PER_VALUE: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+
+/** The weights `name`.json/.bin that writeWeights wrote, checked against each other before decoding. */
 function readWeights(dir: string, name: string): { specs: tf.io.WeightsManifestEntry[]; tensors: tf.NamedTensorMap } {
-  const specs = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
-  const buf = readFileSync(join(dir, `${name}.bin`));
-  return { specs, tensors: tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, specs) };
+  const jsonFile = join(dir, `${name}.json`);
+  const binFile = join(dir, `${name}.bin`);
+  const specs = readRunJson(jsonFile);
+  const valid =
+    Array.isArray(specs) &&
+    specs.every((s) => typeof s?.name === 'string' && s.dtype in BYTES_PER_VALUE && Array.isArray(s.shape) && s.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0));
+  if (!valid) throw new AdvxError(`${jsonFile} is not a list of weights (name, shape, dtype): ${DAMAGED_CHECKPOINT}`);
+  const manifest = specs as tf.io.WeightsManifestEntry[];
+  let buf: Buffer;
+  try {
+    buf = readFileSync(binFile);
+  } catch (e) {
+    throw new AdvxError(`cannot read ${binFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): ${DAMAGED_CHECKPOINT}`);
+  }
+  const expected = manifest.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * BYTES_PER_VALUE[s.dtype], 0);
+  if (buf.byteLength !== expected) throw new AdvxError(`${binFile} holds ${buf.byteLength} bytes, expected ${expected}: ${DAMAGED_CHECKPOINT}`);
+  return { specs: manifest, tensors: tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer, manifest) };
 }
 
 export async function saveCheckpoint(runDir: string, model: Checkpointable, optimizer: tf.Optimizer, state: CheckpointState): Promise<void> {
@@ -67,6 +106,24 @@ export async function loadCheckpoint(runDir: string, model: Checkpointable, opti
   let dir = join(runDir, 'checkpoint');
   if (!existsSync(join(dir, 'state.json'))) dir = join(runDir, 'checkpoint.old');
   if (!existsSync(join(dir, 'state.json'))) throw new AdvxError(`no checkpoint to resume in ${runDir}`);
+  // The small files first: a damaged checkpoint is refused before any weights are touched.
+  const stateFile = join(dir, 'state.json');
+  const state = readRunJson(stateFile) as CheckpointState;
+  if (typeof state !== 'object' || state === null || !Number.isInteger(state.epoch) || state.epoch < 0) {
+    throw new AdvxError(`${stateFile} holds no checkpoint state (a whole number of epochs done): ${DAMAGED_CHECKPOINT}`);
+  }
+  const optimizerWeights = readWeights(dir, 'optimizer');
+  try {
+    restoreModelWeights(dir, model, await readModelWeights(dir, model));
+    // Not optimizer.setWeights: Adam's would lose the last bits of its bias correction.
+    await restoreOptimizerWeights(optimizer, optimizerWeights.specs.map((s) => ({ name: s.name, tensor: optimizerWeights.tensors[s.name] })));
+  } finally {
+    tf.dispose(Object.values(optimizerWeights.tensors));
+  }
+  return state;
+}
+
+async function readModelWeights(dir: string, model: Checkpointable): Promise<{ saved: tf.Tensor[]; all: tf.NamedTensorMap }> {
   // Weights are matched by position (the saved order is the model's weights' order), since layer
   // names carry global counters that differ between processes.
   let saved: tf.Tensor[];
@@ -81,15 +138,26 @@ export async function loadCheckpoint(runDir: string, model: Checkpointable, opti
     all = tensors;
     saved = specs.map((s) => tensors[s.name]);
   }
-  const own = model.getWeights();
-  if (saved.length !== own.length || saved.some((t, i) => !tf.util.arraysEqual(t.shape, own[i].shape))) {
+  return { saved, all };
+}
+
+/** Sets the checkpoint's weights into `model` (they must have its weights' shapes) and frees them. */
+function restoreModelWeights(dir: string, model: Checkpointable, { saved, all }: { saved: tf.Tensor[]; all: tf.NamedTensorMap }): void {
+  try {
+    const own = model.getWeights();
+    if (saved.length !== own.length || saved.some((t, i) => !t || !tf.util.arraysEqual(t.shape, own[i].shape))) {
+      throw new AdvxError(`the checkpoint in ${dir} belongs to another model (its weights do not match this model's shapes)`);
+    }
+    model.setWeights(saved);
+  } finally {
     tf.dispose(Object.values(all));
-    throw new AdvxError(`the checkpoint in ${dir} belongs to another model (its weights do not match this model's shapes)`);
   }
-  model.setWeights(saved);
-  tf.dispose(Object.values(all));
-  const { specs, tensors: optWeights } = readWeights(dir, 'optimizer');
-  await optimizer.setWeights(specs.map((s) => ({ name: s.name, tensor: optWeights[s.name] })));
-  tf.dispose(Object.values(optWeights));
-  return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+}
+
+/** A run's config.json (the options it was started with), as --resume reads it to compare them. */
+export function readRunConfig(file: string): Record<string, unknown> {
+  const remedy = 'repair it or delete the run folder';
+  const config = readRunJson(file, remedy);
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new AdvxError(`${file} does not hold a run's options (a JSON object): ${remedy}`);
+  return config as Record<string, unknown>;
 }

@@ -114,11 +114,23 @@ export function writeMetrics(dir: string, rows: GanMetric[]): void {
 export function readMetrics(dir: string, upTo: number): GanMetric[] {
   const file = join(dir, 'metrics.jsonl');
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
+  const rows: GanMetric[] = [];
+  readFileSync(file, 'utf8')
     .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as GanMetric)
-    .filter((r) => r.step <= upTo);
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      let row: GanMetric;
+      try {
+        row = JSON.parse(line);
+      } catch {
+        throw new AdvxError(`${file}: line ${i + 1} is not valid JSON: delete that line or the run folder`);
+      }
+      if (typeof row !== 'object' || row === null || !Number.isInteger(row.step)) {
+        throw new AdvxError(`${file}: line ${i + 1} is not a metrics row (it has no step number): delete that line or the run folder`);
+      }
+      if (row.step <= upTo) rows.push(row);
+    });
+  return rows;
 }
 
 // The checkpoint code takes one optimizer: both Adams behind one getWeights/setWeights.

@@ -54,19 +54,26 @@ export async function readModelArtifacts(path: string): Promise<tf.io.ModelArtif
   return tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
     const specs: tf.io.WeightsManifestEntry[] = [];
     const buffers: ArrayBuffer[] = [];
+    const files: string[] = [];
     for (const group of manifest) {
       specs.push(...group.weights);
       for (const p of group.paths) {
         const file = join(base, p);
         if (!existsSync(file)) throw new AdvxError(`weights file ${file} named in ${jsonPath} is missing`);
         const b = readFileSync(file);
+        files.push(file);
         buffers.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
       }
     }
     const data = tf.io.CompositeArrayBuffer.join(buffers);
     const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * bytesPerValue(s), 0);
+    const named = files.length === 1 ? files[0] : `the weight files of ${jsonPath} (${files.join(', ')})`;
     if (data.byteLength < expected) {
-      throw new AdvxError(`weights of ${jsonPath} are truncated: ${data.byteLength} bytes, expected ${expected}`);
+      throw new AdvxError(`weights of ${jsonPath} are truncated: ${named} holds ${data.byteLength} bytes, expected ${expected}`);
+    }
+    // String weights have no fixed size; any other surplus means the files are not this model's.
+    if (data.byteLength > expected && !specs.some((s) => s.dtype === 'string')) {
+      throw new AdvxError(`${named} holds ${data.byteLength} bytes, but ${jsonPath} describes ${expected} bytes of weights: the files do not belong together`);
     }
     return [specs, data];
   });

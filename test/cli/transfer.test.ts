@@ -50,7 +50,7 @@ test('advx transfer prints the matrix and writes transfer.json', () => {
 
 test('transfer options are checked', () => {
   const cases: Array<[string[], RegExp]> = [
-    [['--models', models[0]], /--models needs at least two/],
+    [['--models', models[0]], /--models needs at least 2 comma-separated models/],
     [['--models', models.join(','), '--attack', 'nope'], /unknown attack "nope"/],
   ];
   for (const [extra, message] of cases) {
