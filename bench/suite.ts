@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -35,6 +35,8 @@ const { values: args } = parseArgs({
   },
 });
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
+// The machine's load before and after: other jobs on the cores distort both sides, PyTorch's more.
+const loadBefore = loadavg()[0];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 await useBackend('wasm', { threads: args.threads ? Number(args.threads) : undefined });
@@ -71,7 +73,7 @@ const rows = report.attacks.map((a) => {
 });
 const lines = [
   '<!-- suite:start (written by `npm run bench:suite`; do not edit by hand) -->',
-  `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} × ${cpus()[0]?.model}, wasm backend${args.threads ? `, ${args.threads} thread(s)` : ''}: AutoAttack's standard suite (L∞ ε = 0.3) on the first ${report.count} MNIST test images of \`${args.model}\`, each attack on the images the earlier ones left; ${report.seconds.toFixed(0)} s in all (${((1000 * report.seconds) / report.count).toFixed(0)} ms per image), worst case ${(100 * report.robust_accuracy['0.3']).toFixed(2)}%.`,
+  `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} × ${cpus()[0]?.model}, wasm backend${args.threads ? `, ${args.threads} thread(s)` : ''}: AutoAttack's standard suite (L∞ ε = 0.3) on the first ${report.count} MNIST test images of \`${args.model}\`, each attack on the images the earlier ones left; ${report.seconds.toFixed(0)} s in all (${((1000 * report.seconds) / report.count).toFixed(0)} ms per image), worst case ${(100 * report.robust_accuracy['0.3']).toFixed(2)}%. Load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (above the core count, other jobs shared the machine and the times are upper bounds).`,
   '',
   '| attack | images attacked | s | s per attacked image |',
   '| --- | ---: | ---: | ---: |',
