@@ -204,7 +204,8 @@ test('every adversarial example every attack reports passes the re-check, for ev
 test('self-checks: a model that outputs probabilities, and one whose forward pass is random', async () => {
   const soft = new Classifier((t) => tf.softmax(model.apply(t) as tf.Tensor), { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 1] });
   assert.ok((await modelChecks(soft, x)).some((w) => /outputs? probabilities/.test(w)));
-  const noisy = new Classifier((t) => model.apply(tf.add(t, tf.randomNormal(t.shape, 0, 0.1))) as tf.Tensor, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 1] });
+  let draw = 3000;
+  const noisy = new Classifier((t) => model.apply(tf.add(t, tf.randomNormal(t.shape, 0, 0.1, 'float32', draw++))) as tf.Tensor, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 1] });
   assert.ok((await modelChecks(noisy, x)).some((w) => /forward pass is random/.test(w)));
   assert.deepEqual(await modelChecks(classifier, x), []);
 });
@@ -227,7 +228,9 @@ test('the standard suite runs AutoAttack\'s four attacks in order, each on what 
 
 test('the rand suite averages gradients over 20 passes and flags the random forward pass', async () => {
   assert.deepEqual(SUITES.rand.attacks.map((a) => [a.name, a.options.eotIter]), [['apgd-ce', 20], ['apgd-dlr', 20]]);
-  const noisy = new Classifier((t) => model.apply(tf.add(t, tf.randomNormal(t.shape, 0, 0.05))) as tf.Tensor, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 1] });
+  // Each pass draws with the next seed of a counter: random across passes, the same on every run.
+  let draw = 2000;
+  const noisy = new Classifier((t) => model.apply(tf.add(t, tf.randomNormal(t.shape, 0, 0.05, 'float32', draw++))) as tf.Tensor, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 1] });
   const r = await evaluateRobustness(noisy, tf.slice(x, 0, 8), tf.slice(y, 0, 8), { suite: 'rand', eps: [0.1] });
   assert.deepEqual(r.attacks.map((a) => a.name), ['apgd-ce', 'apgd-dlr']);
   assert.ok(r.robust_accuracy['0.1'] < r.clean_accuracy, `the rand suite breaks inputs: ${r.robust_accuracy['0.1']} vs clean ${r.clean_accuracy}`);
