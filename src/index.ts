@@ -18,7 +18,7 @@ export { applyTransforms, PRINT_TRANSFORMS, sampleTransforms, type TransformDist
 
 export { ATTACKS, attackDescriptor, checkAttackRequest, getAttack, type Attack, type AttackAccess, type AttackDescriptor, type AttackOptions, type BudgetKind } from './attacks/index.ts';
 export { lossGradient, summarize, type AttackGoal, type AttackResult } from './attacks/types.ts';
-export { fgsm } from './attacks/fgsm.ts';
+export { fgsm, fgsmStep } from './attacks/fgsm.ts';
 export { pgd, pgdRun } from './attacks/pgd.ts';
 export { lastIterate, projectedIterates, type ProjectedOptions } from './attacks/projected.ts';
 export { mifgsm } from './attacks/mifgsm.ts';

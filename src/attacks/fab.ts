@@ -108,14 +108,7 @@ export async function fab(classifier: Classifier, x: tf.Tensor, goal: AttackGoal
   const boundary: Boundary = goal.targeted ? { kind: 'rival', target: labels } : { kind: 'nearest', source: labels };
   const isAdv = goal.targeted ? (p: number, i: number) => p === labels[i] : (p: number, i: number) => p !== labels[i];
   for (let i = 0; i < n; i++) if (isAdv(clean[i], i)) state.best[i] = 0;
-  const rng = new Rng(o.seed);
-  let iterations = 0;
-  for (let r = 0; r < o.restarts; r++) {
-    const rows = state.pending(o.done);
-    if (rows.length === 0) break;
-    await fabRun(classifier, state, rows, boundary, isAdv, o, r > 0 ? rng : undefined);
-    iterations += o.steps;
-  }
+  const iterations = await withRestarts(classifier, state, boundary, isAdv, o, new Rng(o.seed));
   return state.finish(goal, iterations);
 }
 
@@ -145,14 +138,21 @@ export async function fabT(classifier: Classifier, x: tf.Tensor, goal: AttackGoa
   let iterations = 0;
   for (let j = 0; j < Math.min(targets, numClasses - 1); j++) {
     const boundary: Boundary = { kind: 'pair', source: labels, target: Int32Array.from(wrong, (w) => w[j]) };
-    for (let r = 0; r < o.restarts; r++) {
-      const rows = state.pending(o.done);
-      if (rows.length === 0) break;
-      await fabRun(classifier, state, rows, boundary, isAdv, o, r > 0 ? rng : undefined);
-      iterations += o.steps;
-    }
+    iterations += await withRestarts(classifier, state, boundary, isAdv, o, rng);
   }
   return state.finish(goal, iterations);
+}
+
+/** FAB's runs toward one boundary: the first from x, the others from random starts, each on the examples not yet done; returns the steps taken. */
+async function withRestarts(classifier: Classifier, state: FabState, boundary: Boundary, isAdv: (p: number, i: number) => boolean, o: Checked, rng: Rng): Promise<number> {
+  let iterations = 0;
+  for (let r = 0; r < o.restarts; r++) {
+    const rows = state.pending(o.done);
+    if (rows.length === 0) break;
+    await fabRun(classifier, state, rows, boundary, isAdv, o, r > 0 ? rng : undefined);
+    iterations += o.steps;
+  }
+  return iterations;
 }
 
 /** The inputs as flat arrays, and per example the best adversarial point found and its norm. */

@@ -151,7 +151,7 @@ export async function evaluateRobustness(classifier: Classifier, x: tf.Tensor, y
   const breakdown: AttackBreakdown[] = plan.map(({ descriptor: d, norm: own }) => ({ name: d.name, title: d.title, access: d.access, budget: d.budget, norm: own, attacked: {}, broken: {}, seconds: 0 }));
   // Minimal-norm results do not depend on ε: each input is attacked once, its result kept.
   const minimalCache = plan.map(() => new Map<number, Float32Array>());
-  const whiteBoxFailedOnly = new Map<string, number>();
+  const blackBoxOnly = new Map<string, number>();
 
   for (const eps of o.eps) {
     const key = String(eps);
@@ -181,11 +181,11 @@ export async function evaluateRobustness(classifier: Classifier, x: tf.Tensor, y
     const white = plan.flatMap((p, a) => (p.descriptor.access === 'white-box' ? [outcomes[a]] : []));
     const black = plan.flatMap((p, a) => (p.descriptor.access !== 'white-box' ? [outcomes[a]] : []));
     const blackOnly = correct.filter((_, i) => black.some((o) => o[i] === true) && white.some((o) => o[i] === false) && !white.some((o) => o[i] === true)).length;
-    whiteBoxFailedOnly.set(key, blackOnly);
+    blackBoxOnly.set(key, blackOnly);
   }
   const zeroShare = await zeroGradientShare(classifier, x, y, correct, batch);
   warnings.push(
-    ...sanityWarnings({ perAttack, worst, eps: o.eps, zeroShare, blackBoxOnly: Object.fromEntries(whiteBoxFailedOnly), count: n }),
+    ...sanityWarnings({ perAttack, worst, eps: o.eps, zeroShare, blackBoxOnly: Object.fromEntries(blackBoxOnly), count: n }),
     ...(await modelChecks(classifier, x, batch)),
   );
   return {

@@ -4,7 +4,7 @@
  * mifgsm run; DeepFool and C&W through the library in one call.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { attackDescriptor, carliniWagnerL2, clipToBounds, deepfool, lossGradient, normalizeGradient, projectedIterates, type AttackGoal, type Classifier, type Norm } from '../../src/index.ts';
+import { attackDescriptor, carliniWagnerL2, deepfool, fgsmStep, projectedIterates, type AttackGoal, type Classifier, type Norm } from '../../src/index.ts';
 
 /** How the explorer offers an attack: the registry entry it runs, in which norm, how many steps, drawn live or not. */
 interface ExplorerEntry {
@@ -71,7 +71,6 @@ export async function* runAttack(classifier: Classifier, image: Float32Array, sp
   const x = tf.tensor4d(image, [1, 28, 28, 1]);
   const labels = tf.tensor1d([spec.target ?? spec.label], 'int32');
   const goal: AttackGoal = { labels, targeted: spec.target !== null };
-  const bounds = classifier.info.bounds;
   const norm: Norm = def.norm;
   const eps = spec.eps;
   const steps = Math.max(1, Math.floor(spec.steps));
@@ -87,7 +86,7 @@ export async function* runAttack(classifier: Classifier, image: Float32Array, sp
       return;
     }
     if (spec.attack === 'fgsm') {
-      adv = tf.tidy(() => clipToBounds(tf.add(x, tf.mul(eps, normalizeGradient(lossGradient(classifier, x, goal), 'linf'))), bounds));
+      adv = fgsmStep(classifier, x, goal, eps, norm);
       yield await readout(classifier, adv, 1, 1);
       return;
     }
