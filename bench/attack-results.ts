@@ -6,7 +6,7 @@
  *   npm run results:attacks -- [--only fgsm-pgd,eot,square,transfer,distillation] [--limit 10000]
  *     [--eot-limit 100] [--square-limit 500] [--transfer-limit 500] [--transfer-train 60000]
  *     [--distill-epochs 2] [--distill-train 60000] [--distill-limit 100] [--model models/mnist-cnn] [--threads N]
- *     [--robust-model models/mnist-robust,models/mnist-trades] [--robust-limit 1000]
+ *     [--robust-model models/mnist-robust,models/mnist-trades (the ones to rerun; the others keep their block)] [--robust-limit 1000]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
@@ -239,33 +239,51 @@ function blackBoxFound(r: Awaited<ReturnType<typeof evaluateRobustness>>): strin
   return found ? `the score-based attacks broke ${found} image(s) the white-box attacks had failed on, within AutoAttack's 0.2% threshold` : 'the score-based attacks found nothing the white-box attacks missed';
 }
 
+/** The models of the robust section, in the order RESULTS.md lists them. */
+const ROBUST_MODELS = ['models/mnist-robust', 'models/mnist-trades'];
+const robustMarker = (name: string, end: 'start' | 'end') => `<!-- robust:${name}:${end} -->`;
+
+/** One robust model's block: the suite's table, its self-checks, how the model was trained and when this was measured. */
+async function robustModel(name: string): Promise<string[]> {
+  const path = resolve(root, name);
+  if (!existsSync(join(path, 'model.json'))) return [`\`${name}\`: not trained yet.`, ''];
+  const t0 = performance.now();
+  const { classifier: robust } = await loadClassifier(path);
+  const clean = await accuracy(robust, test);
+  const { x, y } = firstTest(Number(values['robust-limit']));
+  const r = await evaluateRobustness(robust, x, y, { suite: 'standard', eps: [0.3], seed: 0, batchSize: 250, onProgress: (p) => p.done === p.total && log(`${name}: ${p.attack} on ${p.total} images done`) });
+  tf.dispose([x, y]);
+  const trainingPath = join(path, 'training.json');
+  const training = existsSync(trainingPath) ? JSON.parse(readFileSync(trainingPath, 'utf8')) : undefined;
+  return [
+    `\`${name}\`: clean accuracy ${pct(clean, 2)} on the 10 000 MNIST test images. AutoAttack's standard suite at L∞ ε = 0.3 on the first ${r.count} (clean accuracy there ${pct(r.clean_accuracy, 2)}), each attack on the images the earlier ones left; every counted adversarial example re-classified and its norm checked:`,
+    '',
+    '| attack | run on | broken | robust accuracy after it | s |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...r.attacks.map((a) => `| ${a.title} | ${a.attacked['0.3']} | ${a.broken['0.3']} | ${pct(r.per_attack[a.name]['0.3'], 2)} | ${a.seconds.toFixed(0)} |`),
+    `| **worst case per image** | | | **${pct(r.robust_accuracy['0.3'], 2)}** | ${r.seconds.toFixed(0)} |`,
+    '',
+    r.warnings.length ? `Warnings: ${r.warnings.join(' ')}` : `Self-checks passed: no zero gradients, logits (not probabilities), a deterministic forward pass; ${blackBoxFound(r)}.`,
+    '',
+    ...(training ? [`Training: ${training.epochs} epochs, ${(training.seconds_per_epoch / 60).toFixed(1)} min per epoch on ${training.machine} (shared with other jobs), \`${training.command}\`.`, ''] : []),
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}, in ${((performance.now() - t0) / 60000).toFixed(1)} min, by \`${command}\`.`,
+    '',
+  ];
+}
+
+/**
+ * Each model keeps its own markers inside the section: `--robust-model` reruns some of them and
+ * the others' blocks stay as they were (the standard suite on 1000 images takes an hour or more per model).
+ */
 async function robustSection(): Promise<string[]> {
+  const previous = blocks.get('robust') ?? '';
+  const rerun = values['robust-model'].split(',').map((s) => s.trim());
+  for (const name of rerun) if (!ROBUST_MODELS.includes(name)) throw new Error(`unknown robust model "${name}": ${ROBUST_MODELS.join(', ')}`);
   const lines: string[] = [];
-  for (const name of values['robust-model'].split(',').map((s) => s.trim())) {
-    const path = resolve(root, name);
-    if (!existsSync(join(path, 'model.json'))) {
-      lines.push(`\`${name}\`: not trained yet.`, '');
-      continue;
-    }
-    const { classifier: robust } = await loadClassifier(path);
-    const clean = await accuracy(robust, test);
-    const { x, y } = firstTest(Number(values['robust-limit']));
-    const r = await evaluateRobustness(robust, x, y, { suite: 'standard', eps: [0.3], seed: 0, batchSize: 250, onProgress: (p) => p.done === p.total && log(`${name}: ${p.attack} on ${p.total} images done`) });
-    tf.dispose([x, y]);
-    const trainingPath = join(path, 'training.json');
-    const training = existsSync(trainingPath) ? JSON.parse(readFileSync(trainingPath, 'utf8')) : undefined;
-    lines.push(
-      `\`${name}\`: clean accuracy ${pct(clean, 2)} on the 10 000 MNIST test images. AutoAttack's standard suite at L∞ ε = 0.3 on the first ${r.count} (clean accuracy there ${pct(r.clean_accuracy, 2)}), each attack on the images the earlier ones left; every counted adversarial example re-classified and its norm checked:`,
-      '',
-      '| attack | run on | broken | robust accuracy after it | s |',
-      '| --- | ---: | ---: | ---: | ---: |',
-      ...r.attacks.map((a) => `| ${a.title} | ${a.attacked['0.3']} | ${a.broken['0.3']} | ${pct(r.per_attack[a.name]['0.3'], 2)} | ${a.seconds.toFixed(0)} |`),
-      `| **worst case per image** | | | **${pct(r.robust_accuracy['0.3'], 2)}** | ${r.seconds.toFixed(0)} |`,
-      '',
-      r.warnings.length ? `Warnings: ${r.warnings.join(' ')}` : `Self-checks passed: no zero gradients, logits (not probabilities), a deterministic forward pass; ${blackBoxFound(r)}.`,
-      '',
-      ...(training ? [`Training: ${training.epochs} epochs, ${(training.seconds_per_epoch / 60).toFixed(1)} min per epoch on ${training.machine} (shared with other jobs), \`${training.command}\`.`, ''] : []),
-    );
+  for (const name of ROBUST_MODELS) {
+    const kept = previous.slice(previous.indexOf(robustMarker(name, 'start')), previous.indexOf(robustMarker(name, 'end')) + robustMarker(name, 'end').length);
+    if (!rerun.includes(name) && previous.includes(robustMarker(name, 'start'))) lines.push(kept, '');
+    else lines.push(robustMarker(name, 'start'), ...(rerun.includes(name) ? await robustModel(name) : [`\`${name}\`: not measured yet.`, '']), robustMarker(name, 'end'), '');
   }
   return lines;
 }
@@ -284,7 +302,7 @@ for (const name of SECTIONS.filter((s) => only.includes(s))) {
   const lines = await RUN[name]();
   const minutes = (performance.now() - t0) / 60000;
   log(`${name} done in ${(minutes * 60).toFixed(0)} s`);
-  lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${machine}, in ${minutes.toFixed(1)} min, by \`${command}\`.`, '');
+  if (name !== 'robust') lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${machine}, in ${minutes.toFixed(1)} min, by \`${command}\`.`, '');
   blocks.set(name, [`<!-- attacks:${name}:start -->`, ...lines, `<!-- attacks:${name}:end -->`].join('\n'));
 }
 const block = ['<!-- attacks:start (written by `npm run results:attacks`) -->', ...[...blocks.values()].filter(Boolean), '<!-- attacks:end -->'].join('\n');
