@@ -146,12 +146,7 @@ test('advx train (MLP, Adam) killed after its first checkpoint resumes to the sa
 });
 
 for (const optimizer of ['adam', 'sgd']) {
-  // TODO: adapt's resumed runs end, now and then, a few last bits away from the uninterrupted run
-  // (sgd 3e-8 in 1 run of 3, adam 2.7e-7 in 1 of 4 on a loaded machine), while both optimizers
-  // restore exactly at library level (above) and train's and the GAN's runs are exact: the cause
-  // lies in adapt's loop, not found yet, so these cases report without failing the suite.
-  const todo = `adapt --optimizer ${optimizer}: an intermittent last-bit difference after resume is under investigation`;
-  test(`advx adapt --optimizer ${optimizer} killed after its first checkpoint resumes to the same weights, byte for byte`, { todo }, async () => {
+  test(`advx adapt --optimizer ${optimizer} killed after its first checkpoint resumes to the same weights, byte for byte`, async () => {
     // 11 steps an epoch: after 11 or 22 steps, pow and the products differ (β1 and β2 respectively).
     const args = ['adapt', '--method', 'dann', '--optimizer', optimizer, '--epochs', '3', '--limit', '128', '--target-limit', '128', '--test-limit', '100', '--batch', '12', '--embed', '30', '--no-tsne', '--seed', '3', '--quiet'];
     const [straight, resumed] = await straightAndResumed(`adapt-${optimizer}`, args);

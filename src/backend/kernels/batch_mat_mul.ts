@@ -69,7 +69,7 @@ export function batchMatMul({ inputs, backend: be, attrs }: KernelArgs): tf.Tens
     out = alloc(backend, outShape);
     const [ap, bp, op] = [ptr(backend, aPlain), ptr(backend, bPlain), ptr(backend, out)];
     const macs = m * k * n;
-    const parts = macs >= NATIVE_MATMUL.threadMacs && macs >= PARALLEL.minMacs ? splitRange(m, native.threads) : [[0, m]];
+    const parts = macs >= NATIVE_MATMUL.threadMacs && macs >= PARALLEL.minMacs ? splitRange(m, native.shares) : [[0, m]];
     for (let i = 0; i < batch; i++) {
       const [ai, bi, oi] = [ap + (batchA === 1 ? 0 : i * m * k * 4), bp + (batchB === 1 ? 0 : i * k * n * 4), op + i * m * n * 4];
       native.run('matmul', parts.map(([r0, r1]) => [ai + r0 * k * 4, bi, oi + r0 * n * 4, r1 - r0, k, n]));

@@ -55,7 +55,7 @@ export function conv2DBackpropFilter({ inputs, backend: be, attrs }: KernelArgs)
   if (native) {
     // Output rows split over the threads, each summing its share into its own dW (thread 0
     // straight into out), then the partial dWs are added up. Small problems stay on one thread.
-    const parts = P * K * O >= PARALLEL.minMacs ? splitRange(batchSize * OH, native.threads) : [[0, batchSize * OH]];
+    const parts = P * K * O >= PARALLEL.minMacs ? splitRange(batchSize * OH, native.shares) : [[0, batchSize * OH]];
     const size = K * O;
     const partials = parts.length > 1 ? alloc(backend, [parts.length - 1, size]) : null;
     const xp = ptr(backend, x);

@@ -54,7 +54,7 @@ export function conv2DBackpropInput({ inputs, backend: be, attrs }: KernelArgs):
     const wt = alloc(backend, [FH * FW, O, C]);
     transposeTensor(backend, filter, wt, FH * FW, C, O);
     // Images split over the threads (each writes only its own images of dx).
-    const parts = P * K * O >= PARALLEL.minMacs ? splitRange(batchSize, native.threads) : [[0, batchSize]];
+    const parts = P * K * O >= PARALLEL.minMacs ? splitRange(batchSize, native.shares) : [[0, batchSize]];
     const [dyp, wp, wtp, dxp] = [ptr(backend, dy), ptr(backend, filter), ptr(backend, wt), ptr(backend, out)];
     native.run('conv2d_backprop_input', parts.map(([n0, n1]) => [dyp, wp, wtp, dxp, n0, n1, H, W, C, OH, OW, O, FH, FW, SH, SW, PT, PL]));
     dispose(backend, wt);

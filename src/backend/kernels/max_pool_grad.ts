@@ -35,7 +35,7 @@ export function maxPoolGrad({ inputs, backend: be, attrs }: KernelArgs): tf.Tens
   const native = nativeKernels(backend);
   if (native) {
     const big = batchSize * inHeight * inWidth * C >= PARALLEL.minMacs / 4;
-    const parts = big ? splitRange(batchSize, native.threads) : [[0, batchSize]];
+    const parts = big ? splitRange(batchSize, native.shares) : [[0, batchSize]];
     const [xp, dyp, dxp] = [ptr(backend, input), ptr(backend, dy), ptr(backend, out)];
     native.run('max_pool_grad', parts.map(([n0, n1]) => [xp, dyp, dxp, n0, n1, inHeight, inWidth, C,
       outHeight, outWidth, fh, fw, strideHeight, strideWidth, padTop, padLeft]));

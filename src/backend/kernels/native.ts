@@ -61,11 +61,19 @@ type ParallelFn = (typeof PARALLEL_FNS)[number];
 
 export interface NativeKernels {
   exports: NativeExports;
-  /** Threads `run` spreads over (1 + ready workers). */
+  /** Threads `run` spreads over now (1 + ready workers). */
   readonly threads: number;
   /**
+   * How many shares a kernel splits its work into: 1 + the workers asked for, fixed for the
+   * process. Not `threads`: a kernel that sums partial results per share (the filter gradient)
+   * would then round differently while the workers start up, and a run resumed from a checkpoint
+   * would drift from one that never stopped.
+   */
+  readonly shares: number;
+  /**
    * Runs `fn` once per argument list, shares[0] on the calling thread and the rest on workers,
-   * concurrently; returns when all are done. Shares beyond `threads` run on the calling thread.
+   * concurrently; returns when all are done. Until every worker is ready, and for shares beyond
+   * the workers, they run on the calling thread.
    */
   run(fn: ParallelFn, shares: number[][]): void;
 }
@@ -236,9 +244,12 @@ function makeKernels(exports: NativeExports, pool: Pool | null): NativeKernels {
     get threads() {
       return pool ? 1 + Math.min(pool.count, Atomics.load(pool.ctrl, READY)) : 1;
     },
+    shares: 1 + (pool?.count ?? 0),
     run(fn, shares) {
+      // All workers or none: every worker wakes on a dispatch and the caller waits for all of
+      // them, so one that became ready half-way through a dispatch would never report done.
       const ready = pool ? Math.min(pool.count, Atomics.load(pool.ctrl, READY)) : 0;
-      const remote = Math.min(ready, shares.length - 1);
+      const remote = ready === pool?.count ? Math.min(ready, shares.length - 1) : 0;
       if (!pool || remote < 1) {
         for (const s of shares) call(fn, s);
         return;
