@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import pc from 'picocolors';
 import { AdvxError } from '../core/errors.ts';
+import { systemErrorLine } from '../node/io.ts';
 import { trainCommand } from './train.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { attackCommand } from './attack.ts';
@@ -41,6 +42,13 @@ try {
   if (e instanceof AdvxError) {
     process.stderr.write(pc.red(`advx: ${e.message}`) + '\n');
     process.exit(2);
+  }
+  // A full disk, a folder made read-only or removed mid-run: one line, exit code 1 (the input
+  // was fine; the machine was not). Every write is atomic, so no file was left half-written.
+  const line = systemErrorLine(e);
+  if (line) {
+    process.stderr.write(pc.red(`advx: ${line}`) + '\n');
+    process.exit(1);
   }
   throw e;
 }

@@ -82,13 +82,20 @@ export async function saveCheckpoint(runDir: string, model: Checkpointable, opti
   const final = join(runDir, 'checkpoint');
   const tmp = join(runDir, 'checkpoint.tmp');
   rmSync(tmp, { recursive: true, force: true });
-  if (isLayersModel(model)) await model.save(fileSystemHandler(join(tmp, 'model')));
-  else await writeWeights(tmp, 'weights', model.getWeights().map((tensor, i) => ({ name: `w${i}`, tensor })));
   const optimizerWeights = await optimizer.getWeights();
-  await writeWeights(tmp, 'optimizer', optimizerWeights);
-  // getWeights makes a fresh scalar for the iteration count; the rest are the optimizer's own.
-  tf.dispose(optimizerWeights.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
-  writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(state));
+  try {
+    if (isLayersModel(model)) await model.save(fileSystemHandler(join(tmp, 'model')));
+    else await writeWeights(tmp, 'weights', model.getWeights().map((tensor, i) => ({ name: `w${i}`, tensor })));
+    await writeWeights(tmp, 'optimizer', optimizerWeights);
+    writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(state));
+  } catch (e) {
+    // A full disk, say: the last whole checkpoint stays, and no half of this one.
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  } finally {
+    // getWeights makes a fresh scalar for the iteration count; the rest are the optimizer's own.
+    tf.dispose(optimizerWeights.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
+  }
   const old = join(runDir, 'checkpoint.old');
   rmSync(old, { recursive: true, force: true });
   if (existsSync(final)) renameSync(final, old);

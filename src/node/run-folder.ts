@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { AdvxError } from '../core/errors.ts';
-import { writeFileAtomic } from './io.ts';
+import { atomicTempWriter, describeSystemError as describeError, writeFileAtomic } from './io.ts';
 
 export const RUN_MARKER = '.advx-run';
 export const RUN_LOCK = '.advx-lock';
@@ -124,25 +124,6 @@ function startKeeper(lockFile: string, token: string): ChildProcess | undefined 
   } catch {
     // No keeper: a lock left by a killed run is still taken over, since its pid is dead.
     return undefined;
-  }
-}
-
-function describeError(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  switch (err?.code) {
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EROFS':
-      return 'read-only file system';
-    case 'ENOENT':
-      return 'cannot create a folder there';
-    case 'ENOSPC':
-      return 'no space left on the device';
-    case 'ENOTDIR':
-      return 'a part of the path is not a folder';
-    default:
-      return err?.code ?? String((err as Error)?.message ?? err);
   }
 }
 
@@ -417,6 +398,27 @@ function takeLock(dir: string, shown: string, flag: string): string {
 }
 
 /**
+ * Removes the temporary files of atomic writes that a killed run left (a half-written
+ * `.grid.png.1234.x7k2.tmp`). Called under the lock, so no other process is writing here; only
+ * names of writeFileAtomic's own pattern are touched.
+ */
+function removeStaleTemps(dir: string): void {
+  const walk = (d: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else if (e.isFile() && atomicTempWriter(e.name) !== undefined && atomicTempWriter(e.name) !== process.pid) fs.rmSync(path.join(d, e.name), { force: true });
+    }
+  };
+  walk(dir);
+}
+
+/**
  * Opens (creating it if needed) the run folder `out` for `options.command`, locked for this
  * process's lifetime; refuses with an AdvxError what is not a new, empty or own run folder.
  */
@@ -442,7 +444,7 @@ export function openRunFolder(out: string | undefined, options: RunFolderOptions
     } catch (e) {
       throw new AdvxError(`${flag} ${out}: cannot read it (${describeError(e)})`);
     }
-    const others = entries.filter((e) => e !== RUN_LOCK);
+    const others = entries.filter((e) => e !== RUN_LOCK && atomicTempWriter(e) === undefined);
     if (others.length === 0) return { marker: undefined, adopt: false };
     if (options.resume && options.legacy?.(dir)) return { marker: undefined, adopt: true };
     throw refuseForeign();
@@ -456,6 +458,7 @@ export function openRunFolder(out: string | undefined, options: RunFolderOptions
       throw new AdvxError(`${out} already holds ${options.runName ?? `an advx ${options.command} run`}: pass --resume to continue it, or choose another --out`);
     }
     run = RunFolder.create(dir, options.command, marker, Boolean(marker) || adopt, token);
+    removeStaleTemps(dir);
     return run;
   } catch (e) {
     if (!run) {

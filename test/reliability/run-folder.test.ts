@@ -272,3 +272,27 @@ test('gan sample --out names a file: not empty, not a folder, not under /proc', 
   refused(advx(['gan', 'sample', '--model', 'models/dcgan-mnist', '--n', '4', '--out', folder]), /is a folder/);
   assert.deepEqual(readdirSync(folder), ['new']);
 });
+
+test("a killed run's half-written temporary files: a folder holding only them counts as empty, and opening a run folder removes them (and only them)", () => {
+  const dead = deadPid();
+  // Killed while writing its marker: nothing else in the folder yet.
+  const fresh = join(tmp, 'temps-fresh');
+  mkdirSync(fresh);
+  writeFileSync(join(fresh, `.advx-run.${dead}.k2x9a1b0.tmp`), '{"advx": "ru');
+  openRunFolder(fresh, { command: 'attack' }).release();
+  assert.deepEqual(readdirSync(fresh).sort(), [RUN_MARKER]);
+
+  // Killed while writing an example inside a run folder of its own.
+  const marked = join(tmp, 'temps-marked');
+  openRunFolder(marked, { command: 'attack' }).release();
+  mkdirSync(join(marked, 'examples'));
+  const half = join(marked, 'examples', `.0000-original-7-100pct.png.${dead}.2rl8t1rf.tmp`);
+  writeFileSync(half, 'half a png');
+  // A user's file that only looks alike is not advx's.
+  const lookalike = join(marked, 'examples', 'notes.1234.tmp');
+  writeFileSync(lookalike, 'mine');
+  const run = openRunFolder(marked, { command: 'attack' });
+  run.release();
+  assert.ok(!existsSync(half), 'the stale temporary file is still there');
+  assert.ok(existsSync(lookalike), "a file not of advx's pattern was removed");
+});
