@@ -20,6 +20,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { attackDescriptor, checkAttackRequest, type AttackDescriptor, type AttackOptions } from '../attacks/index.ts';
 import { lossGradient } from '../attacks/types.ts';
+import { concatFloat32 } from '../core/arrays.ts';
 import { AdvxError } from '../core/errors.ts';
 import { batchNorm, projectToFeasible, type Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
@@ -239,7 +240,7 @@ async function attackInputs(
     let candidate: tf.Tensor;
     let claimed: boolean[];
     if (keep && rows.every((r) => cache.has(r))) {
-      candidate = tf.tensor(concatRows(rows.map((r) => cache.get(r)!)), xb.shape);
+      candidate = tf.tensor(concatFloat32(rows.map((r) => cache.get(r)!)), xb.shape);
       claimed = rows.map(() => true);
     } else {
       const r = await step.descriptor.run(classifier, xb, { labels: yb }, { ...options, eps, norm: step.norm });
@@ -273,16 +274,6 @@ async function attackInputs(
   if (overBudget) problems.push(`${overBudget} reported adversarial examples lie outside the ε-ball or the bounds (largest ${norm} norm ${largest.toPrecision(4)}): not counted — a bug in the attack`);
   if (notAdversarial) problems.push(`${notAdversarial} reported adversarial examples are classified correctly when re-checked: not counted (a random forward pass, or a bug in the attack)`);
   return { broken, problems };
-}
-
-function concatRows(rows: Float32Array[]): Float32Array {
-  const out = new Float32Array(rows.reduce((a, r) => a + r.length, 0));
-  let at = 0;
-  for (const r of rows) {
-    out.set(r, at);
-    at += r.length;
-  }
-  return out;
 }
 
 /** Float slack of a norm computed in float32 on inputs of magnitude up to the bounds'. */

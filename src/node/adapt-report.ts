@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { concatFloat32 } from '../core/arrays.ts';
 import { AdvxError } from '../core/errors.ts';
 import { domainSeparability } from '../da/a-distance.ts';
 import { toTensors, type ImageDataset } from '../data/types.ts';
@@ -52,13 +53,7 @@ export async function featureMatrix(features: (x: tf.Tensor) => tf.Tensor, ds: I
     rows.push((await f.data()) as Float32Array);
     tf.dispose([x, y, f]);
   }
-  const out = new Float32Array(rows.reduce((a, r) => a + r.length, 0));
-  let k = 0;
-  for (const r of rows) {
-    out.set(r, k);
-    k += r.length;
-  }
-  return out;
+  return concatFloat32(rows);
 }
 
 /** A-distance and 2-D embeddings of the first `count` test images of each domain. */

@@ -59,7 +59,7 @@ async function assertHonest(r: AttackResult, name: string, targets?: Int32Array 
 }
 
 for (const norm of ['l2', 'linf'] as const) {
-  test(`FAB ${norm} fools ≥ 90% with a median ${norm} no larger than DeepFool's`, async (t) => {
+  test(`FAB ${norm} fools ≥ 90% with a median ${norm} no larger than DeepFool's (FAB refines what DeepFool's step finds)`, async (t) => {
     const t0 = Date.now();
     const r = await fab(classifier, x, { labels: y }, { norm });
     const ms = (Date.now() - t0) / N;
@@ -78,20 +78,25 @@ for (const norm of ['l2', 'linf'] as const) {
     }
     const df = await deepfool(classifier, x, { labels: y }, { norm });
     const [mFab, mDf] = [median(sizes(r, norm)), median(sizes(df, norm))];
-    assert.ok(mFab <= 1.1 * mDf, `median ${norm}: FAB ${mFab.toFixed(4)} vs DeepFool ${mDf.toFixed(4)}`);
+    assert.ok(mFab <= mDf, `median ${norm}: FAB ${mFab.toFixed(4)} vs DeepFool ${mDf.toFixed(4)}`);
     // On record (the MLP is nearly linear, so DeepFool is close to optimal here).
     t.diagnostic(`FAB ${norm}: fooled ${fooled(r)}, median ${mFab.toFixed(4)} vs DeepFool ${mDf.toFixed(4)} (fooled ${fooled(df)}), ${ms.toFixed(0)} ms per image`);
     df.adversarial.dispose();
   });
 }
 
-test('FAB-T (L∞) fools at least as many as untargeted FAB, each with a real misclassification', async (t) => {
+test('FAB-T (L∞) fools at least as many as untargeted FAB, each with a real misclassification, and finds perturbations as small', async (t) => {
   const t0 = Date.now();
   const r = await fabT(classifier, x, { labels: y }, { norm: 'linf' });
   const ms = (Date.now() - t0) / N;
   const untargeted = fabRuns.linf ?? (await fab(classifier, x, { labels: y }, { norm: 'linf' }));
   assert.ok(fooled(r) >= fooled(untargeted), `FAB-T fooled ${fooled(r)}, FAB ${fooled(untargeted)}`);
   await assertHonest(r, 'FAB-T');
+  // Its targets include the nearest wrong class, so its smallest perturbation is about FAB's
+  // (fewer iterations per target: a little larger here, 3% on record); a wrong target order or
+  // a per-target search that fails would show as a much larger median.
+  const [mT, mU] = [median(sizes(r, 'linf')), median(sizes(untargeted, 'linf'))];
+  assert.ok(mT <= 1.1 * mU, `median L∞: FAB-T ${mT.toFixed(4)} vs FAB ${mU.toFixed(4)}`);
   t.diagnostic(`FAB-T linf: fooled ${fooled(r)}, median ${median(sizes(r, 'linf')).toFixed(4)}, ${ms.toFixed(0)} ms per image`);
   r.adversarial.dispose();
 });

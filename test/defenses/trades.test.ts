@@ -2,6 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { MNIST_SPEC, trainedMlp, wrapMnist } from '../helpers/mnist-mlp.ts';
 import { setup, tensorCounts } from '../helpers/backend.ts';
 import { loadDataset } from '../../src/node/datasets.ts';
 import { toTensors, type ImageDataset } from '../../src/data/types.ts';
@@ -17,18 +18,10 @@ let train: ImageDataset;
 let x: tf.Tensor4D;
 let y: tf.Tensor1D;
 let standard: Classifier;
-const spec = { inputShape: [28, 28, 1], numClasses: 10 };
+const spec = MNIST_SPEC;
 
-function wrap(model: tfl.LayersModel): Classifier {
-  return new Classifier((t) => model.apply(t) as tf.Tensor, { ...spec, bounds: [0, 1] });
-}
-
-async function trained(seed: number, hooks: (c: Classifier) => Partial<FitOptions> = () => ({})): Promise<Classifier> {
-  const model = buildModel('mlp', { ...spec, seed });
-  const c = wrap(model);
-  await fitClassifier(model, train, { epochs: 3, batchSize: 64, learningRate: 2e-3, seed, ...hooks(c) });
-  return c;
-}
+const wrap = wrapMnist;
+const trained = (seed: number, hooks?: (c: Classifier) => Partial<FitOptions>) => trainedMlp(train, seed, hooks);
 
 before(async () => {
   await setup();
