@@ -9,6 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { setup } from '../helpers/backend.ts';
+import { tried } from '../helpers/tried.ts';
 import { ATTACKS, type AttackOptions } from '../../src/attacks/index.ts';
 import type { AttackGoal } from '../../src/attacks/types.ts';
 import { AdvxError } from '../../src/core/errors.ts';
@@ -120,6 +121,7 @@ for (const name of Object.keys(ATTACKS)) {
       });
       assert.equal(tf.memory().numTensors, before, `${name}, ${bad.what}: tensors leaked`);
       tf.dispose([x, l]);
+      tried('bad attack input');
     }
   });
 }
@@ -151,10 +153,14 @@ test('bounds other than [0, 1] are checked as declared', async () => {
   const over = x4(PIXELS.map((v, i) => (i === 7 ? 300 : v * 255)));
   await assert.rejects(ATTACKS.fgsm.run(wide, over, { labels: l }, { eps: 8 }), /^AdvxError: inputs range over \[0, 300\] but the model's bounds are \[0, 255\]/);
   tf.dispose([x255, over, l]);
+  tried('bad attack input');
 });
 
 test('number parsers: empty and blank strings, non-numbers, unsafe integers and seeds past 2³²−1 are refused', () => {
-  const refused = (f: () => unknown, message: RegExp) => assert.throws(f, (e: unknown) => e instanceof AdvxError && message.test(e.message) && !e.message.includes('\n'));
+  const refused = (f: () => unknown, message: RegExp) => {
+    assert.throws(f, (e: unknown) => e instanceof AdvxError && message.test(e.message) && !e.message.includes('\n'));
+    tried('bad CLI input');
+  };
   for (const blank of ['', ' ', '\t\n']) {
     refused(() => positiveInt('--epochs')(blank), /^--epochs must be a positive integer, got "/);
     refused(() => nonNegativeInt('--shift')(blank), /^--shift must be a non-negative integer, got "/);

@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { advx } from '../helpers/cli.ts';
+import { tried } from '../helpers/tried.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-bad-inputs-'));
 const SHIPPED = 'models/mnist-cnn';
@@ -104,5 +105,6 @@ cases.forEach((c, i) => {
     assert.match(lines[0], c.message);
     assert.doesNotMatch(r.stderr, /at .*\.ts:|\n\s+at /, 'no stack trace');
     assert.ok(!existsSync(out), `nothing written: ${out} holds ${existsSync(out) ? readdirSync(out).join(', ') : ''}`);
+    tried('bad CLI input');
   });
 });

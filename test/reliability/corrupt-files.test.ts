@@ -13,6 +13,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { advx } from '../helpers/cli.ts';
+import { tried } from '../helpers/tried.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-corrupt-'));
 
@@ -73,5 +74,6 @@ CASES.forEach(({ command, file, damage, message }, i) => {
     assert.ok(lines[0].includes(join(dir, file)), `names ${join(dir, file)}: ${lines[0]}`);
     assert.match(lines[0], message);
     assert.doesNotMatch(r.stderr, /\bat .*:\d+:\d+|Error:/, 'no stack trace');
+    tried('damaged file');
   });
 });

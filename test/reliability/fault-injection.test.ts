@@ -17,6 +17,7 @@ import { join, relative } from 'node:path';
 import { Rng } from '../../src/core/rng.ts';
 import { RUN_LOCK } from '../../src/node/run-folder.ts';
 import { advx, advxAsync } from '../helpers/cli.ts';
+import { tried } from '../helpers/tried.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-fault-injection-'));
 /** The kill moments are seeded; ADVX_FAULT_SEED=n draws others (to search for faults beyond the suite's). */
@@ -129,5 +130,6 @@ for (const c of CASES) {
     assert.deepEqual(files(killed), files(straight), `the files differ from an uninterrupted run's ${context}`);
     for (const f of c.same) assert.ok(readFileSync(join(killed, f)).equals(readFileSync(join(straight, f))), `${f} differs ${context}`);
     for (const f of c.sameJson ?? []) assert.deepEqual(withoutTimings(join(killed, f)), withoutTimings(join(straight, f)), `${f} differs ${context}`);
+    tried('killed run', moments.length);
   });
 }

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIN } from '../helpers/cli.ts';
+import { tried } from '../helpers/tried.ts';
 import { hasCheckpoint } from '../../src/node/checkpoint.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-fs-faults-'));
@@ -94,5 +95,6 @@ CASES.forEach((c, i) => {
     if (c.keepsCheckpoint) assert.ok(hasCheckpoint(out), `the last checkpoint is gone: ${left.join(', ')}`);
     const again = advxOnDisk([...c.args, '--out', out, ...(c.resume ? ['--resume'] : [])]);
     assert.equal(again.status, 0, again.stderr);
+    tried('full disk');
   });
 });

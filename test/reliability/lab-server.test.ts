@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLabServer, metricsCacheStats, type LabServerOptions } from '../../src/node/lab-server.ts';
+import { tried } from '../helpers/tried.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-lab-security-'));
 const web = join(tmp, 'web');
@@ -80,6 +81,7 @@ test('links out of the runs and models folders are not followed by the API, and 
     const r = await get(port, path);
     assert.ok([200, 403, 404].includes(r.status), `${path}: ${r.status}`);
     assert.doesNotMatch(r.body, /SECRET|INSIDE-CONTENT/, `${path}: ${r.body}`);
+    tried('lab server');
   }
   const leak = JSON.parse((await get(port, '/api/run?name=leak')).body);
   assert.equal(leak.config, null);
@@ -102,6 +104,7 @@ test('a foreign Host header is refused (DNS rebinding); loopback names are fine'
       assert.ok(r.status === 403 || r.status === 421 || r.status === 400, `${host} ${path}: ${r.status}`);
       assert.ok(!r.body.includes('\n') && r.body.length < 200, r.body);
       assert.doesNotMatch(r.body, /mlp|epoch|lab<\/title>/);
+      tried('lab server');
     }
   }
   // Any port: the name is what rebinding changes, and a tunnel (ssh -L 8080:127.0.0.1:<port>) shows another.
@@ -115,10 +118,12 @@ test('a foreign Host header is refused (DNS rebinding); loopback names are fine'
   assert.equal((await get(any, '/api/runs', `lab.internal:${any}`)).status, 200);
   assert.equal((await get(any, '/api/runs', `LAB.internal:${any}`)).status, 200);
   assert.equal((await get(any, '/api/runs', `evil.example.com:${any}`)).status, 403);
+  tried('lab server');
   // Bound to a name: that name is accepted too.
   const named = await start({ host: 'mybox.lan' });
   assert.equal((await get(named, '/api/runs', `mybox.lan:${named}`)).status, 200);
   assert.equal((await get(named, '/api/runs', `192.168.1.20:${named}`)).status, 403);
+  tried('lab server');
 });
 
 test('user files (runs and models) are sandboxed and not sniffed; the lab itself is not sandboxed', async () => {
@@ -133,6 +138,7 @@ test('user files (runs and models) are sandboxed and not sniffed; the lab itself
   }
   assert.doesNotMatch(String((await get(port, '/models/m/evil.svg')).headers['content-security-policy']), /allow-scripts/);
   assert.doesNotMatch(String((await get(port, '/')).headers['content-security-policy']), /sandbox/);
+  tried('lab server', 2); // the two SVGs that carry a script
 });
 
 test('a file that vanishes, grows or shrinks while being served: an answer, and the server stays up', async () => {
@@ -158,12 +164,14 @@ test('a file that vanishes, grows or shrinks while being served: an answer, and 
   assert.ok([200, 404].includes(deleted.status), String(deleted.status));
   if (deleted.status === 200) assert.equal(deleted.body, 'hello');
   assert.equal((await get(racy, '/api/runs')).status, 200, 'still up');
+  tried('lab server');
 
   mode = 'grow';
   writeFileSync(file, 'hello');
   const grown = await get(racy, '/runs/a/race.txt');
   assert.equal(grown.status, 200);
   assert.equal(grown.body, 'hello', 'no more bytes than Content-Length');
+  tried('lab server');
 
   mode = 'shrink';
   writeFileSync(file, 'hello');
@@ -172,6 +180,7 @@ test('a file that vanishes, grows or shrinks while being served: an answer, and 
     () => undefined,
   );
   assert.equal((await get(racy, '/api/runs')).status, 200, 'still up');
+  tried('lab server');
 
   mode = 'dir';
   writeFileSync(file, 'hello');
@@ -179,6 +188,7 @@ test('a file that vanishes, grows or shrinks while being served: an answer, and 
   assert.ok([200, 404, 500].includes(dir.status), String(dir.status));
   rmSync(file, { recursive: true, force: true });
   assert.equal((await get(racy, '/api/runs')).status, 200, 'still up');
+  tried('lab server');
 });
 
 test('/api/runs parses an unchanged metrics.jsonl once, and again once it changes', async () => {

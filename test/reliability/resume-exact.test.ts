@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup } from '../helpers/backend.ts';
 import { advx, killAfterFirstCheckpoint } from '../helpers/cli.ts';
+import { tried } from '../helpers/tried.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { loadCheckpoint, saveCheckpoint } from '../../src/node/checkpoint.ts';
 
@@ -102,6 +103,7 @@ for (const [name, make] of Object.entries(OPTIMIZERS)) {
     for (let i = 0; i < ow.length; i++) assert.ok(Buffer.from(ow[i].tensor.dataSync().buffer).equals(Buffer.from(sw[i].tensor.dataSync().buffer)), `optimizer weight ${i} (${sw[i].name})`);
     tf.dispose([...vars, ...straightVars, ...firstVars, ow[0].tensor, sw[0].tensor]);
     for (const o of [opt, straightOpt, firstOpt]) o.dispose();
+    tried('resume exactness');
   });
 }
 
@@ -143,6 +145,7 @@ test('advx train (MLP, Adam) killed after its first checkpoint resumes to the sa
   const args = ['train', '--model', 'mlp', '--data', 'mnist', '--limit', '300', '--epochs', '3', '--batch', '16', '--seed', '4', '--quiet'];
   const [straight, resumed] = await straightAndResumed('train', args);
   assertSameFiles(straight, resumed, ['model/weights.bin', 'checkpoint/model/weights.bin', 'checkpoint/optimizer.bin']);
+  tried('resume exactness');
 });
 
 for (const optimizer of ['adam', 'sgd']) {
@@ -151,6 +154,7 @@ for (const optimizer of ['adam', 'sgd']) {
     const args = ['adapt', '--method', 'dann', '--optimizer', optimizer, '--epochs', '3', '--limit', '128', '--target-limit', '128', '--test-limit', '100', '--batch', '12', '--embed', '30', '--no-tsne', '--seed', '3', '--quiet'];
     const [straight, resumed] = await straightAndResumed(`adapt-${optimizer}`, args);
     assertSameFiles(straight, resumed, ['model/weights.bin', 'checkpoint/weights.bin', 'checkpoint/optimizer.bin']);
+    tried('resume exactness');
   });
 }
 
@@ -159,4 +163,5 @@ test('advx gan train (both Adams) killed after its first checkpoint resumes to t
   const args = ['gan', 'train', '--steps', '8', '--width', '8', '--batch', '16', '--limit', '200', '--seed', '5', '--checkpoint-every', '5', '--sample-every', '4', '--quiet'];
   const [straight, resumed] = await straightAndResumed('gan', args);
   assertSameFiles(straight, resumed, ['model/weights.bin', 'checkpoint/weights.bin', 'checkpoint/optimizer.bin']);
+  tried('resume exactness');
 });

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { AdvxError } from '../../src/core/errors.ts';
 import { RUN_LOCK, RUN_MARKER, checkOutFile, legacyConfig, openRunFolder } from '../../src/node/run-folder.ts';
 import { advx, advxAsync, BIN } from '../helpers/cli.ts';
+import { tried } from '../helpers/tried.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-run-folder-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -66,6 +67,7 @@ test('attack into a non-empty folder advx did not write is refused and deletes n
   const r = advx([...ATTACK, '--images', '2', '--out', out]);
   refused(r, /--out .* holds files advx did not write: choose a new or empty folder/);
   assert.deepEqual(changedOutside(before, snapshot(parent)), []);
+  tried('run folder');
 });
 
 test('attack re-run in its own folder deletes only the images it wrote, not a file of the user', () => {
@@ -88,6 +90,7 @@ test('attack re-run in its own folder deletes only the images it wrote, not a fi
   assert.deepEqual(readdirSync(join(out, 'examples')), ['notes.txt'], 'advx images gone, the user file kept');
   assert.ok(!existsSync(join(out, 'grid.png')) && !existsSync(join(out, 'print')));
   assert.deepEqual(JSON.parse(readFileSync(join(out, RUN_MARKER), 'utf8')).files, []);
+  tried('run folder'); // a user's file in advx's own folder
 });
 
 test('train refuses a folder that is not an advx run, and --out "" (defect 2)', () => {
@@ -100,18 +103,21 @@ test('train refuses a folder that is not an advx run, and --out "" (defect 2)', 
   refused(advx([...TRAIN, '--out', out]), /holds files advx did not write/);
   refused(advx([...TRAIN, '--out', out, '--resume']), /holds files advx did not write/);
   assert.deepEqual(changedOutside(before, snapshot(out)), []);
+  tried('run folder', 2); // without and with --resume
 
   const cwd = join(tmp, 'cwd');
   mkdirSync(cwd);
   const r = spawnSync(process.execPath, [BIN, ...TRAIN, '--out', ''], { cwd, encoding: 'utf8', timeout: 120_000 });
   refused(r, /--out must name a folder/);
   assert.deepEqual(readdirSync(cwd), [], 'nothing written into the current folder');
+  tried('run folder');
 });
 
 test('a folder marked by another command is refused; an old unmarked run is adopted only by --resume', () => {
   const other = join(tmp, 'other');
   openRunFolder(other, { command: 'robustness' }).release();
   assert.throws(() => openRunFolder(other, { command: 'attack' }), (e: unknown) => e instanceof AdvxError && /holds an advx robustness run, not attack/.test(e.message));
+  tried('run folder');
 
   const legacy = join(tmp, 'legacy');
   mkdirSync(join(legacy, 'checkpoint'), { recursive: true });
@@ -120,10 +126,12 @@ test('a folder marked by another command is refused; an old unmarked run is adop
   const options = { command: 'train', started: () => true, legacy: legacyConfig(['model', 'data']), runName: 'a training run' };
   assert.throws(() => openRunFolder(legacy, options), /holds files advx did not write/);
   assert.ok(!existsSync(join(legacy, RUN_MARKER)) && !existsSync(join(legacy, RUN_LOCK)), 'no marker or lock left in a refused folder');
+  tried('run folder');
   const run = openRunFolder(legacy, { ...options, resume: true });
   assert.ok(run.reused);
   run.release();
   assert.throws(() => openRunFolder(legacy, options), /already holds a training run: pass --resume/);
+  tried('run folder');
 });
 
 test('a second process on the same --out is refused while the first runs; its lock goes when it is killed (defect 3)', async () => {
@@ -146,6 +154,7 @@ test('a second process on the same --out is refused while the first runs; its lo
     assert.ok(lock.started && lock.host);
     for (const args of [[...TRAIN, '--out', out], [...TRAIN, '--out', out, '--resume'], [...ATTACK, '--out', out]]) {
       refused(advx(args), args[0] === 'train' ? /is in use by another advx process \(pid \d+/ : /holds an advx train run, not attack/);
+      tried('run folder');
     }
     assert.equal(first.exitCode, null, 'the first run goes on');
   } finally {
@@ -156,6 +165,7 @@ test('a second process on the same --out is refused while the first runs; its lo
   for (let i = 0; i < 50 && existsSync(join(out, RUN_LOCK)); i++) await new Promise((r) => setTimeout(r, 100));
   assert.ok(!existsSync(join(out, RUN_LOCK)), 'the lock is released after SIGTERM');
   assert.deepEqual(changedOutside(before, snapshot(parent), 'run'), []);
+  tried('run folder'); // the lock of a process ended by SIGTERM
 });
 
 test('a lock of a live process is refused; a stale lock (a dead pid) is taken over', () => {
@@ -165,6 +175,7 @@ test('a lock of a live process is refused; a stale lock (a dead pid) is taken ov
   writeFileSync(join(out, RUN_LOCK), JSON.stringify(live));
   assert.throws(() => openRunFolder(out, { command: 'attack' }), new RegExp(`in use by another advx process \\(pid ${process.ppid}`));
   assert.equal(JSON.parse(readFileSync(join(out, RUN_LOCK), 'utf8')).token, 'live', 'a live lock is left alone');
+  tried('run folder');
 
   const pid = deadPid();
   writeFileSync(join(out, RUN_LOCK), JSON.stringify({ ...live, pid, token: 'dead' }));
@@ -173,6 +184,7 @@ test('a lock of a live process is refused; a stale lock (a dead pid) is taken ov
   run.release();
   assert.ok(!existsSync(join(out, RUN_LOCK)));
   assert.deepEqual(readdirSync(out).sort(), [RUN_MARKER]);
+  tried('run folder');
 });
 
 test('the CLI takes over a stale lock left by a killed run', () => {
@@ -183,6 +195,7 @@ test('the CLI takes over a stale lock left by a killed run', () => {
   assert.equal(r.status, 0, r.stderr);
   assert.ok(existsSync(join(out, 'results.json')));
   assert.ok(!existsSync(join(out, RUN_LOCK)));
+  tried('run folder');
 });
 
 test('/proc/x fails within a second, and at once from the CLI with one line (defect 4)', { skip: !existsSync('/proc/self') && 'no /proc' }, () => {
@@ -193,6 +206,7 @@ test('/proc/x fails within a second, and at once from the CLI with one line (def
   const r = spawnSync(process.execPath, [BIN, ...ATTACK, '--out', '/proc/x'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.error, undefined, 'did not hang');
   refused(r, /--out \/proc\/x: cannot create \/proc\/x/);
+  tried('run folder', 2); // /proc/x and /proc/x/y/z
 });
 
 test('--out naming a file, or a folder inside one, is refused with one line', () => {
@@ -202,6 +216,7 @@ test('--out naming a file, or a folder inside one, is refused with one line', ()
   refused(advx([...TRAIN, '--out', join(file, 'run')]), /a-file is a file, not a folder/);
   assert.equal(readFileSync(file, 'utf8'), 'keep');
   assert.throws(() => openRunFolder(join(file, 'run'), { command: 'attack' }), AdvxError);
+  tried('run folder', 2); // the file, and a folder inside it
 });
 
 test('a read-only folder is refused with one line', () => {
@@ -226,6 +241,7 @@ test('a read-only folder is refused with one line', () => {
     refused(cli([...ATTACK, '--out', ro]), /--out .*ro is not writable \(permission denied\)/);
     refused(cli([...ATTACK, '--out', join(ro, 'run')]), /cannot create a folder in .*ro \(permission denied\)/);
     assert.deepEqual(readdirSync(ro), []);
+    tried('run folder', 2); // the read-only folder, and a folder inside it
   } finally {
     chmodSync(ro, 0o755);
     chmodSync(tmp, 0o700);
@@ -258,6 +274,7 @@ test('every command that writes --out refuses a folder advx did not write, with 
   ];
   for (const args of commands) refused(advx([...args, '--out', out]), /--out .* holds files advx did not write: choose a new or empty folder/);
   assert.deepEqual(changedOutside(before, snapshot(out)), []);
+  tried('run folder', commands.length);
 });
 
 test('gan sample --out names a file: not empty, not a folder, not under /proc', () => {
@@ -271,6 +288,7 @@ test('gan sample --out names a file: not empty, not a folder, not under /proc', 
   assert.equal(checkOutFile(join(folder, 'new', 'grid.png')), join(folder, 'new', 'grid.png'));
   refused(advx(['gan', 'sample', '--model', 'models/dcgan-mnist', '--n', '4', '--out', folder]), /is a folder/);
   assert.deepEqual(readdirSync(folder), ['new']);
+  tried('run folder', existsSync('/proc/self') ? 3 : 2); // '', a folder, and a file under /proc
 });
 
 test("a killed run's half-written temporary files: a folder holding only them counts as empty, and opening a run folder removes them (and only them)", () => {
@@ -281,6 +299,7 @@ test("a killed run's half-written temporary files: a folder holding only them co
   writeFileSync(join(fresh, `.advx-run.${dead}.k2x9a1b0.tmp`), '{"advx": "ru');
   openRunFolder(fresh, { command: 'attack' }).release();
   assert.deepEqual(readdirSync(fresh).sort(), [RUN_MARKER]);
+  tried('run folder');
 
   // Killed while writing an example inside a run folder of its own.
   const marked = join(tmp, 'temps-marked');
@@ -295,4 +314,5 @@ test("a killed run's half-written temporary files: a folder holding only them co
   run.release();
   assert.ok(!existsSync(half), 'the stale temporary file is still there');
   assert.ok(existsSync(lookalike), "a file not of advx's pattern was removed");
+  tried('run folder');
 });
