@@ -1,6 +1,7 @@
 /**
- * Loads any TF.js model on disk (LayersModel or GraphModel, a folder with model.json) as a
- * Classifier. Bounds and preprocessing come from `advx.json` beside model.json when present,
+ * Loads any TF.js model on disk (LayersModel or GraphModel, a folder with model.json) or an ONNX
+ * file (imported as TF.js ops, gradients included) as a Classifier. Bounds and preprocessing come
+ * from `advx.json` beside model.json (for `net.onnx`: `net.advx.json` beside it) when present,
  * else from the caller, else the defaults ([0,1] pixels, no preprocessing).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,6 +12,8 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { AdvxError } from '../core/errors.ts';
 import { Classifier, type ClassifierInfo } from '../models/classifier.ts';
+import { importOnnx, nhwcShape, onnxClassifier, onnxInputShape, type OnnxModel } from '../models/onnx.ts';
+import { decodeModel } from '../models/onnx/proto.ts';
 import { fileSystemHandler, readModelArtifacts } from './model-io.ts';
 
 export const INFO_FILE = 'advx.json';
@@ -20,10 +23,13 @@ export interface LoadedModel {
   /** The LayersModel, when the file holds one (trainable, savable). */
   layers?: tfl.LayersModel;
   graph?: tfc.GraphModel;
+  /** The imported graph, for an .onnx file (its weights are freed by `onnx.dispose()`). */
+  onnx?: OnnxModel;
   dir: string;
 }
 
 export async function loadClassifier(path: string, override: Partial<ClassifierInfo> = {}): Promise<LoadedModel> {
+  if (path.endsWith('.onnx')) return loadOnnx(path, override);
   const dir = path.endsWith('.json') ? dirname(path) : path;
   const artifacts = await readModelArtifacts(path);
   const infoPath = join(dir, INFO_FILE);
@@ -67,6 +73,42 @@ export async function loadClassifier(path: string, override: Partial<ClassifierI
   }
   checkInfoAgainstModel(infoPath, info, inputShape, outputDim);
   return { classifier: new Classifier(forward, info), layers, graph, dir };
+}
+
+/**
+ * The advx.json of an ONNX file: one per file, `net.onnx` → `net.advx.json`, so several models
+ * can share a folder (an ONNX file is one file, unlike a TF.js model's folder).
+ */
+export function onnxInfoPath(path: string): string {
+  return path.replace(/\.onnx$/, `.${INFO_FILE}`);
+}
+
+function readOnnxFile(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new AdvxError(`could not read the ONNX file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
+function loadOnnx(path: string, override: Partial<ClassifierInfo>): LoadedModel {
+  const bytes = readOnnxFile(path);
+  const infoPath = onnxInfoPath(path);
+  const saved = existsSync(infoPath) ? readInfo(infoPath) : {};
+  const onnx = importOnnx(bytes, path);
+  try {
+    const classifier = onnxClassifier(onnx, { ...saved, ...definedOnly(override) }, path);
+    checkInfoAgainstModel(infoPath, classifier.info, onnxInputShape(onnx), onnx.outputs[0]?.shape.at(-1));
+    return { classifier, onnx, dir: dirname(path) };
+  } catch (e) {
+    onnx.dispose();
+    throw e;
+  }
+}
+
+/** The keys of `o` whose value is not undefined (so an override leaves saved values alone). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 const finite = z.number().refine(Number.isFinite);
@@ -186,6 +228,14 @@ function topologyInputShape(topology: unknown): number[] | undefined {
  * anything; the input shape is the declared one (advx.json, else the topology's), when known.
  */
 export async function inspectModel(path: string): Promise<{ info: Partial<ClassifierInfo>; inputShape?: number[] }> {
+  if (path.endsWith('.onnx')) {
+    // Before any backend exists: the file's declared shapes, read without making tensors.
+    const { inputs, outputs } = decodeModel(readOnnxFile(path), path);
+    const infoPath = onnxInfoPath(path);
+    const info = existsSync(infoPath) ? readInfo(infoPath) : {};
+    const classes = outputs[0]?.shape.at(-1);
+    return { info: { ...info, numClasses: info.numClasses ?? (classes && classes > 0 ? classes : undefined) }, inputShape: info.inputShape ?? (inputs[0] ? nhwcShape(inputs[0].shape.slice(1)) : undefined) };
+  }
   const dir = path.endsWith('.json') ? dirname(path) : path;
   const artifacts = await readModelArtifacts(path);
   const infoPath = join(dir, INFO_FILE);
