@@ -12,11 +12,16 @@ import { binaryConfigs } from './binary.ts';
 import { castConfig } from './cast.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
+import { registerDepthwiseDilationGradient } from './depthwise_dilation_grad.ts';
+import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.ts';
+import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_backprop_input.ts';
 import { identityConfig } from './identity.ts';
 import { maxPoolConfig, maxPoolGradConfig } from './max_pool_grad.ts';
 import { padV2Config } from './pad.ts';
 import { fusedMatMulConfig, reluConfig } from './relu.ts';
+import { resizeNearestNeighborGradConfig } from './resize_nearest_neighbor_grad.ts';
 import { sumConfig } from './sum.ts';
+import { unsortedSegmentSumConfig } from './unsorted_segment_sum.ts';
 import { BACKEND, originals } from './util.ts';
 
 export const WASM_KERNELS: readonly tf.KernelConfig[] = [
@@ -32,6 +37,10 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   reluConfig,
   fusedMatMulConfig,
   padV2Config,
+  depthwiseConv2dNativeBackpropInputConfig,
+  depthwiseConv2dNativeBackpropFilterConfig,
+  unsortedSegmentSumConfig,
+  resizeNearestNeighborGradConfig,
 ];
 
 let registered = false;
@@ -49,4 +58,6 @@ export function registerWasmGradientKernels(): void {
     // backend initialises after this point.
     tf.registerKernel({ ...cfg, setupFunc: prev?.setupFunc ?? cfg.setupFunc });
   }
+  // Not a kernel: lets dilated depthwise convolutions differentiate (on every backend).
+  registerDepthwiseDilationGradient();
 }

@@ -1,0 +1,251 @@
+/**
+ * The wasm kernels that gradients through converted graph models and imported ONNX models need
+ * (depthwise convolution input and filter gradients, UnsortedSegmentSum for Gather,
+ * ResizeNearestNeighborGrad) against the cpu backend or an independent reference, and the input
+ * gradient of a small MobileNet-style stack on wasm against cpu.
+ */
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { useBackend } from '../../src/backend/index.ts';
+import { Rng } from '../../src/core/rng.ts';
+
+const rng = new Rng(4321);
+type Input = { data: Float32Array | Int32Array; shape: number[]; dtype?: 'float32' | 'int32' };
+function input(shape: number[]): Input {
+  const data = new Float32Array(shape.reduce((p, q) => p * q, 1));
+  for (let i = 0; i < data.length; i++) data[i] = rng.normal();
+  return { data, shape };
+}
+
+async function runOn(backend: string, kernel: string, inputs: Record<string, Input>, attrs: object): Promise<{ values: Float32Array; shape: number[] }> {
+  await tf.setBackend(backend);
+  const ts: tf.NamedTensorMap = {};
+  for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.data, v.shape, v.dtype ?? 'float32');
+  const out = tf.engine().runKernel(kernel, ts, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const values = Float32Array.from(await out.data());
+  const shape = out.shape;
+  tf.dispose([out, ...Object.values(ts)]);
+  return { values, shape };
+}
+
+/** Largest |a − e| over the largest |e|; asserts it is within rtol (as kernels.test.ts does). */
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rtol = 1e-4): number {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let scale = 0;
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  const atol = rtol * Math.max(scale, 1e-6);
+  for (let i = 0; i < expected.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    worst = Math.max(worst, d);
+    if (!(d <= atol + rtol * Math.abs(expected[i]))) assert.fail(`${what}: element ${i}: wasm ${actual[i]} vs reference ${expected[i]} (scale ${scale})`);
+  }
+  return worst / Math.max(scale, 1e-30);
+}
+
+const worst: Record<string, number> = {};
+const note = (key: string, r: number) => (worst[key] = Math.max(worst[key] ?? 0, r));
+
+async function compare(kernel: string, inputs: Record<string, Input>, attrs: object, what: string): Promise<void> {
+  const cpu = await runOn('cpu', kernel, inputs, attrs);
+  const wasm = await runOn('wasm', kernel, inputs, attrs);
+  assert.deepEqual(wasm.shape, cpu.shape, `${what}: shape`);
+  note(kernel, assertClose(wasm.values, cpu.values, what));
+}
+
+type Pad = 'same' | 'valid' | number[][];
+interface DwCase { b: number; h: number; w: number; c: number; m: number; f: number; s: number; pad: Pad; d?: number; fw?: number }
+const DW_CASES: DwCase[] = [
+  { b: 1, h: 7, w: 7, c: 1, m: 1, f: 3, s: 1, pad: 'same' },
+  { b: 2, h: 13, w: 11, c: 5, m: 1, f: 3, s: 2, pad: 'same' },
+  { b: 2, h: 12, w: 12, c: 8, m: 1, f: 3, s: 2, pad: 'valid' },
+  { b: 1, h: 9, w: 10, c: 3, m: 2, f: 3, s: 1, pad: 'valid' },
+  { b: 3, h: 8, w: 7, c: 4, m: 3, f: 5, s: 2, pad: 'same' },
+  { b: 1, h: 11, w: 9, c: 6, m: 2, f: 3, s: 1, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  { b: 2, h: 10, w: 13, c: 7, m: 1, f: 3, s: 2, pad: [[0, 0], [0, 1], [1, 1], [0, 0]] },
+  { b: 1, h: 6, w: 9, c: 2, m: 4, f: 2, s: 3, pad: 'same' },
+  { b: 2, h: 9, w: 9, c: 32, m: 1, f: 3, s: 1, pad: 'same', fw: 5 },
+];
+const DILATED: DwCase[] = [
+  { b: 1, h: 11, w: 9, c: 3, m: 1, f: 3, s: 1, pad: 'same', d: 2 },
+  { b: 2, h: 12, w: 13, c: 4, m: 2, f: 3, s: 1, pad: 'valid', d: 2 },
+  { b: 1, h: 13, w: 10, c: 2, m: 1, f: 3, s: 1, pad: [[0, 0], [2, 1], [0, 3], [0, 0]], d: 3 },
+];
+const dwName = (k: DwCase) => `b${k.b} ${k.h}×${k.w}×${k.c}×${k.m} f${k.f}${k.fw ? `×${k.fw}` : ''} s${k.s} d${k.d ?? 1} ${JSON.stringify(k.pad)}`;
+
+function dwShapes(k: DwCase): { x: number[]; filter: number[]; dy: number[]; dilated: number[] } {
+  const d = k.d ?? 1;
+  const fw = k.fw ?? k.f;
+  const info = tf.backend_util.computeConv2DInfo([k.b, k.h, k.w, k.c], [k.f, fw, k.c, k.m], k.s, d,
+    k.pad as 'same', undefined, true);
+  return { x: [k.b, k.h, k.w, k.c], filter: [k.f, fw, k.c, k.m], dy: [k.b, info.outHeight, info.outWidth, k.c * k.m],
+    dilated: [(k.f - 1) * d + 1, (fw - 1) * d + 1, k.c, k.m] };
+}
+
+/** The filter with d − 1 zeros between taps. */
+function zeroInsert(f: Input, d: number): Input {
+  const [fh, fw, c, m] = f.shape;
+  const [gh, gw] = [(fh - 1) * d + 1, (fw - 1) * d + 1];
+  const out = new Float32Array(gh * gw * c * m);
+  for (let i = 0; i < fh; i++) for (let j = 0; j < fw; j++) {
+    out.set(f.data.subarray((i * fw + j) * c * m, (i * fw + j + 1) * c * m), (i * d * gw + j * d) * c * m);
+  }
+  return { data: out, shape: [gh, gw, c, m] };
+}
+
+before(async () => {
+  await useBackend('wasm', { threads: 1 });
+});
+
+describe('wasm kernels for graph-model gradients match cpu', () => {
+  it('DepthwiseConv2dNativeBackpropInput', async () => {
+    for (const k of DW_CASES) {
+      const s = dwShapes(k);
+      await compare(tf.DepthwiseConv2dNativeBackpropInput, { dy: input(s.dy), filter: input(s.filter) },
+        { strides: k.s, pad: k.pad, dilations: 1, dimRoundingMode: undefined, inputShape: s.x }, `dx ${dwName(k)}`);
+    }
+  });
+
+  it('DepthwiseConv2dNativeBackpropFilter', async () => {
+    for (const k of DW_CASES) {
+      const s = dwShapes(k);
+      await compare(tf.DepthwiseConv2dNativeBackpropFilter, { x: input(s.x), dy: input(s.dy) },
+        { strides: k.s, pad: k.pad, dilations: 1, dimRoundingMode: undefined, filterShape: s.filter }, `dW ${dwName(k)}`);
+    }
+  });
+
+  it('depthwise gradients with dilations > 1 (cpu on the zero-inserted filter as reference)', async () => {
+    for (const k of DILATED) {
+      const s = dwShapes(k);
+      const d = k.d!;
+      const [dy, filter, x] = [input(s.dy), input(s.filter), input(s.x)];
+      const attrs = { strides: 1, pad: k.pad, dimRoundingMode: undefined };
+      const dxRef = await runOn('cpu', tf.DepthwiseConv2dNativeBackpropInput, { dy, filter: zeroInsert(filter, d) }, { ...attrs, dilations: 1, inputShape: s.x });
+      const dx = await runOn('wasm', tf.DepthwiseConv2dNativeBackpropInput, { dy, filter }, { ...attrs, dilations: d, inputShape: s.x });
+      note('dilated dx', assertClose(dx.values, dxRef.values, `dilated dx ${dwName(k)}`));
+      const full = await runOn('cpu', tf.DepthwiseConv2dNativeBackpropFilter, { x, dy }, { ...attrs, dilations: 1, filterShape: s.dilated });
+      const dwRef = new Float32Array(tf.util.sizeFromShape(s.filter));
+      const [fh, fw, c, m] = s.filter;
+      for (let i = 0; i < fh; i++) for (let j = 0; j < fw; j++) {
+        dwRef.set(full.values.subarray((i * d * s.dilated[1] + j * d) * c * m, (i * d * s.dilated[1] + j * d + 1) * c * m), (i * fw + j) * c * m);
+      }
+      const dw = await runOn('wasm', tf.DepthwiseConv2dNativeBackpropFilter, { x, dy }, { ...attrs, dilations: d, filterShape: s.filter });
+      note('dilated dW', assertClose(dw.values, dwRef, `dilated dW ${dwName(k)}`));
+    }
+  });
+
+  it('tf.grad through a dilated depthwiseConv2d: wasm = cpu = finite differences', async () => {
+    const x0 = input([1, 9, 8, 3]);
+    const f0 = input([3, 3, 3, 2]);
+    const w0 = input([1, 9, 8, 6]);
+    const grads: Record<string, Float32Array[]> = {};
+    for (const be of ['cpu', 'wasm']) {
+      await tf.setBackend(be);
+      const [x, f, w] = [x0, f0, w0].map((t) => tf.tensor4d(t.data as Float32Array, t.shape as [number, number, number, number]));
+      const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same', 'NHWC', 2), w)) as tf.Scalar;
+      const [gx, gf] = tf.grads(loss)([x, f]);
+      grads[be] = [Float32Array.from(gx.dataSync()), Float32Array.from(gf.dataSync())];
+      if (be === 'cpu') {
+        // Central differences of the (linear) loss at a few coordinates of x and of the filter.
+        const eps = 1e-2;
+        for (const [which, t, g] of [[0, x, gx], [1, f, gf]] as const) {
+          for (const idx of [0, 17, t.size - 1]) {
+            const bump = (s: number) => {
+              const v = Float32Array.from(t.dataSync());
+              v[idx] += s;
+              const tt = tf.tensor(v, t.shape);
+              const r = which === 0 ? loss(tt, f) : loss(x, tt);
+              const out = r.dataSync()[0];
+              tf.dispose([tt, r]);
+              return out;
+            };
+            const fd = (bump(eps) - bump(-eps)) / (2 * eps);
+            assert.ok(Math.abs(fd - g.dataSync()[idx]) < 1e-2 * Math.max(1, Math.abs(fd)), `finite differences ${which} ${idx}: ${fd} vs ${g.dataSync()[idx]}`);
+          }
+        }
+      }
+      tf.dispose([x, f, w, gx, gf]);
+    }
+    note('dilated tf.grad dx', assertClose(grads.wasm[0], grads.cpu[0], 'dilated tf.grad dx'));
+    note('dilated tf.grad dW', assertClose(grads.wasm[1], grads.cpu[1], 'dilated tf.grad dW'));
+  });
+
+  it('UnsortedSegmentSum (the gradient of Gather)', async () => {
+    const ids = (n: number, k: number): Input => ({ data: Int32Array.from({ length: n }, () => rng.int(k)), shape: [n], dtype: 'int32' });
+    await compare(tf.UnsortedSegmentSum, { x: input([9, 5, 3]), segmentIds: ids(9, 4) }, { numSegments: 6 }, 'UnsortedSegmentSum [9,5,3]');
+    await compare(tf.UnsortedSegmentSum, { x: input([17]), segmentIds: ids(17, 3) }, { numSegments: 3 }, 'UnsortedSegmentSum [17]');
+    await compare(tf.UnsortedSegmentSum, { x: input([40, 33]), segmentIds: ids(40, 7) }, { numSegments: 7 }, 'UnsortedSegmentSum [40,33]');
+    // And through tf.grad of gather on a middle axis.
+    const g: Record<string, Float32Array> = {};
+    const x0 = input([2, 5, 3]);
+    for (const be of ['cpu', 'wasm']) {
+      await tf.setBackend(be);
+      const x = tf.tensor(x0.data, x0.shape);
+      const w = tf.tensor(Float32Array.from({ length: 2 * 4 * 3 }, (_, i) => Math.sin(i)), [2, 4, 3]);
+      const gx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d([4, 0, 4, 2], 'int32'), 1), w)))(x);
+      g[be] = Float32Array.from(gx.dataSync());
+      tf.dispose([x, w, gx]);
+    }
+    note('gather grad', assertClose(g.wasm, g.cpu, 'gather grad'));
+  });
+
+  it('ResizeNearestNeighborGrad (reference: the forward op\'s own index map)', async () => {
+    for (const [b, h, w, c, oh, ow] of [[2, 9, 9, 4, 13, 7], [1, 5, 6, 3, 10, 12], [3, 8, 7, 2, 4, 3]]) {
+      for (const [alignCorners, halfPixelCenters] of [[false, false], [false, true], [true, false]]) {
+        await tf.setBackend('wasm');
+        const idx = tf.tensor4d(Float32Array.from({ length: b * h * w * c }, (_, i) => i), [b, h, w, c] as [number, number, number, number]);
+        const map = tf.image.resizeNearestNeighbor(idx, [oh, ow], alignCorners, halfPixelCenters);
+        const m = map.dataSync();
+        idx.dispose();
+        map.dispose();
+        const dy = input([b, oh, ow, c]);
+        const ref = new Float32Array(b * h * w * c);
+        for (let k = 0; k < m.length; k++) ref[m[k]] += dy.data[k];
+        const images = { data: new Float32Array(b * h * w * c), shape: [b, h, w, c] };
+        const got = await runOn('wasm', tf.ResizeNearestNeighborGrad, { images, dy }, { alignCorners, halfPixelCenters });
+        note(tf.ResizeNearestNeighborGrad, assertClose(got.values, ref, `ResizeNearestNeighborGrad ${[b, h, w, c]}→${oh}×${ow} ac ${alignCorners} hp ${halfPixelCenters}`));
+      }
+    }
+  });
+});
+
+describe('MobileNet-style stack: input gradient on wasm = cpu', () => {
+  it('conv + depthwise (strided, dilated) + pointwise + relu6 + batchnorm + avgpool + dense', async () => {
+    const x0 = input([2, 17, 15, 3]);
+    const params = {
+      c1: input([3, 3, 3, 8]), b1: input([8]),
+      d1: input([3, 3, 8, 1]), db1: input([8]),
+      mean: input([8]), variance: { data: Float32Array.from({ length: 8 }, () => 0.5 + rng.next()), shape: [8] }, gamma: input([8]), beta: input([8]),
+      p1: input([1, 1, 8, 16]),
+      d2: input([3, 3, 16, 2]), d3: input([3, 3, 32, 1]),
+      wd: input([32, 5]), bd: input([5]),
+    };
+    const result: Record<string, Float32Array> = {};
+    for (const be of ['cpu', 'wasm']) {
+      await tf.setBackend(be);
+      const p = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, tf.tensor(v.data, v.shape)])) as Record<string, tf.Tensor>;
+      const net = (x: tf.Tensor4D): tf.Scalar => {
+        let h: tf.Tensor4D = tf.fused.conv2d({ x, filter: p.c1 as tf.Tensor4D, strides: 2, pad: 'same', bias: p.b1, activation: 'relu6' });
+        h = tf.fused.depthwiseConv2d({ x: h, filter: p.d1 as tf.Tensor4D, strides: 1, pad: 'same', bias: p.db1, activation: 'relu6' });
+        h = tf.batchNorm(h, p.mean, p.variance, p.beta, p.gamma, 1e-3) as tf.Tensor4D;
+        h = tf.fused.conv2d({ x: h, filter: p.p1 as tf.Tensor4D, strides: 1, pad: 'valid', activation: 'relu6' });
+        h = tf.depthwiseConv2d(tf.pad(h, [[0, 0], [1, 1], [0, 1], [0, 0]]), p.d2 as tf.Tensor4D, 2, 'valid');
+        h = tf.relu6(tf.depthwiseConv2d(h, p.d3 as tf.Tensor4D, 1, 'same', 'NHWC', 2));
+        const pooled = tf.reshape(tf.avgPool(h, [h.shape[1], h.shape[2]] as [number, number], 1, 'valid'), [2, 32]);
+        const logits = tf.fused.matMul({ a: pooled as tf.Tensor2D, b: p.wd as tf.Tensor2D, bias: p.bd });
+        return tf.sum(tf.mul(tf.logSoftmax(logits), tf.tensor2d([[1, 0, 0, 0, 0], [0, 0, 0, 1, 0]]))) as tf.Scalar;
+      };
+      const x = tf.tensor4d(x0.data as Float32Array, x0.shape as [number, number, number, number]);
+      const g = tf.grad((t: tf.Tensor) => net(t as tf.Tensor4D))(x);
+      result[be] = Float32Array.from(g.dataSync());
+      tf.dispose([x, g, ...Object.values(p)]);
+    }
+    note('MobileNet-style dL/dx', assertClose(result.wasm, result.cpu, 'MobileNet-style dL/dx', 1e-4));
+  });
+
+  it('reports the largest relative differences', () => {
+    for (const [k, v] of Object.entries(worst)) console.log(`  max |wasm − ref| / max |ref|  ${k}: ${v.toExponential(2)}`);
+  });
+});
