@@ -2,7 +2,8 @@
  * ONNX import: PyTorch-exported fixtures (scripts/onnx-fixtures.py) against PyTorch's own outputs
  * on cpu and wasm, input gradients against finite differences, PGD through an imported model,
  * ONNX's backend node tests (Debian's libonnx-testdata) for each mapped op, and the error lines.
- * Gradients run on cpu: TF.js registers no depthwise-convolution gradient for wasm yet.
+ * Gradients are checked on cpu against finite differences, and wasm's (advx's depthwise
+ * gradient kernels among them) against cpu's.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -121,6 +122,28 @@ test('the input gradient through each imported model matches central finite diff
     t.diagnostic(`${name}: largest relative gap gradient vs finite difference on the 8 largest coordinates = ${worst.toExponential(2)} (max |g| ${Math.abs(grad[top[0]]).toExponential(1)}, float32 resolution ${resolution.toExponential(1)}); along the gradient ${gapAlong.toExponential(2)}`);
     tf.dispose([x, weights]);
     onnx?.dispose();
+  }
+});
+
+test('on wasm, the input gradient through each imported model equals cpu\'s within 1e-4 of its largest value', async (t) => {
+  const gradientOn = async (backend: 'cpu' | 'wasm', name: string) => {
+    await setup(backend);
+    const { classifier, onnx } = await loadClassifier(join(FIXTURES, `${name}.onnx`));
+    const [h, w, c] = classifier.info.inputShape;
+    const x = tf.randomUniform([2, h, w, c], 0, 1, 'float32', 7);
+    const weights = tf.randomNormal([2, 10], 0, 1, 'float32', 8);
+    const g = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(classifier.logits(input), weights)))(x);
+    const data = await g.data();
+    tf.dispose([x, weights, g]);
+    onnx?.dispose();
+    return data;
+  };
+  for (const name of NAMES) {
+    const [onCpu, onWasm] = [await gradientOn('cpu', name), await gradientOn('wasm', name)];
+    const scale = Math.max(...Array.from(onCpu, Math.abs));
+    const diff = maxAbsDiff(onWasm, onCpu) / scale;
+    t.diagnostic(`${name}: max |wasm − cpu| / max |g| = ${diff.toExponential(2)}`);
+    assert.ok(diff < 1e-4, `${name}: ${diff}`);
   }
 });
 
