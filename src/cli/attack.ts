@@ -6,7 +6,7 @@ import { runAttack } from '../node/attack-run.ts';
 import { writeAttackReport } from '../node/cli-reports.ts';
 import { openRunFolder } from '../node/run-folder.ts';
 import { parseBackend } from '../backend/index.ts';
-import { MAX_STEPS, precheckModel, loadModelAndData, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { DATA_HELP, MAX_STEPS, precheckModel, loadModelAndData, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface AttackFlags extends BackendFlags {
   model: string;
@@ -47,7 +47,7 @@ export function attackCommand(): Command {
     .option('--confidence <k>', 'margin κ of the C&W objective', nonNegativeNumber('--confidence'))
     .option('--c <x>', 'initial trade-off constant (cw, szegedy)', positiveNumber('--c'))
     .option('--target <k>', 'target class (targeted attack)', nonNegativeInt('--target'))
-    .option('--data <name>', 'dataset', 'mnist')
+    .option('--data <name|path>', DATA_HELP, 'mnist')
     .option('--limit <n>', 'attack the first n test images', positiveInt('--limit'), 100)
     .option('--images <n>', 'write PNGs for the first n examples', nonNegativeInt('--images', 10_000), 16)
     .option('--print-scale <k>', 'also write print-ready adversarial PNGs magnified k times (print/)', positiveInt('--print-scale', MAX_PRINT_SCALE))
@@ -65,14 +65,14 @@ async function attack(flags: AttackFlags): Promise<void> {
   parseBackend(flags.backend);
   const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'attack' }) : undefined;
   await startBackend(flags);
-  const { classifier, data } = await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
+  const { classifier, data, labelsNote } = await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
   const s = await runAttack(classifier, data, { ...flags, norm, images: run ? flags.images : 0 }, run);
   if (run) {
     const gridFile = run.path('grid.png');
     writeAttackReport(run.dir, s, { model: flags.model, data: flags.data, classNames: data.classNames, grid: existsSync(gridFile) ? readFileSync(gridFile) : undefined });
   }
   const { examples: _examples, ...summary } = s;
-  if (flags.json) printJson(summary);
+  if (flags.json) printJson({ ...summary, ...labelsNote });
   else {
     process.stdout.write(
       `${s.attack} ε=${s.eps} (${s.norm}${s.targeted ? `, target ${flags.target}` : ''}) on ${s.count} images: ` +

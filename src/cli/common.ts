@@ -1,4 +1,5 @@
 /** Options and helpers shared by the CLI's commands. */
+import * as tf from '@tensorflow/tfjs-core';
 import { Command, Option } from 'commander';
 import { AdvxError } from '../core/errors.ts';
 import { BACKENDS, parseBackend, useBackend, type BackendName } from '../backend/index.ts';
@@ -6,6 +7,7 @@ import type { Classifier } from '../models/classifier.ts';
 import { subset, type ImageDataset } from '../data/types.ts';
 import { FASHION_MNIST_CLASSES, loadDataset, MNIST_CLASSES, parseDatasetName } from '../node/datasets.ts';
 import { inspectModel, loadClassifier } from '../node/load-model.ts';
+import { imageTarget, isDataPath, loadUserData, resolveLabels, scanUserData } from '../node/image-folder.ts';
 import type { ClassifierInfo } from '../models/classifier.ts';
 
 export interface BackendFlags {
@@ -132,6 +134,9 @@ export function nonNegativeNumber(flag: string) {
   };
 }
 
+/** Help of every --data option that takes a built-in name or the user's own files. */
+export const DATA_HELP = 'dataset: a built-in name (mnist, fashion-mnist, mnist-m, mnist-rgb, synth-digits) or a PATH: a folder of class folders of .png/.jpg images, a flat folder of images (labelled by the model\'s predictions), a CSV of path,label rows, or a folder with x.npy and y.npy';
+
 /** Prints the final JSON line of a command run with --json. */
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
@@ -189,6 +194,7 @@ const DATASET_SHAPES: Record<string, readonly number[]> = {
 export async function precheckModel(modelPath: string, dataName: string, options: { flag?: string; classes?: boolean; shape?: boolean } = {}): Promise<void> {
   const named = options.flag ? `${options.flag} ${modelPath}` : modelPath;
   const { info, inputShape } = await inspectModel(modelPath);
+  if (isDataPath(dataName)) return precheckUserData(named, info, inputShape, dataName, options);
   if (options.classes !== false) checkModelDataset(named, info, dataName, { warn: false });
   const want = DATASET_SHAPES[canonicalDataset(parseDatasetName(dataName))];
   if (options.shape !== false && inputShape && want && inputShape.join('×') !== want.join('×')) {
@@ -196,9 +202,49 @@ export async function precheckModel(modelPath: string, dataName: string, options
   }
 }
 
-/** Loads a model and the first `limit` images of a dataset split, checking that they fit together. */
-export async function loadModelAndData(modelPath: string, dataName: string, split: 'train' | 'test', limit?: number): Promise<{ classifier: Classifier; data: ImageDataset }> {
+/** A --data PATH: its files listed, its classes among the model's, the model's input images. */
+function precheckUserData(named: string, info: Partial<ClassifierInfo>, inputShape: number[] | undefined, dataPath: string, options: { classes?: boolean; shape?: boolean }): void {
+  const source = scanUserData(dataPath);
+  if (options.shape !== false) imageTarget(inputShape ?? info.inputShape, named);
+  const numClasses = info.numClasses ?? info.classNames?.length;
+  if (options.classes !== false && source.kind !== 'npy' && source.kind !== 'flat' && numClasses !== undefined) resolveLabels(source, { numClasses, classNames: info.classNames });
+}
+
+/** What a command's JSON says of its labels: nothing when the data has its own. */
+export type LabelsNote = { labels: 'model predictions' } | Record<string, never>;
+
+export interface ModelAndData {
+  classifier: Classifier;
+  data: ImageDataset;
+  /** Spread into the command's JSON: {labels: 'model predictions'} when the data had none. */
+  labelsNote: LabelsNote;
+}
+
+const notedUnlabeled = new Set<string>();
+
+/**
+ * A --data PATH fitted to the model. Images without labels are labelled with the model's own
+ * predictions (clean accuracy 100% by construction, robustness still measured), said on stderr.
+ */
+async function loadUserModelData(modelPath: string, classifier: Classifier, dataPath: string, limit?: number): Promise<ModelAndData> {
+  const { inputShape, numClasses, classNames } = classifier.info;
+  const shape = imageTarget(inputShape, modelPath);
+  const { data, labeled } = loadUserData(dataPath, { shape, numClasses, classNames }, limit);
+  if (labeled) return { classifier, data, labelsNote: {} };
+  const x = tf.tensor4d(data.images, [data.count, ...shape]);
+  const predicted = await classifier.predict(x);
+  x.dispose();
+  // Said once per process, also when several models (transfer) load the same data.
+  if (!notedUnlabeled.has(dataPath)) process.stderr.write(`note: ${dataPath} has no labels (no class folders, no y.npy): the model's own predictions are used as labels\n`);
+  notedUnlabeled.add(dataPath);
+  return { classifier, data: { ...data, labels: Uint8Array.from(predicted) }, labelsNote: { labels: 'model predictions' } };
+}
+
+/** Loads a model and the first `limit` images of a dataset split (or of a --data PATH), checking that they fit together. */
+export async function loadModelAndData(modelPath: string, dataName: string, split: 'train' | 'test', limit?: number): Promise<ModelAndData> {
   const { classifier } = await loadClassifier(modelPath);
+  // A PATH has no splits: its images are the test split, and the training split when asked.
+  if (isDataPath(dataName)) return loadUserModelData(modelPath, classifier, dataName, limit);
   checkModelDataset(modelPath, classifier.info, dataName);
   let data = loadDataset(dataName)[split];
   if (limit) data = subset(data, 0, Math.min(limit, data.count));
@@ -206,5 +252,5 @@ export async function loadModelAndData(modelPath: string, dataName: string, spli
   if (want !== data.shape.join('×')) {
     throw new AdvxError(`${modelPath} expects inputs of shape ${want}, but ${dataName} images are ${data.shape.join('×')}`);
   }
-  return { classifier, data };
+  return { classifier, data, labelsNote: {} };
 }

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { AdvxError } from '../core/errors.ts';
 import { accuracy } from '../eval/accuracy.ts';
-import { loadModelAndData, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { DATA_HELP, loadModelAndData, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface EvaluateFlags extends BackendFlags {
   model: string;
@@ -16,7 +16,7 @@ export function evaluateCommand(): Command {
   return withBackend(new Command('evaluate'))
     .description('accuracy of a TF.js model (model.json folder) on a dataset')
     .requiredOption('--model <path>', 'folder with model.json (LayersModel or GraphModel)')
-    .option('--data <name>', 'dataset: mnist, fashion-mnist', 'mnist')
+    .option('--data <name|path>', DATA_HELP, 'mnist')
     .option('--split <name>', 'train or test', 'test')
     .option('--limit <n>', 'evaluate the first n images only', positiveInt('--limit'))
     .option('--json', 'print {"accuracy":…} as the last line')
@@ -26,10 +26,10 @@ export function evaluateCommand(): Command {
 async function evaluate(flags: EvaluateFlags): Promise<void> {
   if (flags.split !== 'train' && flags.split !== 'test') throw new AdvxError(`--split must be train or test, got "${flags.split}"`);
   await startBackend(flags);
-  const { classifier, data } = await loadModelAndData(flags.model, flags.data, flags.split, flags.limit);
+  const { classifier, data, labelsNote } = await loadModelAndData(flags.model, flags.data, flags.split, flags.limit);
   const start = performance.now();
   const acc = await accuracy(classifier, data);
   const seconds = (performance.now() - start) / 1000;
-  if (flags.json) printJson({ accuracy: acc, count: data.count, seconds });
+  if (flags.json) printJson({ accuracy: acc, count: data.count, seconds, ...labelsNote });
   else process.stdout.write(`accuracy ${(acc * 100).toFixed(2)}% on ${data.count} ${flags.data} ${flags.split} images (${seconds.toFixed(1)} s)\n`);
 }

@@ -12,7 +12,8 @@ import { parseBackend } from '../backend/index.ts';
 import { writeRobustnessReport } from '../node/cli-reports.ts';
 import { svgToPng } from '../node/svg-png.ts';
 import { progress, type Progress } from '../node/progress.ts';
-import { numberList, loadModelAndData, parseNorm, nonNegativeInt, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { isDataPath } from '../node/image-folder.ts';
+import { DATA_HELP, precheckModel, numberList, loadModelAndData, parseNorm, nonNegativeInt, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface RobustnessFlags extends BackendFlags {
   model: string;
@@ -46,7 +47,7 @@ export function robustnessCommand(): Command {
     .option('--step-size <x>', 'step size α (default per attack)', positiveNumber('--step-size'))
     .option('--restarts <n>', 'random restarts (default: each attack\'s own)', positiveInt('--restarts'))
     .option('--seed <n>', 'seed', seedInt('--seed'), 0)
-    .option('--data <name>', 'dataset', 'mnist')
+    .option('--data <name|path>', DATA_HELP, 'mnist')
     .option('--limit <n>', 'first n test images', positiveInt('--limit'), 1000)
     .option('--batch <n>', 'inputs per attack call', positiveInt('--batch'), 128)
     .option('--full-table', 'run every attack on every input (each attack\'s own robust accuracy), not only on the inputs the earlier attacks failed on')
@@ -72,10 +73,11 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
   const eps = parseEps(flags.eps);
   // Unknown names, unsupported norms and duplicates fail here, before the model loads.
   planAttacks({ attacks: suite ? undefined : attacks, suite, eps, norm }, norm);
+  if (isDataPath(flags.data)) await precheckModel(flags.model, flags.data); // the user's files, before anything is written
   parseBackend(flags.backend);
   const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'robustness' }) : undefined;
   await startBackend(flags);
-  const { classifier, data } = await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
+  const { classifier, data, labelsNote } = await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
   const { x, y } = toTensors(data);
   let bar: Progress | undefined;
   const report = await evaluateRobustness(classifier, x, y, {
@@ -108,7 +110,7 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
       ...(attacks.length > 1 ? [{ name: 'worst case', x: eps, y: eps.map((e) => report.robust_accuracy[String(e)]), dashed: true }] : []),
     ];
     const svg = lineChartSvg(series, { title: `Robust accuracy, ${report.count} ${flags.data} test images`, xLabel: `ε (${flags.norm === 'linf' ? 'L∞' : 'L2'})`, yLabel: 'accuracy', yDomain: [0, 1] });
-    writeFileAtomic(run.path('robustness.json'), JSON.stringify({ model: flags.model, data: flags.data, ...report }, null, 2));
+    writeFileAtomic(run.path('robustness.json'), JSON.stringify({ model: flags.model, data: flags.data, ...report, ...labelsNote }, null, 2));
     writeFileAtomic(run.path('curve.svg'), svg);
     writeFileAtomic(run.path('curve.png'), svgToPng(svg));
     // The cascade at each ε: robust accuracy from clean (0) through each attack in order.
@@ -121,7 +123,7 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
         : undefined;
     writeRobustnessReport(run.dir, report, { model: flags.model, data: flags.data, attacks, curveSvg: svg, cascadeSvg });
   }
-  if (flags.json) printJson(report);
+  if (flags.json) printJson({ ...report, ...labelsNote });
   else {
     const kind = report.mode === 'cascade' ? 'each attack on the inputs the earlier ones failed on; robust accuracy after it' : 'each attack on every input';
     process.stdout.write(`clean accuracy ${(report.clean_accuracy * 100).toFixed(2)}% on ${report.count} images (${kind})\n`);

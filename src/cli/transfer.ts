@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../node/io.ts';
 import { openRunFolder } from '../node/run-folder.ts';
 import { parseBackend } from '../backend/index.ts';
 import { writeTransferReport } from '../node/cli-reports.ts';
-import { MAX_STEPS, pathList, precheckModel, loadModelAndData, nonNegativeInt, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { DATA_HELP, MAX_STEPS, pathList, precheckModel, loadModelAndData, nonNegativeInt, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface TransferFlags extends BackendFlags {
   models: string;
@@ -35,7 +35,7 @@ export function transferCommand(): Command {
     .option('--steps <n>', 'iterations of iterative attacks (default per attack)', positiveInt('--steps', MAX_STEPS))
     .option('--step-size <x>', 'step size α (default per attack)', positiveNumber('--step-size'))
     .option('--seed <n>', 'seed', seedInt('--seed'), 0)
-    .option('--data <name>', 'dataset', 'mnist')
+    .option('--data <name|path>', DATA_HELP, 'mnist')
     .option('--limit <n>', 'first n test images', positiveInt('--limit'), 1000)
     .option('--out <dir>', 'folder for transfer.json and report.html')
     .option('--json', 'print {"names":[…],"rates":[[…]],…} as the last line')
@@ -52,16 +52,18 @@ async function transfer(flags: TransferFlags): Promise<void> {
   await startBackend(flags);
   const loaded = [];
   for (const path of paths) loaded.push(await loadModelAndData(path, flags.data, 'test', flags.limit));
+  // Unlabelled data is labelled by the first model's predictions.
   const { x, y } = toTensors(loaded[0].data);
+  const { labelsNote } = loaded[0];
   const options = { eps: flags.eps, norm, steps: flags.steps, stepSize: flags.stepSize, seed: flags.seed };
   const m = await transferMatrix(loaded.map((l, i) => ({ name: paths[i], classifier: l.classifier })), x, y, { name: flags.attack, options });
   tf.dispose([x, y]);
   if (run) {
-    writeFileAtomic(run.path('transfer.json'), JSON.stringify({ data: flags.data, count: x.shape[0], attack: flags.attack, ...options, ...m }, null, 2));
+    writeFileAtomic(run.path('transfer.json'), JSON.stringify({ data: flags.data, count: x.shape[0], attack: flags.attack, ...options, ...m, ...labelsNote }, null, 2));
     writeTransferReport(run.dir, m, { data: flags.data, count: x.shape[0], attack: flags.attack, eps: flags.eps, norm });
   }
   if (flags.json) {
-    printJson(m);
+    printJson({ ...m, ...labelsNote });
     return;
   }
   const cell = (v: number) => (Number.isNaN(v) ? '–' : `${(v * 100).toFixed(1)}%`).padStart(8);

@@ -1,0 +1,299 @@
+/**
+ * The user's own images as an ImageDataset (`--data PATH`), in three layouts:
+ *   - a folder of class folders, PATH/<class>/**.png|jpg|jpeg, classes in sorted order as
+ *     torchvision's ImageFolder numbers them; a flat folder of images has no labels;
+ *   - a CSV file of `path,label` rows (header optional, paths relative to the CSV's folder, labels
+ *     class indices or class names);
+ *   - a folder holding x.npy ([N,H,W,C] or [N,H,W]; float32/float64 in [0, 1] or uint8) and,
+ *     optionally, y.npy ([N]; int64/int32/uint8).
+ * Each image is converted to the model's channels, center-cropped to its aspect ratio and resized
+ * to its height and width (src/data/image-ops.ts). Class names are matched to the model's when it
+ * names its classes. Every bad input is one AdvxError naming the file (or the CSV row).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import { AdvxError } from '../core/errors.ts';
+import type { ImageDataset } from '../data/types.ts';
+import { fitImage, type Pixels } from '../data/image-ops.ts';
+import { DATASET_NAMES } from './datasets.ts';
+import { readNpy, type NpyArray } from './npy.ts';
+
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
+export const NPY_FILES = { x: 'x.npy', y: 'y.npy' } as const;
+/** Labels are stored as bytes (ImageDataset.labels). */
+const MAX_CLASSES = 256;
+
+/** What the model takes: the images are fitted to `shape`, labels matched to `classNames`. */
+export interface DataTarget {
+  shape: [number, number, number];
+  numClasses: number;
+  classNames?: string[];
+}
+
+/** One image file and its label as written (a class folder's name, a CSV cell), with where it came from. */
+interface Item {
+  file: string;
+  label?: string;
+  where: string;
+}
+
+/** A user's data, listed but not yet decoded. */
+export type UserSource =
+  | { kind: 'folder' | 'csv' | 'flat'; path: string; items: Item[] }
+  | { kind: 'npy'; path: string; x: string; y?: string };
+
+export interface UserData {
+  data: ImageDataset;
+  /** false: the data has no labels, and `data.labels` are zeros until the caller sets them (the model's predictions). */
+  labeled: boolean;
+}
+
+/** Whether a --data value names files rather than a built-in dataset: built-in names win. */
+export function isDataPath(arg: string): boolean {
+  if ((DATASET_NAMES as readonly string[]).includes(arg)) return false;
+  return fs.existsSync(arg) || arg.includes('/') || arg.includes(path.sep) || arg.toLowerCase().endsWith('.csv');
+}
+
+const isImage = (name: string) => IMAGE_EXTENSIONS.includes(path.extname(name).toLowerCase());
+/** Dot files are skipped: macOS's ._x.png resource forks and .ipynb_checkpoints are not images. */
+const visible = (name: string) => !name.startsWith('.');
+
+function entries(dir: string): fs.Dirent[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => visible(e.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  } catch (err) {
+    throw new AdvxError(`${dir} cannot be read (${(err as Error).message})`);
+  }
+}
+
+/** The images under `dir`, at any depth: a folder's own files first, then its subfolders', sorted (as ImageFolder walks). */
+function imagesUnder(dir: string): string[] {
+  const list = entries(dir);
+  const files = list.filter((e) => e.isFile() && isImage(e.name)).map((e) => path.join(dir, e.name));
+  return files.concat(list.filter((e) => e.isDirectory()).flatMap((e) => imagesUnder(path.join(dir, e.name))));
+}
+
+/** Lists a --data PATH (files and labels, no decoding), so that bad input is refused before any work. */
+export function scanUserData(p: string): UserSource {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(p);
+  } catch {
+    throw new AdvxError(`--data ${p} does not exist (give a folder of images, a CSV file or a folder with ${NPY_FILES.x})`);
+  }
+  if (stat.isFile()) {
+    if (path.extname(p).toLowerCase() !== '.csv') throw new AdvxError(`--data ${p} is a file but not a .csv; give a folder of images, a CSV file or a folder with ${NPY_FILES.x}`);
+    return { kind: 'csv', path: p, items: readCsv(p) };
+  }
+  if (fs.existsSync(path.join(p, NPY_FILES.x))) {
+    const y = path.join(p, NPY_FILES.y);
+    return { kind: 'npy', path: p, x: path.join(p, NPY_FILES.x), y: fs.existsSync(y) ? y : undefined };
+  }
+  return scanFolder(p);
+}
+
+function scanFolder(p: string): UserSource {
+  const list = entries(p);
+  const loose = list.filter((e) => e.isFile() && isImage(e.name));
+  const classes = list.filter((e) => e.isDirectory()).map((e) => ({ name: e.name, files: imagesUnder(path.join(p, e.name)) })).filter((c) => c.files.length > 0);
+  if (loose.length > 0 && classes.length > 0) {
+    throw new AdvxError(`${p} holds both images (${loose[0].name}, …) and class folders (${classes[0].name}, …): put every image in a class folder, or none`);
+  }
+  if (classes.length > 0) {
+    return { kind: 'folder', path: p, items: classes.flatMap((c) => c.files.map((file) => ({ file, label: c.name, where: file }))) };
+  }
+  if (loose.length === 0) throw new AdvxError(`no images found in ${p} (looked for ${IMAGE_EXTENSIONS.join(', ')} files, in class folders or loose, and for ${NPY_FILES.x})`);
+  return { kind: 'flat', path: p, items: loose.map((e) => ({ file: path.join(p, e.name), where: path.join(p, e.name) })) };
+}
+
+// ---- CSV ----------------------------------------------------------------------------------
+
+/** The cells of one CSV line (RFC 4180 quoting: "a,b" and "" for a quote). */
+function csvCells(line: string): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted && ch === '"' && line[i + 1] === '"') (cell += '"'), i++;
+    else if (ch === '"') quoted = !quoted;
+    else if (ch === ',' && !quoted) cells.push(cell), (cell = '');
+    else cell += ch;
+  }
+  cells.push(cell);
+  return cells.map((c) => c.trim());
+}
+
+function readCsv(file: string): Item[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new AdvxError(`${file} cannot be read (${(err as Error).message})`);
+  }
+  const items: Item[] = [];
+  let first = true;
+  text.replace(/^\uFEFF/, '').split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === '') return;
+    const where = `${file} row ${i + 1}`;
+    const [rel, label, ...rest] = csvCells(line);
+    // The header, when there is one, is a first row whose path is no image file name.
+    const header = first && !isImage(rel);
+    first = false;
+    if (header) return;
+    if (label === undefined || label === '' || rest.some((c) => c !== '')) throw new AdvxError(`${where}: expected "path,label", got ${JSON.stringify(line)}`);
+    const full = path.resolve(path.dirname(file), rel);
+    if (!isImage(rel)) throw new AdvxError(`${where}: ${rel} is not a ${IMAGE_EXTENSIONS.join('/')} file`);
+    if (!fs.existsSync(full)) throw new AdvxError(`${where}: image ${full} does not exist`);
+    items.push({ file: full, label, where });
+  });
+  if (items.length === 0) throw new AdvxError(`no images found in ${file} (expected rows "path,label")`);
+  return items;
+}
+
+// ---- labels -------------------------------------------------------------------------------
+
+const isIndex = (s: string) => /^\d+$/.test(s);
+
+/**
+ * The class index of each item's label, and the class names of the result. With the model's class
+ * names, a label is one of them (or, in a CSV, an index); without, class folders and CSV names are
+ * numbered in sorted order (ImageFolder's), CSV digits are indices.
+ */
+export function resolveLabels(source: { kind: string; path: string; items: Item[] }, target: Pick<DataTarget, 'numClasses' | 'classNames'>): { labels: number[]; classNames: string[] } {
+  const raw = source.items.map((it) => it.label as string);
+  const model = target.classNames;
+  if (model) {
+    const unknown = [...new Set(raw.filter((l) => !model.includes(l) && !(source.kind === 'csv' && isIndex(l))))];
+    if (unknown.length > 0) {
+      const first = source.items.find((it) => it.label === unknown[0]) as Item;
+      const what = source.kind === 'folder' ? `class folders ${unknown.join(', ')} of ${source.path} are` : `${first.where}: label ${JSON.stringify(unknown[0])} is`;
+      throw new AdvxError(`${what} not among the model's classes (${shortList(model)})`);
+    }
+    return checked(source, raw.map((l) => (model.includes(l) ? model.indexOf(l) : Number(l))), model, target.numClasses);
+  }
+  if (source.kind === 'csv' && raw.every(isIndex)) {
+    return checked(source, raw.map(Number), Array.from({ length: target.numClasses }, (_, i) => String(i)), target.numClasses);
+  }
+  const names = [...new Set(raw)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return checked(source, raw.map((l) => names.indexOf(l)), names, target.numClasses);
+}
+
+function checked(source: { path: string; items: Item[] }, labels: number[], classNames: string[], numClasses: number) {
+  const over = labels.findIndex((l) => l >= numClasses);
+  if (over >= 0) throw new AdvxError(`${source.items[over].where}: class ${labels[over]} (${JSON.stringify(source.items[over].label)}) is past the model's ${numClasses} classes`);
+  return { labels, classNames };
+}
+
+const shortList = (names: string[]) => (names.length > 6 ? `${names.slice(0, 5).join(', ')}, …` : names.join(', '));
+
+// ---- decoding -----------------------------------------------------------------------------
+
+const TO_UNIT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
+
+/** Decodes a PNG or JPEG to [0, 1] floats: 1 channel for a grey PNG, else 3 (alpha dropped). */
+export function decodeImage(file: string): Pixels {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (err) {
+    throw new AdvxError(`image ${file} cannot be read (${(err as Error).message})`);
+  }
+  let width: number, height: number, rgba: Uint8Array, channels: number;
+  try {
+    if (path.extname(file).toLowerCase() === '.png') {
+      const png = PNG.sync.read(buf);
+      [width, height, rgba] = [png.width, png.height, png.data];
+      channels = png.color ? 3 : 1;
+    } else {
+      const img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true });
+      [width, height, rgba, channels] = [img.width, img.height, img.data, 3];
+    }
+  } catch (err) {
+    throw new AdvxError(`image ${file} is corrupt or not a ${path.extname(file).slice(1).toUpperCase()} (${(err as Error).message})`);
+  }
+  if (!(width > 0 && height > 0) || rgba.length !== width * height * 4) throw new AdvxError(`image ${file} is corrupt (${width}×${height})`);
+  const data = new Float32Array(width * height * channels);
+  for (let p = 0; p < width * height; p++) {
+    for (let k = 0; k < channels; k++) data[p * channels + k] = TO_UNIT[rgba[p * 4 + k]];
+  }
+  return { data, height, width, channels };
+}
+
+// ---- loading ------------------------------------------------------------------------------
+
+/** Checks that the model takes images advx can fit user data to: H×W×C with 1 or 3 channels. */
+export function imageTarget(inputShape: readonly (number | null)[] | undefined, named: string): [number, number, number] {
+  const ok = inputShape && inputShape.length === 3 && inputShape.every((d) => typeof d === 'number' && d > 0) && (inputShape[2] === 1 || inputShape[2] === 3);
+  if (!ok) throw new AdvxError(`${named} takes inputs of shape ${inputShape ? inputShape.join('×') : 'unknown'}; --data PATH needs a model of H×W×1 or H×W×3 images`);
+  return inputShape as [number, number, number];
+}
+
+/** Loads the first `limit` images of a --data PATH, fitted to the model. */
+export function loadUserData(p: string, target: DataTarget, limit?: number): UserData {
+  if (target.numClasses > MAX_CLASSES) throw new AdvxError(`the model has ${target.numClasses} classes; --data PATH supports at most ${MAX_CLASSES}`);
+  const source = scanUserData(p);
+  if (source.kind === 'npy') return loadNpy(source, target, limit);
+  const items = limit === undefined ? source.items : source.items.slice(0, limit);
+  const labeled = source.kind !== 'flat';
+  // Labels are resolved over all items, so class numbering does not depend on --limit.
+  const { labels, classNames } = labeled ? resolveLabels(source, target) : { labels: [], classNames: target.classNames ?? numbered(target.numClasses) };
+  const [h, w, c] = target.shape;
+  const images = new Float32Array(items.length * h * w * c);
+  items.forEach((it, i) => images.set(fitImage(decodeImage(it.file), h, w, c), i * h * w * c));
+  return { data: dataset(p, images, Uint8Array.from(labels.slice(0, items.length)), target, classNames, items.length), labeled };
+}
+
+const numbered = (n: number) => Array.from({ length: n }, (_, i) => String(i));
+
+function dataset(name: string, images: Float32Array, labels: Uint8Array, target: DataTarget, classNames: string[], count: number): ImageDataset {
+  return { name, images, labels: labels.length === count ? labels : new Uint8Array(count), shape: target.shape, numClasses: target.numClasses, classNames, count };
+}
+
+function loadNpy(source: Extract<UserSource, { kind: 'npy' }>, target: DataTarget, limit?: number): UserData {
+  const x = readNpy(source.x);
+  if (!['float32', 'float64', 'uint8'].includes(x.dtype)) throw new AdvxError(`${source.x} has dtype ${x.dtype}; images must be float32, float64 (in [0, 1]) or uint8`);
+  if (x.shape.length !== 3 && !(x.shape.length === 4 && [1, 3, 4].includes(x.shape[3]))) {
+    throw new AdvxError(`${source.x} has shape (${x.shape.join(', ')}); images must be [N, H, W] or [N, H, W, C] with C 1, 3 or 4`);
+  }
+  const [n, ih, iw, ic = 1] = x.shape;
+  const count = limit === undefined ? n : Math.min(limit, n);
+  const labels = source.y ? npyLabels(source.y, n, target.numClasses).subarray(0, count) : new Uint8Array(count);
+  const [h, w, c] = target.shape;
+  const size = ih * iw * ic;
+  const images = new Float32Array(count * h * w * c);
+  for (let i = 0; i < count; i++) {
+    const data = unitFloats(x, i * size, size, source.x);
+    images.set(fitImage({ data, height: ih, width: iw, channels: ic }, h, w, c), i * h * w * c);
+  }
+  return { data: dataset(source.path, images, labels, target, target.classNames ?? numbered(target.numClasses), count), labeled: source.y !== undefined };
+}
+
+/** One image's values in [0, 1]: uint8 / 255, floats as they are (refused outside [0, 1]). */
+function unitFloats(x: NpyArray, start: number, size: number, file: string): Float32Array {
+  const out = new Float32Array(size);
+  for (let k = 0; k < size; k++) {
+    const v = x.data[start + k];
+    out[k] = x.dtype === 'uint8' ? TO_UNIT[v] : v;
+    if (!(v >= 0 && v <= 1) && x.dtype !== 'uint8') {
+      throw new AdvxError(`${file}: value ${v} at flat index ${start + k} is outside [0, 1] (scale float images to [0, 1], or save them as uint8)`);
+    }
+  }
+  return out;
+}
+
+function npyLabels(file: string, n: number, numClasses: number): Uint8Array {
+  const y = readNpy(file);
+  if (!['int64', 'int32', 'uint8'].includes(y.dtype)) throw new AdvxError(`${file} has dtype ${y.dtype}; labels must be int64, int32 or uint8`);
+  if (!(y.shape.length === 1 || (y.shape.length === 2 && y.shape[1] === 1))) throw new AdvxError(`${file} has shape (${y.shape.join(', ')}); labels must be [N]`);
+  if (y.shape[0] !== n) throw new AdvxError(`${file} has ${y.shape[0]} labels but ${NPY_FILES.x} has ${n} images`);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const l = Number(y.data[i]);
+    if (!(l >= 0 && l < numClasses && l < MAX_CLASSES)) throw new AdvxError(`${file}: label ${l} at index ${i} is not a class of the model (0 to ${numClasses - 1})`);
+    labels[i] = l;
+  }
+  return labels;
+}
