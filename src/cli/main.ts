@@ -13,6 +13,7 @@ import { adaptCommand } from './adapt.ts';
 import { textAttackCommand } from './text-attack.ts';
 import { labCommand } from './lab.ts';
 import { ganCommand } from './gan.ts';
+import { inspectCommand } from './inspect.ts';
 
 const program = new Command('advx')
   .description('adversarial machine learning on TensorFlow.js: attacks, defences, domain adaptation, GANs')
@@ -30,6 +31,7 @@ program.addCommand(textAttackCommand());
 program.addCommand(demoCommand());
 program.addCommand(labCommand());
 program.addCommand(ganCommand());
+program.addCommand(inspectCommand());
 
 try {
   await program.parseAsync(process.argv);

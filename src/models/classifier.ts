@@ -21,10 +21,59 @@ export interface ClassifierInfo {
   /** Valid range of each input value, in the attack's space. */
   bounds: [number, number];
   preprocessing?: Preprocessing;
-  /** Whether the network's output is logits or already probabilities (a softmax at the end). */
-  output?: 'logits' | 'probabilities';
+  /**
+   * What the network outputs: logits, probabilities (a softmax at the end), or, for a binary
+   * classifier with one output unit, a probability (`sigmoid`) or a logit (`logit`). A binary
+   * head is seen as the two logits [0, z], z the pre-sigmoid logit: softmax gives [1 − p, p].
+   */
+  output?: OutputKind;
+  /** Which of the network's outputs is the class vector (default: the first). */
+  outputName?: string;
   classNames?: string[];
   dataset?: string;
+}
+
+export type OutputKind = 'logits' | 'probabilities' | 'sigmoid' | 'logit';
+
+/** Whether an output kind is a one-unit binary head. */
+export function isBinaryHead(output: OutputKind | undefined): boolean {
+  return output === 'sigmoid' || output === 'logit';
+}
+
+/**
+ * The output kind a network's last op implies, when the user did not say: a softmax gives
+ * probabilities, a sigmoid on a single unit a binary classifier. `op` is the op type or the
+ * activation name, any case.
+ */
+export function headOfLastOp(op: string | undefined, singleUnit: boolean): OutputKind | undefined {
+  const o = op?.toLowerCase();
+  if (o === 'softmax') return singleUnit ? undefined : 'probabilities';
+  if (o === 'sigmoid' && singleUnit) return 'sigmoid';
+  return undefined;
+}
+
+/** The index of the output named `wanted` among `names` (the first when none is wanted); AdvxError listing the names. */
+export function outputIndex(names: string[], wanted: string | undefined, where: string): number {
+  if (wanted === undefined) return 0;
+  const i = names.indexOf(wanted);
+  if (i < 0) throw new AdvxError(`${where} has no output "${wanted}" (its outputs: ${names.map((n) => `"${n}"`).join(', ')})`);
+  return i;
+}
+
+/** Clipping of a sigmoid head's probability before its logit, so z stays finite. */
+const SIGMOID_CLIP = 1e-7;
+
+/** A one-unit head's output [N] or [N, 1] as the two logits [0, z]. */
+function binaryLogits(out: tf.Tensor, sigmoid: boolean): tf.Tensor2D {
+  if (!(out.rank === 1 || (out.rank === 2 && out.shape[1] === 1))) {
+    throw new AdvxError(`the model's output has shape [${out.shape}], expected one ${sigmoid ? 'probability' : 'logit'} per example ([batch] or [batch, 1]) for a binary head`);
+  }
+  let z = tf.reshape(out, [-1, 1]);
+  if (sigmoid) {
+    const p = tf.clipByValue(z, SIGMOID_CLIP, 1 - SIGMOID_CLIP);
+    z = tf.sub(tf.log(p), tf.log1p(tf.neg(p)));
+  }
+  return tf.concat([tf.zerosLike(z), z], 1) as tf.Tensor2D;
 }
 
 /** Anything with a forward pass from a batch to a batch: a LayersModel, a GraphModel, a function. */
@@ -40,6 +89,7 @@ export class Classifier {
   ) {
     if (!(info.bounds[0] < info.bounds[1])) throw new AdvxError(`classifier bounds must satisfy low < high, got [${info.bounds}]`);
     if (!(info.numClasses >= 2)) throw new AdvxError(`a classifier needs at least 2 classes, got ${info.numClasses}`);
+    if (isBinaryHead(info.output) && info.numClasses !== 2) throw new AdvxError(`a ${info.output} head is a binary classifier (2 classes), got numClasses ${info.numClasses}`);
     this.info = info;
   }
 
@@ -54,6 +104,7 @@ export class Classifier {
       if (p?.mean) z = tf.sub(z, tf.tensor1d(p.mean));
       if (p?.std) z = tf.div(z, tf.tensor1d(p.std));
       let out = this.forward(z);
+      if (isBinaryHead(this.info.output)) out = binaryLogits(out, this.info.output === 'sigmoid');
       if (out.rank !== 2 || out.shape[1] !== this.info.numClasses) {
         throw new AdvxError(`the model's output has shape [${out.shape}], expected a class vector [batch, ${this.info.numClasses}]`);
       }

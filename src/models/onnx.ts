@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
-import { Classifier, type ClassifierInfo } from './classifier.ts';
+import { Classifier, headOfLastOp, isBinaryHead, outputIndex, type ClassifierInfo } from './classifier.ts';
 import { importOnnx, type OnnxModel } from './onnx/graph.ts';
 
 export { importOnnx, type OnnxModel };
@@ -20,27 +20,49 @@ export function nhwcShape(shape: number[]): number[] {
   return shape.length === 3 ? [shape[1], shape[2], shape[0]] : shape;
 }
 
-/** The forward a Classifier gets: NHWC in, the model's NCHW inside. */
-export function nhwcForward(model: OnnxModel): (x: tf.Tensor) => tf.Tensor {
-  return (x) => tf.tidy(() => model.forward(x.rank === 4 ? tf.transpose(x, [0, 3, 1, 2]) : x));
+/** The forward a Classifier gets: NHWC in, the model's NCHW inside; the output at index `output`. */
+export function nhwcForward(model: OnnxModel, output = 0): (x: tf.Tensor) => tf.Tensor {
+  return (x) => tf.tidy(() => model.forward(x.rank === 4 ? tf.transpose(x, [0, 3, 1, 2]) : x, output));
+}
+
+/** Ops that pass a value through unchanged, skipped when looking for the op that ends an output. */
+const PASS_THROUGH = new Set(['Identity', 'Dropout', 'Flatten', 'Reshape', 'Squeeze']);
+
+/** The op type that produces the output at `index` (looking through Identity and reshapes), if a node does. */
+export function onnxLastOp(model: OnnxModel, index = 0): string | undefined {
+  const producer = new Map(model.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  let node = producer.get(model.outputs[index]?.name ?? '');
+  for (let hops = 0; node && PASS_THROUGH.has(node.opType) && hops < 100; hops++) node = producer.get(node.inputs[0]);
+  return node?.opType;
 }
 
 /**
  * The number of classes: the output's last dimension, or, where the file leaves it free, that of
  * one forward pass on zeros.
  */
-function outputSize(model: OnnxModel, inputShape: number[]): number | undefined {
-  const last = model.outputs[0]?.shape.at(-1);
-  if (last !== undefined && last > 0) return last;
+function outputShape(model: OnnxModel, inputShape: number[], index: number): number[] | undefined {
+  const shape = model.outputs[index]?.shape;
+  if (shape && shape.length > 0 && shape.slice(1).every((d) => d > 0)) return shape;
   if (inputShape.some((d) => d < 1)) return undefined;
-  return tf.tidy(() => nhwcForward(model)(tf.zeros([1, ...inputShape])).shape.at(-1));
+  return tf.tidy(() => nhwcForward(model, index)(tf.zeros([1, ...inputShape])).shape);
 }
 
 /** A Classifier over an imported ONNX model; `info` (bounds, preprocessing, names…) overrides what the file says. */
 export function onnxClassifier(model: OnnxModel, info: Partial<ClassifierInfo> = {}, where = 'the ONNX model'): Classifier {
   if (model.inputs.length !== 1) throw new AdvxError(`${where} has ${model.inputs.length} inputs; advx's classifiers take one`);
+  const index = outputIndex(
+    model.outputs.map((o) => o.name),
+    info.outputName,
+    where,
+  );
   const inputShape = info.inputShape ?? onnxInputShape(model);
-  const numClasses = info.numClasses ?? outputSize(model, inputShape) ?? 0;
-  if (numClasses < 2) throw new AdvxError(`${where} does not output a class vector (output shape [${model.outputs[0]?.shape}]); declare numClasses in advx.json`);
-  return new Classifier(nhwcForward(model), { bounds: [0, 1], output: 'logits', ...info, inputShape, numClasses });
+  const shape = outputShape(model, inputShape, index);
+  const singleUnit = shape !== undefined && (shape.length === 1 || (shape.length === 2 && shape[1] === 1));
+  const output = info.output ?? headOfLastOp(onnxLastOp(model, index), singleUnit) ?? 'logits';
+  const numClasses = isBinaryHead(output) ? (info.numClasses ?? 2) : (info.numClasses ?? shape?.at(-1) ?? 0);
+  if (numClasses < 2) {
+    const hint = singleUnit ? 'one output unit: declare "output": "sigmoid" or "logit" in advx.json for a binary classifier' : 'declare numClasses in advx.json';
+    throw new AdvxError(`${where} does not output a class vector (output shape [${shape ?? model.outputs[index]?.shape}]); ${hint}`);
+  }
+  return new Classifier(nhwcForward(model, index), { bounds: [0, 1], ...info, output, inputShape, numClasses, outputName: model.outputs[index]?.name });
 }

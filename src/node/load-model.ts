@@ -8,15 +8,44 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AdvxError } from '../core/errors.ts';
-import { Classifier, type ClassifierInfo } from '../models/classifier.ts';
-import { importOnnx, nhwcShape, onnxClassifier, onnxInputShape, type OnnxModel } from '../models/onnx.ts';
+import { Classifier, headOfLastOp, isBinaryHead, outputIndex, type ClassifierInfo } from '../models/classifier.ts';
+import { importOnnx, nhwcShape, onnxClassifier, onnxInputShape, onnxLastOp, type OnnxModel } from '../models/onnx.ts';
 import { decodeModel } from '../models/onnx/proto.ts';
 import { fileSystemHandler, readModelArtifacts } from './model-io.ts';
 
 export const INFO_FILE = 'advx.json';
+
+/** Where a setting the classifier uses came from. */
+export type InfoSource = 'override' | 'advx.json' | 'labels file' | 'detected' | 'model' | 'default';
+export type InfoKey = 'inputShape' | 'numClasses' | 'bounds' | 'preprocessing' | 'output' | 'classNames';
+
+/** A model input or output as the file declares it: batch included, -1 for a free dimension. */
+export interface TensorSummary {
+  name: string;
+  shape: number[];
+}
+
+/** What the loader found in the file, beside the classifier: for `advx inspect` and error lines. */
+export interface ModelSummary {
+  format: 'layers' | 'graph' | 'onnx';
+  opset?: number;
+  inputs: TensorSummary[];
+  outputs: TensorSummary[];
+  /** The output used as the class vector. */
+  outputName: string;
+  /** The op type (graph, ONNX) or activation (layers) that ends that output, when known. */
+  lastOp?: string;
+  sources: Record<InfoKey, InfoSource>;
+  /** The advx.json that applies to the model, and whether it exists. */
+  infoPath: string;
+  infoFound: boolean;
+  /** The labels file the class names came from, when they did. */
+  labelsFile?: string;
+  parameters: number;
+}
 
 export interface LoadedModel {
   classifier: Classifier;
@@ -26,6 +55,46 @@ export interface LoadedModel {
   /** The imported graph, for an .onnx file (its weights are freed by `onnx.dispose()`). */
   onnx?: OnnxModel;
   dir: string;
+  summary: ModelSummary;
+}
+
+/** advx.json as read: `labelsFile` is the resolved path of the file the class names were read from. */
+export type SavedInfo = Partial<ClassifierInfo> & { labelsFile?: string };
+
+const freeDim = (d: number | null | undefined): number => (typeof d === 'number' && d > 0 ? d : -1);
+const isSingleUnit = (shape: number[] | undefined): boolean => shape !== undefined && (shape.length === 1 || (shape.length === 2 && shape[1] === 1));
+
+/** The activation (or advanced-activation class) that ends a Layers model's output, looking into nested models. */
+function layersLastOp(output: tfl.SymbolicTensor): string | undefined {
+  let layer = output.sourceLayer as tfl.layers.Layer;
+  for (let hops = 0; layer instanceof tfl.LayersModel && hops < 100; hops++) layer = layer.outputs[0].sourceLayer as tfl.layers.Layer;
+  const cls = layer.getClassName();
+  if (cls === 'Softmax' || cls === 'Sigmoid') return cls.toLowerCase();
+  const activation = (layer.getConfig() as { activation?: unknown }).activation;
+  return typeof activation === 'string' ? activation : undefined;
+}
+
+/** GraphDef nodes of a TF.js graph model's topology. */
+interface GraphNode {
+  name: string;
+  op: string;
+  input?: string[];
+}
+
+export function graphNodes(artifacts: tf.io.ModelArtifacts): GraphNode[] {
+  const t = artifacts.modelTopology as { node?: GraphNode[]; library?: { function?: Array<{ nodeDef?: GraphNode[] }> } } | undefined;
+  return [...(t?.node ?? []), ...(t?.library?.function ?? []).flatMap((f) => f.nodeDef ?? [])];
+}
+
+const GRAPH_PASS_THROUGH = new Set(['Identity', 'IdentityN', 'Reshape', 'Squeeze', 'StopGradient', 'Snapshot']);
+
+/** The op that produces a graph model's output, looking through Identity and reshapes. */
+function graphLastOp(nodes: GraphNode[], outputName: string): string | undefined {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const strip = (name: string) => name.replace(/^\^/, '').replace(/:\d+$/, '');
+  let node = byName.get(strip(outputName));
+  for (let hops = 0; node && GRAPH_PASS_THROUGH.has(node.op) && node.input?.[0] && hops < 100; hops++) node = byName.get(strip(node.input[0]));
+  return node?.op;
 }
 
 export async function loadClassifier(path: string, override: Partial<ClassifierInfo> = {}): Promise<LoadedModel> {
@@ -33,46 +102,123 @@ export async function loadClassifier(path: string, override: Partial<ClassifierI
   const dir = path.endsWith('.json') ? dirname(path) : path;
   const artifacts = await readModelArtifacts(path);
   const infoPath = join(dir, INFO_FILE);
-  const saved: Partial<ClassifierInfo> = existsSync(infoPath) ? readInfo(infoPath) : {};
+  const infoFound = existsSync(infoPath);
+  const saved: SavedInfo = infoFound ? readInfo(infoPath) : {};
   const isGraph = artifacts.format === 'graph-model' || Array.isArray((artifacts.modelTopology as { node?: unknown })?.node);
+  const wantedOutput = override.outputName ?? saved.outputName;
 
   let forward: (x: tf.Tensor) => tf.Tensor;
   let inputShape: number[] | undefined;
-  let outputDim: number | undefined;
+  let outShape: number[] | undefined;
   let layers: tfl.LayersModel | undefined;
   let graph: tfc.GraphModel | undefined;
+  let inputs: TensorSummary[];
+  let outputs: TensorSummary[];
+  let index: number;
+  let lastOp: string | undefined;
+  let parameters: number;
   try {
     if (isGraph) {
       graph = await tfc.loadGraphModel(tf.io.fromMemory(artifacts));
       const g = graph;
+      inputs = g.inputs.map((i) => ({ name: i.name, shape: (i.shape ?? []).map(freeDim) }));
+      outputs = g.outputs.map((o) => ({ name: o.name, shape: (o.shape ?? []).map(freeDim) }));
+      index = outputIndex(
+        outputs.map((o) => o.name),
+        wantedOutput,
+        dir,
+      );
       inputShape = g.inputs[0]?.shape?.slice(1);
-      outputDim = g.outputs[0]?.shape?.at(-1);
-      forward = (x) => g.predict(x) as tf.Tensor;
+      outShape = g.outputs[index]?.shape;
+      const name = outputs[index].name;
+      forward = outputs.length === 1 ? (x) => g.predict(x) as tf.Tensor : (x) => g.execute(x, name) as tf.Tensor;
+      // A graph rarely declares its outputs' shapes: one forward pass on zeros tells.
+      const known = override.inputShape ?? saved.inputShape ?? inputShape;
+      if (!outShape?.length && known && known.length > 0 && known.every((d) => d > 0)) {
+        try {
+          const shape = tf.tidy(() => forward(tf.zeros([1, ...known])).shape);
+          outShape = [-1, ...shape.slice(1)];
+          outputs[index] = { ...outputs[index], shape: outShape };
+        } catch {
+          // A graph that cannot run on zeros (integer inputs, say): its shape stays unknown, as declared.
+        }
+      }
+      lastOp = graphLastOp(graphNodes(artifacts), name);
+      parameters = Object.values(g.weights).reduce((n, ts) => n + ts.reduce((m, t) => (t.dtype === 'float32' ? m + t.size : m), 0), 0);
     } else {
       layers = await tfl.loadLayersModel(fileSystemHandler(dir));
       const m = layers;
+      inputs = m.inputs.map((i, k) => ({ name: m.inputNames?.[k] ?? i.sourceLayer?.name ?? i.name, shape: (i.shape as Array<number | null>).map(freeDim) }));
+      outputs = m.outputs.map((o, k) => ({ name: m.outputNames?.[k] ?? o.sourceLayer?.name ?? o.name, shape: (o.shape as Array<number | null>).map(freeDim) }));
+      index = outputIndex(
+        outputs.map((o) => o.name),
+        wantedOutput,
+        dir,
+      );
       inputShape = (m.inputs[0].shape as number[]).slice(1);
-      outputDim = m.outputs[0].shape.at(-1) as number;
-      forward = (x) => m.apply(x) as tf.Tensor;
+      outShape = outputs[index].shape;
+      const k = index;
+      forward = (x) => {
+        const out = m.apply(x) as tf.Tensor | tf.Tensor[];
+        return Array.isArray(out) ? out[k] : out;
+      };
+      lastOp = layersLastOp(m.outputs[index]);
+      parameters = m.countParams();
     }
   } catch (e) {
     if (e instanceof AdvxError) throw e;
     throw new AdvxError(`could not load the model in ${dir}: ${(e as Error).message}`);
   }
+  const single = isSingleUnit(outShape);
+  const detected = headOfLastOp(lastOp, single);
+  const output = override.output ?? saved.output ?? detected ?? 'logits';
+  const binary = isBinaryHead(output);
+  const outputDim = binary ? undefined : outShape?.at(-1);
   const info: ClassifierInfo = {
     inputShape: override.inputShape ?? saved.inputShape ?? inputShape ?? [],
-    numClasses: override.numClasses ?? saved.numClasses ?? outputDim ?? 0,
+    numClasses: override.numClasses ?? saved.numClasses ?? (binary ? 2 : (outputDim ?? 0)),
     bounds: override.bounds ?? saved.bounds ?? [0, 1],
     preprocessing: override.preprocessing ?? saved.preprocessing,
-    output: override.output ?? saved.output ?? 'logits',
+    output,
+    outputName: outputs[index].name,
     classNames: override.classNames ?? saved.classNames,
     dataset: override.dataset ?? saved.dataset,
   };
   if (!info.numClasses || info.numClasses < 2) {
-    throw new AdvxError(`the model in ${dir} does not output a class vector (output size ${outputDim}); declare numClasses in ${INFO_FILE}`);
+    const hint = single ? 'it has one output unit: declare "output": "sigmoid" or "logit" in advx.json for a binary classifier' : `declare numClasses in ${INFO_FILE}`;
+    throw new AdvxError(`the model in ${dir} does not output a class vector (output size ${outShape?.at(-1)}); ${hint}`);
   }
-  checkInfoAgainstModel(infoPath, info, inputShape, outputDim);
-  return { classifier: new Classifier(forward, info), layers, graph, dir };
+  checkInfoAgainstModel(infoPath, info, inputShape, binary ? (outShape && !single ? outShape.at(-1) : undefined) : outputDim, saved.labelsFile, binary);
+  const summary: ModelSummary = {
+    format: isGraph ? 'graph' : 'layers',
+    inputs,
+    outputs,
+    outputName: outputs[index].name,
+    lastOp,
+    sources: sourcesOf(override, saved, detected !== undefined && output === detected),
+    infoPath,
+    infoFound,
+    labelsFile: saved.labelsFile,
+    parameters,
+  };
+  return { classifier: new Classifier(forward, info), layers, graph, dir, summary };
+}
+
+/** Where each setting came from: the caller, advx.json (or its labels file), what the model says, the default. */
+function sourcesOf(override: Partial<ClassifierInfo>, saved: SavedInfo, outputDetected: boolean): Record<InfoKey, InfoSource> {
+  const from = (key: InfoKey, otherwise: InfoSource): InfoSource => {
+    if (override[key] !== undefined) return 'override';
+    if (saved[key] !== undefined) return key === 'classNames' && saved.labelsFile ? 'labels file' : 'advx.json';
+    return otherwise;
+  };
+  return {
+    inputShape: from('inputShape', 'model'),
+    numClasses: from('numClasses', 'model'),
+    bounds: from('bounds', 'default'),
+    preprocessing: from('preprocessing', 'default'),
+    output: from('output', outputDetected ? 'detected' : 'default'),
+    classNames: from('classNames', 'default'),
+  };
 }
 
 /**
@@ -94,12 +240,33 @@ function readOnnxFile(path: string): Uint8Array {
 function loadOnnx(path: string, override: Partial<ClassifierInfo>): LoadedModel {
   const bytes = readOnnxFile(path);
   const infoPath = onnxInfoPath(path);
-  const saved = existsSync(infoPath) ? readInfo(infoPath) : {};
+  const infoFound = existsSync(infoPath);
+  const saved: SavedInfo = infoFound ? readInfo(infoPath) : {};
   const onnx = importOnnx(bytes, path);
   try {
-    const classifier = onnxClassifier(onnx, { ...saved, ...definedOnly(override) }, path);
-    checkInfoAgainstModel(infoPath, classifier.info, onnxInputShape(onnx), onnx.outputs[0]?.shape.at(-1));
-    return { classifier, onnx, dir: dirname(path) };
+    const { labelsFile, ...declared } = saved;
+    const classifier = onnxClassifier(onnx, { ...declared, ...definedOnly(override) }, path);
+    const index = onnx.outputs.findIndex((o) => o.name === classifier.info.outputName);
+    const outShape = onnx.outputs[index]?.shape;
+    const binary = isBinaryHead(classifier.info.output);
+    const single = isSingleUnit(outShape);
+    checkInfoAgainstModel(infoPath, classifier.info, onnxInputShape(onnx), binary ? (single ? undefined : outShape?.at(-1)) : outShape?.at(-1), labelsFile, binary);
+    const lastOp = onnxLastOp(onnx, index);
+    const detected = headOfLastOp(lastOp, single);
+    const summary: ModelSummary = {
+      format: 'onnx',
+      opset: onnx.opset,
+      inputs: onnx.inputs.map((i) => ({ name: i.name, shape: i.shape.map(freeDim) })),
+      outputs: onnx.outputs.map((o) => ({ name: o.name, shape: o.shape.map(freeDim) })),
+      outputName: classifier.info.outputName ?? onnx.outputs[0]?.name ?? '',
+      lastOp,
+      sources: sourcesOf(override, saved, detected !== undefined && classifier.info.output === detected),
+      infoPath,
+      infoFound,
+      labelsFile,
+      parameters: onnx.parameters,
+    };
+    return { classifier, onnx, dir: dirname(path), summary };
   } catch (e) {
     onnx.dispose();
     throw e;
@@ -134,8 +301,10 @@ export const infoSchema = z.strictObject({
         .optional(),
     })
     .optional(),
-  output: z.enum(['logits', 'probabilities']).optional(),
+  output: z.enum(['logits', 'probabilities', 'sigmoid', 'logit']).optional(),
+  outputName: z.string().min(1).optional(),
   classNames: z.array(z.string()).min(2).optional(),
+  labelsFile: z.string().min(1).optional(),
   dataset: z.string().min(1).optional(),
 });
 
@@ -149,8 +318,10 @@ const FIELD_RULES: Record<string, string> = {
   'preprocessing.offset': 'preprocessing.offset must be a number',
   'preprocessing.mean': 'preprocessing.mean must be a list of numbers (one per channel)',
   'preprocessing.std': 'preprocessing.std must be a list of positive numbers (one per channel)',
-  output: 'output must be "logits" or "probabilities"',
+  output: 'output must be "logits", "probabilities", "sigmoid" (one unit, a probability) or "logit" (one unit, a logit)',
+  outputName: "outputName must be a non-empty string naming one of the model's outputs",
   classNames: 'classNames must be a list of at least 2 strings',
+  labelsFile: 'labelsFile must be a non-empty path to a text file with one class name per line, relative to advx.json',
   dataset: 'dataset must be a non-empty string naming the dataset, e.g. "mnist"',
 };
 
@@ -160,24 +331,50 @@ function shown(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}…` : s;
 }
 
-/** Reads and validates advx.json; AdvxError naming the file and the first bad field. */
-export function readInfo(path: string): Partial<ClassifierInfo> {
+/**
+ * Reads and validates advx.json; AdvxError naming the file and the first bad field. A
+ * `labelsFile` (relative to advx.json) is read into `classNames`, and `labelsFile` becomes its path.
+ */
+export function readInfo(path: string): SavedInfo {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new AdvxError(`${path} is not valid JSON (${(e as Error).message})`);
   }
-  return parseInfo(raw, path);
+  const info = parseInfo(raw, path);
+  if (info.labelsFile === undefined) return info;
+  const labelsFile = resolve(dirname(path), info.labelsFile);
+  return { ...info, labelsFile, classNames: readLabels(labelsFile, path) };
+}
+
+/** A labels file: one class name per line; blank lines at the end are ignored, blank lines between names are not. */
+export function readLabels(file: string, infoPath: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message.split('\n')[0];
+    throw new AdvxError(`${infoPath}: could not read the labels file ${file}: ${why}`);
+  }
+  const names = text.replace(/^\uFEFF/, '').split(/\r?\n/).map((l) => l.trim());
+  while (names.length > 0 && names.at(-1) === '') names.pop();
+  const blank = names.indexOf('');
+  if (blank >= 0) throw new AdvxError(`${file}: line ${blank + 1} is blank; a labels file holds one class name per line`);
+  if (names.length < 2) throw new AdvxError(`${file} names ${names.length} class${names.length === 1 ? '' : 'es'}; a classifier has at least 2`);
+  return names;
 }
 
 /** Validates the content of an advx.json (`where` names it in errors). */
-export function parseInfo(raw: unknown, where: string = INFO_FILE): Partial<ClassifierInfo> {
+export function parseInfo(raw: unknown, where: string = INFO_FILE): SavedInfo {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new AdvxError(`${where} must hold a JSON object such as {"bounds": [0, 1], "numClasses": 10}, got ${Array.isArray(raw) ? 'an array' : shown(raw)}`);
   }
   const r = infoSchema.safeParse(raw);
-  if (r.success) return r.data as Partial<ClassifierInfo>;
+  if (r.success) {
+    if (r.data.classNames && r.data.labelsFile) throw new AdvxError(`${where}: give classNames or labelsFile, not both`);
+    return r.data as SavedInfo;
+  }
   const issue = r.error.issues[0];
   if (issue.code === 'unrecognized_keys') {
     const at = issue.path.length ? `${issue.path.join('.')}.` : '';
@@ -192,15 +389,19 @@ export function parseInfo(raw: unknown, where: string = INFO_FILE): Partial<Clas
 }
 
 /** advx.json must agree with the network it describes. */
-function checkInfoAgainstModel(infoPath: string, info: ClassifierInfo, modelShape: number[] | undefined, outputDim: number | undefined): void {
+function checkInfoAgainstModel(infoPath: string, info: ClassifierInfo, modelShape: number[] | undefined, outputDim: number | undefined, labelsFile?: string, binary = false): void {
   const free = (d: number | null | undefined) => d === undefined || d === null || d === -1;
   if (modelShape && (modelShape.length !== info.inputShape.length || modelShape.some((d, i) => !free(d) && !free(info.inputShape[i]) && d !== info.inputShape[i]))) {
     throw new AdvxError(`${infoPath}: inputShape [${info.inputShape}] does not match the model's input [${modelShape.map((d) => (free(d) ? '?' : d))}]`);
   }
-  if (!free(outputDim) && outputDim !== info.numClasses) {
+  if (binary && !free(outputDim)) {
+    throw new AdvxError(`${infoPath}: output "${info.output}" is a binary head with one output unit, but the model's output has ${outputDim} units`);
+  }
+  if (!binary && !free(outputDim) && outputDim !== info.numClasses) {
     throw new AdvxError(`${infoPath}: numClasses ${info.numClasses} does not match the model's ${outputDim} outputs`);
   }
   if (info.classNames && info.classNames.length !== info.numClasses) {
+    if (labelsFile) throw new AdvxError(`${labelsFile} names ${info.classNames.length} classes but the model has ${info.numClasses}`);
     throw new AdvxError(`${infoPath}: classNames has ${info.classNames.length} names but the model has ${info.numClasses} classes`);
   }
   const channels = info.inputShape.at(-1);
@@ -232,17 +433,19 @@ export async function inspectModel(path: string): Promise<{ info: Partial<Classi
     // Before any backend exists: the file's declared shapes, read without making tensors.
     const { inputs, outputs } = decodeModel(readOnnxFile(path), path);
     const infoPath = onnxInfoPath(path);
-    const info = existsSync(infoPath) ? readInfo(infoPath) : {};
-    const classes = outputs[0]?.shape.at(-1);
-    return { info: { ...info, numClasses: info.numClasses ?? (classes && classes > 0 ? classes : undefined) }, inputShape: info.inputShape ?? (inputs[0] ? nhwcShape(inputs[0].shape.slice(1)) : undefined) };
+    const { labelsFile: _, ...info }: SavedInfo = existsSync(infoPath) ? readInfo(infoPath) : {};
+    const out = outputs.find((o) => o.name === info.outputName) ?? outputs[0];
+    const classes = isBinaryHead(info.output) ? 2 : out?.shape.at(-1);
+    return { info: { ...info, numClasses: info.numClasses ?? (classes && classes > 1 ? classes : undefined) }, inputShape: info.inputShape ?? (inputs[0] ? nhwcShape(inputs[0].shape.slice(1)) : undefined) };
   }
   const dir = path.endsWith('.json') ? dirname(path) : path;
   const artifacts = await readModelArtifacts(path);
   const infoPath = join(dir, INFO_FILE);
-  const info = existsSync(infoPath) ? readInfo(infoPath) : {};
+  const { labelsFile, ...info }: SavedInfo = existsSync(infoPath) ? readInfo(infoPath) : {};
+  if (isBinaryHead(info.output)) info.numClasses ??= 2;
   const declared = topologyInputShape(artifacts.modelTopology);
   const inputShape = info.inputShape ?? declared;
   // What can be checked of advx.json against the network without building it.
-  checkInfoAgainstModel(infoPath, { ...info, inputShape: inputShape ?? [], numClasses: info.numClasses ?? info.classNames?.length ?? 0, bounds: info.bounds ?? [0, 1] }, declared, undefined);
+  checkInfoAgainstModel(infoPath, { ...info, inputShape: inputShape ?? [], numClasses: info.numClasses ?? info.classNames?.length ?? 0, bounds: info.bounds ?? [0, 1] }, declared, undefined, labelsFile);
   return { info, inputShape };
 }

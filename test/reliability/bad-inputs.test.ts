@@ -23,6 +23,14 @@ function modelWith(name: string, info: Record<string, unknown> | string): string
   return dir;
 }
 
+/** A copy of the shipped MNIST CNN whose class names come from labels.txt (`text`; null: no such file). */
+function modelWithLabels(name: string, text: string | null): string {
+  const { classNames: _, ...rest } = shippedInfo;
+  const dir = modelWith(name, JSON.stringify({ ...rest, labelsFile: 'labels.txt' }));
+  if (text !== null) writeFileSync(join(dir, 'labels.txt'), text);
+  return dir;
+}
+
 function doubledWeights(): string {
   const dir = join(tmp, 'doubled');
   cpSync(SHIPPED, dir, { recursive: true });
@@ -57,7 +65,11 @@ const cases: Case[] = [
   { name: 'advx.json classNames a string', args: attackOn(modelWith('names-string', { classNames: '0123456789' })), message: /names-string\/advx\.json: classNames must be a list of at least 2 strings \(got "0123456789"\)$/ },
   { name: 'advx.json classNames numbers', args: attackOn(modelWith('names-numbers', { classNames: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] })), message: /names-numbers\/advx\.json: classNames must be a list of at least 2 strings/ },
   { name: 'advx.json classNames of the wrong count', args: attackOn(modelWith('names-count', { classNames: ['a', 'b', 'c'] })), message: /names-count\/advx\.json: classNames has 3 names but the model has 10 classes/ },
-  { name: 'advx.json output "maybe"', args: attackOn(modelWith('output-maybe', { output: 'maybe' })), message: /output-maybe\/advx\.json: output must be "logits" or "probabilities" \(got "maybe"\)$/ },
+  { name: 'advx.json output "maybe"', args: attackOn(modelWith('output-maybe', { output: 'maybe' })), message: /output-maybe\/advx\.json: output must be "logits", "probabilities", "sigmoid" \(one unit, a probability\) or "logit" \(one unit, a logit\) \(got "maybe"\)$/ },
+  { name: 'advx.json labelsFile of the wrong count', args: attackOn(modelWithLabels('labels-count', 'a\nb\nc\n')), message: /labels-count\/labels\.txt names 3 classes but the model has 10$/ },
+  { name: 'advx.json labelsFile missing', args: attackOn(modelWithLabels('labels-missing', null)), message: /labels-missing\/advx\.json: could not read the labels file .*labels-missing\/labels\.txt: no such file$/ },
+  { name: 'advx.json classNames and labelsFile', args: attackOn(modelWith('names-and-labels', { labelsFile: 'labels.txt' })), message: /names-and-labels\/advx\.json: give classNames or labelsFile, not both$/ },
+  { name: 'advx.json outputName not an output', args: ['evaluate', '--model', modelWith('output-name', { outputName: 'logits' }), '--limit', '2'], message: /output-name has no output "logits" \(its outputs: "dense_Dense2"\)$/ },
   { name: 'advx.json numClasses a string', args: attackOn(modelWith('classes-string', { numClasses: '10' })), message: /classes-string\/advx\.json: numClasses must be an integer ≥ 2 \(got "10"\)$/ },
   { name: 'advx.json inputShape not the model\'s', args: attackOn(modelWith('shape-wrong', { inputShape: [28, 28, 3] })), message: /shape-wrong\/advx\.json: inputShape \[28,28,3\] does not match the model's input \[28,28,1\]/ },
   // weights

@@ -15,10 +15,14 @@ export interface OnnxModel {
   inputs: ValueInfo[];
   outputs: ValueInfo[];
   opset: number;
+  /** The graph's nodes, as in the file (op types, names, inputs and outputs). */
+  nodes: OnnxNode[];
+  /** The number of values in the float initializers (the weights). */
+  parameters: number;
   /** Runs the graph on named inputs; returns the graph's outputs in order. Call inside tf.tidy. */
   run(feeds: Record<string, Value>): Value[];
-  /** The first output for a single input, in the file's layout; tidy. */
-  forward(x: tf.Tensor): tf.Tensor;
+  /** The output at index `output` (default the first) for a single input, in the file's layout; tidy. */
+  forward(x: tf.Tensor, output?: number): tf.Tensor;
   /** Frees the weights (initializers and constants). */
   dispose(): void;
 }
@@ -97,10 +101,12 @@ export function importOnnx(bytes: Uint8Array, where = 'the ONNX model'): OnnxMod
     inputs: graph.inputs,
     outputs: graph.outputs,
     opset: graph.opset,
+    nodes: graph.nodes,
+    parameters: [...graph.initializers.values()].reduce((n, c) => n + (c instanceof HostArray ? 0 : c.floats.length), 0),
     run,
-    forward: (x) => {
+    forward: (x, output = 0) => {
       if (graph.inputs.length !== 1) throw new AdvxError(`${where} has ${graph.inputs.length} inputs; advx's classifiers take one`);
-      return tf.tidy(() => toTensor(run({ [graph.inputs[0].name]: x })[0]));
+      return tf.tidy(() => toTensor(run({ [graph.inputs[0].name]: x })[output]));
     },
     dispose,
   };
