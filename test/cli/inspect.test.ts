@@ -1,10 +1,11 @@
 /** `advx inspect`: what advx sees of a Layers model, an ONNX file and a TF.js graph model; a bad path. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { advx, lastJson } from '../helpers/cli.ts';
+import { graphOp, writeGraphModel } from '../helpers/graph-model.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-inspect-'));
 const ONNX = new URL('../fixtures/onnx/small-cnn.onnx', import.meta.url).pathname;
@@ -62,37 +63,12 @@ test('inspect an ONNX file: opset, NCHW in the file and NHWC to advx, op counts,
 
 /** A TF.js graph model: probs = softmax(x·A + b) on x [?, 4], with bounds declared in advx.json. */
 function writeGraph(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'weights.bin'), Buffer.from(new Float32Array([1, 0, 0, 0, 2, 0, 0, 0, 3, 1, 1, 1, 0.1, 0.2, 0.3]).buffer));
-  const dim = (...s: number[]) => ({ dim: s.map((size) => ({ size: String(size) })) });
-  const float = { type: 'DT_FLOAT' };
-  writeFileSync(
-    join(dir, 'model.json'),
-    JSON.stringify({
-      format: 'graph-model',
-      modelTopology: {
-        node: [
-          { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dim(-1, 4) } } },
-          { name: 'a', op: 'Const', attr: { dtype: float, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim(4, 3) } } } },
-          { name: 'b', op: 'Const', attr: { dtype: float, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim(3) } } } },
-          { name: 'mm', op: 'MatMul', input: ['x', 'a'], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } },
-          { name: 'logits', op: 'BiasAdd', input: ['mm', 'b'], attr: { T: float } },
-          { name: 'probs', op: 'Softmax', input: ['logits'], attr: { T: float } },
-          { name: 'out', op: 'Identity', input: ['probs'], attr: { T: float } },
-        ],
-        versions: { producer: 1 },
-      },
-      weightsManifest: [
-        {
-          paths: ['weights.bin'],
-          weights: [
-            { name: 'a', shape: [4, 3], dtype: 'float32' },
-            { name: 'b', shape: [3], dtype: 'float32' },
-          ],
-        },
-      ],
-    }),
-  );
+  writeGraphModel(dir, 4, { a: { shape: [4, 3], values: [1, 0, 0, 0, 2, 0, 0, 0, 3, 1, 1, 1] }, b: { shape: [3], values: [0.1, 0.2, 0.3] } }, [
+    graphOp('mm', 'MatMul', 'x', 'a'),
+    graphOp('logits', 'BiasAdd', 'mm', 'b'),
+    graphOp('probs', 'Softmax', 'logits'),
+    graphOp('out', 'Identity', 'probs'),
+  ]);
   writeFileSync(join(dir, 'advx.json'), JSON.stringify({ inputShape: [4], bounds: [0, 255], preprocessing: { scale: 1 / 255 }, labelsFile: 'labels.txt' }));
   writeFileSync(join(dir, 'labels.txt'), 'red\ngreen\nblue\n');
 }

@@ -5,13 +5,14 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import protobuf from 'protobufjs/light.js';
 import { setup } from '../helpers/backend.ts';
+import { graphOp, writeGraphModel } from '../helpers/graph-model.ts';
 import { Classifier } from '../../src/models/classifier.ts';
 import { loadClassifier, parseInfo, readInfo } from '../../src/node/load-model.ts';
 import { fileSystemHandler } from '../../src/node/model-io.ts';
@@ -158,39 +159,12 @@ test('a Layers model with two outputs: the first by default, another by outputNa
 
 /** A GraphModel with two heads on x [?, 4]: probs = softmax(x·A) (3 classes) and p = sigmoid(x·W). */
 function writeTwoHeadGraph(dir: string, info?: object): void {
-  mkdirSync(dir, { recursive: true });
-  const a = [1, 0, 0, 0, 2, 0, 0, 0, 3, 1, 1, 1];
-  writeFileSync(join(dir, 'weights.bin'), Buffer.from(new Float32Array([...a, ...W]).buffer));
-  const dim = (...s: number[]) => ({ dim: s.map((size) => ({ size: String(size) })) });
-  const float = { type: 'DT_FLOAT' };
-  const matMul = (name: string, w: string) => ({ name, op: 'MatMul', input: ['x', w], attr: { T: float, transpose_a: { b: false }, transpose_b: { b: false } } });
-  writeFileSync(
-    join(dir, 'model.json'),
-    JSON.stringify({
-      format: 'graph-model',
-      modelTopology: {
-        node: [
-          { name: 'x', op: 'Placeholder', attr: { dtype: float, shape: { shape: dim(-1, 4) } } },
-          { name: 'a', op: 'Const', attr: { dtype: float, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim(4, 3) } } } },
-          { name: 'w', op: 'Const', attr: { dtype: float, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim(4, 1) } } } },
-          matMul('logits', 'a'),
-          { name: 'probs', op: 'Softmax', input: ['logits'], attr: { T: float } },
-          matMul('z', 'w'),
-          { name: 'p', op: 'Sigmoid', input: ['z'], attr: { T: float } },
-        ],
-        versions: { producer: 1 },
-      },
-      weightsManifest: [
-        {
-          paths: ['weights.bin'],
-          weights: [
-            { name: 'a', shape: [4, 3], dtype: 'float32' },
-            { name: 'w', shape: [4, 1], dtype: 'float32' },
-          ],
-        },
-      ],
-    }),
-  );
+  writeGraphModel(dir, 4, { a: { shape: [4, 3], values: [1, 0, 0, 0, 2, 0, 0, 0, 3, 1, 1, 1] }, w: { shape: [4, 1], values: W } }, [
+    graphOp('logits', 'MatMul', 'x', 'a'),
+    graphOp('probs', 'Softmax', 'logits'),
+    graphOp('z', 'MatMul', 'x', 'w'),
+    graphOp('p', 'Sigmoid', 'z'),
+  ]);
   if (info) writeFileSync(join(dir, 'advx.json'), JSON.stringify(info));
 }
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setup } from '../helpers/backend.ts';
+import { graphOp, writeGraphModel } from '../helpers/graph-model.ts';
 import { loadClassifier } from '../../src/node/load-model.ts';
 import { fileSystemHandler } from '../../src/node/model-io.ts';
 import { buildModel } from '../../src/models/zoo.ts';
@@ -27,33 +28,15 @@ test('a saved LayersModel loads as a classifier with the same logits', async () 
 });
 
 /** A hand-written TF GraphModel: logits = (x·scale + offset) @ W, with W = [[1,0,0],[0,2,0],[0,0,3],[1,1,1]]. */
-function writeGraphModel(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  const w = new Float32Array([1, 0, 0, 0, 2, 0, 0, 0, 3, 1, 1, 1]);
-  writeFileSync(join(dir, 'weights.bin'), Buffer.from(w.buffer));
-  const dim = (...s: number[]) => ({ dim: s.map((size) => ({ size: String(size) })) });
-  writeFileSync(
-    join(dir, 'model.json'),
-    JSON.stringify({
-      format: 'graph-model',
-      modelTopology: {
-        node: [
-          { name: 'x', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: dim(-1, 4) } } },
-          { name: 'w', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dim(4, 3) } } } },
-          { name: 'logits', op: 'MatMul', input: ['x', 'w'], attr: { T: { type: 'DT_FLOAT' }, transpose_a: { b: false }, transpose_b: { b: false } } },
-        ],
-        versions: { producer: 1 },
-      },
-      weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'w', shape: [4, 3], dtype: 'float32' }] }],
-    }),
-  );
+function writeLinearGraph(dir: string): void {
+  writeGraphModel(dir, 4, { w: { shape: [4, 3], values: [1, 0, 0, 0, 2, 0, 0, 0, 3, 1, 1, 1] } }, [graphOp('logits', 'MatMul', 'x', 'w')]);
   // Declared bounds and preprocessing: inputs in [0, 255], the graph wants [0, 1].
   writeFileSync(join(dir, 'advx.json'), JSON.stringify({ inputShape: [4], numClasses: 3, bounds: [0, 255], preprocessing: { scale: 1 / 255 } }));
 }
 
 test('a GraphModel loads with its declared bounds and preprocessing', async () => {
   const dir = join(tmp, 'graph');
-  writeGraphModel(dir);
+  writeLinearGraph(dir);
   const { classifier, graph } = await loadClassifier(dir);
   assert.ok(graph);
   assert.deepEqual(classifier.info.bounds, [0, 255]);
@@ -72,7 +55,7 @@ test('broken model folders give clear errors', async () => {
   writeFileSync(join(bad, 'model.json'), '{"modelTopology": ');
   await assert.rejects(loadClassifier(bad), /not valid JSON/);
   const nop = join(tmp, 'noweights');
-  writeGraphModel(nop);
+  writeLinearGraph(nop);
   writeFileSync(join(nop, 'weights.bin'), Buffer.alloc(8));
   await assert.rejects(loadClassifier(nop), (e: Error) => e instanceof AdvxError && /truncated/.test(e.message));
 });
