@@ -16,7 +16,8 @@ export { gatherBatch } from './data/batch.ts';
 export { gridOfGaussians, ringOfGaussians, rotate, twoMoons, type Toy2d } from './data/toy2d.ts';
 export { applyTransforms, PRINT_TRANSFORMS, sampleTransforms, type TransformDistribution, type TransformParams } from './data/transforms.ts';
 
-export { ATTACKS, attackDescriptor, checkAttackRequest, getAttack, type Attack, type AttackAccess, type AttackDescriptor, type AttackOptions, type BudgetKind } from './attacks/index.ts';
+export { ATTACKS, attackDescriptor, checkAccess, checkAttackRequest, getAttack, type Attack, type AttackAccess, type AttackDescriptor, type AttackOptions, type BlackBoxModel, type BudgetKind } from './attacks/index.ts';
+export { isRemoteModel, RemoteModel, REMOTE_PROTOCOLS, type RemoteOptions, type RemoteOutputs, type RemoteProtocol } from './models/remote.ts';
 export { lossGradient, summarize, type AttackGoal, type AttackResult } from './attacks/types.ts';
 export { fgsm, fgsmStep } from './attacks/fgsm.ts';
 export { pgd, pgdRun } from './attacks/pgd.ts';

@@ -4,7 +4,7 @@ import { AdvxError } from '../core/errors.ts';
 import type { Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { apgd, apgdTargeted } from './apgd.ts';
-import { decisionOracle, scoreOracle } from './blackbox.ts';
+import { decisionOracle, scoreOracle, type DecisionModel, type ScoreModel } from './blackbox.ts';
 import { carliniWagnerL2 } from './carlini-wagner.ts';
 import { deepfool } from './deepfool.ts';
 import { eot } from './eot.ts';
@@ -66,6 +66,35 @@ export interface AttackDescriptor {
   /** The defaults of the options it reads; options it does not list are ignored. */
   defaults: Partial<AttackOptions>;
   run: Attack;
+  /** Score- and decision-based attacks: the same attack on a model seen only as a black box (an endpoint). */
+  runBlackBox?: BlackBoxAttack;
+}
+
+/** A model behind an API (models/remote.ts): its scores and labels, and which of them may be used. */
+export interface BlackBoxModel extends ScoreModel, DecisionModel {
+  readonly access: 'score' | 'decision';
+}
+
+export type BlackBoxAttack = (model: BlackBoxModel, x: tf.Tensor, goal: AttackGoal, options: AttackOptions) => Promise<AttackResult>;
+
+/** A score-based attack's runners: on a Classifier through scoreOracle, or on any black box. */
+function onScores(attack: (m: ScoreModel, x: tf.Tensor, g: AttackGoal, o: AttackOptions) => Promise<AttackResult>): Pick<AttackDescriptor, 'run' | 'runBlackBox'> {
+  return { run: (c, x, g, o) => attack(scoreOracle(c), x, g, o), runBlackBox: attack };
+}
+
+function onLabels(attack: (m: DecisionModel, x: tf.Tensor, g: AttackGoal, o: AttackOptions) => Promise<AttackResult>): Pick<AttackDescriptor, 'run' | 'runBlackBox'> {
+  return { run: (c, x, g, o) => attack(decisionOracle(c), x, g, o), runBlackBox: attack };
+}
+
+/** What each access level allows, weakest last: score access also gives the top-1 label. */
+const ACCESS_ORDER: readonly AttackAccess[] = ['white-box', 'score', 'decision'];
+
+/** Refuses an attack that needs more of the model than `available`, in one line naming what it needs and what fits. */
+export function checkAccess(d: AttackDescriptor, available: AttackAccess, model: string): void {
+  const fits = (a: AttackAccess) => ACCESS_ORDER.indexOf(a) >= ACCESS_ORDER.indexOf(available);
+  if (fits(d.access)) return;
+  const usable = Object.values(ATTACKS).filter((a) => fits(a.access)).map((a) => a.name);
+  throw new AdvxError(`attack "${d.name}" needs ${d.access} access (${d.access === 'white-box' ? 'gradients' : 'scores'}), but ${model} gives ${available} access only: use ${usable.join(', ')}`);
 }
 
 const LP: readonly Norm[] = ['linf', 'l2'];
@@ -143,17 +172,17 @@ export const ATTACKS = describe({
   square: {
     title: 'Square Attack (Andriushchenko et al. 2020), score-based random search',
     access: 'score', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { queries: 1000 },
-    run: (c, x, g, o) => squareAttack(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.queries, seed: o.seed }),
+    ...onScores((m, x, g, o) => squareAttack(m, x, g, { eps: o.eps, norm: o.norm, queries: o.queries, seed: o.seed })),
   },
   nes: {
     title: 'NES gradient estimates into PGD (Ilyas et al. 2018); stepSize is α (default ε/10)',
     access: 'score', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { queries: 5000 },
-    run: (c, x, g, o) => nes(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed }),
+    ...onScores((m, x, g, o) => nes(m, x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed })),
   },
   spsa: {
     title: 'SPSA gradient estimates into PGD (Uesato et al. 2018); as nes',
     access: 'score', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { queries: 5000 },
-    run: (c, x, g, o) => spsa(scoreOracle(c), x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed }),
+    ...onScores((m, x, g, o) => spsa(m, x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed })),
   },
   /**
    * Targeted, HopSkipJump starts from uniform noise of the target class, which may not exist:
@@ -162,7 +191,7 @@ export const ATTACKS = describe({
   hsj: {
     title: 'HopSkipJump (Chen et al. 2020), decision-based, minimal perturbation',
     access: 'decision', budget: 'minimal-norm', norms: LP, targeted: true, randomized: true, defaults: { queries: 5000 },
-    run: (c, x, g, o) => hopSkipJump(decisionOracle(c), x, g, { norm: o.norm, queries: o.queries, seed: o.seed }),
+    ...onLabels((m, x, g, o) => hopSkipJump(m, x, g, { norm: o.norm, queries: o.queries, seed: o.seed })),
   },
   eot: {
     title: 'Expectation over Transformation (Athalye et al. 2018): PGD on the mean loss over random physical transformations',

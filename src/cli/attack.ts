@@ -1,14 +1,15 @@
 /** `advx attack`: adversarial examples for a model on a dataset slice, with images and results.json. */
 import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
-import { ATTACKS, checkAttackRequest } from '../attacks/index.ts';
+import { ATTACKS, checkAccess, checkAttackRequest } from '../attacks/index.ts';
+import { isRemoteModel } from '../models/remote.ts';
 import { runAttack } from '../node/attack-run.ts';
 import { writeAttackReport } from '../node/cli-reports.ts';
 import { openRunFolder } from '../node/run-folder.ts';
 import { parseBackend } from '../backend/index.ts';
-import { DATA_HELP, MAX_STEPS, precheckModel, loadModelAndData, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { DATA_HELP, MAX_STEPS, precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, withRemote, type RemoteFlags, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
-interface AttackFlags extends BackendFlags {
+interface AttackFlags extends BackendFlags, RemoteFlags {
   model: string;
   attack: string;
   eps: number;
@@ -34,9 +35,9 @@ interface AttackFlags extends BackendFlags {
 const MAX_PRINT_SCALE = 64;
 
 export function attackCommand(): Command {
-  return withBackend(new Command('attack'))
-    .description('craft adversarial examples against a TF.js model')
-    .requiredOption('--model <path>', 'folder with model.json')
+  return withRemote(withBackend(new Command('attack')))
+    .description('craft adversarial examples against a TF.js model or a served one (score- and decision-based attacks)')
+    .requiredOption('--model <path|url>', 'folder with model.json, or an http(s) endpoint with --protocol')
     .addOption(new Option('--attack <name>', `attack: ${Object.keys(ATTACKS).join(', ')}`).default('pgd'))
     .option('--eps <x>', 'perturbation budget ε (in input units)', nonNegativeNumber('--eps'), 0.3)
     .option('--norm <name>', 'linf or l2', 'linf')
@@ -60,12 +61,15 @@ export function attackCommand(): Command {
 
 async function attack(flags: AttackFlags): Promise<void> {
   const norm = parseNorm(flags.norm);
-  checkAttackRequest(flags.attack, { norm, targeted: flags.target !== undefined }); // before any work
-  await precheckModel(flags.model, flags.data); // its files, classes and shape, before anything is written
+  const d = checkAttackRequest(flags.attack, { norm, targeted: flags.target !== undefined }); // before any work
+  checkRemoteFlags(flags.model, flags, flags.data);
+  const remote = isRemoteModel(flags.model);
+  if (remote) checkAccess(d, flags.labelsOnly ? 'decision' : 'score', flags.model);
+  else await precheckModel(flags.model, flags.data); // its files, classes and shape, before anything is written
   parseBackend(flags.backend);
   const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'attack' }) : undefined;
   await startBackend(flags);
-  const { classifier, data, labelsNote } = await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
+  const { classifier, data, labelsNote } = remote ? await loadRemoteAndData(flags.model, flags, flags.data, 'test', flags.limit) : await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
   const s = await runAttack(classifier, data, { ...flags, norm, images: run ? flags.images : 0 }, run);
   if (run) {
     const gridFile = run.path('grid.png');

@@ -9,6 +9,7 @@ import { FASHION_MNIST_CLASSES, loadDataset, MNIST_CLASSES, parseDatasetName } f
 import { inspectModel, loadClassifier } from '../node/load-model.ts';
 import { imageTarget, isDataPath, loadUserData, resolveLabels, scanUserData } from '../node/image-folder.ts';
 import type { ClassifierInfo } from '../models/classifier.ts';
+import { isRemoteModel, REMOTE_PROTOCOLS, RemoteModel, type RemoteOutputs, type RemoteProtocol } from '../models/remote.ts';
 
 export interface BackendFlags {
   backend: string;
@@ -253,4 +254,57 @@ export async function loadModelAndData(modelPath: string, dataName: string, spli
     throw new AdvxError(`${modelPath} expects inputs of shape ${want}, but ${dataName} images are ${data.shape.join('×')}`);
   }
   return { classifier, data, labelsNote: {} };
+}
+
+export interface RemoteFlags {
+  protocol?: string;
+  labelsOnly?: boolean;
+  outputs: string;
+  timeout: number;
+  requestBatch: number;
+  concurrency: number;
+  retries: number;
+}
+
+/** Adds the options of a model served over HTTP (--model http://…). */
+export function withRemote(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--protocol <name>', `protocol of an http(s) --model: ${REMOTE_PROTOCOLS.join(', ')}`))
+    .option('--labels-only', 'use only the top-1 label of an http(s) --model (decision-based attacks)')
+    .addOption(new Option('--outputs <kind>', 'what an http(s) --model answers: auto (rows summing to 1 are probabilities), logits, probabilities').default('auto'))
+    .option('--timeout <s>', 'seconds per request to an http(s) --model', positiveNumber('--timeout'), 30)
+    .option('--request-batch <n>', 'most images per request to an http(s) --model', positiveInt('--request-batch', MAX_BATCH), 64)
+    .option('--concurrency <n>', 'requests in flight to an http(s) --model', positiveInt('--concurrency', 64), 4)
+    .option('--retries <n>', 'retries of a request after a network error, 429 or 5xx', nonNegativeInt('--retries', 10), 3);
+}
+
+/**
+ * A model served over HTTP and the first `limit` images of a built-in dataset, whose image shape is
+ * what the model is sent (TF Serving does not say its own).
+ */
+export async function loadRemoteAndData(url: string, flags: RemoteFlags, dataName: string, split: 'train' | 'test', limit?: number): Promise<{ classifier: RemoteModel; data: ImageDataset; labelsNote: LabelsNote }> {
+  checkRemoteFlags(url, flags, dataName);
+  const protocol = flags.protocol as RemoteProtocol;
+  let data = loadDataset(dataName)[split];
+  if (limit) data = subset(data, 0, Math.min(limit, data.count));
+  const classifier = await RemoteModel.connect(url, {
+    protocol, inputShape: data.shape, labelsOnly: flags.labelsOnly, outputs: flags.outputs as RemoteOutputs,
+    timeoutMs: flags.timeout * 1000, maxBatch: flags.requestBatch, concurrency: flags.concurrency, retries: flags.retries,
+  });
+  return { classifier, data, labelsNote: {} };
+}
+
+/**
+ * The flags of a served model, checked before any work or file: --protocol and friends on a model
+ * that is a path (where they would be silently ignored), a missing or unknown protocol, --data files.
+ */
+export function checkRemoteFlags(model: string, flags: RemoteFlags, dataName: string): void {
+  if (!isRemoteModel(model)) {
+    if (flags.protocol !== undefined || flags.labelsOnly) throw new AdvxError(`--protocol and --labels-only are for an http(s) --model, not ${model}`);
+    return;
+  }
+  const protocol = flags.protocol as RemoteProtocol | undefined;
+  if (protocol === undefined || !REMOTE_PROTOCOLS.includes(protocol)) throw new AdvxError(`--model ${model} is an endpoint: pass --protocol ${REMOTE_PROTOCOLS.join(' or ')}${protocol === undefined ? '' : ` (got "${protocol}")`}`);
+  if (!['auto', 'logits', 'probabilities'].includes(flags.outputs)) throw new AdvxError(`--outputs must be auto, logits or probabilities, got "${flags.outputs}"`);
+  if (isDataPath(dataName)) throw new AdvxError(`--data ${dataName}: a remote model is attacked on a built-in dataset (mnist, fashion-mnist, …), not on files yet`);
 }

@@ -3,8 +3,8 @@
  * per-example original / perturbation / adversarial PNGs, a grid, and results.json.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkAttackRequest, type AttackOptions } from '../attacks/index.ts';
-import type { Classifier } from '../models/classifier.ts';
+import { checkAccess, checkAttackRequest, type AttackDescriptor, type AttackGoal, type AttackOptions, type AttackResult, type BlackBoxModel } from '../attacks/index.ts';
+import { Classifier } from '../models/classifier.ts';
 import type { ImageDataset } from '../data/types.ts';
 import { gatherBatch } from '../data/batch.ts';
 import { AdvxError } from '../core/errors.ts';
@@ -57,7 +57,7 @@ export interface AttackRunSummary {
  * `out`: where to write the images and results.json — a run folder (or a sub-folder of one) opened
  * by the caller, or a path, opened here as an `attack` run folder (see run-folder.ts).
  */
-export async function runAttack(classifier: Classifier, data: ImageDataset, options: AttackRunOptions, out?: string | RunPaths): Promise<AttackRunSummary> {
+export async function runAttack(classifier: Classifier | BlackBoxModel, data: ImageDataset, options: AttackRunOptions, out?: string | RunPaths): Promise<AttackRunSummary> {
   if (typeof out !== 'string') return attackInto(classifier, data, options, out);
   const run = openRunFolder(out, { command: 'attack' });
   try {
@@ -67,8 +67,43 @@ export async function runAttack(classifier: Classifier, data: ImageDataset, opti
   }
 }
 
-async function attackInto(classifier: Classifier, data: ImageDataset, options: AttackRunOptions, outDir?: RunPaths): Promise<AttackRunSummary> {
-  const attack = checkAttackRequest(options.attack, { norm: options.norm, targeted: options.target !== undefined }).run;
+/** How the run sees its model: the attack on it, and its probabilities to re-check the result with. */
+interface Attacked {
+  attack(x: tf.Tensor, goal: AttackGoal, options: AttackOptions): Promise<AttackResult>;
+  probabilities(x: tf.Tensor): Promise<Float32Array>;
+}
+
+/**
+ * A Classifier takes any attack; a black box only those its access allows, and is re-checked by
+ * asking it again (queries beyond the attack's budget). Through its labels only, its answer is
+ * one-hot, so the confidences reported are 1.
+ */
+function attacked(model: Classifier | BlackBoxModel, d: AttackDescriptor): Attacked {
+  if (model instanceof Classifier) {
+    return { attack: (x, g, o) => d.run(model, x, g, o), probabilities: (x) => readAndDispose(model.probabilities(x)) };
+  }
+  checkAccess(d, model.access, 'the remote model');
+  const k = model.info.numClasses;
+  return {
+    attack: (x, g, o) => d.runBlackBox!(model, x, g, o),
+    probabilities: async (x) => {
+      if (model.access === 'score') return readAndDispose(await model.scores(x));
+      const labels = await model.label(x);
+      const p = new Float32Array(labels.length * k);
+      labels.forEach((l, i) => (p[i * k + l] = 1));
+      return p;
+    },
+  };
+}
+
+async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
+  const values = (await t.data()) as Float32Array;
+  t.dispose();
+  return values;
+}
+
+async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDataset, options: AttackRunOptions, outDir?: RunPaths): Promise<AttackRunSummary> {
+  const model = attacked(classifier, checkAttackRequest(options.attack, { norm: options.norm, targeted: options.target !== undefined }));
   const k = classifier.info.numClasses;
   if (options.target !== undefined && !(Number.isInteger(options.target) && options.target >= 0 && options.target < k)) {
     throw new AdvxError(`--target must be a class index in [0, ${k - 1}], got ${options.target}`);
@@ -89,10 +124,10 @@ async function attackInto(classifier: Classifier, data: ImageDataset, options: A
     const labels = await y.data();
     const targeted = options.target !== undefined;
     const goalLabels = targeted ? tf.fill([idx.length], options.target!, 'int32') as tf.Tensor1D : y;
-    const result = await attack(classifier, x, { labels: goalLabels, targeted }, options);
+    const result = await model.attack(x, { labels: goalLabels, targeted }, options);
     iterations = Math.max(iterations, result.iterations);
-    const [cleanP, advP] = tf.tidy(() => [classifier.probabilities(x), classifier.probabilities(result.adversarial)]);
-    const [cp, ap] = [await cleanP.data(), await advP.data()];
+    const cp = await model.probabilities(x);
+    const ap = await model.probabilities(result.adversarial);
     for (let i = 0; i < idx.length; i++) {
       const argmax = (p: Float32Array | Int32Array | Uint8Array, row: number) => {
         let best = 0;
@@ -119,7 +154,7 @@ async function attackInto(classifier: Classifier, data: ImageDataset, options: A
       cleanPixels.set((await x.data()).subarray(0, firstKept * size), b * size);
       advPixels.set((await result.adversarial.data()).subarray(0, firstKept * size), b * size);
     }
-    tf.dispose([x, y, goalLabels, result.adversarial, cleanP, advP]);
+    tf.dispose([x, y, goalLabels, result.adversarial]);
   }
   const seconds = (performance.now() - start) / 1000;
   const targeted = options.target !== undefined;

@@ -104,6 +104,12 @@ const cases: Case[] = [
   { name: 'attack --steps past its bound', args: ['attack', '--model', SHIPPED, '--limit', '2', '--steps', '1e9', '--out', OUT], message: /^advx: --steps must be at most 100000, got "1e9"$/ },
   { name: 'train --batch past its bound', args: [...trainSmall, '--batch', '10000000', '--out', OUT], message: /^advx: --batch must be at most 65536, got "10000000"$/ },
   { name: 'train --threads past its bound', args: [...trainSmall, '--threads', '100000', '--out', OUT], message: /^advx: --threads must be at most 256, got "100000"$/ },
+  // A served model: its flags are checked before the run folder exists (no server needed for these).
+  { name: 'an endpoint without --protocol', args: ['attack', '--model', 'http://127.0.0.1:9/v1/models/m', '--attack', 'square', '--limit', '2', '--out', OUT], message: /--model http:\/\/127\.0\.0\.1:9\/v1\/models\/m is an endpoint: pass --protocol tfserving or kserve$/ },
+  { name: 'an unknown --protocol', args: ['attack', '--model', 'http://127.0.0.1:9/v1/models/m', '--protocol', 'grpc', '--attack', 'square', '--limit', '2', '--out', OUT], message: /pass --protocol tfserving or kserve \(got "grpc"\)$/ },
+  { name: 'an unknown --outputs', args: ['attack', '--model', 'http://127.0.0.1:9/v1/models/m', '--protocol', 'kserve', '--outputs', 'scores', '--attack', 'square', '--limit', '2', '--out', OUT], message: /--outputs must be auto, logits or probabilities, got "scores"$/ },
+  { name: 'a white-box attack on an endpoint', args: ['attack', '--model', 'http://127.0.0.1:9/v1/models/m', '--protocol', 'kserve', '--attack', 'pgd', '--limit', '2', '--out', OUT], message: /attack "pgd" needs white-box access/ },
+  { name: '--protocol on a model folder', args: ['attack', '--model', 'models/mnist-cnn', '--protocol', 'kserve', '--limit', '2', '--out', OUT], message: /--protocol and --labels-only are for an http\(s\) --model, not models\/mnist-cnn$/ },
 ];
 
 cases.forEach((c, i) => {

@@ -1,0 +1,252 @@
+/**
+ * Models served over HTTP (src/models/remote.ts): real servers on 127.0.0.1 speaking TF Serving's
+ * predict API and KServe v2 around models/mnist-cnn, and servers that fail in the ways servers do.
+ * Nothing here talks to any other host.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { setup } from '../helpers/backend.ts';
+import { advxAsync, lastJson } from '../helpers/cli.ts';
+import { loadClassifier } from '../../src/node/load-model.ts';
+import { loadDataset } from '../../src/node/datasets.ts';
+import { gatherBatch } from '../../src/data/batch.ts';
+import type { Classifier } from '../../src/models/classifier.ts';
+import { RemoteModel, type RemoteOptions } from '../../src/models/remote.ts';
+import { ATTACKS, checkAccess } from '../../src/attacks/index.ts';
+import { AdvxError } from '../../src/core/errors.ts';
+
+const N = 24;
+let classifier: Classifier;
+let x: tf.Tensor4D;
+let y: tf.Tensor1D;
+let local: Float32Array;
+const servers: Array<{ close(): void }> = [];
+
+before(async () => {
+  await setup();
+  ({ classifier } = await loadClassifier('models/mnist-cnn'));
+  const { test: data } = loadDataset('mnist', { limit: { train: 1, test: N } });
+  ({ x, y } = gatherBatch(data, Array.from({ length: N }, (_, i) => i)));
+  local = classifier.probabilities(x).dataSync() as Float32Array;
+});
+
+after(() => servers.forEach((s) => s.close()));
+
+type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
+
+/** An HTTP server on 127.0.0.1 at a free port; resolves to its base URL and what it was asked. */
+async function serve(handler: Handler): Promise<{ base: string; batches: number[]; stop(): void }> {
+  const batches: number[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => handler(req, body, res));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const stop = () => {
+    server.close();
+    server.closeAllConnections();
+  };
+  servers.push({ close: stop });
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, batches, stop };
+}
+
+const json = (res: ServerResponse, status: number, value: unknown) => {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(typeof value === 'string' ? value : JSON.stringify(value));
+};
+
+/** The model's answer for a batch of flat images: probabilities, or logits. */
+function forward(flat: number[], n: number, logits: boolean): number[] {
+  return tf.tidy(() => {
+    const t = tf.tensor4d(flat, [n, 28, 28, 1]);
+    return Array.from((logits ? classifier.logits(t) : classifier.probabilities(t)).dataSync());
+  });
+}
+
+/** TF Serving's REST predict API around the local model. */
+function tfserving(batches: number[], options: { logits?: boolean } = {}): Handler {
+  return (req, body, res) => {
+    if (req.method !== 'POST' || req.url !== '/v1/models/mnist:predict') return json(res, 404, { error: `no ${req.url}` });
+    const instances = JSON.parse(body).instances as number[][][][];
+    batches.push(instances.length);
+    const out = forward(instances.flat(3), instances.length, options.logits ?? false);
+    json(res, 200, { predictions: instances.map((_, i) => out.slice(i * 10, (i + 1) * 10)) });
+  };
+}
+
+/** KServe v2 around the local model: metadata and infer, answering logits. */
+function kserve(batches: number[]): Handler {
+  return (req, body, res) => {
+    if (req.method === 'GET' && req.url === '/v2/models/mnist') {
+      return json(res, 200, { name: 'mnist', platform: 'tfjs', inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 28, 28, 1] }], outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 10] }] });
+    }
+    if (req.method !== 'POST' || req.url !== '/v2/models/mnist/infer') return json(res, 404, { error: `no ${req.url}` });
+    const input = JSON.parse(body).inputs[0];
+    if (input.name !== 'image' || input.datatype !== 'FP32') return json(res, 400, { error: 'bad input' });
+    batches.push(input.shape[0]);
+    json(res, 200, { model_name: 'mnist', outputs: [{ name: 'logits', datatype: 'FP32', shape: [input.shape[0], 10], data: forward(input.data, input.shape[0], true) }] });
+  };
+}
+
+function assertClose(got: Float32Array, want: Float32Array, tol = 1e-5): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= tol, `value ${i}: ${got[i]} vs ${want[i]}`);
+}
+
+const fast: Partial<RemoteOptions> = { backoffMs: 5 };
+
+test('TF Serving: scores equal the local model\'s, requests split by maxBatch, queries counted exactly', async () => {
+  const { base, batches } = await serve((req, body, res) => tfserving(batches, {})(req, body, res));
+  const model = await RemoteModel.connect(`${base}/v1/models/mnist`, { protocol: 'tfserving', inputShape: [28, 28, 1], maxBatch: 10, ...fast });
+  assert.deepEqual(model.info, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 1] });
+  assert.equal(model.queries, 1, 'the probe image for the class count');
+  const s = await model.scores(x);
+  assertClose(s.dataSync() as Float32Array, local);
+  s.dispose();
+  assert.equal(model.queries, 1 + N);
+  assert.deepEqual(batches.slice(1).sort((a, b) => a - b), [4, 10, 10]);
+  assert.deepEqual(Array.from(await model.label(x)), Array.from(await classifier.predict(x)));
+  assert.equal(model.queries, 1 + 2 * N);
+});
+
+test('KServe v2: shape and classes from the metadata, logits softmaxed, equal to the local scores', async () => {
+  const { base, batches } = await serve((req, body, res) => kserve(batches)(req, body, res));
+  const model = await RemoteModel.connect(`${base}/v2/models/mnist`, { protocol: 'kserve', maxBatch: 64, ...fast });
+  assert.deepEqual(model.info.inputShape, [28, 28, 1]);
+  assert.equal(model.info.numClasses, 10);
+  const s = await model.scores(x);
+  assertClose(s.dataSync() as Float32Array, local);
+  s.dispose();
+  assert.equal(model.queries, N, 'no probe: the metadata gave the class count');
+  assert.deepEqual(batches, [N]);
+});
+
+test('Square through an endpoint flips examples; the local model agrees, and queries add up', async () => {
+  const { base, batches } = await serve((req, body, res) => tfserving(batches, { logits: true })(req, body, res));
+  const model = await RemoteModel.connect(`${base}/v1/models/mnist`, { protocol: 'tfserving', inputShape: [28, 28, 1], ...fast });
+  const before = model.queries;
+  const result = await ATTACKS.square.runBlackBox!(model, x, { labels: y, targeted: false }, { eps: 0.3, queries: 60, seed: 1 });
+  assert.equal(model.queries - before, result.queries!.reduce((a, b) => a + b, 0), 'every image sent is charged to one example');
+  assert.ok(result.queries!.every((q) => q <= 60));
+  const flipped = result.success.filter(Boolean).length;
+  assert.ok(flipped >= 3, `only ${flipped} of ${N} flipped`);
+  const adv = await classifier.predict(result.adversarial);
+  const labels = y.dataSync();
+  result.success.forEach((s, i) => assert.equal(s, adv[i] !== labels[i], `example ${i}`));
+  assert.ok(result.linf.every((d) => d <= 0.3 + 1e-6));
+  result.adversarial.dispose();
+});
+
+test('labels only: scores refused, labels are the model\'s; score attacks refused in one line', async () => {
+  const { base, batches } = await serve((req, body, res) => tfserving(batches)(req, body, res));
+  const model = await RemoteModel.connect(`${base}/v1/models/mnist`, { protocol: 'tfserving', inputShape: [28, 28, 1], labelsOnly: true });
+  await assert.rejects(model.scores(x), /labels only/);
+  assert.deepEqual(Array.from(await model.label(x)), Array.from(await classifier.predict(x)));
+  assert.throws(() => checkAccess(ATTACKS.square, model.access, 'the endpoint'), /attack "square" needs score access .*decision access only: use hsj$/);
+  assert.throws(() => checkAccess(ATTACKS.pgd, 'score', 'the endpoint'), /attack "pgd" needs white-box access \(gradients\).*use square, nes, spsa, hsj$/);
+});
+
+test('at most `concurrency` requests in flight', async () => {
+  let inFlight = 0;
+  let most = 0;
+  const batches: number[] = [];
+  const { base } = await serve((req, body, res) => {
+    most = Math.max(most, ++inFlight);
+    setTimeout(() => {
+      inFlight--;
+      tfserving(batches)(req, body, res);
+    }, 20);
+  });
+  const model = await RemoteModel.connect(`${base}/v1/models/mnist`, { protocol: 'tfserving', inputShape: [28, 28, 1], maxBatch: 2, concurrency: 3 });
+  const s = await model.scores(x);
+  assertClose(s.dataSync() as Float32Array, local);
+  s.dispose();
+  assert.equal(most, 3);
+  assert.equal(batches.length, 1 + N / 2);
+});
+
+test('503 twice, then an answer: retried with backoff, counted once', async () => {
+  let calls = 0;
+  const batches: number[] = [];
+  const { base } = await serve((req, body, res) => (++calls <= 2 ? json(res, 503, 'overloaded') : tfserving(batches)(req, body, res)));
+  const model = await RemoteModel.connect(`${base}/v1/models/mnist`, { protocol: 'tfserving', inputShape: [28, 28, 1], ...fast });
+  assert.equal(calls, 3);
+  assert.equal(model.requests, 3);
+  assert.equal(model.queries, 1);
+});
+
+test('failures are one line: timeout, refused connection, HTTP error, garbage', async () => {
+  const silent = await serve(() => {}); // never answers
+  const opts: RemoteOptions = { protocol: 'tfserving', inputShape: [28, 28, 1], timeoutMs: 150, retries: 1, backoffMs: 5 };
+  await assert.rejects(RemoteModel.connect(`${silent.base}/v1/models/mnist`, opts), (e: Error) => e instanceof AdvxError && /^http:\/\/127\.0\.0\.1:\d+\/v1\/models\/mnist:predict did not answer within 0\.15 s$/.test(e.message));
+  silent.stop();
+  await assert.rejects(RemoteModel.connect(`${silent.base}/v1/models/mnist`, opts), (e: Error) => e instanceof AdvxError && /^cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/models\/mnist:predict \(ECONNREFUSED\)$/.test(e.message));
+  const refusing = await serve((_req, _body, res) => json(res, 400, { error: 'Input to reshape is a tensor with 784 values, but the requested shape has 3072 '.repeat(5) }));
+  await assert.rejects(RemoteModel.connect(`${refusing.base}/v1/models/mnist`, opts), (e: Error) => e instanceof AdvxError && /answered HTTP 400: \{"error":"Input to reshape/.test(e.message) && e.message.length < 300);
+  const garbage = await serve((_req, _body, res) => json(res, 200, '<html>hello</html>'));
+  await assert.rejects(RemoteModel.connect(`${garbage.base}/v1/models/mnist`, opts), /^AdvxError: the server's answer is not TF Serving's predict format: not JSON: "<html>hello<\/html>"$/);
+  const wrongCount = await serve((_req, _body, res) => json(res, 200, { predictions: [[0.5, 0.5], [0.5, 0.5]] }));
+  await assert.rejects(RemoteModel.connect(`${wrongCount.base}/v1/models/mnist`, opts), /answered 2 predictions for 1 images$/);
+});
+
+test('a server that dies mid-attack ends the attack with one line', async () => {
+  let calls = 0;
+  const batches: number[] = [];
+  const server = await serve((req, body, res) => {
+    tfserving(batches)(req, body, res);
+    if (++calls === 5) setImmediate(server.stop);
+  });
+  const model = await RemoteModel.connect(`${server.base}/v1/models/mnist`, { protocol: 'tfserving', inputShape: [28, 28, 1], retries: 2, backoffMs: 5 });
+  await assert.rejects(ATTACKS.square.runBlackBox!(model, x, { labels: y, targeted: false }, { eps: 0.3, queries: 100, seed: 1 }), /^AdvxError: cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/models\/mnist:predict \(ECONNREFUSED\)$/);
+});
+
+/** Runs the CLI without blocking this process's event loop (the server lives here). */
+function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = advxAsync(args);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c) => (stdout += c));
+  child.stderr!.on('data', (c) => (stderr += c));
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+test('CLI: advx attack --model http://… --protocol kserve --attack square; pgd refused; a dead server leaves no results', async () => {
+  const { base, batches } = await serve((req, body, res) => kserve(batches)(req, body, res));
+  const out = mkdtempSync(join(tmpdir(), 'advx-remote-'));
+  try {
+    const common = ['attack', '--model', `${base}/v2/models/mnist`, '--protocol', 'kserve', '--data', 'mnist', '--limit', '8', '--eps', '0.3'];
+    const ok = await runCli([...common, '--attack', 'square', '--queries', '40', '--json', '--out', join(out, 'run')]);
+    assert.equal(ok.status, 0, ok.stderr);
+    const summary = lastJson(ok.stdout);
+    assert.equal(summary.count, 8);
+    assert.ok(existsSync(join(out, 'run', 'results.json')));
+    const pgd = await runCli([...common, '--attack', 'pgd']);
+    assert.equal(pgd.status, 2);
+    assert.match(pgd.stderr.trim(), /^(advx: )?(error: )?attack "pgd" needs white-box access \(gradients\), but http:\/\/127\.0\.0\.1:\d+\/v2\/models\/mnist gives score access only: use square, nes, spsa, hsj$/);
+    const labelsOnly = await runCli([...common, '--attack', 'square', '--labels-only']);
+    assert.equal(labelsOnly.status, 2);
+    assert.match(labelsOnly.stderr, /attack "square" needs score access \(scores\), but .* gives decision access only: use hsj\n$/);
+    const tf1 = await serve((req, body, res) => tfserving([])(req, body, res));
+    const evaluated = await runCli(['evaluate', '--model', `${tf1.base}/v1/models/mnist`, '--protocol', 'tfserving', '--limit', String(N), '--json']);
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    const predicted = await classifier.predict(x);
+    const labels = y.dataSync();
+    assert.equal(lastJson(evaluated.stdout).accuracy, predicted.filter((p, i) => p === labels[i]).length / N);
+    const gone = await serve(() => {});
+    gone.stop();
+    const dead = await runCli(['attack', '--model', `${gone.base}/v2/models/mnist`, '--protocol', 'kserve', '--retries', '0', '--limit', '4', '--attack', 'square', '--out', join(out, 'dead')]);
+    assert.equal(dead.status, 2);
+    assert.equal(dead.stderr.trim().split('\n').length, 1, dead.stderr);
+    assert.match(dead.stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+\/v2\/models\/mnist \(ECONNREFUSED\)/);
+    assert.ok(!existsSync(join(out, 'dead', 'results.json')));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
