@@ -2,13 +2,18 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/advx.js', import.meta.url));
 
+/**
+ * Runs advx to the end. stderr comes back as a reader sees it: picocolors colours it whenever `CI`
+ * is set (as on the project's CI), and the tests check words, not colours.
+ */
 export function advx(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 300_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return { status: r.status, stdout: r.stdout, stderr: stripVTControlCharacters(r.stderr) };
 }
 
 export function advxAsync(args: string[]): ChildProcess {
