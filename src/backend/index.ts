@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // deep ESM path does not load in Node), so importing layers is how every backend gets autograd.
 import '@tensorflow/tfjs-layers';
 import { AdvxError } from '../core/errors.ts';
+import { registerGraphOpGradients } from './kernels/graph_op_gradients.ts';
 
 export const BACKENDS = ['wasm', 'cpu', 'webgpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -32,6 +33,8 @@ export async function useBackend(name: BackendName, options: BackendOptions = {}
     const { installWebGpu } = await import('./webgpu.ts');
     await installWebGpu();
   }
+  // After the backend's import, so that the kernels this wraps are registered.
+  registerGraphOpGradients();
   const ok = await tf.setBackend(name);
   if (!ok) throw new AdvxError(`backend "${name}" failed to initialise on this machine`);
   await tf.ready();

@@ -1,14 +1,18 @@
 /**
  * The wasm kernels that gradients through converted graph models and imported ONNX models need
  * (depthwise convolution input and filter gradients, UnsortedSegmentSum for Gather,
- * ResizeNearestNeighborGrad) against the cpu backend or an independent reference, and the input
- * gradient of a small MobileNet-style stack on wasm against cpu.
+ * ResizeNearestNeighborGrad) against the cpu backend or an independent reference, the input
+ * gradient of a small MobileNet-style stack on wasm against cpu, and the gradients advx adds to
+ * TF.js (StridedSlice, GatherNd, DepthToSpace, batchNorm without offset or scale, dilated fused
+ * depthwise convolutions) against central differences of the forward op on cpu and on wasm,
+ * and wasm against cpu.
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { useBackend } from '../../src/backend/index.ts';
+import { stridedSliceGrad } from '../../src/backend/kernels/strided_slice_grad.ts';
 import { Rng } from '../../src/core/rng.ts';
 
 const rng = new Rng(4321);
@@ -207,6 +211,178 @@ describe('wasm kernels for graph-model gradients match cpu', () => {
         const got = await runOn('wasm', tf.ResizeNearestNeighborGrad, { images, dy }, { alignCorners, halfPixelCenters });
         note(tf.ResizeNearestNeighborGrad, assertClose(got.values, ref, `ResizeNearestNeighborGrad ${[b, h, w, c]}→${oh}×${ow} ac ${alignCorners} hp ${halfPixelCenters}`));
       }
+    }
+  });
+});
+
+interface GradCase {
+  name: string;
+  inputs: Input[];
+  /** The inputs to differentiate with respect to. */
+  wrt: number[];
+  op: (...t: tf.Tensor[]) => tf.Tensor;
+  backends?: string[];
+  /** Central-difference step; the ops here are linear in most inputs, where any step is exact. */
+  eps?: number;
+  rtol?: number;
+  /** false: wasm against cpu only (a piecewise-linear op whose kinks central differences straddle). */
+  fd?: boolean;
+}
+
+/**
+ * tf.grads of Σ w·op(inputs) (w fixed, random) against central differences of the forward op,
+ * with the sum taken in float64 and the step measured in float32 as it was applied; on each
+ * backend, with no tensor left behind; then wasm against cpu.
+ */
+async function checkGradient(c: GradCase): Promise<void> {
+  const got: Record<string, Float32Array[]> = {};
+  const backends = c.backends ?? ['cpu', 'wasm'];
+  let wv: Float32Array | undefined; // the same weights on every backend
+  for (const be of backends) {
+    await tf.setBackend(be);
+    const before = tf.memory().numTensors;
+    const ts = c.inputs.map((v) => tf.tensor(v.data, v.shape, v.dtype ?? 'float32'));
+    const outShape = tf.tidy(() => c.op(...ts).shape);
+    wv ??= input(outShape.length ? outShape : [1]).data as Float32Array;
+    const weights = wv;
+    const w = tf.tensor(wv, outShape);
+    const withArgs = (xs: tf.Tensor[]) => ts.map((t, i) => (c.wrt.includes(i) ? xs[c.wrt.indexOf(i)] : t));
+    const gs = tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(c.op(...withArgs(xs)), w)) as tf.Scalar)(c.wrt.map((i) => ts[i]));
+    got[be] = gs.map((g, k) => {
+      assert.deepEqual(g.shape, ts[c.wrt[k]].shape, `${c.name} ${be}: gradient shape`);
+      return Float32Array.from(g.dataSync());
+    });
+    tf.dispose(gs);
+    const lossAt = (i: number, vals: Float32Array): number => {
+      const out = tf.tidy(() => {
+        const t = tf.tensor(vals, ts[i].shape);
+        return c.op(...ts.map((u, j) => (j === i ? t : u)));
+      });
+      const o = out.dataSync();
+      out.dispose();
+      let l = 0;
+      for (let k = 0; k < o.length; k++) l += o[k] * weights[k];
+      return l;
+    };
+    const eps = c.eps ?? 0.05;
+    if (c.fd !== false) c.wrt.forEach((i, k) => {
+      const base = c.inputs[i].data as Float32Array;
+      const fd = new Float32Array(base.length);
+      const every = Math.max(1, Math.floor(base.length / 150)); // at most ~150 coordinates each
+      const idx: number[] = [];
+      for (let j = 0; j < base.length; j += every) {
+        const v = Float32Array.from(base);
+        const [hi, lo] = [Math.fround(base[j] + eps), Math.fround(base[j] - eps)];
+        v[j] = hi;
+        const lp = lossAt(i, v);
+        v[j] = lo;
+        fd[j] = (lp - lossAt(i, v)) / (hi - lo);
+        idx.push(j);
+      }
+      const pick = (a: Float32Array) => Float32Array.from(idx, (j) => a[j]);
+      note(`${c.name} vs finite differences (${be})`, assertClose(pick(got[be][k]), pick(fd), `${c.name} d/d input ${i} on ${be} vs finite differences`, c.rtol ?? 1e-4));
+    });
+    tf.dispose([...ts, w]);
+    assert.equal(tf.memory().numTensors, before, `${c.name} on ${be}: no tensors leak`);
+  }
+  if (backends.length === 2) {
+    got.wasm.forEach((g, k) => note(`${c.name} wasm vs cpu`, assertClose(g, got.cpu[k], `${c.name} d/d input ${c.wrt[k]}: wasm vs cpu`)));
+  }
+}
+
+const intInput = (data: number[], shape: number[]): Input => ({ data: Int32Array.from(data), shape, dtype: 'int32' });
+const positive = (shape: number[]): Input => {
+  const v = input(shape);
+  return { data: (v.data as Float32Array).map((t) => 0.5 + Math.abs(t)), shape };
+};
+
+describe('gradients advx adds to TF.js: tf.grad = finite differences on cpu and wasm, wasm = cpu', () => {
+  it('StridedSlice (strides, negative strides, begin/end/ellipsis/new-axis/shrink masks)', async () => {
+    type Spec = [number[], number[], number[], number?, number?, number?, number?, number?];
+    const x3 = input([4, 6, 5]);
+    const specs: Array<[string, Input, Spec]> = [
+      ['x[0:4:2, 1:6:2, :]', x3, [[0, 1, 0], [4, 6, 5], [2, 2, 1]]],
+      ['x[::-1, ::-2, ::-3]', x3, [[3, 5, 4], [0, 0, 0], [-1, -2, -3], 0, 0b111]],
+      ['x[-3:-1, -5:-1:3, 1:5:2]', x3, [[-3, -5, 1], [-1, -1, 5], [1, 3, 2]]],
+      ['x[3:0:-2, 4:1:-1, 1:]', x3, [[3, 4, 1], [0, 1, 5], [-2, -1, 1]]],
+      ['begin/end masks x[:, 1:5, ::2]', x3, [[0, 1, 0], [0, 5, 0], [1, 1, 2], 0b101, 0b101]],
+      ['ellipsis x[..., 1:4:2]', x3, [[0, 1], [0, 4], [1, 2], 0, 0, 0b1]],
+      ['new axis and shrink x[1, newaxis, 1:5, 2]', x3, [[1, 0, 1, 2], [2, 0, 5, 3], [1, 1, 1, 1], 0, 0, 0, 0b10, 0b1001]],
+      ['shrink a negative index x[-1]', x3, [[-1], [0], [1], 0, 0, 0, 0, 0b1]],
+      ['ellipsis then shrink x[..., 2]', x3, [[0, 2], [0, 3], [1, 1], 0, 0, 0b1, 0, 0b10]],
+      ['empty x[2:2]', x3, [[2, 0, 0], [2, 6, 5], [1, 1, 1]]],
+      ['Cropping2D x[:, 1:-1, 2:-1, :]', input([2, 7, 6, 3]), [[0, 1, 2, 0], [0, -1, -1, 0], [1, 1, 1, 1], 0b1001, 0b1001]],
+    ];
+    for (const [name, x, [b, e, s, bm, em, ell, na, sh]] of specs) {
+      await checkGradient({ name: `StridedSlice ${name}`, inputs: [x], wrt: [0], op: (t) => tf.stridedSlice(t, b, e, s, bm, em, ell, na, sh) });
+    }
+  });
+
+  it('StridedSlice shrinking an axis with other strides ≠ 1: TF\'s semantics, where TF.js\'s forward errs', async () => {
+    // TF.js 4.22's forward (cpu and wasm alike) gets x[0:4:2, 0:6:2, 2] wrong ([[0,2,4],[60,62,64]]
+    // for x = range(120) reshaped [4,6,5]; TF gives [[2,12,22],[62,72,82]]), so finite differences
+    // of it cannot be the reference; the gradient follows TF: dy[i, j] lands on x[2i, 2j, 2].
+    const dy = input([2, 3]);
+    const ref = new Float32Array(4 * 6 * 5);
+    for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) ref[(2 * i) * 30 + (2 * j) * 5 + 2] = dy.data[i * 3 + j];
+    for (const be of ['cpu', 'wasm']) {
+      await tf.setBackend(be);
+      const before = tf.memory().numTensors;
+      const dyT = tf.tensor(dy.data, dy.shape);
+      const g = stridedSliceGrad(dyT, [4, 6, 5], { begin: [0, 0, 2], end: [4, 6, 3], strides: [2, 2, 1], beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0b100 });
+      note(`StridedSlice shrink + strides vs TF semantics (${be})`, assertClose(g.dataSync(), ref, `StridedSlice shrink + strides on ${be}`));
+      tf.dispose([dyT, g]);
+      assert.equal(tf.memory().numTensors, before);
+    }
+  });
+
+  it('GatherNd (whole slices, single elements, repeated indices, batched indices)', async () => {
+    const p = input([5, 4, 3]);
+    const cases: Array<[string, Input]> = [
+      ['rows', intInput([4, 0, 2], [3, 1])],
+      ['pairs with repeats', intInput([1, 2, 4, 3, 1, 2, 0, 0], [4, 2])],
+      ['elements', intInput([0, 0, 0, 4, 3, 2, 2, 1, 1, 4, 3, 2], [4, 3])],
+      ['batched [2,3,2]', intInput([0, 1, 1, 2, 4, 0, 3, 3, 0, 1, 2, 2], [2, 3, 2])],
+    ];
+    for (const [name, idx] of cases) {
+      await checkGradient({ name: `GatherNd ${name}`, inputs: [p, idx], wrt: [0], op: (t, i) => tf.gatherND(t, i) });
+    }
+  });
+
+  it('DepthToSpace (NHWC on both, NCHW on wasm: cpu has no NCHW kernel)', async () => {
+    await checkGradient({ name: 'DepthToSpace NHWC b2', inputs: [input([2, 3, 2, 8])], wrt: [0], op: (t) => tf.depthToSpace(t as tf.Tensor4D, 2) });
+    await checkGradient({ name: 'DepthToSpace NHWC b3', inputs: [input([1, 2, 3, 18])], wrt: [0], op: (t) => tf.depthToSpace(t as tf.Tensor4D, 3) });
+    await checkGradient({ name: 'DepthToSpace NCHW b2', inputs: [input([2, 12, 3, 2])], wrt: [0], backends: ['wasm'], op: (t) => tf.depthToSpace(t as tf.Tensor4D, 2, 'NCHW') });
+  });
+
+  it('batchNorm without offset and/or scale (and with both, TF.js\'s own gradient)', async () => {
+    const [x, mean, variance, offset, scale] = [input([2, 4, 3, 5]), input([5]), positive([5]), input([5]), input([5])];
+    const eps = 1e-3;
+    // Variance enters non-linearly: a smaller step, and float32 rounding of the op then bounds the check.
+    const opts = { eps: 1e-2, rtol: 2e-3 };
+    await checkGradient({ name: 'batchNorm (x, mean, variance)', inputs: [x, mean, variance], wrt: [0, 1, 2], ...opts, op: (a, m, v) => tf.batchNorm(a, m, v, undefined, undefined, eps) });
+    await checkGradient({ name: 'batchNorm + offset', inputs: [x, mean, variance, offset], wrt: [0, 1, 2, 3], ...opts, op: (a, m, v, o) => tf.batchNorm(a, m, v, o, undefined, eps) });
+    await checkGradient({ name: 'batchNorm + scale', inputs: [x, mean, variance, scale], wrt: [0, 1, 2, 3], ...opts, op: (a, m, v, s) => tf.batchNorm(a, m, v, undefined, s, eps) });
+    await checkGradient({ name: 'batchNorm + offset + scale', inputs: [x, mean, variance, offset, scale], wrt: [0, 1, 2, 3, 4], ...opts, op: (a, m, v, o, s) => tf.batchNorm(a, m, v, o, s, eps) });
+    await checkGradient({ name: 'batchNorm 2-D, no offset or scale', inputs: [input([6, 5]), mean, variance], wrt: [0], op: (a, m, v) => tf.batchNorm(a, m, v) });
+  });
+
+  it('fused depthwiseConv2d with dilations > 1 (and = 1, whose gradient advx now also supplies)', async () => {
+    const fused = (pad: 'same' | 'valid', dilations: number | [number, number], activation: tf.fused.Activation = 'linear') =>
+      (x: tf.Tensor, f: tf.Tensor, b?: tf.Tensor) =>
+        tf.fused.depthwiseConv2d({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad, dilations, bias: b, activation });
+    await checkGradient({ name: 'fused depthwise d2 same + bias', inputs: [input([1, 9, 8, 3]), input([3, 3, 3, 2]), input([6])], wrt: [0, 1, 2], op: fused('same', 2) });
+    await checkGradient({ name: 'fused depthwise d[2,3] valid, no bias, rank-3 x', inputs: [input([11, 10, 2]), input([3, 2, 2, 1])], wrt: [0, 1], op: fused('valid', [2, 3]) });
+    await checkGradient({ name: 'fused depthwise d1 same + bias', inputs: [input([2, 6, 5, 4]), input([3, 3, 4, 1]), input([4])], wrt: [0, 1, 2], op: fused('same', 1) });
+    // Under tf.grad TF.js unfuses non-linear activations (the dilated DepthwiseConv2dNative
+    // gradient then does the work): wasm against cpu only, relu6's kinks defeat differences.
+    await checkGradient({ name: 'fused depthwise d2 + bias + relu6', inputs: [input([1, 8, 8, 2]), input([3, 3, 2, 2]), input([4])], wrt: [0, 1, 2], fd: false, op: fused('same', 2, 'relu6') });
+  });
+
+  it('advx inspect reports these graph ops as differentiable', async () => {
+    const { graphOpSupport } = await import('../../src/node/describe-model.ts');
+    for (const op of ['StridedSlice', 'GatherNd', 'DepthToSpace', 'FusedBatchNormV3', 'FusedDepthwiseConv2dNative', 'DepthwiseConv2dNative']) {
+      assert.equal(graphOpSupport(op).gradient, 'yes', op);
     }
   });
 });

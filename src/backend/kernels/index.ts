@@ -12,9 +12,9 @@ import { binaryConfigs } from './binary.ts';
 import { castConfig } from './cast.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
-import { registerDepthwiseDilationGradient } from './depthwise_dilation_grad.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.ts';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_backprop_input.ts';
+import { registerGraphOpGradients } from './graph_op_gradients.ts';
 import { identityConfig } from './identity.ts';
 import { maxPoolConfig, maxPoolGradConfig } from './max_pool_grad.ts';
 import { padV2Config } from './pad.ts';
@@ -58,6 +58,7 @@ export function registerWasmGradientKernels(): void {
     // backend initialises after this point.
     tf.registerKernel({ ...cfg, setupFunc: prev?.setupFunc ?? cfg.setupFunc });
   }
-  // Not a kernel: lets dilated depthwise convolutions differentiate (on every backend).
-  registerDepthwiseDilationGradient();
+  // Not kernels: gradients TF.js lacks for graph-model ops (dilated depthwise convolutions,
+  // StridedSlice, GatherNd, DepthToSpace, batchNorm without offset or scale), on every backend.
+  registerGraphOpGradients();
 }
