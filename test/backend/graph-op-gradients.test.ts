@@ -318,10 +318,11 @@ describe('gradients advx adds to TF.js: tf.grad = finite differences on cpu and 
     }
   });
 
-  it('StridedSlice shrinking an axis with other strides ≠ 1: TF\'s semantics, where TF.js\'s forward errs', async () => {
-    // TF.js 4.22's forward (cpu and wasm alike) gets x[0:4:2, 0:6:2, 2] wrong ([[0,2,4],[60,62,64]]
-    // for x = range(120) reshaped [4,6,5]; TF gives [[2,12,22],[62,72,82]]), so finite differences
-    // of it cannot be the reference; the gradient follows TF: dy[i, j] lands on x[2i, 2j, 2].
+  it('StridedSlice shrinking an axis with other strides ≠ 1: TF\'s semantics, where TF.js\'s own forward errs', async () => {
+    // TF.js 4.22's own forward (cpu and wasm alike) gets x[0:4:2, 0:6:2, 2] wrong ([[0,2,4],[60,62,64]]
+    // for x = range(120) reshaped [4,6,5]; TF gives [[2,12,22],[62,72,82]]); advx mends it
+    // (strided_slice_forward.ts, checked with finite differences in strided-slice.test.ts). Here a
+    // hand-written TF reference: dy[i, j] lands on x[2i, 2j, 2].
     const dy = input([2, 3]);
     const ref = new Float32Array(4 * 6 * 5);
     for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) ref[(2 * i) * 30 + (2 * j) * 5 + 2] = dy.data[i * 3 + j];

@@ -3,8 +3,9 @@
  * converted graph models use strided slices for `x[:, ::2]`, `x[..., 0]` and Keras Cropping.
  * dy is scattered back into zeros of x's shape with differentiable ops only (reverse for
  * negative strides, zero-interleaving for strides > 1, then one pad), so it runs on any backend
- * and has a gradient itself. TF.js's own `slice_util.sliceInfo` resolves the masks, so the
- * elements chosen are exactly those the forward kernels chose.
+ * and has a gradient itself. TF.js's own `slice_util.sliceInfo` resolves the masks, as TF does,
+ * so the elements chosen are exactly those the forward pass chose (once strided_slice_forward.ts
+ * has mended the cases where TF.js's own forward kernels misuse sliceInfo's result).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
