@@ -2,7 +2,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import type { Norm } from '../core/norms.ts';
-import type { Classifier } from '../models/classifier.ts';
+import { Classifier } from '../models/classifier.ts';
 import { apgd, apgdTargeted } from './apgd.ts';
 import { decisionOracle, scoreOracle, type DecisionModel, type ScoreModel } from './blackbox.ts';
 import { carliniWagnerL2 } from './carlini-wagner.ts';
@@ -73,6 +73,21 @@ export interface AttackDescriptor {
 /** A model behind an API (models/remote.ts): its scores and labels, and which of them may be used. */
 export interface BlackBoxModel extends ScoreModel, DecisionModel {
   readonly access: 'score' | 'decision';
+}
+
+/** A model to evaluate: a Classifier takes every attack, a black box those its access allows. */
+export type AnyModel = Classifier | BlackBoxModel;
+
+/** Top-1 labels of a batch: the Classifier's predictions, or the black box's answer (queries). */
+export function predictLabels(model: AnyModel, x: tf.Tensor): Promise<Int32Array> {
+  return model instanceof Classifier ? model.predict(x) : model.label(x);
+}
+
+/** Runs an attack on either kind of model; a black box is refused an attack its access does not allow. */
+export function runOn(d: AttackDescriptor, model: AnyModel, x: tf.Tensor, goal: AttackGoal, options: AttackOptions): Promise<AttackResult> {
+  if (model instanceof Classifier) return d.run(model, x, goal, options);
+  checkAccess(d, model.access, 'the remote model');
+  return d.runBlackBox!(model, x, goal, options);
 }
 
 export type BlackBoxAttack = (model: BlackBoxModel, x: tf.Tensor, goal: AttackGoal, options: AttackOptions) => Promise<AttackResult>;

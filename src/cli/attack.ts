@@ -3,13 +3,15 @@ import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { ATTACKS, checkAccess, checkAttackRequest } from '../attacks/index.ts';
 import { isRemoteModel } from '../models/remote.ts';
-import { runAttack } from '../node/attack-run.ts';
+import { runAttack, type AttackRunSummary } from '../node/attack-run.ts';
+import { ServiceError } from '../core/errors.ts';
 import { writeAttackReport } from '../node/cli-reports.ts';
 import { openRunFolder } from '../node/run-folder.ts';
 import { parseBackend } from '../backend/index.ts';
-import { DATA_HELP, MAX_STEPS, precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, withRemote, type RemoteFlags, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { OnnxRuntimeModel } from '../node/onnx-runtime.ts';
+import { DATA_HELP, MAX_BATCH, MAX_STEPS, precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, withRemote, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, withRuntime, type ModelFlags, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
-interface AttackFlags extends BackendFlags, RemoteFlags {
+interface AttackFlags extends BackendFlags, RemoteFlags, ModelFlags {
   model: string;
   attack: string;
   eps: number;
@@ -23,6 +25,7 @@ interface AttackFlags extends BackendFlags, RemoteFlags {
   target?: number;
   data: string;
   limit: number;
+  batch: number;
   images: number;
   printScale?: number;
   samples?: number;
@@ -35,9 +38,9 @@ interface AttackFlags extends BackendFlags, RemoteFlags {
 const MAX_PRINT_SCALE = 64;
 
 export function attackCommand(): Command {
-  return withRemote(withBackend(new Command('attack')))
+  return withRuntime(withRemote(withBackend(new Command('attack'))))
     .description('craft adversarial examples against a TF.js model or a served one (score- and decision-based attacks)')
-    .requiredOption('--model <path|url>', 'folder with model.json, or an http(s) endpoint with --protocol')
+    .requiredOption('--model <path|url>', 'folder with model.json, an .onnx file, or an http(s) endpoint with --protocol')
     .addOption(new Option('--attack <name>', `attack: ${Object.keys(ATTACKS).join(', ')}`).default('pgd'))
     .option('--eps <x>', 'perturbation budget ε (in input units)', nonNegativeNumber('--eps'), 0.3)
     .option('--norm <name>', 'linf or l2', 'linf')
@@ -50,6 +53,7 @@ export function attackCommand(): Command {
     .option('--target <k>', 'target class (targeted attack)', nonNegativeInt('--target'))
     .option('--data <name|path>', DATA_HELP, 'mnist')
     .option('--limit <n>', 'attack the first n test images', positiveInt('--limit'), 100)
+    .option('--batch <n>', 'inputs per attack call (a served model that stops answering keeps the batches finished)', positiveInt('--batch', MAX_BATCH), 128)
     .option('--images <n>', 'write PNGs for the first n examples', nonNegativeInt('--images', 10_000), 16)
     .option('--print-scale <k>', 'also write print-ready adversarial PNGs magnified k times (print/)', positiveInt('--print-scale', MAX_PRINT_SCALE))
     .option('--samples <n>', 'transformations per step (eot)', positiveInt('--samples', 1000))
@@ -64,25 +68,40 @@ async function attack(flags: AttackFlags): Promise<void> {
   const d = checkAttackRequest(flags.attack, { norm, targeted: flags.target !== undefined }); // before any work
   checkRemoteFlags(flags.model, flags, flags.data);
   const remote = isRemoteModel(flags.model);
+  await checkRuntimeFlags(flags.model, flags);
   if (remote) checkAccess(d, flags.labelsOnly ? 'decision' : 'score', flags.model);
-  else await precheckModel(flags.model, flags.data); // its files, classes and shape, before anything is written
+  else if (flags.runtime === 'onnxruntime') checkAccess(d, 'score', `${flags.model} under --runtime onnxruntime`);
+  if (!remote) await precheckModel(flags.model, flags.data); // its files, classes and shape, before anything is written
   parseBackend(flags.backend);
   const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'attack' }) : undefined;
   await startBackend(flags);
-  const { classifier, data, labelsNote } = remote ? await loadRemoteAndData(flags.model, flags, flags.data, 'test', flags.limit) : await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
-  const s = await runAttack(classifier, data, { ...flags, norm, images: run ? flags.images : 0 }, run);
-  if (run) {
+  const { classifier, data, labelsNote } = remote
+    ? await loadRemoteAndData(flags.model, flags, flags.data, 'test', flags.limit)
+    : d.access === 'white-box'
+      ? await loadModelAndData(flags.model, flags.data, 'test', flags.limit, { outputName: flags.output })
+      : await loadForwardModelAndData(flags.model, flags, flags.data, 'test', flags.limit);
+  const report = (s: AttackRunSummary) => {
+    if (!run) return;
     const gridFile = run.path('grid.png');
     writeAttackReport(run.dir, s, { model: flags.model, data: flags.data, classNames: data.classNames, grid: existsSync(gridFile) ? readFileSync(gridFile) : undefined });
-  }
+  };
+  const s = await runAttack(classifier, data, { ...flags, batchSize: flags.batch, norm, images: run ? flags.images : 0 }, run).catch((e) => {
+    // A served model that stopped answering: results.json holds the batches finished; the report says the same.
+    if (e instanceof ServiceError && e.partial) report(e.partial as AttackRunSummary);
+    throw e;
+  });
+  report(s);
   const { examples: _examples, ...summary } = s;
-  if (flags.json) printJson({ ...summary, ...labelsNote });
+  // Every image ONNX Runtime answered: the attack's queries, and the clean and adversarial re-checks.
+  const runtime = classifier instanceof OnnxRuntimeModel ? { runtime: 'onnxruntime', queries: classifier.queries } : {};
+  if (flags.json) printJson({ ...summary, ...labelsNote, ...runtime });
   else {
     process.stdout.write(
       `${s.attack} ε=${s.eps} (${s.norm}${s.targeted ? `, target ${flags.target}` : ''}) on ${s.count} images: ` +
         `clean accuracy ${(s.clean_accuracy * 100).toFixed(1)}%, adversarial accuracy ${(s.adversarial_accuracy * 100).toFixed(1)}%, ` +
         `success ${(s.success_rate * 100).toFixed(1)}%, mean L∞ ${s.mean_linf.toFixed(3)}, mean L2 ${s.mean_l2.toFixed(3)} (${s.seconds.toFixed(1)} s)\n`,
     );
+    if (classifier instanceof OnnxRuntimeModel) process.stdout.write(`ONNX Runtime answered ${classifier.queries} images (attack queries and re-checks)\n`);
     if (flags.out) process.stdout.write(`wrote ${flags.out}/results.json, report.html and images\n`);
   }
 }

@@ -7,9 +7,11 @@ import type { Classifier } from '../models/classifier.ts';
 import { subset, type ImageDataset } from '../data/types.ts';
 import { FASHION_MNIST_CLASSES, loadDataset, MNIST_CLASSES, parseDatasetName } from '../node/datasets.ts';
 import { inspectModel, loadClassifier } from '../node/load-model.ts';
-import { imageTarget, isDataPath, loadUserData, resolveLabels, scanUserData } from '../node/image-folder.ts';
+import { imageTarget, isDataPath, loadUserData, resolveLabels, scanUserData, userDataShape } from '../node/image-folder.ts';
 import type { ClassifierInfo } from '../models/classifier.ts';
 import { isRemoteModel, REMOTE_PROTOCOLS, RemoteModel, type RemoteOutputs, type RemoteProtocol } from '../models/remote.ts';
+import { UnsupportedOnnxOp } from '../models/onnx/ops.ts';
+import { OnnxRuntimeModel, requireOnnxRuntime } from '../node/onnx-runtime.ts';
 
 export interface BackendFlags {
   backend: string;
@@ -214,8 +216,8 @@ function precheckUserData(named: string, info: Partial<ClassifierInfo>, inputSha
 /** What a command's JSON says of its labels: nothing when the data has its own. */
 export type LabelsNote = { labels: 'model predictions' } | Record<string, never>;
 
-export interface ModelAndData {
-  classifier: Classifier;
+export interface ModelAndData<M = Classifier> {
+  classifier: M;
   data: ImageDataset;
   /** Spread into the command's JSON: {labels: 'model predictions'} when the data had none. */
   labelsNote: LabelsNote;
@@ -227,13 +229,14 @@ const notedUnlabeled = new Set<string>();
  * A --data PATH fitted to the model. Images without labels are labelled with the model's own
  * predictions (clean accuracy 100% by construction, robustness still measured), said on stderr.
  */
-async function loadUserModelData(modelPath: string, classifier: Classifier, dataPath: string, limit?: number): Promise<ModelAndData> {
-  const { inputShape, numClasses, classNames } = classifier.info;
+async function loadUserModelData<M extends Classifier | RemoteModel | OnnxRuntimeModel>(modelPath: string, classifier: M, dataPath: string, limit?: number): Promise<ModelAndData<M>> {
+  const { inputShape, numClasses } = classifier.info;
+  const classNames = classifier instanceof RemoteModel ? undefined : classifier.info.classNames;
   const shape = imageTarget(inputShape, modelPath);
   const { data, labeled } = loadUserData(dataPath, { shape, numClasses, classNames }, limit);
   if (labeled) return { classifier, data, labelsNote: {} };
   const x = tf.tensor4d(data.images, [data.count, ...shape]);
-  const predicted = await classifier.predict(x);
+  const predicted = classifier instanceof RemoteModel ? await classifier.label(x) : await classifier.predict(x);
   x.dispose();
   // Said once per process, also when several models (transfer) load the same data.
   if (!notedUnlabeled.has(dataPath)) process.stderr.write(`note: ${dataPath} has no labels (no class folders, no y.npy): the model's own predictions are used as labels\n`);
@@ -241,9 +244,17 @@ async function loadUserModelData(modelPath: string, classifier: Classifier, data
   return { classifier, data: { ...data, labels: Uint8Array.from(predicted) }, labelsNote: { labels: 'model predictions' } };
 }
 
-/** Loads a model and the first `limit` images of a dataset split (or of a --data PATH), checking that they fit together. */
-export async function loadModelAndData(modelPath: string, dataName: string, split: 'train' | 'test', limit?: number): Promise<ModelAndData> {
-  const { classifier } = await loadClassifier(modelPath);
+/**
+ * Loads a model and the first `limit` images of a dataset split (or of a --data PATH), checking
+ * that they fit together; `override` overrides advx.json, as loadClassifier's.
+ */
+export async function loadModelAndData(modelPath: string, dataName: string, split: 'train' | 'test', limit?: number, override: Partial<ClassifierInfo> = {}): Promise<ModelAndData> {
+  const { classifier } = await loadClassifier(modelPath, override);
+  return fitModelData(modelPath, classifier, dataName, split, limit);
+}
+
+/** The first `limit` images of a dataset split (or of a --data PATH) for the model at `modelPath`, checked against it. */
+async function fitModelData<M extends Classifier | OnnxRuntimeModel>(modelPath: string, classifier: M, dataName: string, split: 'train' | 'test', limit?: number): Promise<ModelAndData<M>> {
   // A PATH has no splits: its images are the test split, and the training split when asked.
   if (isDataPath(dataName)) return loadUserModelData(modelPath, classifier, dataName, limit);
   checkModelDataset(modelPath, classifier.info, dataName);
@@ -254,6 +265,51 @@ export async function loadModelAndData(modelPath: string, dataName: string, spli
     throw new AdvxError(`${modelPath} expects inputs of shape ${want}, but ${dataName} images are ${data.shape.join('×')}`);
   }
   return { classifier, data, labelsNote: {} };
+}
+
+/** What runs an .onnx --model: advx's importer (TF.js ops, gradients) or ONNX Runtime (forward passes only). */
+export const RUNTIMES = ['tfjs', 'onnxruntime'] as const;
+export type Runtime = (typeof RUNTIMES)[number];
+
+export interface ModelFlags {
+  runtime: Runtime;
+  output?: string;
+}
+
+function parseRuntime(v: string): Runtime {
+  if (!(RUNTIMES as readonly string[]).includes(v)) throw new AdvxError(`--runtime must be ${RUNTIMES.join(' or ')}, got ${JSON.stringify(v)}`);
+  return v as Runtime;
+}
+
+/** Adds --runtime and --output, for a command that needs only a model's forward pass. */
+export function withRuntime(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--runtime <name>', "what runs an .onnx --model: tfjs (advx's importer: gradients, every attack) or onnxruntime (onnxruntime-node: forward passes, any op; score- and decision-based attacks)").argParser(parseRuntime).default('tfjs'))
+    .option('--output <name>', "which output of a model with several is the class vector (overrides advx.json's outputName)");
+}
+
+/** --runtime and --output, checked before any work: onnxruntime runs an .onnx file, and must be installed. */
+export async function checkRuntimeFlags(model: string, flags: ModelFlags): Promise<void> {
+  if (flags.output !== undefined && isRemoteModel(model)) throw new AdvxError(`--output names an output of a model on disk, not of ${model}`);
+  if (flags.runtime !== 'onnxruntime') return;
+  if (isRemoteModel(model) || !model.endsWith('.onnx')) throw new AdvxError(`--runtime onnxruntime runs an .onnx --model, not ${model}`);
+  await requireOnnxRuntime();
+}
+
+/**
+ * A model on disk for its forward pass only (evaluate, score- and decision-based attacks) and its
+ * data: the importer's Classifier, or with --runtime onnxruntime the .onnx file run by ONNX Runtime.
+ * An op the importer lacks is refused with the way around it.
+ */
+export async function loadForwardModelAndData(modelPath: string, flags: ModelFlags & { threads?: number }, dataName: string, split: 'train' | 'test', limit?: number): Promise<ModelAndData<Classifier | OnnxRuntimeModel>> {
+  const override = { outputName: flags.output };
+  if (flags.runtime === 'onnxruntime') return fitModelData(modelPath, await OnnxRuntimeModel.open(modelPath, { override, threads: flags.threads }), dataName, split, limit);
+  try {
+    return await loadModelAndData(modelPath, dataName, split, limit, override);
+  } catch (e) {
+    if (e instanceof UnsupportedOnnxOp) throw new AdvxError(`${e.message}: --runtime onnxruntime runs the file as a black box (evaluate, score- and decision-based attacks)`);
+    throw e;
+  }
 }
 
 export interface RemoteFlags {
@@ -279,24 +335,28 @@ export function withRemote(cmd: Command): Command {
 }
 
 /**
- * A model served over HTTP and the first `limit` images of a built-in dataset, whose image shape is
- * what the model is sent (TF Serving does not say its own).
+ * A model served over HTTP and the first `limit` images of a dataset. A built-in dataset's shape is
+ * what the model must take (checked against its metadata); a --data PATH is fitted to the shape
+ * the metadata gives, or where there is none, taken at its own images' size.
  */
-export async function loadRemoteAndData(url: string, flags: RemoteFlags, dataName: string, split: 'train' | 'test', limit?: number): Promise<{ classifier: RemoteModel; data: ImageDataset; labelsNote: LabelsNote }> {
+export async function loadRemoteAndData(url: string, flags: RemoteFlags, dataName: string, split: 'train' | 'test', limit?: number): Promise<ModelAndData<RemoteModel>> {
   checkRemoteFlags(url, flags, dataName);
-  const protocol = flags.protocol as RemoteProtocol;
-  let data = loadDataset(dataName)[split];
-  if (limit) data = subset(data, 0, Math.min(limit, data.count));
+  const own = isDataPath(dataName);
+  let data = own ? undefined : loadDataset(dataName)[split];
+  if (data && limit) data = subset(data, 0, Math.min(limit, data.count));
   const classifier = await RemoteModel.connect(url, {
-    protocol, inputShape: data.shape, labelsOnly: flags.labelsOnly, outputs: flags.outputs as RemoteOutputs,
+    protocol: flags.protocol as RemoteProtocol, labelsOnly: flags.labelsOnly, outputs: flags.outputs as RemoteOutputs,
     timeoutMs: flags.timeout * 1000, maxBatch: flags.requestBatch, concurrency: flags.concurrency, retries: flags.retries,
+    ...(data ? { inputShape: data.shape } : { fallbackShape: userDataShape(scanUserData(dataName)) }),
   });
+  if (!data) return loadUserModelData(url, classifier, dataName, limit);
   return { classifier, data, labelsNote: {} };
 }
 
 /**
  * The flags of a served model, checked before any work or file: --protocol and friends on a model
- * that is a path (where they would be silently ignored), a missing or unknown protocol, --data files.
+ * that is a path (where they would be silently ignored), a missing or unknown protocol, a --data
+ * PATH that lists no images.
  */
 export function checkRemoteFlags(model: string, flags: RemoteFlags, dataName: string): void {
   if (!isRemoteModel(model)) {
@@ -306,5 +366,5 @@ export function checkRemoteFlags(model: string, flags: RemoteFlags, dataName: st
   const protocol = flags.protocol as RemoteProtocol | undefined;
   if (protocol === undefined || !REMOTE_PROTOCOLS.includes(protocol)) throw new AdvxError(`--model ${model} is an endpoint: pass --protocol ${REMOTE_PROTOCOLS.join(' or ')}${protocol === undefined ? '' : ` (got "${protocol}")`}`);
   if (!['auto', 'logits', 'probabilities'].includes(flags.outputs)) throw new AdvxError(`--outputs must be auto, logits or probabilities, got "${flags.outputs}"`);
-  if (isDataPath(dataName)) throw new AdvxError(`--data ${dataName}: a remote model is attacked on a built-in dataset (mnist, fashion-mnist, …), not on files yet`);
+  if (isDataPath(dataName)) scanUserData(dataName);
 }

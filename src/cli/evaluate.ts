@@ -2,10 +2,12 @@
 import { Command } from 'commander';
 import { AdvxError } from '../core/errors.ts';
 import { accuracy, labelAccuracy } from '../eval/accuracy.ts';
-import { isRemoteModel, RemoteModel } from '../models/remote.ts';
-import { DATA_HELP, checkRemoteFlags, loadModelAndData, loadRemoteAndData, withRemote, type RemoteFlags, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { Classifier } from '../models/classifier.ts';
+import { isRemoteModel } from '../models/remote.ts';
+import { OnnxRuntimeModel } from '../node/onnx-runtime.ts';
+import { DATA_HELP, checkRemoteFlags, loadRemoteAndData, withRemote, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, withRuntime, type ModelFlags, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
-interface EvaluateFlags extends BackendFlags, RemoteFlags {
+interface EvaluateFlags extends BackendFlags, RemoteFlags, ModelFlags {
   model: string;
   data: string;
   split: string;
@@ -14,9 +16,9 @@ interface EvaluateFlags extends BackendFlags, RemoteFlags {
 }
 
 export function evaluateCommand(): Command {
-  return withRemote(withBackend(new Command('evaluate')))
+  return withRuntime(withRemote(withBackend(new Command('evaluate'))))
     .description('accuracy of a TF.js model (model.json folder) or a served one on a dataset')
-    .requiredOption('--model <path|url>', 'folder with model.json (LayersModel or GraphModel), or an http(s) endpoint with --protocol')
+    .requiredOption('--model <path|url>', 'folder with model.json (LayersModel or GraphModel), an .onnx file, or an http(s) endpoint with --protocol')
     .option('--data <name|path>', DATA_HELP, 'mnist')
     .option('--split <name>', 'train or test', 'test')
     .option('--limit <n>', 'evaluate the first n images only', positiveInt('--limit'))
@@ -27,12 +29,14 @@ export function evaluateCommand(): Command {
 async function evaluate(flags: EvaluateFlags): Promise<void> {
   if (flags.split !== 'train' && flags.split !== 'test') throw new AdvxError(`--split must be train or test, got "${flags.split}"`);
   checkRemoteFlags(flags.model, flags, flags.data);
+  await checkRuntimeFlags(flags.model, flags);
   await startBackend(flags);
   const remote = isRemoteModel(flags.model);
-  const { classifier, data, labelsNote } = remote ? await loadRemoteAndData(flags.model, flags, flags.data, flags.split, flags.limit) : await loadModelAndData(flags.model, flags.data, flags.split, flags.limit);
+  const { classifier, data, labelsNote } = remote ? await loadRemoteAndData(flags.model, flags, flags.data, flags.split, flags.limit) : await loadForwardModelAndData(flags.model, flags, flags.data, flags.split, flags.limit);
   const start = performance.now();
-  const acc = classifier instanceof RemoteModel ? await labelAccuracy(classifier, data, 256) : await accuracy(classifier, data);
+  const acc = classifier instanceof Classifier ? await accuracy(classifier, data) : await labelAccuracy(classifier, data, 256);
   const seconds = (performance.now() - start) / 1000;
-  if (flags.json) printJson({ accuracy: acc, count: data.count, seconds, ...labelsNote });
+  const runtime = classifier instanceof OnnxRuntimeModel ? { runtime: 'onnxruntime', queries: classifier.queries } : {};
+  if (flags.json) printJson({ accuracy: acc, count: data.count, seconds, ...labelsNote, ...runtime });
   else process.stdout.write(`accuracy ${(acc * 100).toFixed(2)}% on ${data.count} ${flags.data} ${flags.split} images (${seconds.toFixed(1)} s)\n`);
 }

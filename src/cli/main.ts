@@ -1,7 +1,7 @@
 /** The advx command line. */
 import { Command, CommanderError } from 'commander';
 import pc from 'picocolors';
-import { AdvxError } from '../core/errors.ts';
+import { AdvxError, ServiceError } from '../core/errors.ts';
 import { systemErrorLine } from '../node/io.ts';
 import { trainCommand } from './train.ts';
 import { evaluateCommand } from './evaluate.ts';
@@ -40,6 +40,12 @@ try {
 } catch (e) {
   if (e instanceof CommanderError) {
     process.exit(e.exitCode);
+  }
+  // A served model that stopped answering: one line, exit 1 (the input was fine; the server was
+  // not). What was finished before it has been written, marked partial.
+  if (e instanceof ServiceError) {
+    process.stderr.write(pc.red(`advx: ${e.message}`) + '\n');
+    process.exit(1);
   }
   if (e instanceof AdvxError) {
     process.stderr.write(pc.red(`advx: ${e.message}`) + '\n');

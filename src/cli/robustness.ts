@@ -1,21 +1,22 @@
 /** `advx robustness`: robust accuracy per ε and attack, worst case over attacks, a curve, sanity checks. */
 import { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
-import { AdvxError } from '../core/errors.ts';
+import { AdvxError, ServiceError } from '../core/errors.ts';
 import { toTensors } from '../data/types.ts';
-import { evaluateRobustness, parseSuite, planAttacks, SUITES } from '../eval/robustness.ts';
-import { ATTACKS } from '../attacks/index.ts';
+import { evaluateRobustness, parseSuite, planAttacks, SUITES, type RobustnessReport } from '../eval/robustness.ts';
+import { ATTACKS, checkAccess } from '../attacks/index.ts';
+import { isRemoteModel, RemoteModel } from '../models/remote.ts';
 import { lineChartSvg } from '../report/plot.ts';
 import { writeFileAtomic } from '../node/io.ts';
-import { openRunFolder } from '../node/run-folder.ts';
+import { openRunFolder, type RunFolder } from '../node/run-folder.ts';
 import { parseBackend } from '../backend/index.ts';
 import { writeRobustnessReport } from '../node/cli-reports.ts';
 import { svgToPng } from '../node/svg-png.ts';
 import { progress, type Progress } from '../node/progress.ts';
 import { isDataPath } from '../node/image-folder.ts';
-import { DATA_HELP, precheckModel, numberList, loadModelAndData, parseNorm, nonNegativeInt, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { DATA_HELP, precheckModel, numberList, loadModelAndData, loadRemoteAndData, checkRemoteFlags, withRemote, type RemoteFlags, parseNorm, nonNegativeInt, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
-interface RobustnessFlags extends BackendFlags {
+interface RobustnessFlags extends BackendFlags, RemoteFlags {
   model: string;
   attacks?: string;
   suite?: string;
@@ -35,9 +36,9 @@ interface RobustnessFlags extends BackendFlags {
 }
 
 export function robustnessCommand(): Command {
-  return withBackend(new Command('robustness'))
-    .description('robust accuracy against several attacks (or a standard suite) over a range of ε, with the worst case per input')
-    .requiredOption('--model <path>', 'folder with model.json')
+  return withRemote(withBackend(new Command('robustness')))
+    .description('robust accuracy against several attacks (or a standard suite) over a range of ε, with the worst case per input; of a TF.js model, or of a served one with score- or decision-based attacks')
+    .requiredOption('--model <path|url>', 'folder with model.json, or an http(s) endpoint with --protocol')
     .option('--attacks <list>', `comma-separated attacks, run in this order (default fgsm,pgd): ${Object.keys(ATTACKS).join(', ')}`)
     .option('--suite <name>', `a fixed ensemble instead of --attacks: ${Object.entries(SUITES).map(([k, v]) => `${k} (${v.title})`).join('; ')}`)
     .option('--eps <list>', 'comma-separated budgets', '0,0.05,0.1,0.15,0.2,0.25,0.3')
@@ -72,12 +73,27 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
   const attacks = suite ? SUITES[suite].attacks.map((a) => a.name) : (flags.attacks ?? 'fgsm,pgd').split(',').map((s) => s.trim()).filter(Boolean);
   const eps = parseEps(flags.eps);
   // Unknown names, unsupported norms and duplicates fail here, before the model loads.
-  planAttacks({ attacks: suite ? undefined : attacks, suite, eps, norm }, norm);
-  if (isDataPath(flags.data)) await precheckModel(flags.model, flags.data); // the user's files, before anything is written
+  const plan = planAttacks({ attacks: suite ? undefined : attacks, suite, eps, norm }, norm);
+  checkRemoteFlags(flags.model, flags, flags.data);
+  const remote = isRemoteModel(flags.model);
+  if (remote) {
+    // A served model gives scores (or labels) only: attacks and suites that need more are refused here.
+    const access = flags.labelsOnly ? 'decision' : 'score';
+    for (const p of plan) {
+      try {
+        checkAccess(p.descriptor, access, flags.model);
+      } catch (e) {
+        if (suite && e instanceof AdvxError) throw new AdvxError(`--suite ${suite} runs ${p.descriptor.name}, which needs ${p.descriptor.access} access (${p.descriptor.access === 'white-box' ? 'gradients' : 'scores'}), but ${flags.model} gives ${access} access only: pass --attacks instead (${Object.values(ATTACKS).filter((a) => a.access === access || (access === 'score' && a.access === 'decision')).map((a) => a.name).join(', ')})`);
+        throw e;
+      }
+    }
+  } else if (isDataPath(flags.data)) await precheckModel(flags.model, flags.data); // the user's files, before anything is written
   parseBackend(flags.backend);
   const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'robustness' }) : undefined;
   await startBackend(flags);
-  const { classifier, data, labelsNote } = await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
+  const { classifier, data, labelsNote } = remote ? await loadRemoteAndData(flags.model, flags, flags.data, 'test', flags.limit) : await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
+  // What the endpoint answered, all told: clean predictions, the attacks' queries and the re-checks.
+  const endpoint = () => (classifier instanceof RemoteModel ? { endpoint: { url: flags.model, protocol: flags.protocol, access: classifier.access, queries: classifier.queries, requests: classifier.requests } } : {});
   const { x, y } = toTensors(data);
   let bar: Progress | undefined;
   const report = await evaluateRobustness(classifier, x, y, {
@@ -100,6 +116,11 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
       }
       bar?.update(p.done, {});
     },
+  }).catch((e) => {
+    bar?.stop();
+    // A server that stopped answering: the ε values finished are kept, marked partial, then the one line.
+    if (e instanceof ServiceError && e.partial && run) writeResults(run, flags, { ...(e.partial as RobustnessReport), ...endpoint(), ...labelsNote });
+    throw e;
   });
   bar?.stop();
   tf.dispose([x, y]);
@@ -110,7 +131,7 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
       ...(attacks.length > 1 ? [{ name: 'worst case', x: eps, y: eps.map((e) => report.robust_accuracy[String(e)]), dashed: true }] : []),
     ];
     const svg = lineChartSvg(series, { title: `Robust accuracy, ${report.count} ${flags.data} test images`, xLabel: `ε (${flags.norm === 'linf' ? 'L∞' : 'L2'})`, yLabel: 'accuracy', yDomain: [0, 1] });
-    writeFileAtomic(run.path('robustness.json'), JSON.stringify({ model: flags.model, data: flags.data, ...report, ...labelsNote }, null, 2));
+    writeResults(run, flags, { ...report, ...endpoint(), ...labelsNote });
     writeFileAtomic(run.path('curve.svg'), svg);
     writeFileAtomic(run.path('curve.png'), svgToPng(svg));
     // The cascade at each ε: robust accuracy from clean (0) through each attack in order.
@@ -123,7 +144,7 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
         : undefined;
     writeRobustnessReport(run.dir, report, { model: flags.model, data: flags.data, attacks, curveSvg: svg, cascadeSvg });
   }
-  if (flags.json) printJson({ ...report, ...labelsNote });
+  if (flags.json) printJson({ ...report, ...endpoint(), ...labelsNote });
   else {
     const kind = report.mode === 'cascade' ? 'each attack on the inputs the earlier ones failed on; robust accuracy after it' : 'each attack on every input';
     process.stdout.write(`clean accuracy ${(report.clean_accuracy * 100).toFixed(2)}% on ${report.count} images (${kind})\n`);
@@ -131,7 +152,15 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
     for (const e of eps) {
       process.stdout.write(`${String(e).padEnd(8)} ${attacks.map((a) => (report.per_attack[a][String(e)] * 100).toFixed(1).padStart(9) + '%').join('')}  ${(report.robust_accuracy[String(e)] * 100).toFixed(1)}%\n`);
     }
+    const queried = report.attacks.filter((a) => a.queries);
+    if (queried.length) process.stdout.write(`queries per attack (all ε): ${queried.map((a) => `${a.name} ${Object.values(a.queries!).reduce((s, q) => s + q, 0)}`).join(', ')}\n`);
+    if (classifier instanceof RemoteModel) process.stdout.write(`${flags.model} answered ${classifier.queries} images in ${classifier.requests} requests (attacks, clean predictions and re-checks)\n`);
     const minimal = report.attacks.filter((a) => a.budget === 'minimal-norm').map((a) => a.name);
     if (minimal.length) process.stdout.write(`minimal-norm attacks (counted at ε only where their perturbation, projected onto the ε-ball, still fools): ${minimal.join(', ')}\n`);
   }
+}
+
+/** robustness.json: the report, with `partial` when a served model stopped answering. */
+function writeResults(run: RunFolder, flags: RobustnessFlags, report: RobustnessReport & Record<string, unknown>): void {
+  writeFileAtomic(run.path('robustness.json'), JSON.stringify({ model: flags.model, data: flags.data, ...report }, null, 2));
 }

@@ -4,14 +4,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { toTensors } from '../data/types.ts';
 import { getAttack } from '../attacks/index.ts';
+import { isRemoteModel, RemoteModel } from '../models/remote.ts';
 import { transferMatrix } from '../eval/transfer.ts';
 import { writeFileAtomic } from '../node/io.ts';
 import { openRunFolder } from '../node/run-folder.ts';
 import { parseBackend } from '../backend/index.ts';
 import { writeTransferReport } from '../node/cli-reports.ts';
-import { DATA_HELP, MAX_STEPS, pathList, precheckModel, loadModelAndData, nonNegativeInt, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { DATA_HELP, MAX_STEPS, pathList, precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, withRemote, type RemoteFlags, nonNegativeInt, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
-interface TransferFlags extends BackendFlags {
+interface TransferFlags extends BackendFlags, RemoteFlags {
   models: string;
   attack: string;
   eps: number;
@@ -26,9 +27,9 @@ interface TransferFlags extends BackendFlags {
 }
 
 export function transferCommand(): Command {
-  return withBackend(new Command('transfer'))
-    .description('transfer matrix: craft adversarial examples white-box on each model, classify them with every model')
-    .requiredOption('--models <paths>', 'comma-separated model folders (at least two)')
+  return withRemote(withBackend(new Command('transfer')))
+    .description('transfer matrix: craft adversarial examples white-box on each model, classify them with every model (a served model is a target only)')
+    .requiredOption('--models <paths>', 'comma-separated model folders or http(s) endpoints (with --protocol; targets only), at least two, one a folder')
     .option('--attack <name>', 'white-box attack run on each source model', 'pgd')
     .option('--eps <x>', 'perturbation budget ε', nonNegativeNumber('--eps'), 0.3)
     .option('--norm <name>', 'linf or l2', 'linf')
@@ -46,29 +47,37 @@ async function transfer(flags: TransferFlags): Promise<void> {
   const paths = pathList('--models', flags.models, { min: 2 });
   getAttack(flags.attack); // an unknown name fails here, before any work
   const norm = parseNorm(flags.norm);
-  for (const path of paths) await precheckModel(path, flags.data); // before anything is written
+  const remotes = paths.filter(isRemoteModel);
+  // --protocol without any endpoint is refused as for one model; each endpoint's flags are checked.
+  for (const model of remotes.length ? remotes : paths.slice(0, 1)) checkRemoteFlags(model, flags, flags.data);
+  if (remotes.length === paths.length) throw new AdvxError('--models lists only endpoints: transfer crafts the examples white-box, on at least one model folder');
+  for (const path of paths) if (!isRemoteModel(path)) await precheckModel(path, flags.data); // before anything is written
   parseBackend(flags.backend);
   const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'transfer' }) : undefined;
   await startBackend(flags);
   const loaded = [];
-  for (const path of paths) loaded.push(await loadModelAndData(path, flags.data, 'test', flags.limit));
+  for (const path of paths) loaded.push(isRemoteModel(path) ? await loadRemoteAndData(path, flags, flags.data, 'test', flags.limit) : await loadModelAndData(path, flags.data, 'test', flags.limit));
   // Unlabelled data is labelled by the first model's predictions.
   const { x, y } = toTensors(loaded[0].data);
   const { labelsNote } = loaded[0];
   const options = { eps: flags.eps, norm, steps: flags.steps, stepSize: flags.stepSize, seed: flags.seed };
   const m = await transferMatrix(loaded.map((l, i) => ({ name: paths[i], classifier: l.classifier })), x, y, { name: flags.attack, options });
   tf.dispose([x, y]);
+  // What each endpoint answered: the clean images and every source's adversarial examples.
+  const served = loaded.flatMap((l, i) => (l.classifier instanceof RemoteModel ? [[paths[i], { queries: l.classifier.queries, requests: l.classifier.requests }] as const] : []));
+  const endpoints = served.length ? { endpoints: Object.fromEntries(served) } : {};
   if (run) {
-    writeFileAtomic(run.path('transfer.json'), JSON.stringify({ data: flags.data, count: x.shape[0], attack: flags.attack, ...options, ...m, ...labelsNote }, null, 2));
+    writeFileAtomic(run.path('transfer.json'), JSON.stringify({ data: flags.data, count: x.shape[0], attack: flags.attack, ...options, ...m, ...endpoints, ...labelsNote }, null, 2));
     writeTransferReport(run.dir, m, { data: flags.data, count: x.shape[0], attack: flags.attack, eps: flags.eps, norm });
   }
   if (flags.json) {
-    printJson({ ...m, ...labelsNote });
+    printJson({ ...m, ...endpoints, ...labelsNote });
     return;
   }
   const cell = (v: number) => (Number.isNaN(v) ? '–' : `${(v * 100).toFixed(1)}%`).padStart(8);
   process.stdout.write(`${flags.attack} ε=${flags.eps} (${norm}) on ${x.shape[0]} ${flags.data} test images: share of the examples both models get right that the source's adversarial examples make the target misclassify\n`);
   paths.forEach((p, i) => process.stdout.write(`[${i + 1}] ${p} (clean accuracy ${(m.accuracy[i] * 100).toFixed(1)}%)\n`));
   process.stdout.write(`source \\ target ${paths.map((_, i) => `[${i + 1}]`.padStart(8)).join('')}\n`);
-  m.rates.forEach((row, i) => process.stdout.write(`${`[${i + 1}]`.padEnd(15)} ${row.map(cell).join('')}\n`));
+  m.rates.forEach((row, i) => process.stdout.write(`${`[${m.sources[i] + 1}]`.padEnd(15)} ${row.map(cell).join('')}\n`));
+  for (const [url, q] of served) process.stdout.write(`${url} answered ${q.queries} images in ${q.requests} requests\n`);
 }

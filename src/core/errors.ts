@@ -12,3 +12,17 @@ export class AdvxError extends Error {
 export function assertOption(condition: unknown, message: string): asserts condition {
   if (!condition) throw new AdvxError(message);
 }
+
+/**
+ * A fault outside advx and outside what the user asked for: a served model that stopped
+ * answering (refused connections, timeouts, 5xx after every retry). The CLI prints its message
+ * alone and exits 1, as for a full disk: the input was fine, the machine behind it was not.
+ * `partial` holds what was finished before it, for the caller to write marked as partial.
+ */
+export class ServiceError extends AdvxError {
+  partial?: unknown;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServiceError';
+  }
+}

@@ -16,14 +16,19 @@
  *   lies outside the budget or the bounds is an attack bug: it is not counted, and a warning says so.
  * Then the self-checks of AutoAttack (gradient masking, probabilities for logits, a random forward
  * pass) become warnings.
+ *
+ * The model may be a black box (a served model, models/remote.ts): the same accounting, with score-
+ * or decision-based attacks only, the re-check asking the model for its labels, and no gradient
+ * checks. A black box that stops answering (ServiceError) ends the run; the error carries, as
+ * `partial`, the report of the ε values finished before it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { attackDescriptor, checkAttackRequest, type AttackDescriptor, type AttackOptions } from '../attacks/index.ts';
+import { attackDescriptor, checkAccess, checkAttackRequest, predictLabels, runOn, type AnyModel, type AttackDescriptor, type AttackOptions } from '../attacks/index.ts';
 import { lossGradient } from '../attacks/types.ts';
 import { concatFloat32 } from '../core/arrays.ts';
-import { AdvxError } from '../core/errors.ts';
+import { AdvxError, ServiceError } from '../core/errors.ts';
 import { batchNorm, projectToFeasible, type Norm } from '../core/norms.ts';
-import type { Classifier } from '../models/classifier.ts';
+import { Classifier } from '../models/classifier.ts';
 
 /** An attack of a suite with the settings the suite fixes. */
 export interface SuiteAttack {
@@ -89,6 +94,8 @@ export interface AttackBreakdown {
   attacked: Record<string, number>;
   /** ε → inputs it broke, after the re-check. */
   broken: Record<string, number>;
+  /** ε → queries its runs used, summed over inputs (score- and decision-based attacks; 0 where a cached minimal-norm result was reused). */
+  queries?: Record<string, number>;
   seconds: number;
 }
 
@@ -106,9 +113,11 @@ export interface RobustnessReport {
   suite?: SuiteName;
   /** The attacks in the order they ran, with what each did. */
   attacks: AttackBreakdown[];
-  /** Share of correctly classified inputs whose loss gradient is exactly zero. */
+  /** Share of correctly classified inputs whose loss gradient is exactly zero; NaN (null in JSON) for a black box, which has none. */
   zero_gradient_share: number;
   seconds: number;
+  /** Set when a black box stopped answering: the ε values in `eps` are those finished, of `planned_eps`. */
+  partial?: { error: string; planned_eps: number[]; stopped_at: { eps: number; attack: string; done: number; total: number } };
 }
 
 /**
@@ -132,9 +141,11 @@ export function planAttacks(o: RobustnessOptions, norm: Norm): { descriptor: Att
   });
 }
 
-export async function evaluateRobustness(classifier: Classifier, x: tf.Tensor, y: tf.Tensor1D, o: RobustnessOptions): Promise<RobustnessReport> {
+export async function evaluateRobustness(classifier: AnyModel, x: tf.Tensor, y: tf.Tensor1D, o: RobustnessOptions): Promise<RobustnessReport> {
   const norm = o.norm ?? 'linf';
   const plan = planAttacks(o, norm);
+  const blackBox = !(classifier instanceof Classifier);
+  if (!(classifier instanceof Classifier)) for (const p of plan) checkAccess(p.descriptor, classifier.access, 'the remote model');
   if (!o.eps.length) throw new AdvxError('no ε given');
   for (const e of o.eps) if (!(Number.isFinite(e) && e >= 0)) throw new AdvxError(`every ε must be a non-negative number, got ${e}`);
   if (y.shape[0] !== x.shape[0]) throw new AdvxError(`${y.shape[0]} labels for ${x.shape[0]} inputs`);
@@ -143,7 +154,7 @@ export async function evaluateRobustness(classifier: Classifier, x: tf.Tensor, y
   const start = performance.now();
   const n = x.shape[0];
   const labels = await y.data();
-  const clean = await classifier.predict(x);
+  const clean = await predictLabels(classifier, x);
   const correct = Array.from(clean, (p, i) => p === labels[i]);
 
   const perAttack: Record<string, Record<string, number>> = {};
@@ -153,56 +164,74 @@ export async function evaluateRobustness(classifier: Classifier, x: tf.Tensor, y
   // Minimal-norm results do not depend on ε: each input is attacked once, its result kept.
   const minimalCache = plan.map(() => new Map<number, Float32Array>());
   const blackBoxOnly = new Map<string, number>();
-
-  for (const eps of o.eps) {
-    const key = String(eps);
-    const robust = [...correct];
-    // Per attack and input: broken (true), survived (false) or not attacked (undefined).
-    const outcomes: (boolean | undefined)[][] = [];
-    for (const [a, step] of plan.entries()) {
-      const t0 = performance.now();
-      const targets = eps > 0 ? robust.flatMap((r, i) => ((cascade ? r : correct[i]) ? [i] : [])) : [];
-      const outcome = new Array<boolean | undefined>(n);
-      if (targets.length) {
-        const result = await attackInputs(classifier, x, y, targets, eps, norm, step, minimalCache[a], batch, { ...o, ...step.options }, (done) => o.onProgress?.({ eps, attack: step.descriptor.name, done, total: targets.length }));
-        result.broken.forEach((b, j) => (outcome[targets[j]] = b));
-        warnings.push(...result.problems.map((p) => `${step.descriptor.name} at ε=${eps}: ${p}`));
-      }
-      outcomes.push(outcome);
-      const broken = targets.filter((i) => outcome[i]).length;
-      for (const i of targets) if (outcome[i]) robust[i] = false;
-      breakdown[a].attacked[key] = targets.length;
-      breakdown[a].broken[key] = broken;
-      breakdown[a].seconds += (performance.now() - t0) / 1000;
-      // Cascade: robust accuracy after this attack and those before it; independent: its own.
-      const remaining = cascade ? robust.filter(Boolean).length : correct.filter(Boolean).length - broken;
-      (perAttack[step.descriptor.name] ??= {})[key] = remaining / n;
-    }
-    worst[key] = robust.filter(Boolean).length / n;
-    const white = plan.flatMap((p, a) => (p.descriptor.access === 'white-box' ? [outcomes[a]] : []));
-    const black = plan.flatMap((p, a) => (p.descriptor.access !== 'white-box' ? [outcomes[a]] : []));
-    const blackOnly = correct.filter((_, i) => black.some((o) => o[i] === true) && white.some((o) => o[i] === false) && !white.some((o) => o[i] === true)).length;
-    blackBoxOnly.set(key, blackOnly);
-  }
-  const zeroShare = await zeroGradientShare(classifier, x, y, correct, batch);
-  warnings.push(
-    ...sanityWarnings({ perAttack, worst, eps: o.eps, zeroShare, blackBoxOnly: Object.fromEntries(blackBoxOnly), count: n }),
-    ...(await modelChecks(classifier, x, batch)),
-  );
-  return {
+  let at = { eps: o.eps[0], attack: plan[0].descriptor.name, done: 0, total: 0 };
+  const finished: number[] = [];
+  const report = (zeroShare: number, extra: string[]): RobustnessReport => ({
     clean_accuracy: correct.filter(Boolean).length / n,
     robust_accuracy: worst,
     per_attack: perAttack,
-    warnings,
+    warnings: [...warnings, ...extra],
     count: n,
-    eps: o.eps,
+    eps: finished,
     norm,
     mode: cascade ? 'cascade' : 'independent',
     ...(o.suite ? { suite: o.suite } : {}),
     attacks: breakdown,
     zero_gradient_share: zeroShare,
     seconds: (performance.now() - start) / 1000,
-  };
+  });
+
+  try {
+    for (const eps of o.eps) {
+      const key = String(eps);
+      const robust = [...correct];
+      // Per attack and input: broken (true), survived (false) or not attacked (undefined).
+      const outcomes: (boolean | undefined)[][] = [];
+      for (const [a, step] of plan.entries()) {
+        const t0 = performance.now();
+        const targets = eps > 0 ? robust.flatMap((r, i) => ((cascade ? r : correct[i]) ? [i] : [])) : [];
+        const outcome = new Array<boolean | undefined>(n);
+        if (targets.length) {
+          const result = await attackInputs(classifier, x, y, targets, eps, norm, step, minimalCache[a], batch, { ...o, ...step.options }, (done) => {
+            at = { eps, attack: step.descriptor.name, done, total: targets.length };
+            o.onProgress?.(at);
+          });
+          result.broken.forEach((b, j) => (outcome[targets[j]] = b));
+          if (result.queries !== undefined) (breakdown[a].queries ??= {})[key] = result.queries;
+          warnings.push(...result.problems.map((p) => `${step.descriptor.name} at ε=${eps}: ${p}`));
+        }
+        outcomes.push(outcome);
+        const broken = targets.filter((i) => outcome[i]).length;
+        for (const i of targets) if (outcome[i]) robust[i] = false;
+        breakdown[a].attacked[key] = targets.length;
+        breakdown[a].broken[key] = broken;
+        breakdown[a].seconds += (performance.now() - t0) / 1000;
+        // Cascade: robust accuracy after this attack and those before it; independent: its own.
+        const remaining = cascade ? robust.filter(Boolean).length : correct.filter(Boolean).length - broken;
+        (perAttack[step.descriptor.name] ??= {})[key] = remaining / n;
+      }
+      worst[key] = robust.filter(Boolean).length / n;
+      const white = plan.flatMap((p, a) => (p.descriptor.access === 'white-box' ? [outcomes[a]] : []));
+      const black = plan.flatMap((p, a) => (p.descriptor.access !== 'white-box' ? [outcomes[a]] : []));
+      const blackOnly = correct.filter((_, i) => black.some((o) => o[i] === true) && white.some((o) => o[i] === false) && !white.some((o) => o[i] === true)).length;
+      blackBoxOnly.set(key, blackOnly);
+      finished.push(eps);
+    }
+  } catch (e) {
+    if (!(e instanceof ServiceError)) throw e;
+    // Keep only the ε values every attack finished: an unfinished one's numbers would overstate robustness.
+    const done = new Set(finished.map(String));
+    for (const table of [worst, ...Object.values(perAttack), ...breakdown.flatMap((b) => [b.attacked, b.broken, b.queries ?? {}])]) {
+      for (const k of Object.keys(table)) if (!done.has(k)) delete table[k];
+    }
+    e.partial = { ...report(NaN, []), partial: { error: e.message, planned_eps: o.eps, stopped_at: at } };
+    throw e;
+  }
+  const zeroShare = blackBox ? NaN : await zeroGradientShare(classifier as Classifier, x, y, correct, batch);
+  return report(zeroShare, [
+    ...sanityWarnings({ perAttack, worst, eps: o.eps, zeroShare: blackBox ? 0 : zeroShare, blackBoxOnly: Object.fromEntries(blackBoxOnly), count: n }),
+    ...(blackBox ? [] : await modelChecks(classifier as Classifier, x, batch)),
+  ]);
 }
 
 /**
@@ -210,7 +239,7 @@ export async function evaluateRobustness(classifier: Classifier, x: tf.Tensor, y
  * per target, whether it is broken, and the problems found (claims that did not hold up).
  */
 async function attackInputs(
-  classifier: Classifier,
+  classifier: AnyModel,
   x: tf.Tensor,
   y: tf.Tensor1D,
   targets: number[],
@@ -221,7 +250,7 @@ async function attackInputs(
   batch: number,
   options: Omit<AttackOptions, 'eps'>,
   onBatch: (done: number) => void,
-): Promise<{ broken: boolean[]; problems: string[] }> {
+): Promise<{ broken: boolean[]; problems: string[]; queries?: number }> {
   const minimal = step.descriptor.budget === 'minimal-norm';
   const size = x.shape.slice(1).reduce((a, b) => a * b, 1);
   // Keeping every minimal-norm result costs n·size floats: fine for MNIST or CIFAR test sets;
@@ -231,6 +260,7 @@ async function attackInputs(
   let overBudget = 0;
   let notAdversarial = 0;
   let largest = 0;
+  let queries: number | undefined;
   onBatch(0);
   for (let s = 0; s < targets.length; s += batch) {
     const rows = targets.slice(s, s + batch);
@@ -243,7 +273,8 @@ async function attackInputs(
       candidate = tf.tensor(concatFloat32(rows.map((r) => cache.get(r)!)), xb.shape);
       claimed = rows.map(() => true);
     } else {
-      const r = await step.descriptor.run(classifier, xb, { labels: yb }, { ...options, eps, norm: step.norm });
+      const r = await runOn(step.descriptor, classifier, xb, { labels: yb }, { ...options, eps, norm: step.norm });
+      if (r.queries) queries = (queries ?? 0) + r.queries.reduce((a, b) => a + b, 0);
       if (keep) {
         const data = await r.adversarial.data();
         rows.forEach((row, j) => cache.set(row, Float32Array.from(data.subarray(j * size, (j + 1) * size))));
@@ -273,7 +304,7 @@ async function attackInputs(
   const problems: string[] = [];
   if (overBudget) problems.push(`${overBudget} reported adversarial examples lie outside the ε-ball or the bounds (largest ${norm} norm ${largest.toPrecision(4)}): not counted — a bug in the attack`);
   if (notAdversarial) problems.push(`${notAdversarial} reported adversarial examples are classified correctly when re-checked: not counted (a random forward pass, or a bug in the attack)`);
-  return { broken, problems };
+  return { broken, problems, ...(queries === undefined ? {} : { queries }) };
 }
 
 /** Float slack of a norm computed in float32 on inputs of magnitude up to the bounds'. */
@@ -288,7 +319,7 @@ function normTolerance(eps: number, norm: Norm, bounds: [number, number], size: 
  * slack) and within the classifier's bounds. The caller keeps its tensors.
  */
 export async function recheck(
-  classifier: Classifier,
+  classifier: AnyModel,
   x: tf.Tensor,
   labels: tf.Tensor1D,
   candidate: tf.Tensor,
@@ -296,13 +327,15 @@ export async function recheck(
   norm: Norm,
 ): Promise<{ adversarial: boolean[]; withinBudget: boolean[]; withinBounds: boolean[]; norms: number[] }> {
   const [lo, hi] = classifier.info.bounds;
-  const [pred, norms, mins, maxs] = tf.tidy(() => {
+  const [norms, mins, maxs] = tf.tidy(() => {
     const flat = tf.reshape(candidate, [candidate.shape[0], -1]);
-    return [tf.argMax(classifier.logits(candidate), 1), batchNorm(tf.sub(candidate, x), norm), tf.min(flat, 1), tf.max(flat, 1)] as const;
+    return [batchNorm(tf.sub(candidate, x), norm), tf.min(flat, 1), tf.max(flat, 1)] as const;
   });
-  const [p, want] = await Promise.all([pred.data(), labels.data()]);
+  // A black box is asked again (queries beyond the attack's budget); a Classifier's logits decide.
+  const p = await predictLabels(classifier, candidate);
+  const want = await labels.data();
   const [nv, mn, mx] = (await Promise.all([norms.data(), mins.data(), maxs.data()])) as Float32Array[];
-  tf.dispose([pred, norms, mins, maxs]);
+  tf.dispose([norms, mins, maxs]);
   const tol = normTolerance(eps, norm, classifier.info.bounds, candidate.size / Math.max(1, candidate.shape[0]));
   return {
     adversarial: Array.from(p, (v, i) => v !== want[i]),

@@ -76,6 +76,28 @@ function binaryLogits(out: tf.Tensor, sigmoid: boolean): tf.Tensor2D {
   return tf.concat([tf.zerosLike(z), z], 1) as tf.Tensor2D;
 }
 
+/** What the network is fed for inputs `x` in the attack's space; call inside tf.tidy. */
+export function preprocess(x: tf.Tensor, p: Preprocessing | undefined): tf.Tensor {
+  let z = x;
+  if (p?.scale !== undefined && p.scale !== 1) z = tf.mul(z, p.scale);
+  if (p?.offset) z = tf.add(z, p.offset);
+  if (p?.mean) z = tf.sub(z, tf.tensor1d(p.mean));
+  if (p?.std) z = tf.div(z, tf.tensor1d(p.std));
+  return z;
+}
+
+/**
+ * The network's output as logits [batch, numClasses]: a binary head as [0, z], probabilities as
+ * their logs; any other shape refused. Call inside tf.tidy.
+ */
+export function headLogits(out: tf.Tensor, info: Pick<ClassifierInfo, 'output' | 'numClasses'>): tf.Tensor2D {
+  if (isBinaryHead(info.output)) out = binaryLogits(out, info.output === 'sigmoid');
+  if (out.rank !== 2 || out.shape[1] !== info.numClasses) {
+    throw new AdvxError(`the model's output has shape [${out.shape}], expected a class vector [batch, ${info.numClasses}]`);
+  }
+  return (info.output === 'probabilities' ? tf.log(tf.add(out, 1e-12)) : out) as tf.Tensor2D;
+}
+
 /** Anything with a forward pass from a batch to a batch: a LayersModel, a GraphModel, a function. */
 export type Forward = (x: tf.Tensor) => tf.Tensor;
 
@@ -97,19 +119,7 @@ export class Classifier {
   logits(x: tf.Tensor): tf.Tensor2D {
     return tf.tidy(() => {
       this.checkInput(x);
-      const p = this.info.preprocessing;
-      let z = x;
-      if (p?.scale !== undefined && p.scale !== 1) z = tf.mul(z, p.scale);
-      if (p?.offset) z = tf.add(z, p.offset);
-      if (p?.mean) z = tf.sub(z, tf.tensor1d(p.mean));
-      if (p?.std) z = tf.div(z, tf.tensor1d(p.std));
-      let out = this.forward(z);
-      if (isBinaryHead(this.info.output)) out = binaryLogits(out, this.info.output === 'sigmoid');
-      if (out.rank !== 2 || out.shape[1] !== this.info.numClasses) {
-        throw new AdvxError(`the model's output has shape [${out.shape}], expected a class vector [batch, ${this.info.numClasses}]`);
-      }
-      if (this.info.output === 'probabilities') out = tf.log(tf.add(out, 1e-12));
-      return out as tf.Tensor2D;
+      return headLogits(this.forward(preprocess(x, this.info.preprocessing)), this.info);
     });
   }
 

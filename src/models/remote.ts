@@ -4,11 +4,15 @@
  * an endpoint too. It is a ScoreModel and a DecisionModel (attacks/blackbox.ts); with `labelsOnly`
  * only its top-1 labels may be used, and the registry refuses score-based attacks on it.
  *
+ * The input's name and shape and the class count come from the server's metadata where it has some
+ * (TF Serving's …/metadata signature, KServe's model metadata), else from what the caller gives.
+ * A server that stops answering (after every retry) is a ServiceError: a fault, not bad input.
+ *
  * `queries` counts the images the server answered (a retried request is not counted twice: the
  * model saw the image, but the attack got one answer); `requests` counts HTTP requests, retries too.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AdvxError } from '../core/errors.ts';
+import { AdvxError, ServiceError } from '../core/errors.ts';
 import type { BlackBoxInfo, DecisionModel, ScoreModel } from '../attacks/blackbox.ts';
 
 export type RemoteProtocol = 'tfserving' | 'kserve';
@@ -19,8 +23,10 @@ export type RemoteOutputs = 'auto' | 'logits' | 'probabilities';
 
 export interface RemoteOptions {
   protocol: RemoteProtocol;
-  /** Input shape without batch; TF Serving's predict API does not say it, KServe's metadata does. */
+  /** Input shape without batch, which the server's metadata must agree with (a built-in dataset's images). */
   inputShape?: number[];
+  /** Input shape where the server's metadata does not fix one (the user's own images' size). */
+  fallbackShape?: number[];
   bounds?: [number, number];
   outputs?: RemoteOutputs;
   labelsOnly?: boolean;
@@ -50,6 +56,11 @@ export function isRemoteModel(model: string): boolean {
 /** A failure worth retrying (the server is down or overloaded), as opposed to a refusal. */
 class Transient extends Error {}
 
+/** TF Serving's signature dims: sizes as strings (int64 in JSON) or numbers, -1 when free. */
+interface TensorInfo {
+  tensor_shape?: { dim?: Array<{ size?: string | number }>; unknown_rank?: boolean };
+}
+
 export class RemoteModel implements ScoreModel, DecisionModel {
   info: BlackBoxInfo;
   queries = 0;
@@ -58,8 +69,9 @@ export class RemoteModel implements ScoreModel, DecisionModel {
   private logits: boolean | undefined;
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
-  private readonly options: Required<Omit<RemoteOptions, 'inputShape' | 'outputName'>> & Pick<RemoteOptions, 'outputName'>;
-  private inputName = 'input';
+  private readonly options: Required<Omit<RemoteOptions, 'inputShape' | 'fallbackShape' | 'outputName'>> & Pick<RemoteOptions, 'outputName'>;
+  /** KServe's input name; TF Serving's when its metadata names one (rows are then {name: image}). */
+  private inputName: string | undefined;
 
   private constructor(
     /** The model's base URL: …/v1/models/NAME or …/v2/models/NAME. */
@@ -73,13 +85,15 @@ export class RemoteModel implements ScoreModel, DecisionModel {
   }
 
   /**
-   * Connects: KServe's metadata gives the input's name and shape and the class count; TF Serving
-   * needs `inputShape`, and its class count is read from the answer to one probe image (one query).
+   * Connects: the metadata (KServe's, which must exist; TF Serving's, used when the server has it)
+   * gives the input's name and shape and the class count; where it gives no class count, that is
+   * read from the answer to one probe image (one query).
    */
   static async connect(url: string, options: RemoteOptions): Promise<RemoteModel> {
     if (!REMOTE_PROTOCOLS.includes(options.protocol)) throw new AdvxError(`--protocol must be one of ${REMOTE_PROTOCOLS.join(', ')}, got "${options.protocol}"`);
-    const model = new RemoteModel(url.replace(/(:predict|\/infer)\/?$/, '').replace(/\/+$/, ''), options);
-    if (options.protocol === 'kserve') await model.readKserveMetadata(options.inputShape);
+    const model = new RemoteModel(url.replace(/(:predict|\/infer|\/metadata)\/?$/, '').replace(/\/+$/, ''), options);
+    const declared = options.protocol === 'kserve' ? await model.readKserveMetadata() : await model.readTfservingMetadata();
+    model.fixShape(declared, options.inputShape, options.fallbackShape);
     const shape = model.info.inputShape;
     if (shape.length === 0 || shape.some((d) => !(Number.isInteger(d) && d > 0))) throw new AdvxError(`the input shape of ${model.url} is unknown or not fixed ([${shape}]): give it (e.g. the dataset's)`);
     if (model.info.numClasses === 0) {
@@ -153,7 +167,7 @@ export class RemoteModel implements ScoreModel, DecisionModel {
     const target = kserve ? `${this.url}/infer` : `${this.url}:predict`;
     const body = kserve
       ? { inputs: [{ name: this.inputName, shape: [rows, ...this.info.inputShape], datatype: 'FP32', data: Array.from(flat) }] }
-      : { instances: nest(flat, [rows, ...this.info.inputShape]) };
+      : { instances: nest(flat, [rows, ...this.info.inputShape]).map((row) => (this.inputName === undefined ? row : { [this.inputName]: row })) };
     const json = await this.withRetries(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const answer = kserve ? this.kserveRows(json, rows) : this.tfservingRows(json);
     if (answer.length !== rows) throw new AdvxError(`${target} answered ${answer.length} predictions for ${rows} images`);
@@ -169,7 +183,7 @@ export class RemoteModel implements ScoreModel, DecisionModel {
       try {
         return await this.fetchJson(target, init);
       } catch (e) {
-        if (!(e instanceof Transient) || attempt >= this.options.retries) throw e instanceof Transient ? new AdvxError(e.message) : e;
+        if (!(e instanceof Transient) || attempt >= this.options.retries) throw e instanceof Transient ? new ServiceError(e.message) : e;
         await new Promise((r) => setTimeout(r, this.options.backoffMs * 2 ** attempt));
       }
     }
@@ -240,20 +254,81 @@ export class RemoteModel implements ScoreModel, DecisionModel {
     return Array.from({ length: rows }, (_, i) => data.slice(i * k, (i + 1) * k));
   }
 
-  /** GET …/v2/models/NAME: the first input's name and shape, the class count when the output's shape fixes it. */
-  private async readKserveMetadata(given: number[] | undefined): Promise<void> {
+  /**
+   * The input shape: the metadata's (batch dimension dropped), each free dimension (-1) taken from
+   * `given` or else `fallback`; a `given` shape that disagrees with the metadata is refused.
+   */
+  private fixShape(declared: number[] | undefined, given: number[] | undefined, fallback: number[] | undefined): void {
+    if (!declared) {
+      this.info = { ...this.info, inputShape: given ?? fallback ?? [] };
+      return;
+    }
+    const fill = given ?? (fallback && fallback.length === declared.length ? fallback : undefined);
+    const shape = declared.map((d, i) => (d > 0 ? d : fill?.[i] ?? -1));
+    if (given && given.join('×') !== shape.join('×')) throw new AdvxError(`${this.url} expects inputs of shape ${declared.join('×')}, but the images are ${given.join('×')}`);
+    this.info = { ...this.info, inputShape: shape };
+  }
+
+  /** The class count when an output's shape fixes it: [batch, K] with K ≥ 2. */
+  private classesOf(shape: number[] | undefined): void {
+    const k = shape?.at(-1);
+    if (shape && shape.length === 2 && typeof k === 'number' && k >= 2) this.info = { ...this.info, numClasses: k };
+  }
+
+  /** GET …/v2/models/NAME: the first input's name and declared shape (batch dropped); the class count when the output fixes it. */
+  private async readKserveMetadata(): Promise<number[]> {
     const json = (await this.withRetries(this.url, { method: 'GET' })) as { inputs?: Array<{ name?: string; shape?: number[] }>; outputs?: Array<{ name?: string; shape?: number[] }> };
     const input = json?.inputs?.[0];
     if (!input || typeof input.name !== 'string' || !Array.isArray(input.shape)) throw this.garbage(`the metadata at ${this.url} lists no input with a name and a shape`);
     this.inputName = input.name;
-    // The metadata's shape has the batch first, -1 when free; a free image dimension takes the given one.
-    const declared = input.shape.slice(1);
-    const shape = declared.map((d, i) => (d > 0 ? d : given?.[i] ?? -1));
-    if (given && given.join('×') !== shape.join('×')) throw new AdvxError(`${this.url} expects inputs of shape ${declared.join('×')}, but the images are ${given.join('×')}`);
-    const output = (this.options.outputName === undefined ? json.outputs?.[0] : json.outputs?.find((o) => o.name === this.options.outputName));
-    const k = output?.shape?.at(-1);
-    this.info = { ...this.info, inputShape: shape, numClasses: typeof k === 'number' && k > 0 && (output?.shape?.length ?? 0) >= 2 ? k : 0 };
+    const output = this.options.outputName === undefined ? json.outputs?.[0] : json.outputs?.find((o) => o.name === this.options.outputName);
+    this.classesOf(output?.shape);
+    return input.shape.slice(1);
   }
+
+  /**
+   * GET …/v1/models/NAME/metadata: the serving signature's input (its name and shape) and output
+   * (the class count). Optional: a server without it (an older TF Serving, a proxy, a mock) or with
+   * an answer advx cannot read leaves the shape to the caller, as before; it is asked once, without
+   * retries, since the predict request that follows reports a dead server anyway.
+   */
+  private async readTfservingMetadata(): Promise<number[] | undefined> {
+    type Signature = { inputs?: Record<string, TensorInfo>; outputs?: Record<string, TensorInfo> };
+    let json: { metadata?: { signature_def?: { signature_def?: Record<string, Signature> } } };
+    try {
+      json = (await this.fetchJson(`${this.url}/metadata`, { method: 'GET' })) as typeof json;
+    } catch {
+      return undefined;
+    }
+    const signatures = json?.metadata?.signature_def?.signature_def;
+    if (!signatures || typeof signatures !== 'object') return undefined;
+    const signature = signatures.serving_default ?? Object.entries(signatures).find(([name]) => !name.startsWith('__'))?.[1];
+    const inputs = Object.entries(signature?.inputs ?? {});
+    if (inputs.length !== 1) {
+      if (inputs.length > 1) throw new AdvxError(`${this.url}'s serving signature takes ${inputs.length} inputs (${inputs.map(([n]) => n).join(', ')}): advx sends one batch of images`);
+      return undefined;
+    }
+    const shape = dims(inputs[0][1]);
+    if (!shape) return undefined;
+    this.inputName = inputs[0][0];
+    const outputs = Object.entries(signature?.outputs ?? {});
+    // Several outputs: the named one, else the first that is a [batch, K] class vector.
+    const wanted = this.options.outputName;
+    const output = wanted !== undefined ? outputs.find(([n]) => n === wanted) : outputs.length === 1 ? outputs[0] : outputs.find(([, o]) => (dims(o)?.length ?? 0) === 2 && (dims(o)!.at(-1) ?? 0) >= 2);
+    if (output) {
+      if (outputs.length > 1) this.options.outputName = output[0];
+      this.classesOf(dims(output[1]));
+    }
+    return shape.slice(1);
+  }
+}
+
+/** A TF Serving tensor's dims as numbers (-1 when free), or undefined when its rank is unknown. */
+function dims(t: TensorInfo | undefined): number[] | undefined {
+  const d = t?.tensor_shape?.dim;
+  if (!Array.isArray(d) || t?.tensor_shape?.unknown_rank) return undefined;
+  const sizes = d.map((x) => Number(x?.size ?? -1));
+  return sizes.every((v) => Number.isInteger(v)) ? sizes : undefined;
 }
 
 /** Whether a row reads as probabilities: values in [0, 1] summing to 1. */

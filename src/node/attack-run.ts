@@ -1,13 +1,15 @@
 /**
  * Runs an attack over a slice of a dataset in batches and writes what a person wants to look at:
- * per-example original / perturbation / adversarial PNGs, a grid, and results.json.
+ * per-example original / perturbation / adversarial PNGs, a grid, and results.json. When a served
+ * model stops answering mid-run, the batches finished are written (results.json with `partial`)
+ * before the ServiceError goes on.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { checkAccess, checkAttackRequest, type AttackDescriptor, type AttackGoal, type AttackOptions, type AttackResult, type BlackBoxModel } from '../attacks/index.ts';
 import { Classifier } from '../models/classifier.ts';
 import type { ImageDataset } from '../data/types.ts';
 import { gatherBatch } from '../data/batch.ts';
-import { AdvxError } from '../core/errors.ts';
+import { AdvxError, ServiceError } from '../core/errors.ts';
 import { encodePng, imageGrid } from './png.ts';
 import { writeFileAtomic } from './io.ts';
 import { openRunFolder, type RunPaths } from './run-folder.ts';
@@ -34,6 +36,7 @@ export interface ExampleResult {
   success: boolean;
   linf: number;
   l2: number;
+  queries?: number;
 }
 
 export interface AttackRunSummary {
@@ -50,6 +53,8 @@ export interface AttackRunSummary {
   mean_l2: number;
   iterations: number;
   seconds: number;
+  /** Set when the model stopped answering: `count` examples (the first ones) of `planned` were finished. */
+  partial?: { error: string; planned: number };
   examples: ExampleResult[];
 }
 
@@ -118,44 +123,66 @@ async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDat
   const examples: ExampleResult[] = [];
   let iterations = 0;
   const start = performance.now();
-  for (let b = 0; b < data.count; b += batchSize) {
-    const idx = Array.from({ length: Math.min(batchSize, data.count - b) }, (_, i) => b + i);
-    const { x, y } = gatherBatch(data, idx);
-    const labels = await y.data();
-    const targeted = options.target !== undefined;
-    const goalLabels = targeted ? tf.fill([idx.length], options.target!, 'int32') as tf.Tensor1D : y;
-    const result = await model.attack(x, { labels: goalLabels, targeted }, options);
-    iterations = Math.max(iterations, result.iterations);
-    const cp = await model.probabilities(x);
-    const ap = await model.probabilities(result.adversarial);
-    for (let i = 0; i < idx.length; i++) {
-      const argmax = (p: Float32Array | Int32Array | Uint8Array, row: number) => {
-        let best = 0;
-        for (let j = 1; j < k; j++) if (p[row * k + j] > p[row * k + best]) best = j;
-        return best;
-      };
-      const cpred = argmax(cp, i);
-      const apred = argmax(ap, i);
-      examples.push({
-        index: idx[i],
-        label: labels[i],
-        ...(targeted ? { target: options.target } : {}),
-        clean_prediction: cpred,
-        clean_confidence: cp[i * k + cpred],
-        adversarial_prediction: apred,
-        adversarial_confidence: ap[i * k + apred],
-        success: result.success[i],
-        linf: result.linf[i],
-        l2: result.l2[i],
-      });
+  try {
+    for (let b = 0; b < data.count; b += batchSize) {
+      const idx = Array.from({ length: Math.min(batchSize, data.count - b) }, (_, i) => b + i);
+      const { x, y } = gatherBatch(data, idx);
+      const labels = await y.data();
+      const targeted = options.target !== undefined;
+      const goalLabels = targeted ? tf.fill([idx.length], options.target!, 'int32') as tf.Tensor1D : y;
+      const result = await model.attack(x, { labels: goalLabels, targeted }, options);
+      iterations = Math.max(iterations, result.iterations);
+      const cp = await model.probabilities(x);
+      const ap = await model.probabilities(result.adversarial);
+      for (let i = 0; i < idx.length; i++) {
+        const argmax = (p: Float32Array | Int32Array | Uint8Array, row: number) => {
+          let best = 0;
+          for (let j = 1; j < k; j++) if (p[row * k + j] > p[row * k + best]) best = j;
+          return best;
+        };
+        const cpred = argmax(cp, i);
+        const apred = argmax(ap, i);
+        examples.push({
+          index: idx[i],
+          label: labels[i],
+          ...(targeted ? { target: options.target } : {}),
+          clean_prediction: cpred,
+          clean_confidence: cp[i * k + cpred],
+          adversarial_prediction: apred,
+          adversarial_confidence: ap[i * k + apred],
+          success: result.success[i],
+          linf: result.linf[i],
+          l2: result.l2[i],
+          // A black-box attack's count of the images it asked the model about (re-checks not included).
+          ...(result.queries ? { queries: result.queries[i] } : {}),
+        });
+      }
+      const firstKept = Math.max(0, Math.min(idx.length, keepImages - b));
+      if (firstKept > 0) {
+        cleanPixels.set((await x.data()).subarray(0, firstKept * size), b * size);
+        advPixels.set((await result.adversarial.data()).subarray(0, firstKept * size), b * size);
+      }
+      tf.dispose([x, y, goalLabels, result.adversarial]);
     }
-    const firstKept = Math.max(0, Math.min(idx.length, keepImages - b));
-    if (firstKept > 0) {
-      cleanPixels.set((await x.data()).subarray(0, firstKept * size), b * size);
-      advPixels.set((await result.adversarial.data()).subarray(0, firstKept * size), b * size);
-    }
-    tf.dispose([x, y, goalLabels, result.adversarial]);
+  } catch (e) {
+    if (!(e instanceof ServiceError)) throw e;
+    const summary = summarize(examples, options, iterations, start, { error: e.message, planned: data.count });
+    e.partial = summary;
+    if (outDir) writeResults(outDir, summary, cleanPixels, advPixels, Math.min(keepImages, examples.length), data, options);
+    throw e;
   }
+  const summary = summarize(examples, options, iterations, start);
+  if (outDir) writeResults(outDir, summary, cleanPixels, advPixels, keepImages, data, options);
+  return summary;
+}
+
+function writeResults(outDir: RunPaths, summary: AttackRunSummary, clean: Float32Array, adv: Float32Array, keep: number, data: ImageDataset, options: AttackRunOptions): void {
+  writeAttackImages(outDir, summary, clean, adv, keep, data, options.eps, options.printScale);
+  writeFileAtomic(outDir.path('results.json'), JSON.stringify(summary, null, 2));
+}
+
+/** The run's numbers over the examples finished. */
+function summarize(examples: ExampleResult[], options: AttackRunOptions, iterations: number, start: number, partial?: AttackRunSummary['partial']): AttackRunSummary {
   const seconds = (performance.now() - start) / 1000;
   const targeted = options.target !== undefined;
   // Untargeted: success among correctly classified inputs. Targeted: among inputs not already of the target class.
@@ -174,10 +201,9 @@ async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDat
     mean_l2: mean(eligible.map((e) => e.l2)),
     iterations,
     seconds,
+    ...(partial ? { partial } : {}),
     examples,
   };
-  if (outDir) writeAttackImages(outDir, summary, cleanPixels, advPixels, keepImages, data, options.eps, options.printScale);
-  if (outDir) writeFileAtomic(outDir.path('results.json'), JSON.stringify(summary, null, 2));
   return summary;
 }
 

@@ -41,6 +41,7 @@ export function writeAttackReport(dir: string, s: AttackRunSummary, options: { m
       kind: 'text',
       text: `${s.attack}, ε = ${s.eps} (${s.norm === 'l2' ? 'L2' : 'L∞'})${s.targeted ? `, targeted at class ${s.examples[0]?.target ?? '?'}` : ', untargeted'}, on the first ${s.count} ${options.data} test images; model ${options.model}.`,
     },
+    ...(s.partial ? [{ kind: 'text' as const, text: `⚠ Partial: the model stopped answering after ${s.count} of ${s.partial.planned} images (${s.partial.error}).` }] : []),
     {
       kind: 'table',
       columns: ['images', 'clean accuracy', 'adversarial accuracy', 'success rate', 'mean L∞', 'mean L2', 'iterations', 'seconds'],
@@ -102,7 +103,10 @@ export function writeRobustnessReport(dir: string, r: RobustnessReport, options:
       rows: r.attacks.map((a, i) => [String(i + 1), a.name, a.access, a.budget === 'minimal-norm' ? 'minimal norm (projected onto the ε-ball)' : 'fixed ε', a.norm === 'l2' ? 'L2' : 'L∞', ...r.eps.map((e) => `${a.attacked[String(e)]} → ${a.broken[String(e)]}`), fixed(a.seconds, 1)]),
     },
     ...(options.cascadeSvg ? [{ kind: 'image' as const, src: svgDataUri(options.cascadeSvg), caption: 'Robust accuracy after each attack of the cascade, per ε' }] : []),
-    { kind: 'text', text: `Share of correctly classified inputs whose loss gradient is exactly zero: ${pct(r.zero_gradient_share)}. ${r.seconds.toFixed(1)} s.` },
+    {
+      kind: 'text',
+      text: `${Number.isNaN(r.zero_gradient_share) ? 'A served model: no gradients, no gradient checks' : `Share of correctly classified inputs whose loss gradient is exactly zero: ${pct(r.zero_gradient_share)}`}. ${r.seconds.toFixed(1)} s.`,
+    },
   ];
   if (r.warnings.length) blocks.push({ kind: 'heading', text: 'Warnings (possible gradient masking or a weak attack)' }, ...r.warnings.map((w) => ({ kind: 'text' as const, text: `⚠ ${w}` })));
   blocks.push({ kind: 'text', text: commandLine() });
@@ -117,8 +121,8 @@ export function writeTransferReport(dir: string, m: TransferMatrix, options: { d
       text: `${options.attack}, ε = ${options.eps} (${options.norm === 'l2' ? 'L2' : 'L∞'}), run white-box on each source model over the first ${options.count} ${options.data} test images. Each cell: the share of the examples both models classify correctly that the source's adversarial examples make the target misclassify (the diagonal is the white-box success rate).`,
     },
     { kind: 'table', columns: ['model', 'path', 'clean accuracy'], rows: m.names.map((n, i) => [label(i), n, pct(m.accuracy[i])]) },
-    { kind: 'heading', text: 'Transfer matrix (rows: source, columns: target)' },
-    { kind: 'table', columns: ['source \\ target', ...m.names.map((_, i) => label(i))], rows: m.rates.map((row, i) => [label(i), ...row.map((v, j) => `${pct(v)} (n = ${m.counts[i][j]})`)]) },
+    { kind: 'heading', text: `Transfer matrix (rows: source, columns: target${m.sources.length < m.names.length ? '; served models are targets only' : ''})` },
+    { kind: 'table', columns: ['source \\ target', ...m.names.map((_, i) => label(i))], rows: m.rates.map((row, i) => [label(m.sources[i]), ...row.map((v, j) => `${pct(v)} (n = ${m.counts[i][j]})`)]) },
     { kind: 'text', text: commandLine() },
   ];
   writeFileAtomic(join(dir, REPORT_FILE), renderReport(`advx transfer: ${options.attack}, ε = ${options.eps}`, blocks));

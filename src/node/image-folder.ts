@@ -231,6 +231,20 @@ export function imageTarget(inputShape: readonly (number | null)[] | undefined, 
   return inputShape as [number, number, number];
 }
 
+/**
+ * The data's own image shape, H×W×C (C 1 or 3), for a model that does not say what it takes (a
+ * served model without metadata): x.npy's, or the first image's.
+ */
+export function userDataShape(source: UserSource): [number, number, number] {
+  if (source.kind === 'npy') {
+    const [, h, w, c = 1] = readNpy(source.x).shape;
+    return [h, w, c === 1 ? 1 : 3];
+  }
+  if (!source.items.length) throw new AdvxError(`--data ${source.path} holds no images`);
+  const first = decodeImage(source.items[0].file);
+  return [first.height, first.width, first.channels === 1 ? 1 : 3];
+}
+
 /** Loads the first `limit` images of a --data PATH, fitted to the model. */
 export function loadUserData(p: string, target: DataTarget, limit?: number): UserData {
   if (target.numClasses > MAX_CLASSES) throw new AdvxError(`the model has ${target.numClasses} classes; --data PATH supports at most ${MAX_CLASSES}`);

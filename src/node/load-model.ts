@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AdvxError } from '../core/errors.ts';
 import { Classifier, headOfLastOp, isBinaryHead, outputIndex, type ClassifierInfo } from '../models/classifier.ts';
-import { importOnnx, nhwcShape, onnxClassifier, onnxInputShape, onnxLastOp, type OnnxModel } from '../models/onnx.ts';
+import { importOnnx, nhwcForward, nhwcShape, onnxClassifierInfo, onnxInputShape, onnxLastOp, onnxProbe, type OnnxGraphInfo, type OnnxModel, type OutputProbe } from '../models/onnx.ts';
 import { decodeModel } from '../models/onnx/proto.ts';
 import { fileSystemHandler, readModelArtifacts } from './model-io.ts';
 
@@ -229,7 +229,7 @@ export function onnxInfoPath(path: string): string {
   return path.replace(/\.onnx$/, `.${INFO_FILE}`);
 }
 
-function readOnnxFile(path: string): Uint8Array {
+export function readOnnxFile(path: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (e) {
@@ -237,33 +237,51 @@ function readOnnxFile(path: string): Uint8Array {
   }
 }
 
-function loadOnnx(path: string, override: Partial<ClassifierInfo>): LoadedModel {
-  const bytes = readOnnxFile(path);
+/** The classifier info of an ONNX file and where it came from, as onnxFileInfo decides it. */
+export interface OnnxFileInfo {
+  info: ClassifierInfo;
+  /** The index of the output that is the class vector. */
+  index: number;
+  saved: SavedInfo;
+  infoPath: string;
+  infoFound: boolean;
+}
+
+/**
+ * The classifier info of an ONNX file, for the importer and ONNX Runtime alike: its advx.json
+ * (net.advx.json) under `override`, decided from the graph (onnxClassifierInfo), checked against it.
+ */
+export function onnxFileInfo(path: string, graph: OnnxGraphInfo, override: Partial<ClassifierInfo>, probe: OutputProbe): OnnxFileInfo {
   const infoPath = onnxInfoPath(path);
   const infoFound = existsSync(infoPath);
   const saved: SavedInfo = infoFound ? readInfo(infoPath) : {};
-  const onnx = importOnnx(bytes, path);
+  const { labelsFile, ...declared } = saved;
+  const info = onnxClassifierInfo(graph, { ...declared, ...definedOnly(override) }, path, probe);
+  const index = graph.outputs.findIndex((o) => o.name === info.outputName);
+  const outShape = graph.outputs[index]?.shape;
+  const binary = isBinaryHead(info.output);
+  checkInfoAgainstModel(infoPath, info, onnxInputShape(graph), binary ? (isSingleUnit(outShape) ? undefined : outShape?.at(-1)) : outShape?.at(-1), labelsFile, binary);
+  return { info, index, saved, infoPath, infoFound };
+}
+
+function loadOnnx(path: string, override: Partial<ClassifierInfo>): LoadedModel {
+  const onnx = importOnnx(readOnnxFile(path), path);
   try {
-    const { labelsFile, ...declared } = saved;
-    const classifier = onnxClassifier(onnx, { ...declared, ...definedOnly(override) }, path);
-    const index = onnx.outputs.findIndex((o) => o.name === classifier.info.outputName);
-    const outShape = onnx.outputs[index]?.shape;
-    const binary = isBinaryHead(classifier.info.output);
-    const single = isSingleUnit(outShape);
-    checkInfoAgainstModel(infoPath, classifier.info, onnxInputShape(onnx), binary ? (single ? undefined : outShape?.at(-1)) : outShape?.at(-1), labelsFile, binary);
+    const { info, index, saved, infoPath, infoFound } = onnxFileInfo(path, onnx, override, onnxProbe(onnx));
+    const classifier = new Classifier(nhwcForward(onnx, index), info);
     const lastOp = onnxLastOp(onnx, index);
-    const detected = headOfLastOp(lastOp, single);
+    const detected = headOfLastOp(lastOp, isSingleUnit(onnx.outputs[index]?.shape));
     const summary: ModelSummary = {
       format: 'onnx',
       opset: onnx.opset,
       inputs: onnx.inputs.map((i) => ({ name: i.name, shape: i.shape.map(freeDim) })),
       outputs: onnx.outputs.map((o) => ({ name: o.name, shape: o.shape.map(freeDim) })),
-      outputName: classifier.info.outputName ?? onnx.outputs[0]?.name ?? '',
+      outputName: info.outputName ?? onnx.outputs[0]?.name ?? '',
       lastOp,
-      sources: sourcesOf(override, saved, detected !== undefined && classifier.info.output === detected),
+      sources: sourcesOf(override, saved, detected !== undefined && info.output === detected),
       infoPath,
       infoFound,
-      labelsFile,
+      labelsFile: saved.labelsFile,
       parameters: onnx.parameters,
     };
     return { classifier, onnx, dir: dirname(path), summary };

@@ -5,14 +5,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setup } from '../helpers/backend.ts';
 import { advxAsync, lastJson } from '../helpers/cli.ts';
+import { json, kserve, serve, stopAll, tfserving } from '../helpers/model-server.ts';
 import { loadClassifier } from '../../src/node/load-model.ts';
 import { loadDataset } from '../../src/node/datasets.ts';
 import { gatherBatch } from '../../src/data/batch.ts';
@@ -26,7 +25,6 @@ let classifier: Classifier;
 let x: tf.Tensor4D;
 let y: tf.Tensor1D;
 let local: Float32Array;
-const servers: Array<{ close(): void }> = [];
 
 before(async () => {
   await setup();
@@ -36,64 +34,7 @@ before(async () => {
   local = classifier.probabilities(x).dataSync() as Float32Array;
 });
 
-after(() => servers.forEach((s) => s.close()));
-
-type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
-
-/** An HTTP server on 127.0.0.1 at a free port; resolves to its base URL and what it was asked. */
-async function serve(handler: Handler): Promise<{ base: string; batches: number[]; stop(): void }> {
-  const batches: number[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => handler(req, body, res));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const stop = () => {
-    server.close();
-    server.closeAllConnections();
-  };
-  servers.push({ close: stop });
-  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, batches, stop };
-}
-
-const json = (res: ServerResponse, status: number, value: unknown) => {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(typeof value === 'string' ? value : JSON.stringify(value));
-};
-
-/** The model's answer for a batch of flat images: probabilities, or logits. */
-function forward(flat: number[], n: number, logits: boolean): number[] {
-  return tf.tidy(() => {
-    const t = tf.tensor4d(flat, [n, 28, 28, 1]);
-    return Array.from((logits ? classifier.logits(t) : classifier.probabilities(t)).dataSync());
-  });
-}
-
-/** TF Serving's REST predict API around the local model. */
-function tfserving(batches: number[], options: { logits?: boolean } = {}): Handler {
-  return (req, body, res) => {
-    if (req.method !== 'POST' || req.url !== '/v1/models/mnist:predict') return json(res, 404, { error: `no ${req.url}` });
-    const instances = JSON.parse(body).instances as number[][][][];
-    batches.push(instances.length);
-    const out = forward(instances.flat(3), instances.length, options.logits ?? false);
-    json(res, 200, { predictions: instances.map((_, i) => out.slice(i * 10, (i + 1) * 10)) });
-  };
-}
-
-/** KServe v2 around the local model: metadata and infer, answering logits. */
-function kserve(batches: number[]): Handler {
-  return (req, body, res) => {
-    if (req.method === 'GET' && req.url === '/v2/models/mnist') {
-      return json(res, 200, { name: 'mnist', platform: 'tfjs', inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 28, 28, 1] }], outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 10] }] });
-    }
-    if (req.method !== 'POST' || req.url !== '/v2/models/mnist/infer') return json(res, 404, { error: `no ${req.url}` });
-    const input = JSON.parse(body).inputs[0];
-    if (input.name !== 'image' || input.datatype !== 'FP32') return json(res, 400, { error: 'bad input' });
-    batches.push(input.shape[0]);
-    json(res, 200, { model_name: 'mnist', outputs: [{ name: 'logits', datatype: 'FP32', shape: [input.shape[0], 10], data: forward(input.data, input.shape[0], true) }] });
-  };
-}
+after(stopAll);
 
 function assertClose(got: Float32Array, want: Float32Array, tol = 1e-5): void {
   assert.equal(got.length, want.length);
@@ -103,7 +44,7 @@ function assertClose(got: Float32Array, want: Float32Array, tol = 1e-5): void {
 const fast: Partial<RemoteOptions> = { backoffMs: 5 };
 
 test('TF Serving: scores equal the local model\'s, requests split by maxBatch, queries counted exactly', async () => {
-  const { base, batches } = await serve((req, body, res) => tfserving(batches, {})(req, body, res));
+  const { base, batches } = await serve((req, body, res) => tfserving(classifier, batches, {})(req, body, res));
   const model = await RemoteModel.connect(`${base}/v1/models/mnist`, { protocol: 'tfserving', inputShape: [28, 28, 1], maxBatch: 10, ...fast });
   assert.deepEqual(model.info, { inputShape: [28, 28, 1], numClasses: 10, bounds: [0, 1] });
   assert.equal(model.queries, 1, 'the probe image for the class count');
@@ -117,7 +58,7 @@ test('TF Serving: scores equal the local model\'s, requests split by maxBatch, q
 });
 
 test('KServe v2: shape and classes from the metadata, logits softmaxed, equal to the local scores', async () => {
-  const { base, batches } = await serve((req, body, res) => kserve(batches)(req, body, res));
+  const { base, batches } = await serve((req, body, res) => kserve(classifier, batches)(req, body, res));
   const model = await RemoteModel.connect(`${base}/v2/models/mnist`, { protocol: 'kserve', maxBatch: 64, ...fast });
   assert.deepEqual(model.info.inputShape, [28, 28, 1]);
   assert.equal(model.info.numClasses, 10);
@@ -129,7 +70,7 @@ test('KServe v2: shape and classes from the metadata, logits softmaxed, equal to
 });
 
 test('Square through an endpoint flips examples; the local model agrees, and queries add up', async () => {
-  const { base, batches } = await serve((req, body, res) => tfserving(batches, { logits: true })(req, body, res));
+  const { base, batches } = await serve((req, body, res) => tfserving(classifier, batches, { logits: true })(req, body, res));
   const model = await RemoteModel.connect(`${base}/v1/models/mnist`, { protocol: 'tfserving', inputShape: [28, 28, 1], ...fast });
   const before = model.queries;
   const result = await ATTACKS.square.runBlackBox!(model, x, { labels: y, targeted: false }, { eps: 0.3, queries: 60, seed: 1 });
@@ -145,7 +86,7 @@ test('Square through an endpoint flips examples; the local model agrees, and que
 });
 
 test('labels only: scores refused, labels are the model\'s; score attacks refused in one line', async () => {
-  const { base, batches } = await serve((req, body, res) => tfserving(batches)(req, body, res));
+  const { base, batches } = await serve((req, body, res) => tfserving(classifier, batches)(req, body, res));
   const model = await RemoteModel.connect(`${base}/v1/models/mnist`, { protocol: 'tfserving', inputShape: [28, 28, 1], labelsOnly: true });
   await assert.rejects(model.scores(x), /labels only/);
   assert.deepEqual(Array.from(await model.label(x)), Array.from(await classifier.predict(x)));
@@ -161,7 +102,7 @@ test('at most `concurrency` requests in flight', async () => {
     most = Math.max(most, ++inFlight);
     setTimeout(() => {
       inFlight--;
-      tfserving(batches)(req, body, res);
+      tfserving(classifier, batches)(req, body, res);
     }, 20);
   });
   const model = await RemoteModel.connect(`${base}/v1/models/mnist`, { protocol: 'tfserving', inputShape: [28, 28, 1], maxBatch: 2, concurrency: 3 });
@@ -175,10 +116,10 @@ test('at most `concurrency` requests in flight', async () => {
 test('503 twice, then an answer: retried with backoff, counted once', async () => {
   let calls = 0;
   const batches: number[] = [];
-  const { base } = await serve((req, body, res) => (++calls <= 2 ? json(res, 503, 'overloaded') : tfserving(batches)(req, body, res)));
+  const { base } = await serve((req, body, res) => (req.method === 'POST' && ++calls <= 2 ? json(res, 503, 'overloaded') : tfserving(classifier, batches)(req, body, res)));
   const model = await RemoteModel.connect(`${base}/v1/models/mnist`, { protocol: 'tfserving', inputShape: [28, 28, 1], ...fast });
   assert.equal(calls, 3);
-  assert.equal(model.requests, 3);
+  assert.equal(model.requests, 4, 'the metadata (404 here), then the probe three times');
   assert.equal(model.queries, 1);
 });
 
@@ -196,15 +137,15 @@ test('failures are one line: timeout, refused connection, HTTP error, garbage', 
   await assert.rejects(RemoteModel.connect(`${wrongCount.base}/v1/models/mnist`, opts), /answered 2 predictions for 1 images$/);
 });
 
-test('a server that dies mid-attack ends the attack with one line', async () => {
+test('a server that dies mid-attack ends the attack with one line, a ServiceError (a fault, not bad input)', async () => {
   let calls = 0;
   const batches: number[] = [];
   const server = await serve((req, body, res) => {
-    tfserving(batches)(req, body, res);
+    tfserving(classifier, batches)(req, body, res);
     if (++calls === 5) setImmediate(server.stop);
   });
   const model = await RemoteModel.connect(`${server.base}/v1/models/mnist`, { protocol: 'tfserving', inputShape: [28, 28, 1], retries: 2, backoffMs: 5 });
-  await assert.rejects(ATTACKS.square.runBlackBox!(model, x, { labels: y, targeted: false }, { eps: 0.3, queries: 100, seed: 1 }), /^AdvxError: cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/models\/mnist:predict \(ECONNREFUSED\)$/);
+  await assert.rejects(ATTACKS.square.runBlackBox!(model, x, { labels: y, targeted: false }, { eps: 0.3, queries: 100, seed: 1 }), /^ServiceError: cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/models\/mnist:predict \(ECONNREFUSED\)$/);
 });
 
 /** Runs the CLI without blocking this process's event loop (the server lives here). */
@@ -217,8 +158,8 @@ function runCli(args: string[]): Promise<{ status: number | null; stdout: string
   return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
 }
 
-test('CLI: advx attack --model http://… --protocol kserve --attack square; pgd refused; a dead server leaves no results', async () => {
-  const { base, batches } = await serve((req, body, res) => kserve(batches)(req, body, res));
+test('CLI: advx attack --model http://… --protocol kserve --attack square; pgd refused; a server dead from the start leaves no results', async () => {
+  const { base, batches } = await serve((req, body, res) => kserve(classifier, batches)(req, body, res));
   const out = mkdtempSync(join(tmpdir(), 'advx-remote-'));
   try {
     const common = ['attack', '--model', `${base}/v2/models/mnist`, '--protocol', 'kserve', '--data', 'mnist', '--limit', '8', '--eps', '0.3'];
@@ -233,7 +174,7 @@ test('CLI: advx attack --model http://… --protocol kserve --attack square; pgd
     const labelsOnly = await runCli([...common, '--attack', 'square', '--labels-only']);
     assert.equal(labelsOnly.status, 2);
     assert.match(labelsOnly.stderr, /attack "square" needs score access \(scores\), but .* gives decision access only: use hsj\n$/);
-    const tf1 = await serve((req, body, res) => tfserving([])(req, body, res));
+    const tf1 = await serve((req, body, res) => tfserving(classifier, [])(req, body, res));
     const evaluated = await runCli(['evaluate', '--model', `${tf1.base}/v1/models/mnist`, '--protocol', 'tfserving', '--limit', String(N), '--json']);
     assert.equal(evaluated.status, 0, evaluated.stderr);
     const predicted = await classifier.predict(x);
@@ -242,7 +183,7 @@ test('CLI: advx attack --model http://… --protocol kserve --attack square; pgd
     const gone = await serve(() => {});
     gone.stop();
     const dead = await runCli(['attack', '--model', `${gone.base}/v2/models/mnist`, '--protocol', 'kserve', '--retries', '0', '--limit', '4', '--attack', 'square', '--out', join(out, 'dead')]);
-    assert.equal(dead.status, 2);
+    assert.equal(dead.status, 1, 'a dead server is a fault, not bad input');
     assert.equal(dead.stderr.trim().split('\n').length, 1, dead.stderr);
     assert.match(dead.stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+\/v2\/models\/mnist \(ECONNREFUSED\)/);
     assert.ok(!existsSync(join(out, 'dead', 'results.json')));

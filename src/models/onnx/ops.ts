@@ -26,8 +26,11 @@ interface Op {
   host?(inputs: HostArray[], ctx: OpContext): HostArray | undefined;
 }
 
+/** An op (or a variant of one) the importer does not map: ONNX Runtime may still run the file. */
+export class UnsupportedOnnxOp extends AdvxError {}
+
 export function unsupported(node: OnnxNode, detail = ''): AdvxError {
-  return new AdvxError(`ONNX op "${node.opType}"${detail ? ` ${detail}` : ''} (node "${node.name}") is not supported by advx's ONNX importer yet`);
+  return new UnsupportedOnnxOp(`ONNX op "${node.opType}"${detail ? ` ${detail}` : ''} (node "${node.name}") is not supported by advx's ONNX importer yet`);
 }
 
 // ---- reading inputs and attributes ----

@@ -1,0 +1,209 @@
+/**
+ * ONNX Runtime as advx's fast forward pass (src/node/onnx-runtime.ts): the importer (TF.js, cpu
+ * and wasm) and onnxruntime-node agree on whole models, on the same inputs; black-box attacks run
+ * through `--runtime onnxruntime` with exact query counts; white-box attacks are refused; an op the
+ * importer lacks runs under ONNX Runtime and the importer's refusal says so; `--output` picks the
+ * class vector of a model with two outputs, on both runtimes, over advx.json's outputName.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { stripVTControlCharacters } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import protobuf from 'protobufjs/light.js';
+import { setup } from '../helpers/backend.ts';
+import { advx, BIN, lastJson } from '../helpers/cli.ts';
+import { loadClassifier } from '../../src/node/load-model.ts';
+import { OnnxRuntimeModel } from '../../src/node/onnx-runtime.ts';
+import { ONNX_SCHEMA } from '../../src/models/onnx/schema.ts';
+import { loadDataset } from '../../src/node/datasets.ts';
+
+const FIXTURES = new URL('../fixtures/onnx/', import.meta.url).pathname;
+const NAMES = ['small-cnn', 'tiny-resnet', 'tiny-mobilenet'];
+const tmp = mkdtempSync(join(tmpdir(), 'advx-ort-'));
+const fixturePath = (name: string) => join(FIXTURES, `${name}.onnx`);
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
+
+after(() => setup('wasm'));
+
+test("onnxruntime-node answers each fixture as PyTorch did, on the fixture's own inputs, within 1e-4", async (t) => {
+  await setup('cpu');
+  for (const name of NAMES) {
+    const f = JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), 'utf8')) as { inputShape: number[]; inputDivisor: number; input: number[]; output: number[] };
+    const model = await OnnxRuntimeModel.open(fixturePath(name));
+    // The fixture's inputs are NCHW, as PyTorch saw them; advx hands the model NHWC.
+    const x = tf.transpose(tf.tensor(f.input.map((k) => k / f.inputDivisor), f.inputShape), [0, 2, 3, 1]);
+    const logits = await model.logits(x);
+    const diff = maxAbsDiff(await logits.data(), f.output);
+    t.diagnostic(`${name}: max |onnxruntime − PyTorch| = ${diff.toExponential(2)}`);
+    assert.ok(diff <= 1e-4, `${name}: ${diff}`);
+    tf.dispose([x, logits]);
+    await model.dispose();
+  }
+});
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  test(`the importer on ${backend} and onnxruntime-node agree on each whole model, on the same random inputs, within 1e-4`, async (t) => {
+    await setup(backend);
+    for (const name of NAMES) {
+      const { classifier, onnx } = await loadClassifier(fixturePath(name));
+      // maxBatch 4 and 9 images: several runs, and the last of a fixed-batch (4) file padded.
+      const runtime = await OnnxRuntimeModel.open(fixturePath(name), { maxBatch: 4 });
+      assert.deepEqual(runtime.info, classifier.info);
+      const x = tf.randomUniform([9, ...classifier.info.inputShape], 0, 1, 'float32', 11);
+      const [tfLogits, ortLogits] = [classifier.logits(x), await runtime.logits(x)];
+      const logitDiff = maxAbsDiff(await tfLogits.data(), await ortLogits.data());
+      const [tfScores, ortScores] = [classifier.probabilities(x), await runtime.scores(x)];
+      const scoreDiff = maxAbsDiff(await tfScores.data(), await ortScores.data());
+      t.diagnostic(`${backend} ${name}: max |TF.js − onnxruntime| logits ${logitDiff.toExponential(2)}, probabilities ${scoreDiff.toExponential(2)}`);
+      assert.ok(logitDiff <= 1e-4 && scoreDiff <= 1e-4, `${name}: logits ${logitDiff}, probabilities ${scoreDiff}`);
+      assert.deepEqual(await runtime.label(x), await classifier.predict(x));
+      assert.equal(runtime.queries, 27, 'three calls on 9 images');
+      tf.dispose([x, tfLogits, ortLogits, tfScores, ortScores]);
+      onnx?.dispose();
+      await runtime.dispose();
+    }
+  });
+}
+
+test('square through --runtime onnxruntime: the runtime answered exactly the queries results.json counts, plus two re-checks per image', (t) => {
+  const runs = ['onnxruntime', 'tfjs'].map((runtime) => {
+    const out = join(tmp, `square-${runtime}`);
+    const r = advx(['attack', '--model', fixturePath('small-cnn'), '--runtime', runtime, '--attack', 'square', '--eps', '0.2', '--queries', '100', '--limit', '30', '--backend', 'cpu', '--out', out, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { examples: Array<{ queries: number; success: boolean }> };
+    return { json: lastJson(r.stdout), examples: results.examples };
+  });
+  const [ort, tfjs] = runs;
+  const asked = ort.examples.map((e) => e.queries);
+  assert.equal(asked.length, 30);
+  assert.ok(asked.every((q) => Number.isInteger(q) && q >= 1 && q <= 100), `queries ${asked}`);
+  // Misclassified images cost the first query only; the others stop when flipped or at the budget.
+  assert.ok(asked.some((q) => q > 1 && q < 100), `no example stopped between 1 and the budget: ${asked}`);
+  t.diagnostic(`square, ε = 0.2, 100 queries: queries per example ${asked}; onnxruntime answered ${ort.json.queries} images`);
+  assert.equal(ort.json.runtime, 'onnxruntime');
+  assert.equal(ort.json.queries, asked.reduce((a, b) => a + b, 0) + 2 * 30, `runtime answered ${ort.json.queries}; the attack asked ${asked}`);
+  // The same attack, seed and model through the importer takes the same path: the runtimes agree to ~1e-7.
+  assert.deepEqual(asked, tfjs.examples.map((e) => e.queries));
+  assert.deepEqual(ort.examples.map((e) => e.success), tfjs.examples.map((e) => e.success));
+});
+
+test('a white-box attack under --runtime onnxruntime is refused in one line, exit 2, before any work', () => {
+  const out = join(tmp, 'pgd');
+  const r = advx(['attack', '--model', fixturePath('small-cnn'), '--runtime', 'onnxruntime', '--attack', 'pgd', '--out', out]);
+  assert.equal(r.status, 2);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.ok(!existsSync(out), 'nothing written');
+  assert.match(lines[0], /attack "pgd" needs white-box access \(gradients\), but .*small-cnn\.onnx under --runtime onnxruntime gives score access only: use square, nes, spsa, hsj/);
+  const folder = advx(['attack', '--model', join(tmp), '--runtime', 'onnxruntime', '--attack', 'square']);
+  assert.equal(folder.status, 2);
+  assert.match(folder.stderr.trim(), /^advx: --runtime onnxruntime runs an \.onnx --model, not /);
+});
+
+/**
+ * A model with two class vectors over a flattened 28×28×1 image: "a" always says class 7, "b"
+ * class 1 (zero weights, a bias). With `softsign`, "b" ends in Softsign, an op advx's importer
+ * does not map (ONNX Runtime does).
+ */
+function twoHeads(softsign: boolean): Uint8Array {
+  const Model = protobuf.Root.fromJSON(ONNX_SCHEMA).lookupType('onnx.ModelProto');
+  const dims = (...d: Array<number | string>) => ({ dim: d.map((v) => (typeof v === 'string' ? { dim_param: v } : { dim_value: v })) });
+  const info = (name: string, ...d: Array<number | string>) => ({ name, type: { tensor_type: { elem_type: 1, shape: dims(...d) } } });
+  const tensor = (name: string, shape: number[], values: number[]) => ({ name, dims: shape, data_type: 1, float_data: values });
+  const bias = (k: number) => Array.from({ length: 10 }, (_, i) => (i === k ? 2 : 0));
+  const node = (op_type: string, input: string[], output: string) => ({ op_type, name: output, input, output: [output] });
+  const nodes = [
+    node('Flatten', ['input'], 'flat'),
+    node('MatMul', ['flat', 'wa'], 'za'),
+    node('Add', ['za', 'ba'], 'a'),
+    node('MatMul', ['flat', 'wb'], 'zb'),
+    node('Add', ['zb', 'bb'], softsign ? 'pre_b' : 'b'),
+    ...(softsign ? [node('Softsign', ['pre_b'], 'b')] : []),
+  ];
+  return Model.encode(
+    Model.fromObject({
+      ir_version: 8,
+      opset_import: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'two-heads',
+        node: nodes,
+        initializer: [tensor('wa', [784, 10], new Array(7840).fill(0)), tensor('ba', [10], bias(7)), tensor('wb', [784, 10], new Array(7840).fill(0)), tensor('bb', [10], bias(1))],
+        input: [info('input', 'batch', 1, 28, 28)],
+        output: [info('a', 'batch', 10), info('b', 'batch', 10)],
+      },
+    }),
+  ).finish();
+}
+
+const LIMIT = 200;
+const labels = loadDataset('mnist').test.labels.subarray(0, LIMIT);
+const share = (k: number) => labels.filter((l) => l === k).length / LIMIT;
+
+test('an op the importer lacks: the importer refuses in one line naming --runtime onnxruntime, which evaluates the model', () => {
+  const path = join(tmp, 'softsign.onnx');
+  writeFileSync(path, twoHeads(true));
+  const refused = advx(['evaluate', '--model', path, '--limit', String(LIMIT), '--backend', 'cpu']);
+  assert.equal(refused.status, 2);
+  assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+  assert.match(refused.stderr, /ONNX op "Softsign" \(node "b"\) is not supported by advx's ONNX importer yet: --runtime onnxruntime runs the file as a black box/);
+  // A white-box attack cannot use ONNX Runtime: its refusal does not point there.
+  const whiteBox = advx(['attack', '--model', path, '--attack', 'fgsm', '--limit', '4', '--backend', 'cpu']);
+  assert.equal(whiteBox.status, 2);
+  assert.match(whiteBox.stderr, /ONNX op "Softsign"/);
+  assert.doesNotMatch(whiteBox.stderr, /--runtime/);
+  const run = (output: string) => {
+    const r = advx(['evaluate', '--model', path, '--runtime', 'onnxruntime', '--output', output, '--limit', String(LIMIT), '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    return lastJson(r.stdout);
+  };
+  assert.equal(run('a').accuracy, share(7));
+  const b = run('b');
+  assert.equal(b.accuracy, share(1));
+  assert.equal(b.queries, LIMIT);
+});
+
+test("--output picks the class vector over advx.json's outputName, on both runtimes", () => {
+  const path = join(tmp, 'two-heads.onnx');
+  writeFileSync(path, twoHeads(false));
+  writeFileSync(join(tmp, 'two-heads.advx.json'), JSON.stringify({ outputName: 'b' }));
+  for (const runtime of ['tfjs', 'onnxruntime']) {
+    const accuracy = (...extra: string[]) => {
+      const r = advx(['evaluate', '--model', path, '--runtime', runtime, '--limit', String(LIMIT), '--backend', 'cpu', '--json', ...extra]);
+      assert.equal(r.status, 0, r.stderr);
+      return lastJson(r.stdout).accuracy;
+    };
+    assert.equal(accuracy(), share(1), `${runtime}: advx.json's outputName`);
+    assert.equal(accuracy('--output', 'a'), share(7), `${runtime}: --output a`);
+  }
+  const missing = advx(['evaluate', '--model', path, '--runtime', 'onnxruntime', '--output', 'c', '--limit', '4']);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr.trim(), /^advx: .*two-heads\.onnx has no output "c" \(its outputs: "a", "b"\)$/);
+});
+
+test('without onnxruntime-node, --runtime onnxruntime says how to install it, in one line, exit 2', () => {
+  // A resolve hook that finds no onnxruntime-node, as on a machine without it.
+  const hooks = join(tmp, 'no-ort-hooks.mjs');
+  writeFileSync(
+    hooks,
+    `export async function resolve(specifier, context, next) {
+  if (specifier === 'onnxruntime-node') throw Object.assign(new Error("Cannot find package 'onnxruntime-node' imported from " + context.parentURL), { code: 'ERR_MODULE_NOT_FOUND' });
+  return next(specifier, context);
+}\n`,
+  );
+  const register = join(tmp, 'no-ort.mjs');
+  writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(new URL(`file://${hooks}`).href)});\n`);
+  copyFileSync(fixturePath('small-cnn'), join(tmp, 'cnn.onnx'));
+  const r = spawnSync(process.execPath, ['--import', register, BIN, 'evaluate', '--model', join(tmp, 'cnn.onnx'), '--runtime', 'onnxruntime', '--limit', '4'], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(stripVTControlCharacters(r.stderr).trim(), 'advx: onnxruntime-node is not installed: npm install onnxruntime-node');
+});
