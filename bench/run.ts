@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: times the WORKLOADS.md workloads in advx on each available backend and, when
+ * `npm run bench`: times the workloads of ../shared/bench/WORKLOADS.md and bench/WORKLOADS.md in advx on each available backend and, when
  * /usr/bin/python3 has torch, the PyTorch reference in the same session; prints one JSON line per
  * workload and backend and rewrites the table in BENCHMARKS.md.
  *
@@ -25,6 +25,8 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     torch: { type: 'string', default: join(root, '../shared/bench/torch_reference.py') },
+    /** advx's own workloads (bench/WORKLOADS.md), beside the shared reference's. */
+    'torch-own': { type: 'string', default: join(root, 'bench/torch_workloads.py') },
   },
 });
 const only = args.only ? args.only.split(',') : WORKLOADS.map((w) => w.name);
@@ -72,17 +74,21 @@ async function timeWorkload(name: string): Promise<{ ms: number | null; note?: s
   }
 }
 
+/** PyTorch's medians from both reference scripts (each times the workloads of --only it knows). */
 function torchTimes(): Map<string, number> {
   const out = new Map<string, number>();
-  if (!existsSync('/usr/bin/python3') || !existsSync(args.torch!)) return out;
-  try {
-    const text = execFileSync('/usr/bin/python3', [args.torch!, '--only', only.join(','), '--runs', String(Math.max(5, runs))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    for (const line of text.split('\n')) if (line.trim()) {
-      const r = JSON.parse(line);
-      out.set(r.workload, r.ms);
+  if (!existsSync('/usr/bin/python3')) return out;
+  for (const script of [args.torch!, args['torch-own']!]) {
+    if (!existsSync(script)) continue;
+    try {
+      const text = execFileSync('/usr/bin/python3', [script, '--only', only.join(','), '--runs', String(Math.max(5, runs))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      for (const line of text.split('\n')) if (line.trim()) {
+        const r = JSON.parse(line);
+        out.set(r.workload, r.ms);
+      }
+    } catch (e) {
+      process.stderr.write(`PyTorch reference ${script} not run (${(e as Error).message.split('\n')[0]}); install it with: apt-get install -y python3-torch\n`);
     }
-  } catch (e) {
-    process.stderr.write(`PyTorch reference not run (${(e as Error).message.split('\n')[0]}); install it with: apt-get install -y python3-torch\n`);
   }
   return out;
 }
@@ -127,7 +133,7 @@ if (!args['no-write'] && !args.only && !args.backends) {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, TF.js ${tf.version_core}`;
   const table = [
     '<!-- bench:start (written by `npm run bench`; do not edit by hand) -->',
-    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}; PyTorch reference: \`${args.torch}\` in the same session.`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}; PyTorch reference: \`${args.torch}\` and \`${args['torch-own']}\` in the same session.`,
     '',
     '| workload | backend | advx ms | torch ms | ratio (torch/advx) | note |',
     '| --- | --- | ---: | ---: | ---: | --- |',

@@ -135,6 +135,62 @@ const dcganStep = (batch: number): Workload => {
   };
 };
 
+/** MobileNet-v2 (width 1.0): expansion t, output channels c, repeats n, first stride s (bench/torch_workloads.py has the same). */
+const MOBILENET_V2 = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]];
+
+/**
+ * The input gradient of MobileNet-v2 at 224×224, written with the fused ops a converted TF.js graph
+ * model executes (_FusedConv2D and FusedDepthwiseConv2dNative with bias and relu6: batch norm is
+ * folded at conversion), He-initialised random weights.
+ */
+const mobilenetInputGrad = (batch: number): Workload => {
+  let seed = 10;
+  const weights: tf.Tensor[] = [];
+  const param = (shape: number[], fanIn: number) => {
+    const w = tf.randomNormal(shape, 0, Math.sqrt(2 / fanIn), 'float32', seed++);
+    weights.push(w);
+    return w;
+  };
+  const conv = (cin: number, cout: number, k: number, stride: number, relu6: boolean) => {
+    const [w, b] = [param([k, k, cin, cout], k * k * cin) as tf.Tensor4D, param([cout], cout)];
+    return (x: tf.Tensor4D) => tf.fused.conv2d({ x, filter: w, strides: stride, pad: 'same', bias: tf.mul(b, 0.01), activation: relu6 ? 'relu6' : 'linear' });
+  };
+  const depthwise = (c: number, stride: number) => {
+    const [w, b] = [param([3, 3, c, 1], 9) as tf.Tensor4D, param([c], c)];
+    return (x: tf.Tensor4D) => tf.fused.depthwiseConv2d({ x, filter: w, strides: stride, pad: 'same', bias: tf.mul(b, 0.01), activation: 'relu6' });
+  };
+  const layers: Array<(x: tf.Tensor4D) => tf.Tensor4D> = [conv(3, 32, 3, 2, true)];
+  let cin = 32;
+  for (const [t, c, n, s] of MOBILENET_V2) {
+    for (let i = 0; i < n; i++) {
+      const stride = i === 0 ? s : 1;
+      const body = [...(t === 1 ? [] : [conv(cin, cin * t, 1, 1, true)]), depthwise(cin * t, stride), conv(cin * t, c, 1, 1, false)];
+      const residual = stride === 1 && cin === c;
+      layers.push((x) => {
+        const y = body.reduce((h, f) => f(h), x);
+        return residual ? tf.add(x, y) : y;
+      });
+      cin = c;
+    }
+  }
+  layers.push(conv(cin, 1280, 1, 1, true));
+  const [dense, denseBias] = [param([1280, 1000], 1280) as tf.Tensor2D, param([1000], 1000)];
+  const logits = (x: tf.Tensor) => {
+    const features = tf.mean(layers.reduce((h, f) => f(h), x as tf.Tensor4D), [1, 2]) as tf.Tensor2D;
+    return tf.add(tf.matMul(features, dense), tf.mul(denseBias, 0.01)) as tf.Tensor2D;
+  };
+  const x = tf.randomUniform([batch, 224, 224, 3], 0, 1, 'float32', 1);
+  const y = tf.randomUniform([batch], 0, 1000, 'int32', 2) as tf.Tensor1D;
+  return {
+    async step() {
+      const g = tf.tidy(() => tf.grad((input: tf.Tensor) => crossEntropy(logits(input), y))(x));
+      await g.data();
+      g.dispose();
+    },
+    dispose: () => tf.dispose([x, y, ...weights]),
+  };
+};
+
 export const WORKLOADS: WorkloadSpec[] = [
   { name: 'cnn-train', batch: 128, make: cnnTrain },
   { name: 'cnn-input-grad', batch: 128, make: cnnInputGrad },
@@ -143,4 +199,5 @@ export const WORKLOADS: WorkloadSpec[] = [
   { name: 'pgd40', batch: 128, make: pgd40 },
   { name: 'dcgan-step', batch: 64, make: dcganStep },
   { name: 'dann-step', batch: 64, make: dannStep },
+  { name: 'mobilenet-v2-input-grad', batch: 8, make: mobilenetInputGrad },
 ];
