@@ -53,11 +53,12 @@ async function timeWorkload(name: string): Promise<{ ms: number | null; note?: s
   const spec = WORKLOADS.find((w) => w.name === name)!;
   const w = spec.make(spec.batch);
   try {
+    // The first step also starts the kernels' workers and fills caches: only the second is judged.
+    await w.step();
     const t0 = performance.now();
     await w.step();
-    const first = performance.now() - t0;
-    if (first > MAX_STEP_MS) return { ms: null, note: `skipped: ${(first / 1000).toFixed(1)} s per step` };
-    await w.step();
+    const second = performance.now() - t0;
+    if (second > MAX_STEP_MS) return { ms: null, note: `skipped: ${(second / 1000).toFixed(1)} s per step` };
     const times: number[] = [];
     // pgd40 is 40 gradient steps; like the reference, fewer runs of it.
     const n = name === 'pgd40' ? Math.max(3, Math.floor(runs / 2)) : runs;
@@ -109,7 +110,8 @@ for (const backend of backends) {
       timings.push({ workload: name, backend, ms: null, note: 'skipped: 40 input gradients would take too long on this backend' });
       continue;
     }
-    const r = await timeWorkload(name);
+    const skip = WORKLOADS.find((w) => w.name === name)!.skip?.[backend];
+    const r = skip ? { ms: null, note: skip } : await timeWorkload(name);
     timings.push({ workload: name, backend, ...r });
     process.stderr.write(`${backend} ${name}: ${r.ms === null ? r.note : r.ms.toFixed(1) + ' ms'}\n`);
   }
