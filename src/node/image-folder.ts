@@ -17,10 +17,12 @@ import { PNG } from 'pngjs';
 import { AdvxError } from '../core/errors.ts';
 import type { ImageDataset } from '../data/types.ts';
 import { fitImage, type Pixels } from '../data/image-ops.ts';
+import { folderLayout, IMAGE_EXTENSIONS, isImageName, resolveLabels, type Item } from '../data/image-folder.ts';
 import { DATASET_NAMES } from './datasets.ts';
 import { readNpy, type NpyArray } from './npy.ts';
 
-export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
+// The layout rules, label matching and shape check are isomorphic (the lab reads folders too).
+export { IMAGE_EXTENSIONS, imageTarget, resolveLabels } from '../data/image-folder.ts';
 export const NPY_FILES = { x: 'x.npy', y: 'y.npy' } as const;
 /** Labels are stored as bytes (ImageDataset.labels). */
 const MAX_CLASSES = 256;
@@ -30,13 +32,6 @@ export interface DataTarget {
   shape: [number, number, number];
   numClasses: number;
   classNames?: string[];
-}
-
-/** One image file and its label as written (a class folder's name, a CSV cell), with where it came from. */
-interface Item {
-  file: string;
-  label?: string;
-  where: string;
 }
 
 /** A user's data, listed but not yet decoded. */
@@ -56,7 +51,7 @@ export function isDataPath(arg: string): boolean {
   return fs.existsSync(arg) || arg.includes('/') || arg.includes(path.sep) || arg.toLowerCase().endsWith('.csv');
 }
 
-const isImage = (name: string) => IMAGE_EXTENSIONS.includes(path.extname(name).toLowerCase());
+const isImage = isImageName;
 /** Dot files are skipped: macOS's ._x.png resource forks and .ipynb_checkpoints are not images. */
 const visible = (name: string) => !name.startsWith('.');
 
@@ -68,11 +63,12 @@ function entries(dir: string): fs.Dirent[] {
   }
 }
 
-/** The images under `dir`, at any depth: a folder's own files first, then its subfolders', sorted (as ImageFolder walks). */
-function imagesUnder(dir: string): string[] {
-  const list = entries(dir);
-  const files = list.filter((e) => e.isFile() && isImage(e.name)).map((e) => path.join(dir, e.name));
-  return files.concat(list.filter((e) => e.isDirectory()).flatMap((e) => imagesUnder(path.join(dir, e.name))));
+/** The visible files under `dir`, at any depth, as '/'-separated paths relative to `root`. */
+function filesUnder(root: string, rel = ''): string[] {
+  return entries(path.join(root, rel)).flatMap((e) => {
+    const sub = rel ? `${rel}/${e.name}` : e.name;
+    return e.isDirectory() ? filesUnder(root, sub) : e.isFile() ? [sub] : [];
+  });
 }
 
 /** Lists a --data PATH (files and labels, no decoding), so that bad input is refused before any work. */
@@ -95,17 +91,8 @@ export function scanUserData(p: string): UserSource {
 }
 
 function scanFolder(p: string): UserSource {
-  const list = entries(p);
-  const loose = list.filter((e) => e.isFile() && isImage(e.name));
-  const classes = list.filter((e) => e.isDirectory()).map((e) => ({ name: e.name, files: imagesUnder(path.join(p, e.name)) })).filter((c) => c.files.length > 0);
-  if (loose.length > 0 && classes.length > 0) {
-    throw new AdvxError(`${p} holds both images (${loose[0].name}, …) and class folders (${classes[0].name}, …): put every image in a class folder, or none`);
-  }
-  if (classes.length > 0) {
-    return { kind: 'folder', path: p, items: classes.flatMap((c) => c.files.map((file) => ({ file, label: c.name, where: file }))) };
-  }
-  if (loose.length === 0) throw new AdvxError(`no images found in ${p} (looked for ${IMAGE_EXTENSIONS.join(', ')} files, in class folders or loose, and for ${NPY_FILES.x})`);
-  return { kind: 'flat', path: p, items: loose.map((e) => ({ file: path.join(p, e.name), where: path.join(p, e.name) })) };
+  const { kind, items } = folderLayout(p, filesUnder(p), (rel) => path.join(p, ...rel.split('/')), `, and for ${NPY_FILES.x}`);
+  return { kind, path: p, items };
 }
 
 // ---- CSV ----------------------------------------------------------------------------------
@@ -153,42 +140,6 @@ function readCsv(file: string): Item[] {
   return items;
 }
 
-// ---- labels -------------------------------------------------------------------------------
-
-const isIndex = (s: string) => /^\d+$/.test(s);
-
-/**
- * The class index of each item's label, and the class names of the result. With the model's class
- * names, a label is one of them (or, in a CSV, an index); without, class folders and CSV names are
- * numbered in sorted order (ImageFolder's), CSV digits are indices.
- */
-export function resolveLabels(source: { kind: string; path: string; items: Item[] }, target: Pick<DataTarget, 'numClasses' | 'classNames'>): { labels: number[]; classNames: string[] } {
-  const raw = source.items.map((it) => it.label as string);
-  const model = target.classNames;
-  if (model) {
-    const unknown = [...new Set(raw.filter((l) => !model.includes(l) && !(source.kind === 'csv' && isIndex(l))))];
-    if (unknown.length > 0) {
-      const first = source.items.find((it) => it.label === unknown[0]) as Item;
-      const what = source.kind === 'folder' ? `class folders ${unknown.join(', ')} of ${source.path} are` : `${first.where}: label ${JSON.stringify(unknown[0])} is`;
-      throw new AdvxError(`${what} not among the model's classes (${shortList(model)})`);
-    }
-    return checked(source, raw.map((l) => (model.includes(l) ? model.indexOf(l) : Number(l))), model, target.numClasses);
-  }
-  if (source.kind === 'csv' && raw.every(isIndex)) {
-    return checked(source, raw.map(Number), Array.from({ length: target.numClasses }, (_, i) => String(i)), target.numClasses);
-  }
-  const names = [...new Set(raw)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return checked(source, raw.map((l) => names.indexOf(l)), names, target.numClasses);
-}
-
-function checked(source: { path: string; items: Item[] }, labels: number[], classNames: string[], numClasses: number) {
-  const over = labels.findIndex((l) => l >= numClasses);
-  if (over >= 0) throw new AdvxError(`${source.items[over].where}: class ${labels[over]} (${JSON.stringify(source.items[over].label)}) is past the model's ${numClasses} classes`);
-  return { labels, classNames };
-}
-
-const shortList = (names: string[]) => (names.length > 6 ? `${names.slice(0, 5).join(', ')}, …` : names.join(', '));
-
 // ---- decoding -----------------------------------------------------------------------------
 
 const TO_UNIT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
@@ -223,13 +174,6 @@ export function decodeImage(file: string): Pixels {
 }
 
 // ---- loading ------------------------------------------------------------------------------
-
-/** Checks that the model takes images advx can fit user data to: H×W×C with 1 or 3 channels. */
-export function imageTarget(inputShape: readonly (number | null)[] | undefined, named: string): [number, number, number] {
-  const ok = inputShape && inputShape.length === 3 && inputShape.every((d) => typeof d === 'number' && d > 0) && (inputShape[2] === 1 || inputShape[2] === 3);
-  if (!ok) throw new AdvxError(`${named} takes inputs of shape ${inputShape ? inputShape.join('×') : 'unknown'}; --data PATH needs a model of H×W×1 or H×W×3 images`);
-  return inputShape as [number, number, number];
-}
 
 /**
  * The data's own image shape, H×W×C (C 1 or 3), for a model that does not say what it takes (a

@@ -150,7 +150,7 @@ test('eot gives bit for bit what the old EOT loop gave', async () => {
 
 async function labIterates(image: tf.Tensor, attack: ExplorerAttack, eps: number, steps: number, target: number | null, label: number, seed: number): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
-  for await (const it of runAttack(classifier, image.dataSync() as Float32Array, { attack, eps, steps, target, label, seed })) {
+  for await (const it of runAttack(classifier, image.dataSync() as Float32Array, image.shape, { attack, eps, steps, target, labels: [label], seed })) {
     assert.equal(it.step, out.length);
     assert.equal(it.total, steps);
     out.push(it.adversarial);
@@ -301,7 +301,7 @@ test('iterates are freed on advance and when the consumer stops early; nothing l
   lastIterate(projectedIterates(classifier, x, { labels: y }, o)).dispose();
   assert.equal(tf.memory().numTensors, start, 'to the end');
   for (const attack of ['pgd', 'mifgsm'] as const) {
-    for await (const it of runAttack(classifier, image, { attack, eps: 0.1, steps: 10, target: null, label: 0 })) if (it.step === 2) break;
+    for await (const it of runAttack(classifier, image, [1, ...classifier.info.inputShape], { attack, eps: 0.1, steps: 10, target: null, labels: [0] })) if (it.step === 2) break;
     assert.equal(tf.memory().numTensors, start, `lab ${attack} stopped early`);
   }
 });

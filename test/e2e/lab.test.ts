@@ -129,7 +129,7 @@ test('attack explorer: a malformed model upload shows an error and the page keep
   await page.locator('#error:not([hidden])').waitFor();
   assert.match(await page.locator('#error-text').innerText(), /model\.json is not valid JSON/);
   await page.locator('#upload').setInputFiles([{ name: 'model.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify({ modelTopology: { class_name: 'Sequential', config: { layers: [{ class_name: 'NoSuchLayer', config: {} }] } }, weightsManifest: [] })) }]);
-  await page.waitForFunction(() => /could not load model\.json/.test(document.querySelector('#error-text')?.textContent ?? ''));
+  await page.waitForFunction(() => /could not load (the model in )?model\.json/.test(document.querySelector('#error-text')?.textContent ?? ''));
   await page.screenshot({ path: join(ARTIFACTS, 'explorer-bad-upload.png'), fullPage: true });
   // Still usable: draw a digit and attack it on the shipped model.
   await page.locator('#clear').click();

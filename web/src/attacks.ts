@@ -1,7 +1,8 @@
 /**
- * Attacks as the explorer runs them: the iterative gradient attacks one step at a time (so the
- * page can draw every iterate) from the library's own loop, projectedIterates, the one pgdRun and
- * mifgsm run; DeepFool and C&W through the library in one call.
+ * Attacks as the explorer runs them, on one drawn image or on a batch of the user's images: the
+ * iterative gradient attacks one step at a time (so the page can draw the iterates) from the
+ * library's own loop, projectedIterates, the one pgdRun and mifgsm run; DeepFool and C&W through
+ * the library in one call.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attackDescriptor, carliniWagnerL2, deepfool, fgsmStep, projectedIterates, type AttackGoal, type Classifier, type Norm } from '../../src/index.ts';
@@ -23,6 +24,7 @@ function entry(e: ExplorerEntry): ExplorerEntry & { usesEps: boolean; targeted: 
 
 export const EXPLORER_ATTACKS = {
   fgsm: entry({ label: 'FGSM', registry: 'fgsm', norm: 'linf', steps: 1, live: true }),
+  'fgsm-l2': entry({ label: 'FGM (L2)', registry: 'fgsm', norm: 'l2', steps: 1, live: true }),
   bim: entry({ label: 'BIM / I-FGSM', registry: 'bim', norm: 'linf', steps: 10, live: true }),
   pgd: entry({ label: 'PGD (L∞, random start)', registry: 'pgd', norm: 'linf', steps: 40, live: true }),
   'pgd-l2': entry({ label: 'PGD (L2, random start)', registry: 'pgd', norm: 'l2', steps: 40, live: true }),
@@ -37,19 +39,23 @@ export interface AttackSpec {
   attack: ExplorerAttack;
   eps: number;
   steps: number;
-  /** Target class, or null for an untargeted attack away from `label`. */
+  /** Target class for every image, or null for an untargeted attack away from `labels`. */
   target: number | null;
-  /** The true label (or the clean prediction of a drawn digit). */
-  label: number;
+  /** Each image's true label (or the clean prediction where there is none). */
+  labels: number[];
   seed?: number;
+  /** Read out (and yield) every `every`-th iterate and the last; 1: all of them. */
+  every?: number;
 }
 
 export interface Iterate {
   step: number;
   total: number;
+  /** The batch's adversarial images, flat. */
   adversarial: Float32Array;
+  /** Class probabilities, numClasses per image. */
   probabilities: Float32Array;
-  prediction: number;
+  predictions: number[];
 }
 
 async function readout(classifier: Classifier, adv: tf.Tensor, step: number, total: number): Promise<Iterate> {
@@ -57,19 +63,23 @@ async function readout(classifier: Classifier, adv: tf.Tensor, step: number, tot
   const [p, a] = await Promise.all([probs.data(), adv.data()]);
   probs.dispose();
   const probabilities = Float32Array.from(p);
-  let prediction = 0;
-  for (let k = 1; k < probabilities.length; k++) if (probabilities[k] > probabilities[prediction]) prediction = k;
-  return { step, total, adversarial: Float32Array.from(a), probabilities, prediction };
+  const k = classifier.info.numClasses;
+  const predictions = Array.from({ length: probabilities.length / k }, (_, i) => {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (probabilities[i * k + c] > probabilities[i * k + best]) best = c;
+    return best;
+  });
+  return { step, total, adversarial: Float32Array.from(a), probabilities, predictions };
 }
 
 /**
- * Runs the attack on one 28×28 image (values in the classifier's bounds), yielding every iterate.
- * Owns and frees all its tensors, also when the consumer stops early.
+ * Runs the attack on a batch of images (flat values in the classifier's bounds, `shape` with the
+ * batch first), yielding iterates. Owns and frees all its tensors, also when the consumer stops early.
  */
-export async function* runAttack(classifier: Classifier, image: Float32Array, spec: AttackSpec): AsyncGenerator<Iterate> {
+export async function* runAttack(classifier: Classifier, images: Float32Array, shape: number[], spec: AttackSpec): AsyncGenerator<Iterate> {
   const def = EXPLORER_ATTACKS[spec.attack];
-  const x = tf.tensor4d(image, [1, 28, 28, 1]);
-  const labels = tf.tensor1d([spec.target ?? spec.label], 'int32');
+  const x = tf.tensor(images, shape);
+  const labels = tf.tensor1d(spec.target === null ? spec.labels : spec.labels.map(() => spec.target as number), 'int32');
   const goal: AttackGoal = { labels, targeted: spec.target !== null };
   const norm: Norm = def.norm;
   const eps = spec.eps;
@@ -85,7 +95,7 @@ export async function* runAttack(classifier: Classifier, image: Float32Array, sp
       yield await readout(classifier, adv, result.iterations, result.iterations);
       return;
     }
-    if (spec.attack === 'fgsm') {
+    if (spec.attack === 'fgsm' || spec.attack === 'fgsm-l2') {
       adv = fgsmStep(classifier, x, goal, eps, norm);
       yield await readout(classifier, adv, 1, 1);
       return;
@@ -102,8 +112,12 @@ export async function* runAttack(classifier: Classifier, image: Float32Array, sp
       seed: spec.seed ?? 0,
       momentum: spec.attack === 'mifgsm' ? 1 : undefined,
     });
+    const every = Math.max(1, Math.floor(spec.every ?? 1));
     let k = 0;
-    for (const xk of iterates) yield await readout(classifier, xk, k++, steps);
+    for (const xk of iterates) {
+      if (k % every === 0 || k === steps) yield await readout(classifier, xk, k, steps);
+      k++;
+    }
   } finally {
     tf.dispose([x, labels]);
     if (adv) adv.dispose();

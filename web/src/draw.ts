@@ -1,15 +1,20 @@
-/** Drawing 28×28 images on canvases: grey levels, and perturbations in a diverging colour map. */
+/** Drawing images on canvases: grey levels or RGB, and perturbations in a diverging colour map. */
 
 /** Paints a w×h image of values in [lo, hi] as grey levels onto `canvas` (sized w×h, CSS scales it). */
 export function drawGrey(canvas: HTMLCanvasElement, values: ArrayLike<number>, w = 28, h = 28, bounds: [number, number] = [0, 1]): void {
+  drawImage(canvas, values, w, h, 1, bounds);
+}
+
+/** Paints a w×h image with 1 (grey) or 3 (RGB) channels, channels last, of values in [lo, hi]. */
+export function drawImage(canvas: HTMLCanvasElement, values: ArrayLike<number>, w: number, h: number, channels: number, bounds: [number, number] = [0, 1]): void {
   canvas.width = w;
   canvas.height = h;
   const ctx = canvas.getContext('2d')!;
   const img = ctx.createImageData(w, h);
   const [lo, hi] = bounds;
+  const byte = (v: number) => Math.round(Math.min(1, Math.max(0, (v - lo) / (hi - lo))) * 255);
   for (let i = 0; i < w * h; i++) {
-    const v = Math.round(Math.min(1, Math.max(0, (values[i] - lo) / (hi - lo))) * 255);
-    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
+    for (let k = 0; k < 3; k++) img.data[4 * i + k] = byte(values[i * channels + (channels === 1 ? 0 : k)]);
     img.data[4 * i + 3] = 255;
   }
   ctx.putImageData(img, 0, 0);

@@ -1,13 +1,15 @@
 /**
  * The attack explorer: pick an MNIST test image or draw a digit, choose one or two models and an
  * attack with its budget, and watch original / amplified perturbation / adversarial image and the
- * class probabilities change as the attack iterates.
+ * class probabilities change as the attack iterates. Below, the user's own model (TF.js or ONNX,
+ * any image size) on the user's own folder of images (batch.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { EXPLORER_ATTACKS, runAttack, type ExplorerAttack } from './attacks.ts';
+import { mountBatch } from './batch.ts';
 import { LAB_BACKENDS, startBackend, type LabBackend } from './backend.ts';
 import { drawGrey, drawPerturbation } from './draw.ts';
-import { fitsExplorer, loadImageFile, loadShipped, loadUploaded, type LabModel, type ModelEntry } from './models.ts';
+import { fitsExplorer, isImageClassifier, loadImageFile, loadShipped, loadUploaded, type LabModel, type ModelEntry } from './models.ts';
 import { $, clearError, errorMessage, fetchJson, h, nextFrame, showError } from './ui.ts';
 
 interface Samples {
@@ -97,7 +99,8 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   const uploadImage = h('input', { id: 'upload-image', type: 'file', accept: 'image/*' });
   const modelA = h('select', { id: 'model-a' });
   const modelB = h('select', { id: 'model-b' });
-  const upload = h('input', { id: 'upload', type: 'file', multiple: true, accept: '.json,.bin,application/json,application/octet-stream' });
+  const upload = h('input', { id: 'upload', type: 'file', multiple: true, accept: '.json,.bin,.onnx,application/json,application/octet-stream' });
+  const uploadInfo = h('p', { id: 'upload-info', class: 'hint', 'aria-live': 'polite' }, '');
   const attack = h('select', { id: 'attack' });
   for (const [key, def] of Object.entries(EXPLORER_ATTACKS)) attack.append(h('option', { value: key }, def.label));
   attack.value = 'pgd';
@@ -112,6 +115,8 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   const runBtn = h('button', { type: 'button', id: 'run', class: 'primary', disabled: true }, 'Run attack');
   const stopBtn = h('button', { type: 'button', id: 'stop', disabled: true }, 'Stop');
   const panels = [makePanel('panel-a'), makePanel('panel-b')];
+  // Declared before the state below: its callbacks run only after mounting.
+  const batch = mountBatch({ getModel: (id) => getModel(id), setStatus: () => void setStatus() });
   const lbl = (forId: string, text: string) => h('label', { for: forId }, text);
 
   root.append(
@@ -129,7 +134,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
         lbl('model-b', 'Side by side'),
         modelB,
         lbl('upload', 'Upload model'),
-        h('span', {}, upload, h('br'), h('span', { class: 'hint' }, 'model.json + weight files (+ advx.json), a 28×28×1 LayersModel')),
+        h('span', {}, upload, h('br'), h('span', { class: 'hint' }, 'model.json + weight files (+ advx.json), TF.js Layers or Graph; or NAME.onnx (+ NAME.advx.json). 28×28×1 models go in the panels, any other image size below.'), uploadInfo),
         lbl('attack', 'Attack'),
         attack,
         lbl('eps', 'ε'),
@@ -144,6 +149,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
       ),
     ),
     h('div', { class: 'panels' }, panels[0].root, panels[1].root),
+    batch.root,
   );
 
   // ---- state
@@ -240,15 +246,22 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
       modelA.append(h('option', { value: `shipped:${e.name}` }, text));
       modelB.append(h('option', { value: `shipped:${e.name}` }, text));
     }
-    for (const m of uploaded.values()) {
+    for (const m of [...uploaded.values()].filter(fitsExplorer)) {
       modelA.append(h('option', { value: m.id }, m.label));
       modelB.append(h('option', { value: m.id }, m.label));
     }
+    batch.setModels(batchModels());
     const has = (s: HTMLSelectElement, v: string) => [...s.options].some((o) => o.value === v);
     const paramA = params.get('model') ? `shipped:${params.get('model')}` : '';
     modelA.value = has(modelA, keepA) ? keepA : has(modelA, paramA) ? paramA : has(modelA, 'shipped:mnist-cnn') ? 'shipped:mnist-cnn' : (modelA.options[0]?.value ?? '');
     // The robust model, when shipped, goes beside the undefended one by default.
     modelB.value = has(modelB, keepB) ? keepB : has(modelB, 'shipped:mnist-robust') && modelA.value !== 'shipped:mnist-robust' ? 'shipped:mnist-robust' : '';
+  }
+
+  /** Every image classifier, whatever its input size, for the folder card. */
+  function batchModels(): Array<[string, string]> {
+    const dataset = (e: ModelEntry) => (e.info?.dataset ? ` (${e.info.dataset})` : '');
+    return [...entries.filter(isImageClassifier).map((e): [string, string] => [`shipped:${e.name}`, `${e.name}${dataset(e)}`]), ...[...uploaded.values()].map((m): [string, string] => [m.id, m.label])];
   }
 
   async function getModel(id: string): Promise<LabModel | null> {
@@ -337,7 +350,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     await nextFrame();
     const x = Float32Array.from(image);
     let last = null;
-    for await (const it of runAttack(model.classifier, x, { attack: attack.value as ExplorerAttack, eps: Number(eps.value), steps: Number(steps.value), target: targetClass, label: goalLabel })) {
+    for await (const it of runAttack(model.classifier, x, [1, SIZE, SIZE, 1], { attack: attack.value as ExplorerAttack, eps: Number(eps.value), steps: Number(steps.value), target: targetClass, labels: [goalLabel] })) {
       if (token !== runToken) break; // stopped or superseded: the generator frees its tensors
       last = it;
       drawGrey(panel.adversarial, it.adversarial);
@@ -345,8 +358,8 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
       panel.perturbationCaption.textContent = max > 0 ? `perturbation ×${(1 / max).toFixed(1)} (max |δ| ${max.toFixed(3)})` : 'perturbation (none yet)';
       setBars(panel, 'adv', it.probabilities);
       panel.root.dataset.step = String(it.step);
-      panel.root.dataset.advPred = String(it.prediction);
-      panel.verdict.textContent = `${def.live ? `step ${it.step}/${it.total}: ` : ''}${className(model, cleanPred)} → ${className(model, it.prediction)} (${(it.probabilities[it.prediction] * 100).toFixed(1)}%)`;
+      panel.root.dataset.advPred = String(it.predictions[0]);
+      panel.verdict.textContent = `${def.live ? `step ${it.step}/${it.total}: ` : ''}${className(model, cleanPred)} → ${className(model, it.predictions[0])} (${(it.probabilities[it.predictions[0]] * 100).toFixed(1)}%)`;
       void setStatus();
       await nextFrame();
     }
@@ -355,12 +368,12 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
       panel.verdict.textContent += ' — stopped';
       return;
     }
-    const success = targetClass === null ? last.prediction !== goalLabel : last.prediction === targetClass;
+    const success = targetClass === null ? last.predictions[0] !== goalLabel : last.predictions[0] === targetClass;
     panel.root.dataset.success = String(success);
     panel.root.dataset.state = 'done';
     panel.verdict.className = `verdict ${success ? 'success' : 'fail'}`;
     const goalText = targetClass === null ? (labelFor(model) === null ? `away from its clean prediction ${goalLabel}` : `label ${goalLabel}`) : `target ${targetClass}`;
-    panel.verdict.textContent = `${className(model, cleanPred)} → ${className(model, last.prediction)} (${(last.probabilities[last.prediction] * 100).toFixed(1)}%): ${success ? 'attack succeeded' : 'attack failed'} (${goalText})`;
+    panel.verdict.textContent = `${className(model, cleanPred)} → ${className(model, last.predictions[0])} (${(last.probabilities[last.predictions[0]] * 100).toFixed(1)}%): ${success ? 'attack succeeded' : 'attack failed'} (${goalText})`;
   }
 
   async function run(): Promise<void> {
@@ -405,8 +418,15 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
       const m = await loadUploaded(files, ++uploads);
       uploaded.set(m.id, m);
       fillModelSelects();
-      modelA.value = m.id;
-      await refresh();
+      const { numClasses, output } = m.classifier.info;
+      uploadInfo.textContent = `${m.label}: ${m.shape.join('×')} images, ${numClasses} classes (${output}), white-box`;
+      batch.setModels(batchModels(), m.id);
+      if (fitsExplorer(m)) {
+        modelA.value = m.id;
+        await refresh();
+      } else {
+        uploadInfo.textContent += '; it takes other images than the panels’ 28×28 grey digits: attack it on a folder of your images below';
+      }
     } catch (e) {
       showError(`upload: ${errorMessage(e)}`);
     }

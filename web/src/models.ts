@@ -1,11 +1,14 @@
 /**
  * Models for the explorer: the shipped ones (served by `advx lab` under /models/) and uploaded
- * TF.js LayersModels (model.json + weight files, advx.json optional). Wrapped as advx Classifiers,
- * with bounds and preprocessing from advx.json as in src/node/load-model.ts.
+ * ones: a TF.js LayersModel or GraphModel (model.json + weight files, advx.json optional) or an
+ * ONNX file (NAME.advx.json optional), of any image input shape. They become advx Classifiers
+ * through the same isomorphic loaders and advx.json checks as the CLI's (src/models/load.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { Classifier, type ClassifierInfo } from '../../src/index.ts';
+import { imageTarget } from '../../src/data/image-folder.ts';
+import { INFO_FILE, parseInfo, parseInfoText, type SavedInfo } from '../../src/models/advx-info.ts';
+import { onnxContents, tfjsClassifier, type ModelContents } from '../../src/models/load.ts';
 
 export interface ModelEntry {
   name: string;
@@ -19,51 +22,57 @@ export interface LabModel {
   id: string;
   label: string;
   classifier: Classifier;
-  layers: tfl.LayersModel;
+  /** H×W×C, C 1 or 3: the images the model takes. */
+  shape: [number, number, number];
+  dispose(): void;
 }
 
-/** The explorer draws and attacks 28×28 grey images. */
+/** The explorer's panels draw and attack 28×28 grey images. */
 export const INPUT_SHAPE = [28, 28, 1];
 
-/** Whether a shipped model's advx.json says it takes 28×28×1 images (unknown counts as yes). */
-export function fitsExplorer(entry: ModelEntry): boolean {
-  const shape = entry.info?.inputShape;
+/** Whether a model's input is the panels' 28×28×1 (unknown counts as yes for a shipped model). */
+export function fitsExplorer(entry: ModelEntry | LabModel): boolean {
+  const shape = 'classifier' in entry ? entry.shape : entry.info?.inputShape;
   return !shape || shape.join(',') === INPUT_SHAPE.join(',');
 }
 
-function wrap(id: string, label: string, layers: tfl.LayersModel, saved: Partial<ClassifierInfo>): LabModel {
-  const inputShape = (layers.inputs[0].shape as Array<number | null>).slice(1);
-  const outputDim = layers.outputs[0].shape.at(-1) as number | null;
-  if (inputShape.join(',') !== INPUT_SHAPE.join(',')) {
-    layers.dispose();
-    throw new Error(`${label}: the explorer attacks 28×28×1 image classifiers, but this model takes inputs of shape [${inputShape.map((d) => d ?? '?')}]`);
+/** Whether a shipped model classifies H×W×1 or H×W×3 images (the folder evaluation takes those). */
+export function isImageClassifier(entry: ModelEntry): boolean {
+  const s = entry.info?.inputShape;
+  return fitsExplorer(entry) || (s?.length === 3 && (s[2] === 1 || s[2] === 3) && (entry.info?.numClasses ?? entry.info?.classNames?.length ?? 0) >= 2);
+}
+
+/**
+ * The model as the lab uses it: image inputs only, and outputs that are finite numbers (weights
+ * that load but hold NaN or ∞ make every prediction meaningless: said now, not later).
+ */
+async function labModel(id: string, label: string, contents: ModelContents): Promise<LabModel> {
+  const { classifier } = contents;
+  const dispose = () => (contents.layers?.dispose(), contents.graph?.dispose(), contents.onnx?.dispose());
+  try {
+    const shape = imageTarget(classifier.info.inputShape, label, 'the lab needs');
+    const probe = tf.tidy(() => tf.all(tf.isFinite(classifier.probabilities(tf.zeros([1, ...shape])))));
+    const finite = (await probe.data())[0] === 1;
+    probe.dispose();
+    if (!finite) throw new Error(`${label}: the model's outputs are not finite numbers (NaN or ∞ in its weights?)`);
+    return { id, label, classifier, shape, dispose };
+  } catch (e) {
+    dispose();
+    throw e;
   }
-  const numClasses = saved.numClasses ?? outputDim ?? 0;
-  if (!(numClasses >= 2)) {
-    layers.dispose();
-    throw new Error(`${label}: the model does not output a class vector (output size ${outputDim})`);
-  }
-  const info: ClassifierInfo = {
-    inputShape: INPUT_SHAPE,
-    numClasses,
-    bounds: saved.bounds ?? [0, 1],
-    preprocessing: saved.preprocessing,
-    output: saved.output ?? 'logits',
-    classNames: saved.classNames,
-    dataset: saved.dataset,
-  };
-  const classifier = new Classifier((x) => layers.apply(x) as tf.Tensor, info);
-  return { id, label, classifier, layers };
 }
 
 export async function loadShipped(entry: ModelEntry): Promise<LabModel> {
-  let layers: tfl.LayersModel;
+  const infoPath = `${entry.name}/${INFO_FILE}`;
+  const saved = entry.info ? parseInfo(entry.info, infoPath) : {};
+  let artifacts: tf.io.ModelArtifacts;
   try {
-    layers = await tfl.loadLayersModel(entry.url);
+    artifacts = await tf.io.http(entry.url).load!();
   } catch (e) {
     throw new Error(`could not load ${entry.name}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return wrap(`shipped:${entry.name}`, entry.name, layers, entry.info ?? {});
+  const contents = await tfjsClassifier(artifacts, saved, {}, { where: entry.name, infoPath, infoFound: entry.info !== null });
+  return labModel(`shipped:${entry.name}`, entry.name, contents);
 }
 
 /** Reads a File as text (File.text() is missing in some older engines). */
@@ -76,15 +85,31 @@ function readText(file: File): Promise<string> {
   });
 }
 
+const lower = (f: File) => f.name.toLowerCase();
+
 /**
- * An uploaded model: one model.json (any name ending in .json other than advx.json), its weight
- * files, and optionally advx.json. Every problem becomes one readable Error.
+ * An uploaded model: one .onnx file (+ NAME.advx.json or advx.json), or one model.json (any name
+ * ending in .json other than *advx.json) with its weight files (+ advx.json). Every problem
+ * becomes one readable Error.
  */
 export async function loadUploaded(files: File[], serial: number): Promise<LabModel> {
-  const jsons = files.filter((f) => f.name.toLowerCase().endsWith('.json'));
-  const advx = jsons.find((f) => f.name.toLowerCase() === 'advx.json');
-  const modelFiles = jsons.filter((f) => f !== advx);
-  if (modelFiles.length !== 1) throw new Error(`upload one model.json with its weight files (got ${modelFiles.length} model JSON files)`);
+  const onnxFiles = files.filter((f) => lower(f).endsWith('.onnx'));
+  const jsons = files.filter((f) => lower(f).endsWith('.json'));
+  const advxFiles = jsons.filter((f) => lower(f) === INFO_FILE || lower(f).endsWith(`.${INFO_FILE}`));
+  const modelFiles = jsons.filter((f) => !advxFiles.includes(f));
+  if (advxFiles.length > 1) throw new Error(`upload one advx.json with the model (got ${advxFiles.map((f) => f.name).join(', ')})`);
+  const advx = advxFiles[0];
+  const saved: SavedInfo = advx ? parseInfoText(await readText(advx), advx.name) : {};
+  if (saved.labelsFile !== undefined) throw new Error(`${advx.name}: labelsFile cannot be read in the lab; give classNames in ${advx.name} instead`);
+  const origin = { infoPath: advx?.name ?? INFO_FILE, infoFound: advx !== undefined };
+  if (onnxFiles.length > 0) {
+    if (onnxFiles.length > 1 || modelFiles.length > 0) throw new Error(`upload one model: one .onnx file (+ NAME.advx.json), or one model.json with its weight files (got ${[...onnxFiles, ...modelFiles].map((f) => f.name).join(', ')})`);
+    const file = onnxFiles[0];
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const contents = onnxContents(bytes, () => saved, {}, { ...origin, where: file.name });
+    return labModel(`upload:${serial}`, `uploaded ${file.name} #${serial}`, contents);
+  }
+  if (modelFiles.length !== 1) throw new Error(`upload one model.json with its weight files, or one .onnx file (got ${modelFiles.length} model JSON files)`);
   const modelJson = modelFiles[0];
   let topology: { modelTopology?: unknown; weightsManifest?: Array<{ paths?: string[] }>; format?: string };
   try {
@@ -93,44 +118,22 @@ export async function loadUploaded(files: File[], serial: number): Promise<LabMo
     throw new Error(`${modelJson.name} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
   if (!topology || typeof topology !== 'object' || !topology.modelTopology) throw new Error(`${modelJson.name} is not a TF.js model.json (no modelTopology)`);
-  if (topology.format === 'graph-model' || Array.isArray((topology.modelTopology as { node?: unknown }).node)) {
-    throw new Error(`${modelJson.name} is a GraphModel; the explorer needs a LayersModel (gradients through a GraphModel are not supported here)`);
-  }
   const manifest: unknown = topology.weightsManifest ?? [];
   if (!Array.isArray(manifest) || manifest.some((g) => !g || typeof g !== 'object' || !Array.isArray((g as { paths?: unknown }).paths) || (g as { paths: unknown[] }).paths.some((p) => typeof p !== 'string'))) {
     throw new Error(`${modelJson.name}: weightsManifest must be a list of groups, each with a list of weight file paths`);
   }
   const wanted = (manifest as Array<{ paths: string[] }>).flatMap((g) => g.paths);
-  const weightFiles = files.filter((f) => !f.name.toLowerCase().endsWith('.json'));
+  const weightFiles = files.filter((f) => !lower(f).endsWith('.json'));
   const missing = wanted.filter((p) => !weightFiles.some((f) => f.name === p.split('/').pop()));
   if (missing.length) throw new Error(`${modelJson.name} needs weight files that were not uploaded: ${missing.join(', ')}`);
-  let saved: Partial<ClassifierInfo> = {};
-  if (advx) {
-    try {
-      saved = JSON.parse(await readText(advx));
-    } catch (e) {
-      throw new Error(`advx.json is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    if (!saved || typeof saved !== 'object' || Array.isArray(saved)) throw new Error('advx.json must hold an object (inputShape, numClasses, bounds, …)');
-    const b = saved.bounds;
-    if (b !== undefined && !(Array.isArray(b) && b.length === 2 && b.every(Number.isFinite) && b[0] < b[1])) throw new Error(`advx.json: bounds must be [lo, hi] with lo < hi, got ${JSON.stringify(b)}`);
-  }
-  let layers: tfl.LayersModel;
+  let artifacts: tf.io.ModelArtifacts;
   try {
-    layers = await tfl.loadLayersModel(tf.io.browserFiles([modelJson, ...weightFiles]));
+    artifacts = await tf.io.browserFiles([modelJson, ...weightFiles]).load!();
   } catch (e) {
     throw new Error(`could not load ${modelJson.name}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const model = wrap(`upload:${serial}`, `uploaded ${modelJson.name} #${serial}`, layers, saved);
-  // Weights that load but are garbage (NaN, Inf) make every prediction meaningless: say so now.
-  const probe = tf.tidy(() => tf.all(tf.isFinite(model.classifier.probabilities(tf.zeros([1, ...INPUT_SHAPE])))));
-  const finite = (await probe.data())[0] === 1;
-  probe.dispose();
-  if (!finite) {
-    layers.dispose();
-    throw new Error(`${modelJson.name}: the model's outputs are not finite numbers (NaN or ∞ in its weights?)`);
-  }
-  return model;
+  const contents = await tfjsClassifier(artifacts, saved, {}, { ...origin, where: modelJson.name });
+  return labModel(`upload:${serial}`, `uploaded ${modelJson.name} #${serial}`, contents);
 }
 
 /** The largest image file the explorer decodes. */

@@ -3,10 +3,12 @@
  * and the graph's inputs and outputs. protobufjs with the official schema (schema.ts, generated
  * from onnx.proto) rather than the `onnx-proto` package: that one pins protobufjs 6 and an older
  * schema, while this way the schema is the official file, the library the maintained one.
+ * Decoded by reflection (wire.ts), so that it also runs in the lab under its CSP.
  */
 import protobuf from 'protobufjs/light.js';
 import { AdvxError } from '../../core/errors.ts';
 import { ONNX_SCHEMA } from './schema.ts';
+import { decodeMessage } from './wire.ts';
 
 const root = protobuf.Root.fromJSON(ONNX_SCHEMA);
 const ModelProto = root.lookupType('onnx.ModelProto');
@@ -122,14 +124,14 @@ function valueInfo(v: Record<string, unknown>, where: string): ValueInfo {
 
 /** Decodes a TensorProto file (ONNX's test data: input_0.pb, output_0.pb). */
 export function decodeTensor(bytes: Uint8Array): ConstantValue {
-  return tensorValue(TensorProto.toObject(TensorProto.decode(bytes)));
+  return tensorValue(decodeMessage(TensorProto, bytes));
 }
 
 /** Decodes an .onnx file; `where` names it in errors. */
 export function decodeModel(bytes: Uint8Array, where = 'the ONNX model'): OnnxGraph {
   let model: Record<string, any>;
   try {
-    model = ModelProto.toObject(ModelProto.decode(bytes));
+    model = decodeMessage(ModelProto, bytes);
   } catch (e) {
     throw new AdvxError(`${where} is not a valid ONNX file (${(e as Error).message})`);
   }
