@@ -1,7 +1,8 @@
 /**
  * ONNX models as white-box classifiers: the graph is imported as TF.js ops (onnx/graph.ts), so
  * gradient attacks work on a model trained in PyTorch. Images in advx are NHWC while ONNX image
- * models take NCHW: the classifier's forward transposes once at the input, unseen by the user.
+ * models take NCHW: the classifier feeds its NHWC batch as such, and the graph transposes it
+ * only if its first op reads axes by position (a convolution takes NHWC as it is).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
@@ -31,9 +32,9 @@ export function toFileLayout(x: tf.Tensor): tf.Tensor {
   return x.rank === 4 ? tf.transpose(x, [0, 3, 1, 2]) : x;
 }
 
-/** The forward a Classifier gets: NHWC in, the model's NCHW inside; the output at index `output`. */
+/** The forward a Classifier gets: NHWC in (as toFileLayout would give the file); the output at index `output`. */
 export function nhwcForward(model: OnnxModel, output = 0): (x: tf.Tensor) => tf.Tensor {
-  return (x) => tf.tidy(() => model.forward(toFileLayout(x), output));
+  return (x) => model.forward(x, output, x.rank === 4);
 }
 
 /** Ops that pass a value through unchanged, skipped when looking for the op that ends an output. */

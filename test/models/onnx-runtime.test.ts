@@ -16,8 +16,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import protobuf from 'protobufjs/light.js';
 import { setup } from '../helpers/backend.ts';
 import { advx, BIN, lastJson } from '../helpers/cli.ts';
+import { twoHeads } from '../helpers/onnx-models.ts';
 import { loadClassifier } from '../../src/node/load-model.ts';
 import { OnnxRuntimeModel } from '../../src/node/onnx-runtime.ts';
+import { importOnnx } from '../../src/models/onnx.ts';
 import { ONNX_SCHEMA } from '../../src/models/onnx/schema.ts';
 import { loadDataset } from '../../src/node/datasets.ts';
 
@@ -75,6 +77,73 @@ for (const backend of ['cpu', 'wasm'] as const) {
   });
 }
 
+/**
+ * A graph that moves images between layouts (the importer keeps them NHWC between convolutions
+ * and transposes lazily): a conv, a [C, 1, 1] bias added by broadcast, an asymmetric Pad, a
+ * strided depthwise and a grouped conv, batch norm, max pooling, then ops that read axes by
+ * position (Softmax and Concat on the channel axis, Flatten), and an NHWC intermediate as output.
+ */
+function layoutGraph(): Uint8Array {
+  const Model = protobuf.Root.fromJSON(ONNX_SCHEMA).lookupType('onnx.ModelProto');
+  let seed = 7;
+  const random = (n: number) => Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
+  const floats = (name: string, dims: number[]) => ({ name, dims, data_type: 1, float_data: random(dims.reduce((a, b) => a * b, 1)) });
+  const info = (name: string, dims: number[]) => ({ name, type: { tensor_type: { elem_type: 1, shape: { dim: dims.map((d) => ({ dim_value: d })) } } } });
+  const ints = (name: string, values: number[]) => ({ name, type: 7, ints: values });
+  const int = (name: string, i: number) => ({ name, type: 2, i });
+  const node = (op_type: string, input: string[], output: string, attribute: object[] = []) => ({ op_type, name: output, input, output: [output], attribute });
+  const initializer = [
+    floats('w1', [4, 3, 3, 3]), floats('b1', [4]), floats('cb', [4, 1, 1]), floats('w2', [4, 1, 3, 3]), floats('w3', [6, 2, 1, 1]),
+    floats('scale', [4]), floats('shift', [4]), floats('mean', [4]), { ...floats('var', [4]), float_data: [0.5, 1, 1.5, 2] },
+    { name: 'pads', dims: [8], data_type: 7, int64_data: [0, 0, 1, 0, 0, 0, 0, 2] }, { name: 'fill', dims: [], data_type: 1, float_data: [0.5] },
+  ];
+  const nodes = [
+    node('Conv', ['x', 'w1', 'b1'], 'c1', [ints('pads', [1, 1, 1, 1])]),
+    node('Add', ['c1', 'cb'], 'a1'),
+    node('Relu', ['a1'], 'r1'),
+    node('Pad', ['r1', 'pads', 'fill'], 'p1'),
+    node('Conv', ['p1', 'w2'], 'c2', [int('group', 4), ints('strides', [2, 2]), ints('pads', [1, 0, 1, 1])]),
+    node('BatchNormalization', ['c2', 'scale', 'shift', 'mean', 'var'], 'n2'),
+    node('Conv', ['n2', 'w3'], 'c3', [int('group', 2)]),
+    node('MaxPool', ['c3'], 'm3', [ints('kernel_shape', [2, 2]), ints('strides', [1, 1])]),
+    node('Sigmoid', ['m3'], 's3'),
+    node('Softmax', ['s3'], 'sm', [int('axis', 1)]),
+    node('Concat', ['sm', 's3'], 'cat', [int('axis', 1)]),
+    node('Flatten', ['cat'], 'out'),
+    node('GlobalAveragePool', ['r1'], 'g1'),
+    node('Flatten', ['g1'], 'pooled'),
+  ];
+  const graph = { name: 'layouts', node: nodes, initializer, input: [info('x', [2, 3, 7, 6])], output: [info('out', [2, 108]), info('pooled', [2, 4]), info('r1', [2, 4, 7, 6])] };
+  return Model.encode(Model.fromObject({ ir_version: 8, opset_import: [{ domain: '', version: 13 }], graph })).finish();
+}
+
+test('a graph whose images change layout between ops gives onnxruntime-node\'s outputs within 1e-4, on cpu and wasm, fed NCHW or NHWC', async (t) => {
+  const ort = await import('onnxruntime-node');
+  const bytes = layoutGraph();
+  const session = await ort.InferenceSession.create(bytes);
+  const data = Float32Array.from({ length: 2 * 3 * 7 * 6 }, (_, i) => Math.sin(i * 0.37));
+  const want = await session.run({ x: new ort.Tensor('float32', data, [2, 3, 7, 6]) });
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await setup(backend);
+    const model = importOnnx(bytes);
+    const nchw = tf.tensor(data, [2, 3, 7, 6]);
+    const nhwc = tf.transpose(nchw, [0, 2, 3, 1]);
+    for (const [fed, channelsLast] of [[nchw, false], [nhwc, true]] as const) {
+      const got = tf.tidy(() => model.run({ x: fed }, new Set(channelsLast ? ['x'] : [])) as tf.Tensor[]);
+      model.outputs.forEach((o, i) => {
+        assert.deepEqual(got[i].shape, want[o.name].dims, o.name);
+        const diff = maxAbsDiff(got[i].dataSync(), want[o.name].data as Float32Array);
+        t.diagnostic(`${backend}, fed ${channelsLast ? 'NHWC' : 'NCHW'}, ${o.name}: max |TF.js − onnxruntime| = ${diff.toExponential(2)}`);
+        assert.ok(diff <= 1e-4, `${o.name}: ${diff}`);
+      });
+      tf.dispose(got);
+    }
+    tf.dispose([nchw, nhwc]);
+    model.dispose();
+  }
+  await session.release();
+});
+
 test('square through --runtime onnxruntime: the runtime answered exactly the queries results.json counts, plus two re-checks per image', (t) => {
   const runs = ['onnxruntime', 'tfjs'].map((runtime) => {
     const out = join(tmp, `square-${runtime}`);
@@ -109,41 +178,6 @@ test('a white-box attack under --runtime onnxruntime is refused in one line, exi
   assert.equal(folder.status, 2);
   assert.match(folder.stderr.trim(), /^advx: --runtime onnxruntime runs an \.onnx --model, not /);
 });
-
-/**
- * A model with two class vectors over a flattened 28×28×1 image: "a" always says class 7, "b"
- * class 1 (zero weights, a bias). With `softsign`, "b" ends in Softsign, an op advx's importer
- * does not map (ONNX Runtime does).
- */
-function twoHeads(softsign: boolean): Uint8Array {
-  const Model = protobuf.Root.fromJSON(ONNX_SCHEMA).lookupType('onnx.ModelProto');
-  const dims = (...d: Array<number | string>) => ({ dim: d.map((v) => (typeof v === 'string' ? { dim_param: v } : { dim_value: v })) });
-  const info = (name: string, ...d: Array<number | string>) => ({ name, type: { tensor_type: { elem_type: 1, shape: dims(...d) } } });
-  const tensor = (name: string, shape: number[], values: number[]) => ({ name, dims: shape, data_type: 1, float_data: values });
-  const bias = (k: number) => Array.from({ length: 10 }, (_, i) => (i === k ? 2 : 0));
-  const node = (op_type: string, input: string[], output: string) => ({ op_type, name: output, input, output: [output] });
-  const nodes = [
-    node('Flatten', ['input'], 'flat'),
-    node('MatMul', ['flat', 'wa'], 'za'),
-    node('Add', ['za', 'ba'], 'a'),
-    node('MatMul', ['flat', 'wb'], 'zb'),
-    node('Add', ['zb', 'bb'], softsign ? 'pre_b' : 'b'),
-    ...(softsign ? [node('Softsign', ['pre_b'], 'b')] : []),
-  ];
-  return Model.encode(
-    Model.fromObject({
-      ir_version: 8,
-      opset_import: [{ domain: '', version: 13 }],
-      graph: {
-        name: 'two-heads',
-        node: nodes,
-        initializer: [tensor('wa', [784, 10], new Array(7840).fill(0)), tensor('ba', [10], bias(7)), tensor('wb', [784, 10], new Array(7840).fill(0)), tensor('bb', [10], bias(1))],
-        input: [info('input', 'batch', 1, 28, 28)],
-        output: [info('a', 'batch', 10), info('b', 'batch', 10)],
-      },
-    }),
-  ).finish();
-}
 
 const LIMIT = 200;
 const labels = loadDataset('mnist').test.labels.subarray(0, LIMIT);

@@ -30,7 +30,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels, PARALLEL, ptr, splitRange } from './native.ts';
-import { alloc, BACKEND, callOriginal, dispose, f32, type KernelArgs, makeAlias, releaseAlias, type WasmBackend } from './util.ts';
+import { alloc, BACKEND, callOriginal, convGeometry, dispose, f32, type KernelArgs, makeAlias, releaseAlias, type WasmBackend } from './util.ts';
 
 /** Output pixels per GEMM chunk; tuned on the CNN's shapes (see bench/kernels.ts). */
 export const FILTER_CHUNK = { pixels: 1024 };
@@ -38,15 +38,9 @@ export const FILTER_CHUNK = { pixels: 1024 };
 export function conv2DBackpropFilter({ inputs, backend: be, attrs }: KernelArgs): tf.TensorInfo {
   const backend = be as WasmBackend;
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  const fmt = tf.backend_util.convertConv2DDataFormat(dataFormat);
-  if (fmt !== 'channelsLast') throw new Error(`advx wasm Conv2DBackpropFilter supports only NHWC, got ${dataFormat}`);
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, fmt);
-  const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: O } = info;
-  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = info;
-  const PT = info.padInfo.top;
-  const PL = info.padInfo.left;
+  const attr = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (tf.backend_util.convertConv2DDataFormat(attr.dataFormat) !== 'channelsLast') throw new Error(`advx wasm Conv2DBackpropFilter supports only NHWC, got ${attr.dataFormat}`);
+  const { N: batchSize, H, W, C, OH, OW, O, FH, FW, SH, SW, PT, PL } = convGeometry(x.shape, attr.filterShape, attr, false);
   const K = FH * FW * C;
   const P = batchSize * OH * OW;
 

@@ -24,7 +24,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels, PARALLEL, ptr, splitRange } from './native.ts';
-import { alloc, BACKEND, callOriginal, dispose, f32, type KernelArgs, makeAlias, releaseAlias, transposeTensor, type WasmBackend } from './util.ts';
+import { alloc, BACKEND, callOriginal, convGeometry, dispose, f32, type KernelArgs, makeAlias, releaseAlias, transposeTensor, type WasmBackend } from './util.ts';
 
 /** Target size (floats) of one chunk of cols; tuned on the CNN's shapes (see bench/kernels.ts). */
 export const INPUT_CHUNK = { floats: 1 << 17 };
@@ -34,17 +34,11 @@ export const INPUT_DIRECT = { enabled: true };
 export function conv2DBackpropInput({ inputs, backend: be, attrs }: KernelArgs): tf.TensorInfo {
   const backend = be as WasmBackend;
   const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as tf.Conv2DBackpropInputAttrs;
-  const fmt = tf.backend_util.convertConv2DDataFormat(dataFormat);
-  if (fmt !== 'channelsLast' || dy.dtype !== 'float32' || filter.dtype !== 'float32') {
+  const attr = attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  if (tf.backend_util.convertConv2DDataFormat(attr.dataFormat) !== 'channelsLast' || dy.dtype !== 'float32' || filter.dtype !== 'float32') {
     return callOriginal(tf.Conv2DBackpropInput, inputs, backend, attrs);
   }
-  const info = tf.backend_util.computeConv2DInfo(
-    inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, fmt);
-  const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: O } = info;
-  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW } = info;
-  const PT = info.padInfo.top;
-  const PL = info.padInfo.left;
+  const { N: batchSize, H, W, C, OH, OW, O, FH, FW, SH, SW, PT, PL } = convGeometry(attr.inputShape, filter.shape, attr, false);
   const K = FH * FW * C;
   const P = batchSize * OH * OW;
 

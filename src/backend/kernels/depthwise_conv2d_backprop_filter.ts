@@ -12,19 +12,14 @@
  * the equivalent zero-inserted filter).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { alloc, BACKEND, f32, type KernelArgs, type WasmBackend } from './util.ts';
+import { alloc, BACKEND, convGeometry, f32, type KernelArgs, type WasmBackend } from './util.ts';
 
 export function depthwiseConv2dNativeBackpropFilter({ inputs, backend: be, attrs }: KernelArgs): tf.TensorInfo {
   const backend = be as WasmBackend;
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const { strides, dilations, pad, dimRoundingMode, filterShape } = attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
+  const attr = attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('advx wasm DepthwiseConv2dNativeBackpropFilter supports only float32');
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filterShape, strides, dilations ?? 1, pad, dimRoundingMode, true);
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: O } = info;
-  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW, dilationHeight: DH, dilationWidth: DW } = info;
-  const PT = info.padInfo.top;
-  const PL = info.padInfo.left;
+  const { N, H, W, C, OH, OW, O, FH, FW, SH, SW, DH, DW, PT, PL } = convGeometry(x.shape, attr.filterShape, attr, true);
   const M = O / C;
 
   const acc = new Float64Array(FH * FW * O);

@@ -14,19 +14,14 @@
  * backend ~250 ms); 8×14×14×512: ~25 ms (cpu ~56 ms).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { alloc, BACKEND, f32, type KernelArgs, type WasmBackend } from './util.ts';
+import { alloc, BACKEND, convGeometry, f32, type KernelArgs, type WasmBackend } from './util.ts';
 
 export function depthwiseConv2dNativeBackpropInput({ inputs, backend: be, attrs }: KernelArgs): tf.TensorInfo {
   const backend = be as WasmBackend;
   const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-  const { strides, dilations, pad, dimRoundingMode, inputShape } = attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
+  const attr = attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
   if (dy.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error('advx wasm DepthwiseConv2dNativeBackpropInput supports only float32');
-  const info = tf.backend_util.computeConv2DInfo(
-    inputShape, filter.shape as [number, number, number, number], strides, dilations ?? 1, pad, dimRoundingMode, true);
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: O } = info;
-  const { filterHeight: FH, filterWidth: FW, strideHeight: SH, strideWidth: SW, dilationHeight: DH, dilationWidth: DW } = info;
-  const PT = info.padInfo.top;
-  const PL = info.padInfo.left;
+  const { N, H, W, C, OH, OW, O, FH, FW, SH, SW, DH, DW, PT, PL } = convGeometry(attr.inputShape, filter.shape, attr, true);
   const M = O / C;
 
   const out = alloc(backend, [N, H, W, C]);

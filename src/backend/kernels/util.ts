@@ -128,3 +128,48 @@ export function transposeTensor(backend: WasmBackend, src: tf.TensorInfo, dst: t
   const dv = f32(backend, dst);
   for (let i = 0; i < batch; i++) transpose2d(sv, i * rows * cols, rows, cols, dv, i * rows * cols);
 }
+
+/** The geometry of a 2-D convolution (NHWC) in the short names the kernels' loops use. */
+export interface ConvGeometry {
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  OH: number;
+  OW: number;
+  O: number;
+  FH: number;
+  FW: number;
+  SH: number;
+  SW: number;
+  DH: number;
+  DW: number;
+  /** Padding before the first row and column (the rest follows from the output size). */
+  PT: number;
+  PL: number;
+}
+
+/** The attributes every convolution gradient kernel has (Conv2D's have no dilations: 1). */
+type ConvAttrs = Pick<tf.DepthwiseConv2dNativeBackpropInputAttrs, 'strides' | 'pad' | 'dimRoundingMode'> &
+  Partial<Pick<tf.DepthwiseConv2dNativeBackpropInputAttrs, 'dilations'>>;
+
+/**
+ * Unpacks a convolution's attributes through TF.js's own `computeConv2DInfo`, so the gradient
+ * kernels read strides, dilations, 'same' / 'valid' / explicit pads and rounding exactly as the
+ * forward op did. `filterShape` is [fh, fw, inC, outC], or [fh, fw, C, multiplier] when `depthwise`.
+ */
+export function convGeometry(
+  inShape: number[],
+  filterShape: number[],
+  attrs: ConvAttrs,
+  depthwise: boolean,
+): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    inShape as [number, number, number, number], filterShape as [number, number, number, number],
+    attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, depthwise, 'channelsLast');
+  return {
+    N: info.batchSize, H: info.inHeight, W: info.inWidth, C: info.inChannels, OH: info.outHeight, OW: info.outWidth, O: info.outChannels,
+    FH: info.filterHeight, FW: info.filterWidth, SH: info.strideHeight, SW: info.strideWidth, DH: info.dilationHeight, DW: info.dilationWidth,
+    PT: info.padInfo.top, PL: info.padInfo.left,
+  };
+}

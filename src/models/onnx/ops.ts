@@ -1,7 +1,8 @@
 /**
- * ONNX operators as TF.js ops, one table entry per op type (opset 11–18 semantics). Tensors keep
- * ONNX's NCHW layout; convolutions and pooling transpose to TF.js's NHWC and back around each
- * call: two cheap transposes per layer buy one obviously correct layout everywhere else.
+ * ONNX operators as TF.js ops, one table entry per op type (opset 11–18 semantics). Values mean
+ * ONNX's NCHW layout; TF.js's convolutions and pools are NHWC, so they are written NHWC and ops
+ * that do not care about axis order say so (`nhwc`): the graph (layout.ts) then keeps images
+ * NHWC between them and transposes only where an op reads axes by position.
  *
  * Integer values (shapes, axes, indices) stay on the JS side as HostArray, so PyTorch's
  * Shape → Gather → Unsqueeze → Concat → Reshape chains give Reshape plain numbers. An op with a
@@ -18,12 +19,23 @@ export interface OpContext {
   node: OnnxNode;
   /** The model's opset for the default domain: some ops changed attributes into inputs. */
   opset: number;
+  /** What the op's `prepare` made of its constant inputs at import, if it did. */
+  prepared?: unknown;
 }
 
 interface Op {
   run(inputs: Inputs, ctx: OpContext): Value | Value[];
   /** Exact JS arithmetic on small integer values; undefined when the case is not covered. */
   host?(inputs: HostArray[], ctx: OpContext): HostArray | undefined;
+  /**
+   * The op on channels-last images: its `data` inputs (default [0]) arrive NHWC when of rank 4
+   * (lower ranks broadcast to 4 as NCHW first) and a rank-4 result leaves NHWC. Without `run` the
+   * op's own run serves (elementwise ops). `always`: take NHWC even from an NCHW input (convs and
+   * pools, which would transpose anyway); otherwise only when a data input already is NHWC.
+   */
+  nhwc?: { run?(inputs: Inputs, ctx: OpContext): Value; data?: number[]; always?: boolean };
+  /** Work on constant inputs (others undefined) done once at import; handed back as ctx.prepared. */
+  prepare?(inputs: Inputs, ctx: OpContext): tf.TensorContainer;
 }
 
 /** An op (or a variant of one) the importer does not map: ONNX Runtime may still run the file. */
@@ -44,7 +56,7 @@ function numbers(v: Value): number[] {
   return v instanceof HostArray ? v.data : Array.from(v.dataSync());
 }
 
-function shapeOf(v: Value): number[] {
+export function shapeOf(v: Value): number[] {
   return v instanceof HostArray ? v.shape : v.shape;
 }
 
@@ -73,10 +85,26 @@ function listArg(inputs: Inputs, ctx: OpContext, name: string, index: number, si
 
 const axisOf = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
 
-// ---- convolution and pooling (2-D, NCHW outside, NHWC inside) ----
+// ---- convolution and pooling (2-D, NHWC) ----
 
-const toNhwc = (x: tf.Tensor) => tf.transpose(x, [0, 2, 3, 1]);
-const toNchw = (x: tf.Tensor) => tf.transpose(x, [0, 3, 1, 2]);
+/** A transpose, or a free reshape when it moves no data (the axes longer than 1 keep their order: 1-channel images, [N, C, 1, 1]). */
+function permute(x: tf.Tensor, perm: number[]): tf.Tensor {
+  const moved = perm.filter((p) => x.shape[p] !== 1);
+  const shape = perm.map((p) => x.shape[p]);
+  return moved.every((p, i) => i === 0 || moved[i - 1] < p) ? tf.reshape(x, shape) : tf.transpose(x, perm);
+}
+
+export const toNhwc = (x: tf.Tensor) => permute(x, [0, 2, 3, 1]);
+export const toNchw = (x: tf.Tensor) => permute(x, [0, 3, 1, 2]);
+
+/** An NHWC op on an NCHW input, for when the graph hands it one it could not keep NHWC. */
+function viaNhwc(f: (inputs: Inputs, ctx: OpContext) => tf.Tensor) {
+  return (inputs: Inputs, ctx: OpContext): tf.Tensor => {
+    const x = x0(inputs, ctx);
+    check2d(x, ctx);
+    return toNchw(f([toNhwc(x), ...inputs.slice(1)], ctx));
+  };
+}
 
 /** [[top, bottom], [left, right]] from pads or auto_pad, for an input of spatial size `size`. */
 function spatialPads(ctx: OpContext, size: number[], kernel: number[], strides: number[], dilations: number[]): Array<[number, number]> {
@@ -121,32 +149,45 @@ function dilateFilter(filter: tf.Tensor, dilations: number[]): tf.Tensor {
   return f;
 }
 
-function conv(inputs: Inputs, ctx: OpContext): tf.Tensor {
-  const x = x0(inputs, ctx);
-  const w = toTensor(required(inputs, 1, ctx));
-  check2d(x, ctx);
+/** A Conv's weights in TF.js's layout: one [kh, kw, in, out] filter per group, or one depthwise [kh, kw, C, m]. */
+type ConvFilters = {
+  depthwise: boolean;
+  filters: tf.Tensor4D[];
+};
+
+/** ConvFilters from ONNX's [out, in / group, kh, kw]; made at import for constant weights (most models). */
+function convFilters(w: tf.Tensor, ctx: OpContext): ConvFilters {
   const [outChannels, perGroup, kh, kw] = w.shape;
   const group = attr(ctx, 'group', 1);
-  const strides = attr(ctx, 'strides', [1, 1]) as [number, number];
-  const dilations = attr(ctx, 'dilations', [1, 1]) as [number, number];
-  const pads = spatialPads(ctx, x.shape.slice(2), [kh, kw], strides, dilations);
-  const input = padNhwc(toNhwc(x), pads);
-  // [kh, kw, in, out] filters as TF.js wants them, from ONNX's [out, in / group, kh, kw].
+  const dilations = attr(ctx, 'dilations', [1, 1]);
   const dense = (weights: tf.Tensor) => dilateFilter(tf.transpose(weights, [2, 3, 1, 0]), dilations) as tf.Tensor4D;
-  let y: tf.Tensor;
-  if (group === 1) {
-    y = tf.conv2d(input as tf.Tensor4D, dense(w), strides, 'valid');
-  } else if (perGroup === 1 && group === x.shape[1]) {
-    // Depthwise: output channel c·m + j reads input channel c, as TF.js's [kh, kw, C, m] filter.
-    const filter = dilateFilter(tf.transpose(tf.reshape(w, [group, outChannels / group, kh, kw]), [2, 3, 0, 1]), dilations) as tf.Tensor4D;
-    y = tf.depthwiseConv2d(input as tf.Tensor4D, filter, strides, 'valid');
-  } else {
-    const xs = tf.split(input, group, 3);
-    const ws = tf.split(w, group, 0);
-    y = tf.concat(xs.map((xi, g) => tf.conv2d(xi as tf.Tensor4D, dense(ws[g]), strides, 'valid')), 3);
-  }
-  if (inputs[2] !== undefined) y = tf.add(y, toTensor(inputs[2]));
-  return toNchw(y);
+  if (group === 1) return { depthwise: false, filters: [dense(w)] };
+  // Depthwise (one input channel per group): output channel c·m + j reads input channel c, as TF.js's [kh, kw, C, m] filter.
+  if (perGroup === 1) return { depthwise: true, filters: [dilateFilter(tf.transpose(tf.reshape(w, [group, outChannels / group, kh, kw]), [2, 3, 0, 1]), dilations) as tf.Tensor4D] };
+  return { depthwise: false, filters: tf.split(w, group, 0).map(dense) };
+}
+
+function conv(inputs: Inputs, ctx: OpContext): tf.Tensor {
+  const x = x0(inputs, ctx) as tf.Tensor4D;
+  const w = required(inputs, 1, ctx);
+  const [, , kh, kw] = shapeOf(w);
+  const { depthwise, filters } = (ctx.prepared as ConvFilters | undefined) ?? convFilters(toTensor(w), ctx);
+  const strides = attr(ctx, 'strides', [1, 1]) as [number, number];
+  const [top, left] = spatialPads(ctx, x.shape.slice(1, 3), [kh, kw], strides, attr(ctx, 'dilations', [1, 1]));
+  // Explicit padding rather than tf.pad: the kernels pad on the fly, sparing a copy of x (and of dy in the gradient).
+  const pad: tf.backend_util.ExplicitPadding = [[0, 0], top, left, [0, 0]];
+  const bias = inputs[2] === undefined ? undefined : toTensor(inputs[2]);
+  // TF.js fuses the bias into a plain convolution (its fused depthwise takes no explicit pads).
+  if (!depthwise && filters.length === 1) return tf.fused.conv2d({ x, filter: filters[0], strides, pad, bias });
+  const y = depthwise
+    ? tf.depthwiseConv2d(x, filters[0], strides, pad)
+    : tf.concat(tf.split(x, filters.length, 3).map((xi, g) => tf.conv2d(xi as tf.Tensor4D, filters[g], strides, pad)), 3);
+  return bias === undefined ? y : tf.add(y, bias);
+}
+
+function prepareConv(inputs: Inputs, ctx: OpContext): ConvFilters | undefined {
+  const w = inputs[1];
+  return w instanceof tf.Tensor && w.rank === 4 ? convFilters(w, ctx) : undefined;
 }
 
 /** The kernel, strides and padding of a pooling node; ceil_mode becomes extra padding at the end. */
@@ -155,7 +196,7 @@ function poolGeometry(x: tf.Tensor, ctx: OpContext) {
   if (attr(ctx, 'dilations', [1, 1]).some((d) => d !== 1)) throw unsupported(ctx.node, 'with dilations');
   const kernel = attr(ctx, 'kernel_shape', [1, 1]) as [number, number];
   const strides = attr(ctx, 'strides', [1, 1]) as [number, number];
-  const size = x.shape.slice(2);
+  const size = x.shape.slice(1, 3);
   const pads = spatialPads(ctx, size, kernel, strides, [1, 1]);
   const extra = size.map((n, i) => {
     if (!attr(ctx, 'ceil_mode', 0)) return 0;
@@ -172,8 +213,8 @@ function maxPool(inputs: Inputs, ctx: OpContext): tf.Tensor {
   if (ctx.node.outputs[1]) throw unsupported(ctx.node, 'with an Indices output');
   const x = x0(inputs, ctx);
   const { kernel, strides, pads, extra } = poolGeometry(x, ctx);
-  const padded = padNhwc(toNhwc(x), pads.map(([a, b], i) => [a, b + extra[i]]), -Infinity);
-  return toNchw(tf.maxPool(padded as tf.Tensor4D, kernel, strides, 'valid'));
+  const padded = padNhwc(x, pads.map(([a, b], i) => [a, b + extra[i]]), -Infinity);
+  return tf.maxPool(padded as tf.Tensor4D, kernel, strides, 'valid');
 }
 
 /**
@@ -183,14 +224,24 @@ function maxPool(inputs: Inputs, ctx: OpContext): tf.Tensor {
 function averagePool(inputs: Inputs, ctx: OpContext): tf.Tensor {
   const x = x0(inputs, ctx);
   const { kernel, strides, pads, extra } = poolGeometry(x, ctx);
-  const nhwc = toNhwc(x) as tf.Tensor4D;
+  const nhwc = x as tf.Tensor4D;
   const full = pads.map(([a, b], i) => [a, b + extra[i]] as [number, number]);
   const pool = (t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, kernel, strides, 'valid');
-  if (full.every(([a, b]) => a === 0 && b === 0)) return toNchw(pool(nhwc));
+  if (full.every(([a, b]) => a === 0 && b === 0)) return pool(nhwc);
   const ones = tf.ones([1, ...nhwc.shape.slice(1, 3), 1]);
   const include = attr(ctx, 'count_include_pad', 0) ? 1 : 0;
   const mask = padNhwc(padNhwc(ones, pads, include), extra.map((e) => [0, e] as [number, number]), 0);
-  return toNchw(tf.div(pool(padNhwc(nhwc, full)), pool(mask)));
+  return tf.div(pool(padNhwc(nhwc, full)), pool(mask));
+}
+
+/** Inference batch norm; the per-channel parameters broadcast on axis 1 (NCHW) or the last (NHWC). */
+function batchNorm(inputs: Inputs, ctx: OpContext, channelsLast: boolean): tf.Tensor {
+  if (attr(ctx, 'training_mode', 0)) throw unsupported(ctx.node, 'in training mode');
+  const x = x0(inputs, ctx);
+  const perChannel = (i: number) => tf.reshape(toTensor(required(inputs, i, ctx)), channelsLast ? [-1] : [-1, ...x.shape.slice(2).map(() => 1)]);
+  const [scale, bias, mean, variance] = [1, 2, 3, 4].map(perChannel);
+  const factor = tf.div(scale, tf.sqrt(tf.add(variance, attr(ctx, 'epsilon', 1e-5))));
+  return tf.add(tf.mul(tf.sub(x, mean), factor), bias);
 }
 
 // ---- shapes ----
@@ -255,14 +306,16 @@ function hostSlice([x]: HostArray[], inputs: Inputs, ctx: OpContext): HostArray 
   return new HostArray([data.length], data, x.isInt);
 }
 
-function pad(inputs: Inputs, ctx: OpContext): tf.Tensor {
+/** Pad; on an NHWC image (`channelsLast`) the pads, given for NCHW, are permuted to match. */
+function pad(inputs: Inputs, ctx: OpContext, channelsLast = false): tf.Tensor {
   const x = x0(inputs, ctx);
   const mode = attr(ctx, 'mode', 'constant');
   const given = listArg(inputs, ctx, 'pads', 1, 11) ?? [];
   const value = ctx.opset >= 11 ? (inputs[2] === undefined ? 0 : numbers(inputs[2])[0]) : attr(ctx, 'value', 0);
   const axes = (ctx.opset >= 18 && inputs[3] !== undefined ? numbers(inputs[3]) : x.shape.map((_, i) => i)).map((a) => axisOf(a, x.rank));
-  const pads = x.shape.map(() => [0, 0] as [number, number]);
-  axes.forEach((axis, i) => (pads[axis] = [given[i], given[i + axes.length]]));
+  const nchw = x.shape.map(() => [0, 0] as [number, number]);
+  axes.forEach((axis, i) => (nchw[axis] = [given[i], given[i + axes.length]]));
+  const pads = channelsLast ? [0, 2, 3, 1].map((a) => nchw[a]) : nchw;
   const grow = pads.map(([a, b]) => [Math.max(a, 0), Math.max(b, 0)] as [number, number]);
   let y: tf.Tensor;
   if (mode === 'constant') y = tf.pad(x, grow, value);
@@ -307,6 +360,7 @@ function gemm(inputs: Inputs, ctx: OpContext): tf.Tensor {
 function binary(op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, js: (a: number, b: number) => number): Op {
   return {
     run: (inputs, ctx) => op(x0(inputs, ctx), toTensor(required(inputs, 1, ctx))),
+    nhwc: { data: [0, 1] },
     host: ([a, b]) => {
       const isInt = a.isInt && b.isInt;
       const f = isInt ? (p: number, q: number) => Math.trunc(js(p, q)) : js;
@@ -318,8 +372,9 @@ function binary(op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, js: (a: number, b
   };
 }
 
+/** Elementwise unary ops: any layout. */
 function unary(op: (x: tf.Tensor) => tf.Tensor): Op {
-  return { run: (inputs, ctx) => op(x0(inputs, ctx)) };
+  return { run: (inputs, ctx) => op(x0(inputs, ctx)), nhwc: {} };
 }
 
 /** Softmax and LogSoftmax: opset 13 works along one axis (default −1); before, on the input flattened to 2-D at `axis` (default 1). */
@@ -361,25 +416,16 @@ function castTarget(ctx: OpContext): 'float' | 'int' | 'bool' {
   throw unsupported(ctx.node, `to data type ${to}`);
 }
 
-const identity: Op = { run: (inputs, ctx) => required(inputs, 0, ctx), host: ([x]) => x };
+const identity: Op = { run: (inputs, ctx) => required(inputs, 0, ctx), host: ([x]) => x, nhwc: {} };
 
 /** Every mapped op type. */
 export const OPS: Record<string, Op> = {
-  Conv: { run: conv },
-  MaxPool: { run: maxPool },
-  AveragePool: { run: averagePool },
-  GlobalAveragePool: unary((x) => tf.mean(x, x.shape.map((_, i) => i).slice(2), true)),
-  GlobalMaxPool: unary((x) => tf.max(x, x.shape.map((_, i) => i).slice(2), true)),
-  BatchNormalization: {
-    run: (inputs, ctx) => {
-      if (attr(ctx, 'training_mode', 0)) throw unsupported(ctx.node, 'in training mode');
-      const x = x0(inputs, ctx);
-      const perChannel = (i: number) => tf.reshape(toTensor(required(inputs, i, ctx)), [-1, ...x.shape.slice(2).map(() => 1)]);
-      const [scale, bias, mean, variance] = [1, 2, 3, 4].map(perChannel);
-      const factor = tf.div(scale, tf.sqrt(tf.add(variance, attr(ctx, 'epsilon', 1e-5))));
-      return tf.add(tf.mul(tf.sub(x, mean), factor), bias);
-    },
-  },
+  Conv: { run: viaNhwc(conv), nhwc: { run: conv, always: true }, prepare: prepareConv },
+  MaxPool: { run: viaNhwc(maxPool), nhwc: { run: maxPool, always: true } },
+  AveragePool: { run: viaNhwc(averagePool), nhwc: { run: averagePool, always: true } },
+  GlobalAveragePool: { ...unary((x) => tf.mean(x, x.shape.map((_, i) => i).slice(2), true)), nhwc: { run: (inputs, ctx) => tf.mean(x0(inputs, ctx), [1, 2], true) } },
+  GlobalMaxPool: { ...unary((x) => tf.max(x, x.shape.map((_, i) => i).slice(2), true)), nhwc: { run: (inputs, ctx) => tf.max(x0(inputs, ctx), [1, 2], true) } },
+  BatchNormalization: { run: (inputs, ctx) => batchNorm(inputs, ctx, false), nhwc: { run: (inputs, ctx) => batchNorm(inputs, ctx, true) } },
   Gemm: { run: gemm },
   MatMul: { run: (inputs, ctx) => matMul(x0(inputs, ctx), toTensor(required(inputs, 1, ctx))) },
   Add: binary(tf.add, (a, b) => a + b),
@@ -388,7 +434,7 @@ export const OPS: Record<string, Op> = {
   Div: binary(tf.div, (a, b) => a / b),
   Pow: binary(tf.pow, (a, b) => a ** b),
   Relu: unary(tf.relu),
-  LeakyRelu: { run: (inputs, ctx) => tf.leakyRelu(x0(inputs, ctx), attr(ctx, 'alpha', 0.01)) },
+  LeakyRelu: { run: (inputs, ctx) => tf.leakyRelu(x0(inputs, ctx), attr(ctx, 'alpha', 0.01)), nhwc: {} },
   Sigmoid: unary(tf.sigmoid),
   Tanh: unary(tf.tanh),
   Abs: unary(tf.abs),
@@ -405,6 +451,7 @@ export const OPS: Record<string, Op> = {
       const bound = (i: number, name: string, fallback: number) => (ctx.opset >= 11 ? (inputs[i] === undefined ? fallback : numbers(inputs[i])[0]) : attr(ctx, name, fallback));
       return tf.clipByValue(x0(inputs, ctx), bound(1, 'min', -Infinity), bound(2, 'max', Infinity));
     },
+    nhwc: {},
   },
   ReduceMean: reduce(tf.mean, 18),
   ReduceSum: reduce(tf.sum, 13),
@@ -430,7 +477,7 @@ export const OPS: Record<string, Op> = {
     },
     host: (xs) => (xs.every((x) => x.shape.length === 1) ? new HostArray([xs.reduce((n, x) => n + x.data.length, 0)], xs.flatMap((x) => x.data), xs.every((x) => x.isInt)) : undefined),
   },
-  Pad: { run: pad },
+  Pad: { run: (inputs, ctx) => pad(inputs, ctx), nhwc: { run: (inputs, ctx) => pad(inputs, ctx, true) } },
   Shape: {
     run: (inputs, ctx) => {
       const shape = shapeOf(required(inputs, 0, ctx));
