@@ -4,8 +4,9 @@
  * ResizeNearestNeighborGrad) against the cpu backend or an independent reference, the input
  * gradient of a small MobileNet-style stack on wasm against cpu, and the gradients advx adds to
  * TF.js (StridedSlice, GatherNd, DepthToSpace, batchNorm without offset or scale, dilated fused
- * depthwise convolutions) against central differences of the forward op on cpu and on wasm,
- * and wasm against cpu.
+ * depthwise convolutions) and those it mends (AvgPool with padding, MirrorPad, ResizeBilinear,
+ * ResizeNearestNeighbor: TF.js's are wrong) against central differences of the forward op on cpu
+ * and on wasm, and wasm against cpu; those four forward ops also against TF's semantics by hand.
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -384,6 +385,98 @@ describe('gradients advx adds to TF.js: tf.grad = finite differences on cpu and 
     const { graphOpSupport } = await import('../../src/node/describe-model.ts');
     for (const op of ['StridedSlice', 'GatherNd', 'DepthToSpace', 'FusedBatchNormV3', 'FusedDepthwiseConv2dNative', 'DepthwiseConv2dNative']) {
       assert.equal(graphOpSupport(op).gradient, 'yes', op);
+    }
+  });
+});
+
+/**
+ * Every op the issue lists for converted graph models, differentiated through tf.grad on cpu and
+ * wasm: finite differences where the op is smooth at the drawn inputs, wasm against cpu always.
+ * Inputs are N(0, 1); the piecewise ops (relu6, clip, max, pools with max) are checked against
+ * cpu only, as central differences straddle their kinks.
+ */
+describe('the ops converted models use: tf.grad on wasm = cpu (= finite differences where smooth)', () => {
+  const x4 = () => input([2, 7, 6, 3]);
+  // Curved ops: a smaller step, and a tolerance for its O(eps²) error.
+  const curved = { eps: 1e-2, rtol: 1e-3 };
+  const cases: GradCase[] = [
+    { name: 'fused conv2d + bias + relu', inputs: [x4(), input([3, 3, 3, 4]), input([4])], wrt: [0, 1, 2], fd: false, op: (x, f, b) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 2, pad: 'same', bias: b, activation: 'relu' }) },
+    { name: 'fused conv2d + bias, linear, explicit pads', inputs: [x4(), input([2, 3, 3, 5]), input([5])], wrt: [0, 1, 2], op: (x, f, b) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad: [[0, 0], [1, 0], [0, 2], [0, 0]], bias: b }) },
+    { name: 'fused matMul + bias (+ transposed b)', inputs: [input([4, 6]), input([5, 6]), input([5])], wrt: [0, 1, 2], op: (a, b, c) => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, transposeB: true, bias: c }) },
+    { name: 'relu6', inputs: [x4()], wrt: [0], fd: false, op: (x) => tf.relu6(tf.mul(x, 4)) },
+    { name: 'leakyRelu', inputs: [x4()], wrt: [0], fd: false, op: (x) => tf.leakyRelu(x, 0.2) },
+    { name: 'elu', inputs: [x4()], wrt: [0], fd: false, op: (x) => tf.elu(x) },
+    { name: 'sigmoid', inputs: [x4()], wrt: [0], ...curved, op: (x) => tf.sigmoid(x) },
+    { name: 'tanh', inputs: [x4()], wrt: [0], ...curved, op: (x) => tf.tanh(x) },
+    { name: 'softmax', inputs: [input([4, 7])], wrt: [0], ...curved, op: (x) => tf.softmax(x) },
+    { name: 'mean and sum over axes', inputs: [x4()], wrt: [0], op: (x) => tf.add(tf.mean(x, [1, 2]), tf.sum(x, [1, 2])) },
+    // 'same' windows that overlap the padding average fewer elements (avg_pool_grad.ts).
+    { name: 'avgPool 3×3/2 same', inputs: [x4()], wrt: [0], op: (x) => tf.avgPool(x as tf.Tensor4D, 3, 2, 'same') },
+    { name: 'avgPool 3×3/1 same', inputs: [x4()], wrt: [0], op: (x) => tf.avgPool(x as tf.Tensor4D, 3, 1, 'same') },
+    { name: 'avgPool 2×3/[2,1] same, rank 3', inputs: [input([5, 8, 2])], wrt: [0], op: (x) => tf.avgPool(x as tf.Tensor3D, [2, 3], [2, 1], 'same') },
+    { name: 'avgPool 3×3/2 explicit pads', inputs: [x4()], wrt: [0], op: (x) => tf.avgPool(x as tf.Tensor4D, 3, 2, 1) },
+    { name: 'avgPool 2×3/1 valid', inputs: [x4()], wrt: [0], op: (x) => tf.avgPool(x as tf.Tensor4D, [2, 3], 1, 'valid') },
+    { name: 'avgPool 3×3/2 valid', inputs: [x4()], wrt: [0], op: (x) => tf.avgPool(x as tf.Tensor4D, 3, 2, 'valid') },
+    { name: 'maxPool 3×3/2 same', inputs: [x4()], wrt: [0], fd: false, op: (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, 'same') },
+    { name: 'maxPool 2×2/2 valid', inputs: [x4()], wrt: [0], fd: false, op: (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid') },
+    { name: 'pad', inputs: [x4()], wrt: [0], op: (x) => tf.pad(x, [[0, 0], [1, 2], [0, 1], [0, 0]], 0.5) },
+    // The padding's copies of x send their gradient back to the elements they copy (mirror_pad_grad.ts).
+    { name: 'mirrorPad reflect', inputs: [x4()], wrt: [0], op: (x) => tf.mirrorPad(x, [[0, 0], [2, 1], [1, 2], [0, 0]], 'reflect') },
+    { name: 'mirrorPad symmetric', inputs: [x4()], wrt: [0], op: (x) => tf.mirrorPad(x, [[0, 0], [2, 1], [1, 2], [0, 0]], 'symmetric') },
+    { name: 'mirrorPad reflect, widest pads (n − 1), every axis', inputs: [input([2, 4, 3])], wrt: [0], op: (x) => tf.mirrorPad(x, [[1, 1], [3, 2], [0, 2]], 'reflect') },
+    { name: 'mirrorPad symmetric, widest pads (n), every axis', inputs: [input([2, 4, 3])], wrt: [0], op: (x) => tf.mirrorPad(x, [[2, 1], [4, 3], [3, 0]], 'symmetric') },
+    { name: 'concat on channels', inputs: [x4(), input([2, 7, 6, 2])], wrt: [0, 1], op: (a, b) => tf.concat([a, b], 3) },
+    { name: 'reshape, squeeze, expandDims, transpose', inputs: [input([2, 1, 6, 3])], wrt: [0], op: (x) => tf.transpose(tf.expandDims(tf.squeeze(tf.reshape(x, [2, 6, 1, 3]), [2]), 1), [0, 3, 2, 1]) },
+    // Each resize mode, up and down, on a non-square input (7×6) to a non-square size (resize_grad.ts).
+    ...([[false, false], [true, false], [false, true]] as const).flatMap(([ac, hp]): GradCase[] => [[11, 9], [4, 5], [1, 3]].flatMap(([oh, ow]) => [
+      { name: `resizeBilinear 7×6→${oh}×${ow} alignCorners ${ac} halfPixelCenters ${hp}`, inputs: [x4()], wrt: [0], op: (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [oh, ow], ac, hp) },
+      { name: `resizeNearestNeighbor 7×6→${oh}×${ow} alignCorners ${ac} halfPixelCenters ${hp}`, inputs: [x4()], wrt: [0], op: (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [oh, ow], ac, hp) },
+    ])),
+    { name: 'resizeBilinear square 5×5, rank 3, half-pixel centers', inputs: [input([5, 5, 1])], wrt: [0], op: (x) => tf.image.resizeBilinear(x as tf.Tensor3D, [9, 3], false, true) },
+    { name: 'resizeNearestNeighbor 14×12 (batch 2, 3 channels)', inputs: [x4()], wrt: [0], op: (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [14, 12]) },
+    { name: 'min, max, clip', inputs: [x4(), x4()], wrt: [0, 1], fd: false, op: (a, b) => tf.add(tf.add(tf.minimum(a, b), tf.maximum(a, b)), tf.clipByValue(a, -0.5, 0.5)) },
+    { name: 'mul, add, sub, div with broadcasting', inputs: [x4(), input([1, 1, 6, 3]), positive([3])], wrt: [0, 1, 2], ...curved, op: (a, b, c) => tf.div(tf.sub(tf.mul(a, b), tf.add(b, c)), c) },
+    { name: 'batchMatMul with transposes', inputs: [input([3, 4, 5]), input([3, 6, 5])], wrt: [0, 1], op: (a, b) => tf.matMul(a, b, false, true) },
+  ];
+  for (const c of cases) it(c.name, () => checkGradient(c));
+
+  it('avgPool, mirrorPad and the resizes as TensorFlow computes them, and their gradients (by hand)', async () => {
+    type Hand = [string, number[], number[], (x: tf.Tensor) => tf.Tensor, number[], number[]];
+    const x34 = Array.from({ length: 12 }, (_, i) => i + 1);
+    const hand: Hand[] = [
+      // TF averages only a window's elements inside the input: the 3×3/2 'same' windows of this
+      // 3×4 image hold 6, 4, 6 and 4 of them. Each element's gradient is Σ 1/count over its windows.
+      ['avgPool 3×3/2 same', x34, [1, 3, 4, 1], (x) => tf.avgPool(x as tf.Tensor4D, 3, 2, 'same'), [4, 5.5, 8, 9.5],
+        [1 / 6, 1 / 6, 5 / 12, 1 / 4, 1 / 3, 1 / 3, 5 / 6, 1 / 2, 1 / 6, 1 / 6, 5 / 12, 1 / 4]],
+      ['avgPool 3×3/1 same', x34, [1, 3, 4, 1], (x) => tf.avgPool(x as tf.Tensor4D, 3, 1, 'same'), [3.5, 4, 5, 5.5, 5.5, 6, 7, 7.5, 7.5, 8, 9, 9.5],
+        // Rows hold 2, 3, 2 elements of the windows, columns 2, 3, 3, 2: Σ 1/count = (Σ 1/rows)·(Σ 1/cols).
+        [5 / 6, 4 / 3, 5 / 6].flatMap((r) => [5 / 6, 7 / 6, 7 / 6, 5 / 6].map((c) => r * c))],
+      // [a, b, c] padded [c, b, | a, b, c, | b, a] and [b, a, | a, b, c, | c, b, a].
+      ['mirrorPad reflect', [1, 2, 3], [3], (x) => tf.mirrorPad(x, [[2, 2]], 'reflect'), [3, 2, 1, 2, 3, 2, 1], [2, 3, 2]],
+      ['mirrorPad symmetric', [1, 2, 3], [3], (x) => tf.mirrorPad(x, [[2, 3]], 'symmetric'), [2, 1, 1, 2, 3, 3, 2, 1], [3, 3, 2]],
+      ['mirrorPad reflect 2-D', [1, 2, 3, 4, 5, 6], [2, 3], (x) => tf.mirrorPad(x, [[1, 1], [2, 2]], 'reflect'),
+        [6, 5, 4, 5, 6, 5, 4, 3, 2, 1, 2, 3, 2, 1, 6, 5, 4, 5, 6, 5, 4, 3, 2, 1, 2, 3, 2, 1], [4, 6, 4, 4, 6, 4]],
+      // [0, 4] to width 4: sources 0, .5, 1, 1.5 (clamped to 1); with half-pixel centers −.25
+      // (clamped to 0), .25, .75, 1.25 (clamped to 1); with aligned corners 0, 1/3, 2/3, 1.
+      ['resizeBilinear', [0, 4], [1, 1, 2, 1], (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [1, 4]), [0, 2, 4, 4], [1.5, 2.5]],
+      ['resizeBilinear half-pixel', [0, 4], [1, 1, 2, 1], (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [1, 4], false, true), [0, 1, 3, 4], [2, 2]],
+      ['resizeBilinear aligned corners', [0, 4], [1, 1, 2, 1], (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [1, 4], true), [0, 4 / 3, 8 / 3, 4], [2, 2]],
+      ['resizeBilinear half-pixel, height', [0, 4], [1, 2, 1, 1], (x) => tf.image.resizeBilinear(x as tf.Tensor4D, [4, 1], false, true), [0, 1, 3, 4], [2, 2]],
+      // [1, 2, 3] to width 2 (scale 1.5): sources floor(0), floor(1.5); half-pixel floor(.75), floor(2.25).
+      ['resizeNearestNeighbor', [1, 2, 3], [1, 1, 3, 1], (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [1, 2]), [1, 2], [1, 1, 0]],
+      ['resizeNearestNeighbor half-pixel', [1, 2, 3], [1, 1, 3, 1], (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [1, 2], false, true), [1, 3], [1, 0, 1]],
+      ['resizeNearestNeighbor half-pixel, height', [1, 2, 3], [1, 3, 1, 1], (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [2, 1], false, true), [1, 3], [1, 0, 1]],
+    ];
+    for (const be of ['cpu', 'wasm']) {
+      await tf.setBackend(be);
+      for (const [name, data, shape, op, y, dx] of hand) {
+        const x = tf.tensor(data, shape);
+        const out = op(x);
+        const g = tf.grad((t: tf.Tensor) => tf.sum(op(t)))(x);
+        note(`${name} forward by hand (${be})`, assertClose(out.dataSync(), y, `${name} forward on ${be}`, 1e-6));
+        note(`${name} gradient by hand (${be})`, assertClose(g.dataSync(), dx, `${name} gradient on ${be}`, 1e-6));
+        tf.dispose([x, out, g]);
+      }
     }
   });
 });

@@ -19,6 +19,7 @@ import { identityConfig } from './identity.ts';
 import { maxPoolConfig, maxPoolGradConfig } from './max_pool_grad.ts';
 import { padV2Config } from './pad.ts';
 import { fusedMatMulConfig, reluConfig } from './relu.ts';
+import { reluGradConfig } from './relu_grad.ts';
 import { resizeNearestNeighborGradConfig } from './resize_nearest_neighbor_grad.ts';
 import { sumConfig } from './sum.ts';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.ts';
@@ -35,6 +36,7 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   castConfig,
   ...binaryConfigs,
   reluConfig,
+  reluGradConfig,
   fusedMatMulConfig,
   padV2Config,
   depthwiseConv2dNativeBackpropInputConfig,
@@ -59,6 +61,7 @@ export function registerWasmGradientKernels(): void {
     tf.registerKernel({ ...cfg, setupFunc: prev?.setupFunc ?? cfg.setupFunc });
   }
   // Not kernels: gradients TF.js lacks for graph-model ops (dilated depthwise convolutions,
-  // StridedSlice, GatherNd, DepthToSpace, batchNorm without offset or scale), on every backend.
+  // StridedSlice, GatherNd, DepthToSpace, batchNorm without offset or scale), per-input gradients
+  // of fused convolutions and products, and ReLU's and ReLU6's (AdvxReluGrad here), on every backend.
   registerGraphOpGradients();
 }

@@ -47,6 +47,8 @@ export interface NativeExports {
   binary_bcast(a: number, b: number, out: number, R: number, C: number, op: number, mode: number): void;
   /** out = max(x, 0) over n floats (NaN passes through); out may be x. */
   relu(x: number, out: number, n: number): void;
+  /** dx = dy·[0 < x ≤ hi] over n floats (NaN where x is NaN): ReLU's gradient (hi = ∞) and ReLU6's (hi = 6). */
+  relu_grad(dy: number, x: number, dx: number, n: number, hi: number): void;
   /** 2×2 stride-2 max pool over full windows, NHWC (one thread). */
   max_pool_2x2(x: number, out: number, N: number, H: number, W: number, C: number, OH: number, OW: number): void;
   /** dst[c] = Σ_r src[r, c] for a rows × cols matrix (one pass, blocks of 64 rows summed first). */

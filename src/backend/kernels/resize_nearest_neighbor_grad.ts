@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND, type KernelArgs, type WasmBackend } from './util.ts';
 
 /** Source index of each output coordinate, as TF.js's ResizeNearestNeighbor computes it. */
-function sourceIndices(oldSize: number, newSize: number, alignCorners: boolean, halfPixelCenters: boolean): Int32Array {
+export function sourceIndices(oldSize: number, newSize: number, alignCorners: boolean, halfPixelCenters: boolean): Int32Array {
   const effIn = alignCorners && newSize > 1 ? oldSize - 1 : oldSize;
   const effOut = alignCorners && newSize > 1 ? newSize - 1 : newSize;
   const ratio = effIn / effOut;
