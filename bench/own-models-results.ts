@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -169,7 +169,8 @@ const t0 = performance.now();
 const lines = [...(await resnetSection()), ...(await emotionSection())];
 const minutes = (performance.now() - t0) / 60000;
 const command = ['npm run results:own-models', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
-lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model}, in ${minutes.toFixed(1)} min, by \`${command}\`.`);
+// The timings are only as good as the machine was quiet: say how busy it was.
+lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model} (load average at the end ${loadavg()[0].toFixed(1)}), in ${minutes.toFixed(1)} min, by \`${command}\`.`);
 const block = ['<!-- own-models:start (written by `npm run results:own-models`) -->', '## Your own models', '', ...lines, '<!-- own-models:end -->'].join('\n');
 const path = join(root, 'RESULTS.md');
 const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Results\n';
