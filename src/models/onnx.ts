@@ -62,7 +62,7 @@ export function onnxProbe(model: OnnxModel): OutputProbe {
  * The classifier info of an ONNX graph: which output is the class vector, what it holds (logits,
  * probabilities after a Softmax, a binary head) and how many classes, where the file leaves the
  * output's shape free from `probe`; `info` (bounds, preprocessing, names…) overrides what the file
- * says. The importer and ONNX Runtime (node/onnx-runtime.ts) decide it alike.
+ * says. The importer and ONNX Runtime (models/onnx-runtime.ts, in Node and in the lab) decide it alike.
  */
 export function onnxClassifierInfo(model: OnnxGraphInfo, info: Partial<ClassifierInfo>, where: string, probe: OutputProbe): ClassifierInfo {
   if (model.inputs.length !== 1) throw new AdvxError(`${where} has ${model.inputs.length} inputs; advx's classifiers take one`);

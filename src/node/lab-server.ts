@@ -66,7 +66,8 @@ export const MIME: Record<string, string> = {
 /**
  * The lab's own pages may load nothing from anywhere but this server (the bundle is complete),
  * so the browser itself enforces "no external requests". 'wasm-unsafe-eval' lets the WASM
- * backend compile its module; blob: covers TF.js's worker and downloads.
+ * backend and ONNX Runtime Web (web/src/onnx-runtime.ts) compile their modules, which come from
+ * web/dist like everything else; blob: covers TF.js's worker and downloads.
  */
 export const LAB_CSP = [
   "default-src 'self'",

@@ -2,10 +2,12 @@
  * Attacks as the explorer runs them, on one drawn image or on a batch of the user's images: the
  * iterative gradient attacks one step at a time (so the page can draw the iterates) from the
  * library's own loop, projectedIterates, the one pgdRun and mifgsm run; DeepFool and C&W through
- * the library in one call.
+ * the library in one call. Score- and decision-based attacks (the folder card's, for any model,
+ * a black box in ONNX Runtime Web included) run through the registry's runOn, as the CLI runs them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attackDescriptor, carliniWagnerL2, deepfool, fgsmStep, projectedIterates, type AttackGoal, type Classifier, type Norm } from '../../src/index.ts';
+import { predictLabels, runOn, type AnyModel } from '../../src/attacks/index.ts';
 
 /** How the explorer offers an attack: the registry entry it runs, in which norm, how many steps, drawn live or not. */
 interface ExplorerEntry {
@@ -118,6 +120,49 @@ export async function* runAttack(classifier: Classifier, images: Float32Array, s
       if (k % every === 0 || k === steps) yield await readout(classifier, xk, k, steps);
       k++;
     }
+  } finally {
+    tf.dispose([x, labels]);
+    if (adv) adv.dispose();
+  }
+}
+
+/** Black-box attacks as the folder card offers them; `queries` is the budget per image (the registry's default for square). */
+function blackBoxEntry(e: { label: string; registry: string; norm: Norm; queries: number }) {
+  const d = attackDescriptor(e.registry);
+  return { ...e, access: d.access, usesEps: d.budget === 'fixed-eps' };
+}
+
+export const BLACK_BOX_ATTACKS = {
+  square: blackBoxEntry({ label: 'Square (L∞, scores)', registry: 'square', norm: 'linf', queries: 1000 }),
+  'square-l2': blackBoxEntry({ label: 'Square (L2, scores)', registry: 'square', norm: 'l2', queries: 1000 }),
+  hsj: blackBoxEntry({ label: 'HopSkipJump (L2, labels, minimal)', registry: 'hsj', norm: 'l2', queries: 1000 }),
+};
+
+export type BlackBoxAttack = keyof typeof BLACK_BOX_ATTACKS;
+
+export interface BlackBoxOutcome {
+  adversarial: Float32Array;
+  /** The model's labels of the adversarial images (one more query each, as the CLI's re-check). */
+  predictions: number[];
+  /** Queries each image's attack used. */
+  queries: number[];
+}
+
+/**
+ * Runs a score- or decision-based attack untargeted on a batch (flat values in the model's bounds,
+ * `shape` with the batch first) through the library's registry: a Classifier is asked through
+ * its scores or labels only, a black box as it is. Owns and frees its tensors.
+ */
+export async function runBlackBoxAttack(model: AnyModel, images: Float32Array, shape: number[], spec: { attack: BlackBoxAttack; eps: number; queries: number; labels: number[]; seed?: number }): Promise<BlackBoxOutcome> {
+  const def = BLACK_BOX_ATTACKS[spec.attack];
+  const x = tf.tensor(images, shape);
+  const labels = tf.tensor1d(spec.labels, 'int32');
+  let adv: tf.Tensor | null = null;
+  try {
+    const result = await runOn(attackDescriptor(def.registry), model, x, { labels, targeted: false }, { eps: spec.eps, norm: def.norm, queries: Math.max(1, Math.floor(spec.queries)), seed: spec.seed ?? 0 });
+    adv = result.adversarial;
+    const predictions = [...(await predictLabels(model, adv))];
+    return { adversarial: Float32Array.from(await adv.data()), predictions, queries: result.queries ?? [] };
   } finally {
     tf.dispose([x, labels]);
     if (adv) adv.dispose();

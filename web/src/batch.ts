@@ -2,12 +2,15 @@
  * The explorer's "your model on your images" card: a folder or .zip of images (ImageFolder layout)
  * fitted to a chosen model, its clean accuracy, and an attack on the whole batch with the lab's
  * attack code (attacks.ts): the flip rate, and clean/adversarial pairs with true → predicted labels.
+ * A model in ONNX Runtime Web is a black box: its gradient attacks are off, with the reason shown;
+ * score- and decision-based attacks (for any model) report the queries they used.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { EXPLORER_ATTACKS, runAttack, type ExplorerAttack } from './attacks.ts';
+import { predictLabels } from '../../src/attacks/index.ts';
+import { BLACK_BOX_ATTACKS, EXPLORER_ATTACKS, runAttack, runBlackBoxAttack, type BlackBoxAttack, type ExplorerAttack } from './attacks.ts';
 import { drawImage } from './draw.ts';
 import { folderFiles, loadFolder, zipFiles, type FolderData, type ImageFiles } from './folder.ts';
-import type { LabModel } from './models.ts';
+import { anyModel, type UploadedModel } from './models.ts';
 import { clearError, errorMessage, h, metricList, nextFrame, showError } from './ui.ts';
 
 /** Images per attack batch: a bound on the memory one attack step takes. */
@@ -16,9 +19,13 @@ const CHUNK = 32;
 const PAIRS = 8;
 
 export interface BatchDeps {
-  getModel(id: string): Promise<LabModel | null>;
+  getModel(id: string): Promise<UploadedModel | null>;
+  /** Whether the model runs as a black box (no gradients), known without loading it. */
+  isBlackBox(id: string): boolean;
   setStatus(): void;
 }
+
+const isBlackBoxAttack = (key: string): key is BlackBoxAttack => Object.hasOwn(BLACK_BOX_ATTACKS, key);
 
 export interface BatchCard {
   root: HTMLElement;
@@ -33,17 +40,21 @@ export function mountBatch(deps: BatchDeps): BatchCard {
   const folderInput = h('input', { id: 'upload-folder', type: 'file', webkitdirectory: true, multiple: true });
   const zipInput = h('input', { id: 'upload-zip', type: 'file', accept: '.zip,application/zip' });
   const limit = h('input', { id: 'batch-limit', type: 'number', min: 1, max: 2000, value: 64 });
-  const attack = h('select', { id: 'batch-attack' });
-  for (const [key, def] of Object.entries(EXPLORER_ATTACKS)) attack.append(h('option', { value: key }, def.label));
+  const whiteBox = h('optgroup', { label: 'gradient (white-box)' }, ...Object.entries(EXPLORER_ATTACKS).map(([key, def]) => h('option', { value: key }, def.label)));
+  const blackBox = h('optgroup', { label: 'scores or labels only (black box)' }, ...Object.entries(BLACK_BOX_ATTACKS).map(([key, def]) => h('option', { value: key }, def.label)));
+  const attack = h('select', { id: 'batch-attack' }, whiteBox, blackBox);
   attack.value = 'pgd';
+  const access = h('p', { id: 'batch-access', class: 'hint', 'aria-live': 'polite' }, '');
   const eps = h('input', { id: 'batch-eps', type: 'number', min: 0, max: 100, step: 0.01, value: 0.03 });
   const norm = h('span', { class: 'hint', id: 'batch-norm' }, '');
-  const steps = h('input', { id: 'batch-steps', type: 'number', min: 1, max: 1000, value: EXPLORER_ATTACKS.pgd.steps });
+  const steps = h('input', { id: 'batch-steps', type: 'number', min: 1, max: 100000, value: EXPLORER_ATTACKS.pgd.steps });
+  const stepsLabel = h('label', { for: 'batch-steps' }, 'Steps');
   const runBtn = h('button', { type: 'button', id: 'batch-run', class: 'primary', disabled: true }, 'Attack the images');
   const dataInfo = h('p', { id: 'batch-data', class: 'hint', 'aria-live': 'polite' }, 'no images yet');
   const clean = h('span', { id: 'batch-clean' }, '–');
   const flip = h('span', { id: 'batch-flip' }, '–');
   const robust = h('span', { id: 'batch-robust' }, '–');
+  const queries = h('span', { id: 'batch-queries' }, '–');
   const progress = h('p', { id: 'batch-progress', class: 'hint', 'aria-live': 'polite' }, '');
   const pairs = h('div', { id: 'batch-pairs', class: 'pairs' });
   const lbl = (forId: string, text: string) => h('label', { for: forId }, text);
@@ -67,15 +78,17 @@ export function mountBatch(deps: BatchDeps): BatchCard {
       attack,
       lbl('batch-eps', 'ε'),
       h('span', {}, eps, ' ', norm),
-      lbl('batch-steps', 'Steps'),
+      stepsLabel,
       steps,
       h('div', { class: 'full' }, runBtn),
     ),
+    access,
     dataInfo,
     metricList({ id: 'batch-metrics' }, [
       ['clean accuracy', clean],
       ['flip rate', flip],
       ['robust accuracy', robust],
+      ['queries per image', queries],
     ]),
     progress,
     pairs,
@@ -83,21 +96,39 @@ export function mountBatch(deps: BatchDeps): BatchCard {
 
   let source: ImageFiles | null = null;
   /** The folder fitted to the model it was loaded for, with the model's clean predictions. */
-  let loaded: { modelId: string; limit: number; data: FolderData; labels: number[]; clean: number[]; m: LabModel } | null = null;
+  let loaded: { modelId: string; limit: number; data: FolderData; labels: number[]; clean: number[]; m: UploadedModel } | null = null;
   let serial = 0;
 
+  const chosen = () => (isBlackBoxAttack(attack.value) ? BLACK_BOX_ATTACKS[attack.value] : EXPLORER_ATTACKS[attack.value as ExplorerAttack]);
   const syncAttack = () => {
-    const def = EXPLORER_ATTACKS[attack.value as ExplorerAttack];
+    const def = chosen();
     eps.disabled = !def.usesEps;
     norm.textContent = def.usesEps ? (def.norm === 'l2' ? 'L2' : 'L∞') : 'minimal (no ε)';
-    steps.disabled = def.steps === 1;
+    stepsLabel.textContent = 'queries' in def ? 'Queries' : 'Steps';
+    steps.disabled = 'steps' in def && def.steps === 1;
   };
-  attack.addEventListener('change', () => {
-    const def = EXPLORER_ATTACKS[attack.value as ExplorerAttack];
-    steps.value = String(def.steps);
+  const onAttackChange = () => {
+    const def = chosen();
+    steps.value = String('queries' in def ? def.queries : def.steps);
     syncAttack();
-  });
+  };
+  attack.addEventListener('change', onAttackChange);
   syncAttack();
+
+  /** A black box gives no gradients: its white-box attacks are off, and the page says why. */
+  const syncAccess = () => {
+    const off = model.value !== '' && deps.isBlackBox(model.value);
+    const why = 'this model runs in ONNX Runtime Web, a black box without gradients';
+    for (const o of whiteBox.querySelectorAll('option')) {
+      o.disabled = off;
+      o.title = off ? why : '';
+    }
+    access.textContent = off ? `Gradient attacks are off: ${why}. Score- and decision-based attacks query it like a remote model.` : '';
+    if (off && !isBlackBoxAttack(attack.value)) {
+      attack.value = 'square';
+      onAttackChange();
+    }
+  };
 
   const fail = (where: string, e: unknown) => {
     root.dataset.state = 'error';
@@ -114,16 +145,16 @@ export function mountBatch(deps: BatchDeps): BatchCard {
     loaded = null;
     runBtn.disabled = true;
     root.dataset.state = 'loading';
-    for (const el of [clean, flip, robust]) el.textContent = '–';
+    for (const el of [clean, flip, robust, queries]) el.textContent = '–';
     delete root.dataset.cleanAccuracy;
     pairs.replaceChildren();
     const m = await deps.getModel(model.value);
     if (!m || token !== serial) return null;
-    const data = await loadFolder(source, m.shape, m.classifier.info, n, (done, total) => (progress.textContent = `decoding images ${done}/${total}…`));
+    const data = await loadFolder(source, m.shape, anyModel(m).info, n, (done, total) => (progress.textContent = `decoding images ${done}/${total}…`));
     if (token !== serial) return null;
     const x = tf.tensor4d(data.images, [data.count, ...data.shape]);
-    const predicted = [...(await m.classifier.predict(x))];
-    x.dispose();
+    const predicted = [...(await predictLabels(anyModel(m), x).finally(() => x.dispose()))];
+    if (token !== serial) return null;
     const labels = data.labels ?? predicted;
     const correct = predicted.filter((p, i) => p === labels[i]).length;
     clean.textContent = pct(correct, data.count);
@@ -153,19 +184,35 @@ export function mountBatch(deps: BatchDeps): BatchCard {
       const ev = await evaluate();
       if (!ev) return;
       const { data, labels, clean: cleanPred, m } = ev;
-      const def = EXPLORER_ATTACKS[attack.value as ExplorerAttack];
+      const key = attack.value;
+      const def = chosen();
+      const classifier = 'classifier' in m ? m.classifier : null;
+      if (!isBlackBoxAttack(key) && !classifier) throw new Error(`${def.label} needs gradients, and ${m.label} runs in ONNX Runtime Web as a black box: choose a score- or decision-based attack`);
       runBtn.disabled = true;
       root.dataset.state = 'running';
       const size = data.shape[0] * data.shape[1] * data.shape[2];
       const adv = new Float32Array(data.images.length);
       const advPred: number[] = [];
+      const used: number[] = [];
       for (let start = 0; start < data.count; start += CHUNK) {
         const n = Math.min(CHUNK, data.count - start);
-        const spec = { attack: attack.value as ExplorerAttack, eps: Number(eps.value), steps: Number(steps.value), target: null, labels: labels.slice(start, start + n), every: 10 };
+        const images = data.images.subarray(start * size, (start + n) * size);
+        const where = `${def.label}: images ${start + 1}–${start + n} of ${data.count}`;
+        if (isBlackBoxAttack(key)) {
+          progress.textContent = `${where}…`;
+          await nextFrame();
+          const out = await runBlackBoxAttack(anyModel(m), images, [n, ...data.shape], { attack: key, eps: Number(eps.value), queries: Number(steps.value), labels: labels.slice(start, start + n) });
+          adv.set(out.adversarial, start * size);
+          advPred.push(...out.predictions);
+          used.push(...out.queries);
+          deps.setStatus();
+          continue;
+        }
+        const spec = { attack: key as ExplorerAttack, eps: Number(eps.value), steps: Number(steps.value), target: null, labels: labels.slice(start, start + n), every: 10 };
         let last = null;
-        for await (const it of runAttack(m.classifier, data.images.subarray(start * size, (start + n) * size), [n, ...data.shape], spec)) {
+        for await (const it of runAttack(classifier!, images, [n, ...data.shape], spec)) {
           last = it;
-          progress.textContent = `${def.label}: images ${start + 1}–${start + n} of ${data.count}${def.live ? `, step ${it.step}/${it.total}` : ''}…`;
+          progress.textContent = `${where}${'live' in def && def.live ? `, step ${it.step}/${it.total}` : ''}…`;
           deps.setStatus();
           await nextFrame();
         }
@@ -180,6 +227,14 @@ export function mountBatch(deps: BatchDeps): BatchCard {
       flip.textContent = `${pct(flipped, nCorrect)} of the correctly classified`;
       robust.textContent = pct(still, data.count);
       Object.assign(root.dataset, { flipped: String(flipped), correct: String(nCorrect), flipRate: String(nCorrect ? flipped / nCorrect : 0), robustAccuracy: String(still / data.count) });
+      if (used.length) {
+        const total = used.reduce((a, b) => a + b, 0);
+        queries.textContent = `${(total / used.length).toFixed(1)} on average, at most ${Math.max(...used)} (budget ${Math.floor(Number(steps.value))})`;
+        Object.assign(root.dataset, { queries: String(total), maxQueries: String(Math.max(...used)) });
+      } else {
+        delete root.dataset.queries;
+        delete root.dataset.maxQueries;
+      }
       const budget = def.usesEps ? ` ${def.norm === 'l2' ? 'L2' : 'L∞'} ε ${Number(eps.value)}` : '';
       progress.textContent = `${def.label}${budget} on ${data.count} images`;
       showPairs(m, data, labels, cleanPred, adv, advPred);
@@ -192,10 +247,10 @@ export function mountBatch(deps: BatchDeps): BatchCard {
     }
   }
 
-  function showPairs(m: LabModel, data: FolderData, labels: number[], cleanPred: number[], adv: Float32Array, advPred: number[]): void {
+  function showPairs(m: UploadedModel, data: FolderData, labels: number[], cleanPred: number[], adv: Float32Array, advPred: number[]): void {
     const [hgt, wid, ch] = data.shape;
     const size = hgt * wid * ch;
-    const name = (k: number) => m.classifier.info.classNames?.[k] ?? String(k);
+    const name = (k: number) => anyModel(m).info.classNames?.[k] ?? String(k);
     pairs.replaceChildren();
     for (let i = 0; i < Math.min(PAIRS, data.count); i++) {
       const a = h('canvas', { class: 'pixel', 'aria-label': `clean image ${data.names[i]}` });
@@ -241,7 +296,10 @@ export function mountBatch(deps: BatchDeps): BatchCard {
     }
     reevaluate();
   });
-  model.addEventListener('change', reevaluate);
+  model.addEventListener('change', () => {
+    syncAccess();
+    reevaluate();
+  });
   limit.addEventListener('change', reevaluate);
   runBtn.addEventListener('click', () => void attackBatch());
 
@@ -252,6 +310,7 @@ export function mountBatch(deps: BatchDeps): BatchCard {
       model.replaceChildren(...models.map(([id, label]) => h('option', { value: id }, label)));
       const has = (v: string | undefined) => v !== undefined && models.some(([id]) => id === v);
       model.value = has(select) ? select! : has(keep) ? keep : (models[0]?.[0] ?? '');
+      syncAccess();
       if (model.value !== keep && source) reevaluate();
     },
   };

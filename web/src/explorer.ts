@@ -9,7 +9,7 @@ import { EXPLORER_ATTACKS, runAttack, type ExplorerAttack } from './attacks.ts';
 import { mountBatch } from './batch.ts';
 import { LAB_BACKENDS, startBackend, type LabBackend } from './backend.ts';
 import { drawGrey, drawPerturbation } from './draw.ts';
-import { fitsExplorer, isImageClassifier, loadImageFile, loadShipped, loadUploaded, type LabModel, type ModelEntry } from './models.ts';
+import { fitsExplorer, isImageClassifier, loadImageFile, loadShipped, loadUploaded, type LabBlackBox, type LabModel, type ModelEntry, type OnnxRuntimeChoice } from './models.ts';
 import { $, clearError, errorMessage, fetchJson, h, nextFrame, showError } from './ui.ts';
 
 interface Samples {
@@ -101,6 +101,12 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   const modelB = h('select', { id: 'model-b' });
   const upload = h('input', { id: 'upload', type: 'file', multiple: true, accept: '.json,.bin,.onnx,application/json,application/octet-stream' });
   const uploadInfo = h('p', { id: 'upload-info', class: 'hint', 'aria-live': 'polite' }, '');
+  const uploadRuntime = h(
+    'select',
+    { id: 'upload-runtime', title: 'what runs an uploaded .onnx file' },
+    h('option', { value: 'importer' }, 'advx importer (white-box; ONNX Runtime Web for an op it lacks)'),
+    h('option', { value: 'onnxruntime' }, 'ONNX Runtime Web (black box: score- and decision-based attacks)'),
+  );
   const attack = h('select', { id: 'attack' });
   for (const [key, def] of Object.entries(EXPLORER_ATTACKS)) attack.append(h('option', { value: key }, def.label));
   attack.value = 'pgd';
@@ -116,7 +122,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   const stopBtn = h('button', { type: 'button', id: 'stop', disabled: true }, 'Stop');
   const panels = [makePanel('panel-a'), makePanel('panel-b')];
   // Declared before the state below: its callbacks run only after mounting.
-  const batch = mountBatch({ getModel: (id) => getModel(id), setStatus: () => void setStatus() });
+  const batch = mountBatch({ getModel: (id) => Promise.resolve(blackBoxes.get(id) ?? getModel(id)), isBlackBox: (id) => blackBoxes.has(id), setStatus: () => void setStatus() });
   const lbl = (forId: string, text: string) => h('label', { for: forId }, text);
 
   root.append(
@@ -133,6 +139,8 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
         modelA,
         lbl('model-b', 'Side by side'),
         modelB,
+        lbl('upload-runtime', 'ONNX runs in'),
+        uploadRuntime,
         lbl('upload', 'Upload model'),
         h('span', {}, upload, h('br'), h('span', { class: 'hint' }, 'model.json + weight files (+ advx.json), TF.js Layers or Graph; or NAME.onnx (+ NAME.advx.json). 28×28×1 models go in the panels, any other image size below.'), uploadInfo),
         lbl('attack', 'Attack'),
@@ -159,6 +167,8 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   let entries: ModelEntry[] = [];
   const loaded = new Map<string, LabModel>();
   const uploaded = new Map<string, LabModel>();
+  /** Uploaded ONNX files in ONNX Runtime Web: no gradients, so only the folder card's black-box attacks. */
+  const blackBoxes = new Map<string, LabBlackBox>();
   let uploads = 0;
   let runToken = 0;
   let running: Promise<void> | null = null;
@@ -261,7 +271,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   /** Every image classifier, whatever its input size, for the folder card. */
   function batchModels(): Array<[string, string]> {
     const dataset = (e: ModelEntry) => (e.info?.dataset ? ` (${e.info.dataset})` : '');
-    return [...entries.filter(isImageClassifier).map((e): [string, string] => [`shipped:${e.name}`, `${e.name}${dataset(e)}`]), ...[...uploaded.values()].map((m): [string, string] => [m.id, m.label])];
+    return [...entries.filter(isImageClassifier).map((e): [string, string] => [`shipped:${e.name}`, `${e.name}${dataset(e)}`]), ...[...uploaded.values(), ...blackBoxes.values()].map((m): [string, string] => [m.id, m.label])];
   }
 
   async function getModel(id: string): Promise<LabModel | null> {
@@ -415,7 +425,14 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     if (!files.length) return;
     clearError();
     try {
-      const m = await loadUploaded(files, ++uploads);
+      const m = await loadUploaded(files, ++uploads, uploadRuntime.value as OnnxRuntimeChoice);
+      if ('blackBox' in m) {
+        blackBoxes.set(m.id, m);
+        const { numClasses, output } = m.blackBox.info;
+        uploadInfo.textContent = `${m.label}: ${m.shape.join('×')} images, ${numClasses} classes (${output}), black box in ONNX Runtime Web (${m.why}): score- and decision-based attacks on a folder of your images below`;
+        batch.setModels(batchModels(), m.id);
+        return;
+      }
       uploaded.set(m.id, m);
       fillModelSelects();
       const { numClasses, output } = m.classifier.info;

@@ -2,13 +2,17 @@
  * Models for the explorer: the shipped ones (served by `advx lab` under /models/) and uploaded
  * ones: a TF.js LayersModel or GraphModel (model.json + weight files, advx.json optional) or an
  * ONNX file (NAME.advx.json optional), of any image input shape. They become advx Classifiers
- * through the same isomorphic loaders and advx.json checks as the CLI's (src/models/load.ts).
+ * through the same isomorphic loaders and advx.json checks as the CLI's (src/models/load.ts); an
+ * ONNX file with an op the importer lacks (or any, when asked) runs in ONNX Runtime Web as a black
+ * box (onnx-runtime.ts), as `--runtime onnxruntime` runs it in the CLI.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Classifier, type ClassifierInfo } from '../../src/index.ts';
 import { imageTarget } from '../../src/data/image-folder.ts';
 import { INFO_FILE, parseInfo, parseInfoText, type SavedInfo } from '../../src/models/advx-info.ts';
 import { onnxContents, tfjsClassifier, type ModelContents } from '../../src/models/load.ts';
+import type { OnnxSessionModel } from '../../src/models/onnx-runtime.ts';
+import { UnsupportedOnnxOp } from '../../src/models/onnx/ops.ts';
 
 export interface ModelEntry {
   name: string;
@@ -26,6 +30,26 @@ export interface LabModel {
   shape: [number, number, number];
   dispose(): void;
 }
+
+/** An ONNX file in ONNX Runtime Web: scores and labels, no gradients (the folder card only). */
+export interface LabBlackBox {
+  id: string;
+  label: string;
+  blackBox: OnnxSessionModel;
+  shape: [number, number, number];
+  /** Why it runs as a black box: the importer's refusal, or the user's choice. */
+  why: string;
+  dispose(): void;
+}
+
+/** What an uploaded file becomes: a white-box classifier, or a black box. */
+export type UploadedModel = LabModel | LabBlackBox;
+
+/** Which runs an uploaded ONNX file: the importer (ONNX Runtime Web only for an op it lacks), or ONNX Runtime Web. */
+export type OnnxRuntimeChoice = 'importer' | 'onnxruntime';
+
+/** The model as attacks and predictions take it. */
+export const anyModel = (m: UploadedModel): Classifier | OnnxSessionModel => ('classifier' in m ? m.classifier : m.blackBox);
 
 /** The explorer's panels draw and attack 28×28 grey images. */
 export const INPUT_SHAPE = [28, 28, 1];
@@ -92,7 +116,7 @@ const lower = (f: File) => f.name.toLowerCase();
  * ending in .json other than *advx.json) with its weight files (+ advx.json). Every problem
  * becomes one readable Error.
  */
-export async function loadUploaded(files: File[], serial: number): Promise<LabModel> {
+export async function loadUploaded(files: File[], serial: number, runtime: OnnxRuntimeChoice = 'importer'): Promise<UploadedModel> {
   const onnxFiles = files.filter((f) => lower(f).endsWith('.onnx'));
   const jsons = files.filter((f) => lower(f).endsWith('.json'));
   const advxFiles = jsons.filter((f) => lower(f) === INFO_FILE || lower(f).endsWith(`.${INFO_FILE}`));
@@ -106,8 +130,20 @@ export async function loadUploaded(files: File[], serial: number): Promise<LabMo
     if (onnxFiles.length > 1 || modelFiles.length > 0) throw new Error(`upload one model: one .onnx file (+ NAME.advx.json), or one model.json with its weight files (got ${[...onnxFiles, ...modelFiles].map((f) => f.name).join(', ')})`);
     const file = onnxFiles[0];
     const bytes = new Uint8Array(await file.arrayBuffer());
-    const contents = onnxContents(bytes, () => saved, {}, { ...origin, where: file.name });
-    return labModel(`upload:${serial}`, `uploaded ${file.name} #${serial}`, contents);
+    const [id, label] = [`upload:${serial}`, `uploaded ${file.name} #${serial}`];
+    if (runtime === 'onnxruntime') return onnxBlackBox(id, label, bytes, saved, file.name, origin.infoPath, 'ONNX Runtime Web chosen');
+    let contents: ModelContents;
+    try {
+      contents = onnxContents(bytes, () => saved, {}, { ...origin, where: file.name });
+    } catch (e) {
+      if (!(e instanceof UnsupportedOnnxOp)) throw e;
+      try {
+        return await onnxBlackBox(id, label, bytes, saved, file.name, origin.infoPath, e.message);
+      } catch (ort) {
+        throw new Error(`${e.message}, and ONNX Runtime Web cannot run the file either: ${firstLine(ort)}`);
+      }
+    }
+    return labModel(id, label, contents);
   }
   if (modelFiles.length !== 1) throw new Error(`upload one model.json with its weight files, or one .onnx file (got ${modelFiles.length} model JSON files)`);
   const modelJson = modelFiles[0];
@@ -134,6 +170,29 @@ export async function loadUploaded(files: File[], serial: number): Promise<LabMo
   }
   const contents = await tfjsClassifier(artifacts, saved, {}, { ...origin, where: modelJson.name });
   return labModel(`upload:${serial}`, `uploaded ${modelJson.name} #${serial}`, contents);
+}
+
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
+
+/** An ONNX file in ONNX Runtime Web (loaded now, on first use), checked as labModel checks a classifier. */
+async function onnxBlackBox(id: string, label: string, bytes: Uint8Array, saved: SavedInfo, where: string, infoPath: string, why: string): Promise<LabBlackBox> {
+  const { openOnnxWeb } = await import('./onnx-runtime.ts');
+  const blackBox = await openOnnxWeb(bytes, saved, where, infoPath);
+  const dispose = () => void blackBox.dispose();
+  try {
+    const shape = imageTarget(blackBox.info.inputShape, label, 'the lab needs');
+    const zeros = tf.zeros([1, ...shape]);
+    const p = await blackBox.scores(zeros).finally(() => zeros.dispose());
+    const finite = (await p.data()).every(Number.isFinite);
+    p.dispose();
+    // That check was the lab's, not the user's: it is no query.
+    blackBox.queries = 0;
+    if (!finite) throw new Error(`${label}: the model's outputs are not finite numbers (NaN or ∞ in its weights?)`);
+    return { id, label, blackBox, shape, why, dispose };
+  } catch (e) {
+    dispose();
+    throw e;
+  }
 }
 
 /** The largest image file the explorer decodes. */
