@@ -20,6 +20,19 @@ export function advxAsync(args: string[]): ChildProcess {
   return spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/**
+ * Runs advx to the end without blocking this process's event loop (for tests whose servers live
+ * here); stderr as advx() returns it.
+ */
+export function advxRun(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = advxAsync(args);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c) => (stdout += c));
+  child.stderr!.on('data', (c) => (stderr += c));
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr: stripVTControlCharacters(stderr) })));
+}
+
 /** The last line of stdout, parsed as JSON (what --json promises). */
 export function lastJson(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split('\n');

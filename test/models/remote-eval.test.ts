@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setup } from '../helpers/backend.ts';
-import { advxAsync, lastJson } from '../helpers/cli.ts';
+import { advxRun, lastJson } from '../helpers/cli.ts';
 import { json, serve, stopAll, tfserving, type Handler } from '../helpers/model-server.ts';
 import { loadClassifier } from '../../src/node/load-model.ts';
 import { loadDataset } from '../../src/node/datasets.ts';
@@ -65,15 +65,6 @@ async function dying(dies: (rows: number[][]) => boolean, options: { metadata?: 
   return server;
 }
 
-/** Runs the CLI without blocking this process's event loop (the servers live here). */
-function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = advxAsync(args);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
-}
 
 test('TF Serving metadata: shape, input name and classes learned (no probe); a disagreeing shape refused; without it, the given or fallback shape', async () => {
   const { base, batches } = await serve((req, body, res) => tfserving(classifier, batches, { metadata: true })(req, body, res));
@@ -158,20 +149,20 @@ test('CLI robustness on an endpoint: equals the local model\'s; suites and attac
   const url = `${base}/v1/models/mnist`;
   const common = ['robustness', '--attacks', 'square', '--eps', '0,0.1,0.3', '--queries', '40', '--limit', '12', '--batch', '4', '--seed', '1', '--json'];
   const t0 = performance.now();
-  const served = await runCli([...common, '--model', url, '--protocol', 'tfserving']);
+  const served = await advxRun([...common, '--model', url, '--protocol', 'tfserving']);
   const seconds = (performance.now() - t0) / 1000;
   assert.equal(served.status, 0, served.stderr);
-  const local = await runCli([...common, '--model', 'models/mnist-cnn']);
+  const local = await advxRun([...common, '--model', 'models/mnist-cnn']);
   assert.equal(local.status, 0, local.stderr);
   const [s, l] = [lastJson(served.stdout) as unknown as RobustnessReport & { endpoint: { queries: number; requests: number } }, lastJson(local.stdout) as unknown as RobustnessReport];
   assert.deepEqual(accounting(s), accounting(l));
   assert.ok(s.endpoint.queries > 0);
   console.log(`CLI served robustness: ${s.endpoint.queries} images in ${s.endpoint.requests} requests, ${seconds.toFixed(1)} s wall`);
 
-  const suite = await runCli(['robustness', '--model', url, '--protocol', 'tfserving', '--suite', 'standard']);
+  const suite = await advxRun(['robustness', '--model', url, '--protocol', 'tfserving', '--suite', 'standard']);
   assert.equal(suite.status, 2);
   assert.match(suite.stderr.trim(), /^advx: --suite standard runs apgd-ce, which needs white-box access \(gradients\), but http:\S+ gives score access only: pass --attacks instead \(square, nes, spsa, hsj\)$/);
-  const labelsOnly = await runCli(['robustness', '--model', url, '--protocol', 'tfserving', '--labels-only', '--attacks', 'hsj,square']);
+  const labelsOnly = await advxRun(['robustness', '--model', url, '--protocol', 'tfserving', '--labels-only', '--attacks', 'hsj,square']);
   assert.equal(labelsOnly.status, 2);
   assert.match(labelsOnly.stderr.trim(), /^advx: attack "square" needs score access \(scores\), but http:\S+ gives decision access only: use hsj$/);
 });
@@ -183,7 +174,7 @@ test('CLI: a server that dies mid-run: one line, exit 1, the finished examples /
     const cleanRow = (i: number) => Array.from(clean.subarray(i * SIZE, (i + 1) * SIZE));
     const four = JSON.stringify(cleanRow(4));
     const a = await dying((rows) => rows.some((r) => JSON.stringify(r) === four));
-    const attack = await runCli(['attack', '--model', `${a.base}/v1/models/mnist`, '--protocol', 'tfserving', '--retries', '1', '--attack', 'square', '--queries', '30', '--limit', '12', '--batch', '4', '--images', '8', '--out', join(out, 'attack')]);
+    const attack = await advxRun(['attack', '--model', `${a.base}/v1/models/mnist`, '--protocol', 'tfserving', '--retries', '1', '--attack', 'square', '--queries', '30', '--limit', '12', '--batch', '4', '--images', '8', '--out', join(out, 'attack')]);
     assert.equal(attack.status, 1, attack.stderr);
     assert.equal(attack.stderr.trim().split('\n').length, 1, attack.stderr);
     assert.match(attack.stderr.trim(), /^advx: cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/models\/mnist:predict \(\w+\)$/);
@@ -201,7 +192,7 @@ test('CLI: a server that dies mid-run: one line, exit 1, the finished examples /
 
     // robustness: dies at the first query at ε = 0.3; ε = 0 and 0.1 are kept.
     const r = await dying((rows) => rows.some((row) => distanceToClean(row, 12) > 0.2), { metadata: true });
-    const robustness = await runCli(['robustness', '--model', `${r.base}/v1/models/mnist`, '--protocol', 'tfserving', '--retries', '0', '--attacks', 'square', '--eps', '0,0.1,0.3', '--queries', '40', '--limit', '12', '--batch', '4', '--seed', '1', '--out', join(out, 'robustness')]);
+    const robustness = await advxRun(['robustness', '--model', `${r.base}/v1/models/mnist`, '--protocol', 'tfserving', '--retries', '0', '--attacks', 'square', '--eps', '0,0.1,0.3', '--queries', '40', '--limit', '12', '--batch', '4', '--seed', '1', '--out', join(out, 'robustness')]);
     assert.equal(robustness.status, 1, robustness.stderr);
     assert.equal(robustness.stderr.replace(/\r/g, '\n').split('\n').filter((l) => l.startsWith('advx:')).length, 1, robustness.stderr);
     assert.match(robustness.stderr, /advx: cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/models\/mnist:predict \(\w+\)\n$/);
@@ -218,7 +209,7 @@ test('CLI: a server that dies mid-run: one line, exit 1, the finished examples /
 test('CLI transfer to a served target: crafted on the local model, the endpoint (the same network) fooled as often', async () => {
   const { base } = await serve((req, body, res) => tfserving(classifier, [], { metadata: true })(req, body, res));
   const url = `${base}/v1/models/mnist`;
-  const r = await runCli(['transfer', '--models', `models/mnist-cnn,${url}`, '--protocol', 'tfserving', '--attack', 'fgsm', '--eps', '0.2', '--limit', '16', '--json']);
+  const r = await advxRun(['transfer', '--models', `models/mnist-cnn,${url}`, '--protocol', 'tfserving', '--attack', 'fgsm', '--eps', '0.2', '--limit', '16', '--json']);
   assert.equal(r.status, 0, r.stderr);
   const m = lastJson(r.stdout) as { names: string[]; sources: number[]; rates: number[][]; counts: number[][]; endpoints: Record<string, { queries: number }> };
   assert.deepEqual(m.names, ['models/mnist-cnn', url]);
@@ -227,7 +218,7 @@ test('CLI transfer to a served target: crafted on the local model, the endpoint 
   assert.equal(m.rates[0][1], m.rates[0][0]);
   assert.ok(m.rates[0][0] > 0);
   assert.equal(m.endpoints[url].queries, 32, 'the clean images and the adversarial ones; no probe (metadata)');
-  const only = await runCli(['transfer', '--models', `${url},${url}/`, '--protocol', 'tfserving']);
+  const only = await advxRun(['transfer', '--models', `${url},${url}/`, '--protocol', 'tfserving']);
   assert.equal(only.status, 2);
   assert.match(only.stderr.trim(), /^advx: --models lists only endpoints: transfer crafts the examples white-box, on at least one model folder$/);
 });
@@ -244,19 +235,19 @@ test('CLI --data PATH with a served model: shape from the metadata, or from the 
     const predicted = await classifier.predict(x);
     const want = predicted.filter((p, i) => p === labels[i]).length / N;
     const meta = await serve((req, body, res) => tfserving(classifier, [], { metadata: true })(req, body, res));
-    const evaluated = await runCli(['evaluate', '--model', `${meta.base}/v1/models/mnist`, '--protocol', 'tfserving', '--data', join(dir, 'labels.csv'), '--json']);
+    const evaluated = await advxRun(['evaluate', '--model', `${meta.base}/v1/models/mnist`, '--protocol', 'tfserving', '--data', join(dir, 'labels.csv'), '--json']);
     assert.equal(evaluated.status, 0, evaluated.stderr);
     assert.equal(lastJson(evaluated.stdout).accuracy, want);
     assert.equal(lastJson(evaluated.stdout).count, N);
     const bare = await serve((req, body, res) => tfserving(classifier, [])(req, body, res));
-    const attacked = await runCli(['attack', '--model', `${bare.base}/v1/models/mnist`, '--protocol', 'tfserving', '--data', join(dir, 'flat'), '--attack', 'square', '--queries', '30', '--json']);
+    const attacked = await advxRun(['attack', '--model', `${bare.base}/v1/models/mnist`, '--protocol', 'tfserving', '--data', join(dir, 'flat'), '--attack', 'square', '--queries', '30', '--json']);
     assert.equal(attacked.status, 0, attacked.stderr);
     const s = lastJson(attacked.stdout);
     assert.equal(s.count, N);
     assert.equal(s.labels, 'model predictions', 'no labels: the endpoint\'s own answers');
     assert.equal(s.clean_accuracy, 1);
     assert.ok((s.success_rate as number) > 0);
-    const missing = await runCli(['attack', '--model', `${bare.base}/v1/models/mnist`, '--protocol', 'tfserving', '--data', join(dir, 'nope'), '--attack', 'square']);
+    const missing = await advxRun(['attack', '--model', `${bare.base}/v1/models/mnist`, '--protocol', 'tfserving', '--data', join(dir, 'nope'), '--attack', 'square']);
     assert.equal(missing.status, 2);
     assert.match(missing.stderr.trim(), /^advx: --data \S+nope does not exist/);
   } finally {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setup } from '../helpers/backend.ts';
-import { advxAsync, lastJson } from '../helpers/cli.ts';
+import { advxRun, lastJson } from '../helpers/cli.ts';
 import { json, kserve, serve, stopAll, tfserving } from '../helpers/model-server.ts';
 import { loadClassifier } from '../../src/node/load-model.ts';
 import { loadDataset } from '../../src/node/datasets.ts';
@@ -148,41 +148,32 @@ test('a server that dies mid-attack ends the attack with one line, a ServiceErro
   await assert.rejects(ATTACKS.square.runBlackBox!(model, x, { labels: y, targeted: false }, { eps: 0.3, queries: 100, seed: 1 }), /^ServiceError: cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/models\/mnist:predict \(ECONNREFUSED\)$/);
 });
 
-/** Runs the CLI without blocking this process's event loop (the server lives here). */
-function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = advxAsync(args);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
-}
 
 test('CLI: advx attack --model http://… --protocol kserve --attack square; pgd refused; a server dead from the start leaves no results', async () => {
   const { base, batches } = await serve((req, body, res) => kserve(classifier, batches)(req, body, res));
   const out = mkdtempSync(join(tmpdir(), 'advx-remote-'));
   try {
     const common = ['attack', '--model', `${base}/v2/models/mnist`, '--protocol', 'kserve', '--data', 'mnist', '--limit', '8', '--eps', '0.3'];
-    const ok = await runCli([...common, '--attack', 'square', '--queries', '40', '--json', '--out', join(out, 'run')]);
+    const ok = await advxRun([...common, '--attack', 'square', '--queries', '40', '--json', '--out', join(out, 'run')]);
     assert.equal(ok.status, 0, ok.stderr);
     const summary = lastJson(ok.stdout);
     assert.equal(summary.count, 8);
     assert.ok(existsSync(join(out, 'run', 'results.json')));
-    const pgd = await runCli([...common, '--attack', 'pgd']);
+    const pgd = await advxRun([...common, '--attack', 'pgd']);
     assert.equal(pgd.status, 2);
     assert.match(pgd.stderr.trim(), /^(advx: )?(error: )?attack "pgd" needs white-box access \(gradients\), but http:\/\/127\.0\.0\.1:\d+\/v2\/models\/mnist gives score access only: use square, nes, spsa, hsj$/);
-    const labelsOnly = await runCli([...common, '--attack', 'square', '--labels-only']);
+    const labelsOnly = await advxRun([...common, '--attack', 'square', '--labels-only']);
     assert.equal(labelsOnly.status, 2);
     assert.match(labelsOnly.stderr, /attack "square" needs score access \(scores\), but .* gives decision access only: use hsj\n$/);
     const tf1 = await serve((req, body, res) => tfserving(classifier, [])(req, body, res));
-    const evaluated = await runCli(['evaluate', '--model', `${tf1.base}/v1/models/mnist`, '--protocol', 'tfserving', '--limit', String(N), '--json']);
+    const evaluated = await advxRun(['evaluate', '--model', `${tf1.base}/v1/models/mnist`, '--protocol', 'tfserving', '--limit', String(N), '--json']);
     assert.equal(evaluated.status, 0, evaluated.stderr);
     const predicted = await classifier.predict(x);
     const labels = y.dataSync();
     assert.equal(lastJson(evaluated.stdout).accuracy, predicted.filter((p, i) => p === labels[i]).length / N);
     const gone = await serve(() => {});
     gone.stop();
-    const dead = await runCli(['attack', '--model', `${gone.base}/v2/models/mnist`, '--protocol', 'kserve', '--retries', '0', '--limit', '4', '--attack', 'square', '--out', join(out, 'dead')]);
+    const dead = await advxRun(['attack', '--model', `${gone.base}/v2/models/mnist`, '--protocol', 'kserve', '--retries', '0', '--limit', '4', '--attack', 'square', '--out', join(out, 'dead')]);
     assert.equal(dead.status, 1, 'a dead server is a fault, not bad input');
     assert.equal(dead.stderr.trim().split('\n').length, 1, dead.stderr);
     assert.match(dead.stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+\/v2\/models\/mnist \(ECONNREFUSED\)/);
