@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { cnn } from '../src/models/zoo.ts';
 import { Rng } from '../src/core/rng.ts';
+import { median } from '../src/core/arrays.ts';
 
 const args = process.argv.slice(2);
 function opt(name: string, def: string): string {
@@ -147,11 +148,6 @@ function forward(): void {
   out.dispose();
 }
 
-function median(a: number[]): number {
-  const s = [...a].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 function time(name: string, f: () => void): number | undefined {
   try {
     for (let i = 0; i < 2; i++) f();

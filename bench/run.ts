@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { BACKENDS, parseBackend, useBackend, type BackendName } from '../src/backend/index.ts';
 import { writeFileAtomic } from '../src/node/io.ts';
 import { WORKLOADS } from './workloads.ts';
+import { median } from '../src/core/arrays.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
@@ -46,10 +47,6 @@ interface Row {
   note?: string;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 async function timeWorkload(name: string): Promise<{ ms: number | null; note?: string }> {
   const spec = WORKLOADS.find((w) => w.name === name)!;

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { useBackend } from '../src/backend/index.ts';
 import { WORKLOADS } from './workloads.ts';
+import { median } from '../src/core/arrays.ts';
 
 const NAMES = ['cnn-forward', 'cnn-forward-1024', 'cnn-input-grad', 'cnn-train'];
 const WARMUPS = 2;
@@ -38,10 +39,6 @@ interface Result {
   ms: Record<string, number | string>;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 async function child(threads: number): Promise<Result> {
   const t0 = performance.now();

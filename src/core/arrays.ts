@@ -10,3 +10,10 @@ export function concatFloat32(parts: readonly Float32Array[]): Float32Array {
   }
   return out;
 }
+
+/** The median (the mean of the two middle values for an even count), of timings and the like. */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { isBinaryHead, type OutputKind } from '../models/classifier.ts';
 import { graphNodes, type InfoKey, type InfoSource, type LoadedModel } from './load-model.ts';
 import { readModelArtifacts } from './model-io.ts';
+import { median } from '../core/arrays.ts';
 
 export type Availability = 'yes' | 'no' | 'unknown' | 'n/a';
 
@@ -117,10 +118,6 @@ function layoutOf(loaded: LoadedModel): string {
   return `rank ${advx.length}`;
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Median time of 5 forward passes on a batch of 1 (inputs at the middle of the bounds), after one warm-up; ms. */
 export async function timeForward(loaded: LoadedModel, runs = 5): Promise<number | null> {

@@ -19,7 +19,7 @@ import { loadDataset } from '../../src/node/datasets.ts';
 import { encodePng } from '../../src/node/png.ts';
 import { advx, lastJson } from '../helpers/cli.ts';
 import { writeImageFolder, zipOf } from '../helpers/image-folder.ts';
-import { ARTIFACTS, ROOT, labInBrowser } from './helpers.ts';
+import { ARTIFACTS, ROOT, expectError, labInBrowser, type Upload } from './helpers.ts';
 
 const WAIT = 60_000;
 const ONNX = join(ROOT, 'test', 'fixtures', 'onnx', 'resnet-mnistm.onnx');
@@ -27,7 +27,6 @@ const INFO = join(ROOT, 'test', 'fixtures', 'onnx', 'resnet-mnistm.advx.json');
 const COUNT = 16;
 const lab = labInBrowser('folders', WAIT);
 
-type Upload = { name: string; mimeType: string; buffer: Buffer };
 const file = (name: string, buffer: Uint8Array, mimeType = 'application/octet-stream'): Upload => ({ name, mimeType, buffer: Buffer.from(buffer) });
 
 /** An ONNX model of one node whose op advx does not map. */
@@ -38,14 +37,9 @@ function unmappedOnnx(): Uint8Array {
   return Model.encode(Model.fromObject({ ir_version: 8, opset_import: [{ domain: '', version: 13 }], graph })).finish();
 }
 
-/** Uploads `files` to `input` and waits for an error banner matching `expected`. */
-async function expectError(page: Page, input: string, files: Upload[], expected: RegExp): Promise<string> {
-  if (await page.locator('#error').isVisible()) await page.locator('#error-close').click();
-  await page.locator('#error').waitFor({ state: 'hidden' });
-  await page.locator(input).setInputFiles(files);
-  await page.locator('#error:not([hidden])').waitFor();
-  const text = await page.locator('#error-text').innerText();
-  assert.match(text, expected);
+/** expectError, and the banner is one line. */
+async function expectOneLineError(page: Page, input: string, files: Upload[], expected: RegExp): Promise<string> {
+  const text = await expectError(page, input, files, expected);
   assert.ok(!text.includes('\n'), `one line: ${text}`);
   return text;
 }
@@ -89,9 +83,9 @@ test('explorer: an ONNX model on a zip and a folder of images, clean accuracy as
     await page.locator('#page-explorer[data-ready="true"]').waitFor();
 
     // Bad models: corrupt bytes, an op advx does not map. Nothing half-loaded joins the lists.
-    await expectError(page, '#upload', [file('junk.onnx', Buffer.from('this is not a protobuf'))], /upload: junk\.onnx is not a valid ONNX file/);
+    await expectOneLineError(page, '#upload', [file('junk.onnx', Buffer.from('this is not a protobuf'))], /upload: junk\.onnx is not a valid ONNX file/);
     // An op the importer lacks goes to ONNX Runtime Web (test/e2e/onnx-runtime.test.ts), which cannot run an Einsum without its equation either.
-    await expectError(page, '#upload', [file('einsum.onnx', unmappedOnnx())], /ONNX op "Einsum" \(node "\/Einsum_3"\) is not supported by advx's ONNX importer yet, and ONNX Runtime Web cannot run the file either: ONNX Runtime cannot load einsum\.onnx: /);
+    await expectOneLineError(page, '#upload', [file('einsum.onnx', unmappedOnnx())], /ONNX op "Einsum" \(node "\/Einsum_3"\) is not supported by advx's ONNX importer yet, and ONNX Runtime Web cannot run the file either: ONNX Runtime cannot load einsum\.onnx: /);
     assert.equal(await page.locator('#batch-model option[value^="upload:"]').count(), 0);
 
     // The ResNet with its advx.json: listed for the folder card (not the 28×28×1 panels).
@@ -102,10 +96,10 @@ test('explorer: an ONNX model on a zip and a folder of images, clean accuracy as
     assert.equal(await page.locator('#model-a option[value^="upload:"]').count(), 0);
 
     // Bad data: not a zip, a zip without images, class folders the model lacks.
-    await expectError(page, '#upload-zip', [file('notes.zip', Buffer.from('just some text, no zip'))], /notes\.zip is not a zip file/);
-    await expectError(page, '#upload-zip', [file('empty.zip', zipSync({ 'readme.txt': Buffer.from('hello') }))], /no images found in empty\.zip/);
+    await expectOneLineError(page, '#upload-zip', [file('notes.zip', Buffer.from('just some text, no zip'))], /notes\.zip is not a zip file/);
+    await expectOneLineError(page, '#upload-zip', [file('empty.zip', zipSync({ 'readme.txt': Buffer.from('hello') }))], /no images found in empty\.zip/);
     const png = encodePng(data.images.subarray(0, 28 * 28 * 3), 28, 28, 3);
-    await expectError(page, '#upload-zip', [file('pets.zip', zipSync({ 'cat/a.png': png, 'dog/b.png': png }))], /class folders cat, dog of pets\.zip are not among the model's classes/);
+    await expectOneLineError(page, '#upload-zip', [file('pets.zip', zipSync({ 'cat/a.png': png, 'dog/b.png': png }))], /class folders cat, dog of pets\.zip are not among the model's classes/);
 
     // The zip of the class folders (one top folder around them, as `zip -r` makes it).
     await page.locator('#error-close').click();

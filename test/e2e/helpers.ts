@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { BIN } from '../helpers/cli.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -121,4 +122,19 @@ export function labInBrowser(name: string, timeout: number): { readonly url: str
       return browser;
     },
   };
+}
+
+/** A file for setInputFiles. */
+export type Upload = { name: string; mimeType: string; buffer: Buffer };
+
+/** Uploads `files` to `input` and waits for an error banner matching `expected`; returns its text. */
+export async function expectError(page: Page, input: string, files: Upload[], expected: RegExp): Promise<string> {
+  if (await page.locator('#error').isVisible()) await page.locator('#error-close').click();
+  await page.locator('#error').waitFor({ state: 'hidden' });
+  await page.locator(input).setInputFiles(files);
+  await page.locator('#error:not([hidden])').waitFor();
+  const text = await page.locator('#error-text').innerText();
+  assert.match(text, expected);
+  assert.equal(await page.locator('#error').isVisible(), true);
+  return text;
 }

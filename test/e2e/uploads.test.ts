@@ -7,29 +7,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
 import { encodePng } from '../../src/node/png.ts';
-import { ARTIFACTS, ROOT, labInBrowser } from './helpers.ts';
+import { ARTIFACTS, ROOT, expectError, labInBrowser, type Upload } from './helpers.ts';
 
 const WAIT = 90_000;
 const MODEL = join(ROOT, 'models', 'mnist-cnn');
 const lab = labInBrowser('uploads', WAIT);
 
-type Upload = { name: string; mimeType: string; buffer: Buffer };
 const json = (name: string, value: unknown): Upload => ({ name, mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(value)) });
 const bin = (name: string, buffer: Buffer): Upload => ({ name, mimeType: 'application/octet-stream', buffer });
 
-/** Uploads `files` to `input` and waits for an error banner matching `expected`; returns its text. */
-async function expectError(page: Page, input: string, files: Upload[], expected: RegExp): Promise<string> {
-  if (await page.locator('#error').isVisible()) await page.locator('#error-close').click();
-  await page.locator('#error').waitFor({ state: 'hidden' });
-  await page.locator(input).setInputFiles(files);
-  await page.locator('#error:not([hidden])').waitFor();
-  const text = await page.locator('#error-text').innerText();
-  assert.match(text, expected);
-  assert.equal(await page.locator('#error').isVisible(), true);
-  return text;
-}
 
 test('explorer: malformed models and images show an error, and the explorer still attacks', { timeout: 180_000 }, async () => {
   const started = performance.now();

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { stripVTControlCharacters } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import protobuf from 'protobufjs/light.js';
-import { setup } from '../helpers/backend.ts';
+import { maxAbsDiff, setup } from '../helpers/backend.ts';
 import { advx, BIN, lastJson } from '../helpers/cli.ts';
 import { twoHeads } from '../helpers/onnx-models.ts';
 import { loadClassifier } from '../../src/node/load-model.ts';
@@ -27,13 +27,6 @@ const FIXTURES = new URL('../fixtures/onnx/', import.meta.url).pathname;
 const NAMES = ['small-cnn', 'tiny-resnet', 'tiny-mobilenet'];
 const tmp = mkdtempSync(join(tmpdir(), 'advx-ort-'));
 const fixturePath = (name: string) => join(FIXTURES, `${name}.onnx`);
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
 
 after(() => setup('wasm'));
 

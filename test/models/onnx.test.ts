@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import protobuf from 'protobufjs/light.js';
-import { setup, tensorCounts } from '../helpers/backend.ts';
+import { maxAbsDiff, setup, tensorCounts } from '../helpers/backend.ts';
 import { importOnnx } from '../../src/models/onnx.ts';
 import { decodeTensor, HostArray } from '../../src/models/onnx/proto.ts';
 import { ONNX_SCHEMA } from '../../src/models/onnx/schema.ts';
@@ -38,13 +38,6 @@ const fixture = (name: string): Fixture => JSON.parse(readFileSync(join(FIXTURES
 const onnxBytes = (name: string) => readFileSync(join(FIXTURES, `${name}.onnx`));
 /** The fixture's inputs, NCHW as PyTorch saw them. */
 const inputs = (f: Fixture) => tf.tensor(f.input.map((k) => k / f.inputDivisor), f.inputShape);
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
 
 after(() => setup('wasm'));
 
