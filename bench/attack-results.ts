@@ -30,7 +30,7 @@ import { carliniWagnerL2 } from '../src/attacks/carlini-wagner.ts';
 import { decisionOracle, scoreOracle } from '../src/attacks/blackbox.ts';
 import { trainSubstitute, transferAttack } from '../src/attacks/substitute.ts';
 import { distillationLoss, temperatureCrossEntropy } from '../src/defenses/distillation.ts';
-import { writeFileAtomic } from '../src/node/io.ts';
+import { appendSection, findSection, markSection, replaceSection } from './sections.ts';
 import { accuracy } from '../src/eval/accuracy.ts';
 
 const SECTIONS = ['fgsm-pgd', 'eot', 'square', 'transfer', 'distillation', 'robust'];
@@ -241,7 +241,6 @@ function blackBoxFound(r: Awaited<ReturnType<typeof evaluateRobustness>>): strin
 
 /** The models of the robust section, in the order RESULTS.md lists them. */
 const ROBUST_MODELS = ['models/mnist-robust', 'models/mnist-trades'];
-const robustMarker = (name: string, end: 'start' | 'end') => `<!-- robust:${name}:${end} -->`;
 
 /** One robust model's block: the suite's table, its self-checks, how the model was trained and when this was measured. */
 async function robustModel(name: string): Promise<string[]> {
@@ -281,9 +280,9 @@ async function robustSection(): Promise<string[]> {
   for (const name of rerun) if (!ROBUST_MODELS.includes(name)) throw new Error(`unknown robust model "${name}": ${ROBUST_MODELS.join(', ')}`);
   const lines: string[] = [];
   for (const name of ROBUST_MODELS) {
-    const kept = previous.slice(previous.indexOf(robustMarker(name, 'start')), previous.indexOf(robustMarker(name, 'end')) + robustMarker(name, 'end').length);
-    if (!rerun.includes(name) && previous.includes(robustMarker(name, 'start'))) lines.push(kept, '');
-    else lines.push(robustMarker(name, 'start'), ...(rerun.includes(name) ? await robustModel(name) : [`\`${name}\`: not measured yet.`, '']), robustMarker(name, 'end'), '');
+    const kept = findSection(previous, `robust:${name}`);
+    if (!rerun.includes(name) && kept !== undefined) lines.push(kept, '');
+    else lines.push(markSection(`robust:${name}`, (rerun.includes(name) ? await robustModel(name) : [`\`${name}\`: not measured yet.`, '']).join('\n')), '');
   }
   return lines;
 }
@@ -293,9 +292,8 @@ const command = ['npm run results:attacks', ...(process.argv.length > 2 ? ['--',
 const machine = `${cpus().length} × ${cpus()[0]?.model}, wasm backend`;
 // Each section keeps its own markers inside the attacks block, so `--only` rewrites just its own.
 const path = join(root, 'RESULTS.md');
-const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Results\n\n<!-- attacks:start --><!-- attacks:end -->\n';
-const sectionRe = (name: string) => new RegExp(`<!-- attacks:${name}:start -->[\\s\\S]*?<!-- attacks:${name}:end -->`);
-const blocks = new Map(SECTIONS.map((name) => [name, text.match(sectionRe(name))?.[0]]));
+const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+const blocks = new Map(SECTIONS.map((name) => [name, findSection(text, `attacks:${name}`)]));
 for (const name of SECTIONS.filter((s) => only.includes(s))) {
   log(`${name}…`);
   const t0 = performance.now();
@@ -303,9 +301,9 @@ for (const name of SECTIONS.filter((s) => only.includes(s))) {
   const minutes = (performance.now() - t0) / 60000;
   log(`${name} done in ${(minutes * 60).toFixed(0)} s`);
   if (name !== 'robust') lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${machine}, in ${minutes.toFixed(1)} min, by \`${command}\`.`, '');
-  blocks.set(name, [`<!-- attacks:${name}:start -->`, ...lines, `<!-- attacks:${name}:end -->`].join('\n'));
+  blocks.set(name, markSection(`attacks:${name}`, lines.join('\n')));
 }
-const block = ['<!-- attacks:start (written by `npm run results:attacks`) -->', ...[...blocks.values()].filter(Boolean), '<!-- attacks:end -->'].join('\n');
-writeFileAtomic(path, text.replace(/<!-- attacks:start[\s\S]*?<!-- attacks:end -->/, block));
-console.log(block);
+const markdown = [...blocks.values()].filter(Boolean).join('\n');
+replaceSection(path, 'attacks', markdown, { note: '(written by `npm run results:attacks`)', newFile: '# Results\n', ifMissing: appendSection() });
+console.log(markSection('attacks', markdown, '(written by `npm run results:attacks`)'));
 process.exit(0);

@@ -26,6 +26,7 @@ import type { ImageDataset } from '../src/data/types.ts';
 import { decisionGrid } from '../src/eval/decision-grid.ts';
 import { decisionBoundarySvg } from '../src/report/scatter.ts';
 import { writeFileAtomic } from '../src/node/io.ts';
+import { appendSection, markSection, replaceSection } from './sections.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin/advx.js');
@@ -194,7 +195,6 @@ if (values.choices) {
 const toy = values['no-toy'] ? [] : await moonsPictures();
 const minutes = ((performance.now() - started) / 60000).toFixed(1);
 const text = [
-  '<!-- da:start (written by `npm run results:da`) -->',
   '## Domain adaptation',
   '',
   `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model}, wasm backend, by \`npm run results:da -- --preset ${values.preset} --recipe ${values.recipe}${values.tasks ? ` --tasks ${values.tasks}` : ''}${values.methods ? ` --methods ${values.methods}` : ''}${values.threads ? ` --threads ${values.threads}` : ''} --seeds ${values.seeds}${values.choices ? ` --choices --choice-seeds ${values['choice-seeds']}` : ''}\` (this run: ${minutes} min; finished runs are reused). ` +
@@ -205,9 +205,6 @@ const text = [
   '',
   ...sections,
   ...(toy.length ? ['Rotated two moons (the DANN paper\'s toy): decision boundary and target points.', '', ...toy, ''] : []),
-  '<!-- da:end -->',
 ].join('\n');
-const path = join(root, 'RESULTS.md');
-const old = readFileSync(path, 'utf8');
-writeFileAtomic(path, old.includes('<!-- da:start') ? old.replace(/<!-- da:start[\s\S]*?<!-- da:end -->/, text) : `${old.trimEnd()}\n\n${text}\n`);
-process.stdout.write(text + '\n');
+replaceSection(join(root, 'RESULTS.md'), 'da', text, { note: '(written by `npm run results:da`)', ifMissing: appendSection() });
+process.stdout.write(markSection('da', text, '(written by `npm run results:da`)') + '\n');

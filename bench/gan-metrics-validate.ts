@@ -13,7 +13,7 @@
  *
  *   npm run results:gan-metrics -- [--n 10000] [--datasets mnist,fashion] [--subsets 100] [--pr-n 2000] [--seed 0]
  */
-import { mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,7 @@ import { Rng } from '../src/core/rng.ts';
 import { classCoverage, classifierFeatures, frechetDistance, kernelInceptionDistance, precisionRecall } from '../src/gan/metrics.ts';
 import { loadDataset } from '../src/node/datasets.ts';
 import { writeFileAtomic } from '../src/node/io.ts';
+import { appendSection, replaceSection } from './sections.ts';
 import { loadClassifier } from '../src/node/load-model.ts';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 
@@ -175,11 +176,10 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const outDir = join(root, 'runs/gan-metrics');
   mkdirSync(outDir, { recursive: true });
   writeFileAtomic(join(outDir, 'results.json'), JSON.stringify({ command, n, subsets, subsetSize, prN, seed, minutes, rows }, null, 2));
-  // Read RESULTS.md just before writing: another process may have rewritten another section meanwhile.
-  const path = resolve(root, values.results);
-  const block = ['<!-- gan-metrics:start (written by `npm run results:gan-metrics`) -->', ...lines, '<!-- gan-metrics:end -->'].join('\n');
-  const old = existsSync(path) ? readFileSync(path, 'utf8') : '# Results\n';
-  const marked = /<!-- gan-metrics:start[\s\S]*?<!-- gan-metrics:end -->/;
-  writeFileAtomic(path, marked.test(old) ? old.replace(marked, () => block) : `${old.trimEnd()}\n\n## Image GAN metrics\n\n${block}\n`);
+  replaceSection(resolve(root, values.results), 'gan-metrics', lines.join('\n'), {
+    note: '(written by `npm run results:gan-metrics`)',
+    newFile: '# Results\n',
+    ifMissing: appendSection('## Image GAN metrics'),
+  });
   log(`tensors left: ${tf.memory().numTensors}`);
 }

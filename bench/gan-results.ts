@@ -32,6 +32,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/backend/index.ts';
 import { loadDataset } from '../src/node/datasets.ts';
 import { writeFileAtomic } from '../src/node/io.ts';
+import { appendSection, markSection, replaceSection } from './sections.ts';
 import { loadClassifier } from '../src/node/load-model.ts';
 import { classifierFeatures } from '../src/gan/metrics.ts';
 import { compareWithTest, DATASETS, type Scores } from './gan-metrics-validate.ts';
@@ -411,10 +412,6 @@ lines.push(
   `Measured ${dates.join(', ') || new Date().toISOString().slice(0, 10)} on ${machine}${threads ? `, ${threads} thread(s)` : ''}, shared with other jobs, by \`${command}\` (this run: ${((performance.now() - t0) / 60000).toFixed(1)} min; finished runs and evaluations in ${rel(runsDir)} are reused)${scaled.length ? `; steps scaled by --steps-scale for ${scaled.map((s) => s.name).join(', ')} (smoke numbers, meaningless)` : ''}.`,
 );
 
-const block = ['<!-- gan-images:start -->', ...lines, '<!-- gan-images:end -->'].join('\n');
-// Read RESULTS.md just before writing: another process may have rewritten another section meanwhile.
-const text = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '# Results\n';
-const marked = /<!-- gan-images:start[\s\S]*?<!-- gan-images:end -->/;
-writeFileAtomic(resultsPath, marked.test(text) ? text.replace(marked, () => block) : `${text.trimEnd()}\n\n## Image GANs\n\n${block}\n`);
-process.stdout.write(block + '\n');
+replaceSection(resultsPath, 'gan-images', lines.join('\n'), { newFile: '# Results\n', ifMissing: appendSection('## Image GANs') });
+process.stdout.write(markSection('gan-images', lines.join('\n')) + '\n');
 log(`wrote ${rel(resultsPath)}; tensors left: ${tf.memory().numTensors}`);

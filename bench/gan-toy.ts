@@ -26,6 +26,7 @@ import { lineChartSvg } from '../src/report/plot.ts';
 import { scatterSvg } from '../src/report/scatter.ts';
 import { renderReport, type Block } from '../src/report/html.ts';
 import { writeFileAtomic } from '../src/node/io.ts';
+import { appendSection, findSection, markSection, replaceSection } from './sections.ts';
 
 const SECTIONS = ['ring', 'grid', 'saturation'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -221,19 +222,15 @@ for (const section of SECTIONS.filter((s) => only.includes(s)) as Section[]) {
   writeFileAtomic(join(outDir, `${section}.json`), JSON.stringify({ command, machine, samples: SAMPLES, seed: SEED, scale, minutes, result: json }, null, 2));
   writeFileAtomic(join(outDir, `${section}.blocks.json`), JSON.stringify(blocks));
   // Read RESULTS.md just before writing: another process may have rewritten another section meanwhile.
-  const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Results\n';
-  const sub = (name: string) => new RegExp(`<!-- gan-toy:${name}:start -->[\\s\\S]*?<!-- gan-toy:${name}:end -->`);
-  const kept = new Map(SECTIONS.map((name) => [name, text.match(sub(name))?.[0]]));
-  kept.set(section, [`<!-- gan-toy:${section}:start -->`, ...lines, `<!-- gan-toy:${section}:end -->`].join('\n'));
-  const block = [
-    '<!-- gan-toy:start (written by `npm run results:gan-toy`) -->',
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const kept = new Map(SECTIONS.map((name) => [name, findSection(text, `gan-toy:${name}`)]));
+  kept.set(section, markSection(`gan-toy:${section}`, lines.join('\n')));
+  const markdown = [
     `Toy GANs (\`src/gan/\`): ${BASE.latentDim}-d Gaussian z, batch ${BASE.batchSize}, Adam ${BASE.learningRate} (β 0.5, 0.9) decayed linearly to 0, seed ${SEED}. Mode-collapse protocol of VEEGAN/PacGAN: a sample is high quality within 3σ (0.06) of its nearest mode (real data: 98.9%), a mode is captured with at least 20 of the ${SAMPLES}. Samples and plots: \`runs/gan-toy/report.html\`.`,
     '',
     ...[...kept.values()].filter(Boolean),
-    '<!-- gan-toy:end -->',
   ].join('\n');
-  const marked = /<!-- gan-toy:start[\s\S]*?<!-- gan-toy:end -->/;
-  writeFileAtomic(path, marked.test(text) ? text.replace(marked, () => block) : `${text.trimEnd()}\n\n## Toy GANs\n\n${block}\n`);
+  replaceSection(path, 'gan-toy', markdown, { note: '(written by `npm run results:gan-toy`)', newFile: '# Results\n', ifMissing: appendSection('## Toy GANs') });
   console.log(lines.join('\n'));
 }
 

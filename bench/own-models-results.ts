@@ -12,7 +12,7 @@
  *   npm run results:own-models -- [--limit 1000] [--threads N]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,7 @@ import { subset, toTensors, type ImageDataset } from '../src/data/types.ts';
 import { fitImage } from '../src/data/image-ops.ts';
 import { pgd } from '../src/attacks/pgd.ts';
 import type { Classifier } from '../src/models/classifier.ts';
-import { writeFileAtomic } from '../src/node/io.ts';
+import { appendSection, markSection, replaceSection } from './sections.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { limit: { type: 'string', default: '1000' }, threads: { type: 'string' } } });
@@ -171,9 +171,8 @@ const minutes = (performance.now() - t0) / 60000;
 const command = ['npm run results:own-models', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
 // The timings are only as good as the machine was quiet: say how busy it was.
 lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model} (load average at the end ${loadavg()[0].toFixed(1)}), in ${minutes.toFixed(1)} min, by \`${command}\`.`);
-const block = ['<!-- own-models:start (written by `npm run results:own-models`) -->', '## Your own models', '', ...lines, '<!-- own-models:end -->'].join('\n');
-const path = join(root, 'RESULTS.md');
-const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Results\n';
-writeFileAtomic(path, /<!-- own-models:start[\s\S]*?<!-- own-models:end -->/.test(text) ? text.replace(/<!-- own-models:start[\s\S]*?<!-- own-models:end -->/, block) : `${text.trimEnd()}\n\n${block}\n`);
-console.log(block);
+const markdown = ['## Your own models', '', ...lines].join('\n');
+const note = '(written by `npm run results:own-models`)';
+replaceSection(join(root, 'RESULTS.md'), 'own-models', markdown, { note, newFile: '# Results\n', ifMissing: appendSection() });
+console.log(markSection('own-models', markdown, note));
 process.exit(0);

@@ -12,7 +12,7 @@
  *
  *   npm run results:pix2pix -- [--steps 3000] [--train 10000] [--test 1000] [--batch 16] [--width 32] [--seed 0] [--rows 8] [--threads 1] [--results RESULTS.md] [--image docs/gan/pix2pix.png]
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import { useBackend } from '../src/backend/index.ts';
 import { subset } from '../src/data/types.ts';
 import { trainPix2pix, translateImages, type Pix2pixHistory } from '../src/gan/pix2pix.ts';
 import { writeFileAtomic } from '../src/node/io.ts';
+import { appendSection, replaceSection } from './sections.ts';
 import { loadPix2pixPairs } from '../src/node/pix2pix-data.ts';
 import { encodePng, imageGrid } from '../src/node/png.ts';
 
@@ -109,7 +110,7 @@ interface Run {
 const runs: Run[] = [];
 for (const [name, lambdaAdv] of [['L1 only', 0], ['L1 + cGAN', 1]] as const) {
   log(`${name}: ${steps} steps on ${train.input.count} pairs, batch ${batchSize}, width ${width}`);
-  const r = trainPix2pix(train, {
+  const r = await trainPix2pix(train, {
     steps,
     seed,
     batchSize,
@@ -168,10 +169,9 @@ writeFileAtomic(
   join(outDir, 'results.json'),
   JSON.stringify({ command, steps, train: train.input.count, test: test.input.count, batchSize, width, seed, targetSharpness, runs: runs.map(({ outputs: _o, ...r }) => r) }, null, 2),
 );
-// Read RESULTS.md just before writing: another process may have rewritten another section meanwhile.
-const path = resolve(root, values.results);
-const block = ['<!-- pix2pix:start (written by `npm run results:pix2pix`) -->', ...lines, '<!-- pix2pix:end -->'].join('\n');
-const old = existsSync(path) ? readFileSync(path, 'utf8') : '# Results\n';
-const marked = /<!-- pix2pix:start[\s\S]*?<!-- pix2pix:end -->/;
-writeFileAtomic(path, marked.test(old) ? old.replace(marked, () => block) : `${old.trimEnd()}\n\n## pix2pix\n\n${block}\n`);
+replaceSection(resolve(root, values.results), 'pix2pix', lines.join('\n'), {
+  note: '(written by `npm run results:pix2pix`)',
+  newFile: '# Results\n',
+  ifMissing: appendSection('## pix2pix'),
+});
 log(`tensors left: ${tf.memory().numTensors}`);

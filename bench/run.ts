@@ -7,13 +7,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BACKENDS, parseBackend, useBackend, type BackendName } from '../src/backend/index.ts';
-import { writeFileAtomic } from '../src/node/io.ts';
+import { appendSection, replaceSection } from './sections.ts';
 import { WORKLOADS } from './workloads.ts';
 import { median } from '../src/core/arrays.ts';
 
@@ -137,17 +137,13 @@ if (!args['no-write'] && !args.only && !args.backends) {
   const path = join(root, 'BENCHMARKS.md');
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, TF.js ${tf.version_core}`;
   const table = [
-    '<!-- bench:start (written by `npm run bench`; do not edit by hand) -->',
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}; PyTorch reference: \`${args.torch}\` and \`${args['torch-own']}\` in the same session.`,
     '',
     '| workload | backend | advx ms | torch ms | ratio (torch/advx) | note |',
     '| --- | --- | ---: | ---: | ---: | --- |',
     ...rows.map((r) => `| ${r.workload} | ${r.backend} | ${r.advx_ms ?? '—'} | ${r.torch_ms ?? '—'} | ${r.ratio ?? '—'} | ${r.note ?? ''} |`),
-    '<!-- bench:end -->',
   ].join('\n');
-  const old = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n<!-- bench:start --><!-- bench:end -->\n';
-  const next = old.replace(/<!-- bench:start[\s\S]*?<!-- bench:end -->/, table);
-  writeFileAtomic(path, next.includes(table) ? next : `${old.trimEnd()}\n\n${table}\n`);
+  replaceSection(path, 'bench', table, { note: '(written by `npm run bench`; do not edit by hand)', newFile: '# Benchmarks\n', ifMissing: appendSection() });
   process.stderr.write(`wrote ${path}\n`);
 }
 process.exit(0);

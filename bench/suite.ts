@@ -11,7 +11,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +19,7 @@ import { useBackend } from '../src/backend/index.ts';
 import { subset, toTensors } from '../src/data/types.ts';
 import { evaluateRobustness } from '../src/eval/robustness.ts';
 import { loadDataset } from '../src/node/datasets.ts';
-import { writeFileAtomic } from '../src/node/io.ts';
+import { appendSection, markSection, replaceSection } from './sections.ts';
 import { loadClassifier } from '../src/node/load-model.ts';
 import { WORKLOADS } from './workloads.ts';
 
@@ -71,8 +70,8 @@ const rows = report.attacks.map((a) => {
   // Jacobian row pair each); Square asks for scores, not gradients.
   return { ...a, n, perImage: n ? a.seconds / n : 0 };
 });
+const note = '(written by `npm run bench:suite`; do not edit by hand)';
 const lines = [
-  '<!-- suite:start (written by `npm run bench:suite`; do not edit by hand) -->',
   `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} × ${cpus()[0]?.model}, wasm backend${args.threads ? `, ${args.threads} thread(s)` : ''}: AutoAttack's standard suite (L∞ ε = 0.3) on the first ${report.count} MNIST test images of \`${args.model}\`, each attack on the images the earlier ones left; ${report.seconds.toFixed(0)} s in all (${((1000 * report.seconds) / report.count).toFixed(0)} ms per image), worst case ${(100 * report.robust_accuracy['0.3']).toFixed(2)}%. Load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (above the core count, other jobs shared the machine and the times are upper bounds).`,
   '',
   '| attack | images attacked | s | s per attacked image |',
@@ -80,15 +79,11 @@ const lines = [
   ...rows.map((r) => `| ${r.name} | ${r.n} | ${r.seconds.toFixed(1)} | ${r.perImage.toFixed(3)} |`),
   '',
   `Per input gradient, in the same run: advx pgd40 ${advxPgd.toFixed(0)} ms per 128 images × 40 steps = ${(1000 * perGrad(advxPgd)).toFixed(1)} µs per image-step; PyTorch ${torchPgd === null ? 'not run' : `${torchPgd.toFixed(0)} ms = ${(1000 * perGrad(torchPgd)).toFixed(1)} µs per image-step (ratio torch/advx ${(torchPgd / advxPgd).toFixed(2)})`}; advx APGD-CE on the robust model ${rows[0].n ? ((1e6 * rows[0].seconds) / (rows[0].n * 100)).toFixed(1) : '—'} µs per image-step (batches of 250, with its checkpoints and bookkeeping).`,
-  '<!-- suite:end -->',
 ];
-for (const l of lines) process.stdout.write(`${l}\n`);
+process.stdout.write(`${markSection('suite', lines.join('\n'), note)}\n`);
 if (!args['no-write']) {
   const path = join(root, 'BENCHMARKS.md');
-  const text = readFileSync(path, 'utf8');
-  const block = lines.join('\n');
-  const next = /<!-- suite:start[\s\S]*?<!-- suite:end -->/.test(text) ? text.replace(/<!-- suite:start[\s\S]*?<!-- suite:end -->/, block) : `${text.trimEnd()}\n\n## AutoAttack's standard suite\n\n${block}\n`;
-  if (existsSync(path)) writeFileAtomic(path, next);
+  replaceSection(path, 'suite', lines.join('\n'), { note, ifMissing: appendSection("## AutoAttack's standard suite") });
   log(`wrote ${path}`);
 }
 process.exit(0);

@@ -26,6 +26,7 @@ import { existsSync, readFileSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { useBackend } from '../src/backend/index.ts';
 import { writeFileAtomic } from '../src/node/io.ts';
+import { appendSection, replaceSection } from './sections.ts';
 import { loadSpam, type TextExample } from '../src/node/spam.ts';
 import { loadTextClassifier, saveTextClassifier } from '../src/node/text-model.ts';
 import { loadWordNet } from '../src/node/wordnet.ts';
@@ -277,15 +278,7 @@ function adversarialTable(adv: AdvResults): string {
 }
 
 function writeResultsSection(section: string): void {
-  const file = 'RESULTS.md';
-  const start = '<!-- text-attacks:start -->';
-  const end = '<!-- text-attacks:end -->';
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const block = `${start}\n${section}\n${end}`;
-  const i = old.indexOf(start);
-  const j = old.indexOf(end);
-  const next = i >= 0 && j > i ? old.slice(0, i) + block + old.slice(j + end.length) : `${old.replace(/\n*$/, '\n\n')}${block}\n`;
-  writeFileAtomic(file, next);
+  replaceSection('RESULTS.md', 'text-attacks', section, { newFile: '', ifMissing: appendSection() });
 }
 
 interface SavedResults {

@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../src/node/io.ts';
+import { replaceSection } from './sections.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin/advx.js');
@@ -100,15 +101,12 @@ const rows = Object.keys(RECIPES)
   .filter((n) => existsSync(join(root, 'models', n, 'training.json')))
   .map((n) => JSON.parse(readFileSync(join(root, 'models', n, 'training.json'), 'utf8')));
 const table = [
-  '<!-- models:start (written by `npm run train:models`) -->',
   '| model | data | test accuracy | epochs | s / epoch | machine | date | command |',
   '| --- | --- | ---: | ---: | ---: | --- | --- | --- |',
   ...rows.map((r) => `| models/${r.model} | ${r.data} | ${(r.test_accuracy * 100).toFixed(2)}% | ${r.epochs} | ${r.seconds_per_epoch.toFixed(1)} | ${r.machine} | ${r.measured} | \`${r.command}\` |`),
-  '<!-- models:end -->',
 ].join('\n');
+// Each file carries the table only where its markers ask for it.
 for (const file of ['RESULTS.md', 'README.md']) {
   const path = join(root, file);
-  if (!existsSync(path)) continue;
-  const text = readFileSync(path, 'utf8');
-  if (text.includes('<!-- models:start')) writeFileAtomic(path, text.replace(/<!-- models:start[\s\S]*?<!-- models:end -->/, table));
+  if (existsSync(path)) replaceSection(path, 'models', table, { note: '(written by `npm run train:models`)', ifMissing: 'skip' });
 }

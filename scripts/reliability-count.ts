@@ -8,15 +8,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../src/node/io.ts';
+import { replaceSection } from '../bench/sections.ts';
 import { TRIED_KINDS, type TriedKind } from '../test/helpers/tried.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const readme = join(root, 'README.md');
 const command = 'npm run docs:reliability';
-const START = `<!-- reliability:start (written by \`${command}\`) -->`;
-const END = '<!-- reliability:end -->';
-const BLOCK = /<!-- reliability:start[\s\S]*?<!-- reliability:end -->/;
+const note = `(written by \`${command}\`)`;
 
 const files = readdirSync(join(root, 'test/reliability')).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join('test/reliability', f));
 const tmp = mkdtempSync(join(tmpdir(), 'advx-reliability-'));
@@ -59,7 +57,6 @@ for (const line of lines) {
 const total = [...counts.values()].reduce((a, b) => a + b, 0);
 
 const section = [
-  START,
   'The reliability suite (`test/reliability/`) tries bad inputs and faults: every bad input gets exit code 2 and one line without a stack trace, and nothing outside the run folder changes; a fault leaves no half-written file; a killed or resumed run ends equal to an uninterrupted one, byte for byte; a full disk gives one line with exit code 1.',
   '',
   '| kind | what | cases |',
@@ -68,21 +65,17 @@ const section = [
   `| **total** | | **${total}** |`,
   '',
   `Counted ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model} by \`${command}\` (all ${pass} tests passed${skipped > 0 ? `, ${skipped} skipped` : ''}).`,
-  END,
 ].join('\n');
 
-const text = readFileSync(readme, 'utf8');
-let updated: string;
-if (BLOCK.test(text)) updated = text.replace(BLOCK, () => section);
-else if (/^## Reliability\n/m.test(text)) updated = text.replace(/^## Reliability\n/m, () => `## Reliability\n\n${section}\n`);
-else {
-  // A new section, just before the heading that follows the attack table.
+/** Without markers yet: under a `## Reliability` heading, or as a new section after the attack table's. */
+function placeSection(text: string, block: string): string {
+  if (/^## Reliability\n/m.test(text)) return text.replace(/^## Reliability\n/m, () => `## Reliability\n\n${block}\n`);
   const table = text.indexOf('<!-- attack-table:end -->');
   if (table < 0) throw new Error('README.md has no attack-table markers to place the Reliability section after');
   const next = text.slice(table).search(/^## /m);
   if (next < 0) throw new Error('README.md has no ## heading after the attack table');
   const at = table + next;
-  updated = `${text.slice(0, at)}## Reliability\n\n${section}\n\n${text.slice(at)}`;
+  return `${text.slice(0, at)}## Reliability\n\n${block}\n\n${text.slice(at)}`;
 }
-writeFileAtomic(readme, updated);
+replaceSection(readme, 'reliability', section, { note, ifMissing: placeSection });
 console.error(`README.md: ${total} cases in ${pass} tests (${tests} run), counted in ${minutes.toFixed(1)} min`);

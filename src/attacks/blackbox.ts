@@ -12,27 +12,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { batchNorm } from '../core/norms.ts';
-import type { Classifier, ClassifierInfo } from '../models/classifier.ts';
+import type { BlackBoxInfo, DecisionModel, ScoreModel } from '../models/black-box.ts';
+import type { Classifier } from '../models/classifier.ts';
 import { checkInputsAgainst, type AttackGoal, type AttackResult } from './types.ts';
 
-/** What a black-box attack knows of a model besides its answers. */
-export type BlackBoxInfo = Required<Pick<ClassifierInfo, 'inputShape' | 'numClasses' | 'bounds'>>;
-
-/**
- * A model seen only through its class probabilities. `scores` gets a batch [b, ...inputShape]
- * with values in info.bounds (it must neither keep nor dispose it) and returns a new tensor
- * [b, numClasses] of probabilities, which the caller disposes.
- */
-export interface ScoreModel {
-  readonly info: BlackBoxInfo;
-  scores(x: tf.Tensor): Promise<tf.Tensor2D> | tf.Tensor2D;
-}
-
-/** A model seen only through its top-1 label of each input of a batch (same rules for `x`). */
-export interface DecisionModel {
-  readonly info: BlackBoxInfo;
-  label(x: tf.Tensor): Promise<Int32Array>;
-}
+// The interfaces are the models' own (models implement them); re-exported here, where the attacks
+// that take them have always found them.
+export type { BlackBoxInfo, DecisionModel, ScoreModel } from '../models/black-box.ts';
 
 /** A Classifier seen through its probabilities; `queries` counts the images it was asked about. */
 export function scoreOracle(classifier: Classifier): ScoreModel & { queries: number } {

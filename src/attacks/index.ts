@@ -2,9 +2,10 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import type { Norm } from '../core/norms.ts';
+import type { BlackBoxModel, DecisionModel, ScoreModel } from '../models/black-box.ts';
 import { Classifier } from '../models/classifier.ts';
 import { apgd, apgdTargeted } from './apgd.ts';
-import { decisionOracle, scoreOracle, type DecisionModel, type ScoreModel } from './blackbox.ts';
+import { decisionOracle, scoreOracle } from './blackbox.ts';
 import { carliniWagnerL2 } from './carlini-wagner.ts';
 import { deepfool } from './deepfool.ts';
 import { eot } from './eot.ts';
@@ -70,10 +71,8 @@ export interface AttackDescriptor {
   runBlackBox?: BlackBoxAttack;
 }
 
-/** A model behind an API (models/remote.ts): its scores and labels, and which of them may be used. */
-export interface BlackBoxModel extends ScoreModel, DecisionModel {
-  readonly access: 'score' | 'decision';
-}
+// A model type, so models/ owns it (models/onnx-runtime.ts implements it); the registry's users import it from here.
+export type { BlackBoxModel } from '../models/black-box.ts';
 
 /** A model to evaluate: a Classifier takes every attack, a black box those its access allows. */
 export type AnyModel = Classifier | BlackBoxModel;

@@ -8,14 +8,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { AdvxError } from '../core/errors.ts';
 import { registerGraphOpGradients } from './kernels/graph_op_gradients.ts';
+import type { BackendOptions } from './options.ts';
 
 export const BACKENDS = ['wasm', 'cpu', 'webgpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
-export interface BackendOptions {
-  /** Threads for the WASM backend (default: all cores). 1 disables threading. */
-  threads?: number;
-}
+export type { BackendOptions } from './options.ts';
 
 export function parseBackend(name: string): BackendName {
   if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;

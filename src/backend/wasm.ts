@@ -1,5 +1,5 @@
 /** WASM backend set-up: advx's gradient kernels, registered before the backend is first used. */
-import type { BackendOptions } from './index.ts';
+import type { BackendOptions } from './options.ts';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels } from './kernels/index.ts';
 import { setNativeWorkers } from './kernels/native.ts';

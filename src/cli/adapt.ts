@@ -10,15 +10,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { AdvxError } from '../core/errors.ts';
 import { ADAPTATION_METHODS, buildDannNetworks, checkDomains, dannFeatures, dannFeaturesBatchNorm, disposeOptimizer, trainDann, type AdaptationMethod, type DannNetworks } from '../da/dann.ts';
+import { calibrateOn, domainAccuracies as accuracies, evaluateEachDomain } from '../da/evaluate.ts';
 import { fineTune, headInputModel, keepHead, labelledPerClass, replaceHead } from '../da/finetune.ts';
-import { recalibrateBatchNorm } from '../da/adabn.ts';
-import { gatherBatch } from '../data/batch.ts';
-import { softNeighbourhoodDensity } from '../da/snd.ts';
+import { selectLambda } from '../da/select-lambda.ts';
 import type { DatasetSplits, ImageDataset } from '../data/types.ts';
 import { toRgb } from '../data/mnistm.ts';
 import { accuracy } from '../eval/accuracy.ts';
 import { Classifier } from '../models/classifier.ts';
-import { featureMatrix, measureFeatures, readBaseline, writeAdaptReport, type AdaptSummary, type EpochRecord } from '../node/adapt-report.ts';
+import { measureFeatures, readBaseline, writeAdaptReport, type AdaptSummary, type EpochRecord } from '../node/adapt-report.ts';
 import { hasCheckpoint, loadCheckpoint, readRunConfig, saveCheckpoint } from '../node/checkpoint.ts';
 import { loadDataset, parseDatasetName } from '../node/datasets.ts';
 import { writeFileAtomic } from '../node/io.ts';
@@ -183,23 +182,13 @@ async function adapt(flags: AdaptFlags): Promise<void> {
   if (flags.method === 'finetune') {
     ({ history, model, features, networks } = await runFineTune(flags, source, target, log));
   } else if (flags.selectLambda) {
-    const candidates = parseLambdas(flags.selectLambda);
-    const tried: NonNullable<AdaptSummary['lambda_selection']> = [];
-    let best: { lambda: number; snd: number; run: Awaited<ReturnType<typeof runTraining>> } | undefined;
-    for (const lambda of candidates) {
-      const run = await runTraining(flags, flags.method, lambda, join(flags.out, `lambda-${lambda}`), source, target, log);
-      const classifier = classifierOf(run.networks.model, target.train);
-      const snd = await softNeighbourhoodDensity(classifier, target.train, { count: 1000 });
-      tried.push({ lambda, snd, target_accuracy: (run.history.at(-1)?.target_accuracy as number) ?? NaN });
-      log(`λ = ${lambda}: SND ${snd.toFixed(4)}`);
-      if (!best || snd > best.snd) {
-        best?.run.networks.dispose();
-        best = { lambda, snd, run };
-      } else run.networks.dispose();
-    }
-    log(`chose λ = ${best!.lambda}`);
-    ({ history, networks } = best!.run);
-    summaryExtra = { lambda: best!.lambda, lambda_selection: tried };
+    const method = flags.method;
+    const train = (lambda: number) => runTraining(flags, method, lambda, join(flags.out, `lambda-${lambda}`), source, target, log);
+    const best = await selectLambda(parseLambdas(flags.selectLambda), train, target.train, { onTrial: (t) => log(`λ = ${t.lambda}: SND ${t.snd.toFixed(4)}`) });
+    log(`chose λ = ${best.lambda}`);
+    ({ history, networks } = best.run);
+    const tried = best.trials.map((t) => ({ lambda: t.lambda, snd: t.snd, target_accuracy: (t.run.history.at(-1)?.target_accuracy as number) ?? NaN }));
+    summaryExtra = { lambda: best.lambda, lambda_selection: tried };
     model = networks.model;
     features = (x) => networks!.features.apply(x) as tf.Tensor;
   } else {
@@ -237,14 +226,9 @@ async function adapt(flags: AdaptFlags): Promise<void> {
   else model.dispose();
 }
 
-/** Unlabelled training images per domain from which per-domain batch-norm statistics are measured. */
-const RECALIBRATION_IMAGES = 2000;
-
 /**
  * Source and target test accuracy, A-distance and embeddings. With per-domain batch norm each domain
- * is evaluated, and its features taken, with its own statistics (AdaBN), measured on its unlabelled
- * training images — the network a user runs on that domain; the target's stay in the model, so the
- * saved model is the one adapted to the target.
+ * is evaluated, and its features taken, with its own statistics (da/evaluate.ts).
  */
 async function evaluateDomains(
   flags: AdaptFlags,
@@ -259,37 +243,16 @@ async function evaluateDomains(
     return { ...(await domainAccuracies(flags, networks, classifier, source, target)), measured: await measureFeatures(extract, source.test, target.test, options) };
   }
   const n = Math.min(flags.embed, source.test.count, target.test.count);
-  const underOwnStatistics = async (d: DatasetSplits) => {
-    calibrateOn(networks, d.train);
-    return { accuracy: await accuracy(classifier, d.test), features: await featureDataset(extract, d.test, n) };
-  };
-  const s = await underOwnStatistics(source);
-  const t = await underOwnStatistics(target);
+  const { source: s, target: t } = await evaluateEachDomain(classifier, networks.features, extract, { source, target }, n);
   // The features are computed already: the measurement reads them as they are.
   const measured = await measureFeatures((f) => f, s.features, t.features, options);
   return { source_accuracy: s.accuracy, target_accuracy: t.accuracy, measured };
 }
 
-/** Per-domain batch norm: the extractor's statistics re-measured on a domain's unlabelled training images. */
-function calibrateOn(networks: DannNetworks, d: ImageDataset): void {
-  const { x, y } = gatherBatch(d, Int32Array.from({ length: Math.min(RECALIBRATION_IMAGES, d.count) }, (_, i) => i));
-  recalibrateBatchNorm(networks.features, x);
-  tf.dispose([x, y]);
-}
-
 /** Source and target test accuracy, each domain under its own statistics when batch norm is per domain. */
 async function domainAccuracies(flags: AdaptFlags, networks: DannNetworks, classifier: Classifier, source: DatasetSplits, target: DatasetSplits) {
-  const perDomain = flags.batchNorm === 'per-domain';
-  if (perDomain) calibrateOn(networks, source.train);
-  const sourceAccuracy = await accuracy(classifier, source.test);
-  if (perDomain) calibrateOn(networks, target.train);
-  return { source_accuracy: sourceAccuracy, target_accuracy: await accuracy(classifier, target.test) };
-}
-
-/** The first n images of `d` as a dataset of their feature vectors (shape [1, 1, dim]). */
-async function featureDataset(extract: (x: tf.Tensor) => tf.Tensor, d: ImageDataset, n: number): Promise<ImageDataset> {
-  const images = await featureMatrix(extract, d, n);
-  return { ...d, name: `${d.name} features`, images, labels: d.labels.slice(0, n), shape: [1, 1, images.length / n], count: n };
+  const a = await accuracies(classifier, source, target, flags.batchNorm === 'per-domain' ? networks.features : undefined);
+  return { source_accuracy: a.source, target_accuracy: a.target };
 }
 
 /** Trains (or resumes, or reloads when finished) one DANN/CORAL/MMD/source-only run in `dir`. */
@@ -394,7 +357,7 @@ async function runFineTune(
     pretrained = networks.model;
     // The body normalises with the target's statistics while the head learns (fineTune keeps
     // batch norm in inference mode); evaluateDomains later gives each domain its own.
-    if (flags.batchNorm === 'per-domain') calibrateOn(networks, target.train);
+    if (flags.batchNorm === 'per-domain') calibrateOn(networks.features, target.train);
   }
   // With the source's classes, the trained head is worth keeping: on MNIST → MNIST-M with 10
   // labels per class, a new head learnt from them is no better than the source-only model, the

@@ -16,10 +16,11 @@ import { loadDataset } from '../node/datasets.ts';
 import { loadClassifier } from '../node/load-model.ts';
 import { runAttack } from '../node/attack-run.ts';
 import { writeFileAtomic } from '../node/io.ts';
+import { writeResults as writeRunResults } from '../node/runs/results.ts';
 import { openRunFolder } from '../node/run-folder.ts';
 import { parseBackend } from '../backend/index.ts';
 import { renderReport, type Block } from '../report/html.ts';
-import { saveModel } from './train.ts';
+import { saveModel } from '../node/model-io.ts';
 import { nonNegativeInt, seedInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface DemoFlags extends BackendFlags {
@@ -82,7 +83,7 @@ async function demo(flags: DemoFlags): Promise<void> {
     }
   }
   const summary = { model: source, backend, test_accuracy: testAccuracy, attacked: data.count, results };
-  writeFileAtomic(run.path('summary.json'), JSON.stringify(summary, null, 2));
+  writeRunResults(run.dir, 'demo', summary);
   writeFileAtomic(
     run.path('report.html'),
     renderReport('advx demo: adversarial examples against an MNIST CNN', [

@@ -7,43 +7,20 @@
  */
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { GAN_ARCHS, parseGanArch } from '../gan/dcgan.ts';
-import { parseGanLoss, type GanLoss } from '../gan/losses.ts';
-import { classCoverage, classifierFeatures, frechetDistance, kernelInceptionDistance, precisionRecall } from '../gan/metrics.ts';
-import {
-  AUGMENTATIONS,
-  GanDivergedError,
-  createImageGanState,
-  disposeImageGanState,
-  sampleImages,
-  standingStatistics,
-  trainImageGan,
-  type Augmentation,
-  type ImageGanState,
-} from '../gan/train-images.ts';
+import { GAN_LOSSES, LOSS_DEFAULTS, parseGanLoss, type GanLoss } from '../gan/losses.ts';
+import { evaluateGenerator } from '../gan/metrics.ts';
+import { AUGMENTATIONS, type Augmentation } from '../gan/train-images.ts';
 import { loadDataset, parseDatasetName } from '../node/datasets.ts';
-import {
-  loadGanCheckpoint,
-  loadGenerator,
-  readMetrics,
-  sampleGridLayout,
-  saveGanCheckpoint,
-  saveGenerator,
-  writeGanReport,
-  writeInterpolation,
-  writeMetrics,
-  writeSampleGrid,
-  type GanMetric,
-} from '../node/gan-run.ts';
-import { readRunConfig } from '../node/checkpoint.ts';
-import { writeFileAtomic } from '../node/io.ts';
+import { loadGenerator, writeInterpolation, writeSampleGrid } from '../node/gan-run.ts';
 import { loadClassifier } from '../node/load-model.ts';
-import { progress } from '../node/progress.ts';
 import { checkOutFile, legacyConfig, openRunFolder } from '../node/run-folder.ts';
+import { runGanTrain } from '../node/runs/gan-train.ts';
+import { hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/options.ts';
 import { parseBackend } from '../backend/index.ts';
 import { nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
@@ -56,6 +33,13 @@ function parseLoss(name: string): GanLoss {
   } catch {
     throw new AdvxError(`unknown GAN loss "${name}": choose one of ns, minimax, hinge, ls (or lsgan), wgan-gp`);
   }
+}
+
+/** A per-loss default as help text, e.g. "10 for wgan-gp, else 0". */
+function lossDefault(key: 'gpWeight' | 'dSteps'): string {
+  const usual = LOSS_DEFAULTS.ns[key];
+  const others = GAN_LOSSES.filter((l) => LOSS_DEFAULTS[l][key] !== usual).map((l) => `${LOSS_DEFAULTS[l][key]} for ${l}`);
+  return [...others, `else ${usual}`].join(', ');
 }
 
 function parseAugment(list: string): Augmentation[] {
@@ -102,10 +86,15 @@ interface TrainFlags extends BackendFlags {
 }
 
 /**
- * What must match for --resume to continue a run rather than start another. --steps may grow, and
- * --lr / --d-lr may change (e.g. lowered to get past a divergence).
+ * The options that make a GAN run. --steps may grow, --lr / --d-lr may change (e.g. lowered to get
+ * past a divergence), and how often it samples, checkpoints and logs.
  */
-const RUN_IDENTITY = ['arch', 'loss', 'data', 'batch', 'width', 'latent', 'limit', 'seed', 'ema', 'r1', 'gp', 'dSteps', 'beta1', 'beta2', 'augment'] as const;
+const RUN_OPTIONS: RunOptionsSpec = {
+  identity: ['arch', 'loss', 'data', 'batch', 'width', 'latent', 'limit', 'seed', 'ema', 'r1', 'gp', 'dSteps', 'beta1', 'beta2', 'augment'],
+  mutable: ['steps', 'lr', 'dLr', 'sampleEvery', 'checkpointEvery', 'logEvery'],
+  command: 'gan train',
+  legacy: legacyConfig(['arch', 'loss', 'data']),
+};
 
 function trainCommand(): Command {
   return withBackend(new Command('train'))
@@ -122,8 +111,8 @@ function trainCommand(): Command {
     .option('--seed <n>', 'seed for weights, batches, z and augmentation', seedInt('--seed'), 0)
     .option('--ema <beta>', "decay of the EMA of the generator's weights (the saved generator); 0: none", fraction('--ema'), 0.999)
     .option('--r1 <gamma>', 'R1 penalty γ on real images (0: off)', nonNegativeNumber('--r1'), 0)
-    .option('--gp <lambda>', 'gradient penalty λ (default 10 for wgan-gp, else 0)', nonNegativeNumber('--gp'))
-    .option('--d-steps <n>', 'discriminator updates per generator update (default 5 for wgan-gp, else 1)', positiveInt('--d-steps'))
+    .option('--gp <lambda>', `gradient penalty λ (default ${lossDefault('gpWeight')})`, nonNegativeNumber('--gp'))
+    .option('--d-steps <n>', `discriminator updates per generator update (default ${lossDefault('dSteps')})`, positiveInt('--d-steps'))
     .option('--lr <x>', 'Adam learning rate', positiveNumber('--lr'), 2e-4)
     .option('--d-lr <x>', "the discriminator's learning rate (default --lr)", positiveNumber('--d-lr'))
     .option('--beta1 <x>', 'Adam β1', fraction('--beta1'), 0.5)
@@ -135,148 +124,22 @@ function trainCommand(): Command {
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--json', 'print a JSON summary as the last line')
     .option('--quiet', 'no progress output')
-    .action((flags: TrainFlags) => train(flags));
+    .action((flags: TrainFlags, cmd: Command) => train(flags, cmd));
 }
 
-function checkTrainFlags(flags: TrainFlags): { arch: ReturnType<typeof parseGanArch>; loss: GanLoss; augment: Augmentation[] } {
+async function train(flags: TrainFlags, cmd: Command): Promise<void> {
+  resumeOptions(cmd, flags, RUN_OPTIONS); // a resumed run's options are its own, from config.json
   const arch = parseGanArch(flags.arch);
   const loss = parseLoss(flags.loss);
   const augment = parseAugment(flags.augment);
   parseDatasetName(flags.data);
   parseBackend(flags.backend);
   // A new, empty or own run folder, locked; a started run continues only with --resume.
-  const configPath = join(flags.out, 'config.json');
-  const started = (dir: string) => existsSync(join(dir, 'config.json'));
-  openRunFolder(flags.out, { command: 'gan train', started, legacy: legacyConfig(['arch', 'loss', 'data']), runName: 'a GAN run', resume: flags.resume });
-  if (flags.resume && existsSync(configPath)) {
-    const previous = readRunConfig(configPath);
-    for (const key of RUN_IDENTITY) {
-      if (previous[key] !== flags[key]) throw new AdvxError(`cannot resume ${flags.out}: it was started with --${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} ${previous[key]}, not ${flags[key]}`);
-    }
-  }
-  return { arch, loss, augment };
-}
-
-const pad = (step: number) => String(step).padStart(6, '0');
-
-async function train(flags: TrainFlags): Promise<void> {
-  const { arch, loss, augment } = checkTrainFlags(flags);
+  openRunFolder(flags.out, { command: 'gan train', started: hasRunConfig, legacy: RUN_OPTIONS.legacy, runName: 'a GAN run', resume: flags.resume });
   const backend = await startBackend(flags);
-  const log = (line: string) => void (flags.quiet || process.stderr.write(line + '\n'));
-  const data = loadDataset(flags.data, { limit: { train: flags.limit, test: 0 } }).train;
-  const [h, w, c] = data.shape;
-  if (h !== w) throw new AdvxError(`${flags.data} images are ${h}×${w}; the DCGAN makes square images`);
-  const { resume: _r, json: _j, quiet: _q, steps: _s, ...config } = flags;
-  writeFileAtomic(join(flags.out, 'config.json'), JSON.stringify({ ...config, backend }, null, 2));
   const command = `advx ${process.argv.slice(2).join(' ')}`;
-
-  const state: ImageGanState = createImageGanState({
-    seed: flags.seed,
-    loss,
-    imageSize: h,
-    channels: c,
-    latentDim: flags.latent,
-    width: flags.width,
-    numClasses: arch === 'cgan' ? data.numClasses : 0,
-    learningRate: flags.lr,
-    discriminatorLearningRate: flags.dLr,
-    beta1: flags.beta1,
-    beta2: flags.beta2,
-    ema: flags.ema,
-  });
-  const samplesDir = join(flags.out, 'samples');
-  const layout = sampleGridLayout(state.generator.config);
-  const sampleSeed = flags.seed + 1_000_003;
-  // The EMA generator samples with BN statistics measured on its own weights.
-  const sampler = () => {
-    if (state.ema) standingStatistics(state.ema, { seed: sampleSeed + 2 });
-    return state.ema ?? state.generator;
-  };
-  const samples: Array<{ src: string; step: number }> = [];
-  let metrics: GanMetric[] = [];
-  try {
-    if (flags.resume) {
-      const step = await loadGanCheckpoint(flags.out, state);
-      metrics = readMetrics(flags.out, step);
-      if (step) log(`resuming ${flags.out} after step ${step}`);
-    }
-    for (let s = flags.sampleEvery; s <= state.step; s += flags.sampleEvery) {
-      if (existsSync(join(samplesDir, `step-${pad(s)}.png`))) samples.push({ src: `samples/step-${pad(s)}.png`, step: s });
-    }
-    const bar = progress(`${arch} ${loss}`, flags.steps, flags.quiet);
-    let lastCheckpoint = state.step;
-    try {
-      await trainImageGan(data, state, {
-        loss,
-        steps: flags.steps,
-        seed: flags.seed,
-        batchSize: flags.batch,
-        dSteps: flags.dSteps,
-        gpWeight: flags.gp,
-        r1Gamma: flags.r1,
-        ema: flags.ema,
-        augment,
-        onStep: async (info) => {
-          metrics.push({ step: info.step, d_loss: info.dLoss, g_loss: info.gLoss, d_grad_norm: info.dGradNorm, g_grad_norm: info.gGradNorm, seconds: info.seconds });
-          bar.update(info.step, { d: info.dLoss, g: info.gLoss });
-          if (info.step % flags.sampleEvery === 0) {
-            const src = `samples/step-${pad(info.step)}.png`;
-            await writeSampleGrid(join(flags.out, src), sampler(), { ...layout, seed: sampleSeed });
-            samples.push({ src, step: info.step });
-          }
-          const checkpoint = info.step % flags.checkpointEvery === 0 || info.step === flags.steps;
-          // Metrics first, then the checkpoint: resume drops metric lines past the checkpoint's step.
-          if (checkpoint || info.step % flags.logEvery === 0) writeMetrics(flags.out, metrics);
-          if (checkpoint) {
-            await saveGanCheckpoint(flags.out, state);
-            lastCheckpoint = info.step;
-          }
-        },
-      });
-    } catch (err) {
-      bar.stop();
-      if (err instanceof GanDivergedError) {
-        writeMetrics(flags.out, metrics);
-        const kept = lastCheckpoint > 0 ? `The last good checkpoint (step ${lastCheckpoint}) is kept in ${join(flags.out, 'checkpoint')}: --resume with a lower --lr (now ${flags.lr}) to continue from it` : `No checkpoint had been written; start again with a lower --lr (now ${flags.lr})`;
-        throw new AdvxError(`${err.message}. ${kept}, or try --r1 or another --loss`);
-      }
-      throw err;
-    }
-    bar.stop();
-    writeMetrics(flags.out, metrics);
-    // A run that had nothing left to do (resumed at its last step) still writes its outputs.
-    if (lastCheckpoint !== state.step || state.step === 0) await saveGanCheckpoint(flags.out, state);
-
-    const generator = sampler();
-    await writeSampleGrid(join(samplesDir, 'final.png'), generator, { ...layout, seed: sampleSeed });
-    await writeInterpolation(join(flags.out, 'interpolation.png'), generator, { rows: state.generator.config.numClasses || 8, cols: 10, seed: sampleSeed + 1 });
-    await saveGenerator(join(flags.out, 'model'), generator, { arch, dataset: flags.data, classNames: data.classNames, loss, steps: state.step, ema: !!state.ema });
-    const last = metrics.slice(-50);
-    const mean = (k: 'd_loss' | 'g_loss' | 'seconds') => (last.length ? last.reduce((a, r) => a + r[k], 0) / last.length : null);
-    const summary = {
-      arch,
-      loss,
-      data: flags.data,
-      steps: state.step,
-      d_loss: mean('d_loss'),
-      g_loss: mean('g_loss'),
-      seconds_per_step: mean('seconds'),
-      model: join(flags.out, 'model'),
-      samples: join(samplesDir, 'final.png'),
-    };
-    writeGanReport(flags.out, {
-      title: `advx gan: ${arch} (${loss}) on ${flags.data}`,
-      command,
-      summary: Object.fromEntries(Object.entries(summary).filter(([k]) => !['model', 'samples'].includes(k)).map(([k, v]) => [k, v ?? 'n/a'])) as Record<string, string | number>,
-      metrics,
-      samples: [...samples, { src: 'samples/final.png', step: state.step }],
-      interpolation: 'interpolation.png',
-    });
-    log(`${state.step} steps; generator: ${summary.model}; report: ${join(flags.out, 'report.html')}`);
-    if (flags.json) printJson(summary);
-  } finally {
-    disposeImageGanState(state);
-  }
+  const summary = await runGanTrain({ ...flags, arch, loss, augment, command }, flags, { backend });
+  if (flags.json) printJson(summary);
 }
 
 interface SampleFlags extends BackendFlags {
@@ -370,7 +233,7 @@ async function evaluate(flags: EvaluateFlags): Promise<void> {
   const data = flags.data ?? info.dataset;
   const classifierPath = flags.classifier ?? defaultClassifier(data);
   const loaded = await loadClassifier(classifierPath);
-  const tensors: tf.Tensor[] = [];
+  let realX: tf.Tensor4D | undefined;
   try {
     if (!loaded.layers) throw new AdvxError(`--classifier ${classifierPath}: a LayersModel is needed for its features (got a GraphModel)`);
     const real = loadDataset(data, { limit: { train: 0, test: flags.n } }).test;
@@ -378,55 +241,14 @@ async function evaluate(flags: EvaluateFlags): Promise<void> {
     const want = [g.imageSize, g.imageSize, g.channels].join('×');
     if (real.shape.join('×') !== want) throw new AdvxError(`${data} images are ${real.shape.join('×')}, the generator makes ${want}`);
     if (real.count < flags.n) process.stderr.write(`${data} has ${real.count} test images: comparing ${flags.n} samples with ${real.count} real ones\n`);
-    const n = flags.n;
-    const k = g.numClasses;
-    const labels = k ? Array.from({ length: n }, (_, i) => i % k) : undefined;
-    const fakePixels = await sampleImages(generator, n, flags.seed, labels);
-    const fakeX = tf.tensor4d(fakePixels, [n, g.imageSize, g.imageSize, g.channels]);
-    const realX = tf.tensor4d(real.images, [real.count, ...real.shape]);
-    tensors.push(fakeX, realX);
-    const model = loaded.layers;
-    const fakeF = classifierFeatures(model, fakeX);
-    const realF = classifierFeatures(model, realX);
-    tensors.push(fakeF, realF);
-    // Class probabilities of the samples, in batches.
-    const probs: tf.Tensor2D[] = [];
-    for (let s = 0; s < n; s += 256) probs.push(tf.tidy(() => loaded.classifier.probabilities(tf.slice(fakeX, [s, 0, 0, 0], [Math.min(256, n - s), -1, -1, -1]))));
-    const p = tf.concat(probs) as tf.Tensor2D;
-    tf.dispose(probs);
-    tensors.push(p);
-    const numClasses = loaded.classifier.info.numClasses;
-    const coverage = classCoverage(p, numClasses);
-    const fid = frechetDistance(realF, fakeF);
-    const kid = kernelInceptionDistance(realF, fakeF, { seed: flags.seed });
-    const pr = precisionRecall(realF, fakeF);
-    const result: Record<string, unknown> = {
-      fid,
-      kid: kid.mean,
-      kid_std: kid.std,
-      classes_covered: coverage.classesCovered,
-      kl_to_uniform: coverage.klToUniform,
-      precision: pr.precision,
-      recall: pr.recall,
-      histogram: coverage.histogram,
-      n,
-      real: real.count,
-      data,
-      classifier: classifierPath,
-      arch: info.arch,
-    };
-    if (labels) {
-      // cGAN: how often the classifier agrees with the label the generator was asked for.
-      const argmax = tf.argMax(p, 1);
-      const predicted = (await argmax.data()) as Int32Array;
-      argmax.dispose();
-      result.class_accuracy = predicted.reduce((a, y, i) => a + (y === labels[i] ? 1 : 0), 0) / n;
-    }
+    realX = tf.tensor4d(real.images, [real.count, ...real.shape]);
+    const { class_accuracy, ...m } = await evaluateGenerator(generator, { classifier: loaded.classifier, features: loaded.layers }, realX, { n: flags.n, seed: flags.seed });
+    const result = { ...m, n: flags.n, real: real.count, data, classifier: classifierPath, arch: info.arch, ...(class_accuracy === undefined ? {} : { class_accuracy }) };
     if (!flags.json) {
-      process.stdout.write(`FID ${fid.toFixed(3)}  KID ${kid.mean.toFixed(4)} ± ${kid.std.toFixed(4)}  precision ${pr.precision.toFixed(3)}  recall ${pr.recall.toFixed(3)}  classes covered ${coverage.classesCovered}/${numClasses}\n`);
+      process.stdout.write(`FID ${m.fid.toFixed(3)}  KID ${m.kid.toFixed(4)} ± ${m.kid_std.toFixed(4)}  precision ${m.precision.toFixed(3)}  recall ${m.recall.toFixed(3)}  classes covered ${m.classes_covered}/${loaded.classifier.info.numClasses}\n`);
     } else printJson(result);
   } finally {
-    tf.dispose(tensors);
+    realX?.dispose();
     generator.model.dispose();
     loaded.layers?.dispose();
   }

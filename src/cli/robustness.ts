@@ -8,6 +8,7 @@ import { ATTACKS, checkAccess } from '../attacks/index.ts';
 import { isRemoteModel, RemoteModel } from '../models/remote.ts';
 import { lineChartSvg } from '../report/plot.ts';
 import { writeFileAtomic } from '../node/io.ts';
+import { writeResults as writeRunResults } from '../node/runs/results.ts';
 import { openRunFolder, type RunFolder } from '../node/run-folder.ts';
 import { parseBackend } from '../backend/index.ts';
 import { writeRobustnessReport } from '../node/cli-reports.ts';
@@ -52,7 +53,7 @@ export function robustnessCommand(): Command {
     .option('--limit <n>', 'first n test images', positiveInt('--limit'), 1000)
     .option('--batch <n>', 'inputs per attack call', positiveInt('--batch'), 128)
     .option('--full-table', 'run every attack on every input (each attack\'s own robust accuracy), not only on the inputs the earlier attacks failed on')
-    .option('--out <dir>', 'folder for robustness.json, curve.svg, curve.png and report.html')
+    .option('--out <dir>', 'folder for results.json, curve.svg, curve.png and report.html')
     .option('--json', 'print {"clean_accuracy":…, "robust_accuracy":{…}, "per_attack":{…}, "warnings":[…]} as the last line')
     .action((flags: RobustnessFlags) => robustness(flags));
 }
@@ -160,7 +161,7 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
   }
 }
 
-/** robustness.json: the report, with `partial` when a served model stopped answering. */
+/** results.json: the report (the line --json prints) with the model and data, `partial` when a served model stopped answering. */
 function writeResults(run: RunFolder, flags: RobustnessFlags, report: RobustnessReport & Record<string, unknown>): void {
-  writeFileAtomic(run.path('robustness.json'), JSON.stringify({ model: flags.model, data: flags.data, ...report }, null, 2));
+  writeRunResults(run.dir, 'robustness', { model: flags.model, data: flags.data, ...report });
 }

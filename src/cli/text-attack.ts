@@ -9,6 +9,7 @@ import { Command, Option } from 'commander';
 import pc from 'picocolors';
 import { AdvxError } from '../core/errors.ts';
 import { writeFileAtomic } from '../node/io.ts';
+import { writeResults as writeRunResults } from '../node/runs/results.ts';
 import { openRunFolder } from '../node/run-folder.ts';
 import { parseBackend } from '../backend/index.ts';
 import { loadSpam } from '../node/spam.ts';
@@ -91,7 +92,7 @@ async function textAttack(flags: TextAttackFlags): Promise<void> {
     seconds,
   };
   if (run) {
-    writeFileAtomic(run.path('results.json'), JSON.stringify({ ...summary, examples: results }, null, 1));
+    writeRunResults(run.dir, 'text-attack', summary, { examples: results }, 1);
     const blocks = results.map((r, i) => `<h3>#${i + 1}: ${r.success ? 'success' : 'failed'}, ${r.edits.length} edits, ${r.queries} queries, p(${escapeHtml(classifier.classNames[goal.label])}) ${r.before[goal.label].toFixed(3)} → ${r.after[goal.label].toFixed(3)}</h3>${highlightHtml(r.segments)}`);
     writeFileAtomic(run.path('report.html'), `<!doctype html><meta charset="utf-8"><title>advx text-attack</title><style>body{font-family:sans-serif;max-width:60rem;margin:auto}${HIGHLIGHT_CSS}</style><h1>${escapeHtml(attack)} on ${escapeHtml(flags.model)}</h1><p>success rate ${(summary.success_rate * 100).toFixed(1)}%, mean edits ${summary.mean_edits?.toFixed(2) ?? '–'}</p>${blocks.join('\n')}`);
   }

@@ -2,24 +2,14 @@
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
-import { buildModel, MODELS, parseModelName } from '../models/zoo.ts';
-import { Classifier } from '../models/classifier.ts';
-import { createOptimizer, fitClassifier, type EpochInfo, type FitOptions } from '../train/fit.ts';
-import { ADVERSARIAL_METHODS, adversarialPerturbation, type AdversarialMethod } from '../defenses/adversarial-training.ts';
-import { TRADES_DEFAULTS, tradesTraining } from '../defenses/trades.ts';
-import { distillationLoss, temperatureCrossEntropy } from '../defenses/distillation.ts';
-import { accuracy } from '../eval/accuracy.ts';
-import { subset } from '../data/types.ts';
-import { loadDataset, parseDatasetName } from '../node/datasets.ts';
-import { writeFileAtomic } from '../node/io.ts';
-import { writeTrainReport } from '../node/cli-reports.ts';
-import { fileSystemHandler } from '../node/model-io.ts';
-import { INFO_FILE, loadClassifier } from '../node/load-model.ts';
-import { hasCheckpoint, loadCheckpoint, readRunConfig, saveCheckpoint } from '../node/checkpoint.ts';
-import { progress } from '../node/progress.ts';
+import { MODELS, parseModelName } from '../models/zoo.ts';
+import { TRADES_DEFAULTS } from '../defenses/trades.ts';
+import { parseDatasetName } from '../node/datasets.ts';
+import { hasCheckpoint } from '../node/checkpoint.ts';
 import { legacyConfig, openRunFolder } from '../node/run-folder.ts';
+import { hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/options.ts';
+import { ADV_CHOICES, runTrain, type TrainRunOptions } from '../node/runs/train.ts';
 import { parseBackend } from '../backend/index.ts';
 import { MAX_BATCH, MAX_EPOCHS, MAX_STEPS, pathList, precheckModel, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
@@ -50,14 +40,16 @@ interface TrainFlags extends BackendFlags {
   tradesBeta?: number;
 }
 
-/** --adv: the batch-replacing methods of adversarial-training.ts, and TRADES, which changes the loss. */
-const ADV_CHOICES = [...ADVERSARIAL_METHODS, 'trades'] as const;
 
 /** Translations past this many pixels move a 28-pixel image out of its frame. */
 const MAX_SHIFT = 27;
 
-/** What must match for --resume to continue a run rather than start another. */
-const RUN_IDENTITY = ['model', 'data', 'batch', 'lr', 'lrDecay', 'shift', 'seed', 'limit', 'adv', 'advEps', 'advSteps', 'advAlpha', 'staticModels', 'temperature', 'distillFrom', 'init', 'dropout', 'advRamp', 'tradesBeta'] as const;
+/** The options that make a training run; --epochs may grow when it is resumed. */
+const RUN_OPTIONS: RunOptionsSpec = {
+  identity: ['model', 'data', 'batch', 'lr', 'lrDecay', 'shift', 'seed', 'limit', 'adv', 'advEps', 'advSteps', 'advAlpha', 'staticModels', 'temperature', 'distillFrom', 'init', 'dropout', 'advRamp', 'tradesBeta'],
+  mutable: ['epochs'],
+  legacy: legacyConfig(['model', 'data'], hasCheckpoint),
+};
 
 export function trainCommand(): Command {
   return withBackend(new Command('train'))
@@ -86,92 +78,22 @@ export function trainCommand(): Command {
     .option('--distill-from <path>', 'teacher model: train on its soft labels at --temperature')
     .option('--json', 'print a JSON summary as the last line')
     .option('--quiet', 'no progress output')
-    .action((flags: TrainFlags) => train(flags));
+    .action((flags: TrainFlags, cmd: Command) => train(flags, cmd));
 }
 
-async function train(flags: TrainFlags): Promise<void> {
+async function train(flags: TrainFlags, cmd: Command): Promise<void> {
+  resumeOptions(cmd, flags, RUN_OPTIONS); // a resumed run's options are its own, from config.json
   parseModelName(flags.model); // before the backend starts and the data loads
   checkTradesFlags(flags);
   checkTrainFlags(flags); // every option, before anything starts or is written
   await precheckHelperModels(flags);
   parseBackend(flags.backend);
   // A new, empty or own run folder, locked; a started run continues only with --resume.
-  openRunFolder(flags.out, { command: 'train', started: hasCheckpoint, legacy: legacyConfig(['model', 'data'], hasCheckpoint), runName: 'a training run', resume: flags.resume });
+  openRunFolder(flags.out, { command: 'train', started: hasRunConfig, legacy: RUN_OPTIONS.legacy, runName: 'a training run', resume: flags.resume });
   const backend = await startBackend(flags);
-  const dir = flags.out;
-  const configPath = join(dir, 'config.json');
-  const resuming = Boolean(flags.resume) && hasCheckpoint(dir);
-  if (resuming && existsSync(configPath)) {
-    const previous = readRunConfig(configPath);
-    for (const key of RUN_IDENTITY) {
-      // A run from before an option existed was made with that option's default.
-      if (!(key in previous) && (flags[key] === undefined || (key === 'dropout' && flags[key]))) continue;
-      if (previous[key] !== flags[key]) {
-        throw new AdvxError(`cannot resume ${dir}: it was started with --${key} ${previous[key]}, not ${flags[key]}`);
-      }
-    }
-  }
-
-  const splits = loadDataset(flags.data);
-  const trainSet = flags.limit ? subset(splits.train, 0, Math.min(flags.limit, splits.train.count)) : splits.train;
-  const spec = { inputShape: [...splits.train.shape], numClasses: splits.train.numClasses, seed: flags.seed, dropout: flags.dropout };
-  const helpers = await loadHelperModels(flags, spec);
-  const model = buildModel(flags.model, spec);
-  const optimizer = createOptimizer(flags.lr);
-  if (flags.init && !resuming) await initialiseFrom(model, flags.init);
-  let startEpoch = 0;
-  let history: Array<EpochInfo & { test_accuracy: number }> = [];
-  if (resuming) {
-    const state = await loadCheckpoint(dir, model, optimizer);
-    startEpoch = state.epoch;
-    history = (state.history as typeof history) ?? [];
-    process.stderr.write(`resuming ${dir} after epoch ${startEpoch}\n`);
-  }
-  const { epochs: _e, resume: _r, json: _j, quiet: _q, ...config } = flags;
-  writeFileAtomic(configPath, JSON.stringify({ ...config, backend, inputShape: spec.inputShape, numClasses: spec.numClasses }, null, 2));
-  writeTrainReport(dir, history, config);
-
-  const classifier = new Classifier((x) => model.apply(x) as tf.Tensor, { inputShape: spec.inputShape, numClasses: spec.numClasses, bounds: [0, 1] });
-  const defence = defenceHooks(flags, classifier, helpers);
-  const stepsPerEpoch = Math.ceil(trainSet.count / flags.batch);
-  let bar: ReturnType<typeof progress> | undefined;
-  await fitClassifier(model, trainSet, {
-    epochs: flags.epochs,
-    batchSize: flags.batch,
-    learningRate: flags.lr,
-    lrDecay: flags.lrDecay,
-    shift: flags.shift,
-    seed: flags.seed,
-    startEpoch,
-    optimizer,
-    ...defence,
-    onBatch: (b) => {
-      bar ??= progress(`epoch ${b.epoch + 1}/${flags.epochs}`, stepsPerEpoch, flags.quiet);
-      bar.update(b.step, { loss: b.loss, acc: b.accuracy });
-      if (b.step === b.stepsPerEpoch) {
-        bar.stop();
-        bar = undefined;
-      }
-    },
-    onEpoch: async (info, opt) => {
-      const testAccuracy = await accuracy(classifier, splits.test);
-      const entry = { ...info, test_accuracy: testAccuracy };
-      history.push(entry);
-      // Model first, then the checkpoint, then the metrics: a kill at any point leaves a
-      // checkpoint no older than the metrics, and resume rewrites the metrics from it.
-      await saveModel(model, join(dir, 'model'), { dataset: flags.data, classNames: splits.train.classNames, inputShape: spec.inputShape, numClasses: spec.numClasses });
-      await saveCheckpoint(dir, model, opt, { epoch: info.epoch, history });
-      writeFileAtomic(join(dir, 'metrics.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
-      writeTrainReport(dir, history, config);
-      if (!flags.quiet) {
-        process.stderr.write(`epoch ${info.epoch}: loss ${info.loss.toFixed(4)} train acc ${info.accuracy.toFixed(4)} test acc ${testAccuracy.toFixed(4)} (${info.seconds.toFixed(1)} s)\n`);
-      }
-    },
-  });
-  const last = history.at(-1);
-  if (flags.json) printJson({ epochs: history.length, test_accuracy: last?.test_accuracy ?? null, seconds_per_epoch: mean(history.map((h) => h.seconds)) });
-  model.dispose();
-  optimizer.dispose();
+  const staticModels = flags.staticModels === undefined ? undefined : pathList('--static-models', flags.staticModels);
+  const summary = await runTrain({ ...flags, staticModels, adv: flags.adv as TrainRunOptions['adv'] }, flags, { backend });
+  if (flags.json) printJson(summary);
 }
 
 /** Refuses the flags that do not go with --adv trades (or it with them), and fills in its default β. */
@@ -224,69 +146,5 @@ async function precheckHelperModels(flags: TrainFlags): Promise<void> {
   if (flags.init !== undefined) await precheckModel(flags.init, flags.data, { flag: '--init', classes: false });
 }
 
-interface HelperModels {
-  teacher?: Classifier;
-  staticModels?: Classifier[];
-}
-
-/** The --distill-from teacher and --static-models, checked against the data: a misfit names its path. */
-async function loadHelperModels(flags: TrainFlags, spec: { inputShape: number[]; numClasses: number }): Promise<HelperModels> {
-  const load = async (flag: string, path: string): Promise<Classifier> => {
-    const { classifier } = await loadClassifier(path);
-    const { inputShape, numClasses } = classifier.info;
-    if (inputShape.join('×') !== spec.inputShape.join('×')) {
-      throw new AdvxError(`${flag} ${path} expects inputs of shape ${inputShape.join('×')}, but ${flags.data} images are ${spec.inputShape.join('×')}`);
-    }
-    if (numClasses !== spec.numClasses) throw new AdvxError(`${flag} ${path} has ${numClasses} classes, but ${flags.data} has ${spec.numClasses}`);
-    return classifier;
-  };
-  const helpers: HelperModels = {};
-  if (flags.distillFrom) helpers.teacher = await load('--distill-from', flags.distillFrom);
-  if (flags.staticModels && flags.adv === 'ensemble') {
-    helpers.staticModels = [];
-    for (const p of pathList('--static-models', flags.staticModels)) helpers.staticModels.push(await load('--static-models', p));
-  }
-  return helpers;
-}
-
-/** The fitClassifier hooks for --adv, --temperature and --distill-from (options checked by checkTrainFlags). */
-function defenceHooks(flags: TrainFlags, current: Classifier, helpers: HelperModels): Pick<FitOptions, 'perturb' | 'companion' | 'loss'> {
-  const hooks: Pick<FitOptions, 'perturb' | 'companion' | 'loss'> = {};
-  if (flags.adv === 'trades') {
-    Object.assign(hooks, tradesTraining(current, { eps: flags.advEps ?? 0.3, beta: flags.tradesBeta, steps: flags.advSteps, alpha: flags.advAlpha, rampEpochs: flags.advRamp }));
-  } else if (flags.adv) {
-    hooks.perturb = adversarialPerturbation(current, { method: flags.adv as AdversarialMethod, eps: flags.advEps ?? 0.3, steps: flags.advSteps, alpha: flags.advAlpha, staticModels: helpers.staticModels, rampEpochs: flags.advRamp });
-  }
-  if (flags.distillFrom) {
-    hooks.loss = distillationLoss(helpers.teacher!, flags.temperature!);
-  } else if (flags.temperature) {
-    hooks.loss = temperatureCrossEntropy(flags.temperature);
-  }
-  return hooks;
-}
-
-/** Copies the weights of a trained model (model.json) into `model`, which must have the same architecture. */
-async function initialiseFrom(model: import('@tensorflow/tfjs-layers').LayersModel, path: string): Promise<void> {
-  const loaded = await loadClassifier(path);
-  if (!loaded.layers) throw new AdvxError(`--init ${path}: not a LayersModel (a GraphModel cannot be trained)`);
-  const source = loaded.layers.getWeights();
-  const own = model.getWeights();
-  const shapes = (ws: tf.Tensor[]) => ws.map((w) => `[${w.shape}]`).join(' ');
-  if (source.length !== own.length || source.some((w, i) => !tf.util.arraysEqual(w.shape, own[i].shape))) {
-    const message = `--init ${path}: its weights (${shapes(source)}) do not fit --model's (${shapes(own)})`;
-    loaded.layers.dispose();
-    throw new AdvxError(message);
-  }
-  model.setWeights(source);
-  loaded.layers.dispose();
-}
-
-function mean(xs: number[]): number | null {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
-}
-
-/** Saves a LayersModel in TF.js format, with advx.json declaring its bounds and classes. */
-export async function saveModel(model: import('@tensorflow/tfjs-layers').LayersModel, dir: string, info: { dataset: string; classNames: string[]; inputShape: number[]; numClasses: number }): Promise<void> {
-  await model.save(fileSystemHandler(dir));
-  writeFileAtomic(join(dir, INFO_FILE), JSON.stringify({ ...info, bounds: [0, 1], output: 'logits' }, null, 2));
-}
+/** Where `advx adapt` found it before models had their own module. */
+export { saveModel } from '../node/model-io.ts';

@@ -7,6 +7,7 @@ import { getAttack } from '../attacks/index.ts';
 import { isRemoteModel, RemoteModel } from '../models/remote.ts';
 import { transferMatrix } from '../eval/transfer.ts';
 import { writeFileAtomic } from '../node/io.ts';
+import { writeResults as writeRunResults } from '../node/runs/results.ts';
 import { openRunFolder } from '../node/run-folder.ts';
 import { parseBackend } from '../backend/index.ts';
 import { writeTransferReport } from '../node/cli-reports.ts';
@@ -38,7 +39,7 @@ export function transferCommand(): Command {
     .option('--seed <n>', 'seed', seedInt('--seed'), 0)
     .option('--data <name|path>', DATA_HELP, 'mnist')
     .option('--limit <n>', 'first n test images', positiveInt('--limit'), 1000)
-    .option('--out <dir>', 'folder for transfer.json and report.html')
+    .option('--out <dir>', 'folder for results.json and report.html')
     .option('--json', 'print {"names":[…],"rates":[[…]],…} as the last line')
     .action((flags: TransferFlags) => transfer(flags));
 }
@@ -67,7 +68,7 @@ async function transfer(flags: TransferFlags): Promise<void> {
   const served = loaded.flatMap((l, i) => (l.classifier instanceof RemoteModel ? [[paths[i], { queries: l.classifier.queries, requests: l.classifier.requests }] as const] : []));
   const endpoints = served.length ? { endpoints: Object.fromEntries(served) } : {};
   if (run) {
-    writeFileAtomic(run.path('transfer.json'), JSON.stringify({ data: flags.data, count: x.shape[0], attack: flags.attack, ...options, ...m, ...endpoints, ...labelsNote }, null, 2));
+    writeRunResults(run.dir, 'transfer', { data: flags.data, count: x.shape[0], attack: flags.attack, ...options, ...m, ...endpoints, ...labelsNote });
     writeTransferReport(run.dir, m, { data: flags.data, count: x.shape[0], attack: flags.attack, eps: flags.eps, norm });
   }
   if (flags.json) {

@@ -4,31 +4,28 @@
  * layer trained to tell source features from target features. Minimising L_y + L_d through the
  * GRL is the saddle point (θf, θy) = argmin, θd = argmax of E = L_y − λ L_d: the features become
  * domain-invariant while staying discriminative. SGD with momentum 0.9 and the paper's schedules
- * for λ and the learning rate; seeded batches and initialisers. `method: 'source-only'` trains the
- * same extractor and label head without the domain head, the baseline DANN is compared with;
- * 'coral' and 'mmd' replace the domain head by a statistic of the two batches of features that
- * the extractor minimises (Deep CORAL, DAN): the same loop, another alignment term; 'cdan' feeds
- * the domain head the features conditioned on the class probabilities (cdan.ts).
+ * for λ and the learning rate; seeded batches and initialisers. The other methods are the same
+ * loop with another alignment strategy (strategies.ts): 'source-only' trains the extractor and
+ * label head alone, the baseline; 'coral' and 'mmd' replace the domain head by a discrepancy of the
+ * two batches of features (Deep CORAL, DAN); 'cdan' feeds the domain head the features conditioned
+ * on the class probabilities (cdan.ts). Every method sees the same source batches for a seed.
  * No Node API here.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { AdvxError, assertOption } from '../core/errors.ts';
-import { Rng } from '../core/rng.ts';
+import type { Rng } from '../core/rng.ts';
 import { gatherBatch } from '../data/batch.ts';
 import type { ImageDataset } from '../data/types.ts';
 import { Classifier } from '../models/classifier.ts';
+import { STREAM, disposeOptimizer, epochRng, guardedUpdate, setLearningRate, trainableVariables } from '../train/core.ts';
 import { crossEntropy } from '../train/fit.ts';
-import { gradientReversal, lambdaSchedule, lrSchedule } from './gradient-reversal.ts';
-import { coralLoss } from './coral.ts';
-import { mmdLoss } from './mmd.ts';
-import { multilinearMap } from './cdan.ts';
+import { lambdaSchedule, lrSchedule } from './gradient-reversal.ts';
+import { alignmentStrategy, type AdaptationMethod, type AlignmentStrategy } from './strategies.ts';
 
-export const ADAPTATION_METHODS = ['source-only', 'dann', 'cdan', 'coral', 'mmd'] as const;
-export type AdaptationMethod = (typeof ADAPTATION_METHODS)[number];
-
-/** The methods with a domain head behind gradient reversal. */
-const adversarial = (method: AdaptationMethod) => method === 'dann' || method === 'cdan';
+export { ADAPTATION_METHODS, ALIGNMENT_STRATEGIES, type AdaptationMethod, type AlignmentStrategy } from './strategies.ts';
+// Until src/cli/adapt.ts, bench/workloads.ts and the tests import it from the core.
+export { disposeOptimizer } from '../train/core.ts';
 
 /** Builds a feature extractor: input [batch, ...inputShape] → features [batch, dim]. */
 export type FeatureBuilder = (inputShape: number[], seed: number) => tfl.LayersModel;
@@ -83,8 +80,8 @@ function head(name: string, inputDim: number, hidden: number[], outputs: number,
 }
 
 export interface DannOptions {
-  /** 'dann' (default), 'cdan', 'coral', 'mmd', or 'source-only' (no alignment: the baseline). */
-  method?: AdaptationMethod;
+  /** 'dann' (default), 'cdan', 'coral', 'mmd', 'source-only' (no alignment: the baseline), or a strategy of one's own. */
+  method?: AdaptationMethod | AlignmentStrategy;
   epochs: number;
   /** Images per domain in each step (a DANN step sees batchSize source + batchSize target images). */
   batchSize: number;
@@ -130,8 +127,9 @@ export interface DannMetrics {
   labelLoss: number;
   labelAccuracy: number;
   /**
-   * dann: the domain head's logistic loss and accuracy on source+target; coral, mmd: the
-   * alignment loss, accuracy NaN; source-only: NaN.
+   * The strategy's alignment loss (unweighted) over source+target: dann, cdan: the domain head's
+   * logistic loss, and its accuracy; coral, mmd: the discrepancy, accuracy NaN (no domain head);
+   * source-only: NaN.
    */
   domainLoss: number;
   domainAccuracy: number;
@@ -157,7 +155,7 @@ export interface DannEpochInfo extends DannMetrics {
 export interface DannNetworks {
   features: tfl.LayersModel;
   labelHead: tfl.LayersModel;
-  /** dann only. */
+  /** For a strategy with a domain head (dann, cdan). */
   domainHead?: tfl.LayersModel;
   /** Feature extractor + label head as one LayersModel (logits), on inputs in [0, 1]. */
   model: tfl.LayersModel;
@@ -169,23 +167,6 @@ export interface DannNetworks {
 export interface DannResult extends DannNetworks {
   classifier: Classifier;
   history: DannEpochInfo[];
-}
-
-/** MomentumOptimizer.dispose() (TF.js 4.22) forgets the learning-rate scalar its SGD base keeps: free it too. */
-export function disposeOptimizer(optimizer: tf.Optimizer): void {
-  optimizer.dispose();
-  (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
-}
-
-/** SGD and momentum have setLearningRate; Adam reads its learningRate field at each update. */
-function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  const o = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
-  if (o.setLearningRate) o.setLearningRate(lr);
-  else o.learningRate = lr;
-}
-
-function weights(m: tfl.LayersModel): tf.Variable[] {
-  return m.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
 }
 
 /** Checks that source and target can be adapted between; AdvxError otherwise. */
@@ -203,16 +184,17 @@ export function checkDomains(source: ImageDataset, target: ImageDataset): void {
 }
 
 export interface NetworkOptions {
-  method?: AdaptationMethod;
+  method?: AdaptationMethod | AlignmentStrategy;
   features?: FeatureBuilder;
   labelHidden?: number[];
   domainHidden?: number[];
   seed: number;
 }
 
-/** Builds the extractor, the label head and (for dann) the domain head, seeded. */
+/** Builds the extractor, the label head and the domain head of the method's strategy (if it has one), seeded. */
 export function buildDannNetworks(inputShape: number[], numClasses: number, options: NetworkOptions): DannNetworks {
   const { seed } = options;
+  const strategy = alignmentStrategy(options.method ?? 'dann');
   const features = (options.features ?? dannFeatures)(inputShape, seed);
   const featureShape = features.outputs[0].shape;
   if (featureShape.length !== 2 || typeof featureShape[1] !== 'number') {
@@ -221,10 +203,8 @@ export function buildDannNetworks(inputShape: number[], numClasses: number, opti
   }
   const dim = featureShape[1];
   const labelHead = head('label_head', dim, options.labelHidden ?? [100, 100], numClasses, seed + 100);
-  const method = options.method ?? 'dann';
-  // CDAN's domain head reads the features conditioned on the classes: classes × dim inputs.
-  const domainInputs = method === 'cdan' ? dim * numClasses : dim;
-  const domainHead = adversarial(method) ? head('domain_head', domainInputs, options.domainHidden ?? [100], 1, seed + 200) : undefined;
+  const spec = strategy.domainHead?.(dim, numClasses);
+  const domainHead = spec ? head('domain_head', spec.inputs, options.domainHidden ?? [100], spec.outputs, seed + 200) : undefined;
   const input = tfl.input({ shape: inputShape });
   const labels = labelHead.apply(features.apply(input)) as tfl.SymbolicTensor;
   const model = tfl.model({ name: 'dann_classifier', inputs: input, outputs: labels });
@@ -254,17 +234,54 @@ export function buildDannNetworks(inputShape: number[], numClasses: number, opti
   };
 }
 
+type Batch = ReturnType<typeof gatherBatch>;
+
 /**
- * Trains DANN (or CORAL, MMD, or the source-only baseline) on labelled `source` and unlabelled
- * `target` images (target labels are never read). One epoch is one pass over the source; each
- * epoch draws its target batches from its own seeded permutations of the target, so a run resumed
- * after epoch k sees exactly the batches the uninterrupted run saw.
+ * Runs a step, and puts `statistics` back as they were if it fails: batch normalisation moves its
+ * statistics in the forward pass, before guardedUpdate refuses a diverged step's update.
+ */
+async function undoneOnFailure<T>(statistics: tf.Variable[], step: () => Promise<T>): Promise<T> {
+  const saved = statistics.map((v) => tf.clone(v));
+  try {
+    return await step();
+  } catch (err) {
+    statistics.forEach((v, i) => v.assign(saved[i]));
+    throw err;
+  } finally {
+    tf.dispose(saved);
+  }
+}
+
+/** Target indices for one epoch: its seeded permutations of the target, one after another, as many as the source needs. */
+function targetBatches(count: number, rng: Rng): (n: number) => Int32Array {
+  let order = rng.permutation(count);
+  let pos = 0;
+  return (n) => {
+    const idx = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      if (pos === order.length) {
+        order = rng.permutation(count);
+        pos = 0;
+      }
+      idx[i] = order[pos++];
+    }
+    return idx;
+  };
+}
+
+/**
+ * Trains DANN (or another alignment strategy: CDAN, CORAL, MMD, the source-only baseline, one's
+ * own) on labelled `source` and unlabelled `target` images (target labels are never read). One
+ * epoch is one pass over the source; each epoch draws its source order and its target batches
+ * from its own seeded streams, so every method sees the same source batches and a run resumed
+ * after epoch k sees exactly the batches the uninterrupted run saw. A non-finite loss or gradient
+ * throws TrainingDivergedError before its update: the networks keep the last good weights.
  */
 export async function trainDann(source: ImageDataset, target: ImageDataset, options: DannOptions): Promise<DannResult> {
   const { epochs, batchSize, seed } = options;
-  const method = options.method ?? 'dann';
+  const strategy = alignmentStrategy(options.method ?? 'dann');
+  const { align } = strategy;
   const lambdaMax = options.lambda ?? 1;
-  assertOption((ADAPTATION_METHODS as readonly string[]).includes(method), `method must be one of ${ADAPTATION_METHODS.join(', ')}, got ${String(method)}`);
   assertOption(Number.isFinite(lambdaMax) && lambdaMax >= 0, `the alignment weight λ must be a finite number ≥ 0, got ${lambdaMax}`);
   assertOption(Number.isInteger(epochs) && epochs >= 0, `epochs must be a non-negative integer, got ${epochs}`);
   assertOption(Number.isInteger(batchSize) && batchSize > 0, `batch size must be a positive integer, got ${batchSize}`);
@@ -273,13 +290,12 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
   const momentum = options.momentum ?? 0.9;
   assertOption(momentum >= 0 && momentum < 1, `momentum must be in [0, 1), got ${momentum}`);
   checkDomains(source, target);
-  if (method !== 'source-only' && batchSize < 2) throw new AdvxError(`${method} compares batches of features: the batch size must be at least 2`);
+  if (align && batchSize < 2) throw new AdvxError(`${strategy.name} compares batches of features: the batch size must be at least 2`);
 
   const inputShape = [...source.shape];
-  const networks = options.networks ?? buildDannNetworks(inputShape, source.numClasses, { ...options, method });
+  const networks = options.networks ?? buildDannNetworks(inputShape, source.numClasses, { ...options, method: strategy });
   const { features, labelHead, domainHead, model } = networks;
-  if (adversarial(method) && !domainHead) throw new AdvxError(`${method} needs networks built with a domain head`);
-  const align = method === 'coral' ? coralLoss : method === 'mmd' ? mmdLoss : undefined;
+  if (strategy.domainHead && !domainHead) throw new AdvxError(`${strategy.name} needs networks built with a domain head`);
   const classifier = new Classifier((x) => model.apply(x) as tf.Tensor, {
     inputShape,
     numClasses: source.numClasses,
@@ -288,7 +304,9 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
     dataset: source.name,
   });
 
-  const vars = [...weights(features), ...weights(labelHead), ...(adversarial(method) && domainHead ? weights(domainHead) : [])];
+  const trained = [features, labelHead, ...(strategy.domainHead && domainHead ? [domainHead] : [])];
+  const vars = trained.flatMap(trainableVariables);
+  const statistics = trained.flatMap((m) => m.nonTrainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val));
   const optimizer: tf.Optimizer = options.optimizer ?? tf.train.momentum(options.learningRate, momentum);
   const startEpoch = options.startEpoch ?? 0;
   assertOption(Number.isInteger(startEpoch) && startEpoch >= 0, `startEpoch must be a non-negative integer, got ${startEpoch}`);
@@ -296,29 +314,34 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
   const totalSteps = Math.max(1, epochs * stepsPerEpoch);
   const logEvery = options.logEvery ?? 10;
   const history: DannEpochInfo[] = [];
-  const usesTarget = method !== 'source-only';
+
+  /** A step's objective; keeps its batch's sums: label loss·n, correct labels, alignment loss·2n, correct domains. */
+  const objective = (src: Batch, tgt: Batch | undefined, lambda: number, keep: <T extends tf.Tensor>(t: T) => T): tf.Scalar => {
+    const n = src.y.shape[0];
+    const extract = (x: tf.Tensor) => features.apply(x, { training: true }) as tf.Tensor2D;
+    const f = !tgt ? extract(src.x) : options.perDomainBatchNorm ? tf.concat([extract(src.x), extract(tgt.x)]) : extract(tf.concat([src.x, tgt.x]));
+    const allLogits = strategy.targetLogits && tgt ? (labelHead.apply(f, { training: true }) as tf.Tensor2D) : undefined;
+    const logits = allLogits ? tf.slice(allLogits, 0, n) : (labelHead.apply(tf.slice(f, 0, n), { training: true }) as tf.Tensor2D);
+    const labelLoss = crossEntropy(logits, src.y);
+    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), src.y), 'float32'));
+    // A last source batch smaller than the strategy needs (one image: no covariance) trains on the labels alone.
+    if (!align || !tgt || n < (strategy.minBatch ?? 1)) {
+      keep(tf.stack([tf.mul(labelLoss, n), correct, tf.scalar(0), tf.scalar(0)]));
+      return labelLoss;
+    }
+    const a = align({ features: f, source: tf.slice(f, 0, n), target: tf.slice(f, n, tgt.y.shape[0]), logits: allLogits ?? logits, lambda, domainHead });
+    keep(tf.stack([tf.mul(labelLoss, n), correct, tf.mul(a.loss, 2 * n), a.correct ?? tf.scalar(0)]));
+    return tf.add(labelLoss, a.objective) as tf.Scalar;
+  };
+
   let globalStep = startEpoch * stepsPerEpoch;
   let stopped = false;
   try {
     for (let epoch = startEpoch; epoch < epochs && !stopped; epoch++) {
-      const rng = new Rng(seed * 1000003 + epoch);
-      const order = rng.permutation(source.count);
-      const targetRng = new Rng(seed * 1000003 + epoch + 7919);
-      let targetOrder = targetRng.permutation(target.count);
-      let targetPos = 0;
-      const nextTarget = (n: number): Int32Array => {
-        const idx = new Int32Array(n);
-        for (let i = 0; i < n; i++) {
-          if (targetPos === targetOrder.length) {
-            targetOrder = targetRng.permutation(target.count);
-            targetPos = 0;
-          }
-          idx[i] = targetOrder[targetPos++];
-        }
-        return idx;
-      };
+      const order = epochRng(seed, epoch).permutation(source.count);
+      const nextTarget = targetBatches(target.count, epochRng(seed, epoch, STREAM.target));
       const start = performance.now();
-      // Sums over the epoch: label loss·n, correct labels, domain loss·2n, correct domains.
+      // Summed on the device, read back only at the logging points.
       let sums = tf.zeros([4]);
       let seenSource = 0;
       let seenDomain = 0;
@@ -329,70 +352,49 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
         return {
           labelLoss: s[0] / Math.max(1, seenSource),
           labelAccuracy: s[1] / Math.max(1, seenSource),
-          domainLoss: usesTarget ? s[2] / Math.max(1, seenDomain) : NaN,
-          domainAccuracy: adversarial(method) ? s[3] / Math.max(1, seenDomain) : NaN,
+          domainLoss: align ? s[2] / Math.max(1, seenDomain) : NaN,
+          domainAccuracy: strategy.domainHead ? s[3] / Math.max(1, seenDomain) : NaN,
           lambda,
           learningRate: lr,
         };
       };
-      for (let step = 0; step < stepsPerEpoch; step++) {
-        const p = Math.min(1, globalStep / totalSteps);
-        lambda = usesTarget ? lambdaMax * (options.lambdaSchedule === false ? 1 : lambdaSchedule(p)) : 0;
-        lr = options.lrSchedule === false ? options.learningRate : lrSchedule(p, options.learningRate);
-        setLearningRate(optimizer, lr);
-        const idx = order.subarray(step * batchSize, Math.min(source.count, (step + 1) * batchSize));
-        const n = idx.length;
-        const src = gatherBatch(source, idx);
-        const tgt = usesTarget ? gatherBatch(target, nextTarget(n)) : undefined;
-        const batchSums = tf.tidy(() => {
-          let stats: tf.Tensor1D | undefined;
-          const { grads } = tf.variableGrads(() => {
-            const extract = (x: tf.Tensor) => features.apply(x, { training: true }) as tf.Tensor2D;
-            const f = !tgt ? extract(src.x) : options.perDomainBatchNorm ? tf.concat([extract(src.x), extract(tgt.x)]) : extract(tf.concat([src.x, tgt.x]));
-            // CDAN needs the class probabilities of the target half too.
-            const allLogits = method === 'cdan' && tgt ? (labelHead.apply(f, { training: true }) as tf.Tensor2D) : undefined;
-            const logits = allLogits ? tf.slice(allLogits, 0, n) : (labelHead.apply(tf.slice(f, 0, n), { training: true }) as tf.Tensor2D);
-            const labelLoss = crossEntropy(logits, src.y);
-            const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), src.y), 'float32'));
-            // A last source batch of one image has no covariance: that step is label loss only.
-            if (!tgt || (align && n < 2)) {
-              stats = tf.keep(tf.stack([tf.mul(labelLoss, n), correct, tf.scalar(0), tf.scalar(0)]) as tf.Tensor1D);
-              return labelLoss;
-            }
-            if (align) {
-              const m = tgt.y.shape[0];
-              const alignLoss = align(tf.slice(f, 0, n), tf.slice(f, n, m));
-              stats = tf.keep(tf.stack([tf.mul(labelLoss, n), correct, tf.mul(alignLoss, 2 * n), tf.scalar(0)]) as tf.Tensor1D);
-              return tf.add(labelLoss, tf.mul(alignLoss, lambda)) as tf.Scalar;
-            }
-            const domainInput = allLogits ? multilinearMap(f, allLogits) : f;
-            const d = tf.reshape(domainHead!.apply(gradientReversal(domainInput, lambda), { training: true }) as tf.Tensor, [2 * n]);
-            const domains = tf.concat([tf.zeros([n]), tf.ones([n])]);
-            const domainLoss = tf.losses.sigmoidCrossEntropy(domains, d) as tf.Scalar;
-            const domainCorrect = tf.sum(tf.cast(tf.equal(tf.cast(tf.greater(d, 0), 'float32'), domains), 'float32'));
-            stats = tf.keep(tf.stack([tf.mul(labelLoss, n), correct, tf.mul(domainLoss, 2 * n), domainCorrect]) as tf.Tensor1D);
-            return tf.add(labelLoss, domainLoss) as tf.Scalar;
-          }, vars);
-          optimizer.applyGradients(grads);
-          return stats!;
-        });
-        tf.dispose([src.x, src.y, tgt?.x, tgt?.y]);
-        const next = tf.add(sums, batchSums);
-        tf.dispose([sums, batchSums]);
-        sums = next;
-        seenSource += n;
-        if (usesTarget) seenDomain += 2 * n;
-        globalStep++;
-        if (options.onBatch && ((step + 1) % logEvery === 0 || step === stepsPerEpoch - 1)) {
-          options.onBatch({ epoch, step: step + 1, stepsPerEpoch, progress: globalStep / totalSteps, ...(await metrics()) });
+      let info: DannEpochInfo;
+      try {
+        for (let step = 0; step < stepsPerEpoch; step++) {
+          const p = Math.min(1, globalStep / totalSteps);
+          lambda = align ? lambdaMax * (options.lambdaSchedule === false ? 1 : lambdaSchedule(p)) : 0;
+          lr = options.lrSchedule === false ? options.learningRate : lrSchedule(p, options.learningRate);
+          setLearningRate(optimizer, lr);
+          const idx = order.subarray(step * batchSize, Math.min(source.count, (step + 1) * batchSize));
+          const n = idx.length;
+          const src = gatherBatch(source, idx);
+          const tgt = align ? gatherBatch(target, nextTarget(n)) : undefined;
+          let batchSums: tf.Tensor;
+          try {
+            const where = { step: globalStep + 1, part: `${strategy.name} model` };
+            const update = () => guardedUpdate((keep) => objective(src, tgt, lambda, keep), vars, optimizer, where);
+            ({ kept: [batchSums] } = await undoneOnFailure(statistics, update));
+          } finally {
+            tf.dispose([src.x, src.y, tgt?.x, tgt?.y]);
+          }
+          const next = tf.add(sums, batchSums);
+          tf.dispose([sums, batchSums]);
+          sums = next;
+          seenSource += n;
+          if (align) seenDomain += 2 * n;
+          globalStep++;
+          if (options.onBatch && ((step + 1) % logEvery === 0 || step === stepsPerEpoch - 1)) {
+            options.onBatch({ epoch, step: step + 1, stepsPerEpoch, progress: globalStep / totalSteps, ...(await metrics()) });
+          }
+          if (options.shouldStop?.()) {
+            stopped = true;
+            break;
+          }
         }
-        if (options.shouldStop?.()) {
-          stopped = true;
-          break;
-        }
+        info = { epoch: epoch + 1, seconds: (performance.now() - start) / 1000, ...(await metrics()) };
+      } finally {
+        sums.dispose();
       }
-      const info: DannEpochInfo = { epoch: epoch + 1, seconds: (performance.now() - start) / 1000, ...(await metrics()) };
-      sums.dispose();
       history.push(info);
       await options.onEpoch?.(info, { networks, optimizer });
       if (options.shouldStop?.()) stopped = true;

@@ -17,6 +17,19 @@ import { AdvxError } from '../core/errors.ts';
 export const GAN_LOSSES = ['minimax', 'ns', 'hinge', 'lsgan', 'wgan-gp'] as const;
 export type GanLoss = (typeof GAN_LOSSES)[number];
 
+/**
+ * What a trainer uses for a loss when told nothing else: WGAN-GP's critic is only a Wasserstein
+ * estimate with its gradient penalty and several critic steps per generator step (Gulrajani et al.:
+ * λ = 10, 5 steps); the other losses train D and G in turn, unpenalised.
+ */
+export const LOSS_DEFAULTS: Readonly<Record<GanLoss, { readonly gpWeight: number; readonly dSteps: number }>> = {
+  minimax: { gpWeight: 0, dSteps: 1 },
+  ns: { gpWeight: 0, dSteps: 1 },
+  hinge: { gpWeight: 0, dSteps: 1 },
+  lsgan: { gpWeight: 0, dSteps: 1 },
+  'wgan-gp': { gpWeight: 10, dSteps: 5 },
+};
+
 const ALIASES: Record<string, GanLoss> = {
   vanilla: 'minimax',
   saturating: 'minimax',

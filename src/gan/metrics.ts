@@ -14,12 +14,16 @@
  *   kernelInceptionDistance  KID: unbiased MMD² with k(x, y) = (x·y/d + 1)³ over random subsets
  *   classCoverage            histogram of argmax labels, classes covered, KL to uniform
  *   precisionRecall          improved precision and recall (k-NN manifolds in feature space)
+ *   evaluateGenerator        all of them for a generator's samples against real images
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { AdvxError, assertOption } from '../core/errors.ts';
 import { symmetricEigen } from '../core/linalg.ts';
 import { Rng } from '../core/rng.ts';
+import type { Classifier } from '../models/classifier.ts';
+import type { Generator } from './dcgan.ts';
+import { sampleImages } from './train-images.ts';
 
 export { symmetricEigen };
 
@@ -386,4 +390,77 @@ export function precisionRecall(real: tf.Tensor2D, fake: tf.Tensor2D, opts: Prec
     precision: coveredShare(fake, real, realRadii, batchSize),
     recall: coveredShare(real, fake, fakeRadii, batchSize),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// All of them for a generator
+
+/** What `advx gan evaluate` reports of a generator (snake_case: it is the CLI's JSON as well). */
+export interface GeneratorEvaluation {
+  fid: number;
+  kid: number;
+  kid_std: number;
+  classes_covered: number;
+  kl_to_uniform: number;
+  precision: number;
+  recall: number;
+  /** Samples per class the classifier predicts. */
+  histogram: number[];
+  /** Class-conditional generators: how often the classifier agrees with the label the generator was asked for. */
+  class_accuracy?: number;
+}
+
+/** The models that judge a generator: a classifier, and the LayersModel whose penultimate features are compared (usually the same network). */
+export interface GeneratorJudge {
+  classifier: Classifier;
+  features: tfl.LayersModel;
+}
+
+/**
+ * FID, KID, precision/recall and class coverage of `n` samples of `generator` (seeded z; a cGAN is
+ * asked for class k mod numClasses) against `real` images [m, H, W, C] in [0, 1], on the judge's
+ * features; KID's subsets are drawn from `seed` too.
+ */
+export async function evaluateGenerator(generator: Generator, judge: GeneratorJudge, real: tf.Tensor4D, o: { n: number; seed: number }): Promise<GeneratorEvaluation> {
+  const { n, seed } = o;
+  const g = generator.config;
+  assertOption(Number.isInteger(n) && n > 0, `n must be a positive integer, got ${n}`);
+  const want = [g.imageSize, g.imageSize, g.channels];
+  if (real.shape.slice(1).some((v, i) => v !== want[i])) throw new AdvxError(`the real images are ${real.shape.slice(1).join('×')}, the generator makes ${want.join('×')}`);
+  const labels = g.numClasses ? Array.from({ length: n }, (_, i) => i % g.numClasses) : undefined;
+  const fake = tf.tensor4d(await sampleImages(generator, n, seed, labels), [n, ...want] as [number, number, number, number]);
+  const tensors: tf.Tensor[] = [fake];
+  try {
+    const fakeF = classifierFeatures(judge.features, fake);
+    const realF = classifierFeatures(judge.features, real);
+    tensors.push(fakeF, realF);
+    // Class probabilities of the samples, in batches.
+    const probs: tf.Tensor2D[] = [];
+    for (let s = 0; s < n; s += 256) probs.push(tf.tidy(() => judge.classifier.probabilities(tf.slice(fake, [s, 0, 0, 0], [Math.min(256, n - s), -1, -1, -1]))));
+    const p = tf.concat(probs) as tf.Tensor2D;
+    tf.dispose(probs);
+    tensors.push(p);
+    const coverage = classCoverage(p, judge.classifier.info.numClasses);
+    const kid = kernelInceptionDistance(realF, fakeF, { seed });
+    const pr = precisionRecall(realF, fakeF);
+    const result: GeneratorEvaluation = {
+      fid: frechetDistance(realF, fakeF),
+      kid: kid.mean,
+      kid_std: kid.std,
+      classes_covered: coverage.classesCovered,
+      kl_to_uniform: coverage.klToUniform,
+      precision: pr.precision,
+      recall: pr.recall,
+      histogram: coverage.histogram,
+    };
+    if (labels) {
+      const argmax = tf.argMax(p, 1);
+      const predicted = (await argmax.data()) as Int32Array;
+      argmax.dispose();
+      result.class_accuracy = predicted.reduce((a, y, i) => a + (y === labels[i] ? 1 : 0), 0) / n;
+    }
+    return result;
+  } finally {
+    tf.dispose(tensors);
+  }
 }

@@ -33,6 +33,7 @@ import { AdvxError, assertOption } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import type { ImageDataset } from '../data/types.ts';
 import { discriminatorLoss, generatorLoss } from './losses.ts';
+import { checkGanOptions, guardedGanUpdate, type GanOptions } from './update.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks on plain variables
@@ -254,19 +255,12 @@ export interface Pix2pixPairs {
   target: ImageDataset;
 }
 
-export interface Pix2pixTrainOptions extends Pix2pixLossWeights {
+/** Defaults: batch size 16; Adam learning rate 2e-4 for G and D, β1 0.5, β2 0.999. */
+export interface Pix2pixTrainOptions extends Pix2pixLossWeights, Pick<GanOptions, 'seed' | 'batchSize' | 'learningRate' | 'beta1' | 'beta2'> {
   steps: number;
-  seed: number;
-  /** Default 16. */
-  batchSize?: number;
-  /** Adam learning rate for G and D; default 2e-4. */
-  learningRate?: number;
-  /** Adam β1, β2; default 0.5, 0.999. */
-  beta1?: number;
-  beta2?: number;
   /** Base width of G and D; default 32. */
   width?: number;
-  /** Read losses back (and call onStep) every this many steps; default 50 (and at the last step). */
+  /** Record the losses (and call onStep) every this many steps; default 50 (and at the last step). */
   logEvery?: number;
   onStep?: (info: Pix2pixStepInfo) => void;
 }
@@ -318,14 +312,63 @@ export function gatherImages(ds: ImageDataset, indices: ArrayLike<number>): tf.T
   return tf.tensor4d(out, [indices.length, ...ds.shape]);
 }
 
+/** What one pix2pix step trains: the networks and their optimizers (none for D in the L1-only baseline). */
+export interface Pix2pixState {
+  generator: Pix2pixGenerator;
+  discriminator?: Pix2pixDiscriminator;
+  gOpt: tf.Optimizer;
+  dOpt?: tf.Optimizer;
+}
+
+/**
+ * Step `step` on the batch (x, y): one guarded Adam step of D (skipped without a discriminator),
+ * then one of G. Returns both losses (D's NaN without one) and G's [L1, adv] parts as a tensor the
+ * caller disposes, read back only when they are logged.
+ */
+export async function pix2pixStep(
+  s: Pix2pixState,
+  x: tf.Tensor4D,
+  y: tf.Tensor4D,
+  step: number,
+  weights: Required<Pix2pixLossWeights>,
+): Promise<{ gLoss: number; dLoss: number; parts: tf.Tensor1D }> {
+  const { generator, discriminator, gOpt, dOpt } = s;
+  let dLoss = NaN;
+  if (discriminator && dOpt) {
+    const fake = generator.apply(x);
+    try {
+      ({ loss: dLoss } = await guardedGanUpdate('discriminator', step, () => pix2pixDiscriminatorLoss(discriminator, x, y, fake), discriminator.variables, dOpt));
+    } finally {
+      fake.dispose();
+    }
+  }
+  const g = await guardedGanUpdate(
+    'generator',
+    step,
+    (keep) => {
+      const r = pix2pixGeneratorLoss(generator, discriminator, x, y, weights);
+      keep(r.l1);
+      keep(r.adv);
+      return r.total;
+    },
+    generator.variables,
+    gOpt,
+  );
+  const parts = tf.stack(g.kept) as tf.Tensor1D;
+  tf.dispose(g.kept);
+  return { gLoss: g.loss, dLoss, parts };
+}
+
 /**
  * Trains pix2pix on aligned pairs: each step one Adam step of D on a batch (skipped when λ_adv = 0),
  * then one of G on the same batch. Batches are drawn without replacement, epoch after epoch, from
- * a permutation seeded by `seed`, which also seeds the weights. Losses are read back every
- * `logEvery` steps; a non-finite loss is an AdvxError naming the step.
+ * a permutation seeded by `seed`, which also seeds the weights. Every update reads back its loss and
+ * gradient norm before it is applied (src/train/core.ts): a non-finite one is a GanDivergedError
+ * naming the step and the network, and nothing of it reaches the weights.
  */
-export function trainPix2pix(pairs: Pix2pixPairs, opts: Pix2pixTrainOptions): Pix2pixResult {
+export async function trainPix2pix(pairs: Pix2pixPairs, opts: Pix2pixTrainOptions): Promise<Pix2pixResult> {
   checkPairs(pairs);
+  checkGanOptions(opts);
   const { steps, seed } = opts;
   const batchSize = Math.min(opts.batchSize ?? 16, pairs.input.count);
   const lambdaAdv = opts.lambdaAdv ?? 1;
@@ -355,52 +398,27 @@ export function trainPix2pix(pairs: Pix2pixPairs, opts: Pix2pixTrainOptions): Pi
     }
     const idx = order.subarray(cursor, cursor + batchSize);
     cursor += batchSize;
-    return [gatherImages(pairs.input, idx), gatherImages(pairs.target, idx)];
+    return [gatherImages(pairs.input, idx), gatherImages(pairs.target, idx)] as const;
   };
-  // Losses of the steps since the last read-back, as [4] tensors (total, l1, adv, dLoss).
-  let pending: tf.Tensor[] = [];
+  const state: Pix2pixState = { generator, discriminator, gOpt, dOpt };
   try {
     for (let step = 1; step <= steps; step++) {
       const [x, y] = nextBatch();
-      const row = tf.tidy(() => {
-        let dLoss: tf.Scalar = tf.scalar(Number.NaN);
-        if (discriminator && dOpt) {
-          const fake = generator.apply(x as tf.Tensor4D);
-          dLoss = dOpt.minimize(() => pix2pixDiscriminatorLoss(discriminator, x as tf.Tensor4D, y as tf.Tensor4D, fake), true, discriminator.variables) as tf.Scalar;
+      try {
+        const r = await pix2pixStep(state, x, y, step, { lambdaAdv, lambdaL1 });
+        const values = step % logEvery === 0 || step === steps ? await r.parts.data() : undefined;
+        r.parts.dispose();
+        if (values) {
+          const [l1, adv] = values;
+          history.step.push(step);
+          history.gLoss.push(r.gLoss);
+          history.l1.push(l1);
+          history.adv.push(adv);
+          history.dLoss.push(r.dLoss);
+          opts.onStep?.({ step, steps, gLoss: r.gLoss, l1, adv, dLoss: r.dLoss });
         }
-        let parts: { l1: tf.Scalar; adv: tf.Scalar } | undefined;
-        const gLoss = gOpt.minimize(
-          () => {
-            const r = pix2pixGeneratorLoss(generator, discriminator, x as tf.Tensor4D, y as tf.Tensor4D, { lambdaAdv, lambdaL1 });
-            // Kept past minimize's inner tidy; disposed below once stacked.
-            parts = { l1: tf.keep(r.l1), adv: tf.keep(r.adv) };
-            return r.total;
-          },
-          true,
-          generator.variables,
-        ) as tf.Scalar;
-        const stacked = tf.stack([gLoss, parts!.l1, parts!.adv, dLoss]);
-        tf.dispose([parts!.l1, parts!.adv]);
-        return stacked;
-      });
-      tf.dispose([x, y]);
-      pending.push(row);
-      if (step % logEvery === 0 || step === steps) {
-        const rows = tf.tidy(() => tf.stack(pending));
-        const values = rows.dataSync();
-        rows.dispose();
-        tf.dispose(pending);
-        pending = [];
-        const [gLoss, l1, adv, dLoss] = values.slice(values.length - 4);
-        for (let i = 0; i < values.length; i++) {
-          if (i % 4 !== 3 && !Number.isFinite(values[i])) throw new AdvxError(`pix2pix diverged: a non-finite loss by step ${step}`);
-        }
-        history.step.push(step);
-        history.gLoss.push(gLoss);
-        history.l1.push(l1);
-        history.adv.push(adv);
-        history.dLoss.push(dLoss);
-        opts.onStep?.({ step, steps, gLoss, l1, adv, dLoss });
+      } finally {
+        tf.dispose([x, y]);
       }
     }
   } catch (e) {
@@ -408,7 +426,6 @@ export function trainPix2pix(pairs: Pix2pixPairs, opts: Pix2pixTrainOptions): Pi
     discriminator?.dispose();
     throw e;
   } finally {
-    tf.dispose(pending);
     gOpt.dispose();
     dOpt?.dispose();
   }

@@ -10,13 +10,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { AdvxError, assertOption } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
-import { setLearningRate } from '../train/fit.ts';
-import { GAN_LOSSES, type GanLoss } from './losses.ts';
+import { setLearningRate } from '../train/core.ts';
+import type { GanLoss } from './losses.ts';
 import { buildToyNetworks, type Mlp, type ToyNetworkOptions } from './networks.ts';
-import { ganUpdate, type GanUpdate, type GanUpdateOptions, type RealSampler } from './train.ts';
+import { ganUpdate, type RealSampler } from './train.ts';
+import { checkGanOptions, ganUpdateSettings, type GanOptions } from './update.ts';
 
-/** Defaults: batch size 128; Adam learning rate 2e-3 for G, and G's for D; β1, β2 0.5, 0.9 as in trainGan. */
-export interface GanStepperOptions extends ToyNetworkOptions, GanUpdateOptions {}
+/** Defaults: batch size 128; Adam learning rate 2e-3 for G, and G's for D; β1, β2 0.5, 0.9 as in trainGan. No EMA. */
+export type GanStepperOptions = ToyNetworkOptions & Omit<GanOptions, 'ema'>;
 
 export interface GanStepResult {
   /** Generator steps taken so far, these included. */
@@ -36,21 +37,19 @@ export interface GanStepper {
   /** The data the next steps draw from (switchable between steps). */
   sampleReal: RealSampler;
   setLearningRates(generator: number, discriminator: number): void;
-  /** Takes n (default 1) generator steps and reads their losses back in one sync; AdvxError if one is not finite. */
+  /**
+   * Takes n (default 1) generator steps. An update whose loss or gradient is not finite is not
+   * applied: GanDivergedError, and the networks stay as after the steps before it.
+   */
   run(n?: number): Promise<GanStepResult>;
   dispose(): void;
 }
 
 export function createGanStepper(sampleReal: RealSampler, options: GanStepperOptions): GanStepper {
-  assertOption((GAN_LOSSES as readonly string[]).includes(options.loss), `loss must be one of ${GAN_LOSSES.join(', ')}, got ${String(options.loss)}`);
+  const batchSize = ganUpdateSettings(options, 128).batchSize;
   assertOption(Number.isInteger(options.seed), `seed must be an integer, got ${options.seed}`);
-  const batchSize = options.batchSize ?? 128;
-  assertOption(Number.isInteger(batchSize) && batchSize > 0, `batch size must be a positive integer, got ${batchSize}`);
-  const positive = (name: string, v: number) => assertOption(Number.isFinite(v) && v > 0, `${name} must be a positive number, got ${v}`);
-  let lrG = options.learningRate ?? 2e-3;
-  let lrD = options.discriminatorLearningRate ?? lrG;
-  positive('learning rate', lrG);
-  positive('discriminator learning rate', lrD);
+  const lrG = options.learningRate ?? 2e-3;
+  const lrD = options.discriminatorLearningRate ?? lrG;
   const dataDim = options.dataDim ?? 2;
   const { generator: G, discriminator: D } = buildToyNetworks({ ...options, dataDim });
   const [beta1, beta2] = [options.beta1 ?? 0.5, options.beta2 ?? 0.9];
@@ -69,43 +68,24 @@ export function createGanStepper(sampleReal: RealSampler, options: GanStepperOpt
     loss: options.loss,
     sampleReal,
     setLearningRates(g, d) {
-      positive('learning rate', g);
-      positive('discriminator learning rate', d);
-      [lrG, lrD] = [g, d];
+      checkGanOptions({ learningRate: g, discriminatorLearningRate: d });
       setLearningRate(optG, g);
       setLearningRate(optD, d);
     },
     async run(n = 1) {
       if (disposed) throw new AdvxError('this GAN stepper was disposed');
       assertOption(Number.isInteger(n) && n >= 1, `steps must be a positive integer, got ${n}`);
-      const loss = stepper.loss;
-      assertOption((GAN_LOSSES as readonly string[]).includes(loss), `loss must be one of ${GAN_LOSSES.join(', ')}, got ${String(loss)}`);
-      const dSteps = options.dSteps ?? (loss === 'wgan-gp' ? 5 : 1);
-      const gpWeight = options.gpWeight ?? (loss === 'wgan-gp' ? 10 : 0);
-      const update: GanUpdate = { generator: G, discriminator: D, optG, optD, loss, batchSize, dataDim, dSteps, gpWeight, r1Gamma: 0, gradNorm: false };
-      const rows: tf.Tensor1D[] = [];
-      try {
-        for (let s = 0; s < n; s++) {
-          const row = ganUpdate(update, stepper.sampleReal, rng);
-          rows.push(row);
-          steps++;
-        }
-        const stacked = tf.stack(rows);
-        const values = await stacked.data();
-        stacked.dispose();
-        const out: GanStepResult = { step: steps, dLoss: [], gLoss: [] };
-        for (let i = 0; i < n; i++) {
-          const [d, g] = [values[2 * i], values[2 * i + 1]];
-          if (!Number.isFinite(d) || !Number.isFinite(g)) {
-            throw new AdvxError(`GAN training diverged at step ${steps - n + i + 1} (${loss}): discriminator loss ${d}, generator loss ${g}; try a lower learning rate (now G ${lrG}, D ${lrD})`);
-          }
-          out.dLoss.push(d);
-          out.gLoss.push(g);
-        }
-        return out;
-      } finally {
-        tf.dispose(rows);
+      const settings = ganUpdateSettings({ ...options, loss: stepper.loss }, batchSize);
+      const update = { generator: G, discriminator: D, optG, optD, dataDim, ...settings };
+      const out: GanStepResult = { step: steps, dLoss: [], gLoss: [] };
+      for (let s = 0; s < n; s++) {
+        // A refused update leaves the networks at this step: the caller may lower a rate and go on.
+        const r = await ganUpdate(update, stepper.sampleReal, rng, steps + 1);
+        out.step = ++steps;
+        out.dLoss.push(r.dLoss);
+        out.gLoss.push(r.gLoss);
       }
+      return out;
     },
     dispose() {
       if (disposed) return;

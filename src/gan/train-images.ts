@@ -11,13 +11,15 @@
  *
  * Every random draw of step t comes from an Rng seeded by (seed, t), so a run resumed from a
  * checkpoint at step t continues exactly as the uninterrupted run. Each update reads back its loss
- * and gradient norm before applying the gradients: a non-finite one stops training with a
- * GanDivergedError before it reaches the weights, which stay as they were after the last good update.
+ * and gradient norm before applying the gradients (src/train/core.ts): a non-finite one stops
+ * training with a GanDivergedError before it reaches the weights, which stay as they were after the
+ * last good update, as does the optimizers' state.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { AdvxError, assertOption } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
+import { stepRng } from '../train/core.ts';
 import { restoreOptimizerWeights } from '../train/optimizer-state.ts';
 import type { ImageDataset } from '../data/types.ts';
 import {
@@ -31,14 +33,15 @@ import {
   type Discriminator,
   type Generator,
 } from './dcgan.ts';
-import { GAN_LOSSES, discriminatorLoss, generatorLoss, gradientPenalty, r1Penalty, type GanLoss } from './losses.ts';
-import { globalNorm, sampleLatent, type GanRunOptions } from './train.ts';
+import { discriminatorLoss, generatorLoss, gradientPenalty, r1Penalty, type GanLoss } from './losses.ts';
+import { sampleLatent } from './train.ts';
+import { checkGanOptions, ganUpdateSettings, guardedGanUpdate, type GanOptions, type GanUpdateSettings } from './update.ts';
 
 export const AUGMENTATIONS = ['translation', 'cutout'] as const;
 export type Augmentation = (typeof AUGMENTATIONS)[number];
 
 /** Defaults: batch size 64; Adam learning rate 2e-4 for both networks, β1 0.5, β2 0.999 (DCGAN's). */
-export interface ImageGanOptions extends GanRunOptions {
+export interface ImageGanOptions extends GanOptions {
   /** Train until this many steps are done in all (counting `state.step` already done). */
   steps: number;
   /** DiffAugment transformations applied to every image D sees; default none. */
@@ -72,20 +75,11 @@ export interface ImageGanState {
   step: number;
 }
 
-export interface ImageGanStateOptions
-  extends DcganOptions,
-    Partial<Pick<GanRunOptions, 'loss' | 'learningRate' | 'discriminatorLearningRate' | 'beta1' | 'beta2' | 'ema'>> {}
-
 /** Fresh networks and optimizers. The WGAN-GP critic gets layer norm instead of batch norm unless told otherwise. */
-export function createImageGanState(o: ImageGanStateOptions): ImageGanState {
+export function createImageGanState(o: DcganOptions & Partial<ImageGanOptions>): ImageGanState {
+  checkGanOptions(o);
   const lrG = o.learningRate ?? 2e-4;
   const lrD = o.discriminatorLearningRate ?? lrG;
-  for (const [name, v] of [['learning rate', lrG], ['discriminator learning rate', lrD]] as const) {
-    assertOption(Number.isFinite(v) && v > 0, `${name} must be a positive number, got ${v}`);
-  }
-  for (const [name, v] of [['beta1', o.beta1], ['beta2', o.beta2], ['ema', o.ema]] as const) {
-    assertOption(v === undefined || (v >= 0 && v < 1), `${name} must be in [0, 1), got ${v}`);
-  }
   const nets = buildDcgan({ ...o, discriminatorNorm: o.discriminatorNorm ?? (o.loss === 'wgan-gp' ? 'layer' : 'batch') });
   const [b1, b2] = [o.beta1 ?? 0.5, o.beta2 ?? 0.999];
   return {
@@ -140,24 +134,6 @@ export function imageGanOptimizers(s: ImageGanState): Pick<tf.Optimizer, 'getWei
       }
     },
   };
-}
-
-/** Thrown when a loss or gradient turns non-finite; the networks keep their last good weights. */
-export class GanDivergedError extends AdvxError {
-  constructor(
-    readonly step: number,
-    readonly network: 'discriminator' | 'generator',
-    readonly loss: number,
-    readonly gradNorm: number,
-  ) {
-    super(`GAN training diverged at step ${step}: the ${network}'s loss is ${loss} and its gradient norm ${gradNorm}; the update was not applied`);
-    this.name = 'GanDivergedError';
-  }
-}
-
-/** The Rng of step t of a run: a resumed run draws exactly what the uninterrupted one drew. */
-export function stepRng(seed: number, step: number): Rng {
-  return new Rng((Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca77)) >>> 0);
 }
 
 /** A batch of `n` images (indices drawn with replacement) in [−1, 1], with their labels. */
@@ -235,48 +211,15 @@ export function diffAugment(augment: readonly Augmentation[], n: number, shape: 
   };
 }
 
-/** Computes the gradients of `f`, reads back [loss, ‖grad‖], applies them only if both are finite. */
-async function guardedUpdate(f: () => tf.Scalar, vars: tf.Variable[], opt: tf.Optimizer, step: number, network: 'discriminator' | 'generator'): Promise<[number, number]> {
-  const { grads, row } = tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(f, vars);
-    return { grads, row: tf.stack([value, globalNorm(grads)]) };
-  });
-  const [loss, norm] = await row.data();
-  row.dispose();
-  if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
-    tf.dispose(grads);
-    throw new GanDivergedError(step, network, loss, norm);
-  }
-  opt.applyGradients(grads);
-  tf.dispose(grads);
-  return [loss, norm];
-}
-
-export interface GanStepConfig {
-  loss: GanLoss;
-  dSteps: number;
-  gpWeight: number;
-  r1Gamma: number;
+/** The settings of one image GAN step (imageGanStep), defaults filled in. */
+export interface GanStepConfig extends GanUpdateSettings {
   ema: number;
   augment: readonly Augmentation[];
-  batchSize: number;
 }
 
 /** The step config with the defaults filled in, checked. */
 export function ganStepConfig(o: Partial<GanStepConfig> & { loss: GanLoss }): GanStepConfig {
-  assertOption((GAN_LOSSES as readonly string[]).includes(o.loss), `loss must be one of ${GAN_LOSSES.join(', ')}, got ${String(o.loss)}`);
-  const c: GanStepConfig = {
-    loss: o.loss,
-    dSteps: o.dSteps ?? (o.loss === 'wgan-gp' ? 5 : 1),
-    gpWeight: o.gpWeight ?? (o.loss === 'wgan-gp' ? 10 : 0),
-    r1Gamma: o.r1Gamma ?? 0,
-    ema: o.ema ?? 0,
-    augment: o.augment ?? [],
-    batchSize: o.batchSize ?? 64,
-  };
-  for (const [name, v] of [['batch size', c.batchSize], ['dSteps', c.dSteps]] as const) assertOption(Number.isInteger(v) && v > 0, `${name} must be a positive integer, got ${v}`);
-  for (const [name, v] of [['gradient penalty weight', c.gpWeight], ['R1 γ', c.r1Gamma]] as const) assertOption(Number.isFinite(v) && v >= 0, `${name} must be a number ≥ 0, got ${v}`);
-  assertOption(c.ema >= 0 && c.ema < 1, `ema must be in [0, 1), got ${c.ema}`);
+  const c: GanStepConfig = { ...ganUpdateSettings(o, 64), ema: o.ema ?? 0, augment: o.augment ?? [] };
   for (const a of c.augment) assertOption((AUGMENTATIONS as readonly string[]).includes(a), `unknown augmentation "${a}": choose from ${AUGMENTATIONS.join(', ')}`);
   return c;
 }
@@ -301,52 +244,62 @@ export async function imageGanStep(
   const gVars = generatorVariables(G);
   let dLoss = NaN;
   let dNorm = NaN;
-  for (let k = 0; k < cfg.dSteps; k++) {
-    const real = nextReal();
+  let gLoss = NaN;
+  let gNorm = NaN;
+  // Each training-mode pass of G moves its BN statistics, a refused update's too: they are put back.
+  const trainable = new Set(gVars.map((v) => v.name));
+  const statistics = generatorWeights(G).filter((v) => !trainable.has(v.name));
+  const saved = statistics.map((v) => v.clone());
+  try {
+    for (let k = 0; k < cfg.dSteps; k++) {
+      const real = nextReal();
+      const z = sampleLatent(rng, n, gc.latentDim);
+      const yFake = gc.numClasses ? randomLabels(rng, n, gc.numClasses) : undefined;
+      const yReal = gc.numClasses ? real.labels : undefined;
+      const augment = diffAugment(cfg.augment, n, shape, rng);
+      const penaltySeed = rng.seed();
+      const fake = generate(G, z, yFake, true);
+      // A critic on flat images, for the penalties (losses.ts works on [n, d]).
+      const flatCritic = (v: tf.Tensor2D) => D.apply(augment(tf.reshape(v, [v.shape[0], ...shape]) as tf.Tensor4D), yReal);
+      try {
+        ({ loss: dLoss, gradNorm: dNorm } = await guardedGanUpdate(
+          'discriminator',
+          step,
+          () =>
+            tf.tidy(() => {
+              let l = discriminatorLoss(loss, D.apply(augment(real.x), yReal), D.apply(augment(fake), yFake));
+              if (cfg.gpWeight > 0) {
+                l = tf.add(l, tf.mul(cfg.gpWeight, gradientPenalty(flatCritic, tf.reshape(real.x, [n, flat]), tf.reshape(fake, [n, flat]), penaltySeed)));
+              }
+              if (cfg.r1Gamma > 0) l = tf.add(l, tf.mul(cfg.r1Gamma / 2, r1Penalty(flatCritic, tf.reshape(real.x, [n, flat]))));
+              return l as tf.Scalar;
+            }),
+          dVars,
+          state.optD,
+        ));
+      } finally {
+        tf.dispose([real.x, z, fake, ...(real.labels ? [real.labels] : []), ...(yFake ? [yFake] : [])]);
+      }
+    }
     const z = sampleLatent(rng, n, gc.latentDim);
     const yFake = gc.numClasses ? randomLabels(rng, n, gc.numClasses) : undefined;
-    const yReal = gc.numClasses ? real.labels : undefined;
     const augment = diffAugment(cfg.augment, n, shape, rng);
-    const penaltySeed = rng.seed();
-    const fake = generate(G, z, yFake, true);
-    // A critic on flat images, for the penalties (losses.ts works on [n, d]).
-    const flatCritic = (v: tf.Tensor2D) => D.apply(augment(tf.reshape(v, [v.shape[0], ...shape]) as tf.Tensor4D), yReal);
     try {
-      [dLoss, dNorm] = await guardedUpdate(
-        () =>
-          tf.tidy(() => {
-            let l = discriminatorLoss(loss, D.apply(augment(real.x), yReal), D.apply(augment(fake), yFake));
-            if (cfg.gpWeight > 0) {
-              l = tf.add(l, tf.mul(cfg.gpWeight, gradientPenalty(flatCritic, tf.reshape(real.x, [n, flat]), tf.reshape(fake, [n, flat]), penaltySeed)));
-            }
-            if (cfg.r1Gamma > 0) l = tf.add(l, tf.mul(cfg.r1Gamma / 2, r1Penalty(flatCritic, tf.reshape(real.x, [n, flat]))));
-            return l as tf.Scalar;
-          }),
-        dVars,
-        state.optD,
-        step,
-        'discriminator',
-      );
+      ({ loss: gLoss, gradNorm: gNorm } = await guardedGanUpdate('generator', step, () => generatorLoss(loss, D.apply(augment(generate(G, z, yFake, true)), yFake)), gVars, state.optG));
     } finally {
-      tf.dispose([real.x, z, fake, ...(real.labels ? [real.labels] : []), ...(yFake ? [yFake] : [])]);
+      tf.dispose([z, ...(yFake ? [yFake] : [])]);
     }
-  }
-  const z = sampleLatent(rng, n, gc.latentDim);
-  const yFake = gc.numClasses ? randomLabels(rng, n, gc.numClasses) : undefined;
-  const augment = diffAugment(cfg.augment, n, shape, rng);
-  let gLoss: number;
-  let gNorm: number;
-  try {
-    [gLoss, gNorm] = await guardedUpdate(() => generatorLoss(loss, D.apply(augment(generate(G, z, yFake, true)), yFake)), gVars, state.optG, step, 'generator');
+  } catch (e) {
+    statistics.forEach((v, i) => v.assign(saved[i]));
+    throw e;
   } finally {
-    tf.dispose([z, ...(yFake ? [yFake] : [])]);
+    tf.dispose(saved);
   }
   if (state.ema) {
     // TF's ExponentialMovingAverage warm-up β_t = min(β, (1 + t)/(10 + t)); the BN moving statistics are copied.
     const beta = Math.min(cfg.ema, (1 + step) / (10 + step));
     const eVars = generatorVariables(state.ema);
     tf.tidy(() => eVars.forEach((e, i) => e.assign(tf.add(tf.mul(e, beta), tf.mul(gVars[i], 1 - beta)))));
-    const trainable = new Set(gVars.map((v) => v.name));
     const [gw, ew] = [generatorWeights(G), generatorWeights(state.ema)];
     gw.forEach((v, i) => {
       if (!trainable.has(v.name)) ew[i].assign(v);
@@ -374,7 +327,7 @@ export interface ImageGanResult {
  * this throws (a GanDivergedError leaves it at its last good weights).
  */
 export async function trainImageGan(data: ImageDataset, state: ImageGanState, options: ImageGanOptions): Promise<ImageGanResult> {
-  const cfg = ganStepConfig({ ...options, augment: options.augment });
+  const cfg = ganStepConfig(options);
   const { steps, seed } = options;
   assertOption(Number.isInteger(steps) && steps >= 0, `steps must be a non-negative integer, got ${steps}`);
   assertOption(Number.isInteger(seed), `seed must be an integer, got ${seed}`);

@@ -26,8 +26,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError, assertOption } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
+import { epochRng } from '../train/core.ts';
 import { Classifier } from './classifier.ts';
-import type { BlackBoxInfo, DecisionModel, ScoreModel } from '../attacks/blackbox.ts';
+import type { BlackBoxInfo, DecisionModel, ScoreModel } from './black-box.ts';
 
 export interface ClassicInfo {
   /** Number of classes (default: 1 + the largest label). */
@@ -109,7 +110,7 @@ async function trainLinear(x: tf.Tensor, y: tf.Tensor1D, options: LinearOptions,
   const yInt = tf.cast(y, 'int32') as tf.Tensor1D;
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
-      const order = new Rng(seed * 1000003 + epoch).permutation(n);
+      const order = epochRng(seed, epoch).permutation(n);
       for (let s = 0; s < n; s += batchSize) {
         const idx = tf.tensor1d(order.subarray(s, Math.min(n, s + batchSize)), 'int32');
         tf.tidy(() => {

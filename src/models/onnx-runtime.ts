@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
-import type { BlackBoxModel } from '../attacks/index.ts';
+import type { BlackBoxModel } from './black-box.ts';
 import { headLogits, preprocess, type ClassifierInfo } from './classifier.ts';
 import { fixedOutputShape, onnxInputShape, toFileLayout, type OnnxGraphInfo } from './onnx.ts';
 

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError, ServiceError } from '../core/errors.ts';
-import type { BlackBoxInfo, DecisionModel, ScoreModel } from '../attacks/blackbox.ts';
+import type { BlackBoxInfo, DecisionModel, ScoreModel } from './black-box.ts';
 
 export type RemoteProtocol = 'tfserving' | 'kserve';
 export const REMOTE_PROTOCOLS: readonly RemoteProtocol[] = ['tfserving', 'kserve'];

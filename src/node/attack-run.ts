@@ -12,6 +12,7 @@ import { gatherBatch } from '../data/batch.ts';
 import { AdvxError, ServiceError } from '../core/errors.ts';
 import { encodePng, imageGrid } from './png.ts';
 import { writeFileAtomic } from './io.ts';
+import { writeResults as writeRunResults } from './runs/results.ts';
 import { openRunFolder, type RunPaths } from './run-folder.ts';
 
 export interface AttackRunOptions extends AttackOptions {
@@ -168,17 +169,18 @@ async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDat
     if (!(e instanceof ServiceError)) throw e;
     const summary = summarize(examples, options, iterations, start, { error: e.message, planned: data.count });
     e.partial = summary;
-    if (outDir) writeResults(outDir, summary, cleanPixels, advPixels, Math.min(keepImages, examples.length), data, options);
+    if (outDir) writeAttackResults(outDir, summary, cleanPixels, advPixels, Math.min(keepImages, examples.length), data, options);
     throw e;
   }
   const summary = summarize(examples, options, iterations, start);
-  if (outDir) writeResults(outDir, summary, cleanPixels, advPixels, keepImages, data, options);
+  if (outDir) writeAttackResults(outDir, summary, cleanPixels, advPixels, keepImages, data, options);
   return summary;
 }
 
-function writeResults(outDir: RunPaths, summary: AttackRunSummary, clean: Float32Array, adv: Float32Array, keep: number, data: ImageDataset, options: AttackRunOptions): void {
+function writeAttackResults(outDir: RunPaths, summary: AttackRunSummary, clean: Float32Array, adv: Float32Array, keep: number, data: ImageDataset, options: AttackRunOptions): void {
   writeAttackImages(outDir, summary, clean, adv, keep, data, options.eps, options.printScale);
-  writeFileAtomic(outDir.path('results.json'), JSON.stringify(summary, null, 2));
+  const { examples, ...numbers } = summary;
+  writeRunResults(outDir.dir, 'attack', numbers, { examples });
 }
 
 /** The run's numbers over the examples finished. */

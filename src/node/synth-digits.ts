@@ -21,7 +21,7 @@ import { AdvxError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import { generateSynthDigits, type Rasterize } from '../data/synth-digits.ts';
 import type { DatasetSplits, ImageDataset } from '../data/types.ts';
-import { defaultCacheDir, MNIST_CLASSES, type LoadDatasetOptions } from './datasets.ts';
+import { defaultCacheDir, MNIST_CLASSES, type LoadDatasetOptions } from './npm-datasets.ts';
 import { generatedSplits, type RawSplit, type RawSplits } from './split-cache.ts';
 
 export const SYNTH_DIGITS_SEED = 0;

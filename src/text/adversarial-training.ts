@@ -23,8 +23,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError, assertOption } from '../core/errors.ts';
-import { Rng } from '../core/rng.ts';
 import { createOptimizer, type EpochInfo } from '../train/fit.ts';
+import { disposeOptimizer, epochRng, guardedUpdate, trainableVariables } from '../train/core.ts';
 import type { TextClassifier } from './models.ts';
 import { isWord } from './tokenize.ts';
 import { encodeAll, type LabelledTexts, type TextFitOptions } from './train.ts';
@@ -229,13 +229,13 @@ export async function fitTextAdversarial(classifier: TextClassifier, data: Label
   const w = classifier.window;
   const ids = encodeAll(classifier, data.texts);
   const optimizer: tf.Optimizer = createOptimizer(lr);
-  const vars = classifier.model.trainableWeights.map((v) => (v as unknown as { val: tf.Variable }).val);
+  const vars = trainableVariables(classifier.model);
   const dropouts = classifier.model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number }>;
   const history: TextAdversarialEpochInfo[] = [];
   try {
     for (let epoch = 0; epoch < options.epochs; epoch++) {
       const adversarial = epoch >= adv.warmupEpochs;
-      const rng = new Rng(options.seed * 1000003 + epoch);
+      const rng = epochRng(options.seed, epoch);
       const order = rng.permutation(n);
       const start = performance.now();
       let lossSum = 0;
@@ -269,33 +269,39 @@ export async function fitTextAdversarial(classifier: TextClassifier, data: Label
         // Per-row weights: (1 − w)/b for clean rows, w/m for copies (or 1/b with no copies).
         const rowWeights = new Float32Array(b + m).fill(m ? (1 - adv.weight) / b : 1 / b);
         if (m) rowWeights.fill(adv.weight / m, b);
-        const stats = tf.tidy(() => {
-          const x = tf.tensor2d(allIds, [b + m, w], 'int32');
-          const y = tf.tensor1d(Int32Array.from([...labels, ...pickLabels]), 'int32');
-          let shift: tf.Tensor3D | undefined;
-          if (m && adv.method === 'embedding') {
-            const cleanPick = tf.tensor2d(pickIds, [m, w], 'int32');
-            const rowNorm = tf.mean(tf.norm(classifier.embeddingMatrix(), 'euclidean', 1));
-            const r = tf.mul(rowNorm, embeddingPerturbation(classifier, classifier.embed(cleanPick), pickIds, pickLabels, adv.epsilon)) as tf.Tensor3D;
-            shift = tf.concat([tf.zeros([b, w, r.shape[2]]), r], 0) as tf.Tensor3D;
-          }
-          let rowLoss: tf.Tensor1D | undefined;
-          let hits: tf.Tensor1D | undefined;
-          const { grads } = tf.variableGrads(() => {
-            let e = classifier.embed(x, allIds);
-            if (shift) e = tf.add(e, shift) as tf.Tensor3D;
-            const logits = classifier.logitsFromEmbeddings(e, true);
-            rowLoss = tf.keep(tf.losses.softmaxCrossEntropy(tf.oneHot(y, classifier.numClasses), logits, undefined, 0, tf.Reduction.NONE) as tf.Tensor1D);
-            hits = tf.keep(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32') as tf.Tensor1D);
-            return tf.sum(tf.mul(rowLoss, tf.tensor1d(rowWeights))) as tf.Scalar;
-          }, vars);
-          optimizer.applyGradients(grads);
-          const both = tf.concat([rowLoss!, hits!]);
-          tf.dispose([rowLoss!, hits!]);
-          return both;
-        });
-        const v = await stats.data();
-        stats.dispose();
+        const x = tf.tensor2d(allIds, [b + m, w], 'int32');
+        const y = tf.tensor1d(Int32Array.from([...labels, ...pickLabels]), 'int32');
+        // Outside the update's gradient tape: the perturbation is a constant of the step.
+        const shift =
+          m && adv.method === 'embedding'
+            ? tf.tidy(() => {
+                const cleanPick = tf.tensor2d(pickIds, [m, w], 'int32');
+                const rowNorm = tf.mean(tf.norm(classifier.embeddingMatrix(), 'euclidean', 1));
+                const r = tf.mul(rowNorm, embeddingPerturbation(classifier, classifier.embed(cleanPick), pickIds, pickLabels, adv.epsilon)) as tf.Tensor3D;
+                return tf.concat([tf.zeros([b, w, r.shape[2]]), r], 0) as tf.Tensor3D;
+              })
+            : undefined;
+        let v: Float32Array;
+        try {
+          // The fitText loop's batches and step, but rows weighted and each row's loss and hit read back.
+          const done = await guardedUpdate(
+            (_keep, report) => {
+              let e = classifier.embed(x, allIds);
+              if (shift) e = tf.add(e, shift) as tf.Tensor3D;
+              const logits = classifier.logitsFromEmbeddings(e, true);
+              const rowLoss = tf.losses.softmaxCrossEntropy(tf.oneHot(y, classifier.numClasses), logits, undefined, 0, tf.Reduction.NONE) as tf.Tensor1D;
+              report(rowLoss);
+              report(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'));
+              return tf.sum(tf.mul(rowLoss, tf.tensor1d(rowWeights))) as tf.Scalar;
+            },
+            vars,
+            optimizer,
+            { step: epoch * Math.ceil(n / batchSize) + s / batchSize + 1, part: 'text classifier' },
+          );
+          v = done.reported;
+        } finally {
+          tf.dispose([x, y, ...(shift ? [shift] : [])]);
+        }
         for (let r = 0; r < b; r++) {
           lossSum += v[r];
           correct += v[b + m + r];
@@ -317,7 +323,7 @@ export async function fitTextAdversarial(classifier: TextClassifier, data: Label
       await options.onEpoch?.(info);
     }
   } finally {
-    optimizer.dispose();
+    disposeOptimizer(optimizer);
   }
   return history;
 }

@@ -1,12 +1,10 @@
 /**
- * Training and accuracy for text classifiers: the image loop of src/train/fit.ts wants image
- * batches and shifts, so text gets its own small loop with the same habits (a generator per
- * epoch, Adam, a seed per dropout step, one loss read-back per epoch). Isomorphic.
+ * Training and accuracy for text classifiers: the classifiers' loop of src/train/fit.ts on
+ * batches of token ids (no augmentation). Isomorphic.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { assertOption } from '../core/errors.ts';
-import { Rng } from '../core/rng.ts';
-import { createOptimizer, crossEntropy, type EpochInfo } from '../train/fit.ts';
+import { trainLoop, type EpochInfo } from '../train/fit.ts';
 import type { TextClassifier } from './models.ts';
 
 export interface LabelledTexts {
@@ -34,48 +32,24 @@ export async function fitText(classifier: TextClassifier, data: LabelledTexts, o
   const n = data.texts.length;
   assertOption(n > 0, 'the training set is empty');
   assertOption(data.labels.length === n, `${data.labels.length} labels for ${n} texts`);
-  const batchSize = options.batchSize ?? 32;
-  const lr = options.learningRate ?? 2e-3;
   const w = classifier.window;
   const ids = encodeAll(classifier, data.texts);
-  const optimizer: tf.Optimizer = createOptimizer(lr);
-  const vars = classifier.model.trainableWeights.map((v) => (v as unknown as { val: tf.Variable }).val);
-  const dropouts = classifier.model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number }>;
-  const history: EpochInfo[] = [];
-  for (let epoch = 0; epoch < options.epochs; epoch++) {
-    const rng = new Rng(options.seed * 1000003 + epoch);
-    const order = rng.permutation(n);
-    const start = performance.now();
-    let lossSum = tf.scalar(0);
-    let correct = tf.scalar(0);
-    for (let s = 0; s < n; s += batchSize) {
-      const idx = order.subarray(s, Math.min(n, s + batchSize));
+  return trainLoop(classifier.model, {
+    epochs: options.epochs,
+    batchSize: options.batchSize ?? 32,
+    learningRate: options.learningRate ?? 2e-3,
+    seed: options.seed,
+    onEpoch: options.onEpoch,
+    part: 'text classifier',
+    count: n,
+    gather: (idx) => {
       const batchIds = new Int32Array(idx.length * w);
       idx.forEach((j, r) => batchIds.set(ids.subarray(j * w, (j + 1) * w), r * w));
-      for (const d of dropouts) d.seed = rng.seed();
-      let hits: tf.Scalar | undefined;
-      const [loss, right] = tf.tidy((): [tf.Scalar, tf.Scalar] => {
-        const x = tf.tensor2d(batchIds, [idx.length, w], 'int32');
-        const y = tf.tensor1d(Array.from(idx, (j) => data.labels[j]), 'int32');
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = classifier.logitsFromEmbeddings(classifier.embed(x, batchIds), true);
-          hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')) as tf.Scalar);
-          return crossEntropy(logits, y);
-        }, vars);
-        optimizer.applyGradients(grads);
-        return [tf.add(lossSum, tf.mul(value, idx.length)) as tf.Scalar, tf.add(correct, hits!) as tf.Scalar];
-      });
-      tf.dispose([lossSum, correct, hits!]);
-      lossSum = loss;
-      correct = right;
-    }
-    const info: EpochInfo = { epoch: epoch + 1, loss: (await lossSum.data())[0] / n, accuracy: (await correct.data())[0] / n, seconds: (performance.now() - start) / 1000, learningRate: lr };
-    tf.dispose([lossSum, correct]);
-    history.push(info);
-    await options.onEpoch?.(info);
-  }
-  optimizer.dispose();
-  return history;
+      return { ids: batchIds, x: tf.tensor2d(batchIds, [idx.length, w], 'int32'), y: tf.tensor1d(Array.from(idx, (j) => data.labels[j]), 'int32') };
+    },
+    // With the batch's ids, the embedding is differentiable in its table (embed's trainIds).
+    logits: (batch) => classifier.logitsFromEmbeddings(classifier.embed(batch.x as tf.Tensor2D, batch.ids), true),
+  });
 }
 
 /** Fraction of texts classified as their label. */

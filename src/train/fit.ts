@@ -1,14 +1,19 @@
 /**
- * The supervised training loop for classifiers: seeded shuffling and augmentation, Adam, a
- * per-epoch learning-rate decay, and hooks for progress and checkpoints. It holds no Node API:
- * the CLI's hooks write files; the web lab's hooks draw.
+ * The supervised training loop, one for image and text classifiers: seeded shuffling (and
+ * augmentation), Adam, a per-epoch learning-rate decay, the core's divergence policy, and hooks
+ * for progress and checkpoints. What differs between data kinds is how a batch is gathered; it is
+ * a parameter of trainLoop. It holds no Node API: the CLI's hooks write files; the web lab's hooks draw.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { Rng } from '../core/rng.ts';
+import type { Rng } from '../core/rng.ts';
 import { assertOption } from '../core/errors.ts';
 import type { ImageDataset } from '../data/types.ts';
 import { gatherBatch } from '../data/batch.ts';
+import { LossMeter, disposeOptimizer, epochRng, guardedUpdate, setLearningRate, trainableVariables } from './core.ts';
+
+// For the importers from before the core.
+export { setLearningRate } from './core.ts';
 
 export interface FitOptions {
   epochs: number;
@@ -22,7 +27,7 @@ export interface FitOptions {
   /** Epochs already done (resume); the optimizer must already hold the matching state. */
   startEpoch?: number;
   optimizer?: tf.Optimizer;
-  /** Read the loss back every this many steps (a sync point). */
+  /** Calls onBatch every this many steps (and after an epoch's last). */
   logEvery?: number;
   onBatch?: (info: BatchInfo) => void;
   onEpoch?: (info: EpochInfo, optimizer: tf.Optimizer) => Promise<void> | void;
@@ -80,94 +85,108 @@ export function createOptimizer(learningRate: number): tf.AdamOptimizer {
   return tf.train.adam(learningRate);
 }
 
-/** Changes an optimizer's learning rate: SGD-family optimizers keep it in a tensor, Adam in a field. */
-export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  const o = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
-  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
-  else o.learningRate = lr;
-}
-
 /** Softmax cross-entropy from integer labels, averaged over the batch. */
 export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(labels, logits.shape[1]), logits) as tf.Scalar);
 }
 
-export async function fitClassifier(model: tfl.LayersModel, data: ImageDataset, options: FitOptions): Promise<EpochInfo[]> {
-  const { epochs, batchSize, seed } = options;
+/** Trains an image classifier: trainLoop on batches of `data`, each image shifted by up to `shift` pixels. */
+export function fitClassifier(model: tfl.LayersModel, data: ImageDataset, options: FitOptions): Promise<EpochInfo[]> {
+  return trainLoop(model, { ...options, count: data.count, gather: (idx, rng) => gatherBatch(data, idx, rng, options.shift ?? 0) });
+}
+
+/** What the loop needs of a batch: inputs and integer labels (images, token ids, …). */
+export interface Batch {
+  x: tf.Tensor;
+  y: tf.Tensor1D;
+}
+
+/** trainLoop's options: those of fitClassifier but the image augmentation, and how a batch is made. */
+export interface LoopOptions<B extends Batch> extends Omit<FitOptions, 'shift'> {
+  /** Training examples; each epoch visits all of them, in an order drawn from its generator. */
+  count: number;
+  /**
+   * Makes the batch of examples `idx` (the loop disposes its x and y). It may draw from the
+   * epoch's `rng` (augmentation): before the step's dropout seeds, `perturb` and `companion`.
+   */
+  gather: (idx: Int32Array, rng: Rng) => B;
+  /** The model's training-mode logits on a batch, on the gradient tape (default: the model on batch.x). */
+  logits?: (batch: B) => tf.Tensor2D;
+  /** What is trained, as a TrainingDivergedError names it (default "classifier"). */
+  part?: string;
+}
+
+/**
+ * The epoch/batch loop: one generator per epoch (so a resumed run sees exactly the batches it
+ * would have seen), the learning rate of the epoch, a dropout seed per step, and each update
+ * through the core's guardedUpdate: a non-finite loss or gradient throws TrainingDivergedError
+ * with the weights and optimizer state of the last good step.
+ */
+export async function trainLoop<B extends Batch>(model: tfl.LayersModel, options: LoopOptions<B>): Promise<EpochInfo[]> {
+  const { epochs, batchSize, seed, count } = options;
   assertOption(Number.isInteger(epochs) && epochs >= 0, `epochs must be a non-negative integer, got ${epochs}`);
   assertOption(Number.isInteger(batchSize) && batchSize > 0, `batch size must be a positive integer, got ${batchSize}`);
   assertOption(options.learningRate > 0, `learning rate must be positive, got ${options.learningRate}`);
-  assertOption(data.count > 0, 'the training set is empty');
+  assertOption(count > 0, 'the training set is empty');
   assertOption(!(options.perturb && options.companion), 'fitClassifier takes perturb or companion, not both');
   const optimizer = options.optimizer ?? createOptimizer(options.learningRate);
-  const stepsPerEpoch = Math.ceil(data.count / batchSize);
+  const stepsPerEpoch = Math.ceil(count / batchSize);
   const logEvery = options.logEvery ?? 10;
+  const part = options.part ?? 'classifier';
+  const loss = options.loss ?? ((logits, _x, y) => crossEntropy(logits, y));
+  const forward = (t: tf.Tensor) => model.apply(t, { training: true }) as tf.Tensor2D;
+  const logits = options.logits ?? ((batch: B) => forward(batch.x));
   const history: EpochInfo[] = [];
-  const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const vars = trainableVariables(model);
   const dropouts = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number }>;
-
-  for (let epoch = options.startEpoch ?? 0; epoch < epochs; epoch++) {
-    // One generator per epoch, so a resumed run sees exactly the batches it would have seen.
-    const rng = new Rng(seed * 1000003 + epoch);
-    const order = rng.permutation(data.count);
-    const lr = options.learningRate * (options.lrDecay ?? 1) ** epoch;
-    setLearningRate(optimizer, lr);
-    const start = performance.now();
-    let lossSum = tf.scalar(0);
-    let correctSum = tf.scalar(0);
-    let seen = 0;
-    for (let step = 0; step < stepsPerEpoch; step++) {
-      const idx = order.subarray(step * batchSize, Math.min(data.count, (step + 1) * batchSize));
-      const batch = gatherBatch(data, idx, rng, options.shift ?? 0);
-      // A Dropout layer with a fixed seed draws the same mask at every step, and one without a
-      // seed is not repeatable: give each step its own seed from the run's generator.
-      for (const d of dropouts) d.seed = rng.seed();
-      if (options.perturb) {
-        const adversarial = options.perturb(batch.x, batch.y, rng.seed(), epoch + step / stepsPerEpoch);
-        batch.x.dispose();
-        batch.x = adversarial as tf.Tensor4D;
+  try {
+    for (let epoch = options.startEpoch ?? 0; epoch < epochs; epoch++) {
+      const rng = epochRng(seed, epoch);
+      const order = rng.permutation(count);
+      const lr = options.learningRate * (options.lrDecay ?? 1) ** epoch;
+      setLearningRate(optimizer, lr);
+      const start = performance.now();
+      const meter = new LossMeter();
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        const idx = order.subarray(step * batchSize, Math.min(count, (step + 1) * batchSize));
+        const batch = options.gather(idx, rng);
+        let companion: tf.Tensor | undefined;
+        try {
+          // A Dropout layer with a fixed seed draws the same mask at every step, and one without a
+          // seed is not repeatable: give each step its own seed from the run's generator.
+          for (const d of dropouts) d.seed = rng.seed();
+          if (options.perturb) {
+            const adversarial = options.perturb(batch.x, batch.y, rng.seed(), epoch + step / stepsPerEpoch);
+            batch.x.dispose();
+            batch.x = adversarial;
+          }
+          companion = options.companion?.(batch.x, batch.y, rng.seed(), epoch + step / stepsPerEpoch);
+          const done = await guardedUpdate(
+            (_keep, report) => {
+              const z = logits(batch);
+              report(tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), batch.y), 'float32')));
+              return loss(z, batch.x, batch.y, { forward, companion });
+            },
+            vars,
+            optimizer,
+            { step: epoch * stepsPerEpoch + step + 1, part },
+          );
+          meter.add(idx.length, { loss: done.loss, accuracy: done.reported[0] / idx.length });
+        } finally {
+          tf.dispose([batch.x, batch.y, ...(companion ? [companion] : [])]);
+        }
+        if (options.onBatch && ((step + 1) % logEvery === 0 || step === stepsPerEpoch - 1)) {
+          options.onBatch({ epoch, step: step + 1, stepsPerEpoch, loss: meter.mean('loss'), accuracy: meter.mean('accuracy') });
+        }
+        if (options.shouldStop?.()) break;
       }
-      const companion = options.companion?.(batch.x, batch.y, rng.seed(), epoch + step / stepsPerEpoch);
-      const [loss, correct] = trainStep(model, optimizer, vars, batch.x, batch.y, companion, options.loss ?? ((logits, _x, y) => crossEntropy(logits, y)));
-      tf.dispose([batch.x, batch.y, ...(companion ? [companion] : [])]);
-      const nextLoss = tf.tidy(() => tf.add(lossSum, tf.mul(loss, idx.length)) as tf.Scalar);
-      const nextCorrect = tf.add(correctSum, correct) as tf.Scalar;
-      tf.dispose([lossSum, correctSum, loss, correct]);
-      lossSum = nextLoss;
-      correctSum = nextCorrect;
-      seen += idx.length;
-      if (options.onBatch && ((step + 1) % logEvery === 0 || step === stepsPerEpoch - 1)) {
-        options.onBatch({ epoch, step: step + 1, stepsPerEpoch, loss: (await lossSum.data())[0] / seen, accuracy: (await correctSum.data())[0] / seen });
-      }
+      const info: EpochInfo = { epoch: epoch + 1, loss: meter.mean('loss'), accuracy: meter.mean('accuracy'), seconds: (performance.now() - start) / 1000, learningRate: lr };
+      history.push(info);
+      await options.onEpoch?.(info, optimizer);
       if (options.shouldStop?.()) break;
     }
-    const info: EpochInfo = {
-      epoch: epoch + 1,
-      loss: (await lossSum.data())[0] / Math.max(1, seen),
-      accuracy: (await correctSum.data())[0] / Math.max(1, seen),
-      seconds: (performance.now() - start) / 1000,
-      learningRate: lr,
-    };
-    tf.dispose([lossSum, correctSum]);
-    history.push(info);
-    await options.onEpoch?.(info, optimizer);
-    if (options.shouldStop?.()) break;
+  } finally {
+    if (!options.optimizer) disposeOptimizer(optimizer);
   }
-  if (!options.optimizer) optimizer.dispose();
   return history;
-}
-
-/** One optimizer step; returns the batch's mean loss and its count of correct predictions. */
-function trainStep(model: tfl.LayersModel, optimizer: tf.Optimizer, vars: tf.Variable[], x: tf.Tensor, y: tf.Tensor1D, companion: tf.Tensor | undefined, loss: LossFn): [tf.Scalar, tf.Scalar] {
-  return tf.tidy(() => {
-    let correct: tf.Scalar | undefined;
-    const forward = (t: tf.Tensor) => model.apply(t, { training: true }) as tf.Tensor2D;
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = forward(x);
-      correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')) as tf.Scalar);
-      return loss(logits, x, y, { forward, companion });
-    }, vars);
-    optimizer.applyGradients(grads);
-    return [value, correct!];
-  });
 }

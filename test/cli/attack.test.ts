@@ -22,6 +22,9 @@ test('advx attack writes results.json, per-example PNGs and a grid', () => {
   assert.equal(summary.count, 24);
   assert.ok((summary.success_rate as number) > 0.9, `success ${summary.success_rate}`);
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  // The one results schema: the --json line as `summary`, the examples beside it.
+  assert.deepEqual([results.advx, results.version, results.command], ['results', 1, 'attack']);
+  assert.deepEqual(results.summary, summary);
   assert.equal(results.examples.length, 24);
   for (const e of results.examples) {
     assert.ok(e.linf <= 0.2 + 1e-6);
@@ -35,8 +38,8 @@ test('advx attack writes results.json, per-example PNGs and a grid', () => {
   // report.html: self-contained (the grid embedded), the summary numbers and one row per example.
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
-  for (const key of ['clean_accuracy', 'adversarial_accuracy', 'success_rate'] as const) assert.ok(html.includes(`<td>${pct(results[key])}</td>`), `${key} ${pct(results[key])} in report.html`);
-  assert.ok(html.includes(`<td>${results.mean_linf.toFixed(4)}</td>`));
+  for (const key of ['clean_accuracy', 'adversarial_accuracy', 'success_rate'] as const) assert.ok(html.includes(`<td>${pct(results.summary[key])}</td>`), `${key} ${pct(results.summary[key])} in report.html`);
+  assert.ok(html.includes(`<td>${results.summary.mean_linf.toFixed(4)}</td>`));
   assert.match(html, /<img src="data:image\/png;base64,[A-Za-z0-9+/=]+"/);
   assert.equal((html.match(/<td>(yes|no)<\/td>/g) ?? []).length, 24, 'one table row per example');
   assert.doesNotMatch(html, /https?:\/\/|<script/i, 'no external reference, no script');

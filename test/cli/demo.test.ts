@@ -16,7 +16,7 @@ test('advx demo attacks the shipped MNIST CNN and writes a report folder', () =>
   const fgsm03 = s.results.find((x) => x.attack === 'fgsm' && x.eps === 0.3)!;
   assert.ok(pgd03.adversarial_accuracy <= 0.05, `PGD-40 ε=0.3 accuracy ${pgd03.adversarial_accuracy}`);
   assert.ok(pgd03.adversarial_accuracy <= fgsm03.adversarial_accuracy);
-  for (const f of ['report.html', 'summary.json', 'pgd-eps0.3/grid.png', 'fgsm-eps0.3/results.json']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['report.html', 'results.json', 'pgd-eps0.3/grid.png', 'fgsm-eps0.3/results.json']) assert.ok(existsSync(join(out, f)), f);
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.match(html, /<table>[\s\S]*PGD-40[\s\S]*<\/table>/);
   assert.match(html, /<img src="pgd-eps0.3\/grid.png"/);

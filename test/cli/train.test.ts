@@ -88,9 +88,29 @@ test('--adv trades trains with the TRADES loss, records β, and resumes exactly'
   assert.equal(resumed.status, 0, resumed.stderr);
   const read = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(read(killed).map((m) => [m.epoch, m.loss, m.test_accuracy]), read(straight).map((m) => [m.epoch, m.loss, m.test_accuracy]));
-  const other = advx(['train', ...trades, '--trades-beta', '3', '--out', killed, '--resume']);
+  const other = advx(['train', ...trades, '--trades-beta', '3', '--lr-decay', '0.5', '--no-dropout', '--out', killed, '--resume']);
   assert.equal(other.status, 2);
-  assert.match(other.stderr, /cannot resume .* --tradesBeta 6, not 3/);
+  // Every disagreement in one line, with the flags as typed.
+  assert.match(other.stderr, /cannot resume .*: it was started with --lr-decay 1 \(given: --lr-decay 0.5\), without --no-dropout \(given: --no-dropout\), --trades-beta 6 \(given: --trades-beta 3\);/);
+});
+
+test('--resume alone continues a run with its own options, and --epochs may grow', async () => {
+  const options = ['--model', 'mlp', '--data', 'mnist', '--limit', '600', '--seed', '4', '--batch', '50', '--lr', '0.002', '--quiet'];
+  const straight = join(tmp, 'own-straight');
+  assert.equal(advx(['train', ...options, '--epochs', '3', '--out', straight]).status, 0);
+  const killed = join(tmp, 'own-killed');
+  await killAfterFirstCheckpoint(['train', ...options, '--epochs', '2', '--out', killed], killed);
+  // Only --out and --resume: the model, data, seed, batch and lr come from config.json; --epochs 3 extends the run.
+  const resumed = advx(['train', '--out', killed, '--resume', '--epochs', '3', '--json']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.equal(lastJson(resumed.stdout).epochs, 3);
+  assert.ok(readFileSync(join(killed, 'model', 'weights.bin')).equals(readFileSync(join(straight, 'model', 'weights.bin'))), 'the same weights, byte for byte');
+  const rows = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).map((m) => [m.epoch, m.loss, m.test_accuracy, m.learningRate]);
+  assert.deepEqual(rows(killed), rows(straight));
+  const config = JSON.parse(readFileSync(join(killed, 'config.json'), 'utf8'));
+  assert.deepEqual([config.model, config.limit, config.lr, config.epochs], ['mlp', 600, 0.002, 3]);
+  const results = JSON.parse(readFileSync(join(killed, 'results.json'), 'utf8'));
+  assert.deepEqual([results.advx, results.version, results.command, results.summary.epochs], ['results', 1, 'train', 3]);
 });
 
 test('--trades-beta without --adv trades, or not positive, is refused with one line and exit code 2', () => {

@@ -15,7 +15,7 @@ before(() => {
   }
 });
 
-test('advx transfer prints the matrix and writes transfer.json', () => {
+test('advx transfer prints the matrix and writes results.json', () => {
   const out = join(tmp, 'out');
   const r = advx(['transfer', '--models', models.join(','), '--attack', 'pgd', '--eps', '0.3', '--steps', '10', '--limit', '16', '--out', out, '--json']);
   assert.equal(r.status, 0, r.stderr);
@@ -32,7 +32,7 @@ test('advx transfer prints the matrix and writes transfer.json', () => {
     assert.equal(a.status, 0, a.stderr);
     assert.equal(m.rates[i][i], lastJson(a.stdout).success_rate);
   }
-  const saved = JSON.parse(readFileSync(join(out, 'transfer.json'), 'utf8'));
+  const saved = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).summary;
   assert.deepEqual(saved.rates, m.rates);
   assert.equal(saved.count, 16);
   const html = readFileSync(join(out, 'report.html'), 'utf8');

@@ -8,7 +8,6 @@ import type { ImageDataset } from '../../src/data/types.ts';
 import { buildDcgan, buildDiscriminator, buildGenerator, generate, generatorVariables, generatorWeights, latentInterpolation, parseGanArch } from '../../src/gan/dcgan.ts';
 import { r1Penalty } from '../../src/gan/losses.ts';
 import {
-  GanDivergedError,
   createImageGanState,
   diffAugment,
   disposeImageGanState,
@@ -20,6 +19,7 @@ import {
   type ImageGanOptions,
 } from '../../src/gan/train-images.ts';
 import { sampleLatent } from '../../src/gan/train.ts';
+import { GanDivergedError } from '../../src/gan/update.ts';
 
 before(() => setup('wasm'));
 

@@ -95,7 +95,7 @@ test('a few steps lower the L1 loss on a tiny set (L1-only and L1 + cGAN), no te
   for (const lambdaAdv of [0, 1]) {
     let calls = 0;
     const before = tf.memory().numTensors;
-    const r = trainPix2pix(train, { ...small, lambdaAdv, onStep: () => calls++ });
+    const r = await trainPix2pix(train, { ...small, lambdaAdv, onStep: () => calls++ });
     assert.equal(calls, 30);
     assert.equal(r.history.l1.length, 30);
     assert.equal(r.discriminator === undefined, lambdaAdv === 0);
@@ -114,13 +114,13 @@ test('a few steps lower the L1 loss on a tiny set (L1-only and L1 + cGAN), no te
     assert.equal(tf.memory().numTensors, before);
   }
   // Same seed, same run.
-  const a = trainPix2pix(train, { ...small, steps: 3 });
-  const b = trainPix2pix(train, { ...small, steps: 3 });
+  const a = await trainPix2pix(train, { ...small, steps: 3 });
+  const b = await trainPix2pix(train, { ...small, steps: 3 });
   assert.deepEqual(a.history.l1, b.history.l1);
   a.dispose();
   b.dispose();
-  const counts = await tensorCounts(() => trainPix2pix(train, { ...small, steps: 2 }).dispose());
+  const counts = await tensorCounts(async () => (await trainPix2pix(train, { ...small, steps: 2 })).dispose());
   assert.equal(new Set(counts).size, 1);
-  assert.throws(() => trainPix2pix({ input: train.input, target: { ...train.target, count: 3 } }, small), AdvxError);
+  await assert.rejects(trainPix2pix({ input: train.input, target: { ...train.target, count: 3 } }, small), AdvxError);
   tf.dispose([x, y]);
 });

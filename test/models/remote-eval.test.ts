@@ -179,10 +179,10 @@ test('CLI: a server that dies mid-run: one line, exit 1, the finished examples /
     assert.equal(attack.stderr.trim().split('\n').length, 1, attack.stderr);
     assert.match(attack.stderr.trim(), /^advx: cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/models\/mnist:predict \(\w+\)$/);
     const results = JSON.parse(readFileSync(join(out, 'attack', 'results.json'), 'utf8'));
-    assert.equal(results.count, 4);
+    assert.equal(results.summary.count, 4);
     assert.deepEqual(results.examples.map((e: { index: number }) => e.index), [0, 1, 2, 3]);
-    assert.equal(results.partial.planned, 12);
-    assert.match(results.partial.error, /cannot reach/);
+    assert.equal(results.summary.partial.planned, 12);
+    assert.match(results.summary.partial.error, /cannot reach/);
     assert.ok(existsSync(join(out, 'attack', 'report.html')));
     assert.ok(existsSync(join(out, 'attack', 'examples', '0003-perturbation.png')));
     assert.ok(!existsSync(join(out, 'attack', 'examples', '0004-perturbation.png')));
@@ -196,7 +196,7 @@ test('CLI: a server that dies mid-run: one line, exit 1, the finished examples /
     assert.equal(robustness.status, 1, robustness.stderr);
     assert.equal(robustness.stderr.replace(/\r/g, '\n').split('\n').filter((l) => l.startsWith('advx:')).length, 1, robustness.stderr);
     assert.match(robustness.stderr, /advx: cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/models\/mnist:predict \(\w+\)\n$/);
-    const report = JSON.parse(readFileSync(join(out, 'robustness', 'robustness.json'), 'utf8'));
+    const report = JSON.parse(readFileSync(join(out, 'robustness', 'results.json'), 'utf8')).summary;
     assert.deepEqual(report.eps, [0, 0.1]);
     assert.deepEqual(Object.keys(report.robust_accuracy), ['0', '0.1']);
     assert.equal(report.partial.stopped_at.eps, 0.3);

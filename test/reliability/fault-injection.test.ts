@@ -92,7 +92,7 @@ const CASES: Case[] = [
     args: ['robustness', '--model', 'models/mnist-cnn', '--attacks', 'fgsm,pgd', '--eps', '0.1,0.3', '--limit', '24', '--seed', '2'],
     resume: false,
     same: [],
-    sameJson: ['robustness.json'],
+    sameJson: ['results.json'],
   },
 ];
 

@@ -8,7 +8,11 @@ import { clearError, errorMessage, fetchJson, h, showError } from './ui.ts';
 
 interface RunListItem {
   name: string;
+  /** The advx command that made the run (train, adapt, gan train, attack, robustness, …). */
+  command: string | null;
   config: Record<string, unknown> | null;
+  /** results.json's summary: what the run found. */
+  summary: Record<string, unknown> | null;
   lines: number;
   last: Record<string, unknown> | null;
   warnings: string[];
@@ -18,7 +22,9 @@ interface RunListItem {
 
 interface RunDetail {
   name: string;
+  command: string | null;
   config: Record<string, unknown> | null;
+  summary: Record<string, unknown> | null;
   metrics: Record<string, unknown>[];
   warnings: string[];
   files: string[];
@@ -89,6 +95,34 @@ export function metricCharts(runs: RunDetail[]): Array<{ title: string; svg: str
     });
 }
 
+/** The numbers of a results summary worth a glance: accuracies, rates and losses. */
+function headline(summary: Record<string, unknown> | null): string {
+  if (!summary) return '';
+  return Object.entries(summary)
+    .filter(([k, v]) => typeof v === 'number' && /acc|rate|loss|fid/i.test(k))
+    .slice(0, 3)
+    .map(([k, v]) => `${k} ${fmt(v)}`)
+    .join(', ');
+}
+
+/**
+ * A robustness run's curve: accuracy against ε for each attack and the worst case, from
+ * results.json (per_attack and robust_accuracy map ε to accuracy). Null for other runs.
+ */
+export function robustnessChart(run: RunDetail): { title: string; svg: string } | null {
+  const s = run.summary;
+  const worst = s?.robust_accuracy as Record<string, number> | undefined;
+  if (run.command !== 'robustness' || !worst || typeof worst !== 'object') return null;
+  const eps = Object.keys(worst).map(Number).sort((a, b) => a - b);
+  const perAttack = (s!.per_attack ?? {}) as Record<string, Record<string, number>>;
+  const series: Series[] = [
+    ...Object.entries(perAttack).map(([name, byEps]) => ({ name, x: eps, y: eps.map((e) => byEps[String(e)]) })),
+    { name: 'worst case', x: eps, y: eps.map((e) => worst[String(e)]), dashed: true },
+  ];
+  const title = 'robust accuracy';
+  return { title, svg: lineChartSvg(series, { title, xLabel: `ε (${String(s!.norm ?? 'linf')})`, yLabel: 'accuracy', width: 560, height: 320, yDomain: [0, 1] }) };
+}
+
 export async function mountDashboard(root: HTMLElement): Promise<{ open(name: string | null): Promise<void> }> {
   const list = h('tbody');
   const summary = h('p', { class: 'hint', id: 'runs-root' }, '');
@@ -100,7 +134,7 @@ export async function mountDashboard(root: HTMLElement): Promise<{ open(name: st
     h(
       'table',
       { id: 'runs-table' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'compare'), h('th', {}, 'run'), h('th', {}, 'model / data'), h('th', {}, 'lines'), h('th', {}, 'last metrics'), h('th', {}, 'report'))),
+      h('thead', {}, h('tr', {}, h('th', {}, 'compare'), h('th', {}, 'run'), h('th', {}, 'command'), h('th', {}, 'model / data'), h('th', {}, 'lines'), h('th', {}, 'last metrics / results'), h('th', {}, 'report'))),
       list,
     ),
     detail,
@@ -129,13 +163,14 @@ export async function mountDashboard(root: HTMLElement): Promise<{ open(name: st
         });
         const link = h('a', { href: `#/runs/${encodeURIComponent(r.name)}`, class: 'run-link', 'data-run': r.name }, r.name);
         const cfg = r.config ?? {};
-        const last = r.last ? Object.entries(r.last).filter(([k, v]) => typeof v === 'number' && /acc|loss/i.test(k)).map(([k, v]) => `${k} ${fmt(v)}`).join(', ') : '';
+        const last = r.last ? Object.entries(r.last).filter(([k, v]) => typeof v === 'number' && /acc|loss/i.test(k)).map(([k, v]) => `${k} ${fmt(v)}`).join(', ') : headline(r.summary);
         return h(
           'tr',
           { 'data-run': r.name },
           h('td', {}, box),
           h('td', {}, link, r.warnings.length ? h('span', { class: 'warn', title: r.warnings.join('\n') }, ' ⚠') : null),
-          h('td', {}, [cfg.model, cfg.data ?? cfg.source].filter(Boolean).map(String).join(' / ')),
+          h('td', { class: 'command' }, r.command ?? ''),
+          h('td', {}, [cfg.model ?? r.summary?.model, cfg.data ?? cfg.source ?? r.summary?.data].filter(Boolean).map(String).join(' / ')),
           h('td', { class: 'num' }, String(r.lines)),
           h('td', { class: 'num' }, last),
           h('td', {}, r.hasReport ? h('a', { href: runUrl(r.name, 'report.html'), target: '_blank', rel: 'noopener' }, 'report.html') : ''),
@@ -163,7 +198,7 @@ export async function mountDashboard(root: HTMLElement): Promise<{ open(name: st
     }
     if (current !== name) return;
     const main = details[0];
-    const charts = metricCharts(details);
+    const charts = [...details.map(robustnessChart).filter((c): c is { title: string; svg: string } => c !== null), ...metricCharts(details)];
     const chartBox = h('div', { class: 'charts', id: 'charts' });
     // lineChartSvg escapes every label it draws, so its output is safe to insert as markup.
     for (const c of charts) {
@@ -177,6 +212,7 @@ export async function mountDashboard(root: HTMLElement): Promise<{ open(name: st
     const parts: Array<Node | null> = [
       h('h2', { id: 'run-title' }, details.length > 1 ? `${main.name} (compared with ${details.slice(1).map((d) => d.name).join(', ')})` : main.name),
       warnings.length ? h('div', { class: 'card warn', id: 'run-warnings', role: 'status' }, ...warnings.flatMap((w) => [w, h('br')])) : null,
+      main.summary ? resultsTable(main.summary) : null,
       charts.length ? chartBox : h('p', { class: 'hint' }, 'No metrics.jsonl lines to plot.'),
       main.files.includes('report.html') ? h('p', {}, h('a', { href: runUrl(main.name, 'report.html'), target: '_blank', rel: 'noopener', id: 'run-report' }, 'Open report.html')) : null,
       images.length ? h('h2', {}, 'Images') : null,
@@ -196,3 +232,8 @@ export async function mountDashboard(root: HTMLElement): Promise<{ open(name: st
   return { open };
 }
 
+/** results.json's summary as a table of its plain values (nested ones, such as per-ε maps, are drawn or left to the file). */
+function resultsTable(summary: Record<string, unknown>): HTMLElement {
+  const rows = Object.entries(summary).filter(([, v]) => v === null || typeof v !== 'object');
+  return h('table', { id: 'run-results', class: 'results' }, h('caption', {}, 'results.json'), ...rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', { class: 'num' }, fmt(v)))));
+}

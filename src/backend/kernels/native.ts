@@ -21,7 +21,7 @@
  * there are none, all shares run on the calling thread.
  */
 import { KERNELS_WASM_PLAIN, KERNELS_WASM_SHARED } from '../native/kernels.wasm.ts';
-import type { WasmBackend } from './util.ts';
+import type { WasmBackend } from './wasm-backend.ts';
 import type * as tf from '@tensorflow/tfjs-core';
 
 /** The exports of kernels.c. Pointers are byte offsets into TF.js's heap; the rest are counts. */

@@ -13,31 +13,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels } from './native.ts';
+import type { WasmBackend } from './wasm-backend.ts';
 
-type DataId = object;
-
-export interface WasmTensorData {
-  id: number;
-  memoryOffset: number;
-  shape: number[];
-  dtype: tf.DataType;
-  refCount: number;
-}
-
-/** The members of TF.js's BackendWasm that advx's kernels touch. */
-export interface WasmBackend {
-  dataIdMap: {
-    get(dataId: DataId): WasmTensorData;
-    delete(dataId: DataId): boolean;
-  };
-  wasm: {
-    tfjs: { disposeData(id: number): void };
-  };
-  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-  disposeData(dataId: DataId, force?: boolean): boolean;
-  incRef(dataId: DataId): void;
-}
+// native.ts needs only this type from here, and this file calls native.ts: the type sits below
+// both so that they form no cycle. Re-exported because the kernels import it from here.
+export type { WasmBackend, WasmTensorData } from './wasm-backend.ts';
 
 export type KernelArgs = {
   inputs: tf.NamedTensorInfoMap;
