@@ -13,6 +13,7 @@
  * adds the table of DANN's design choices on MNIST → MNIST-M (optimiser × batch norm).
  */
 import { spawnSync } from 'node:child_process';
+import { readResults } from '../src/node/runs/results.ts';
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -99,8 +100,8 @@ interface Summary {
 function adapt(task: string, method: string, seed: number, recipe = values.recipe!): Summary {
   const { source, target } = TASKS[task];
   const out = join(root, 'runs/da', values.preset!, recipe, task, `${method}-s${seed}`);
-  const summaryPath = join(out, 'summary.json');
-  if (existsSync(summaryPath)) return JSON.parse(readFileSync(summaryPath, 'utf8'));
+  const finished = finishedSummary(out);
+  if (finished) return finished;
   // The ceiling: the same network trained on the labelled target (source = target).
   const finetune = method.startsWith('finetune');
   const domains =
@@ -116,7 +117,13 @@ function adapt(task: string, method: string, seed: number, recipe = values.recip
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`advx ${args.join(' ')} failed (exit ${r.status})`);
   process.stderr.write(`${task} ${method} seed ${seed}: ${r.stdout.trim().split('\n').at(-1)} (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
-  return JSON.parse(readFileSync(summaryPath, 'utf8'));
+  return finishedSummary(out)!;
+}
+
+/** A finished adapt run's summary: results.json's, or summary.json of runs from before it. */
+function finishedSummary(out: string): Summary | undefined {
+  const legacy = join(out, 'summary.json');
+  return (readResults(out)?.summary as Summary | undefined) ?? (existsSync(legacy) ? JSON.parse(readFileSync(legacy, 'utf8')) : undefined);
 }
 
 function meanStd(xs: number[]): string {

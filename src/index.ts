@@ -9,7 +9,8 @@ export { BACKENDS, parseBackend, useBackend, type BackendName, type BackendOptio
 
 export { Classifier, type ClassifierInfo, type Preprocessing } from './models/classifier.ts';
 export { buildModel, cnn, lenet, logistic, mlp, MODELS, type ModelSpec } from './models/zoo.ts';
-export { createOptimizer, crossEntropy, fitClassifier, type BatchInfo, type EpochInfo, type FitOptions } from './train/fit.ts';
+export { createOptimizer, crossEntropy, fitClassifier, trainLoop, type BatchInfo, type EpochInfo, type FitOptions } from './train/fit.ts';
+export { disposeOptimizer, epochRng, globalNorm, guardedUpdate, LossMeter, setLearningRate, statisticsVariables, stepRng, trainableVariables, TrainingDivergedError } from './train/core.ts';
 
 export { subset, take, toTensors, type DatasetSplits, type ImageDataset } from './data/types.ts';
 export { gatherBatch } from './data/batch.ts';
@@ -37,7 +38,9 @@ export { trainSubstitute, transferAttack } from './attacks/substitute.ts';
 export { DecisionTree, KNearestNeighbors, trainLinearSvm, trainLogisticRegression } from './models/classic.ts';
 
 export { gradientReversal, lambdaSchedule, lrSchedule } from './da/gradient-reversal.ts';
-export { ADAPTATION_METHODS, buildDannNetworks, dannFeatures, mlpFeatures, trainDann, type AdaptationMethod, type DannNetworks, type DannOptions } from './da/dann.ts';
+export { ADAPTATION_METHODS, ALIGNMENT_STRATEGIES, buildDannNetworks, dannFeatures, mlpFeatures, trainDann, type AdaptationMethod, type AlignmentStrategy, type DannNetworks, type DannOptions } from './da/dann.ts';
+export { selectLambda } from './da/select-lambda.ts';
+export { calibrateOn, domainAccuracies, evaluateEachDomain } from './da/evaluate.ts';
 export { coralLoss } from './da/coral.ts';
 export { mmdLoss } from './da/mmd.ts';
 export { fineTune, labelledPerClass, replaceHead, type FineTuneOptions } from './da/finetune.ts';

@@ -6,27 +6,15 @@
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { AdvxError } from '../core/errors.ts';
-import { ADAPTATION_METHODS, buildDannNetworks, checkDomains, dannFeatures, dannFeaturesBatchNorm, disposeOptimizer, trainDann, type AdaptationMethod, type DannNetworks } from '../da/dann.ts';
-import { calibrateOn, domainAccuracies as accuracies, evaluateEachDomain } from '../da/evaluate.ts';
-import { fineTune, headInputModel, keepHead, labelledPerClass, replaceHead } from '../da/finetune.ts';
-import { selectLambda } from '../da/select-lambda.ts';
-import type { DatasetSplits, ImageDataset } from '../data/types.ts';
-import { toRgb } from '../data/mnistm.ts';
-import { accuracy } from '../eval/accuracy.ts';
-import { Classifier } from '../models/classifier.ts';
-import { measureFeatures, readBaseline, writeAdaptReport, type AdaptSummary, type EpochRecord } from '../node/adapt-report.ts';
-import { hasCheckpoint, loadCheckpoint, readRunConfig, saveCheckpoint } from '../node/checkpoint.ts';
-import { loadDataset, parseDatasetName } from '../node/datasets.ts';
-import { writeFileAtomic } from '../node/io.ts';
-import { loadClassifier } from '../node/load-model.ts';
-import { progress } from '../node/progress.ts';
+import { ADAPTATION_METHODS } from '../da/dann.ts';
+import { readBaseline } from '../node/adapt-report.ts';
+import { parseDatasetName } from '../node/datasets.ts';
 import { legacyConfig, openRunFolder } from '../node/run-folder.ts';
+import { runAdapt } from '../node/runs/adapt.ts';
+import { hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/options.ts';
 import { parseBackend } from '../backend/index.ts';
 import { MAX_BATCH, MAX_EPOCHS, numberList, precheckModel, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
-import { saveModel } from './train.ts';
 
 const METHODS = [...ADAPTATION_METHODS, 'finetune'] as const;
 
@@ -60,10 +48,14 @@ interface AdaptFlags extends BackendFlags {
   quiet?: boolean;
 }
 
-/** What must match for --resume to continue a run rather than start another. */
-const RUN_IDENTITY = ['method', 'source', 'target', 'batch', 'lr', 'optimizer', 'batchNorm', 'lambda', 'seed', 'limit', 'targetLimit', 'selectLambda'] as const;
-/** And for finetune runs (other methods ignore these options). */
-const FINETUNE_IDENTITY = ['targetLabels', 'headEpochs', 'finetuneEpochs', 'finetuneBatch', 'head', 'init'] as const;
+/** The options that make an adapt run; --epochs may grow when it is resumed. */
+const RUN_OPTIONS: RunOptionsSpec = {
+  identity: ['method', 'source', 'target', 'batch', 'lr', 'optimizer', 'batchNorm', 'lambda', 'seed', 'limit', 'targetLimit', 'selectLambda'],
+  mutable: ['epochs'],
+  legacy: legacyConfig(['method', 'source', 'target']),
+};
+/** And those of finetune runs (other methods ignore these options). */
+const FINETUNE_IDENTITY = ['targetLabels', 'headEpochs', 'finetuneEpochs', 'finetuneBatch', 'head', 'init'];
 
 export function adaptCommand(): Command {
   return withBackend(new Command('adapt'))
@@ -103,7 +95,7 @@ export function adaptCommand(): Command {
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--json', 'print a JSON summary as the last line')
     .option('--quiet', 'no progress output')
-    .action((flags: AdaptFlags) => adapt(flags));
+    .action((flags: AdaptFlags, cmd: Command) => adapt(flags, cmd));
 }
 
 /** t-SNE of 2·n points is quadratic in time and memory: 5000 per domain is already minutes. */
@@ -114,7 +106,7 @@ function parseLambdas(list: string): number[] {
   return numberList('--select-lambda', list, { min: 2, distinct: true });
 }
 
-/** Checks the options, and the run folder's config when resuming. */
+/** Checks the options before anything is written, then opens (and locks) the run folder. */
 function checkFlags(flags: AdaptFlags): void {
   parseDatasetName(flags.source);
   parseDatasetName(flags.target);
@@ -131,252 +123,20 @@ function checkFlags(flags: AdaptFlags): void {
   if (flags.baseline) readBaseline(flags.baseline);
   parseBackend(flags.backend);
   // A new, empty or own run folder, locked; a started run continues only with --resume.
-  const started = (dir: string) => existsSync(join(dir, 'config.json'));
-  openRunFolder(flags.out, { command: 'adapt', started, legacy: legacyConfig(['method', 'source', 'target']), runName: 'an adapt run', resume: flags.resume });
-  const configPath = join(flags.out, 'config.json');
-  if (flags.resume && existsSync(configPath)) {
-    const previous = readRunConfig(configPath);
-    for (const key of [...RUN_IDENTITY, ...(flags.method === 'finetune' ? FINETUNE_IDENTITY : [])]) {
-      if (previous[key] !== flags[key]) throw new AdvxError(`cannot resume ${flags.out}: it was started with --${key} ${previous[key]}, not ${flags[key]}`);
-    }
-  }
+  openRunFolder(flags.out, { command: 'adapt', started: hasRunConfig, legacy: RUN_OPTIONS.legacy, runName: 'an adapt run', resume: flags.resume });
 }
 
-/** Grey images meet colour ones as grey copied to 3 channels (e.g. --source mnist --target mnist-m). */
-function matchChannels(source: DatasetSplits, target: DatasetSplits, log: (line: string) => void): [DatasetSplits, DatasetSplits] {
-  const rgb = (d: DatasetSplits): DatasetSplits => {
-    log(`${d.train.name}: grey images copied to 3 channels to match the other domain`);
-    return { train: toRgb(d.train, d.train.name), test: toRgb(d.test, d.test.name) };
-  };
-  const [cs, ct] = [source.train.shape[2], target.train.shape[2]];
-  if (cs === 1 && ct === 3) return [rgb(source), target];
-  if (cs === 3 && ct === 1) return [source, rgb(target)];
-  return [source, target];
-}
-
-function classifierOf(model: tfl.LayersModel, data: ImageDataset): Classifier {
-  return new Classifier((x) => model.apply(x) as tf.Tensor, { inputShape: [...data.shape], numClasses: data.numClasses, bounds: [0, 1], classNames: data.classNames });
-}
-
-async function adapt(flags: AdaptFlags): Promise<void> {
+async function adapt(flags: AdaptFlags, cmd: Command): Promise<void> {
+  // A resumed run's options are its own, from config.json; fine-tuning's matter to finetune runs only.
+  resumeOptions(cmd, flags, RUN_OPTIONS);
+  if (flags.method === 'finetune') resumeOptions(cmd, flags, { ...RUN_OPTIONS, identity: FINETUNE_IDENTITY });
   // The default learning rate depends on the optimiser; resolved here so config.json records it.
   flags.lr ??= flags.optimizer === 'adam' ? 0.001 : 0.01;
   if (flags.init !== undefined && flags.method === 'finetune') await precheckModel(flags.init, flags.target, { flag: '--init', classes: false, shape: false }); // its files, before anything is written (grey data may become RGB: shape checked on load)
   checkFlags(flags);
   const backend = await startBackend(flags);
-  const log = (line: string) => void (flags.quiet || process.stderr.write(line + '\n'));
-  const limits = (train?: number) => ({ limit: { train, test: flags.testLimit } });
-  const [source, target] = matchChannels(loadDataset(flags.source, limits(flags.limit)), loadDataset(flags.target, limits(flags.targetLimit)), log);
-  checkDomains(source.train, target.train);
-  // --target-labels beyond what a class holds would fail only after the source-only training.
-  if (flags.method === 'finetune') labelledPerClass(target.train, flags.targetLabels, flags.seed);
-  const { epochs: _e, resume: _r, json: _j, quiet: _q, ...config } = flags;
-  writeFileAtomic(join(flags.out, 'config.json'), JSON.stringify({ ...config, backend }, null, 2));
-  const command = `advx ${process.argv.slice(2).join(' ')}`;
-
-  let summaryExtra: Partial<AdaptSummary> = {};
-  let history: EpochRecord[];
-  let model: tfl.LayersModel;
-  let features: (x: tf.Tensor) => tf.Tensor;
-  let networks: DannNetworks | undefined;
-  if (flags.method === 'finetune') {
-    ({ history, model, features, networks } = await runFineTune(flags, source, target, log));
-  } else if (flags.selectLambda) {
-    const method = flags.method;
-    const train = (lambda: number) => runTraining(flags, method, lambda, join(flags.out, `lambda-${lambda}`), source, target, log);
-    const best = await selectLambda(parseLambdas(flags.selectLambda), train, target.train, { onTrial: (t) => log(`λ = ${t.lambda}: SND ${t.snd.toFixed(4)}`) });
-    log(`chose λ = ${best.lambda}`);
-    ({ history, networks } = best.run);
-    const tried = best.trials.map((t) => ({ lambda: t.lambda, snd: t.snd, target_accuracy: (t.run.history.at(-1)?.target_accuracy as number) ?? NaN }));
-    summaryExtra = { lambda: best.lambda, lambda_selection: tried };
-    model = networks.model;
-    features = (x) => networks!.features.apply(x) as tf.Tensor;
-  } else {
-    ({ history, networks } = await runTraining(flags, flags.method, flags.lambda, flags.out, source, target, log));
-    model = networks.model;
-    features = (x) => networks!.features.apply(x) as tf.Tensor;
-    if (flags.method !== 'source-only') summaryExtra = { lambda: flags.lambda };
-  }
-
-  const classifier = classifierOf(model, source.train);
-  const info = { dataset: flags.target, classNames: target.train.classNames, inputShape: [...target.train.shape], numClasses: target.train.numClasses };
-  await saveModel(model, join(flags.out, 'model'), info);
-  const evaluated = networks
-    ? await evaluateDomains(flags, networks, features, classifier, source, target)
-    : {
-        source_accuracy: await accuracy(classifier, source.test),
-        target_accuracy: await accuracy(classifier, target.test),
-        measured: await measureFeatures(features, source.test, target.test, { count: flags.embed, seed: flags.seed, tsne: flags.tsne }),
-      };
-  const { measured, ...accuracies } = evaluated;
-  const summary: AdaptSummary = {
-    method: flags.method,
-    source: flags.source,
-    target: flags.target,
-    ...summaryExtra,
-    ...accuracies,
-    a_distance: measured.aDistance,
-    domain_classifier_accuracy: measured.domainAccuracy,
-  };
-  const baseline = flags.baseline ? { dir: flags.baseline, ...readBaseline(flags.baseline) } : undefined;
-  writeAdaptReport(flags.out, { summary, embedding: measured.embedding, history, command }, baseline);
-  log(`source ${summary.source_accuracy.toFixed(4)}, target ${summary.target_accuracy.toFixed(4)}, A-distance ${summary.a_distance.toFixed(3)}; report: ${join(flags.out, 'report.html')}`);
+  const { json: _j, ...config } = flags;
+  const options = { ...flags, lr: flags.lr, selectLambda: flags.selectLambda === undefined ? undefined : parseLambdas(flags.selectLambda), command: `advx ${process.argv.slice(2).join(' ')}` };
+  const summary = await runAdapt(options, config, { backend });
   if (flags.json) printJson(summary);
-  if (networks) networks.dispose();
-  else model.dispose();
-}
-
-/**
- * Source and target test accuracy, A-distance and embeddings. With per-domain batch norm each domain
- * is evaluated, and its features taken, with its own statistics (da/evaluate.ts).
- */
-async function evaluateDomains(
-  flags: AdaptFlags,
-  networks: DannNetworks,
-  extract: (x: tf.Tensor) => tf.Tensor,
-  classifier: Classifier,
-  source: DatasetSplits,
-  target: DatasetSplits,
-) {
-  const options = { count: flags.embed, seed: flags.seed, tsne: flags.tsne };
-  if (flags.batchNorm !== 'per-domain') {
-    return { ...(await domainAccuracies(flags, networks, classifier, source, target)), measured: await measureFeatures(extract, source.test, target.test, options) };
-  }
-  const n = Math.min(flags.embed, source.test.count, target.test.count);
-  const { source: s, target: t } = await evaluateEachDomain(classifier, networks.features, extract, { source, target }, n);
-  // The features are computed already: the measurement reads them as they are.
-  const measured = await measureFeatures((f) => f, s.features, t.features, options);
-  return { source_accuracy: s.accuracy, target_accuracy: t.accuracy, measured };
-}
-
-/** Source and target test accuracy, each domain under its own statistics when batch norm is per domain. */
-async function domainAccuracies(flags: AdaptFlags, networks: DannNetworks, classifier: Classifier, source: DatasetSplits, target: DatasetSplits) {
-  const a = await accuracies(classifier, source, target, flags.batchNorm === 'per-domain' ? networks.features : undefined);
-  return { source_accuracy: a.source, target_accuracy: a.target };
-}
-
-/** Trains (or resumes, or reloads when finished) one DANN/CORAL/MMD/source-only run in `dir`. */
-async function runTraining(
-  flags: AdaptFlags,
-  method: AdaptationMethod,
-  lambda: number,
-  dir: string,
-  source: DatasetSplits,
-  target: DatasetSplits,
-  log: (line: string) => void,
-): Promise<{ networks: DannNetworks; history: EpochRecord[] }> {
-  const features = flags.batchNorm === 'none' ? dannFeatures : dannFeaturesBatchNorm;
-  const networks = buildDannNetworks([...source.train.shape], source.train.numClasses, { method, seed: flags.seed, features });
-  const learningRate = flags.lr!;
-  const optimizer = flags.optimizer === 'adam' ? tf.train.adam(learningRate, 0.9, 0.999) : tf.train.momentum(learningRate, 0.9);
-  let history: EpochRecord[] = [];
-  let startEpoch = 0;
-  if (flags.resume && hasCheckpoint(dir)) {
-    const state = await loadCheckpoint(dir, networks.all, optimizer);
-    startEpoch = state.epoch;
-    history = (state.history as EpochRecord[]) ?? [];
-    log(`resuming ${dir} after epoch ${startEpoch}`);
-  }
-  const classifier = classifierOf(networks.model, source.train);
-  const stepsPerEpoch = Math.ceil(source.train.count / flags.batch);
-  let bar: ReturnType<typeof progress> | undefined;
-  try {
-    await trainDann(source.train, target.train, {
-      method,
-      epochs: flags.epochs,
-      batchSize: flags.batch,
-      learningRate,
-      perDomainBatchNorm: flags.batchNorm === 'per-domain',
-      lambda,
-      seed: flags.seed,
-      networks,
-      optimizer,
-      startEpoch,
-      onBatch: (b) => {
-        bar ??= progress(`${method} epoch ${b.epoch + 1}/${flags.epochs}`, stepsPerEpoch, flags.quiet);
-        bar.update(b.step, { loss: b.labelLoss, acc: b.labelAccuracy, ...(Number.isNaN(b.domainAccuracy) ? {} : { dacc: b.domainAccuracy }) });
-        if (b.step === b.stepsPerEpoch) {
-          bar.stop();
-          bar = undefined;
-        }
-      },
-      onEpoch: async (e) => {
-        const record: EpochRecord = {
-          epoch: e.epoch,
-          phase: 'train',
-          label_loss: e.labelLoss,
-          label_accuracy: e.labelAccuracy,
-          domain_loss: Number.isFinite(e.domainLoss) ? e.domainLoss : null,
-          domain_accuracy: Number.isFinite(e.domainAccuracy) ? e.domainAccuracy : null,
-          lambda: e.lambda,
-          learning_rate: e.learningRate,
-          seconds: e.seconds,
-          ...(await domainAccuracies(flags, networks, classifier, source, target)),
-        };
-        history.push(record);
-        // Checkpoint first, then metrics: resume rewrites the metrics from the checkpoint's history.
-        await saveCheckpoint(dir, networks.all, optimizer, { epoch: e.epoch, history });
-        writeFileAtomic(join(dir, 'metrics.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
-        log(`epoch ${e.epoch}: source acc ${(record.source_accuracy as number).toFixed(4)}, target acc ${(record.target_accuracy as number).toFixed(4)} (${e.seconds.toFixed(1)} s)`);
-      },
-    });
-  } catch (err) {
-    networks.dispose();
-    throw err;
-  } finally {
-    disposeOptimizer(optimizer);
-  }
-  return { networks, history };
-}
-
-/**
- * Fine-tuning: a pretrained model (--init, or a source-only run trained here first, with its own
- * checkpoints) gets a new head and is fine-tuned on --target-labels labelled images per class.
- * The fine-tuning itself is short and is redone on resume.
- */
-async function runFineTune(
-  flags: AdaptFlags,
-  source: DatasetSplits,
-  target: DatasetSplits,
-  log: (line: string) => void,
-): Promise<{ history: EpochRecord[]; model: tfl.LayersModel; features: (x: tf.Tensor) => tf.Tensor; networks?: DannNetworks }> {
-  let pretrained: tfl.LayersModel;
-  let networks: DannNetworks | undefined;
-  let history: EpochRecord[] = [];
-  if (flags.init) {
-    const loaded = await loadClassifier(flags.init);
-    if (!loaded.layers) throw new AdvxError(`--init ${flags.init}: not a LayersModel (a GraphModel cannot be fine-tuned)`);
-    const want = target.train.shape.join('×');
-    if (loaded.classifier.info.inputShape.join('×') !== want) {
-      loaded.layers.dispose();
-      throw new AdvxError(`--init ${flags.init} expects inputs of shape ${loaded.classifier.info.inputShape.join('×')}, but ${flags.target} images are ${want}`);
-    }
-    pretrained = loaded.layers;
-  } else {
-    ({ networks, history } = await runTraining(flags, 'source-only', 0, join(flags.out, 'source-only'), source, target, log));
-    pretrained = networks.model;
-    // The body normalises with the target's statistics while the head learns (fineTune keeps
-    // batch norm in inference mode); evaluateDomains later gives each domain its own.
-    if (flags.batchNorm === 'per-domain') calibrateOn(networks.features, target.train);
-  }
-  // With the source's classes, the trained head is worth keeping: on MNIST → MNIST-M with 10
-  // labels per class, a new head learnt from them is no better than the source-only model, the
-  // kept one gains (RESULTS.md, domain adaptation).
-  const outputs = pretrained.outputs[0].shape[1];
-  const keep = flags.head === 'keep' || (flags.head === 'auto' && outputs === target.train.numClasses);
-  const model = keep ? keepHead(pretrained) : replaceHead(pretrained, target.train.numClasses, flags.seed + 1);
-  const labelled = labelledPerClass(target.train, flags.targetLabels, flags.seed);
-  log(`fine-tuning ${keep ? 'the trained head' : 'a new head'} on ${labelled.count} labelled ${flags.target} images`);
-  const tuned = await fineTune(model, labelled, {
-    headEpochs: flags.headEpochs,
-    epochs: flags.finetuneEpochs,
-    batchSize: Math.min(flags.finetuneBatch, labelled.count),
-    seed: flags.seed,
-  });
-  const offset = history.length;
-  for (const t of tuned) history.push({ epoch: offset + t.epoch, phase: `finetune-${t.phase}`, loss: t.loss, label_accuracy: t.accuracy, seconds: t.seconds });
-  writeFileAtomic(join(flags.out, 'metrics.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + '\n');
-  // The features the report compares: what the head reads.
-  const body = headInputModel(model);
-  return { history, model, features: (x) => body.apply(x) as tf.Tensor, networks };
 }

@@ -18,14 +18,12 @@ import type { Rng } from '../core/rng.ts';
 import { gatherBatch } from '../data/batch.ts';
 import type { ImageDataset } from '../data/types.ts';
 import { Classifier } from '../models/classifier.ts';
-import { STREAM, disposeOptimizer, epochRng, guardedUpdate, setLearningRate, trainableVariables } from '../train/core.ts';
+import { STREAM, disposeOptimizer, epochRng, guardedUpdate, setLearningRate, statisticsVariables, trainableVariables } from '../train/core.ts';
 import { crossEntropy } from '../train/fit.ts';
 import { lambdaSchedule, lrSchedule } from './gradient-reversal.ts';
 import { alignmentStrategy, type AdaptationMethod, type AlignmentStrategy } from './strategies.ts';
 
 export { ADAPTATION_METHODS, ALIGNMENT_STRATEGIES, type AdaptationMethod, type AlignmentStrategy } from './strategies.ts';
-// Until src/cli/adapt.ts, bench/workloads.ts and the tests import it from the core.
-export { disposeOptimizer } from '../train/core.ts';
 
 /** Builds a feature extractor: input [batch, ...inputShape] → features [batch, dim]. */
 export type FeatureBuilder = (inputShape: number[], seed: number) => tfl.LayersModel;
@@ -236,22 +234,6 @@ export function buildDannNetworks(inputShape: number[], numClasses: number, opti
 
 type Batch = ReturnType<typeof gatherBatch>;
 
-/**
- * Runs a step, and puts `statistics` back as they were if it fails: batch normalisation moves its
- * statistics in the forward pass, before guardedUpdate refuses a diverged step's update.
- */
-async function undoneOnFailure<T>(statistics: tf.Variable[], step: () => Promise<T>): Promise<T> {
-  const saved = statistics.map((v) => tf.clone(v));
-  try {
-    return await step();
-  } catch (err) {
-    statistics.forEach((v, i) => v.assign(saved[i]));
-    throw err;
-  } finally {
-    tf.dispose(saved);
-  }
-}
-
 /** Target indices for one epoch: its seeded permutations of the target, one after another, as many as the source needs. */
 function targetBatches(count: number, rng: Rng): (n: number) => Int32Array {
   let order = rng.permutation(count);
@@ -306,7 +288,7 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
 
   const trained = [features, labelHead, ...(strategy.domainHead && domainHead ? [domainHead] : [])];
   const vars = trained.flatMap(trainableVariables);
-  const statistics = trained.flatMap((m) => m.nonTrainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val));
+  const statistics = trained.flatMap(statisticsVariables);
   const optimizer: tf.Optimizer = options.optimizer ?? tf.train.momentum(options.learningRate, momentum);
   const startEpoch = options.startEpoch ?? 0;
   assertOption(Number.isInteger(startEpoch) && startEpoch >= 0, `startEpoch must be a non-negative integer, got ${startEpoch}`);
@@ -371,9 +353,8 @@ export async function trainDann(source: ImageDataset, target: ImageDataset, opti
           const tgt = align ? gatherBatch(target, nextTarget(n)) : undefined;
           let batchSums: tf.Tensor;
           try {
-            const where = { step: globalStep + 1, part: `${strategy.name} model` };
-            const update = () => guardedUpdate((keep) => objective(src, tgt, lambda, keep), vars, optimizer, where);
-            ({ kept: [batchSums] } = await undoneOnFailure(statistics, update));
+            const where = { step: globalStep + 1, part: `${strategy.name} model`, statistics };
+            ({ kept: [batchSums] } = await guardedUpdate((keep) => objective(src, tgt, lambda, keep), vars, optimizer, where));
           } finally {
             tf.dispose([src.x, src.y, tgt?.x, tgt?.y]);
           }

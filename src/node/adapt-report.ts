@@ -16,6 +16,7 @@ import { renderReport, type Block } from '../report/html.ts';
 import { lineChartSvg, type Series } from '../report/plot.ts';
 import { scatterSvg, type ScatterGroup } from '../report/scatter.ts';
 import { writeFileAtomic } from './io.ts';
+import { readResults, RESULTS_FILE, writeResults } from './runs/results.ts';
 
 export interface AdaptSummary {
   method: string;
@@ -101,26 +102,33 @@ function curves(history: EpochRecord[]): string {
   return lineChartSvg(all, { title: 'Learning curves', xLabel: 'epoch', yLabel: 'accuracy', yDomain: [0, 1] });
 }
 
-/** Reads a baseline run's summary.json and embedding.json; AdvxError if it is not an adapt run. */
+/**
+ * Reads a baseline run's results (results.json's summary; summary.json for runs from before it) and
+ * embedding.json; AdvxError if it is not a finished adapt run.
+ */
 export function readBaseline(dir: string): { summary: AdaptSummary; embedding: Embedding } {
-  const files = ['summary.json', 'embedding.json'].map((f) => join(dir, f));
-  const missing = files.find((f) => !existsSync(f));
-  if (missing) throw new AdvxError(`--baseline ${dir} is not a finished \`advx adapt\` run folder: ${missing} is missing`);
+  const results = readResults(dir);
+  const legacy = join(dir, 'summary.json');
+  const embeddingFile = join(dir, 'embedding.json');
+  if (results && results.command !== 'adapt') throw new AdvxError(`--baseline ${dir} is a run of \`advx ${results.command}\`, not of \`advx adapt\``);
+  if (!results && !existsSync(legacy)) throw new AdvxError(`--baseline ${dir} is not a finished \`advx adapt\` run folder: ${join(dir, RESULTS_FILE)} is missing`);
+  if (!existsSync(embeddingFile)) throw new AdvxError(`--baseline ${dir} is not a finished \`advx adapt\` run folder: ${embeddingFile} is missing`);
   try {
-    return { summary: JSON.parse(readFileSync(files[0], 'utf8')), embedding: JSON.parse(readFileSync(files[1], 'utf8')) };
+    const summary = (results?.summary ?? JSON.parse(readFileSync(legacy, 'utf8'))) as AdaptSummary;
+    return { summary, embedding: JSON.parse(readFileSync(embeddingFile, 'utf8')) };
   } catch (e) {
     throw new AdvxError(`--baseline ${dir}: cannot read its summary (${(e as Error).message})`);
   }
 }
 
-/** Writes summary.json, embedding.json, the SVG pictures and report.html into `dir`. */
+/** Writes results.json, embedding.json, the SVG pictures and report.html into `dir`. */
 export function writeAdaptReport(
   dir: string,
   run: { summary: AdaptSummary; embedding: Embedding; history: EpochRecord[]; command: string },
   baseline?: { dir: string; summary: AdaptSummary; embedding: Embedding },
 ): void {
   const { summary, embedding } = run;
-  writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2));
+  writeResults(dir, 'adapt', summary);
   writeFileAtomic(join(dir, 'embedding.json'), JSON.stringify(embedding));
   writeFileAtomic(join(dir, 'curves.svg'), curves(run.history));
   const pictures: Array<{ file: string; caption: string }> = [];

@@ -34,6 +34,11 @@ export function trainableVariables(model: tfl.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
 }
 
+/** The variables a LayersModel's forward pass changes in training mode (batch norm's running statistics). */
+export function statisticsVariables(model: tfl.LayersModel): tf.Variable[] {
+  return model.nonTrainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+}
+
 /** Changes an optimizer's learning rate: SGD-family optimizers keep it in a tensor, Adam in a field. */
 export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
   const o = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
@@ -86,7 +91,25 @@ export async function guardedUpdate(
   f: (keep: Keep, report: Report) => tf.Scalar,
   vars: tf.Variable[],
   optimizer: tf.Optimizer,
+  where: { step: number; part: string; statistics?: tf.Variable[] },
+): Promise<{ loss: number; gradNorm: number; kept: Extras; reported: Float32Array }> {
+  // Batch normalisation moves its running statistics in the forward pass, before the check: a
+  // refused step puts them back too, so that the whole model is as after the last good update.
+  const saved = (where.statistics ?? []).map((v) => tf.clone(v));
+  const putBack = () => where.statistics?.forEach((v, i) => v.assign(saved[i]));
+  try {
+    return await checkedUpdate(f, vars, optimizer, where, putBack);
+  } finally {
+    tf.dispose(saved);
+  }
+}
+
+async function checkedUpdate(
+  f: (keep: Keep, report: Report) => tf.Scalar,
+  vars: tf.Variable[],
+  optimizer: tf.Optimizer,
   where: { step: number; part: string },
+  putBack: () => void,
 ): Promise<{ loss: number; gradNorm: number; kept: Extras; reported: Float32Array }> {
   const kept: Extras = [];
   const keep: Keep = (t) => {
@@ -106,6 +129,7 @@ export async function guardedUpdate(
     }));
   } catch (e) {
     tf.dispose(kept);
+    putBack();
     throw e;
   } finally {
     tf.dispose(reports);
@@ -115,6 +139,7 @@ export async function guardedUpdate(
   const [loss, gradNorm] = values;
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
     tf.dispose([...Object.values(grads), ...kept]);
+    putBack();
     throw new TrainingDivergedError(where.step, where.part, loss, gradNorm);
   }
   optimizer.applyGradients(grads);

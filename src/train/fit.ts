@@ -10,7 +10,7 @@ import type { Rng } from '../core/rng.ts';
 import { assertOption } from '../core/errors.ts';
 import type { ImageDataset } from '../data/types.ts';
 import { gatherBatch } from '../data/batch.ts';
-import { LossMeter, disposeOptimizer, epochRng, guardedUpdate, setLearningRate, trainableVariables } from './core.ts';
+import { LossMeter, disposeOptimizer, epochRng, guardedUpdate, setLearningRate, statisticsVariables, trainableVariables } from './core.ts';
 
 // For the importers from before the core.
 export { setLearningRate } from './core.ts';
@@ -138,6 +138,7 @@ export async function trainLoop<B extends Batch>(model: tfl.LayersModel, options
   const logits = options.logits ?? ((batch: B) => forward(batch.x));
   const history: EpochInfo[] = [];
   const vars = trainableVariables(model);
+  const statistics = statisticsVariables(model);
   const dropouts = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number }>;
   try {
     for (let epoch = options.startEpoch ?? 0; epoch < epochs; epoch++) {
@@ -169,7 +170,7 @@ export async function trainLoop<B extends Batch>(model: tfl.LayersModel, options
             },
             vars,
             optimizer,
-            { step: epoch * stepsPerEpoch + step + 1, part },
+            { step: epoch * stepsPerEpoch + step + 1, part, statistics },
           );
           meter.add(idx.length, { loss: done.loss, accuracy: done.reported[0] / idx.length });
         } finally {

@@ -19,7 +19,7 @@ test('adapt --method dann writes metrics, checkpoint, model, pictures and a repo
   for (const key of ['source_accuracy', 'target_accuracy', 'a_distance']) assert.ok(Number.isFinite(summary[key]), key);
   assert.deepEqual(metrics(out).map((m) => m.epoch), [1, 2, 3]);
   assert.ok(metrics(out).every((m) => Number.isFinite(m.domain_accuracy) && Number.isFinite(m.target_accuracy)));
-  for (const f of ['checkpoint/state.json', 'model/model.json', 'model/advx.json', 'report.html', 'pca.svg', 'tsne.svg', 'curves.svg', 'summary.json', 'embedding.json']) {
+  for (const f of ['checkpoint/state.json', 'model/model.json', 'model/advx.json', 'report.html', 'pca.svg', 'tsne.svg', 'curves.svg', 'results.json', 'embedding.json']) {
     assert.ok(existsSync(join(out, f)), f);
   }
   const html = readFileSync(join(out, 'report.html'), 'utf8');
@@ -61,7 +61,7 @@ test('an adapt run killed after its first epoch resumes and ends where the unint
   assert.deepEqual(metrics(out).map(key), metrics(join(tmp, 'dann')).map(key));
   const changed = advx(['adapt', '--method', 'dann', '--epochs', '3', ...small, '--lr', '0.02', '--out', out, '--resume']);
   assert.equal(changed.status, 2);
-  assert.match(changed.stderr, /started with --lr 0.01/);
+  assert.match(changed.stderr, /started with --lr 0.01 \(given: --lr 0.02\);/);
 });
 
 test('adapt --method finetune (source-only with per-domain batch norm first, then 5 labelled target images per class) with a baseline', () => {

@@ -13,6 +13,7 @@ import { resumeOptions, writeRunConfig } from '../../src/node/runs/options.ts';
 import { readResults, snakeKeys, writeResults } from '../../src/node/runs/results.ts';
 import { TrainingRun } from '../../src/node/runs/training-run.ts';
 import { createLabServer } from '../../src/node/lab-server.ts';
+import { openRunFolder } from '../../src/node/run-folder.ts';
 import { robustnessChart } from '../../web/src/dashboard.ts';
 import { advx } from '../helpers/cli.ts';
 import { rawGet } from '../e2e/helpers.ts';
@@ -38,7 +39,7 @@ const spec = { identity: ['model', 'lrDecay', 'dropout', 'limit'], mutable: ['ep
 
 test('--resume takes the options left out from config.json, accepts a changed mutable one, and lists every disagreement at once', () => {
   const out = join(tmp, 'options');
-  mkdirSync(out);
+  openRunFolder(out, { command: 'train' }).release(); // marked as train's
   const first = parse(['--out', out, '--model', 'mlp', '--lr-decay', '0.9', '--no-dropout', '--epochs', '2']);
   writeRunConfig(out, first.flags, { backend: 'cpu' });
   assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).resume, undefined, 'how a command runs is not recorded');
@@ -56,10 +57,13 @@ test('--resume takes the options left out from config.json, accepts a changed mu
     () => resumeOptions(wrong.cmd, wrong.flags, spec),
     (e: unknown) => e instanceof AdvxError && /started with --model mlp \(given: --model cnn\), --lr-decay 0.9 \(given: --lr-decay 0.5\), --limit \(not set\) \(given: --limit 10\);/.test(e.message),
   );
-  // Without --resume, nothing is read.
+  // Without --resume, nothing is read; nor from a folder of another command (refused when it is opened).
   const fresh = parse(['--out', out]);
   resumeOptions(fresh.cmd, fresh.flags, spec);
   assert.equal(fresh.flags.model, 'cnn');
+  const other = parse(['--out', out, '--resume']);
+  resumeOptions(other.cmd, other.flags, { ...spec, command: 'gan train' });
+  assert.equal(other.flags.model, 'cnn');
 });
 
 test('results.json: one versioned envelope, snake_case identifiers, data keys kept', () => {

@@ -7,6 +7,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { setup } from '../helpers/backend.ts';
 import { loadDataset } from '../../src/node/datasets.ts';
 import { buildModel } from '../../src/models/zoo.ts';
@@ -141,6 +142,33 @@ test('the loop stops at a diverging step with the weights and Adam state of the 
   assert.deepEqual(snapshot(model.getWeights()), weights);
   assert.equal((await optimizerState(optimizer))[0][0], 8, 'Adam counted the 8 good steps only');
   optimizer.dispose();
+  assert.equal(tf.memory().numTensors, tensors);
+  model.dispose();
+});
+
+test('a refused step puts back the batch-norm statistics its forward pass moved', async () => {
+  const model = tfl.sequential({
+    layers: [tfl.layers.flatten({ inputShape: [28, 28, 1] }), tfl.layers.dense({ units: 8, kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }), tfl.layers.batchNormalization(), tfl.layers.dense({ units: 10, kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) })],
+  });
+  const tensors = tf.memory().numTensors;
+  let weights: number[][] = [];
+  let calls = 0;
+  const err = await fitClassifier(model, train, {
+    epochs: 1,
+    batchSize: 16,
+    learningRate: 1e-3,
+    seed: 4,
+    logEvery: 1,
+    // getWeights holds the moving mean and variance too.
+    onBatch: () => (weights = snapshot(model.getWeights())),
+    loss: (logits, _x, y) => (++calls === 3 ? (tf.mul(crossEntropy(logits, y), NaN) as tf.Scalar) : crossEntropy(logits, y)),
+  }).then(
+    () => assert.fail('training did not stop'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof TrainingDivergedError, String(err));
+  assert.equal(model.nonTrainableWeights.length, 2, 'moving mean and variance');
+  assert.deepEqual(snapshot(model.getWeights()), weights);
   assert.equal(tf.memory().numTensors, tensors);
   model.dispose();
 });

@@ -1,0 +1,291 @@
+/**
+ * A domain adaptation run of `advx adapt`: from a labelled source dataset to an unlabelled target
+ * one — an alignment method of src/da/strategies.ts (DANN, CDAN, Deep CORAL, MMD, source-only),
+ * optionally with λ chosen by SND, or fine-tuning on a few labelled target images — checkpointed
+ * and resumable, ending with the model, metrics.jsonl, results.json and a report of the features'
+ * shift.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { join } from 'node:path';
+import { AdvxError } from '../../core/errors.ts';
+import { buildDannNetworks, checkDomains, dannFeatures, dannFeaturesBatchNorm, trainDann, type AdaptationMethod, type DannNetworks } from '../../da/dann.ts';
+import { disposeOptimizer } from '../../train/core.ts';
+import { calibrateOn, domainAccuracies as accuracies, evaluateEachDomain } from '../../da/evaluate.ts';
+import { fineTune, headInputModel, keepHead, labelledPerClass, replaceHead } from '../../da/finetune.ts';
+import { selectLambda } from '../../da/select-lambda.ts';
+import type { DatasetSplits, ImageDataset } from '../../data/types.ts';
+import { toRgb } from '../../data/mnistm.ts';
+import { accuracy } from '../../eval/accuracy.ts';
+import { Classifier } from '../../models/classifier.ts';
+import { measureFeatures, readBaseline, writeAdaptReport, type AdaptSummary, type EpochRecord } from '../adapt-report.ts';
+import { loadDataset } from '../datasets.ts';
+import { loadClassifier } from '../load-model.ts';
+import { saveModel } from '../model-io.ts';
+import { progress } from '../progress.ts';
+import { writeRunConfig } from './options.ts';
+import { TrainingRun } from './training-run.ts';
+
+/** The alignment methods and fine-tuning. */
+export type AdaptMethodName = AdaptationMethod | 'finetune';
+
+/** What an adapt run is made of (the options of `advx adapt`, checked). */
+export interface AdaptRunOptions {
+  method: AdaptMethodName;
+  source: string;
+  target: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  optimizer: 'sgd' | 'adam';
+  batchNorm: 'none' | 'shared' | 'per-domain';
+  lambda: number;
+  seed: number;
+  limit?: number;
+  targetLimit?: number;
+  testLimit?: number;
+  targetLabels: number;
+  headEpochs: number;
+  finetuneEpochs: number;
+  finetuneBatch: number;
+  head: 'new' | 'keep' | 'auto';
+  init?: string;
+  /** λ candidates, chosen among by SND. */
+  selectLambda?: number[];
+  baseline?: string;
+  embed: number;
+  tsne: boolean;
+  out: string;
+  resume?: boolean;
+  quiet?: boolean;
+  /** The command line, shown in the report. */
+  command: string;
+}
+
+/** Grey images meet colour ones as grey copied to 3 channels (e.g. --source mnist --target mnist-m). */
+function matchChannels(source: DatasetSplits, target: DatasetSplits, log: (line: string) => void): [DatasetSplits, DatasetSplits] {
+  const rgb = (d: DatasetSplits): DatasetSplits => {
+    log(`${d.train.name}: grey images copied to 3 channels to match the other domain`);
+    return { train: toRgb(d.train, d.train.name), test: toRgb(d.test, d.test.name) };
+  };
+  const [cs, ct] = [source.train.shape[2], target.train.shape[2]];
+  if (cs === 1 && ct === 3) return [rgb(source), target];
+  if (cs === 3 && ct === 1) return [source, rgb(target)];
+  return [source, target];
+}
+
+function classifierOf(model: tfl.LayersModel, data: ImageDataset): Classifier {
+  return new Classifier((x) => model.apply(x) as tf.Tensor, { inputShape: [...data.shape], numClasses: data.numClasses, bounds: [0, 1], classNames: data.classNames });
+}
+
+export async function runAdapt(flags: AdaptRunOptions, config: object, extra: Record<string, unknown>): Promise<AdaptSummary> {
+  const log = (line: string) => void (flags.quiet || process.stderr.write(line + '\n'));
+  const limits = (train?: number) => ({ limit: { train, test: flags.testLimit } });
+  const [source, target] = matchChannels(loadDataset(flags.source, limits(flags.limit)), loadDataset(flags.target, limits(flags.targetLimit)), log);
+  checkDomains(source.train, target.train);
+  // --target-labels beyond what a class holds would fail only after the source-only training.
+  if (flags.method === 'finetune') labelledPerClass(target.train, flags.targetLabels, flags.seed);
+  writeRunConfig(flags.out, config, extra);
+
+  let summaryExtra: Partial<AdaptSummary> = {};
+  let history: EpochRecord[];
+  let model: tfl.LayersModel;
+  let features: (x: tf.Tensor) => tf.Tensor;
+  let networks: DannNetworks | undefined;
+  if (flags.method === 'finetune') {
+    ({ history, model, features, networks } = await runFineTune(flags, source, target, log));
+  } else if (flags.selectLambda) {
+    const method = flags.method;
+    const train = (lambda: number) => runTraining(flags, method, lambda, join(flags.out, `lambda-${lambda}`), source, target, log);
+    const best = await selectLambda(flags.selectLambda, train, target.train, { onTrial: (t) => log(`λ = ${t.lambda}: SND ${t.snd.toFixed(4)}`) });
+    log(`chose λ = ${best.lambda}`);
+    ({ history, networks } = best.run);
+    const tried = best.trials.map((t) => ({ lambda: t.lambda, snd: t.snd, target_accuracy: (t.run.history.at(-1)?.target_accuracy as number) ?? NaN }));
+    summaryExtra = { lambda: best.lambda, lambda_selection: tried };
+    model = networks.model;
+    features = (x) => networks!.features.apply(x) as tf.Tensor;
+  } else {
+    ({ history, networks } = await runTraining(flags, flags.method, flags.lambda, flags.out, source, target, log));
+    model = networks.model;
+    features = (x) => networks!.features.apply(x) as tf.Tensor;
+    if (flags.method !== 'source-only') summaryExtra = { lambda: flags.lambda };
+  }
+
+  const classifier = classifierOf(model, source.train);
+  const info = { dataset: flags.target, classNames: target.train.classNames, inputShape: [...target.train.shape], numClasses: target.train.numClasses };
+  await saveModel(model, join(flags.out, 'model'), info);
+  const evaluated = networks
+    ? await evaluateDomains(flags, networks, features, classifier, source, target)
+    : {
+        source_accuracy: await accuracy(classifier, source.test),
+        target_accuracy: await accuracy(classifier, target.test),
+        measured: await measureFeatures(features, source.test, target.test, { count: flags.embed, seed: flags.seed, tsne: flags.tsne }),
+      };
+  const { measured, ...accuracies } = evaluated;
+  const summary: AdaptSummary = {
+    method: flags.method,
+    source: flags.source,
+    target: flags.target,
+    ...summaryExtra,
+    ...accuracies,
+    a_distance: measured.aDistance,
+    domain_classifier_accuracy: measured.domainAccuracy,
+  };
+  const baseline = flags.baseline ? { dir: flags.baseline, ...readBaseline(flags.baseline) } : undefined;
+  writeAdaptReport(flags.out, { summary, embedding: measured.embedding, history, command: flags.command }, baseline);
+  log(`source ${summary.source_accuracy.toFixed(4)}, target ${summary.target_accuracy.toFixed(4)}, A-distance ${summary.a_distance.toFixed(3)}; report: ${join(flags.out, 'report.html')}`);
+  if (networks) networks.dispose();
+  else model.dispose();
+  return summary;
+}
+
+/**
+ * Source and target test accuracy, A-distance and embeddings. With per-domain batch norm each domain
+ * is evaluated, and its features taken, with its own statistics (da/evaluate.ts).
+ */
+async function evaluateDomains(
+  flags: AdaptRunOptions,
+  networks: DannNetworks,
+  extract: (x: tf.Tensor) => tf.Tensor,
+  classifier: Classifier,
+  source: DatasetSplits,
+  target: DatasetSplits,
+) {
+  const options = { count: flags.embed, seed: flags.seed, tsne: flags.tsne };
+  if (flags.batchNorm !== 'per-domain') {
+    return { ...(await domainAccuracies(flags, networks, classifier, source, target)), measured: await measureFeatures(extract, source.test, target.test, options) };
+  }
+  const n = Math.min(flags.embed, source.test.count, target.test.count);
+  const { source: s, target: t } = await evaluateEachDomain(classifier, networks.features, extract, { source, target }, n);
+  // The features are computed already: the measurement reads them as they are.
+  const measured = await measureFeatures((f) => f, s.features, t.features, options);
+  return { source_accuracy: s.accuracy, target_accuracy: t.accuracy, measured };
+}
+
+/** Source and target test accuracy, each domain under its own statistics when batch norm is per domain. */
+async function domainAccuracies(flags: AdaptRunOptions, networks: DannNetworks, classifier: Classifier, source: DatasetSplits, target: DatasetSplits) {
+  const a = await accuracies(classifier, source, target, flags.batchNorm === 'per-domain' ? networks.features : undefined);
+  return { source_accuracy: a.source, target_accuracy: a.target };
+}
+
+/** Trains (or resumes, or reloads when finished) one DANN/CORAL/MMD/source-only run in `dir`. */
+async function runTraining(
+  flags: AdaptRunOptions,
+  method: AdaptationMethod,
+  lambda: number,
+  dir: string,
+  source: DatasetSplits,
+  target: DatasetSplits,
+  log: (line: string) => void,
+): Promise<{ networks: DannNetworks; history: EpochRecord[] }> {
+  const features = flags.batchNorm === 'none' ? dannFeatures : dannFeaturesBatchNorm;
+  const networks = buildDannNetworks([...source.train.shape], source.train.numClasses, { method, seed: flags.seed, features });
+  const learningRate = flags.lr!;
+  const optimizer = flags.optimizer === 'adam' ? tf.train.adam(learningRate, 0.9, 0.999) : tf.train.momentum(learningRate, 0.9);
+  const run = new TrainingRun<EpochRecord>(dir);
+  const resumed = flags.resume ? await run.restore(networks.all, optimizer) : undefined;
+  const history = resumed?.history ?? [];
+  const startEpoch = resumed?.position ?? 0;
+  if (resumed) log(`resuming ${dir} after epoch ${startEpoch}`);
+  const classifier = classifierOf(networks.model, source.train);
+  const stepsPerEpoch = Math.ceil(source.train.count / flags.batch);
+  let bar: ReturnType<typeof progress> | undefined;
+  try {
+    await trainDann(source.train, target.train, {
+      method,
+      epochs: flags.epochs,
+      batchSize: flags.batch,
+      learningRate,
+      perDomainBatchNorm: flags.batchNorm === 'per-domain',
+      lambda,
+      seed: flags.seed,
+      networks,
+      optimizer,
+      startEpoch,
+      onBatch: (b) => {
+        bar ??= progress(`${method} epoch ${b.epoch + 1}/${flags.epochs}`, stepsPerEpoch, flags.quiet);
+        bar.update(b.step, { loss: b.labelLoss, acc: b.labelAccuracy, ...(Number.isNaN(b.domainAccuracy) ? {} : { dacc: b.domainAccuracy }) });
+        if (b.step === b.stepsPerEpoch) {
+          bar.stop();
+          bar = undefined;
+        }
+      },
+      onEpoch: async (e) => {
+        const record: EpochRecord = {
+          epoch: e.epoch,
+          phase: 'train',
+          label_loss: e.labelLoss,
+          label_accuracy: e.labelAccuracy,
+          domain_loss: Number.isFinite(e.domainLoss) ? e.domainLoss : null,
+          domain_accuracy: Number.isFinite(e.domainAccuracy) ? e.domainAccuracy : null,
+          lambda: e.lambda,
+          learning_rate: e.learningRate,
+          seconds: e.seconds,
+          ...(await domainAccuracies(flags, networks, classifier, source, target)),
+        };
+        history.push(record);
+        await run.checkpoint(networks.all, optimizer, e.epoch, history);
+        log(`epoch ${e.epoch}: source acc ${(record.source_accuracy as number).toFixed(4)}, target acc ${(record.target_accuracy as number).toFixed(4)} (${e.seconds.toFixed(1)} s)`);
+      },
+    });
+  } catch (err) {
+    networks.dispose();
+    throw err;
+  } finally {
+    disposeOptimizer(optimizer);
+  }
+  return { networks, history };
+}
+
+/**
+ * Fine-tuning: a pretrained model (--init, or a source-only run trained here first, with its own
+ * checkpoints) gets a new head and is fine-tuned on --target-labels labelled images per class.
+ * The fine-tuning itself is short and is redone on resume.
+ */
+async function runFineTune(
+  flags: AdaptRunOptions,
+  source: DatasetSplits,
+  target: DatasetSplits,
+  log: (line: string) => void,
+): Promise<{ history: EpochRecord[]; model: tfl.LayersModel; features: (x: tf.Tensor) => tf.Tensor; networks?: DannNetworks }> {
+  let pretrained: tfl.LayersModel;
+  let networks: DannNetworks | undefined;
+  let history: EpochRecord[] = [];
+  if (flags.init) {
+    const loaded = await loadClassifier(flags.init);
+    if (!loaded.layers) throw new AdvxError(`--init ${flags.init}: not a LayersModel (a GraphModel cannot be fine-tuned)`);
+    const want = target.train.shape.join('×');
+    if (loaded.classifier.info.inputShape.join('×') !== want) {
+      loaded.layers.dispose();
+      throw new AdvxError(`--init ${flags.init} expects inputs of shape ${loaded.classifier.info.inputShape.join('×')}, but ${flags.target} images are ${want}`);
+    }
+    pretrained = loaded.layers;
+  } else {
+    ({ networks, history } = await runTraining(flags, 'source-only', 0, join(flags.out, 'source-only'), source, target, log));
+    pretrained = networks.model;
+    // The body normalises with the target's statistics while the head learns (fineTune keeps
+    // batch norm in inference mode); evaluateDomains later gives each domain its own.
+    if (flags.batchNorm === 'per-domain') calibrateOn(networks.features, target.train);
+  }
+  // With the source's classes, the trained head is worth keeping: on MNIST → MNIST-M with 10
+  // labels per class, a new head learnt from them is no better than the source-only model, the
+  // kept one gains (RESULTS.md, domain adaptation).
+  const outputs = pretrained.outputs[0].shape[1];
+  const keep = flags.head === 'keep' || (flags.head === 'auto' && outputs === target.train.numClasses);
+  const model = keep ? keepHead(pretrained) : replaceHead(pretrained, target.train.numClasses, flags.seed + 1);
+  const labelled = labelledPerClass(target.train, flags.targetLabels, flags.seed);
+  log(`fine-tuning ${keep ? 'the trained head' : 'a new head'} on ${labelled.count} labelled ${flags.target} images`);
+  const tuned = await fineTune(model, labelled, {
+    headEpochs: flags.headEpochs,
+    epochs: flags.finetuneEpochs,
+    batchSize: Math.min(flags.finetuneBatch, labelled.count),
+    seed: flags.seed,
+  });
+  const offset = history.length;
+  for (const t of tuned) history.push({ epoch: offset + t.epoch, phase: `finetune-${t.phase}`, loss: t.loss, label_accuracy: t.accuracy, seconds: t.seconds });
+  // Redone on resume, so its rows follow the source-only run's in the run's own metrics.jsonl.
+  new TrainingRun<EpochRecord>(flags.out).writeMetrics(history);
+  // The features the report compares: what the head reads.
+  const body = headInputModel(model);
+  return { history, model, features: (x) => body.apply(x) as tf.Tensor, networks };
+}
