@@ -26,7 +26,7 @@ import { rotate, twoMoons } from '../src/data/toy2d.ts';
 import type { ImageDataset } from '../src/data/types.ts';
 import { decisionGrid } from '../src/eval/decision-grid.ts';
 import { decisionBoundarySvg } from '../src/report/scatter.ts';
-import { writeFileAtomic } from '../src/node/io.ts';
+import { writeFileAtomic } from '../src/node/io/files.ts';
 import { appendSection, markSection, replaceSection } from './sections.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -22,10 +22,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/backend/index.ts';
 import { Rng } from '../src/core/rng.ts';
 import { classCoverage, classifierFeatures, frechetDistance, kernelInceptionDistance, precisionRecall } from '../src/gan/metrics.ts';
-import { loadDataset } from '../src/node/datasets.ts';
-import { writeFileAtomic } from '../src/node/io.ts';
+import { loadDataset } from '../src/node/datasets/index.ts';
+import { writeFileAtomic } from '../src/node/io/files.ts';
 import { appendSection, replaceSection } from './sections.ts';
-import { loadClassifier } from '../src/node/load-model.ts';
+import { loadClassifier } from '../src/node/io/load-model.ts';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

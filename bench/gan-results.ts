@@ -30,10 +30,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/backend/index.ts';
-import { loadDataset } from '../src/node/datasets.ts';
-import { writeFileAtomic } from '../src/node/io.ts';
+import { loadDataset } from '../src/node/datasets/index.ts';
+import { writeFileAtomic } from '../src/node/io/files.ts';
 import { appendSection, markSection, replaceSection } from './sections.ts';
-import { loadClassifier } from '../src/node/load-model.ts';
+import { loadClassifier } from '../src/node/io/load-model.ts';
 import { classifierFeatures } from '../src/gan/metrics.ts';
 import { compareWithTest, DATASETS, type Scores } from './gan-metrics-validate.ts';
 

@@ -25,7 +25,7 @@ import { modeCoverage, toyMixture, type ModeCoverage, type ToyMixtureName } from
 import { lineChartSvg } from '../src/report/plot.ts';
 import { scatterSvg } from '../src/report/scatter.ts';
 import { renderReport, type Block } from '../src/report/html.ts';
-import { writeFileAtomic } from '../src/node/io.ts';
+import { writeFileAtomic } from '../src/node/io/files.ts';
 import { appendSection, findSection, markSection, replaceSection } from './sections.ts';
 
 const SECTIONS = ['ring', 'grid', 'saturation'] as const;

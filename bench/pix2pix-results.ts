@@ -21,10 +21,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/backend/index.ts';
 import { subset } from '../src/data/types.ts';
 import { trainPix2pix, translateImages, type Pix2pixHistory } from '../src/gan/pix2pix.ts';
-import { writeFileAtomic } from '../src/node/io.ts';
+import { writeFileAtomic } from '../src/node/io/files.ts';
 import { appendSection, replaceSection } from './sections.ts';
-import { loadPix2pixPairs } from '../src/node/pix2pix-data.ts';
-import { encodePng, imageGrid } from '../src/node/png.ts';
+import { loadPix2pixPairs } from '../src/node/datasets/pix2pix.ts';
+import { encodePng, imageGrid } from '../src/node/io/png.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({

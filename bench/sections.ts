@@ -5,7 +5,7 @@
  * sections of its own (`attacks:eot` inside `attacks`), rewritten one at a time.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../src/node/io.ts';
+import { writeFileAtomic } from '../src/node/io/files.ts';
 
 /**
  * What to do with a file that has no markers for the section: throw (the default: a script must

@@ -18,9 +18,9 @@ import { parseArgs } from 'node:util';
 import { useBackend } from '../src/backend/index.ts';
 import { subset, toTensors } from '../src/data/types.ts';
 import { evaluateRobustness } from '../src/eval/robustness.ts';
-import { loadDataset } from '../src/node/datasets.ts';
+import { loadDataset } from '../src/node/datasets/index.ts';
 import { appendSection, markSection, replaceSection } from './sections.ts';
-import { loadClassifier } from '../src/node/load-model.ts';
+import { loadClassifier } from '../src/node/io/load-model.ts';
 import { WORKLOADS } from './workloads.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

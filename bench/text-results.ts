@@ -25,11 +25,11 @@
 import { existsSync, readFileSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { useBackend } from '../src/backend/index.ts';
-import { writeFileAtomic } from '../src/node/io.ts';
+import { writeFileAtomic } from '../src/node/io/files.ts';
 import { appendSection, replaceSection } from './sections.ts';
-import { loadSpam, type TextExample } from '../src/node/spam.ts';
-import { loadTextClassifier, saveTextClassifier } from '../src/node/text-model.ts';
-import { loadWordNet } from '../src/node/wordnet.ts';
+import { loadSpam, type TextExample } from '../src/node/datasets/spam.ts';
+import { loadTextClassifier, saveTextClassifier } from '../src/node/io/text-model.ts';
+import { loadWordNet } from '../src/node/datasets/wordnet.ts';
 import { buildTextClassifier, type TextClassifier } from '../src/text/models.ts';
 import { tokenize } from '../src/text/tokenize.ts';
 import { fitText, textAccuracy } from '../src/text/train.ts';

@@ -16,7 +16,7 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { writeFileAtomic } from '../src/node/io.ts';
+import { writeFileAtomic } from '../src/node/io/files.ts';
 import { replaceSection } from './sections.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

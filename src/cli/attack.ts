@@ -3,12 +3,12 @@ import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { ATTACKS, checkAccess, checkAttackRequest } from '../attacks/index.ts';
 import { isRemoteModel } from '../models/remote.ts';
-import { runAttack, type AttackRunSummary } from '../node/attack-run.ts';
+import { runAttack, type AttackRunSummary } from '../node/runs/attack.ts';
 import { ServiceError } from '../core/errors.ts';
-import { writeAttackReport } from '../node/cli-reports.ts';
-import { openRunFolder } from '../node/run-folder.ts';
+import { writeAttackReport } from '../node/runs/reports.ts';
+import { openRunFolder } from '../node/runs/folder.ts';
 import { parseBackend } from '../backend/index.ts';
-import { OnnxRuntimeModel } from '../node/onnx-runtime.ts';
+import { OnnxRuntimeModel } from '../node/io/onnx-runtime.ts';
 import { DATA_HELP, MAX_BATCH, MAX_STEPS, precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, withRemote, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, withRuntime, type ModelFlags, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface AttackFlags extends BackendFlags, RemoteFlags, ModelFlags {

@@ -5,13 +5,13 @@ import { AdvxError } from '../core/errors.ts';
 import { BACKENDS, parseBackend, useBackend, type BackendName } from '../backend/index.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { subset, type ImageDataset } from '../data/types.ts';
-import { FASHION_MNIST_CLASSES, loadDataset, MNIST_CLASSES, parseDatasetName } from '../node/datasets.ts';
-import { inspectModel, loadClassifier } from '../node/load-model.ts';
-import { imageTarget, isDataPath, loadUserData, resolveLabels, scanUserData, userDataShape } from '../node/image-folder.ts';
+import { FASHION_MNIST_CLASSES, loadDataset, MNIST_CLASSES, parseDatasetName } from '../node/datasets/index.ts';
+import { inspectModel, loadClassifier } from '../node/io/load-model.ts';
+import { imageTarget, isDataPath, loadUserData, resolveLabels, scanUserData, userDataShape } from '../node/datasets/image-folder.ts';
 import type { ClassifierInfo } from '../models/classifier.ts';
 import { isRemoteModel, REMOTE_PROTOCOLS, RemoteModel, type RemoteOutputs, type RemoteProtocol } from '../models/remote.ts';
 import { UnsupportedOnnxOp } from '../models/onnx/ops.ts';
-import { OnnxRuntimeModel, requireOnnxRuntime } from '../node/onnx-runtime.ts';
+import { OnnxRuntimeModel, requireOnnxRuntime } from '../node/io/onnx-runtime.ts';
 
 export interface BackendFlags {
   backend: string;
@@ -179,7 +179,7 @@ export function checkModelDataset(modelPath: string, info: Partial<ClassifierInf
   if (trained && trained !== data && options.warn !== false) process.stderr.write(`warning: ${modelPath} was trained on ${trained}; on ${dataName} it is measured across a domain shift\n`);
 }
 
-/** Image shapes of the datasets advx knows (src/node/datasets.ts, mnistm.ts, synth-digits.ts). */
+/** Image shapes of the datasets advx knows (src/node/datasets/index.ts, mnistm.ts, synth-digits.ts). */
 const DATASET_SHAPES: Record<string, readonly number[]> = {
   mnist: [28, 28, 1],
   'fashion-mnist': [28, 28, 1],

@@ -12,15 +12,15 @@ import { accuracy } from '../eval/accuracy.ts';
 import { Classifier } from '../models/classifier.ts';
 import { buildModel } from '../models/zoo.ts';
 import { fitClassifier } from '../train/fit.ts';
-import { loadDataset } from '../node/datasets.ts';
-import { loadClassifier } from '../node/load-model.ts';
-import { runAttack } from '../node/attack-run.ts';
-import { writeFileAtomic } from '../node/io.ts';
+import { loadDataset } from '../node/datasets/index.ts';
+import { loadClassifier } from '../node/io/load-model.ts';
+import { runAttack } from '../node/runs/attack.ts';
+import { writeFileAtomic } from '../node/io/files.ts';
 import { writeResults as writeRunResults } from '../node/runs/results.ts';
-import { openRunFolder } from '../node/run-folder.ts';
+import { openRunFolder } from '../node/runs/folder.ts';
 import { parseBackend } from '../backend/index.ts';
 import { renderReport, type Block } from '../report/html.ts';
-import { saveModel } from '../node/model-io.ts';
+import { saveModel } from '../node/io/model-files.ts';
 import { nonNegativeInt, seedInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface DemoFlags extends BackendFlags {

@@ -4,7 +4,7 @@ import { AdvxError } from '../core/errors.ts';
 import { accuracy, labelAccuracy } from '../eval/accuracy.ts';
 import { Classifier } from '../models/classifier.ts';
 import { isRemoteModel } from '../models/remote.ts';
-import { OnnxRuntimeModel } from '../node/onnx-runtime.ts';
+import { OnnxRuntimeModel } from '../node/io/onnx-runtime.ts';
 import { DATA_HELP, checkRemoteFlags, loadRemoteAndData, withRemote, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, withRuntime, type ModelFlags, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface EvaluateFlags extends BackendFlags, RemoteFlags, ModelFlags {

@@ -1,7 +1,7 @@
 /** `advx inspect MODEL`: what advx sees of a model — format, inputs, outputs, head, bounds, ops, speed. */
 import { Command } from 'commander';
-import { describeModel, describeText } from '../node/describe-model.ts';
-import { loadClassifier } from '../node/load-model.ts';
+import { describeModel, describeText } from '../node/io/describe-model.ts';
+import { loadClassifier } from '../node/io/load-model.ts';
 import { printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface InspectFlags extends BackendFlags {

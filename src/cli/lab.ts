@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdvxError } from '../core/errors.ts';
-import { createLabServer } from '../node/lab-server.ts';
+import { createLabServer } from '../node/server/lab-server.ts';
 
 interface LabFlags {
   port: string;

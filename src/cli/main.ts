@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import pc from 'picocolors';
 import { AdvxError, ServiceError } from '../core/errors.ts';
-import { systemErrorLine } from '../node/io.ts';
+import { systemErrorLine } from '../node/io/files.ts';
 import { trainCommand } from './train.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { attackCommand } from './attack.ts';

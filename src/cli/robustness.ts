@@ -7,14 +7,14 @@ import { evaluateRobustness, parseSuite, planAttacks, SUITES, type RobustnessRep
 import { ATTACKS, checkAccess } from '../attacks/index.ts';
 import { isRemoteModel, RemoteModel } from '../models/remote.ts';
 import { lineChartSvg } from '../report/plot.ts';
-import { writeFileAtomic } from '../node/io.ts';
+import { writeFileAtomic } from '../node/io/files.ts';
 import { writeResults as writeRunResults } from '../node/runs/results.ts';
-import { openRunFolder, type RunFolder } from '../node/run-folder.ts';
+import { openRunFolder, type RunFolder } from '../node/runs/folder.ts';
 import { parseBackend } from '../backend/index.ts';
-import { writeRobustnessReport } from '../node/cli-reports.ts';
-import { svgToPng } from '../node/svg-png.ts';
-import { progress, type Progress } from '../node/progress.ts';
-import { isDataPath } from '../node/image-folder.ts';
+import { writeRobustnessReport } from '../node/runs/reports.ts';
+import { svgToPng } from '../node/io/svg-png.ts';
+import { progress, type Progress } from '../node/io/progress.ts';
+import { isDataPath } from '../node/datasets/image-folder.ts';
 import { DATA_HELP, precheckModel, numberList, loadModelAndData, loadRemoteAndData, checkRemoteFlags, withRemote, type RemoteFlags, parseNorm, nonNegativeInt, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface RobustnessFlags extends BackendFlags, RemoteFlags {

@@ -8,13 +8,13 @@
 import { Command, Option } from 'commander';
 import pc from 'picocolors';
 import { AdvxError } from '../core/errors.ts';
-import { writeFileAtomic } from '../node/io.ts';
+import { writeFileAtomic } from '../node/io/files.ts';
 import { writeResults as writeRunResults } from '../node/runs/results.ts';
-import { openRunFolder } from '../node/run-folder.ts';
+import { openRunFolder } from '../node/runs/folder.ts';
 import { parseBackend } from '../backend/index.ts';
-import { loadSpam } from '../node/spam.ts';
-import { loadTextClassifier } from '../node/text-model.ts';
-import { loadWordNet } from '../node/wordnet.ts';
+import { loadSpam } from '../node/datasets/spam.ts';
+import { loadTextClassifier } from '../node/io/text-model.ts';
+import { loadWordNet } from '../node/datasets/wordnet.ts';
 import { parseTextAttack, runTextAttack, TEXT_ATTACKS } from '../text/attacks/index.ts';
 import type { TextAttackResult, TextGoal } from '../text/attacks/types.ts';
 import { escapeHtml, HIGHLIGHT_CSS, highlightAnsi, highlightHtml } from '../text/highlight.ts';

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { AdvxError } from '../core/errors.ts';
 import { MODELS, parseModelName } from '../models/zoo.ts';
 import { TRADES_DEFAULTS } from '../defenses/trades.ts';
-import { parseDatasetName } from '../node/datasets.ts';
-import { hasCheckpoint } from '../node/checkpoint.ts';
-import { legacyConfig, openRunFolder } from '../node/run-folder.ts';
+import { parseDatasetName } from '../node/datasets/index.ts';
+import { hasCheckpoint } from '../node/io/checkpoint.ts';
+import { legacyConfig, openRunFolder } from '../node/runs/folder.ts';
 import { hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/options.ts';
 import { ADV_CHOICES, runTrain, type TrainRunOptions } from '../node/runs/train.ts';
 import { parseBackend } from '../backend/index.ts';
@@ -147,4 +147,4 @@ async function precheckHelperModels(flags: TrainFlags): Promise<void> {
 }
 
 /** Where `advx adapt` found it before models had their own module. */
-export { saveModel } from '../node/model-io.ts';
+export { saveModel } from '../node/io/model-files.ts';

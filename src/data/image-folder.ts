@@ -1,6 +1,6 @@
 /**
  * The layout rules of a folder of images, as torchvision's ImageFolder reads it, on a list of
- * relative paths (no file system): the CLI lists a folder on disk (node/image-folder.ts), the lab
+ * relative paths (no file system): the CLI lists a folder on disk (node/datasets/image-folder.ts), the lab
  * an uploaded folder or zip, and both get the same images in the same order with the same labels.
  *   - class folders: ROOT/<class>/**.png|jpg|jpeg, classes in sorted order, each folder's own
  *     files before its subfolders';

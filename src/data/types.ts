@@ -1,6 +1,6 @@
 /**
  * Image datasets as plain typed arrays, the same in Node and the browser (no Node APIs here).
- * Loaders live elsewhere (src/node/datasets.ts in Node); this module only describes and slices.
+ * Loaders live elsewhere (src/node/datasets/index.ts in Node); this module only describes and slices.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';

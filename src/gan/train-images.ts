@@ -116,7 +116,7 @@ export function imageGanWeights(s: ImageGanState): { getWeights(): tf.Tensor[]; 
 
 /**
  * Both Adam optimizers seen as one (their weights prefixed g/ and d/), so that one checkpoint
- * (src/node/checkpoint.ts) saves and restores both.
+ * (src/node/io/checkpoint.ts) saves and restores both.
  */
 export function imageGanOptimizers(s: ImageGanState): Pick<tf.Optimizer, 'getWeights' | 'setWeights'> {
   const both = { g: s.optG, d: s.optD };

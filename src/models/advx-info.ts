@@ -2,7 +2,7 @@
  * advx.json, the file beside a model that declares its bounds, preprocessing, output head and
  * class names: its schema, its validation (one AdvxError naming the first bad field), a labels
  * file's text, and the checks against the network it describes. No file system here: the CLI
- * (node/load-model.ts) reads the files, the lab reads uploads, both validate them alike.
+ * (node/io/load-model.ts) reads the files, the lab reads uploads, both validate them alike.
  */
 import { z } from 'zod';
 import { AdvxError } from '../core/errors.ts';

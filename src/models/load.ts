@@ -1,7 +1,7 @@
 /**
  * A Classifier from a model's contents, wherever they came from: TF.js artifacts (LayersModel or
  * GraphModel) or the bytes of an ONNX file (imported as TF.js ops, gradients included), with its
- * advx.json already read. No file system here: the CLI (node/load-model.ts) reads files, the lab
+ * advx.json already read. No file system here: the CLI (node/io/load-model.ts) reads files, the lab
  * reads uploads, and both get the same classifier, heads and checks.
  */
 import * as tf from '@tensorflow/tfjs-core';

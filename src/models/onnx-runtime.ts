@@ -1,7 +1,7 @@
 /**
  * An ONNX file run by ONNX Runtime as a black box (ScoreModel and DecisionModel): a fast forward
  * pass on any op ONNX Runtime runs, those advx's importer lacks included, and no gradients. One
- * implementation for onnxruntime-node (node/onnx-runtime.ts, the CLI) and onnxruntime-web (the
+ * implementation for onnxruntime-node (node/io/onnx-runtime.ts, the CLI) and onnxruntime-web (the
  * lab): both hand over their `ort` module and a session source, and the model feeds and reads the
  * file as the importer would (onnx.ts): NHWC images transposed to the file's NCHW, advx.json's
  * bounds and preprocessing, the output named by `outputName`, logits or probabilities from the

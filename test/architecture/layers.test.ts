@@ -28,10 +28,10 @@ test('the checker finds a planted cycle, an upward import (type-only and dynamic
     'core/b.ts': "import { a } from './a.ts';\nexport const b = () => a;\n",
     'core/ok.ts': 'export const ok = 1;\n',
     'models/m.ts': "import type { Attack } from '../attacks/x.ts';\nexport type M = Attack;\n",
-    'data/d.ts': "export const load = () => import('../node/io.ts');\n",
+    'data/d.ts': "export const load = () => import('../node/io/files.ts');\n",
     'attacks/x.ts': "import { ok } from '../core/ok.ts';\nimport { m } from '../attacks/y.ts';\nexport type Attack = typeof ok | typeof m;\n",
     'attacks/y.ts': "import { readFileSync } from 'node:fs';\nexport const m = readFileSync;\n",
-    'node/io.ts': "import * as fs from 'node:fs';\nexport const io = fs;\n",
+    'node/io/files.ts': "import * as fs from 'node:fs';\nexport const io = fs;\n",
   });
   try {
     const report = checkLayers(root);
@@ -39,7 +39,7 @@ test('the checker finds a planted cycle, an upward import (type-only and dynamic
     assert.deepEqual(
       report.upward.map((e) => [e.from, e.to, e.typeOnly, e.dynamic]),
       [
-        ['data/d.ts', 'node/io.ts', false, true],
+        ['data/d.ts', 'node/io/files.ts', false, true],
         ['models/m.ts', 'attacks/x.ts', true, false],
       ],
     );

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { setup, tensorCounts } from '../helpers/backend.ts';
-import { loadDataset } from '../../src/node/datasets.ts';
+import { loadDataset } from '../../src/node/datasets/index.ts';
 import { toTensors } from '../../src/data/types.ts';
 import { buildModel } from '../../src/models/zoo.ts';
 import { Classifier } from '../../src/models/classifier.ts';

@@ -3,7 +3,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { setup, tensorCounts } from '../helpers/backend.ts';
-import { loadDataset } from '../../src/node/datasets.ts';
+import { loadDataset } from '../../src/node/datasets/index.ts';
 import { gatherBatch } from '../../src/data/batch.ts';
 import type { ImageDataset } from '../../src/data/types.ts';
 import { buildModel } from '../../src/models/zoo.ts';

@@ -382,7 +382,7 @@ describe('gradients advx adds to TF.js: tf.grad = finite differences on cpu and 
   });
 
   it('advx inspect reports these graph ops as differentiable', async () => {
-    const { graphOpSupport } = await import('../../src/node/describe-model.ts');
+    const { graphOpSupport } = await import('../../src/node/io/describe-model.ts');
     for (const op of ['StridedSlice', 'GatherNd', 'DepthToSpace', 'FusedBatchNormV3', 'FusedDepthwiseConv2dNative', 'DepthwiseConv2dNative']) {
       assert.equal(graphOpSupport(op).gradient, 'yes', op);
     }

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadDataset } from '../../src/node/datasets.ts';
-import { encodePng } from '../../src/node/png.ts';
+import { loadDataset } from '../../src/node/datasets/index.ts';
+import { encodePng } from '../../src/node/io/png.ts';
 import { advx, lastJson } from '../helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-user-data-'));

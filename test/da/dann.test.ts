@@ -12,7 +12,7 @@ import { buildDannNetworks, mlpFeatures, trainDann, type DannBatchInfo, type Dan
 import { disposeOptimizer } from '../../src/train/core.ts';
 import { rotatedMoons } from '../helpers/moons.ts';
 import type { ImageDataset } from '../../src/data/types.ts';
-import { loadDataset } from '../../src/node/datasets.ts';
+import { loadDataset } from '../../src/node/datasets/index.ts';
 
 before(() => setup());
 

@@ -7,8 +7,8 @@ import { AdvxError } from '../../src/core/errors.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { blendMnistM, downscalePhoto, mnistM, toRgb, type Photo } from '../../src/data/mnistm.ts';
 import type { ImageDataset } from '../../src/data/types.ts';
-import { loadDataset } from '../../src/node/datasets.ts';
-import { clearMnistMCache, loadMnistM, loadPhoto, MNISTM_TEST_PHOTOS, MNISTM_TRAIN_PHOTOS } from '../../src/node/mnistm.ts';
+import { loadDataset } from '../../src/node/datasets/index.ts';
+import { clearMnistMCache, loadMnistM, loadPhoto, MNISTM_TEST_PHOTOS, MNISTM_TRAIN_PHOTOS } from '../../src/node/datasets/mnistm.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advx-mnistm-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

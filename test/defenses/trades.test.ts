@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { MNIST_SPEC, trainedMlp, wrapMnist } from '../helpers/mnist-mlp.ts';
 import { setup, tensorCounts } from '../helpers/backend.ts';
-import { loadDataset } from '../../src/node/datasets.ts';
+import { loadDataset } from '../../src/node/datasets/index.ts';
 import { toTensors, type ImageDataset } from '../../src/data/types.ts';
 import { buildModel } from '../../src/models/zoo.ts';
 import { Classifier } from '../../src/models/classifier.ts';

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLabServer, findRuns, parseMetrics, safeResolve } from '../../src/node/lab-server.ts';
+import { createLabServer, findRuns, parseMetrics, safeResolve } from '../../src/node/server/lab-server.ts';
 import { advxEnv, rawGet } from './helpers.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-lab-server-'));

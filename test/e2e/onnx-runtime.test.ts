@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { loadDataset } from '../../src/node/datasets.ts';
+import { loadDataset } from '../../src/node/datasets/index.ts';
 import { advx, lastJson } from '../helpers/cli.ts';
 import { writeImageFolder, zipOf } from '../helpers/image-folder.ts';
 import { twoHeads } from '../helpers/onnx-models.ts';

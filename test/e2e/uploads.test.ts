@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodePng } from '../../src/node/png.ts';
+import { encodePng } from '../../src/node/io/png.ts';
 import { ARTIFACTS, ROOT, expectError, labInBrowser, type Upload } from './helpers.ts';
 
 const WAIT = 90_000;

@@ -9,7 +9,7 @@ import { twoMoons } from '../../src/data/toy2d.ts';
 import { decisionGrid } from '../../src/eval/decision-grid.ts';
 import { pca2, tsne2 } from '../../src/eval/embedding.ts';
 import { Classifier } from '../../src/models/classifier.ts';
-import { svgToPng } from '../../src/node/svg-png.ts';
+import { svgToPng } from '../../src/node/io/svg-png.ts';
 import { decisionBoundarySvg, scatterSvg } from '../../src/report/scatter.ts';
 
 before(() => setup());

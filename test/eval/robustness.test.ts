@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { PNG } from 'pngjs';
 import { setup } from '../helpers/backend.ts';
 import { advx, lastJson } from '../helpers/cli.ts';
-import { loadDataset } from '../../src/node/datasets.ts';
+import { loadDataset } from '../../src/node/datasets/index.ts';
 import { toTensors } from '../../src/data/types.ts';
 import { buildModel } from '../../src/models/zoo.ts';
 import { Classifier } from '../../src/models/classifier.ts';

@@ -21,9 +21,9 @@ import { buildPix2pixDiscriminator, buildPix2pixGenerator, pix2pixStep, trainPix
 import { createImageGanState, disposeImageGanState, ganStepConfig, imageBatch, imageGanOptimizers, imageGanStep, imageGanWeights } from '../../src/gan/train-images.ts';
 import { ganUpdate, trainGan, type GanUpdate } from '../../src/gan/train.ts';
 import { GanDivergedError, ganUpdateSettings } from '../../src/gan/update.ts';
-import { loadDataset } from '../../src/node/datasets.ts';
-import { saveGenerator } from '../../src/node/gan-run.ts';
-import { loadClassifier } from '../../src/node/load-model.ts';
+import { loadDataset } from '../../src/node/datasets/index.ts';
+import { saveGenerator } from '../../src/node/runs/gan-files.ts';
+import { loadClassifier } from '../../src/node/io/load-model.ts';
 import { TrainingDivergedError } from '../../src/train/core.ts';
 
 before(() => useBackend('wasm', { threads: 1 }));

@@ -14,8 +14,8 @@ import {
   symmetricEigen,
 } from '../../src/gan/metrics.ts';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { loadDataset } from '../../src/node/datasets.ts';
-import { loadClassifier } from '../../src/node/load-model.ts';
+import { loadDataset } from '../../src/node/datasets/index.ts';
+import { loadClassifier } from '../../src/node/io/load-model.ts';
 
 before(() => useBackend('wasm', { threads: 1 }));
 

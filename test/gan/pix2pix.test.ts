@@ -12,7 +12,7 @@ import {
   trainPix2pix,
   translateImages,
 } from '../../src/gan/pix2pix.ts';
-import { loadPix2pixPairs } from '../../src/node/pix2pix-data.ts';
+import { loadPix2pixPairs } from '../../src/node/datasets/pix2pix.ts';
 
 before(() => useBackend('wasm', { threads: 1 }));
 

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { zipSync } from 'fflate';
 import type { ImageDataset } from '../../src/data/types.ts';
-import { encodePng } from '../../src/node/png.ts';
+import { encodePng } from '../../src/node/io/png.ts';
 
 /**
  * The first `count` images as DIR/<class name>/<index>.png (labelled), or DIR/<index>.png with

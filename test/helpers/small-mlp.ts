@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { setup } from './backend.ts';
-import { loadDataset } from '../../src/node/datasets.ts';
+import { loadDataset } from '../../src/node/datasets/index.ts';
 import { gatherBatch } from '../../src/data/batch.ts';
 import { buildModel } from '../../src/models/zoo.ts';
 import { Classifier } from '../../src/models/classifier.ts';

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { setup } from '../helpers/backend.ts';
 import { graphOp, writeGraphModel } from '../helpers/graph-model.ts';
-import { loadClassifier } from '../../src/node/load-model.ts';
-import { fileSystemHandler } from '../../src/node/model-io.ts';
+import { loadClassifier } from '../../src/node/io/load-model.ts';
+import { fileSystemHandler } from '../../src/node/io/model-files.ts';
 import { buildModel } from '../../src/models/zoo.ts';
 import { AdvxError } from '../../src/core/errors.ts';
 

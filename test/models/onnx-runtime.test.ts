@@ -1,5 +1,5 @@
 /**
- * ONNX Runtime as advx's fast forward pass (src/node/onnx-runtime.ts): the importer (TF.js, cpu
+ * ONNX Runtime as advx's fast forward pass (src/node/io/onnx-runtime.ts): the importer (TF.js, cpu
  * and wasm) and onnxruntime-node agree on whole models, on the same inputs; black-box attacks run
  * through `--runtime onnxruntime` with exact query counts; white-box attacks are refused; an op the
  * importer lacks runs under ONNX Runtime and the importer's refusal says so; `--output` picks the
@@ -17,11 +17,11 @@ import protobuf from 'protobufjs/light.js';
 import { maxAbsDiff, setup } from '../helpers/backend.ts';
 import { advx, BIN, lastJson } from '../helpers/cli.ts';
 import { twoHeads } from '../helpers/onnx-models.ts';
-import { loadClassifier } from '../../src/node/load-model.ts';
-import { OnnxRuntimeModel } from '../../src/node/onnx-runtime.ts';
+import { loadClassifier } from '../../src/node/io/load-model.ts';
+import { OnnxRuntimeModel } from '../../src/node/io/onnx-runtime.ts';
 import { importOnnx } from '../../src/models/onnx.ts';
 import { ONNX_SCHEMA } from '../../src/models/onnx/schema.ts';
-import { loadDataset } from '../../src/node/datasets.ts';
+import { loadDataset } from '../../src/node/datasets/index.ts';
 
 const FIXTURES = new URL('../fixtures/onnx/', import.meta.url).pathname;
 const NAMES = ['small-cnn', 'tiny-resnet', 'tiny-mobilenet'];

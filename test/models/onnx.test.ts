@@ -17,7 +17,7 @@ import { importOnnx } from '../../src/models/onnx.ts';
 import { decodeTensor, HostArray } from '../../src/models/onnx/proto.ts';
 import { ONNX_SCHEMA } from '../../src/models/onnx/schema.ts';
 import type { Value } from '../../src/models/onnx/graph.ts';
-import { loadClassifier } from '../../src/node/load-model.ts';
+import { loadClassifier } from '../../src/node/io/load-model.ts';
 import { pgd } from '../../src/attacks/pgd.ts';
 import { AdvxError } from '../../src/core/errors.ts';
 

@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../../src/core/errors.ts';
 import { subset, take, toTensors, type ImageDataset } from '../../src/data/types.ts';
-import { clearDatasetCache, FASHION_MNIST_CLASSES, loadDataset } from '../../src/node/datasets.ts';
+import { clearDatasetCache, FASHION_MNIST_CLASSES, loadDataset } from '../../src/node/datasets/index.ts';
 
 const tmpDirs: string[] = [];
 function tmpDir(): string {

@@ -6,9 +6,9 @@ import * as path from 'node:path';
 import jpeg from 'jpeg-js';
 import { AdvxError } from '../../src/core/errors.ts';
 import { centerCropBox, fitImage, resizeBilinear, toChannels } from '../../src/data/image-ops.ts';
-import { decodeImage, isDataPath, loadUserData, scanUserData, type DataTarget } from '../../src/node/image-folder.ts';
-import { encodeNpy, readNpy } from '../../src/node/npy.ts';
-import { encodePng } from '../../src/node/png.ts';
+import { decodeImage, isDataPath, loadUserData, scanUserData, type DataTarget } from '../../src/node/datasets/image-folder.ts';
+import { encodeNpy, readNpy } from '../../src/node/datasets/npy.ts';
+import { encodePng } from '../../src/node/io/png.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'advx-data-'));
 

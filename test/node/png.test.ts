@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { AdvxError } from '../../src/core/errors.ts';
-import { writeFileAtomic } from '../../src/node/io.ts';
-import { encodePng, imageGrid } from '../../src/node/png.ts';
+import { writeFileAtomic } from '../../src/node/io/files.ts';
+import { encodePng, imageGrid } from '../../src/node/io/png.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'advx-png-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));

@@ -16,8 +16,8 @@ import {
   type DigitStyle,
 } from '../../src/data/synth-digits.ts';
 import type { ImageDataset } from '../../src/data/types.ts';
-import { loadDataset, parseDatasetName } from '../../src/node/datasets.ts';
-import { clearSynthDigitsCache, loadSynthDigits, resvgRasterizer } from '../../src/node/synth-digits.ts';
+import { loadDataset, parseDatasetName } from '../../src/node/datasets/index.ts';
+import { clearSynthDigitsCache, loadSynthDigits, resvgRasterizer } from '../../src/node/datasets/synth-digits.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'advx-synth-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

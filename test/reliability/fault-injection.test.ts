@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Rng } from '../../src/core/rng.ts';
-import { RUN_LOCK } from '../../src/node/run-folder.ts';
+import { RUN_LOCK } from '../../src/node/runs/folder.ts';
 import { advx, advxAsync } from '../helpers/cli.ts';
 import { tried } from '../helpers/tried.ts';
 

@@ -14,7 +14,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIN } from '../helpers/cli.ts';
 import { tried } from '../helpers/tried.ts';
-import { hasCheckpoint } from '../../src/node/checkpoint.ts';
+import { hasCheckpoint } from '../../src/node/io/checkpoint.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-fs-faults-'));
 const DISK_FULL = fileURLToPath(new URL('../helpers/disk-full.mjs', import.meta.url));

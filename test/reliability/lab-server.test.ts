@@ -10,7 +10,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLabServer, metricsCacheStats, type LabServerOptions } from '../../src/node/lab-server.ts';
+import { createLabServer, metricsCacheStats, type LabServerOptions } from '../../src/node/server/lab-server.ts';
 import { tried } from '../helpers/tried.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-lab-security-'));

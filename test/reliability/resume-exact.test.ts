@@ -16,7 +16,7 @@ import { setup } from '../helpers/backend.ts';
 import { advx, killAfterFirstCheckpoint } from '../helpers/cli.ts';
 import { tried } from '../helpers/tried.ts';
 import { Rng } from '../../src/core/rng.ts';
-import { loadCheckpoint, saveCheckpoint } from '../../src/node/checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint } from '../../src/node/io/checkpoint.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-resume-exact-'));
 

@@ -1,5 +1,5 @@
 /**
- * Run folders (src/node/run-folder.ts): every command that writes --out writes only into a folder
+ * Run folders (src/node/runs/folder.ts): every command that writes --out writes only into a folder
  * it created (marked .advx-run) or an empty one, deletes only files it wrote itself, holds an
  * exclusive lock for the run, and refuses '', files, unwritable paths and /proc at once with one
  * line (exit code 2). No file outside the run folder changes.
@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdvxError } from '../../src/core/errors.ts';
-import { RUN_LOCK, RUN_MARKER, checkOutFile, legacyConfig, openRunFolder } from '../../src/node/run-folder.ts';
+import { RUN_LOCK, RUN_MARKER, checkOutFile, legacyConfig, openRunFolder } from '../../src/node/runs/folder.ts';
 import { advx, advxAsync, BIN } from '../helpers/cli.ts';
 import { tried } from '../helpers/tried.ts';
 

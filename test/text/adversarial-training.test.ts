@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { setup, tensorCounts } from '../helpers/backend.ts';
 import { AdvxError } from '../../src/core/errors.ts';
-import { loadSpam } from '../../src/node/spam.ts';
+import { loadSpam } from '../../src/node/datasets/spam.ts';
 import { buildTextClassifier, type TextClassifier } from '../../src/text/models.ts';
 import { encodeAll, fitText, textAccuracy, type LabelledTexts } from '../../src/text/train.ts';
 import { tokenize, isWord } from '../../src/text/tokenize.ts';

@@ -5,8 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AdvxError } from '../../src/core/errors.ts';
-import { loadSpam } from '../../src/node/spam.ts';
-import { loadWordNet } from '../../src/node/wordnet.ts';
+import { loadSpam } from '../../src/node/datasets/spam.ts';
+import { loadWordNet } from '../../src/node/datasets/wordnet.ts';
 
 test('the SpamAssassin split is reproducible, disjoint, stratified and free of duplicates', () => {
   const a = loadSpam();

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { setup } from '../helpers/backend.ts';
-import { loadDataset } from '../../src/node/datasets.ts';
+import { loadDataset } from '../../src/node/datasets/index.ts';
 import { buildModel } from '../../src/models/zoo.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { createOptimizer, crossEntropy, fitClassifier } from '../../src/train/fit.ts';

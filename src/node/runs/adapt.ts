@@ -18,11 +18,11 @@ import type { DatasetSplits, ImageDataset } from '../../data/types.ts';
 import { toRgb } from '../../data/mnistm.ts';
 import { accuracy } from '../../eval/accuracy.ts';
 import { Classifier } from '../../models/classifier.ts';
-import { measureFeatures, readBaseline, writeAdaptReport, type AdaptSummary, type EpochRecord } from '../adapt-report.ts';
-import { loadDataset } from '../datasets.ts';
-import { loadClassifier } from '../load-model.ts';
-import { saveModel } from '../model-io.ts';
-import { progress } from '../progress.ts';
+import { measureFeatures, readBaseline, writeAdaptReport, type AdaptSummary, type EpochRecord } from './adapt-report.ts';
+import { loadDataset } from '../datasets/index.ts';
+import { loadClassifier } from '../io/load-model.ts';
+import { saveModel } from '../io/model-files.ts';
+import { progress } from '../io/progress.ts';
 import { writeRunConfig } from './options.ts';
 import { TrainingRun } from './training-run.ts';
 

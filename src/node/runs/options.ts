@@ -11,9 +11,9 @@ import type { Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AdvxError } from '../../core/errors.ts';
-import { readRunConfig } from '../checkpoint.ts';
-import { markedCommand } from '../run-folder.ts';
-import { writeFileAtomic } from '../io.ts';
+import { readRunConfig } from '../io/checkpoint.ts';
+import { markedCommand } from './folder.ts';
+import { writeFileAtomic } from '../io/files.ts';
 
 export const CONFIG_FILE = 'config.json';
 

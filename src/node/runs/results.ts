@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../io.ts';
+import { writeFileAtomic } from '../io/files.ts';
 
 export const RESULTS_FILE = 'results.json';
 export const RESULTS_VERSION = 1;

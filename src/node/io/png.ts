@@ -1,6 +1,6 @@
 /** PNG output for Node (pngjs): single images and grids of images. */
 import { PNG } from 'pngjs';
-import { AdvxError } from '../core/errors.ts';
+import { AdvxError } from '../../core/errors.ts';
 
 const COLOR_TYPE = { 1: 0, 3: 2, 4: 6 } as const; // grayscale, RGB, RGBA
 

@@ -4,10 +4,10 @@
  * graph uses (with whether TF.js has their gradients), and one forward pass's time.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { isBinaryHead, type OutputKind } from '../models/classifier.ts';
+import { isBinaryHead, type OutputKind } from '../../models/classifier.ts';
 import { graphNodes, type InfoKey, type InfoSource, type LoadedModel } from './load-model.ts';
-import { readModelArtifacts } from './model-io.ts';
-import { median } from '../core/arrays.ts';
+import { readModelArtifacts } from './model-files.ts';
+import { median } from '../../core/arrays.ts';
 
 export type Availability = 'yes' | 'no' | 'unknown' | 'n/a';
 

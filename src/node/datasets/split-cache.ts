@@ -5,7 +5,7 @@
  * bytes. A file whose version, source or length does not match is ignored (and rebuilt).
  */
 import * as fs from 'node:fs';
-import { writeFileAtomic } from './io.ts';
+import { writeFileAtomic } from '../io/files.ts';
 
 export interface RawSplit {
   images: Uint8Array;

@@ -6,8 +6,8 @@
  * 9 000 test images) and seed SYNTH_DIGITS_SEED; the two splits draw from different seeds.
  *
  * The bytes depend on resvg's and the fonts' versions, so both are part of the cache key. The
- * cache file (src/node/split-cache.ts's format, written atomically) and the in-memory copy work as
- * MNIST-M's (src/node/mnistm.ts): a call with both limits and no cache file yet generates only the
+ * cache file (src/node/datasets/split-cache.ts's format, written atomically) and the in-memory copy work as
+ * MNIST-M's (src/node/datasets/mnistm.ts): a call with both limits and no cache file yet generates only the
  * images it returns (the first n images do not depend on n); any other call makes and caches all.
  * The full set takes about 25 s of CPU (one core). resvg-js 2.6 frees a rendered sheet only in a
  * finalizer, which Node runs once the event loop turns, so while this synchronous loader generates
@@ -17,11 +17,11 @@ import { Resvg } from '@resvg/resvg-js';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { AdvxError } from '../core/errors.ts';
-import { Rng } from '../core/rng.ts';
-import { generateSynthDigits, type Rasterize } from '../data/synth-digits.ts';
-import type { DatasetSplits, ImageDataset } from '../data/types.ts';
-import { defaultCacheDir, MNIST_CLASSES, type LoadDatasetOptions } from './npm-datasets.ts';
+import { AdvxError } from '../../core/errors.ts';
+import { Rng } from '../../core/rng.ts';
+import { generateSynthDigits, type Rasterize } from '../../data/synth-digits.ts';
+import type { DatasetSplits, ImageDataset } from '../../data/types.ts';
+import { defaultCacheDir, MNIST_CLASSES, type LoadDatasetOptions } from './npm.ts';
 import { generatedSplits, type RawSplit, type RawSplits } from './split-cache.ts';
 
 export const SYNTH_DIGITS_SEED = 0;

@@ -7,10 +7,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdvxError } from '../core/errors.ts';
-import { restoreOptimizerWeights } from '../train/optimizer-state.ts';
-import { writeFileAtomic } from './io.ts';
-import { fileSystemHandler } from './model-io.ts';
+import { AdvxError } from '../../core/errors.ts';
+import { restoreOptimizerWeights } from '../../train/optimizer-state.ts';
+import { writeFileAtomic } from './files.ts';
+import { fileSystemHandler } from './model-files.ts';
 
 export interface CheckpointState {
   /** Epochs completed. */
@@ -136,7 +136,7 @@ async function readModelWeights(dir: string, model: Checkpointable): Promise<{ s
   let saved: tf.Tensor[];
   let all: tf.NamedTensorMap;
   if (isLayersModel(model)) {
-    const { readModelArtifacts } = await import('./model-io.ts');
+    const { readModelArtifacts } = await import('./model-files.ts');
     const artifacts = await readModelArtifacts(join(dir, 'model'));
     all = tf.io.decodeWeights(artifacts.weightData!, artifacts.weightSpecs!);
     saved = artifacts.weightSpecs!.map((s) => all[s.name]);

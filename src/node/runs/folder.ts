@@ -19,8 +19,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { AdvxError } from '../core/errors.ts';
-import { atomicTempWriter, describeSystemError as describeError, writeFileAtomic } from './io.ts';
+import { AdvxError } from '../../core/errors.ts';
+import { atomicTempWriter, describeSystemError as describeError, writeFileAtomic } from '../io/files.ts';
 
 export const RUN_MARKER = '.advx-run';
 export const RUN_LOCK = '.advx-lock';

@@ -14,15 +14,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { AdvxError } from '../core/errors.ts';
-import type { ImageDataset } from '../data/types.ts';
-import { fitImage, type Pixels } from '../data/image-ops.ts';
-import { folderLayout, IMAGE_EXTENSIONS, isImageName, resolveLabels, type Item } from '../data/image-folder.ts';
-import { DATASET_NAMES } from './datasets.ts';
+import { AdvxError } from '../../core/errors.ts';
+import type { ImageDataset } from '../../data/types.ts';
+import { fitImage, type Pixels } from '../../data/image-ops.ts';
+import { folderLayout, IMAGE_EXTENSIONS, isImageName, resolveLabels, type Item } from '../../data/image-folder.ts';
+import { DATASET_NAMES } from './index.ts';
 import { readNpy, type NpyArray } from './npy.ts';
 
 // The layout rules, label matching and shape check are isomorphic (the lab reads folders too).
-export { IMAGE_EXTENSIONS, imageTarget, resolveLabels } from '../data/image-folder.ts';
+export { IMAGE_EXTENSIONS, imageTarget, resolveLabels } from '../../data/image-folder.ts';
 export const NPY_FILES = { x: 'x.npy', y: 'y.npy' } as const;
 /** Labels are stored as bytes (ImageDataset.labels). */
 const MAX_CLASSES = 256;

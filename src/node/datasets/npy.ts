@@ -5,7 +5,7 @@
  * padded with spaces to a multiple of 64 bytes, then the raw array in C order.
  */
 import * as fs from 'node:fs';
-import { AdvxError } from '../core/errors.ts';
+import { AdvxError } from '../../core/errors.ts';
 
 /** The dtypes advx reads, little-endian ('|' for one byte), with their size in bytes. */
 export const NPY_DTYPES = {

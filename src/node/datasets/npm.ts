@@ -32,10 +32,10 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { AdvxError } from '../core/errors.ts';
-import { Rng } from '../core/rng.ts';
-import { subset, type DatasetSplits, type ImageDataset } from '../data/types.ts';
-import { writeFileAtomic } from './io.ts';
+import { AdvxError } from '../../core/errors.ts';
+import { Rng } from '../../core/rng.ts';
+import { subset, type DatasetSplits, type ImageDataset } from '../../data/types.ts';
+import { writeFileAtomic } from '../io/files.ts';
 import { encodeSplitCache, readSplitCache, type RawSplit, type RawSplits } from './split-cache.ts';
 
 export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
@@ -82,7 +82,7 @@ export function clearDatasetCache(): void {
 export function defaultCacheDir(): string {
   const env = process.env.ADVX_CACHE_DIR;
   if (env) return path.resolve(env);
-  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
   return path.join(root, 'node_modules', '.cache', 'advx');
 }
 

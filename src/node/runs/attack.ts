@@ -5,15 +5,15 @@
  * before the ServiceError goes on.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkAccess, checkAttackRequest, type AttackDescriptor, type AttackGoal, type AttackOptions, type AttackResult, type BlackBoxModel } from '../attacks/index.ts';
-import { Classifier } from '../models/classifier.ts';
-import type { ImageDataset } from '../data/types.ts';
-import { gatherBatch } from '../data/batch.ts';
-import { AdvxError, ServiceError } from '../core/errors.ts';
-import { encodePng, imageGrid } from './png.ts';
-import { writeFileAtomic } from './io.ts';
-import { writeResults as writeRunResults } from './runs/results.ts';
-import { openRunFolder, type RunPaths } from './run-folder.ts';
+import { checkAccess, checkAttackRequest, type AttackDescriptor, type AttackGoal, type AttackOptions, type AttackResult, type BlackBoxModel } from '../../attacks/index.ts';
+import { Classifier } from '../../models/classifier.ts';
+import type { ImageDataset } from '../../data/types.ts';
+import { gatherBatch } from '../../data/batch.ts';
+import { AdvxError, ServiceError } from '../../core/errors.ts';
+import { encodePng, imageGrid } from '../io/png.ts';
+import { writeFileAtomic } from '../io/files.ts';
+import { writeResults as writeRunResults } from './results.ts';
+import { openRunFolder, type RunPaths } from './folder.ts';
 
 export interface AttackRunOptions extends AttackOptions {
   attack: string;
@@ -61,7 +61,7 @@ export interface AttackRunSummary {
 
 /**
  * `out`: where to write the images and results.json — a run folder (or a sub-folder of one) opened
- * by the caller, or a path, opened here as an `attack` run folder (see run-folder.ts).
+ * by the caller, or a path, opened here as an `attack` run folder (see runs/folder.ts).
  */
 export async function runAttack(classifier: Classifier | BlackBoxModel, data: ImageDataset, options: AttackRunOptions, out?: string | RunPaths): Promise<AttackRunSummary> {
   if (typeof out !== 'string') return attackInto(classifier, data, options, out);

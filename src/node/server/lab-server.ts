@@ -24,8 +24,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { isIP } from 'node:net';
 import * as path from 'node:path';
-import { RUN_MARKER } from './run-folder.ts';
-import { RESULTS_FILE } from './runs/results.ts';
+import { RUN_MARKER } from '../runs/folder.ts';
+import { RESULTS_FILE } from '../runs/results.ts';
 
 export interface LabServerOptions {
   /** The built lab (web/dist). */

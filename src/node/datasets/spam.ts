@@ -18,9 +18,9 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { AdvxError } from '../core/errors.ts';
-import { Rng } from '../core/rng.ts';
-import { decodeBytes, messageText } from '../text/email.ts';
+import { AdvxError } from '../../core/errors.ts';
+import { Rng } from '../../core/rng.ts';
+import { decodeBytes, messageText } from '../../text/email.ts';
 
 export const SPAM_CLASSES = ['ham', 'spam'];
 const GROUPS: Record<string, number> = { 'easy-ham-1': 0, 'easy-ham-2': 0, 'hard-ham-1': 0, 'spam-1': 1, 'spam-2': 1 };

@@ -6,11 +6,11 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdvxError } from '../core/errors.ts';
-import { TextClassifier } from '../text/models.ts';
-import { TextCodec, type CodecJson } from '../text/vocab.ts';
-import { writeFileAtomic } from './io.ts';
-import { fileSystemHandler } from './model-io.ts';
+import { AdvxError } from '../../core/errors.ts';
+import { TextClassifier } from '../../text/models.ts';
+import { TextCodec, type CodecJson } from '../../text/vocab.ts';
+import { writeFileAtomic } from './files.ts';
+import { fileSystemHandler } from './model-files.ts';
 
 export const TEXT_INFO_FILE = 'text.json';
 

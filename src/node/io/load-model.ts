@@ -8,17 +8,17 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type * as tfc from '@tensorflow/tfjs-converter';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { AdvxError } from '../core/errors.ts';
-import { checkInfoAgainstModel, INFO_FILE, parseInfo, parseInfoText, parseLabels, type SavedInfo } from '../models/advx-info.ts';
-import { isBinaryHead, type Classifier, type ClassifierInfo } from '../models/classifier.ts';
-import { onnxContents, onnxInfo, tfjsClassifier, type ModelSummary } from '../models/load.ts';
-import { nhwcShape, type OnnxGraphInfo, type OnnxModel, type OutputProbe } from '../models/onnx.ts';
-import { decodeModel } from '../models/onnx/proto.ts';
-import { readModelArtifacts } from './model-io.ts';
+import { AdvxError } from '../../core/errors.ts';
+import { checkInfoAgainstModel, INFO_FILE, parseInfo, parseInfoText, parseLabels, type SavedInfo } from '../../models/advx-info.ts';
+import { isBinaryHead, type Classifier, type ClassifierInfo } from '../../models/classifier.ts';
+import { onnxContents, onnxInfo, tfjsClassifier, type ModelSummary } from '../../models/load.ts';
+import { nhwcShape, type OnnxGraphInfo, type OnnxModel, type OutputProbe } from '../../models/onnx.ts';
+import { decodeModel } from '../../models/onnx/proto.ts';
+import { readModelArtifacts } from './model-files.ts';
 
 // advx.json and the classifier over a model's contents are isomorphic (the lab uses them too).
-export { INFO_FILE, infoSchema, parseInfo, type SavedInfo } from '../models/advx-info.ts';
-export { graphNodes, type InfoKey, type InfoSource, type ModelSummary, type TensorSummary } from '../models/load.ts';
+export { INFO_FILE, infoSchema, parseInfo, type SavedInfo } from '../../models/advx-info.ts';
+export { graphNodes, type InfoKey, type InfoSource, type ModelSummary, type TensorSummary } from '../../models/load.ts';
 
 export interface LoadedModel {
   classifier: Classifier;

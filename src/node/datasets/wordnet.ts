@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { AdvxError } from '../core/errors.ts';
+import { AdvxError } from '../../core/errors.ts';
 
 const POS = ['noun', 'verb', 'adj', 'adv'] as const;
 

@@ -6,14 +6,14 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdvxError } from '../core/errors.ts';
-import { dcganConfig, latentInterpolation, type DcganConfig, type GanArch, type Generator } from '../gan/dcgan.ts';
-import { sampleImages } from '../gan/train-images.ts';
-import { renderReport, type Block } from '../report/html.ts';
-import { lineChartSvg, type Series } from '../report/plot.ts';
-import { writeFileAtomic } from './io.ts';
-import { fileSystemHandler } from './model-io.ts';
-import { encodePng, imageGrid } from './png.ts';
+import { AdvxError } from '../../core/errors.ts';
+import { dcganConfig, latentInterpolation, type DcganConfig, type GanArch, type Generator } from '../../gan/dcgan.ts';
+import { sampleImages } from '../../gan/train-images.ts';
+import { renderReport, type Block } from '../../report/html.ts';
+import { lineChartSvg, type Series } from '../../report/plot.ts';
+import { writeFileAtomic } from '../io/files.ts';
+import { fileSystemHandler } from '../io/model-files.ts';
+import { encodePng, imageGrid } from '../io/png.ts';
 
 /** What `advx gan sample/evaluate` need to know about a saved generator: model/config.json. */
 export interface GeneratorInfo extends DcganConfig {

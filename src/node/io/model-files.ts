@@ -8,9 +8,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { AdvxError } from '../core/errors.ts';
-import { INFO_FILE } from '../models/advx-info.ts';
-import { writeFileAtomic } from './io.ts';
+import { AdvxError } from '../../core/errors.ts';
+import { INFO_FILE } from '../../models/advx-info.ts';
+import { writeFileAtomic } from './files.ts';
 
 const WEIGHTS_FILE = 'weights.bin';
 

@@ -7,16 +7,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { concatFloat32 } from '../core/arrays.ts';
-import { AdvxError } from '../core/errors.ts';
-import { domainSeparability } from '../da/a-distance.ts';
-import { toTensors, type ImageDataset } from '../data/types.ts';
-import { pca2, tsne2 } from '../eval/embedding.ts';
-import { renderReport, type Block } from '../report/html.ts';
-import { lineChartSvg, type Series } from '../report/plot.ts';
-import { scatterSvg, type ScatterGroup } from '../report/scatter.ts';
-import { writeFileAtomic } from './io.ts';
-import { readResults, RESULTS_FILE, writeResults } from './runs/results.ts';
+import { concatFloat32 } from '../../core/arrays.ts';
+import { AdvxError } from '../../core/errors.ts';
+import { domainSeparability } from '../../da/a-distance.ts';
+import { toTensors, type ImageDataset } from '../../data/types.ts';
+import { pca2, tsne2 } from '../../eval/embedding.ts';
+import { renderReport, type Block } from '../../report/html.ts';
+import { lineChartSvg, type Series } from '../../report/plot.ts';
+import { scatterSvg, type ScatterGroup } from '../../report/scatter.ts';
+import { writeFileAtomic } from '../io/files.ts';
+import { readResults, RESULTS_FILE, writeResults } from './results.ts';
 
 export interface AdaptSummary {
   method: string;

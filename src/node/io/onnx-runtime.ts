@@ -4,10 +4,10 @@
  * onnxruntime-web) over a file on disk, its classifier info decided as the importer decides it
  * (onnxFileInfo: net.advx.json beside the file, under the caller's override).
  */
-import { AdvxError } from '../core/errors.ts';
-import type { ClassifierInfo } from '../models/classifier.ts';
-import { firstLine, OnnxSessionModel, type Ort } from '../models/onnx-runtime.ts';
-import { decodeModel } from '../models/onnx/proto.ts';
+import { AdvxError } from '../../core/errors.ts';
+import type { ClassifierInfo } from '../../models/classifier.ts';
+import { firstLine, OnnxSessionModel, type Ort } from '../../models/onnx-runtime.ts';
+import { decodeModel } from '../../models/onnx/proto.ts';
 import { onnxFileInfo, readOnnxFile } from './load-model.ts';
 
 const NOT_INSTALLED = 'onnxruntime-node is not installed: npm install onnxruntime-node';

@@ -4,13 +4,13 @@
  * so the file opens from disk, copied anywhere). Written atomically, next to the run's JSON.
  */
 import { join } from 'node:path';
-import type { EpochInfo } from '../train/fit.ts';
-import { SUITES, type RobustnessReport } from '../eval/robustness.ts';
-import type { TransferMatrix } from '../eval/transfer.ts';
-import { renderReport, type Block } from '../report/html.ts';
-import { lineChartSvg, type Series } from '../report/plot.ts';
-import type { AttackRunSummary } from './attack-run.ts';
-import { writeFileAtomic } from './io.ts';
+import type { EpochInfo } from '../../train/fit.ts';
+import { SUITES, type RobustnessReport } from '../../eval/robustness.ts';
+import type { TransferMatrix } from '../../eval/transfer.ts';
+import { renderReport, type Block } from '../../report/html.ts';
+import { lineChartSvg, type Series } from '../../report/plot.ts';
+import type { AttackRunSummary } from './attack.ts';
+import { writeFileAtomic } from '../io/files.ts';
 
 export const REPORT_FILE = 'report.html';
 /** The per-example table lists at most this many rows (results.json has them all). */
