@@ -11,7 +11,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { advx } from '../helpers/cli.ts';
 import { tried } from '../helpers/tried.ts';
 
@@ -40,6 +40,16 @@ const truncate = (file: string) => {
   writeFileSync(file, b.subarray(0, Math.floor(b.length / 2)));
 };
 const appendLine = (line: string) => (file: string) => writeFileSync(file, readFileSync(file, 'utf8') + line + '\n');
+/**
+ * A checkpoint holds the metrics rows it was taken with, and a resume rewrites metrics.jsonl from
+ * them; one from before checkpoints held them (no `history`) makes the resume read metrics.jsonl.
+ */
+const inOldRun = (damage: (file: string) => void) => (file: string) => {
+  const stateFile = join(dirname(file), 'checkpoint', 'state.json');
+  const { history: _h, ...state } = JSON.parse(readFileSync(stateFile, 'utf8'));
+  writeFileSync(stateFile, JSON.stringify(state));
+  damage(file);
+};
 
 const CASES: Array<{ command: Command; file: string; damage: (file: string) => void; message: RegExp }> = [
   { command: 'train', file: 'config.json', damage: text('{"model": "mlp", '), message: /config\.json is not valid JSON: repair it or delete the run folder$/ },
@@ -55,8 +65,8 @@ const CASES: Array<{ command: Command; file: string; damage: (file: string) => v
   { command: 'adapt', file: 'checkpoint/weights.bin', damage: truncate, message: /checkpoint\/weights\.bin holds \d+ bytes, expected \d+: delete the run folder or resume from a whole checkpoint$/ },
   { command: 'adapt', file: 'checkpoint/weights.json', damage: text('[{"name": "w0", '), message: /checkpoint\/weights\.json is not valid JSON/ },
   { command: 'adapt', file: 'checkpoint/optimizer.bin', damage: truncate, message: /checkpoint\/optimizer\.bin holds \d+ bytes, expected \d+/ },
-  { command: 'gan', file: 'metrics.jsonl', damage: appendLine('{"step": 4, "d_lo'), message: /metrics\.jsonl: line 4 is not valid JSON/ },
-  { command: 'gan', file: 'metrics.jsonl', damage: appendLine('[]'), message: /metrics\.jsonl: line 4 is not a metrics row/ },
+  { command: 'gan', file: 'metrics.jsonl', damage: inOldRun(appendLine('{"step": 4, "d_lo')), message: /metrics\.jsonl: line 4 is not valid JSON/ },
+  { command: 'gan', file: 'metrics.jsonl', damage: inOldRun(appendLine('[]')), message: /metrics\.jsonl: line 4 is not a metrics row/ },
   { command: 'gan', file: 'config.json', damage: text('{"arch": "dcgan", '), message: /config\.json is not valid JSON/ },
   { command: 'gan', file: 'checkpoint/state.json', damage: text(''), message: /checkpoint\/state\.json is not valid JSON/ },
   { command: 'gan', file: 'checkpoint/optimizer.bin', damage: truncate, message: /checkpoint\/optimizer\.bin holds \d+ bytes, expected \d+/ },
@@ -76,4 +86,16 @@ CASES.forEach(({ command, file, damage, message }, i) => {
     assert.doesNotMatch(r.stderr, /\bat .*:\d+:\d+|Error:/, 'no stack trace');
     tried('damaged file');
   });
+});
+
+test('a damaged metrics.jsonl beside a checkpoint that holds its rows is rewritten from them on --resume', () => {
+  for (const command of ['train', 'gan'] as const) {
+    const dir = join(tmp, `${command}-metrics-repaired`);
+    cpSync(base(command), dir, { recursive: true });
+    appendLine('{"step": 4, "d_lo')(join(dir, 'metrics.jsonl'));
+    const r = advx([...COMMANDS[command], '--out', dir, '--resume']);
+    assert.equal(r.status, 0, r.stderr.slice(0, 2000));
+    assert.equal(readFileSync(join(dir, 'metrics.jsonl'), 'utf8'), readFileSync(join(base(command), 'metrics.jsonl'), 'utf8'));
+    tried('damaged file');
+  }
 });
