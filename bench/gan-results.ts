@@ -23,6 +23,7 @@
  * (found in /proc; --no-wait: fail instead), then reuses or resumes the run.
  */
 import { spawnSync } from 'node:child_process';
+import type { GeneratorEvaluation } from '../src/gan/metrics.ts';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
@@ -170,15 +171,8 @@ async function train(name: string): Promise<void> {
   log(`${name}: trained to ${modelSteps(out)} steps in ${((performance.now() - t) / 60000).toFixed(1)} min`);
 }
 
-interface Evaluation {
-  fid: number;
-  kid: number;
-  kid_std: number;
-  classes_covered: number;
-  kl_to_uniform: number;
-  precision: number;
-  recall: number;
-  class_accuracy?: number;
+/** `advx gan evaluate --json`: the generator's evaluation and what it was measured on. */
+interface Evaluation extends Omit<GeneratorEvaluation, 'histogram'> {
   n: number;
   real: number;
   data: string;

@@ -11,41 +11,18 @@ import { ADAPTATION_METHODS } from '../da/dann.ts';
 import { readBaseline } from '../node/runs/adapt-report.ts';
 import { parseDatasetName } from '../node/datasets/index.ts';
 import { legacyConfig, openRunFolder } from '../node/runs/folder.ts';
-import { runAdapt } from '../node/runs/adapt.ts';
+import { runAdapt, type AdaptRunOptions } from '../node/runs/adapt.ts';
 import { hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/options.ts';
 import { parseBackend } from '../backend/index.ts';
 import { MAX_BATCH, MAX_EPOCHS, numberList, precheckModel, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 const METHODS = [...ADAPTATION_METHODS, 'finetune'] as const;
 
-interface AdaptFlags extends BackendFlags {
-  method: (typeof METHODS)[number];
-  source: string;
-  target: string;
-  epochs: number;
-  batch: number;
+/** The flags: an adapt run's options as commander gives them (λ candidates as typed, the learning rate's default resolved later). */
+interface AdaptFlags extends BackendFlags, Omit<AdaptRunOptions, 'lr' | 'selectLambda' | 'command'> {
   lr?: number;
-  optimizer: 'sgd' | 'adam';
-  batchNorm: 'none' | 'shared' | 'per-domain';
-  lambda: number;
-  seed: number;
-  limit?: number;
-  targetLimit?: number;
-  testLimit?: number;
-  targetLabels: number;
-  headEpochs: number;
-  finetuneEpochs: number;
-  finetuneBatch: number;
-  head: 'new' | 'keep' | 'auto';
-  init?: string;
   selectLambda?: string;
-  baseline?: string;
-  embed: number;
-  tsne: boolean;
-  out: string;
-  resume?: boolean;
   json?: boolean;
-  quiet?: boolean;
 }
 
 /** The options that make an adapt run; --epochs may grow when it is resumed. */

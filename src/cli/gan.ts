@@ -6,20 +6,14 @@
  *   evaluate  FID, KID, precision/recall and class coverage on a classifier's features
  */
 import { Command, Option } from 'commander';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { GAN_ARCHS, parseGanArch } from '../gan/dcgan.ts';
 import { GAN_LOSSES, LOSS_DEFAULTS, parseGanLoss, type GanLoss } from '../gan/losses.ts';
-import { evaluateGenerator } from '../gan/metrics.ts';
 import { AUGMENTATIONS, type Augmentation } from '../gan/train-images.ts';
-import { loadDataset, parseDatasetName } from '../node/datasets/index.ts';
-import { loadGenerator, writeInterpolation, writeSampleGrid } from '../node/runs/gan-files.ts';
-import { loadClassifier } from '../node/io/load-model.ts';
+import { parseDatasetName } from '../node/datasets/index.ts';
 import { checkOutFile, legacyConfig, openRunFolder } from '../node/runs/folder.ts';
-import { runGanTrain } from '../node/runs/gan-train.ts';
+import { runGanEvaluate, runGanSample } from '../node/runs/gan.ts';
+import { runGanTrain, type GanTrainRunOptions } from '../node/runs/gan-train.ts';
 import { hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/options.ts';
 import { parseBackend } from '../backend/index.ts';
 import { nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
@@ -57,32 +51,12 @@ function fraction(flag: string) {
   };
 }
 
-interface TrainFlags extends BackendFlags {
+/** The flags: a GAN run's options as commander gives them (names and lists as typed). */
+interface TrainFlags extends BackendFlags, Omit<GanTrainRunOptions, 'arch' | 'loss' | 'augment' | 'command'> {
   arch: string;
   loss: string;
-  data: string;
-  out: string;
-  steps: number;
-  batch: number;
-  width: number;
-  latent: number;
-  limit?: number;
-  seed: number;
-  ema: number;
-  r1: number;
-  gp?: number;
-  dSteps?: number;
-  lr: number;
-  dLr?: number;
-  beta1: number;
-  beta2: number;
   augment: string;
-  sampleEvery: number;
-  checkpointEvery: number;
-  logEvery: number;
-  resume?: boolean;
   json?: boolean;
-  quiet?: boolean;
 }
 
 /**
@@ -171,31 +145,9 @@ async function sample(flags: SampleFlags): Promise<void> {
   parseBackend(flags.backend);
   checkOutFile(flags.out); // a PNG file, not a run folder
   await startBackend(flags);
-  const { generator, info } = await loadGenerator(flags.model);
-  try {
-    const k = generator.config.numClasses;
-    if (flags.class !== undefined) {
-      if (!k) throw new AdvxError(`--class: the generator in ${flags.model} is unconditional (arch ${info.arch})`);
-      if (flags.class >= k) throw new AdvxError(`--class must be in [0, ${k - 1}], got ${flags.class}`);
-    }
-    let count: number;
-    if (flags.interpolate) {
-      const cols = flags.cols ?? 10;
-      if (cols < 2) throw new AdvxError('--cols must be at least 2 for --interpolate');
-      const rows = flags.n;
-      count = rows * cols;
-      await writeInterpolation(flags.out, generator, { rows, cols, seed: flags.seed, labels: k ? Array.from({ length: rows }, (_, r) => flags.class ?? r % k) : undefined });
-    } else {
-      const cols = flags.cols ?? Math.ceil(Math.sqrt(flags.n));
-      count = flags.n;
-      const labels = k ? Array.from({ length: flags.n }, (_, i) => flags.class ?? i % k) : undefined;
-      await writeSampleGrid(flags.out, generator, { n: flags.n, cols, seed: flags.seed, labels });
-    }
-    process.stderr.write(`wrote ${count} images to ${flags.out}\n`);
-    if (flags.json) printJson({ out: flags.out, images: count, arch: info.arch });
-  } finally {
-    generator.model.dispose();
-  }
+  const { images, arch } = await runGanSample(flags);
+  process.stderr.write(`wrote ${images} images to ${flags.out}\n`);
+  if (flags.json) printJson({ out: flags.out, images, arch });
 }
 
 interface EvaluateFlags extends BackendFlags {
@@ -219,39 +171,11 @@ function evaluateCommand(): Command {
     .action((flags: EvaluateFlags) => evaluate(flags));
 }
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** The default classifier of a dataset, found from the working folder or the advx folder. */
-function defaultClassifier(data: string): string {
-  const rel = parseDatasetName(data).startsWith('fashion') ? 'models/fashion-cnn' : 'models/mnist-cnn';
-  return existsSync(rel) ? rel : resolve(ROOT, rel);
-}
-
 async function evaluate(flags: EvaluateFlags): Promise<void> {
   await startBackend(flags);
-  const { generator, info } = await loadGenerator(flags.model);
-  const data = flags.data ?? info.dataset;
-  const classifierPath = flags.classifier ?? defaultClassifier(data);
-  const loaded = await loadClassifier(classifierPath);
-  let realX: tf.Tensor4D | undefined;
-  try {
-    if (!loaded.layers) throw new AdvxError(`--classifier ${classifierPath}: a LayersModel is needed for its features (got a GraphModel)`);
-    const real = loadDataset(data, { limit: { train: 0, test: flags.n } }).test;
-    const g = generator.config;
-    const want = [g.imageSize, g.imageSize, g.channels].join('×');
-    if (real.shape.join('×') !== want) throw new AdvxError(`${data} images are ${real.shape.join('×')}, the generator makes ${want}`);
-    if (real.count < flags.n) process.stderr.write(`${data} has ${real.count} test images: comparing ${flags.n} samples with ${real.count} real ones\n`);
-    realX = tf.tensor4d(real.images, [real.count, ...real.shape]);
-    const { class_accuracy, ...m } = await evaluateGenerator(generator, { classifier: loaded.classifier, features: loaded.layers }, realX, { n: flags.n, seed: flags.seed });
-    const result = { ...m, n: flags.n, real: real.count, data, classifier: classifierPath, arch: info.arch, ...(class_accuracy === undefined ? {} : { class_accuracy }) };
-    if (!flags.json) {
-      process.stdout.write(`FID ${m.fid.toFixed(3)}  KID ${m.kid.toFixed(4)} ± ${m.kid_std.toFixed(4)}  precision ${m.precision.toFixed(3)}  recall ${m.recall.toFixed(3)}  classes covered ${m.classes_covered}/${loaded.classifier.info.numClasses}\n`);
-    } else printJson(result);
-  } finally {
-    realX?.dispose();
-    generator.model.dispose();
-    loaded.layers?.dispose();
-  }
+  const result = await runGanEvaluate(flags);
+  if (flags.json) printJson(result);
+  else process.stdout.write(`FID ${result.fid.toFixed(3)}  KID ${result.kid.toFixed(4)} ± ${result.kid_std.toFixed(4)}  precision ${result.precision.toFixed(3)}  recall ${result.recall.toFixed(3)}  classes covered ${result.classes_covered}/${result.histogram.length}\n`);
 }
 
 export function ganCommand(): Command {

@@ -13,31 +13,11 @@ import { ADV_CHOICES, runTrain, type TrainRunOptions } from '../node/runs/train.
 import { parseBackend } from '../backend/index.ts';
 import { MAX_BATCH, MAX_EPOCHS, MAX_STEPS, pathList, precheckModel, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
-interface TrainFlags extends BackendFlags {
-  model: string;
-  data: string;
-  epochs: number;
-  out: string;
-  batch: number;
-  lr: number;
-  lrDecay: number;
-  shift: number;
-  seed: number;
-  limit?: number;
-  resume?: boolean;
-  json?: boolean;
-  quiet?: boolean;
+/** The flags: a training run's options as commander gives them (lists as typed), and how to print. */
+interface TrainFlags extends BackendFlags, Omit<TrainRunOptions, 'adv' | 'staticModels'> {
   adv?: string;
-  advEps?: number;
-  advSteps?: number;
-  advAlpha?: number;
   staticModels?: string;
-  temperature?: number;
-  distillFrom?: string;
-  init?: string;
-  dropout: boolean;
-  advRamp?: number;
-  tradesBeta?: number;
+  json?: boolean;
 }
 
 

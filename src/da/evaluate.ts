@@ -60,8 +60,8 @@ export async function evaluateEachDomain(
   return { source, target: await underOwnStatistics(domains.target) };
 }
 
-/** The first n images of `d` as a dataset of their feature vectors (shape [1, 1, dim]), 256 at a time. */
-export async function featureDataset(extract: (x: tf.Tensor) => tf.Tensor, d: ImageDataset, n: number): Promise<ImageDataset> {
+/** Features of the first n images of `d`, row after row, 256 images at a time. */
+export async function featureMatrix(extract: (x: tf.Tensor) => tf.Tensor, d: ImageDataset, n: number): Promise<Float32Array> {
   const rows: Float32Array[] = [];
   for (let i = 0; i < n; i += 256) {
     const { x, y } = toTensors(d, Array.from({ length: Math.min(256, n - i) }, (_, k) => i + k));
@@ -69,6 +69,11 @@ export async function featureDataset(extract: (x: tf.Tensor) => tf.Tensor, d: Im
     rows.push((await f.data()) as Float32Array);
     tf.dispose([x, y, f]);
   }
-  const images = concatFloat32(rows);
+  return concatFloat32(rows);
+}
+
+/** The first n images of `d` as a dataset of their feature vectors (shape [1, 1, dim]). */
+export async function featureDataset(extract: (x: tf.Tensor) => tf.Tensor, d: ImageDataset, n: number): Promise<ImageDataset> {
+  const images = await featureMatrix(extract, d, n);
   return { ...d, name: `${d.name} features`, images, labels: d.labels.slice(0, n), shape: [1, 1, images.length / n], count: n };
 }

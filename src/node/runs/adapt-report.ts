@@ -4,13 +4,13 @@
  * accuracies, and the same pictures of a baseline run for a before/after view. Written next to
  * the run's model as embedding.json, *.svg, summary.json and report.html.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { concatFloat32 } from '../../core/arrays.ts';
 import { AdvxError } from '../../core/errors.ts';
 import { domainSeparability } from '../../da/a-distance.ts';
-import { toTensors, type ImageDataset } from '../../data/types.ts';
+import { featureMatrix } from '../../da/evaluate.ts';
+import type { ImageDataset } from '../../data/types.ts';
 import { pca2, tsne2 } from '../../eval/embedding.ts';
 import { renderReport, type Block } from '../../report/html.ts';
 import { lineChartSvg, type Series } from '../../report/plot.ts';
@@ -45,17 +45,6 @@ export interface EpochRecord {
   [key: string]: number | string | null;
 }
 
-/** Features of the first n images of `ds`, row after row. */
-export async function featureMatrix(features: (x: tf.Tensor) => tf.Tensor, ds: ImageDataset, n: number): Promise<Float32Array> {
-  const rows: Float32Array[] = [];
-  for (let i = 0; i < n; i += 256) {
-    const { x, y } = toTensors(ds, Array.from({ length: Math.min(256, n - i) }, (_, k) => i + k));
-    const f = tf.tidy(() => tf.reshape(features(x), [x.shape[0], -1]));
-    rows.push((await f.data()) as Float32Array);
-    tf.dispose([x, y, f]);
-  }
-  return concatFloat32(rows);
-}
 
 /** A-distance and 2-D embeddings of the first `count` test images of each domain. */
 export async function measureFeatures(
