@@ -5,7 +5,8 @@ import { accuracy, labelAccuracy } from '../eval/accuracy.ts';
 import { Classifier } from '../models/classifier.ts';
 import { isRemoteModel } from '../models/remote.ts';
 import { OnnxRuntimeModel } from '../node/io/onnx-runtime.ts';
-import { DATA_HELP, checkRemoteFlags, loadRemoteAndData, withRemote, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, withRuntime, type ModelFlags, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { checkRemoteFlags, loadRemoteAndData, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, type ModelFlags } from '../node/runs/inputs.ts';
+import { DATA_HELP, withRemote, withRuntime, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface EvaluateFlags extends BackendFlags, RemoteFlags, ModelFlags {
   model: string;

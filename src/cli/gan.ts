@@ -12,7 +12,7 @@ import { GAN_LOSSES, LOSS_DEFAULTS, parseGanLoss, type GanLoss } from '../gan/lo
 import { AUGMENTATIONS, type Augmentation } from '../gan/train-images.ts';
 import { parseDatasetName } from '../node/datasets/index.ts';
 import { checkOutFile, legacyConfig, openRunFolder } from '../node/runs/folder.ts';
-import { runGanEvaluate, runGanSample } from '../node/runs/gan.ts';
+import { runGanEvaluate, runGanSample, type GanEvaluateOptions, type GanSampleOptions } from '../node/runs/gan.ts';
 import { runGanTrain, type GanTrainRunOptions } from '../node/runs/gan-train.ts';
 import { hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/options.ts';
 import { parseBackend } from '../backend/index.ts';
@@ -116,14 +116,7 @@ async function train(flags: TrainFlags, cmd: Command): Promise<void> {
   if (flags.json) printJson(summary);
 }
 
-interface SampleFlags extends BackendFlags {
-  model: string;
-  n: number;
-  class?: number;
-  seed: number;
-  out: string;
-  cols?: number;
-  interpolate?: boolean;
+interface SampleFlags extends BackendFlags, GanSampleOptions {
   json?: boolean;
 }
 
@@ -150,12 +143,7 @@ async function sample(flags: SampleFlags): Promise<void> {
   if (flags.json) printJson({ out: flags.out, images, arch });
 }
 
-interface EvaluateFlags extends BackendFlags {
-  model: string;
-  data?: string;
-  n: number;
-  classifier?: string;
-  seed: number;
+interface EvaluateFlags extends BackendFlags, GanEvaluateOptions {
   json?: boolean;
 }
 

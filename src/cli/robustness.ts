@@ -1,21 +1,15 @@
 /** `advx robustness`: robust accuracy per ε and attack, worst case over attacks, a curve, sanity checks. */
 import { Command } from 'commander';
-import * as tf from '@tensorflow/tfjs-core';
-import { AdvxError, ServiceError } from '../core/errors.ts';
-import { toTensors } from '../data/types.ts';
-import { evaluateRobustness, parseSuite, planAttacks, SUITES, type RobustnessReport } from '../eval/robustness.ts';
+import { AdvxError } from '../core/errors.ts';
+import { parseSuite, planAttacks, SUITES } from '../eval/robustness.ts';
 import { ATTACKS, checkAccess } from '../attacks/index.ts';
-import { isRemoteModel, RemoteModel } from '../models/remote.ts';
-import { lineChartSvg } from '../report/plot.ts';
-import { writeFileAtomic } from '../node/io/files.ts';
-import { writeResults as writeRunResults } from '../node/runs/results.ts';
-import { openRunFolder, type RunFolder } from '../node/runs/folder.ts';
+import { isRemoteModel } from '../models/remote.ts';
+import { openRunFolder } from '../node/runs/folder.ts';
 import { parseBackend } from '../backend/index.ts';
-import { writeRobustnessReport } from '../node/runs/reports.ts';
-import { svgToPng } from '../node/io/svg-png.ts';
-import { progress, type Progress } from '../node/io/progress.ts';
 import { isDataPath } from '../node/datasets/image-folder.ts';
-import { DATA_HELP, precheckModel, numberList, loadModelAndData, loadRemoteAndData, checkRemoteFlags, withRemote, type RemoteFlags, parseNorm, nonNegativeInt, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { runRobustness } from '../node/runs/robustness.ts';
+import { precheckModel, checkRemoteFlags, type RemoteFlags } from '../node/runs/inputs.ts';
+import { DATA_HELP, numberList, withRemote, parseNorm, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface RobustnessFlags extends BackendFlags, RemoteFlags {
   model: string;
@@ -92,60 +86,8 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
   parseBackend(flags.backend);
   const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'robustness' }) : undefined;
   await startBackend(flags);
-  const { classifier, data, labelsNote } = remote ? await loadRemoteAndData(flags.model, flags, flags.data, 'test', flags.limit) : await loadModelAndData(flags.model, flags.data, 'test', flags.limit);
-  // What the endpoint answered, all told: clean predictions, the attacks' queries and the re-checks.
-  const endpoint = () => (classifier instanceof RemoteModel ? { endpoint: { url: flags.model, protocol: flags.protocol, access: classifier.access, queries: classifier.queries, requests: classifier.requests } } : {});
-  const { x, y } = toTensors(data);
-  let bar: Progress | undefined;
-  const report = await evaluateRobustness(classifier, x, y, {
-    attacks: suite ? undefined : attacks,
-    suite,
-    eps,
-    norm,
-    steps: flags.steps,
-    stepSize: flags.stepSize,
-    restarts: flags.restarts,
-    queries: flags.queries,
-    seed: flags.seed,
-    batchSize: flags.batch,
-    cascade: !flags.fullTable,
-    // Progress goes to stderr, also with --json: stdout keeps only the JSON line.
-    onProgress: (p) => {
-      if (p.done === 0) {
-        bar?.stop();
-        bar = progress(`${p.attack} ε=${p.eps} (${p.total} inputs)`, p.total);
-      }
-      bar?.update(p.done, {});
-    },
-  }).catch((e) => {
-    bar?.stop();
-    // A server that stopped answering: the ε values finished are kept, marked partial, then the one line.
-    if (e instanceof ServiceError && e.partial && run) writeResults(run, flags, { ...(e.partial as RobustnessReport), ...endpoint(), ...labelsNote });
-    throw e;
-  });
-  bar?.stop();
-  tf.dispose([x, y]);
-  for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`);
-  if (run) {
-    const series = [
-      ...attacks.map((a) => ({ name: a, x: eps, y: eps.map((e) => report.per_attack[a][String(e)]) })),
-      ...(attacks.length > 1 ? [{ name: 'worst case', x: eps, y: eps.map((e) => report.robust_accuracy[String(e)]), dashed: true }] : []),
-    ];
-    const svg = lineChartSvg(series, { title: `Robust accuracy, ${report.count} ${flags.data} test images`, xLabel: `ε (${flags.norm === 'linf' ? 'L∞' : 'L2'})`, yLabel: 'accuracy', yDomain: [0, 1] });
-    writeResults(run, flags, { ...report, ...endpoint(), ...labelsNote });
-    writeFileAtomic(run.path('curve.svg'), svg);
-    writeFileAtomic(run.path('curve.png'), svgToPng(svg));
-    // The cascade at each ε: robust accuracy from clean (0) through each attack in order.
-    const cascadeSvg =
-      report.mode === 'cascade' && attacks.length > 1
-        ? lineChartSvg(
-            eps.filter((e) => e > 0).map((e) => ({ name: `ε ${e}`, x: attacks.map((_, i) => i).concat(attacks.length), y: [report.clean_accuracy, ...attacks.map((a) => report.per_attack[a][String(e)])] })),
-            { title: 'Robust accuracy after each attack', xLabel: `attacks run (0 = clean; ${attacks.map((a, i) => `${i + 1} = ${a}`).join(', ')})`, yLabel: 'accuracy', yDomain: [0, 1] },
-          )
-        : undefined;
-    writeRobustnessReport(run.dir, report, { model: flags.model, data: flags.data, attacks, curveSvg: svg, cascadeSvg });
-  }
-  if (flags.json) printJson({ ...report, ...endpoint(), ...labelsNote });
+  const report = await runRobustness({ ...flags, attacks, suite, eps, norm }, run);
+  if (flags.json) printJson(report);
   else {
     const kind = report.mode === 'cascade' ? 'each attack on the inputs the earlier ones failed on; robust accuracy after it' : 'each attack on every input';
     process.stdout.write(`clean accuracy ${(report.clean_accuracy * 100).toFixed(2)}% on ${report.count} images (${kind})\n`);
@@ -155,13 +97,8 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
     }
     const queried = report.attacks.filter((a) => a.queries);
     if (queried.length) process.stdout.write(`queries per attack (all ε): ${queried.map((a) => `${a.name} ${Object.values(a.queries!).reduce((s, q) => s + q, 0)}`).join(', ')}\n`);
-    if (classifier instanceof RemoteModel) process.stdout.write(`${flags.model} answered ${classifier.queries} images in ${classifier.requests} requests (attacks, clean predictions and re-checks)\n`);
+    if (report.endpoint) process.stdout.write(`${flags.model} answered ${report.endpoint.queries} images in ${report.endpoint.requests} requests (attacks, clean predictions and re-checks)\n`);
     const minimal = report.attacks.filter((a) => a.budget === 'minimal-norm').map((a) => a.name);
     if (minimal.length) process.stdout.write(`minimal-norm attacks (counted at ε only where their perturbation, projected onto the ε-ball, still fools): ${minimal.join(', ')}\n`);
   }
-}
-
-/** results.json: the report (the line --json prints) with the model and data, `partial` when a served model stopped answering. */
-function writeResults(run: RunFolder, flags: RobustnessFlags, report: RobustnessReport & Record<string, unknown>): void {
-  writeRunResults(run.dir, 'robustness', { model: flags.model, data: flags.data, ...report });
 }

@@ -6,12 +6,12 @@ import { toTensors } from '../data/types.ts';
 import { getAttack } from '../attacks/index.ts';
 import { isRemoteModel, RemoteModel } from '../models/remote.ts';
 import { transferMatrix } from '../eval/transfer.ts';
-import { writeFileAtomic } from '../node/io/files.ts';
 import { writeResults as writeRunResults } from '../node/runs/results.ts';
 import { openRunFolder } from '../node/runs/folder.ts';
 import { parseBackend } from '../backend/index.ts';
 import { writeTransferReport } from '../node/runs/reports.ts';
-import { DATA_HELP, MAX_STEPS, pathList, precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, withRemote, type RemoteFlags, nonNegativeInt, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, type RemoteFlags } from '../node/runs/inputs.ts';
+import { DATA_HELP, MAX_STEPS, pathList, withRemote, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 interface TransferFlags extends BackendFlags, RemoteFlags {
   models: string;

@@ -48,6 +48,9 @@ before(async () => {
   // A real run folder, written by the CLI: two epochs of a small MLP.
   const train = advxEnv(['train', '--model', 'mlp', '--data', 'mnist', '--epochs', '2', '--limit', '500', '--seed', '1', '--quiet', '--json', '--out', join(runs, 'mlp')]);
   assert.equal(train.status, 0, train.stderr);
+  // A run with no metrics, only results.json: a robustness evaluation of that model.
+  const robustness = advxEnv(['robustness', '--model', join(runs, 'mlp', 'model'), '--attacks', 'fgsm,pgd', '--eps', '0.05,0.1', '--steps', '5', '--limit', '16', '--out', join(runs, 'robust')]);
+  assert.equal(robustness.status, 0, robustness.stderr);
   // A run whose metrics.jsonl was cut mid-line (a killed writer): reported, not fatal.
   mkdirSync(join(runs, 'broken'), { recursive: true });
   writeFileSync(join(runs, 'broken', 'config.json'), JSON.stringify({ model: 'cnn', data: 'mnist' }));
@@ -170,6 +173,18 @@ test('runs dashboard: shows the CLI run and its curves, and reports a truncated 
   await page.locator('input[type="checkbox"][data-run="mlp"]').check();
   await page.waitForFunction(() => document.querySelectorAll('#charts figure[data-chart="loss"] polyline').length === 2);
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-compare.png'), fullPage: true });
+  await page.locator('input[type="checkbox"][data-run="mlp"]').uncheck();
+
+  // Every kind of run is listed with its command; a robustness run shows its results and curve.
+  assert.equal(await page.locator('tr[data-run="mlp"] td.command').innerText(), 'train');
+  assert.equal(await page.locator('tr[data-run="robust"] td.command').innerText(), 'robustness');
+  await page.locator('a.run-link[data-run="robust"]').click();
+  await page.locator('#run-detail[data-run="robust"]').waitFor();
+  const curve = page.locator('#charts figure[data-chart="robust accuracy"] svg');
+  await curve.waitFor();
+  assert.equal(await curve.locator('polyline').count(), 3, 'fgsm, pgd and the worst case');
+  assert.match(await page.locator('#run-results').innerText(), /clean_accuracy/);
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-robustness.png'), fullPage: true });
   await page.close();
 });
 
