@@ -36,17 +36,17 @@ function optionOf(cmd: Command, key: string): Option | undefined {
   return cmd.options.find((o) => o.attributeName() === key);
 }
 
-/** The flag as the user types it: `--lr-decay`, `--no-dropout` for a negated boolean. */
-export function flagName(cmd: Command, key: string): string {
-  const o = optionOf(cmd, key);
+/** The flag as the user types it: `--lr-decay`, or `--no-dropout` for a negated boolean. */
+function flagName(o: Option | undefined, key: string): string {
   return o?.long ?? `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
 }
 
+/** A value of an option as a flag: `--lr 0.01`, `--no-dropout`, `without --no-dropout`. */
 function shown(cmd: Command, key: string, value: unknown): string {
   const o = optionOf(cmd, key);
-  if (o?.negate) return value === false ? (o.long ?? key) : `without ${o.long ?? key}`;
-  if (typeof value === 'boolean') return value ? (o?.long ?? key) : `without ${o?.long ?? key}`;
-  return `${o?.long ?? '--' + key} ${value === undefined ? '(not set)' : String(value)}`;
+  const flag = flagName(o, key);
+  if (o?.negate || typeof value === 'boolean') return (o?.negate ? value === false : value) ? flag : `without ${flag}`;
+  return `${flag} ${value === undefined ? '(not set)' : String(value)}`;
 }
 
 /**
