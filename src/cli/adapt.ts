@@ -14,7 +14,8 @@ import { legacyConfig, openRunFolder } from '../node/runs/folder.ts';
 import { runAdapt, type AdaptRunOptions } from '../node/runs/adapt.ts';
 import { hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/options.ts';
 import { parseBackend } from '../backend/index.ts';
-import { MAX_BATCH, MAX_EPOCHS, numberList, precheckModel, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { precheckModel } from '../node/runs/inputs.ts';
+import { MAX_BATCH, MAX_EPOCHS, numberList, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 const METHODS = [...ADAPTATION_METHODS, 'finetune'] as const;
 

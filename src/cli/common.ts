@@ -5,9 +5,6 @@ import { BACKENDS, parseBackend, useBackend, type BackendName } from '../backend
 import { REMOTE_PROTOCOLS } from '../models/remote.ts';
 import { RUNTIMES, type Runtime } from '../node/runs/inputs.ts';
 
-/** Where train and adapt import it from (the loading of models and data has its own module now). */
-export { precheckModel } from '../node/runs/inputs.ts';
-
 export interface BackendFlags {
   backend: string;
   threads?: number;

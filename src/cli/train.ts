@@ -11,7 +11,8 @@ import { legacyConfig, openRunFolder } from '../node/runs/folder.ts';
 import { hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/options.ts';
 import { ADV_CHOICES, runTrain, type TrainRunOptions } from '../node/runs/train.ts';
 import { parseBackend } from '../backend/index.ts';
-import { MAX_BATCH, MAX_EPOCHS, MAX_STEPS, pathList, precheckModel, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { precheckModel } from '../node/runs/inputs.ts';
+import { MAX_BATCH, MAX_EPOCHS, MAX_STEPS, pathList, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 
 /** The flags: a training run's options as commander gives them (lists as typed), and how to print. */
 interface TrainFlags extends BackendFlags, Omit<TrainRunOptions, 'adv' | 'staticModels'> {
@@ -125,6 +126,3 @@ async function precheckHelperModels(flags: TrainFlags): Promise<void> {
   // Fine-tuning from a model of other classes is legitimate; the weights' fit is checked on load.
   if (flags.init !== undefined) await precheckModel(flags.init, flags.data, { flag: '--init', classes: false });
 }
-
-/** Where `advx adapt` found it before models had their own module. */
-export { saveModel } from '../node/io/model-files.ts';
