@@ -50,6 +50,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['node/runs'],
   // The lab's HTTP server, which lists the runs.
   ['node/server'],
+  // The Node API (advx/node): re-exports what a script needs of io, datasets and runs.
+  ['node/index.ts'],
   // The command line, on top of everything.
   ['cli'],
 ];
@@ -57,7 +59,7 @@ export const LAYERS: readonly (readonly string[])[] = [
 /**
  * Layers that may use Node's own modules and Node-only packages; the rest must run in a browser,
  * file by file, since the lab (web/) imports files of src/ directly, not only src/index.ts (whose
- * whole bundle test/core/isomorphic.test.ts checks, packages' own imports included).
+ * whole browser bundle test/backend/browser-backend.test.ts checks, packages' own imports included).
  */
 export const NODE_ONLY_LAYERS: readonly string[] = ['node', 'cli'];
 
@@ -157,9 +159,10 @@ export function importsOf(fileName: string, source: string): Array<Omit<ImportEd
 
 /** The layer name of a file (relative to the root): its first folder, or the file itself at the top. */
 export function groupOf(file: string, layers: readonly (readonly string[])[] = LAYERS): string {
-  // The deepest folder that has a rank of its own (node/io), else the first one (attacks).
+  // The file itself if it has a rank of its own (node/index.ts), else the deepest folder that has
+  // one (node/io), else the first folder (attacks).
   const parts = file.split('/');
-  for (let n = parts.length - 1; n > 1; n--) {
+  for (let n = parts.length; n > 1; n--) {
     const folder = parts.slice(0, n).join('/');
     if (layers.some((rank) => rank.includes(folder))) return folder;
   }

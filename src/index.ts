@@ -5,7 +5,7 @@
 export { AdvxError } from './core/errors.ts';
 export { Rng } from './core/rng.ts';
 export { batchNorm, clipToBounds, exactSign, normalizeGradient, projectBall, projectToFeasible, type Norm } from './core/norms.ts';
-export { BACKENDS, parseBackend, useBackend, type BackendName, type BackendOptions } from './backend/index.ts';
+export { BACKEND_PLATFORMS, BACKENDS, parseBackend, useBackend, WASM_FILES, type BackendName, type BackendOptions, type Platform, type WasmFile, type WasmPaths } from './backend/index.ts';
 
 export { Classifier, type ClassifierInfo, type Preprocessing } from './models/classifier.ts';
 export { buildModel, cnn, lenet, logistic, mlp, MODELS, type ModelSpec } from './models/zoo.ts';
@@ -62,3 +62,49 @@ export { renderReport, type Block } from './report/html.ts';
 
 export * from './text/index.ts';
 export * from './gan/index.ts';
+
+// Types that the functions above take or return, exported so that users (and the API docs) can name them.
+export type { PgdOptions, PgdRunOptions } from './attacks/pgd.ts';
+export type { FgsmOptions } from './attacks/fgsm.ts';
+export type { MiFgsmOptions } from './attacks/mifgsm.ts';
+export type { DeepFoolOptions } from './attacks/deepfool.ts';
+export type { CarliniWagnerOptions } from './attacks/carlini-wagner.ts';
+export type { SzegedyOptions } from './attacks/szegedy.ts';
+export type { EotOptions } from './attacks/eot.ts';
+export type { SquareOptions } from './attacks/square.ts';
+export type { NesOptions } from './attacks/nes.ts';
+export type { HopSkipJumpOptions } from './attacks/hopskipjump.ts';
+export type { AnyModel, BlackBoxAttack } from './attacks/index.ts';
+export type { Substitute, SubstituteOptions, SubstituteRound, TransferOptions, TransferResult } from './attacks/substitute.ts';
+export type { Forward, OutputKind } from './models/classifier.ts';
+export type { ModelBuilder } from './models/zoo.ts';
+export type { BlackBoxInfo } from './models/black-box.ts';
+// Isomorphic types that advx/node's loaders and ONNX Runtime model take or return.
+export type { SavedInfo } from './models/advx-info.ts';
+export type { InfoKey, InfoSource, ModelSummary, TensorSummary } from './models/load.ts';
+export type { OnnxGraphInfo } from './models/onnx.ts';
+export type { OnnxModel } from './models/onnx/graph.ts';
+export type { Attribute as OnnxAttribute, ConstantValue, HostArray, OnnxNode, ValueInfo } from './models/onnx/proto.ts';
+export type { Value as OnnxValue } from './models/onnx/ops.ts';
+export type { OnnxSessionModel, OnnxSessionOptions, Ort, OrtSession, OrtTensor, ProbedShape } from './models/onnx-runtime.ts';
+export type { Item } from './data/image-folder.ts';
+export type { Pixels } from './data/image-ops.ts';
+export type { ClassicModel, KnnOptions, LinearModel, LinearOptions, TreeOptions } from './models/classic.ts';
+export type { Batch, LoopOptions, LossFn, LossStep } from './train/fit.ts';
+export type { Extras, Keep, Report } from './train/core.ts';
+export type { BlendOptions, Photo } from './data/mnistm.ts';
+export type { DannBatchInfo, DannEpochInfo, DannResult, FeatureBuilder, NetworkOptions } from './da/dann.ts';
+export type { Alignment, AlignmentBatch } from './da/strategies.ts';
+export type { DomainSeparability, SeparabilityOptions } from './da/a-distance.ts';
+export type { DomainEvaluation } from './da/evaluate.ts';
+export type { LambdaRun, LambdaSelection, LambdaTrial } from './da/select-lambda.ts';
+export type { SndOptions } from './da/snd.ts';
+export type { AdversarialTrainingOptions } from './defenses/adversarial-training.ts';
+export type { SanityInputs } from './eval/robustness.ts';
+export type { TransferMatrix } from './eval/transfer.ts';
+export type { ChartOptions } from './report/plot.ts';
+export type { TextAttackRunner } from './text/attacks/index.ts';
+export type { Discriminator, DiscriminatorNorm, Generator } from './gan/dcgan.ts';
+export type { FeatureOptions, KidOptions, PrecisionRecallOptions } from './gan/metrics.ts';
+export type { Pix2pixDiscriminator, Pix2pixGenerator, Pix2pixHistory, Pix2pixNetOptions, Pix2pixPairs, Pix2pixResult, Pix2pixStepInfo, Pix2pixTrainOptions } from './gan/pix2pix.ts';
+export type { GanStepConfig, ImageGanHistory, ImageGanStepInfo } from './gan/train-images.ts';

@@ -155,6 +155,12 @@ function checkOptions(options: ApgdOptions): Checked {
   return { eps, norm, steps, restarts, randomStart, seed, eotIter };
 }
 
+/**
+ * APGD (Croce & Hein, AutoAttack): PGD with momentum whose step size starts at 2ε and is halved
+ * at checkpoints where the loss stopped improving; the cross-entropy (`loss: 'ce'`, untargeted or
+ * targeted) or the DLR loss (`'dlr'`, untargeted, 3 classes or more). Each example keeps its first
+ * point that meets the goal, else its highest-loss one. The caller disposes `result.adversarial`.
+ */
 export async function apgd(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, options: ApgdOptions): Promise<AttackResult> {
   checkAttackInputs(classifier, x, goal, options.eps);
   const o = checkOptions(options);

@@ -40,6 +40,12 @@ const BETA2 = 0.999;
 /** c above this counts as "no success has bounded c from above yet". */
 const NO_UPPER = 1e10;
 
+/**
+ * Carlini & Wagner's L2 attack: Adam on a tanh change of variables (so every iterate lies within
+ * the bounds) minimising the squared L2 distance plus c times a logit-margin loss, with a binary
+ * search over c per example. Each example keeps its smallest successful perturbation; one never
+ * fooled comes back unchanged. Untargeted or targeted. The caller disposes `result.adversarial`.
+ */
 export async function carliniWagnerL2(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, options: CarliniWagnerOptions = {}): Promise<AttackResult> {
   const { confidence = 0, initialConst = 1, binarySteps = 9, steps = 100, learningRate = 0.1, abortEarly = true } = options;
   checkAttackInputs(classifier, x, goal);

@@ -25,6 +25,12 @@ export interface DeepFoolOptions {
   overshoot?: number;
 }
 
+/**
+ * DeepFool (Moosavi-Dezfooli et al.): a minimal-norm attack that linearises the classifier around
+ * the current point and steps to the nearest linearised boundary among the top `candidates`
+ * classes, until the label changes (at most `steps` times), then overshoots a little. L2 (default)
+ * or L∞; untargeted only. The caller disposes `result.adversarial`.
+ */
 export async function deepfool(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, options: DeepFoolOptions = {}): Promise<AttackResult> {
   const { norm = 'l2', steps = 50, candidates = 10, overshoot = 0.02 } = options;
   checkAttackInputs(classifier, x, goal);

@@ -25,6 +25,12 @@ export interface EotOptions {
   seed?: number;
 }
 
+/**
+ * Expectation over Transformation (Athalye et al.): PGD on the loss averaged over `samples` random
+ * transformations per step (default PRINT_TRANSFORMS: rotation, scaling, translation, lighting,
+ * noise), so that the example survives them. Untargeted or targeted. `result.iterations` counts
+ * gradient evaluations (steps × samples). The caller disposes `result.adversarial`.
+ */
 export async function eot(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, o: EotOptions): Promise<AttackResult> {
   const { eps, norm = 'linf', steps = 100, samples = 16, seed = 0 } = o;
   const transforms = o.transforms ?? PRINT_TRANSFORMS;

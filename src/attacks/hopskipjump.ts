@@ -59,6 +59,13 @@ const MAX_HALVINGS = 25;
 /** Rows per Monte-Carlo chunk: bounds the memory of [rows, d] sample tensors. */
 const CHUNK = 2048;
 
+/**
+ * HopSkipJump (Chen et al.): a decision-based black-box attack that sees only the top-1 label. From
+ * an adversarial start (random noise, or `starts`: needed for a targeted goal) it estimates the
+ * boundary's normal from label queries, steps along it and binary-searches back to the boundary,
+ * shrinking the distance to the input. L2 (default) or L∞; `result.queries` per example, at most
+ * `queries`. The caller disposes `result.adversarial`.
+ */
 export async function hopSkipJump(model: DecisionModel, x: tf.Tensor, goal: AttackGoal, options: HopSkipJumpOptions = {}): Promise<AttackResult> {
   const { norm = 'l2', queries = 5000, steps = Infinity, initEvals = 100, maxEvals = 10000, gamma = 1, initTries = 100, seed = 0 } = options;
   const info = model.info;

@@ -23,6 +23,11 @@ export interface MiFgsmOptions {
   momentum?: number;
 }
 
+/**
+ * MI-FGSM (Dong et al.): iterative FGSM whose steps follow an accumulated, L1-normalised gradient
+ * (decay `momentum`), projected onto the ε-ball and the bounds; no random start. Untargeted or
+ * targeted. The caller disposes `result.adversarial`.
+ */
 export async function mifgsm(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, options: MiFgsmOptions): Promise<AttackResult> {
   const { eps, norm = 'linf', steps = 10, momentum = 1.0 } = options;
   checkAttackInputs(classifier, x, goal, eps);

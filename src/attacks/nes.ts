@@ -43,6 +43,12 @@ export interface NesOptions {
   seed?: number;
 }
 
+/**
+ * NES (Ilyas et al.): score-based black-box PGD whose gradient is estimated from `samples`
+ * antithetic Gaussian queries per step, averaged with momentum. L∞ or L2, untargeted or targeted;
+ * `result.queries` counts the queries per example, at most `queries`. The caller disposes
+ * `result.adversarial`.
+ */
 export async function nes(model: ScoreModel, x: tf.Tensor, goal: AttackGoal, options: NesOptions): Promise<AttackResult> {
   const { eps, norm = 'linf', queries = 5000, samples = 50, sampling = 'gaussian', loss: lossKind = 'margin', momentum = 0.9, seed = 0 } = options;
   const info = model.info;

@@ -14,16 +14,29 @@ import { checkAttackInputs, summarize, type AttackGoal, type AttackResult } from
 import { AdvxError } from '../core/errors.ts';
 
 export interface PgdOptions {
+  /** Radius ε of the ball around each input, in the norm `norm`. */
   eps: number;
+  /** 'linf' (default) or 'l2'. */
   norm?: Norm;
+  /** Iterations (default 40). */
   steps?: number;
   /** Step size α (default 2.5·ε/steps, as in Madry et al.). */
   stepSize?: number;
+  /** Start from a uniform random point of the ball (default true); false: from the input. */
   randomStart?: boolean;
+  /** Runs (default 1); each later one only on the examples not yet fooled. */
   restarts?: number;
+  /** Seed of the random starts (default 0). */
   seed?: number;
 }
 
+/**
+ * PGD (Madry et al.): `steps` steps along the loss gradient's sign (L∞) or direction (L2), from a
+ * random point of the ε-ball (unless `randomStart` is false: BIM), each projected back onto the
+ * ball and the classifier's bounds. Untargeted (`goal.labels` the true labels) or targeted
+ * (`goal.targeted`: the labels are the targets). Each restart attacks again the examples that
+ * no earlier one fooled. The caller disposes `result.adversarial`.
+ */
 export async function pgd(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, options: PgdOptions): Promise<AttackResult> {
   const { eps, norm = 'linf', steps = 40, randomStart = true, restarts = 1, seed = 0 } = options;
   checkAttackInputs(classifier, x, goal, eps);
@@ -53,7 +66,8 @@ export async function pgd(classifier: Classifier, x: tf.Tensor, goal: AttackGoal
   return result;
 }
 
-interface RunOptions {
+/** pgdRun's settings: those of PgdOptions, resolved (α given, one seed). */
+export interface PgdRunOptions {
   eps: number;
   norm: Norm;
   steps: number;
@@ -63,6 +77,6 @@ interface RunOptions {
 }
 
 /** One PGD run; returns the adversarial batch. */
-export function pgdRun(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, o: RunOptions): tf.Tensor {
+export function pgdRun(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, o: PgdRunOptions): tf.Tensor {
   return lastIterate(projectedIterates(classifier, x, goal, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.alpha, randomStart: o.randomStart, seed: o.seed }));
 }

@@ -59,6 +59,13 @@ function layout(shape: number[]): [number, number, number] {
   return [1, shape.reduce((a, b) => a * b, 1), 1];
 }
 
+/**
+ * Square Attack (Andriushchenko et al.): a score-based black-box random search that changes a
+ * random square window of the perturbation per iteration and keeps the change when the loss falls;
+ * L∞ or L2, untargeted or targeted. `model` is only asked for class scores (a Classifier through
+ * scoreOracle, or a served model); `result.queries` counts them per example, at most `queries`.
+ * The caller disposes `result.adversarial`.
+ */
 export async function squareAttack(model: ScoreModel, x: tf.Tensor, goal: AttackGoal, options: SquareOptions): Promise<AttackResult> {
   const { eps, norm = 'linf', queries = 1000, seed = 0 } = options;
   const info = model.info;

@@ -30,6 +30,12 @@ export interface SzegedyOptions {
 const BETA1 = 0.9;
 const BETA2 = 0.999;
 
+/**
+ * Szegedy et al.'s box-constrained attack, the first adversarial examples: minimises
+ * c·‖η‖₂² plus the cross-entropy toward the goal with projected Adam (the paper used L-BFGS), with
+ * a line search over c per example. Each example keeps its smallest successful perturbation; one
+ * never fooled comes back unchanged. Untargeted or targeted. The caller disposes `result.adversarial`.
+ */
 export async function szegedy(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, options: SzegedyOptions = {}): Promise<AttackResult> {
   const { initialConst = 0.1, searchSteps = 6, steps = 100 } = options;
   checkAttackInputs(classifier, x, goal);

@@ -9,24 +9,58 @@ import '@tensorflow/tfjs-layers';
 import { AdvxError } from '../core/errors.ts';
 import { registerGraphOpGradients } from './kernels/graph_op_gradients.ts';
 import type { BackendOptions } from './options.ts';
+import { PLATFORM, type Platform } from './platform.ts';
 
-export const BACKENDS = ['wasm', 'cpu', 'webgpu'] as const;
-export type BackendName = (typeof BACKENDS)[number];
+/**
+ * Every backend useBackend starts, and where it runs. WebGL exists only in browsers; WebGPU runs
+ * in Node too, through Dawn (webgpu.ts).
+ */
+export const BACKEND_PLATFORMS = {
+  wasm: ['node', 'browser'],
+  cpu: ['node', 'browser'],
+  webgpu: ['node', 'browser'],
+  webgl: ['browser'],
+} as const satisfies Record<string, readonly Platform[]>;
 
+export type BackendName = keyof typeof BACKEND_PLATFORMS;
+
+/** The backends that run here: in Node (the CLI's `--backend` choices) wasm, cpu, webgpu; in a browser webgl too. */
+export const BACKENDS: readonly BackendName[] = (Object.keys(BACKEND_PLATFORMS) as BackendName[]).filter((b) => runsHere(b));
+
+export type { Platform } from './platform.ts';
 export type { BackendOptions } from './options.ts';
+export { WASM_FILES, type WasmFile, type WasmPaths } from './wasm-paths.ts';
+
+function runsHere(name: BackendName): boolean {
+  return (BACKEND_PLATFORMS[name] as readonly Platform[]).includes(PLATFORM);
+}
 
 export function parseBackend(name: string): BackendName {
   if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;
+  if (Object.hasOwn(BACKEND_PLATFORMS, name)) {
+    const where = BACKEND_PLATFORMS[name as BackendName].join(' and ');
+    throw new AdvxError(`backend "${name}" runs only in ${where === 'browser' ? 'browsers' : where}: in ${PLATFORM === 'node' ? 'Node' : 'a browser'} choose one of ${BACKENDS.join(', ')}`);
+  }
   throw new AdvxError(`unknown backend "${name}": choose one of ${BACKENDS.join(', ')}`);
 }
 
-/** Makes `name` the active TF.js backend, with advx's kernels registered for it. */
+/**
+ * Makes `name` the active TF.js backend, with advx's kernels registered for it. In a browser,
+ * `wasm` needs its .wasm files served (options.wasmPaths), and `webgl` needs the app to import
+ * `@tensorflow/tfjs-backend-webgl` first (webgl.ts says why).
+ */
 export async function useBackend(name: BackendName, options: BackendOptions = {}): Promise<void> {
+  parseBackend(name); // a name that does not run here (webgl in Node) fails with a clear message
+  let startProblem: () => Promise<string | undefined> = async () => undefined;
   if (name === 'cpu') {
     await import('@tensorflow/tfjs-backend-cpu');
   } else if (name === 'wasm') {
-    const { installWasm } = await import('./wasm.ts');
+    const { installWasm, wasmStartProblem } = await import('./wasm.ts');
     await installWasm(options);
+    startProblem = wasmStartProblem;
+  } else if (name === 'webgl') {
+    const { installWebGl } = await import('./webgl.ts');
+    await installWebGl();
   } else {
     const { installWebGpu } = await import('./webgpu.ts');
     await installWebGpu();
@@ -34,6 +68,7 @@ export async function useBackend(name: BackendName, options: BackendOptions = {}
   // After the backend's import, so that the kernels this wraps are registered.
   registerGraphOpGradients();
   const ok = await tf.setBackend(name);
-  if (!ok) throw new AdvxError(`backend "${name}" failed to initialise on this machine`);
+  // TF.js only logs why; a missing .wasm file (the usual cause in a bundled app) is worth naming.
+  if (!ok) throw new AdvxError((await startProblem()) ?? `backend "${name}" failed to initialise on this machine`);
   await tf.ready();
 }

@@ -16,6 +16,7 @@ import { hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/o
 import { parseBackend } from '../backend/index.ts';
 import { precheckModel } from '../node/runs/inputs.ts';
 import { MAX_BATCH, MAX_EPOCHS, numberList, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { COMMANDS } from './commands.ts';
 
 const METHODS = [...ADAPTATION_METHODS, 'finetune'] as const;
 
@@ -37,7 +38,7 @@ const FINETUNE_IDENTITY = ['targetLabels', 'headEpochs', 'finetuneEpochs', 'fine
 
 export function adaptCommand(): Command {
   return withBackend(new Command('adapt'))
-    .description('domain adaptation: train on labelled source images so the model works on unlabelled target images')
+    .description(COMMANDS.adapt.summary)
     .addOption(new Option('--method <name>', 'dann, cdan (DANN conditioned on the classes), coral, mmd, source-only (the baseline), or finetune (uses a few target labels)').choices([...METHODS]).default('dann'))
     .option('--source <name>', 'labelled source dataset', 'mnist-rgb')
     .option('--target <name>', 'target dataset (its labels are read only to measure accuracy)', 'mnist-m')

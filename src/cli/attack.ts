@@ -11,6 +11,7 @@ import { parseBackend } from '../backend/index.ts';
 import { OnnxRuntimeModel } from '../node/io/onnx-runtime.ts';
 import { precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, type ModelFlags } from '../node/runs/inputs.ts';
 import { DATA_HELP, MAX_BATCH, MAX_STEPS, withRemote, withRuntime, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { COMMANDS } from './commands.ts';
 
 interface AttackFlags extends BackendFlags, RemoteFlags, ModelFlags {
   model: string;
@@ -40,7 +41,7 @@ const MAX_PRINT_SCALE = 64;
 
 export function attackCommand(): Command {
   return withRuntime(withRemote(withBackend(new Command('attack'))))
-    .description('craft adversarial examples against a TF.js model or a served one (score- and decision-based attacks)')
+    .description(COMMANDS.attack.summary)
     .requiredOption('--model <path|url>', 'folder with model.json, an .onnx file, or an http(s) endpoint with --protocol')
     .addOption(new Option('--attack <name>', `attack: ${Object.keys(ATTACKS).join(', ')}`).default('pgd'))
     .option('--eps <x>', 'perturbation budget ε (in input units)', nonNegativeNumber('--eps'), 0.3)

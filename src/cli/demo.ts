@@ -4,8 +4,7 @@
  */
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { subset } from '../data/types.ts';
 import { accuracy } from '../eval/accuracy.ts';
@@ -21,7 +20,9 @@ import { openRunFolder } from '../node/runs/folder.ts';
 import { parseBackend } from '../backend/index.ts';
 import { renderReport, type Block } from '../report/html.ts';
 import { saveModel } from '../node/io/model-files.ts';
+import { SHIPPED_MODELS_DIR } from '../node/io/packages.ts';
 import { nonNegativeInt, seedInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { COMMANDS } from './commands.ts';
 
 interface DemoFlags extends BackendFlags {
   out: string;
@@ -32,11 +33,11 @@ interface DemoFlags extends BackendFlags {
   json?: boolean;
 }
 
-const SHIPPED = resolve(dirname(fileURLToPath(import.meta.url)), '../../models/mnist-cnn');
+const SHIPPED = join(SHIPPED_MODELS_DIR, 'mnist-cnn');
 
 export function demoCommand(): Command {
   return withBackend(new Command('demo'))
-    .description('end to end: MNIST CNN → accuracy → FGSM and PGD attacks → report folder')
+    .description(COMMANDS.demo.summary)
     .requiredOption('--out <dir>', 'report folder')
     .option('--model <path>', 'model to attack', SHIPPED)
     .option('--train', 'train a small CNN (1 epoch on 10 000 images) instead of loading --model')

@@ -7,6 +7,7 @@ import { isRemoteModel } from '../models/remote.ts';
 import { OnnxRuntimeModel } from '../node/io/onnx-runtime.ts';
 import { checkRemoteFlags, loadRemoteAndData, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, type ModelFlags } from '../node/runs/inputs.ts';
 import { DATA_HELP, withRemote, withRuntime, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { COMMANDS } from './commands.ts';
 
 interface EvaluateFlags extends BackendFlags, RemoteFlags, ModelFlags {
   model: string;
@@ -18,7 +19,7 @@ interface EvaluateFlags extends BackendFlags, RemoteFlags, ModelFlags {
 
 export function evaluateCommand(): Command {
   return withRuntime(withRemote(withBackend(new Command('evaluate'))))
-    .description('accuracy of a TF.js model (model.json folder) or a served one on a dataset')
+    .description(COMMANDS.evaluate.summary)
     .requiredOption('--model <path|url>', 'folder with model.json (LayersModel or GraphModel), an .onnx file, or an http(s) endpoint with --protocol')
     .option('--data <name|path>', DATA_HELP, 'mnist')
     .option('--split <name>', 'train or test', 'test')

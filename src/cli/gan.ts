@@ -17,6 +17,7 @@ import { runGanTrain, type GanTrainRunOptions } from '../node/runs/gan-train.ts'
 import { hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/options.ts';
 import { parseBackend } from '../backend/index.ts';
 import { nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { COMMANDS } from './commands.ts';
 
 /** --loss also takes "ls" for the least-squares GAN. */
 function parseLoss(name: string): GanLoss {
@@ -168,7 +169,7 @@ async function evaluate(flags: EvaluateFlags): Promise<void> {
 
 export function ganCommand(): Command {
   return new Command('gan')
-    .description('image GANs: train a DCGAN or conditional DCGAN, sample from it, evaluate it (FID, KID, coverage)')
+    .description(COMMANDS.gan.summary)
     .addCommand(trainCommand())
     .addCommand(sampleCommand())
     .addCommand(evaluateCommand());

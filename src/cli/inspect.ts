@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { describeModel, describeText } from '../node/io/describe-model.ts';
 import { loadClassifier } from '../node/io/load-model.ts';
 import { printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { COMMANDS } from './commands.ts';
 
 interface InspectFlags extends BackendFlags {
   json?: boolean;
@@ -10,7 +11,7 @@ interface InspectFlags extends BackendFlags {
 
 export function inspectCommand(): Command {
   return withBackend(new Command('inspect'))
-    .description('show what advx sees of a model: format, inputs and layout, outputs, classes, head, bounds, preprocessing (and where each came from), ops, forward time')
+    .description(COMMANDS.inspect.summary)
     .argument('<model>', 'a TF.js model folder (model.json) or an .onnx file')
     .option('--json', 'print everything as one JSON line')
     .action((model: string, flags: InspectFlags) => inspect(model, flags));

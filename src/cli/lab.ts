@@ -2,9 +2,10 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AdvxError } from '../core/errors.ts';
+import { LAB_DIST_DIR, SHIPPED_MODELS_DIR } from '../node/io/packages.ts';
 import { createLabServer } from '../node/server/lab-server.ts';
+import { COMMANDS } from './commands.ts';
 
 interface LabFlags {
   port: string;
@@ -14,14 +15,10 @@ interface LabFlags {
   models?: string;
 }
 
-/** The package's own folders: web/dist and models/ ship beside src/. */
-const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const WEB_DIST = resolve(PACKAGE_ROOT, 'web', 'dist');
-export const SHIPPED_MODELS = resolve(PACKAGE_ROOT, 'models');
 
 export function labCommand(): Command {
   return new Command('lab')
-    .description('serve the web lab (attack explorer, runs dashboard) on localhost')
+    .description(COMMANDS.lab.summary)
     .option('--port <n>', 'port (0: any free port)', '5173')
     .option('--host <address>', 'address to listen on (default: this machine only)', '127.0.0.1')
     .option(
@@ -37,10 +34,10 @@ export function labCommand(): Command {
 async function lab(flags: LabFlags): Promise<void> {
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AdvxError(`--port must be an integer from 0 to 65535, got "${flags.port}"`);
-  const webRoot = process.env.ADVX_LAB_DIST ? resolve(process.env.ADVX_LAB_DIST) : WEB_DIST;
+  const webRoot = process.env.ADVX_LAB_DIST ? resolve(process.env.ADVX_LAB_DIST) : LAB_DIST_DIR;
   if (!existsSync(resolve(webRoot, 'index.html'))) throw new AdvxError(`the lab is not built (no ${resolve(webRoot, 'index.html')}): run npm run build`);
   const runsRoot = resolve(flags.runs);
-  const modelsRoot = resolve(flags.models ?? SHIPPED_MODELS);
+  const modelsRoot = resolve(flags.models ?? SHIPPED_MODELS_DIR);
   if (!existsSync(modelsRoot)) throw new AdvxError(`--models: no folder ${modelsRoot}`);
   const server = createLabServer({ webRoot, runsRoot, modelsRoot, host: flags.host, allowHosts: flags.allowHost });
   await new Promise<void>((ok, fail) => {

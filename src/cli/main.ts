@@ -3,37 +3,48 @@ import { Command, CommanderError } from 'commander';
 import pc from 'picocolors';
 import { AdvxError, ServiceError } from '../core/errors.ts';
 import { systemErrorLine } from '../node/io/files.ts';
-import { trainCommand } from './train.ts';
-import { evaluateCommand } from './evaluate.ts';
-import { attackCommand } from './attack.ts';
-import { demoCommand } from './demo.ts';
-import { robustnessCommand } from './robustness.ts';
-import { transferCommand } from './transfer.ts';
-import { adaptCommand } from './adapt.ts';
-import { textAttackCommand } from './text-attack.ts';
-import { labCommand } from './lab.ts';
-import { ganCommand } from './gan.ts';
-import { inspectCommand } from './inspect.ts';
+import { PACKAGE_VERSION } from '../node/io/packages.ts';
+import { COMMANDS, isCommandName, type CommandName } from './commands.ts';
+
+/** Each command's module, loaded only when that command runs (TF.js and the attacks take a second to load). */
+const LOADERS: Record<CommandName, () => Promise<Command>> = {
+  train: async () => (await import('./train.ts')).trainCommand(),
+  evaluate: async () => (await import('./evaluate.ts')).evaluateCommand(),
+  attack: async () => (await import('./attack.ts')).attackCommand(),
+  robustness: async () => (await import('./robustness.ts')).robustnessCommand(),
+  transfer: async () => (await import('./transfer.ts')).transferCommand(),
+  adapt: async () => (await import('./adapt.ts')).adaptCommand(),
+  'text-attack': async () => (await import('./text-attack.ts')).textAttackCommand(),
+  demo: async () => (await import('./demo.ts')).demoCommand(),
+  lab: async () => (await import('./lab.ts')).labCommand(),
+  gan: async () => (await import('./gan.ts')).ganCommand(),
+  inspect: async () => (await import('./inspect.ts')).inspectCommand(),
+};
 
 const program = new Command('advx')
   .description('adversarial machine learning on TensorFlow.js: attacks, defences, domain adaptation, GANs')
-  .version('0.1.0')
+  .version(PACKAGE_VERSION)
   .showHelpAfterError()
-  .exitOverride();
+  .exitOverride()
+  .configureHelp({ subcommandTerm: (command) => (isCommandName(command.name()) ? COMMANDS[command.name() as CommandName].term : command.name()) });
 
-program.addCommand(trainCommand());
-program.addCommand(evaluateCommand());
-program.addCommand(attackCommand());
-program.addCommand(robustnessCommand());
-program.addCommand(transferCommand());
-program.addCommand(adaptCommand());
-program.addCommand(textAttackCommand());
-program.addCommand(demoCommand());
-program.addCommand(labCommand());
-program.addCommand(ganCommand());
-program.addCommand(inspectCommand());
+/**
+ * The command named on the command line (`advx train …`, `advx help train`) is loaded whole; with
+ * none (`advx --help`) or an unknown one, each command is listed by its summary only, which is all
+ * the top-level help and commander's "did you mean" need.
+ */
+async function addCommands(argv: string[]): Promise<void> {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const named = words[0] === 'help' ? words[1] : words[0];
+  if (isCommandName(named)) {
+    program.addCommand(await LOADERS[named]());
+    return;
+  }
+  for (const [name, { summary }] of Object.entries(COMMANDS)) program.command(name).description(summary);
+}
 
 try {
+  await addCommands(process.argv.slice(2));
   await program.parseAsync(process.argv);
   // The WASM backend's pthread workers would keep the process alive.
   process.exit(0);

@@ -10,6 +10,7 @@ import { isDataPath } from '../node/datasets/image-folder.ts';
 import { runRobustness } from '../node/runs/robustness.ts';
 import { precheckModel, checkRemoteFlags, type RemoteFlags } from '../node/runs/inputs.ts';
 import { DATA_HELP, numberList, withRemote, parseNorm, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { COMMANDS } from './commands.ts';
 
 interface RobustnessFlags extends BackendFlags, RemoteFlags {
   model: string;
@@ -32,7 +33,7 @@ interface RobustnessFlags extends BackendFlags, RemoteFlags {
 
 export function robustnessCommand(): Command {
   return withRemote(withBackend(new Command('robustness')))
-    .description('robust accuracy against several attacks (or a standard suite) over a range of ε, with the worst case per input; of a TF.js model, or of a served one with score- or decision-based attacks')
+    .description(COMMANDS.robustness.summary)
     .requiredOption('--model <path|url>', 'folder with model.json, or an http(s) endpoint with --protocol')
     .option('--attacks <list>', `comma-separated attacks, run in this order (default fgsm,pgd): ${Object.keys(ATTACKS).join(', ')}`)
     .option('--suite <name>', `a fixed ensemble instead of --attacks: ${Object.entries(SUITES).map(([k, v]) => `${k} (${v.title})`).join('; ')}`)

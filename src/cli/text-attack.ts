@@ -19,6 +19,7 @@ import { parseTextAttack, runTextAttack, TEXT_ATTACKS } from '../text/attacks/in
 import type { TextAttackResult, TextGoal } from '../text/attacks/types.ts';
 import { escapeHtml, HIGHLIGHT_CSS, highlightAnsi, highlightHtml } from '../text/highlight.ts';
 import { nonNegativeInt, seedInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { COMMANDS } from './commands.ts';
 
 interface TextAttackFlags extends BackendFlags {
   model: string;
@@ -35,7 +36,7 @@ interface TextAttackFlags extends BackendFlags {
 
 export function textAttackCommand(): Command {
   return withBackend(new Command('text-attack'))
-    .description('adversarial edits (typos, deletions, insertions, synonyms, flips) against a text classifier')
+    .description(COMMANDS['text-attack'].summary)
     .requiredOption('--model <dir>', 'text model folder (model.json + text.json), e.g. models/spam-word, models/spam-word-adv (adversarially trained)')
     .addOption(new Option('--attack <name>', `attack: ${Object.keys(TEXT_ATTACKS).join(', ')}`).default('liang'))
     .option('--limit <n>', 'attack the first n test messages of --class that the model gets right', positiveInt('--limit'), 100)

@@ -13,6 +13,7 @@ import { ADV_CHOICES, runTrain, type TrainRunOptions } from '../node/runs/train.
 import { parseBackend } from '../backend/index.ts';
 import { precheckModel } from '../node/runs/inputs.ts';
 import { MAX_BATCH, MAX_EPOCHS, MAX_STEPS, pathList, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { COMMANDS } from './commands.ts';
 
 /** The flags: a training run's options as commander gives them (lists as typed), and how to print. */
 interface TrainFlags extends BackendFlags, Omit<TrainRunOptions, 'adv' | 'staticModels'> {
@@ -34,7 +35,7 @@ const RUN_OPTIONS: RunOptionsSpec = {
 
 export function trainCommand(): Command {
   return withBackend(new Command('train'))
-    .description('train a classifier from the model zoo')
+    .description(COMMANDS.train.summary)
     .addOption(new Option('--model <name>', `architecture: ${Object.keys(MODELS).join(', ')}`).default('cnn'))
     .option('--data <name>', 'dataset: mnist, fashion-mnist', 'mnist')
     .option('--epochs <n>', 'epochs to train in all', nonNegativeInt('--epochs', MAX_EPOCHS), 5)

@@ -12,6 +12,7 @@ import { parseBackend } from '../backend/index.ts';
 import { writeTransferReport } from '../node/runs/reports.ts';
 import { precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, type RemoteFlags } from '../node/runs/inputs.ts';
 import { DATA_HELP, MAX_STEPS, pathList, withRemote, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { COMMANDS } from './commands.ts';
 
 interface TransferFlags extends BackendFlags, RemoteFlags {
   models: string;
@@ -29,7 +30,7 @@ interface TransferFlags extends BackendFlags, RemoteFlags {
 
 export function transferCommand(): Command {
   return withRemote(withBackend(new Command('transfer')))
-    .description('transfer matrix: craft adversarial examples white-box on each model, classify them with every model (a served model is a target only)')
+    .description(COMMANDS.transfer.summary)
     .requiredOption('--models <paths>', 'comma-separated model folders or http(s) endpoints (with --protocol; targets only), at least two, one a folder')
     .option('--attack <name>', 'white-box attack run on each source model', 'pgd')
     .option('--eps <x>', 'perturbation budget ε', nonNegativeNumber('--eps'), 0.3)

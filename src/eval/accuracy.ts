@@ -5,6 +5,7 @@ import type { DecisionModel } from '../attacks/blackbox.ts';
 import type { ImageDataset } from '../data/types.ts';
 import { gatherBatch } from '../data/batch.ts';
 
+/** Share of `data` the classifier labels correctly, computed in batches of `batchSize`. */
 export async function accuracy(classifier: Classifier, data: ImageDataset, batchSize = 1000): Promise<number> {
   let correct = 0;
   for (let start = 0; start < data.count; start += batchSize) {

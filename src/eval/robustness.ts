@@ -141,6 +141,13 @@ export function planAttacks(o: RobustnessOptions, norm: Norm): { descriptor: Att
   });
 }
 
+/**
+ * Robust accuracy of `classifier` on inputs `x` with true labels `y`, for each ε of `o.eps`,
+ * against `o.attacks` (registry names) or an AutoAttack `o.suite`: per attack and as the
+ * per-example worst case. Each attack runs on the inputs the earlier ones left (unless `cascade`
+ * is false), and every candidate is re-classified and checked against ε and the bounds before it
+ * counts. The model may be a Classifier or a black box (then only score- or decision-based attacks).
+ */
 export async function evaluateRobustness(classifier: AnyModel, x: tf.Tensor, y: tf.Tensor1D, o: RobustnessOptions): Promise<RobustnessReport> {
   const norm = o.norm ?? 'linf';
   const plan = planAttacks(o, norm);

@@ -16,7 +16,8 @@ export interface ModelSpec {
   dropout?: boolean;
 }
 
-type Builder = (spec: ModelSpec) => tf.LayersModel;
+/** Builds an uncompiled LayersModel that outputs logits. */
+export type ModelBuilder = (spec: ModelSpec) => tf.LayersModel;
 
 function init(seed: number | undefined, k: number) {
   return tf.initializers.glorotUniform({ seed: seed === undefined ? undefined : seed + k });
@@ -74,7 +75,8 @@ export function lenet({ inputShape, numClasses, seed }: ModelSpec): tf.LayersMod
   return m;
 }
 
-export const MODELS: Record<string, Builder> = { logistic, mlp, cnn: (spec) => cnn(spec, spec.dropout ?? true), lenet };
+/** The zoo's builders by name: logistic, mlp, cnn (with dropout unless `spec.dropout` is false), lenet. */
+export const MODELS: Record<string, ModelBuilder> = { logistic, mlp, cnn: (spec) => cnn(spec, spec.dropout ?? true), lenet };
 
 /** Checks a user-given architecture name (e.g. from the CLI). */
 export function parseModelName(name: string): string {
@@ -82,6 +84,7 @@ export function parseModelName(name: string): string {
   return name;
 }
 
+/** Builds the zoo model `name` (see MODELS); AdvxError naming the choices for an unknown name. */
 export function buildModel(name: string, spec: ModelSpec): tf.LayersModel {
   return MODELS[parseModelName(name)](spec);
 }

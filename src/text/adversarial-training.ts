@@ -189,7 +189,7 @@ export async function hotflipIds(classifier: TextClassifier, ids: Int32Array, la
 }
 
 /**
- * Miyato et al.'s perturbation of embedded sequences `e` [n, window, dim]: ε·g/‖g‖₂ per text,
+ * Miyato et al.'s perturbation of embedded sequences `e` [n, window, dim]: `ε·g/‖g‖₂` per text,
  * g the true label's cross-entropy gradient restricted to non-padding positions (`ids` ≠ 0).
  */
 export function embeddingPerturbation(classifier: TextClassifier, e: tf.Tensor3D, ids: Int32Array, labels: ArrayLike<number>, epsilon: number): tf.Tensor3D {

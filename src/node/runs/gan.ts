@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../io/packages.ts';
 import { AdvxError } from '../../core/errors.ts';
 import { evaluateGenerator, type GeneratorEvaluation } from '../../gan/metrics.ts';
 import { loadDataset, parseDatasetName } from '../datasets/index.ts';
@@ -62,12 +62,11 @@ export interface GanEvaluateOptions {
 
 export type GanEvaluation = Omit<GeneratorEvaluation, 'class_accuracy'> & { n: number; real: number; data: string; classifier: string; arch: string; class_accuracy?: number };
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The default classifier of a dataset, found from the working folder or the advx folder. */
 function defaultClassifier(data: string): string {
   const rel = parseDatasetName(data).startsWith('fashion') ? 'models/fashion-cnn' : 'models/mnist-cnn';
-  return existsSync(rel) ? rel : resolve(ROOT, rel);
+  return existsSync(rel) ? rel : resolve(PACKAGE_ROOT, rel);
 }
 
 export async function runGanEvaluate(o: GanEvaluateOptions): Promise<GanEvaluation> {

@@ -10,7 +10,7 @@ import { isRemoteModel, RemoteModel } from '../../models/remote.ts';
 import { lineChartSvg } from '../../report/plot.ts';
 import { writeFileAtomic } from '../io/files.ts';
 import { progress, type Progress } from '../io/progress.ts';
-import { svgToPng } from '../io/svg-png.ts';
+import { canRenderPng, svgToPng } from '../io/svg-png.ts';
 import type { RunFolder } from './folder.ts';
 import { loadModelAndData, loadRemoteAndData, type RemoteFlags } from './inputs.ts';
 import { writeRobustnessReport } from './reports.ts';
@@ -92,7 +92,7 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
   return summary;
 }
 
-/** results.json, curve.svg, curve.png and report.html. */
+/** results.json, curve.svg, curve.png (where resvg and its font are installed) and report.html. */
 function writeRunFiles(run: RunFolder, o: RobustnessRunOptions, report: RobustnessSummary): void {
   const { attacks, eps } = o;
   const series = [
@@ -102,7 +102,7 @@ function writeRunFiles(run: RunFolder, o: RobustnessRunOptions, report: Robustne
   const svg = lineChartSvg(series, { title: `Robust accuracy, ${report.count} ${o.data} test images`, xLabel: `ε (${o.norm === 'linf' ? 'L∞' : 'L2'})`, yLabel: 'accuracy', yDomain: [0, 1] });
   writeResults(run, o, report);
   writeFileAtomic(run.path('curve.svg'), svg);
-  writeFileAtomic(run.path('curve.png'), svgToPng(svg));
+  if (canRenderPng()) writeFileAtomic(run.path('curve.png'), svgToPng(svg));
   // The cascade at each ε: robust accuracy from clean (0) through each attack in order.
   const cascadeSvg =
     report.mode === 'cascade' && attacks.length > 1

@@ -14,16 +14,17 @@ export interface RunTextAttackOptions {
   synonyms?: SynonymSource;
 }
 
-type Runner = (c: TextClassifier, text: string, goal: TextGoal, o: RunTextAttackOptions) => Promise<TextAttackResult>;
+/** Runs one text attack on one text (how TEXT_ATTACKS holds them). */
+export type TextAttackRunner = (c: TextClassifier, text: string, goal: TextGoal, o: RunTextAttackOptions) => Promise<TextAttackResult>;
 
 export const TEXT_ATTACKS = {
-  liang: ((c, t, g, o) => liang(c, t, g, o)) as Runner,
-  hotflip: ((c, t, g, o) => hotflip(c, t, g, o)) as Runner,
-  deepwordbug: ((c, t, g, o) => deepWordBug(c, t, g, { ...o, maxTokens: c.level === 'word' ? c.window : Math.ceil(c.window / 4) })) as Runner,
+  liang: ((c, t, g, o) => liang(c, t, g, o)) as TextAttackRunner,
+  hotflip: ((c, t, g, o) => hotflip(c, t, g, o)) as TextAttackRunner,
+  deepwordbug: ((c, t, g, o) => deepWordBug(c, t, g, { ...o, maxTokens: c.level === 'word' ? c.window : Math.ceil(c.window / 4) })) as TextAttackRunner,
   synonyms: ((c, t, g, o) => {
     if (!o.synonyms) throw new AdvxError('the synonyms attack needs a synonym source (in Node: loadWordNet().synonyms)');
     return synonymAttack(c, t, g, { ...o, synonyms: o.synonyms, maxTokens: c.level === 'word' ? c.window : Math.ceil(c.window / 4) });
-  }) as Runner,
+  }) as TextAttackRunner,
 };
 
 export type TextAttackName = keyof typeof TEXT_ATTACKS;
