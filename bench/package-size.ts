@@ -40,18 +40,24 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Median wall time of `node args` in `cwd` over RUNS runs (after one unmeasured warm-up), and whether it succeeded. */
-function startTime(args: string[], cwd: string): { ms: number; ok: boolean } {
-  spawnSync(process.execPath, args, { cwd });
-  const times: number[] = [];
-  let ok = true;
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8' });
-    times.push(performance.now() - t0);
-    ok &&= r.status === 0;
+/**
+ * Median wall times of each command over RUNS rounds (after one unmeasured warm-up round), the
+ * commands taking turns within a round so that a change in the machine's load hits all alike;
+ * and whether each always succeeded.
+ */
+function startTimes(commands: { args: string[]; cwd: string }[]): { ms: number; ok: boolean }[] {
+  const times = commands.map(() => [] as number[]);
+  const ok = commands.map(() => true);
+  for (let round = -1; round < RUNS; round++) {
+    commands.forEach(({ args, cwd }, c) => {
+      const t0 = performance.now();
+      const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8' });
+      if (round < 0) return;
+      times[c].push(performance.now() - t0);
+      ok[c] &&= r.status === 0;
+    });
   }
-  return { ms: median(times), ok };
+  return times.map((t, c) => ({ ms: median(t), ok: ok[c] }));
 }
 
 interface Packed {
@@ -71,8 +77,9 @@ interface Measured extends Packed {
   nodeModules: number;
   tfjs: number;
   advx: number;
-  help: { ms: number; ok: boolean };
-  importAdvx: { ms: number; ok: boolean };
+  /** `advx --help` and `import 'advx'`, to time. */
+  help: { args: string[]; cwd: string };
+  importAdvx: { args: string[]; cwd: string };
 }
 
 function consumer(packed: Packed, work: string, name: string): { dir: string; measured: Measured } {
@@ -92,8 +99,8 @@ function consumer(packed: Packed, work: string, name: string): { dir: string; me
       nodeModules: bytes(modules),
       tfjs: existsSync(join(modules, '@tensorflow')) ? bytes(join(modules, '@tensorflow')) : 0,
       advx: bytes(join(modules, 'advx')),
-      help: startTime([join(modules, '.bin', 'advx'), '--help'], dir),
-      importAdvx: startTime(['import.mjs'], dir),
+      help: { args: [join(modules, '.bin', 'advx'), '--help'], cwd: dir },
+      importAdvx: { args: ['import.mjs'], cwd: dir },
     },
   };
 }
@@ -114,6 +121,7 @@ try {
   npm(['install', ...optional, '--prefer-offline'], afterRun.dir);
   const full = bytes(join(afterRun.dir, 'node_modules'));
 
+  const [beforeHelp, afterHelp, beforeImport, afterImport] = startTimes([before.help, after.help, before.importAdvx, after.importAdvx]);
   const start = (s: { ms: number; ok: boolean }) => (s.ok ? `${(s.ms / 1000).toFixed(2)} s` : `fails (${(s.ms / 1000).toFixed(2)} s)`);
   const lines = [
     '| | before (' + beforeCommit + ') | after (' + afterCommit + ') |',
@@ -125,8 +133,8 @@ try {
     `| of which advx itself | ${mb(before.advx)} | ${mb(after.advx)} |`,
     `| of which everything else | ${mb(before.nodeModules - before.tfjs - before.advx)} | ${mb(after.nodeModules - after.tfjs - after.advx)} |`,
     `| \`npm install\` from npm's cache | ${before.installSeconds.toFixed(0)} s | ${after.installSeconds.toFixed(0)} s |`,
-    `| \`advx --help\` (median of ${RUNS}) | ${start(before.help)} | ${start(after.help)} |`,
-    `| \`import 'advx'\` in plain Node (median of ${RUNS}) | ${start(before.importAdvx)} | ${start(after.importAdvx)} |`,
+    `| \`advx --help\` (median of ${RUNS}, taking turns) | ${start(beforeHelp)} | ${start(afterHelp)} |`,
+    `| \`import 'advx'\` in plain Node (median of ${RUNS}) | ${start(beforeImport)} | ${start(afterImport)} |`,
     '',
     `The whole CLI with every dataset, WordNet, the fonts and resvg (\`npm install advx ${optional.join(' ')}\`): ${mb(full)} of node_modules.`,
     '',

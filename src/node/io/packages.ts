@@ -51,22 +51,27 @@ export function requirePackages(packages: readonly string[], purpose: string): v
   if (absent.length > 0) throw missing(absent, purpose);
 }
 
-export function isInstalled(pkg: string): boolean {
-  try {
-    require.resolve(`${pkg}/package.json`);
-    return true;
-  } catch {
-    return false;
+/**
+ * The folder of an installed package, found as Node finds it from advx (each node_modules up the
+ * tree), by its package.json, which a package's `exports` may not export.
+ */
+function findPackage(pkg: string): string | undefined {
+  for (const nodeModules of require.resolve.paths(pkg) ?? []) {
+    const dir = path.join(nodeModules, pkg);
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
   }
+  return undefined;
+}
+
+export function isInstalled(pkg: string): boolean {
+  return findPackage(pkg) !== undefined;
 }
 
 /** The installed folder of an optional package; `purpose` says what needs it, for the error. */
 export function packageDir(pkg: string, purpose: string): string {
-  try {
-    return path.dirname(require.resolve(`${pkg}/package.json`));
-  } catch {
-    throw missing([pkg], purpose);
-  }
+  const dir = findPackage(pkg);
+  if (dir === undefined) throw missing([pkg], purpose);
+  return dir;
 }
 
 export function packageVersion(pkg: string, purpose: string): string {

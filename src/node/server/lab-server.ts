@@ -24,6 +24,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { isIP } from 'node:net';
 import * as path from 'node:path';
+import { isInstalled, packageDir, packageVersion } from '../io/packages.ts';
 import { RUN_MARKER } from '../runs/folder.ts';
 import { RESULTS_FILE } from '../runs/results.ts';
 
@@ -515,6 +516,27 @@ async function sendFile(res: http.ServerResponse, file: string, head: boolean, c
   stream.pipe(res, { end: false });
 }
 
+/**
+ * Files the lab loads from installed packages rather than shipping them in web/dist: ONNX Runtime
+ * Web's 15 MB .wasm, which only a lab that runs an ONNX file in ONNX Runtime needs. Its JavaScript
+ * is bundled, so the .wasm must be of the same version (the page asks with ?v=<version>).
+ */
+const VENDOR_PREFIX = '/vendor/';
+const VENDOR_FILES: Record<string, { package: string; file: string }> = {
+  'onnxruntime-web/ort-wasm-simd-threaded.wasm': { package: 'onnxruntime-web', file: 'dist/ort-wasm-simd-threaded.wasm' },
+};
+
+async function sendVendorFile(res: http.ServerResponse, name: string, wanted: string | null, head: boolean, beforeStream?: (file: string) => void): Promise<void> {
+  const entry = Object.hasOwn(VENDOR_FILES, name) ? VENDOR_FILES[name] : undefined;
+  if (!entry) throw new HttpError(404, 'not found');
+  const install = `npm install ${entry.package}${wanted ? `@${wanted}` : ''}`;
+  const purpose = 'running ONNX files in ONNX Runtime Web in the lab';
+  if (!isInstalled(entry.package)) throw new HttpError(404, `${purpose} needs the npm package ${entry.package}, not installed beside advx: ${install}`);
+  const version = packageVersion(entry.package, purpose);
+  if (wanted && version !== wanted) throw new HttpError(404, `${purpose} needs ${entry.package} ${wanted}, the version the lab was built with (installed: ${version}): ${install}`);
+  return sendFile(res, path.join(packageDir(entry.package, purpose), entry.file), head, undefined, beforeStream);
+}
+
 async function handle(o: LabServerOptions, allowed: (host: string | undefined) => boolean, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const head = req.method === 'HEAD';
   if (!allowed(req.headers.host)) throw new HttpError(403, `forbidden Host header: open the lab at http://127.0.0.1:${req.socket.localPort ?? '<port>'}/ or see --allow-host`);
@@ -543,6 +565,7 @@ async function handle(o: LabServerOptions, allowed: (host: string | undefined) =
   }
   if (pathname === '/api/models') return sendJson(res, 200, { models: listModels(o.modelsRoot) }, head);
   if (pathname.startsWith('/api/')) throw new HttpError(404, 'no such endpoint');
+  if (pathname.startsWith(VENDOR_PREFIX)) return sendVendorFile(res, pathname.slice(VENDOR_PREFIX.length), query.get('v'), head, o.beforeStream);
   if (pathname.startsWith('/runs/')) return sendFile(res, safeResolve(o.runsRoot, pathname.slice('/runs/'.length)), head, RUN_FILE_CSP, o.beforeStream);
   if (pathname.startsWith('/models/')) return sendFile(res, safeResolve(o.modelsRoot, pathname.slice('/models/'.length)), head, MODEL_FILE_CSP, o.beforeStream);
   const rel = pathname === '/' ? 'index.html' : pathname.slice(1);
