@@ -35,9 +35,10 @@ import { Rng } from '../../core/rng.ts';
 import { subset, type DatasetSplits, type ImageDataset } from '../../data/types.ts';
 import { writeFileAtomic } from '../io/files.ts';
 import { defaultCacheDir, packageDir } from '../io/packages.ts';
-
-export { defaultCacheDir };
 import { encodeSplitCache, readSplitCache, type RawSplit, type RawSplits } from './split-cache.ts';
+
+// Where the caches go is decided with the package's other places (io/packages.ts); the datasets re-export it.
+export { defaultCacheDir };
 
 export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 export const FASHION_MNIST_CLASSES = [
@@ -79,7 +80,6 @@ export function clearDatasetCache(): void {
   memory.clear();
 }
 
-
 /** MNIST or Fashion-MNIST's training and test splits, images scaled to [0, 1]. Synchronous. */
 export function loadPackageDataset(canonical: 'mnist' | 'fashion-mnist', options: LoadDatasetOptions = {}): DatasetSplits {
   const dir = options.dir === undefined ? undefined : path.resolve(options.dir);
@@ -103,7 +103,6 @@ export function loadPackageDataset(canonical: 'mnist' | 'fashion-mnist', options
 function limited(ds: ImageDataset, n: number | undefined): ImageDataset {
   return n === undefined || n >= ds.count ? ds : subset(ds, 0, n);
 }
-
 
 // ---- raw splits (uint8) -------------------------------------------------------------------
 

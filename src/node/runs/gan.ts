@@ -62,7 +62,6 @@ export interface GanEvaluateOptions {
 
 export type GanEvaluation = Omit<GeneratorEvaluation, 'class_accuracy'> & { n: number; real: number; data: string; classifier: string; arch: string; class_accuracy?: number };
 
-
 /** The default classifier of a dataset, found from the working folder or the advx folder. */
 function defaultClassifier(data: string): string {
   const rel = parseDatasetName(data).startsWith('fashion') ? 'models/fashion-cnn' : 'models/mnist-cnn';
