@@ -6,7 +6,7 @@
  */
 import type { AttackDescriptor } from '../attacks/index.ts';
 import type { Norm } from '../core/norms.ts';
-import type { SuiteName } from './robustness.ts';
+import type { SuiteName } from './suites.ts';
 
 /** What one attack did to one example at one ε. */
 export interface AttackOutcome {
