@@ -176,7 +176,8 @@ export async function evaluateRobustnessExamples(classifier: AnyModel, x: tf.Ten
         const targets = members.map((rows) => (eps > 0 ? rows.filter((j) => (cascade ? robust[j] : examples[j].correct)) : []));
         const total = targets.reduce((s, rows) => s + rows.length, 0);
         let done = 0;
-        if (total) o.onProgress?.((at = { eps, attack: name, done, total }));
+        at = { eps, attack: name, done, total };
+        if (total) o.onProgress?.(at);
         for (const [k, rows] of targets.entries()) {
           if (!rows.length) continue;
           const seed = hashSeed(`${o.seed ?? 0}/${blocks[k]}/${name}/${eps}`);
@@ -186,7 +187,8 @@ export async function evaluateRobustnessExamples(classifier: AnyModel, x: tf.Ten
             if (outcome.broken) robust[rows[r]] = false;
           });
           done += rows.length;
-          o.onProgress?.((at = { eps, attack: name, done, total }));
+          at = { eps, attack: name, done, total };
+          o.onProgress?.(at);
         }
         seconds[a] += (performance.now() - t0) / 1000;
       }
