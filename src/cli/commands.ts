@@ -11,6 +11,7 @@ export const COMMANDS = {
     summary: 'robust accuracy against several attacks (or a standard suite) over a range of ε, with the worst case per input; of a TF.js model, or of a served one with score- or decision-based attacks',
     term: 'robustness [options]',
   },
+  merge: { summary: 'join the shards of a sharded run (--shard i/N, one folder each) into the results the unsharded run would have written', term: 'merge [options] <runs...>' },
   transfer: { summary: 'transfer matrix: craft adversarial examples white-box on each model, classify them with every model (a served model is a target only)', term: 'transfer [options]' },
   adapt: { summary: 'domain adaptation: train on labelled source images so the model works on unlabelled target images', term: 'adapt [options]' },
   'text-attack': { summary: 'adversarial edits (typos, deletions, insertions, synonyms, flips) against a text classifier', term: 'text-attack [options]' },

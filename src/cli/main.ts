@@ -12,6 +12,7 @@ const LOADERS: Record<CommandName, () => Promise<Command>> = {
   evaluate: async () => (await import('./evaluate.ts')).evaluateCommand(),
   attack: async () => (await import('./attack.ts')).attackCommand(),
   robustness: async () => (await import('./robustness.ts')).robustnessCommand(),
+  merge: async () => (await import('./merge.ts')).mergeCommand(),
   transfer: async () => (await import('./transfer.ts')).transferCommand(),
   adapt: async () => (await import('./adapt.ts')).adaptCommand(),
   'text-attack': async () => (await import('./text-attack.ts')).textAttackCommand(),

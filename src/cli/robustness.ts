@@ -8,6 +8,7 @@ import { openRunFolder } from '../node/runs/folder.ts';
 import { parseBackend } from '../backend/index.ts';
 import { isDataPath } from '../node/datasets/image-folder.ts';
 import { runRobustness } from '../node/runs/robustness.ts';
+import { parseShard } from '../node/runs/shards.ts';
 import { precheckModel, checkRemoteFlags, type RemoteFlags } from '../node/runs/inputs.ts';
 import { DATA_HELP, numberList, withRemote, parseNorm, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
@@ -28,6 +29,7 @@ interface RobustnessFlags extends BackendFlags, RemoteFlags {
   batch: number;
   fullTable?: boolean;
   out?: string;
+  shard?: string;
   json?: boolean;
 }
 
@@ -48,7 +50,8 @@ export function robustnessCommand(): Command {
     .option('--limit <n>', 'first n test images', positiveInt('--limit'), 1000)
     .option('--batch <n>', 'inputs per attack call', positiveInt('--batch'), 128)
     .option('--full-table', 'run every attack on every input (each attack\'s own robust accuracy), not only on the inputs the earlier attacks failed on')
-    .option('--out <dir>', 'folder for results.json, curve.svg, curve.png and report.html')
+    .option('--out <dir>', 'folder for config.json, examples.jsonl (per-example results), results.json, curve.svg, curve.png and report.html')
+    .option('--shard <i/N>', 'evaluate only shard i of N (i from 0; blocks of --batch inputs dealt round-robin) into --out; `advx merge` joins the N shards into the unsharded run\'s results')
     .option('--json', 'print {"clean_accuracy":…, "robust_accuracy":{…}, "per_attack":{…}, "warnings":[…]} as the last line')
     .action((flags: RobustnessFlags) => robustness(flags));
 }
@@ -68,6 +71,8 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
   }
   const attacks = suite ? SUITES[suite].attacks.map((a) => a.name) : (flags.attacks ?? 'fgsm,pgd').split(',').map((s) => s.trim()).filter(Boolean);
   const eps = parseEps(flags.eps);
+  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+  if (shard && flags.out === undefined) throw new AdvxError('--shard needs --out: a shard writes its per-example results into a run folder for advx merge');
   // Unknown names, unsupported norms and duplicates fail here, before the model loads.
   const plan = planAttacks({ attacks: suite ? undefined : attacks, suite, eps, norm }, norm);
   checkRemoteFlags(flags.model, flags, flags.data);
@@ -87,9 +92,10 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
   parseBackend(flags.backend);
   const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'robustness' }) : undefined;
   await startBackend(flags);
-  const report = await runRobustness({ ...flags, attacks, suite, eps, norm }, run);
+  const report = await runRobustness({ ...flags, attacks, suite, eps, norm, shard }, run);
   if (flags.json) printJson(report);
   else {
+    if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} of the run: ${report.count} of its images; advx merge joins the shards\n`);
     const kind = report.mode === 'cascade' ? 'each attack on the inputs the earlier ones failed on; robust accuracy after it' : 'each attack on every input';
     process.stdout.write(`clean accuracy ${(report.clean_accuracy * 100).toFixed(2)}% on ${report.count} images (${kind})\n`);
     process.stdout.write(`ε        ${attacks.map((a) => a.padStart(10)).join('')}  worst case\n`);

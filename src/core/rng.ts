@@ -47,3 +47,15 @@ export class Rng {
     return p;
   }
 }
+
+/**
+ * A 32-bit seed from a text naming a unit of work (FNV-1a, then a final mix): the same parts give
+ * the same seed wherever and in whatever order the work runs, which sharded runs rely on.
+ */
+export function hashSeed(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}

@@ -1,11 +1,14 @@
 /**
  * A run of `advx robustness`: a model (on disk or served) against several attacks over a range of
- * ε on a dataset's test images, with results.json, the curves and report.html in its run folder.
+ * ε on a dataset's test images, with config.json, examples.jsonl (the per-example records),
+ * results.json, the curves and report.html in its run folder. With a shard (shards.ts), only
+ * config.json, examples.jsonl and the shard's own results.json; `advx merge` writes the rest from
+ * the records of all shards, through the same summary and the same writers.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ServiceError } from '../../core/errors.ts';
 import { toTensors } from '../../data/types.ts';
-import { evaluateRobustness, type RobustnessReport, type SuiteName } from '../../eval/robustness.ts';
+import { evaluateRobustnessExamples, robustnessSetup, summarizeRobustness, type ExampleRecord, type RobustnessOutcome, type RobustnessReport, type SuiteName } from '../../eval/robustness.ts';
 import { isRemoteModel, RemoteModel } from '../../models/remote.ts';
 import { lineChartSvg } from '../../report/plot.ts';
 import { writeFileAtomic } from '../io/files.ts';
@@ -14,7 +17,9 @@ import { canRenderPng, svgToPng } from '../io/svg-png.ts';
 import type { RunFolder } from './folder.ts';
 import { loadModelAndData, loadRemoteAndData, type RemoteFlags } from './inputs.ts';
 import { writeRobustnessReport } from './reports.ts';
+import { writeRunConfig } from './options.ts';
 import { writeResults as writeRunResults } from './results.ts';
+import { modelFingerprint, readShards, writeExamples, type Shard } from './shards.ts';
 
 /** What a robustness run is made of (the options of `advx robustness`, checked). */
 export interface RobustnessRunOptions extends RemoteFlags {
@@ -34,6 +39,22 @@ export interface RobustnessRunOptions extends RemoteFlags {
   seed: number;
   batch: number;
   fullTable?: boolean;
+  backend?: string;
+  /** Run only this shard of the run's blocks. */
+  shard?: Shard;
+}
+
+/**
+ * The options that make a robustness run what it is, as config.json records them: the shards of
+ * one run agree on all of them (merge checks), and none that only says how it runs (--threads,
+ * --timeout, --retries) is among them.
+ */
+const IDENTITY = ['model', 'data', 'limit', 'attacks', 'suite', 'eps', 'norm', 'steps', 'stepSize', 'queries', 'restarts', 'seed', 'batch', 'fullTable', 'protocol', 'labelsOnly', 'outputs', 'backend'] as const;
+
+function configOf(o: RobustnessRunOptions): Record<string, unknown> {
+  const values = o as unknown as Record<string, unknown>;
+  const fingerprint = modelFingerprint(o.model);
+  return { ...Object.fromEntries(IDENTITY.filter((k) => values[k] !== undefined).map((k) => [k, values[k]])), ...(fingerprint ? { modelSha256: fingerprint } : {}) };
 }
 
 /** What a served model answered, all told: clean predictions, the attacks' queries and the re-checks. */
@@ -46,7 +67,7 @@ export interface EndpointUse {
 }
 
 /** The report with the endpoint's use and the labels note: the line --json prints. */
-export type RobustnessSummary = RobustnessReport & { endpoint?: EndpointUse; labels?: 'model predictions' };
+export type RobustnessSummary = RobustnessReport & { endpoint?: EndpointUse; labels?: 'model predictions'; shard?: Shard };
 
 /**
  * Loads the model and data (the backend started), evaluates, and writes into `run` when there is
@@ -57,8 +78,9 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
   const { classifier, data, labelsNote } = isRemoteModel(o.model) ? await loadRemoteAndData(o.model, o, o.data, 'test', o.limit) : await loadModelAndData(o.model, o.data, 'test', o.limit);
   const endpoint = () => (classifier instanceof RemoteModel ? { endpoint: { url: o.model, protocol: o.protocol, access: classifier.access, queries: classifier.queries, requests: classifier.requests } } : {});
   const { x, y } = toTensors(data);
+  if (run) writeRunConfig(run.dir, { ...configOf(o), ...(o.shard ? { shard: o.shard } : {}) });
   let bar: Progress | undefined;
-  const report = await evaluateRobustness(classifier, x, y, {
+  const { report, examples } = await evaluateRobustnessExamples(classifier, x, y, {
     attacks: o.suite ? undefined : o.attacks,
     suite: o.suite,
     eps: o.eps,
@@ -70,6 +92,7 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
     seed: o.seed,
     batchSize: o.batch,
     cascade: !o.fullTable,
+    shard: o.shard,
     // Progress goes to stderr, also with --json: stdout keeps only the JSON line.
     onProgress: (p) => {
       if (p.done === 0) {
@@ -80,20 +103,52 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
     },
   }).catch((e) => {
     bar?.stop();
-    if (e instanceof ServiceError && e.partial && run) writeResults(run, o, { ...(e.partial as RobustnessReport), ...endpoint(), ...labelsNote });
+    if (e instanceof ServiceError && e.partial && run) {
+      const partial = e.partial as RobustnessOutcome;
+      writeExamples(run.dir, partial.examples);
+      writeResults(run, o, { ...partial.report, ...endpoint(), ...labelsNote });
+    }
     throw e;
   });
   bar?.stop();
   tf.dispose([x, y]);
   // Said before the files are written, so that a failure there still leaves them on stderr.
   for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`);
-  const summary: RobustnessSummary = { ...report, ...endpoint(), ...labelsNote };
-  if (run) writeRunFiles(run, o, summary);
+  const summary: RobustnessSummary = { ...report, ...endpoint(), ...labelsNote, ...(o.shard ? { shard: o.shard } : {}) };
+  if (run) writeRunFiles(run, o, summary, examples);
   return summary;
 }
 
-/** results.json, curve.svg, curve.png (where resvg and its font are installed) and report.html. */
-function writeRunFiles(run: RunFolder, o: RobustnessRunOptions, report: RobustnessSummary): void {
+/**
+ * `advx merge` for robustness runs: the records of all the shards in `dirs` (checked to be the
+ * shards of one run) summarised as the unsharded run does, and its files written into the run
+ * folder `openRun` opens:
+ * the same config.json, examples.jsonl and results.json, but for the seconds, which are the sums
+ * over the shards (time spent, not time waited), and the endpoint's use, also summed.
+ */
+export function mergeRobustness(dirs: string[], openRun: () => RunFolder): RobustnessSummary {
+  const { shards, config, examples } = readShards(dirs, 'robustness');
+  const run = openRun(); // after the checks: a refused merge leaves no folder behind
+  const o = config as unknown as RobustnessRunOptions;
+  const summaries = shards.map((s) => s.results.summary as unknown as RobustnessSummary);
+  const setup = robustnessSetup({ attacks: o.suite ? undefined : o.attacks, suite: o.suite, eps: o.eps, norm: o.norm, cascade: !o.fullTable }, isRemoteModel(o.model));
+  const sum = (f: (s: RobustnessSummary) => number) => summaries.reduce((t, s) => t + f(s), 0);
+  const report = summarizeRobustness(examples, setup, { total: sum((s) => s.seconds), attacks: setup.attacks.map((_, i) => sum((s) => s.attacks[i].seconds)) });
+  const endpoints = summaries.flatMap((s) => (s.endpoint ? [s.endpoint] : []));
+  const endpoint = endpoints.length ? { endpoint: { ...endpoints[0], queries: endpoints.reduce((t, e) => t + e.queries, 0), requests: endpoints.reduce((t, e) => t + e.requests, 0) } } : {};
+  const summary: RobustnessSummary = { ...report, ...endpoint, ...(summaries[0].labels ? { labels: summaries[0].labels } : {}) };
+  writeRunConfig(run.dir, config);
+  writeRunFiles(run, o, summary, examples);
+  return summary;
+}
+
+/** examples.jsonl, results.json; unless a shard, curve.svg, curve.png (where resvg and its font are installed) and report.html. */
+function writeRunFiles(run: RunFolder, o: RobustnessRunOptions, report: RobustnessSummary, examples: ExampleRecord[]): void {
+  writeExamples(run.dir, examples);
+  if (o.shard) {
+    writeResults(run, o, report);
+    return;
+  }
   const { attacks, eps } = o;
   const series = [
     ...attacks.map((a) => ({ name: a, x: eps, y: eps.map((e) => report.per_attack[a][String(e)]) })),

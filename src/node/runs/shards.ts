@@ -1,0 +1,115 @@
+/**
+ * The stateless shard contract: `--shard i/N` runs the blocks b with b mod N = i of a run (see
+ * shardBlocks) into a run folder of its own, with the run's options and the shard in config.json
+ * and its per-example records in examples.jsonl; `advx merge` checks that the folders are all N
+ * shards of one run and joins them into what the unsharded run would have written. Nothing is
+ * shared while the shards run, so any scheduler that hands out an index (a Kubernetes Indexed
+ * Job, a SLURM or AWS Batch array) can run them.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AdvxError } from '../../core/errors.ts';
+import type { ExampleRecord } from '../../eval/robustness.ts';
+import { writeFileAtomic } from '../io/files.ts';
+import { markedCommand } from './folder.ts';
+import { CONFIG_FILE } from './options.ts';
+import { readResults, type Results } from './results.ts';
+
+/** The per-example records of a run, one JSON object per line, in index order. */
+export const EXAMPLES_FILE = 'examples.jsonl';
+
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** `--shard i/N`: shard i (from 0, as $JOB_COMPLETION_INDEX and $SLURM_ARRAY_TASK_ID count) of N. */
+export function parseShard(text: string): Shard {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  const [index, count] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!(count >= 1 && index < count)) throw new AdvxError(`--shard ${text}: want i/N with 0 ≤ i < N, e.g. --shard 0/4 for the first of 4 shards`);
+  return { index, count };
+}
+
+/**
+ * A hash of the model's files (sha256 over the names and contents of the files of a model folder,
+ * or of one file), so that merge refuses shards of different models saved at the same path.
+ * Undefined for a served model, which is known by its URL only.
+ */
+export function modelFingerprint(model: string): string | undefined {
+  if (/^https?:\/\//.test(model)) return undefined;
+  const hash = createHash('sha256');
+  const st = fs.statSync(model);
+  const files = st.isDirectory() ? fs.readdirSync(model).filter((f) => fs.statSync(path.join(model, f)).isFile()).sort() : [''];
+  for (const f of files) hash.update(`${f}\0`).update(fs.readFileSync(path.join(model, f)));
+  return hash.digest('hex');
+}
+
+export function writeExamples(dir: string, examples: readonly ExampleRecord[]): void {
+  writeFileAtomic(path.join(dir, EXAMPLES_FILE), examples.map((e) => JSON.stringify(e) + '\n').join(''));
+}
+
+/** One shard's folder as merge reads it. */
+export interface ShardFolder {
+  dir: string;
+  shard: Shard;
+  /** config.json without the shard: the run's options. */
+  config: Record<string, unknown>;
+  results: Results;
+  examples: ExampleRecord[];
+}
+
+function readShard(dir: string, command: string): ShardFolder {
+  if (markedCommand(dir) !== command) throw new AdvxError(`${dir} is not an advx ${command} run folder`);
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(fs.readFileSync(path.join(dir, CONFIG_FILE), 'utf8'));
+  } catch {
+    throw new AdvxError(`${dir} has no readable ${CONFIG_FILE}: not a shard, or one that has not started`);
+  }
+  const { shard, ...rest } = config as { shard?: Shard };
+  if (!shard) throw new AdvxError(`${dir} is not a shard: it was run without --shard`);
+  const results = readResults(dir);
+  if (!results) throw new AdvxError(`${dir} (shard ${shard.index}/${shard.count}) has no results.json: it has not finished; run it again`);
+  if (results.summary.partial) throw new AdvxError(`${dir} (shard ${shard.index}/${shard.count}) is partial (${(results.summary.partial as { error: string }).error}): run it again`);
+  let examples: ExampleRecord[];
+  try {
+    examples = fs.readFileSync(path.join(dir, EXAMPLES_FILE), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  } catch {
+    throw new AdvxError(`${dir} (shard ${shard.index}/${shard.count}) has no readable ${EXAMPLES_FILE}: run it again`);
+  }
+  return { dir, shard, config: rest, results, examples };
+}
+
+const shown = (v: unknown) => (v === undefined ? '(not set)' : JSON.stringify(v));
+
+/**
+ * Reads the shard folders `dirs` of a `command` run and checks that they are all the shards of one
+ * run, each once: the same options but the shard (the model's hash among them), the same N, every
+ * index from 0 to N−1; refuses anything else with one line. Returns them in shard order, with the
+ * records of all of them in index order.
+ */
+export function readShards(dirs: string[], command: string): { shards: ShardFolder[]; config: Record<string, unknown>; examples: ExampleRecord[] } {
+  const shards = dirs.map((d) => readShard(d, command));
+  const [first] = shards;
+  for (const s of shards.slice(1)) {
+    if (s.shard.count !== first.shard.count) throw new AdvxError(`${s.dir} is shard ${s.shard.index} of ${s.shard.count}, ${first.dir} of ${first.shard.count}: merge the shards of one run`);
+    const keys = [...new Set([...Object.keys(first.config), ...Object.keys(s.config)])];
+    const differ = keys.filter((k) => JSON.stringify(first.config[k]) !== JSON.stringify(s.config[k]));
+    if (differ.length) throw new AdvxError(`${s.dir} is a shard of another run than ${first.dir}: ${differ.map((k) => `${k} ${shown(s.config[k])} vs ${shown(first.config[k])}`).join(', ')}`);
+  }
+  const byIndex = new Map<number, ShardFolder>();
+  for (const s of shards) {
+    const twin = byIndex.get(s.shard.index);
+    if (twin) throw new AdvxError(`shard ${s.shard.index}/${s.shard.count} is given twice: ${twin.dir} and ${s.dir}`);
+    byIndex.set(s.shard.index, s);
+  }
+  const missing = Array.from({ length: first.shard.count }, (_, i) => i).filter((i) => !byIndex.has(i));
+  if (missing.length) throw new AdvxError(`shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${first.shard.count}`).join(', ')} missing: merge needs all ${first.shard.count} shards of the run`);
+  const ordered = [...byIndex.entries()].sort(([a], [b]) => a - b).map(([, s]) => s);
+  const examples = ordered.flatMap((s) => s.examples).sort((a, b) => a.index - b.index);
+  const gap = examples.findIndex((e, i) => e.index !== i);
+  if (gap >= 0) throw new AdvxError(`the shards' ${EXAMPLES_FILE} do not hold examples 0 to ${examples.length - 1} once each (example ${gap} is wrong): run the shards again`);
+  return { shards: ordered, config: first.config, examples };
+}
