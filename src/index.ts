@@ -5,6 +5,7 @@
 export { AdvxError } from './core/errors.ts';
 export { Rng } from './core/rng.ts';
 export { batchNorm, clipToBounds, exactSign, normalizeGradient, projectBall, projectToFeasible, type Norm } from './core/norms.ts';
+export { shardBlocks, type Shard } from './core/shards.ts';
 export { BACKEND_PLATFORMS, BACKENDS, parseBackend, useBackend, WASM_FILES, type BackendName, type BackendOptions, type Platform, type WasmFile, type WasmPaths } from './backend/index.ts';
 
 export { Classifier, type ClassifierInfo, type Preprocessing } from './models/classifier.ts';

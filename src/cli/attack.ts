@@ -4,9 +4,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ATTACKS, checkAccess, checkAttackRequest } from '../attacks/index.ts';
 import { isRemoteModel } from '../models/remote.ts';
 import { runAttack, type AttackRunSummary } from '../node/runs/attack.ts';
-import { ServiceError } from '../core/errors.ts';
+import { AdvxError, ServiceError } from '../core/errors.ts';
 import { writeAttackReport } from '../node/runs/reports.ts';
 import { openRunFolder } from '../node/runs/folder.ts';
+import { writeAttackConfig } from '../node/runs/attack-shards.ts';
+import { parseShard } from '../node/runs/shards.ts';
 import { parseBackend } from '../backend/index.ts';
 import { OnnxRuntimeModel } from '../node/io/onnx-runtime.ts';
 import { precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, type ModelFlags } from '../node/runs/inputs.ts';
@@ -33,6 +35,7 @@ interface AttackFlags extends BackendFlags, RemoteFlags, ModelFlags {
   samples?: number;
   seed: number;
   out?: string;
+  shard?: string;
   json?: boolean;
 }
 
@@ -60,7 +63,8 @@ export function attackCommand(): Command {
     .option('--print-scale <k>', 'also write print-ready adversarial PNGs magnified k times (print/)', positiveInt('--print-scale', MAX_PRINT_SCALE))
     .option('--samples <n>', 'transformations per step (eot)', positiveInt('--samples', 1000))
     .option('--seed <n>', 'seed', seedInt('--seed'), 0)
-    .option('--out <dir>', 'folder for images, results.json and report.html')
+    .option('--out <dir>', 'folder for config.json, examples.jsonl (per-example results), results.json, images and report.html')
+    .option('--shard <i/N>', 'attack only shard i of N (i from 0; blocks of --batch inputs dealt round-robin) into --out; `advx merge` joins the N shards into the unsharded run\'s results')
     .option('--json', 'print a JSON summary as the last line')
     .action((flags: AttackFlags) => attack(flags));
 }
@@ -75,19 +79,22 @@ async function attack(flags: AttackFlags): Promise<void> {
   else if (flags.runtime === 'onnxruntime') checkAccess(d, 'score', `${flags.model} under --runtime onnxruntime`);
   if (!remote) await precheckModel(flags.model, flags.data); // its files, classes and shape, before anything is written
   parseBackend(flags.backend);
+  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+  if (shard && flags.out === undefined) throw new AdvxError('--shard needs --out: a shard writes its per-example results into a run folder for advx merge');
   const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'attack' }) : undefined;
   await startBackend(flags);
+  if (run) writeAttackConfig(run.dir, { ...flags, norm, shard });
   const { classifier, data, labelsNote } = remote
     ? await loadRemoteAndData(flags.model, flags, flags.data, 'test', flags.limit)
     : d.access === 'white-box'
       ? await loadModelAndData(flags.model, flags.data, 'test', flags.limit, { outputName: flags.output })
       : await loadForwardModelAndData(flags.model, flags, flags.data, 'test', flags.limit);
   const report = (s: AttackRunSummary) => {
-    if (!run) return;
+    if (!run || shard) return; // a shard's report is the merged run's
     const gridFile = run.path('grid.png');
     writeAttackReport(run.dir, s, { model: flags.model, data: flags.data, classNames: data.classNames, grid: existsSync(gridFile) ? readFileSync(gridFile) : undefined });
   };
-  const s = await runAttack(classifier, data, { ...flags, batchSize: flags.batch, norm, images: run ? flags.images : 0 }, run).catch((e) => {
+  const s = await runAttack(classifier, data, { ...flags, batchSize: flags.batch, norm, images: run ? flags.images : 0, shard }, run).catch((e) => {
     // A served model that stopped answering: results.json holds the batches finished; the report says the same.
     if (e instanceof ServiceError && e.partial) report(e.partial as AttackRunSummary);
     throw e;
@@ -98,12 +105,13 @@ async function attack(flags: AttackFlags): Promise<void> {
   const runtime = classifier instanceof OnnxRuntimeModel ? { runtime: 'onnxruntime', queries: classifier.queries } : {};
   if (flags.json) printJson({ ...summary, ...labelsNote, ...runtime });
   else {
+    if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} of the run: ${s.count} of its images; advx merge joins the shards\n`);
     process.stdout.write(
       `${s.attack} ε=${s.eps} (${s.norm}${s.targeted ? `, target ${flags.target}` : ''}) on ${s.count} images: ` +
         `clean accuracy ${(s.clean_accuracy * 100).toFixed(1)}%, adversarial accuracy ${(s.adversarial_accuracy * 100).toFixed(1)}%, ` +
         `success ${(s.success_rate * 100).toFixed(1)}%, mean L∞ ${s.mean_linf.toFixed(3)}, mean L2 ${s.mean_l2.toFixed(3)} (${s.seconds.toFixed(1)} s)\n`,
     );
     if (classifier instanceof OnnxRuntimeModel) process.stdout.write(`ONNX Runtime answered ${classifier.queries} images (attack queries and re-checks)\n`);
-    if (flags.out) process.stdout.write(`wrote ${flags.out}/results.json, report.html and images\n`);
+    if (flags.out) process.stdout.write(`wrote ${flags.out}/results.json, ${shard ? 'examples.jsonl' : 'report.html'} and images\n`);
   }
 }

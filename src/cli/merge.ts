@@ -2,16 +2,36 @@
 import { Command } from 'commander';
 import * as path from 'node:path';
 import { AdvxError } from '../core/errors.ts';
-import { openRunFolder } from '../node/runs/folder.ts';
-import { mergeRobustness } from '../node/runs/robustness.ts';
+import { markedCommand, openRunFolder, type RunFolder } from '../node/runs/folder.ts';
+import { mergeAttack } from '../node/runs/attack-shards.ts';
+import { mergeRobustness, type RobustnessSummary } from '../node/runs/robustness.ts';
+import { mergeTextAttack, type TextAttackSummary } from '../node/runs/text-attack.ts';
 import { printJson } from './common.ts';
 import { COMMANDS } from './commands.ts';
+
+const pct = (v: number, digits = 1) => `${(v * 100).toFixed(digits)}%`;
+
+/** Each command whose runs shard: its merge, and the line that says what the merged run found. */
+const MERGES: Record<string, (dirs: string[], openRun: () => RunFolder) => { summary: object; found: string }> = {
+  robustness: (dirs, openRun) => {
+    const s: RobustnessSummary = mergeRobustness(dirs, openRun);
+    return { summary: s, found: `${s.count} images, clean accuracy ${pct(s.clean_accuracy, 2)}, worst-case robust accuracy ${Object.entries(s.robust_accuracy).map(([e, v]) => `${pct(v)} at ε=${e}`).join(', ')}` };
+  },
+  attack: (dirs, openRun) => {
+    const s = mergeAttack(dirs, openRun);
+    return { summary: (({ examples: _, ...numbers }) => numbers)(s), found: `${s.attack} ε=${s.eps} on ${s.count} images, clean accuracy ${pct(s.clean_accuracy)}, adversarial accuracy ${pct(s.adversarial_accuracy)}, success ${pct(s.success_rate)}` };
+  },
+  'text-attack': (dirs, openRun) => {
+    const s: TextAttackSummary = mergeTextAttack(dirs, openRun);
+    return { summary: s, found: `${s.attack} on ${s.count} messages, success ${pct(s.success_rate)}, mean edits ${s.mean_edits?.toFixed(2) ?? '–'}` };
+  },
+};
 
 export function mergeCommand(): Command {
   return new Command('merge')
     .description(COMMANDS.merge.summary)
-    .argument('<runs...>', 'the run folders of the shards: all N shards of one run, each once, in any order')
-    .requiredOption('--out <dir>', 'folder for the merged run: config.json, examples.jsonl, results.json, curves and report.html, as the unsharded run writes them')
+    .argument('<runs...>', `the run folders of the shards: all N shards of one run (of ${Object.keys(MERGES).join(', ')}), each once, in any order`)
+    .requiredOption('--out <dir>', 'folder for the merged run: the files the unsharded run writes (config.json, examples.jsonl, results.json, its report)')
     .option('--json', 'print the merged summary as the last line, as the unsharded run\'s --json does')
     .action((runs: string[], flags: { out: string; json?: boolean }) => merge(runs, flags));
 }
@@ -20,8 +40,13 @@ function merge(runs: string[], flags: { out: string; json?: boolean }): void {
   const out = path.resolve(flags.out);
   const inside = runs.find((r) => path.resolve(r) === out);
   if (inside) throw new AdvxError(`--out ${flags.out} is one of the shards: merge into a new folder`);
-  // Only robustness runs have shards so far; the folders' markers say which command made them.
-  const summary = mergeRobustness(runs, () => openRunFolder(flags.out, { command: 'robustness' }));
+  // The folders' markers say which command made them; the shards of one run share it.
+  const commands = runs.map((r) => markedCommand(r));
+  const command = commands[0];
+  if (command === undefined || !(command in MERGES)) throw new AdvxError(`${runs[0]} is not a shard of a run of advx ${Object.keys(MERGES).join(', ')}`);
+  const other = commands.findIndex((c) => c !== command);
+  if (other >= 0) throw new AdvxError(`${runs[other]} is ${commands[other] ? `an advx ${commands[other]} run` : 'not an advx run folder'}, ${runs[0]} an advx ${command} run: merge the shards of one run`);
+  const { summary, found } = MERGES[command](runs, () => openRunFolder(flags.out, { command }));
   if (flags.json) printJson(summary);
-  else process.stdout.write(`merged ${runs.length} shards: ${summary.count} images, clean accuracy ${(summary.clean_accuracy * 100).toFixed(2)}%, worst-case robust accuracy ${Object.entries(summary.robust_accuracy).map(([e, v]) => `${(v * 100).toFixed(1)}% at ε=${e}`).join(', ')}; ${flags.out}/results.json\n`);
+  else process.stdout.write(`merged ${runs.length} shards: ${found}; ${flags.out}/results.json\n`);
 }

@@ -32,11 +32,14 @@ import { concatFloat32 } from '../core/arrays.ts';
 import { AdvxError, ServiceError } from '../core/errors.ts';
 import { batchNorm, projectToFeasible, type Norm } from '../core/norms.ts';
 import { hashSeed } from '../core/rng.ts';
+import { shardBlocks, type Shard } from '../core/shards.ts';
 import { Classifier } from '../models/classifier.ts';
 import { SUITES, type SuiteAttack, type SuiteName } from './suites.ts';
 import { modelCheckWarnings, summarizeRobustness, type AttackOutcome, type ExampleRecord, type RobustnessReport, type RobustnessSetup } from './robustness-summary.ts';
 
 export { modelCheckWarnings, sanityWarnings, summarizeRobustness, type AttackBreakdown, type AttackOutcome, type ExampleRecord, type RobustnessReport, type RobustnessSeconds, type RobustnessSetup, type SanityInputs } from './robustness-summary.ts';
+
+export { shardBlocks } from '../core/shards.ts';
 
 export { parseSuite, SUITES, type SuiteAttack, type SuiteName } from './suites.ts';
 
@@ -59,7 +62,7 @@ export interface RobustnessOptions extends Omit<AttackOptions, 'eps'> {
   /** Called after every block of every (attack, ε) pass, and once with done = 0 at its start. */
   onProgress?: (p: RobustnessProgress) => void;
   /** Evaluate only this shard's blocks (see shardBlocks): `index` of `count`. */
-  shard?: { index: number; count: number };
+  shard?: Shard;
 }
 
 /**
@@ -105,17 +108,6 @@ export interface RobustnessOutcome {
   examples: ExampleRecord[];
 }
 
-/**
- * The blocks a shard evaluates: block b holds the inputs [b·batch, (b+1)·batch), and shard i of N
- * takes the blocks b with b mod N = i. Dealt round-robin rather than in ranges so that every shard
- * gets a share of each part of the set (a test set sorted by class, or harder at its end, would
- * otherwise give one shard most of the work).
- */
-export function shardBlocks(count: number, batch: number, shard?: { index: number; count: number }): number[] {
-  const blocks = Array.from({ length: Math.ceil(count / batch) }, (_, b) => b);
-  return shard ? blocks.filter((b) => b % shard.count === shard.index) : blocks;
-}
-
 /** What the records of an evaluation with options `o` are records of (see summarizeRobustness). */
 export function robustnessSetup(o: RobustnessOptions, blackBox: boolean): RobustnessSetup {
   const norm = o.norm ?? 'linf';
@@ -145,9 +137,6 @@ export async function evaluateRobustnessExamples(classifier: AnyModel, x: tf.Ten
   if (!o.eps.length) throw new AdvxError('no ε given');
   for (const e of o.eps) if (!(Number.isFinite(e) && e >= 0)) throw new AdvxError(`every ε must be a non-negative number, got ${e}`);
   if (y.shape[0] !== x.shape[0]) throw new AdvxError(`${y.shape[0]} labels for ${x.shape[0]} inputs`);
-  if (o.shard && !(Number.isInteger(o.shard.count) && o.shard.count >= 1 && Number.isInteger(o.shard.index) && o.shard.index >= 0 && o.shard.index < o.shard.count)) {
-    throw new AdvxError(`shard ${o.shard.index}/${o.shard.count}: want i/N with 0 ≤ i < N`);
-  }
   const cascade = o.cascade ?? true;
   const batch = o.batchSize ?? 128;
   const start = performance.now();

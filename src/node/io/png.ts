@@ -1,4 +1,4 @@
-/** PNG output for Node (pngjs): single images and grids of images. */
+/** PNG output for Node (pngjs): single images and grids of images, and RGB PNGs read back. */
 import { PNG } from 'pngjs';
 import { AdvxError } from '../../core/errors.ts';
 
@@ -32,6 +32,14 @@ export function encodePng(pixels: Float32Array | Uint8Array, width: number, heig
   png.data = data;
   const colorType = COLOR_TYPE[channels];
   return PNG.sync.write(png, { colorType, inputColorType: colorType, inputHasAlpha: channels === 4 });
+}
+
+/** An RGB PNG (8-bit, alpha dropped) as [0, 1] floats: what encodePng wrote, back. */
+export function decodePng(png: Buffer): { pixels: Float32Array; width: number; height: number } {
+  const { data, width, height } = PNG.sync.read(png);
+  const pixels = new Float32Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) for (let ch = 0; ch < 3; ch++) pixels[i * 3 + ch] = data[i * 4 + ch] / 255;
+  return { pixels, width, height };
 }
 
 export interface ImageGrid {

@@ -1,19 +1,27 @@
 /**
  * Runs an attack over a slice of a dataset in batches and writes what a person wants to look at:
- * per-example original / perturbation / adversarial PNGs, a grid, and results.json. When a served
- * model stops answering mid-run, the batches finished are written (results.json with `partial`)
- * before the ServiceError goes on.
+ * per-example original / perturbation / adversarial PNGs, a grid, examples.jsonl and results.json.
+ * When a served model stops answering mid-run, the batches finished are written (results.json with
+ * `partial`) before the ServiceError goes on.
+ *
+ * A batch is a block (core/shards.ts) attacked with the run's seed: its results do not depend on
+ * the other blocks, so shard i of N (`shard`) attacks the blocks b with b mod N = i, writes their
+ * records and per-example PNGs (named by the example's index) but no grid, and attack-merge.ts
+ * joins the shards into the unsharded run's files through the same summary.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { readFileSync } from 'node:fs';
 import { checkAccess, checkAttackRequest, type AttackDescriptor, type AttackGoal, type AttackOptions, type AttackResult, type BlackBoxModel } from '../../attacks/index.ts';
 import { Classifier } from '../../models/classifier.ts';
 import type { ImageDataset } from '../../data/types.ts';
 import { gatherBatch } from '../../data/batch.ts';
+import { shardBlocks, type Shard } from '../../core/shards.ts';
 import { AdvxError, ServiceError } from '../../core/errors.ts';
-import { encodePng, imageGrid } from '../io/png.ts';
+import { decodePng, encodePng, imageGrid } from '../io/png.ts';
 import { writeFileAtomic } from '../io/files.ts';
 import { writeResults as writeRunResults } from './results.ts';
 import { openRunFolder, type RunPaths } from './folder.ts';
+import { writeExamples } from './shards.ts';
 
 export interface AttackRunOptions extends AttackOptions {
   attack: string;
@@ -24,6 +32,8 @@ export interface AttackRunOptions extends AttackOptions {
   images?: number;
   /** Also write each adversarial example magnified this many times (nearest neighbour) for printing. */
   printScale?: number;
+  /** Attack only this shard's blocks of `batchSize` examples. */
+  shard?: Shard;
 }
 
 export interface ExampleResult {
@@ -54,6 +64,8 @@ export interface AttackRunSummary {
   mean_l2: number;
   iterations: number;
   seconds: number;
+  /** With a shard: which one (its figures are over its own examples). */
+  shard?: Shard;
   /** Set when the model stopped answering: `count` examples (the first ones) of `planned` were finished. */
   partial?: { error: string; planned: number };
   examples: ExampleResult[];
@@ -125,7 +137,8 @@ async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDat
   let iterations = 0;
   const start = performance.now();
   try {
-    for (let b = 0; b < data.count; b += batchSize) {
+    for (const block of shardBlocks(data.count, batchSize, options.shard)) {
+      const b = block * batchSize;
       const idx = Array.from({ length: Math.min(batchSize, data.count - b) }, (_, i) => b + i);
       const { x, y } = gatherBatch(data, idx);
       const labels = await y.data();
@@ -158,7 +171,7 @@ async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDat
           ...(result.queries ? { queries: result.queries[i] } : {}),
         });
       }
-      const firstKept = Math.max(0, Math.min(idx.length, keepImages - b));
+      const firstKept = Math.max(0, Math.min(idx.length, keepImages - b)); // the pixels of examples b … b + firstKept − 1
       if (firstKept > 0) {
         cleanPixels.set((await x.data()).subarray(0, firstKept * size), b * size);
         advPixels.set((await result.adversarial.data()).subarray(0, firstKept * size), b * size);
@@ -167,25 +180,36 @@ async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDat
     }
   } catch (e) {
     if (!(e instanceof ServiceError)) throw e;
-    const summary = summarize(examples, options, iterations, start, { error: e.message, planned: data.count });
+    const summary = summarizeAttack(examples, options, iterations, (performance.now() - start) / 1000, { error: e.message, planned: data.count });
     e.partial = summary;
-    if (outDir) writeAttackResults(outDir, summary, cleanPixels, advPixels, Math.min(keepImages, examples.length), data, options);
+    if (outDir) writeAttackResults(outDir, summary, cleanPixels, advPixels, keepImages, data, options);
     throw e;
   }
-  const summary = summarize(examples, options, iterations, start);
+  const summary = { ...summarizeAttack(examples, options, iterations, (performance.now() - start) / 1000), ...(options.shard ? { shard: options.shard } : {}) };
   if (outDir) writeAttackResults(outDir, summary, cleanPixels, advPixels, keepImages, data, options);
   return summary;
 }
 
+/** examples.jsonl, results.json, the examples' PNGs (of those with index < keep) and, unless a shard, the grid. */
 function writeAttackResults(outDir: RunPaths, summary: AttackRunSummary, clean: Float32Array, adv: Float32Array, keep: number, data: ImageDataset, options: AttackRunOptions): void {
-  writeAttackImages(outDir, summary, clean, adv, keep, data, options.eps, options.printScale);
-  const { examples, ...numbers } = summary;
-  writeRunResults(outDir.dir, 'attack', numbers, { examples });
+  const files = writeAttackImages(outDir, summary, clean, adv, keep, data, options.eps, options.printScale);
+  if (!options.shard) writeAttackGrid(outDir, files);
+  writeExamples(outDir.dir, summary.examples);
+  writeAttackResultsFile(outDir.dir, summary, data.classNames);
 }
 
-/** The run's numbers over the examples finished. */
-function summarize(examples: ExampleResult[], options: AttackRunOptions, iterations: number, start: number, partial?: AttackRunSummary['partial']): AttackRunSummary {
-  const seconds = (performance.now() - start) / 1000;
+/** results.json: the summary, the class names (for merge's report) and the per-example records. */
+export function writeAttackResultsFile(dir: string, summary: AttackRunSummary, classNames: string[]): void {
+  const { examples, ...numbers } = summary;
+  writeRunResults(dir, 'attack', numbers, { classes: classNames, examples });
+}
+
+/**
+ * The run's numbers from its per-example records (in index order): the one summary of the
+ * unsharded run and of merge, so they agree by construction. `iterations` (the most any block
+ * took) and `seconds` are the run's, not the records'.
+ */
+export function summarizeAttack(examples: ExampleResult[], options: Pick<AttackRunOptions, 'attack' | 'eps' | 'norm' | 'target'>, iterations: number, seconds: number, partial?: AttackRunSummary['partial']): AttackRunSummary {
   const targeted = options.target !== undefined;
   // Untargeted: success among correctly classified inputs. Targeted: among inputs not already of the target class.
   const eligible = examples.filter((e) => (targeted ? e.label !== options.target : e.clean_prediction === e.label));
@@ -231,48 +255,67 @@ function toRgb(pixels: Float32Array, channels: number): Float32Array {
   return rgb;
 }
 
-function writeAttackImages(out: RunPaths, s: AttackRunSummary, clean: Float32Array, adv: Float32Array, n: number, data: ImageDataset, eps: number, printScale?: number): void {
+/** The PNGs of one example, named by its index (so a shard names them as the whole run does). */
+export function exampleFiles(e: ExampleResult, classNames: string[], printScale?: number): { original: string; perturbation: string; adversarial: string; print?: string } {
+  const name = (i: number) => classNames[i] ?? String(i);
+  const tag = `${String(e.index).padStart(4, '0')}`;
+  return {
+    original: `examples/${tag}-original-${name(e.label)}-${(e.clean_confidence * 100).toFixed(0)}pct.png`,
+    perturbation: `examples/${tag}-perturbation.png`,
+    adversarial: `examples/${tag}-adversarial-${name(e.adversarial_prediction)}-${(e.adversarial_confidence * 100).toFixed(0)}pct.png`,
+    ...(printScale && printScale > 1 ? { print: `print/${tag}-adversarial-x${printScale}.png` } : {}),
+  };
+}
+
+const fileList = (f: ReturnType<typeof exampleFiles>) => Object.values(f).filter((x): x is string => x !== undefined);
+
+/**
+ * The PNGs of the examples with index < n (those of this run's blocks; `clean` and `adv` hold the
+ * pixels of examples 0 … n − 1 at their index); returns their files in index order.
+ */
+function writeAttackImages(out: RunPaths, s: AttackRunSummary, clean: Float32Array, adv: Float32Array, n: number, data: ImageDataset, eps: number, printScale?: number): ReturnType<typeof exampleFiles>[] {
   // Remove the images an earlier attack run wrote here, so that they cannot mix in: only those its
   // run folder records, never a file of someone else's.
   out.removeRecorded('examples');
   out.removeRecorded('print');
   out.removeRecorded('grid.png');
-  if (n === 0) return;
+  const kept = s.examples.filter((e) => e.index < n);
   const [h, w, c] = data.shape;
   const size = h * w * c;
-  const name = (i: number) => data.classNames[i] ?? String(i);
-  const magnified = Boolean(printScale && printScale > 1);
-  const files = (i: number) => {
-    const e = s.examples[i];
-    const tag = `${String(i).padStart(4, '0')}`;
-    return {
-      original: `examples/${tag}-original-${name(e.label)}-${(e.clean_confidence * 100).toFixed(0)}pct.png`,
-      perturbation: `examples/${tag}-perturbation.png`,
-      adversarial: `examples/${tag}-adversarial-${name(e.adversarial_prediction)}-${(e.adversarial_confidence * 100).toFixed(0)}pct.png`,
-      print: magnified ? `print/${tag}-adversarial-x${printScale}.png` : undefined,
-    };
-  };
+  const files = kept.map((e) => exampleFiles(e, data.classNames, printScale));
   // Recorded before they are written, so that a run killed half-way leaves nothing unrecorded.
-  out.record([...Array.from({ length: n }, (_, i) => Object.values(files(i)).filter((f): f is string => f !== undefined)).flat(), 'grid.png']);
-  // One row per example: original | perturbation (amplified to ±ε) | adversarial.
-  const triplets = new Float32Array(n * 3 * h * w * 3);
-  for (let i = 0; i < n; i++) {
-    const a = clean.subarray(i * size, (i + 1) * size);
-    const b = adv.subarray(i * size, (i + 1) * size);
+  out.record(files.flatMap(fileList));
+  kept.forEach((e, k) => {
+    const a = clean.subarray(e.index * size, (e.index + 1) * size);
+    const b = adv.subarray(e.index * size, (e.index + 1) * size);
     const delta = b.map((v, j) => v - a[j]);
-    const f = files(i);
+    const f = files[k];
+    // One row per example: original | perturbation (amplified to ±ε) | adversarial.
     const parts = [toRgb(a, c), divergingColors(delta, eps, c), toRgb(b, c)];
     writeFileAtomic(out.path(f.original), encodePng(parts[0], w, h, 3));
     writeFileAtomic(out.path(f.perturbation), encodePng(parts[1], w, h, 3));
     writeFileAtomic(out.path(f.adversarial), encodePng(parts[2], w, h, 3));
-    parts.forEach((p, j) => triplets.set(p, (i * 3 + j) * h * w * 3));
     if (f.print && printScale) {
       // Nearest-neighbour magnification keeps every perturbed pixel a crisp square on paper.
       const big = magnify(parts[2], w, h, 3, printScale);
       writeFileAtomic(out.path(f.print), encodePng(big, w * printScale, h * printScale, 3));
     }
-  }
-  const grid = imageGrid(triplets, n * 3, h, w, 3, 3 * Math.min(n, 4), 1, 1);
+  });
+  return files;
+}
+
+/**
+ * grid.png, four triplets a row, from the examples' PNGs as written: the unsharded run and merge
+ * (which has only the shards' PNGs) compose it alike, so their grids are the same file.
+ */
+export function writeAttackGrid(out: RunPaths, files: ReturnType<typeof exampleFiles>[]): void {
+  if (!files.length) return;
+  out.record(['grid.png']);
+  const images = files.flatMap((f) => [f.original, f.perturbation, f.adversarial]).map((f) => decodePng(readFileSync(out.path(f))));
+  const { width: w, height: h } = images[0];
+  const triplets = new Float32Array(images.length * h * w * 3);
+  images.forEach((im, i) => triplets.set(im.pixels, i * h * w * 3));
+  const grid = imageGrid(triplets, images.length, h, w, 3, 3 * Math.min(files.length, 4), 1, 1);
   writeFileAtomic(out.path('grid.png'), encodePng(grid.pixels, grid.width, grid.height, 3));
 }
 

@@ -19,7 +19,7 @@ import { loadModelAndData, loadRemoteAndData, type RemoteFlags } from './inputs.
 import { writeRobustnessReport } from './reports.ts';
 import { writeRunConfig } from './options.ts';
 import { writeResults as writeRunResults } from './results.ts';
-import { modelFingerprint, readShards, writeExamples, type Shard } from './shards.ts';
+import { readShards, writeExamples, writeShardConfig, type Shard } from './shards.ts';
 
 /** What a robustness run is made of (the options of `advx robustness`, checked). */
 export interface RobustnessRunOptions extends RemoteFlags {
@@ -51,11 +51,6 @@ export interface RobustnessRunOptions extends RemoteFlags {
  */
 const IDENTITY = ['model', 'data', 'limit', 'attacks', 'suite', 'eps', 'norm', 'steps', 'stepSize', 'queries', 'restarts', 'seed', 'batch', 'fullTable', 'protocol', 'labelsOnly', 'outputs', 'backend'] as const;
 
-function configOf(o: RobustnessRunOptions): Record<string, unknown> {
-  const values = o as unknown as Record<string, unknown>;
-  const fingerprint = modelFingerprint(o.model);
-  return { ...Object.fromEntries(IDENTITY.filter((k) => values[k] !== undefined).map((k) => [k, values[k]])), ...(fingerprint ? { modelSha256: fingerprint } : {}) };
-}
 
 /** What a served model answered, all told: clean predictions, the attacks' queries and the re-checks. */
 export interface EndpointUse {
@@ -78,7 +73,7 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
   const { classifier, data, labelsNote } = isRemoteModel(o.model) ? await loadRemoteAndData(o.model, o, o.data, 'test', o.limit) : await loadModelAndData(o.model, o.data, 'test', o.limit);
   const endpoint = () => (classifier instanceof RemoteModel ? { endpoint: { url: o.model, protocol: o.protocol, access: classifier.access, queries: classifier.queries, requests: classifier.requests } } : {});
   const { x, y } = toTensors(data);
-  if (run) writeRunConfig(run.dir, { ...configOf(o), ...(o.shard ? { shard: o.shard } : {}) });
+  if (run) writeShardConfig(run.dir, o, IDENTITY);
   let bar: Progress | undefined;
   const { report, examples } = await evaluateRobustnessExamples(classifier, x, y, {
     attacks: o.suite ? undefined : o.attacks,
@@ -127,7 +122,7 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
  * over the shards (time spent, not time waited), and the endpoint's use, also summed.
  */
 export function mergeRobustness(dirs: string[], openRun: () => RunFolder): RobustnessSummary {
-  const { shards, config, examples } = readShards(dirs, 'robustness');
+  const { shards, config, examples } = readShards<ExampleRecord>(dirs, 'robustness');
   const run = openRun(); // after the checks: a refused merge leaves no folder behind
   const o = config as unknown as RobustnessRunOptions;
   const summaries = shards.map((s) => s.results.summary as unknown as RobustnessSummary);

@@ -10,18 +10,20 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AdvxError } from '../../core/errors.ts';
-import type { ExampleRecord } from '../../eval/robustness.ts';
+import type { Shard } from '../../core/shards.ts';
 import { writeFileAtomic } from '../io/files.ts';
 import { markedCommand } from './folder.ts';
-import { CONFIG_FILE } from './options.ts';
+import { CONFIG_FILE, writeRunConfig } from './options.ts';
 import { readResults, type Results } from './results.ts';
 
 /** The per-example records of a run, one JSON object per line, in index order. */
 export const EXAMPLES_FILE = 'examples.jsonl';
 
-export interface Shard {
+export type { Shard };
+
+/** What every command's per-example record has: the example's position in the unsharded run. */
+export interface IndexedRecord {
   index: number;
-  count: number;
 }
 
 /** `--shard i/N`: shard i (from 0, as $JOB_COMPLETION_INDEX and $SLURM_ARRAY_TASK_ID count) of N. */
@@ -46,21 +48,36 @@ export function modelFingerprint(model: string): string | undefined {
   return hash.digest('hex');
 }
 
-export function writeExamples(dir: string, examples: readonly ExampleRecord[]): void {
+/**
+ * config.json of a run that may be sharded: the options in `identity` (those that make the run what
+ * it is, which all its shards share; not those that only say how it runs), the hash of the
+ * model's files, and the shard, if any. merge compares all but the shard.
+ */
+export function writeShardConfig(dir: string, o: { model: string; shard?: Shard }, identity: readonly string[]): void {
+  const values = o as unknown as Record<string, unknown>;
+  const fingerprint = modelFingerprint(o.model);
+  writeRunConfig(dir, {
+    ...Object.fromEntries(identity.filter((k) => values[k] !== undefined).map((k) => [k, values[k]])),
+    ...(fingerprint ? { modelSha256: fingerprint } : {}),
+    ...(o.shard ? { shard: o.shard } : {}),
+  });
+}
+
+export function writeExamples(dir: string, examples: readonly IndexedRecord[]): void {
   writeFileAtomic(path.join(dir, EXAMPLES_FILE), examples.map((e) => JSON.stringify(e) + '\n').join(''));
 }
 
 /** One shard's folder as merge reads it. */
-export interface ShardFolder {
+export interface ShardFolder<E extends IndexedRecord = IndexedRecord> {
   dir: string;
   shard: Shard;
   /** config.json without the shard: the run's options. */
   config: Record<string, unknown>;
   results: Results;
-  examples: ExampleRecord[];
+  examples: E[];
 }
 
-function readShard(dir: string, command: string): ShardFolder {
+function readShard<E extends IndexedRecord>(dir: string, command: string): ShardFolder<E> {
   if (markedCommand(dir) !== command) throw new AdvxError(`${dir} is not an advx ${command} run folder`);
   let config: Record<string, unknown>;
   try {
@@ -73,7 +90,7 @@ function readShard(dir: string, command: string): ShardFolder {
   const results = readResults(dir);
   if (!results) throw new AdvxError(`${dir} (shard ${shard.index}/${shard.count}) has no results.json: it has not finished; run it again`);
   if (results.summary.partial) throw new AdvxError(`${dir} (shard ${shard.index}/${shard.count}) is partial (${(results.summary.partial as { error: string }).error}): run it again`);
-  let examples: ExampleRecord[];
+  let examples: E[];
   try {
     examples = fs.readFileSync(path.join(dir, EXAMPLES_FILE), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
   } catch {
@@ -90,8 +107,8 @@ const shown = (v: unknown) => (v === undefined ? '(not set)' : JSON.stringify(v)
  * index from 0 to N−1; refuses anything else with one line. Returns them in shard order, with the
  * records of all of them in index order.
  */
-export function readShards(dirs: string[], command: string): { shards: ShardFolder[]; config: Record<string, unknown>; examples: ExampleRecord[] } {
-  const shards = dirs.map((d) => readShard(d, command));
+export function readShards<E extends IndexedRecord>(dirs: string[], command: string): { shards: ShardFolder<E>[]; config: Record<string, unknown>; examples: E[] } {
+  const shards = dirs.map((d) => readShard<E>(d, command));
   const [first] = shards;
   for (const s of shards.slice(1)) {
     if (s.shard.count !== first.shard.count) throw new AdvxError(`${s.dir} is shard ${s.shard.index} of ${s.shard.count}, ${first.dir} of ${first.shard.count}: merge the shards of one run`);
@@ -99,7 +116,7 @@ export function readShards(dirs: string[], command: string): { shards: ShardFold
     const differ = keys.filter((k) => JSON.stringify(first.config[k]) !== JSON.stringify(s.config[k]));
     if (differ.length) throw new AdvxError(`${s.dir} is a shard of another run than ${first.dir}: ${differ.map((k) => `${k} ${shown(s.config[k])} vs ${shown(first.config[k])}`).join(', ')}`);
   }
-  const byIndex = new Map<number, ShardFolder>();
+  const byIndex = new Map<number, ShardFolder<E>>();
   for (const s of shards) {
     const twin = byIndex.get(s.shard.index);
     if (twin) throw new AdvxError(`shard ${s.shard.index}/${s.shard.count} is given twice: ${twin.dir} and ${s.dir}`);
