@@ -8,19 +8,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { advx, lastJson } from '../helpers/cli.ts';
+import { advxJson, assertRefused } from '../helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-attack-shards-'));
 const dir = (name: string) => join(tmp, name);
 
 /** PGD with a random start (drawn from the seed) on 24 images in blocks of 8; PNGs of the first 10, magnified for print. */
 const RUN = ['attack', '--model', 'models/mnist-cnn', '--attack', 'pgd', '--eps', '0.1', '--steps', '5', '--limit', '24', '--batch', '8', '--images', '10', '--print-scale', '2', '--seed', '3'];
-
-function run(args: string[]): Record<string, unknown> {
-  const r = advx(args);
-  assert.equal(r.status, 0, r.stderr);
-  return lastJson(r.stdout);
-}
 
 const read = (d: string, f: string) => readFileSync(join(d, f));
 function figures(d: string): Record<string, unknown> {
@@ -31,15 +25,15 @@ function figures(d: string): Record<string, unknown> {
 
 test('attack in 3 shards, merged, equals the unsharded run: results.json (but the seconds), examples.jsonl, config.json, PNGs, grid', () => {
   const t0 = performance.now();
-  const whole = run([...RUN, '--out', dir('whole'), '--json']);
+  const whole = advxJson([...RUN, '--out', dir('whole'), '--json']);
   const t1 = performance.now();
   for (let i = 0; i < 3; i++) {
-    const shard = run([...RUN, '--shard', `${i}/3`, '--out', dir(`s${i}`), '--json']);
+    const shard = advxJson([...RUN, '--shard', `${i}/3`, '--out', dir(`s${i}`), '--json']);
     assert.deepEqual(shard.shard, { index: i, count: 3 });
     assert.equal(shard.count, 8);
   }
   const t2 = performance.now();
-  const merged = run(['merge', dir('s2'), dir('s0'), dir('s1'), '--out', dir('merged'), '--json']);
+  const merged = advxJson(['merge', dir('s2'), dir('s0'), dir('s1'), '--out', dir('merged'), '--json']);
   console.log(`unsharded ${((t1 - t0) / 1000).toFixed(1)} s, 3 shards ${((t2 - t1) / 1000).toFixed(1)} s, merge ${((performance.now() - t2) / 1000).toFixed(1)} s`);
 
   // Not vacuous: the attack broke some images and not others.
@@ -58,7 +52,5 @@ test('attack in 3 shards, merged, equals the unsharded run: results.json (but th
 });
 
 test('attack --shard needs --out', () => {
-  const r = advx([...RUN, '--shard', '0/3']);
-  assert.equal(r.status, 2);
-  assert.match(r.stderr.trim(), /^advx: --shard needs --out/);
+  assertRefused([...RUN, '--shard', '0/3'], /^advx: --shard needs --out/);
 });

@@ -8,19 +8,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { advx, lastJson } from '../helpers/cli.ts';
+import { advxJson, assertRefused } from '../helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-shards-'));
 const dir = (name: string) => join(tmp, name);
 
 /** A score-based, a minimal-norm and a white-box attack on 30 images in blocks of 8 (the last of 6). */
 const RUN = ['robustness', '--model', 'models/mnist-cnn', '--attacks', 'square,deepfool,pgd', '--eps', '0.05,0.1,0.2,0.3', '--steps', '5', '--queries', '60', '--limit', '30', '--batch', '8', '--seed', '7'];
-
-function run(args: string[]): Record<string, unknown> {
-  const r = advx(args);
-  assert.equal(r.status, 0, r.stderr);
-  return lastJson(r.stdout);
-}
 
 const read = (d: string, f: string) => readFileSync(join(d, f), 'utf8');
 /** results.json without the clock: every figure of the run. */
@@ -31,24 +25,17 @@ function figures(d: string): Record<string, unknown> {
   return r;
 }
 
-function refused(args: string[], message: RegExp): void {
-  const r = advx(args);
-  assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-  assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
-  assert.match(r.stderr.trim(), message);
-}
-
 test('robustness in 3 shards, merged, equals the unsharded run: results.json (but the seconds), examples.jsonl, config.json', () => {
   const t0 = performance.now();
-  const whole = run([...RUN, '--out', dir('whole'), '--json']);
+  const whole = advxJson([...RUN, '--out', dir('whole'), '--json']);
   const t1 = performance.now();
   for (let i = 0; i < 3; i++) {
-    const shard = run([...RUN, '--shard', `${i}/3`, '--out', dir(`s${i}`), '--json']);
+    const shard = advxJson([...RUN, '--shard', `${i}/3`, '--out', dir(`s${i}`), '--json']);
     assert.deepEqual(shard.shard, { index: i, count: 3 });
     assert.equal(shard.count, [14, 8, 8][i], 'blocks 0 and 3 (8 + 6 images), block 1, block 2');
   }
   const t2 = performance.now();
-  const merged = run(['merge', dir('s2'), dir('s0'), dir('s1'), '--out', dir('merged'), '--json']);
+  const merged = advxJson(['merge', dir('s2'), dir('s0'), dir('s1'), '--out', dir('merged'), '--json']);
   console.log(`unsharded ${((t1 - t0) / 1000).toFixed(1)} s, 3 shards ${((t2 - t1) / 1000).toFixed(1)} s, merge ${((performance.now() - t2) / 1000).toFixed(1)} s`);
 
   // Not vacuous: every attack broke something, and square spent queries.
@@ -68,13 +55,13 @@ test('robustness in 3 shards, merged, equals the unsharded run: results.json (bu
 
 test('merge refuses a missing shard, a shard twice, shards of another run, a folder that is no shard; --shard is checked', () => {
   // Runs after the test above, which made s0, s1, s2 and whole.
-  run([...RUN.map((a) => (a === '0.05,0.1,0.2,0.3' ? '0.1' : a)), '--shard', '1/3', '--out', dir('other-eps'), '--json']);
-  refused(['merge', dir('s0'), dir('s1'), '--out', dir('m1')], /^advx: shard 2\/3 missing: merge needs all 3 shards of the run$/);
-  refused(['merge', dir('s0'), dir('s1'), dir('s1'), dir('s2'), '--out', dir('m2')], /^advx: shard 1\/3 is given twice: \S+s1 and \S+s1$/);
-  refused(['merge', dir('s0'), dir('other-eps'), dir('s2'), '--out', dir('m3')], /^advx: \S+other-eps is a shard of another run than \S+s0: eps \[0\.1\] vs \[0\.05,0\.1,0\.2,0\.3\]$/);
-  refused(['merge', dir('s0'), dir('whole'), '--out', dir('m4')], /^advx: \S+whole is not a shard: it was run without --shard$/);
-  refused(['merge', dir('s0'), dir('s1'), dir('s2'), '--out', dir('s1')], /^advx: --out \S+s1 is one of the shards: merge into a new folder$/);
+  advxJson([...RUN.map((a) => (a === '0.05,0.1,0.2,0.3' ? '0.1' : a)), '--shard', '1/3', '--out', dir('other-eps'), '--json']);
+  assertRefused(['merge', dir('s0'), dir('s1'), '--out', dir('m1')], /^advx: shard 2\/3 missing: merge needs all 3 shards of the run$/);
+  assertRefused(['merge', dir('s0'), dir('s1'), dir('s1'), dir('s2'), '--out', dir('m2')], /^advx: shard 1\/3 is given twice: \S+s1 and \S+s1$/);
+  assertRefused(['merge', dir('s0'), dir('other-eps'), dir('s2'), '--out', dir('m3')], /^advx: \S+other-eps is a shard of another run than \S+s0: eps \[0\.1\] vs \[0\.05,0\.1,0\.2,0\.3\]$/);
+  assertRefused(['merge', dir('s0'), dir('whole'), '--out', dir('m4')], /^advx: \S+whole is not a shard: it was run without --shard$/);
+  assertRefused(['merge', dir('s0'), dir('s1'), dir('s2'), '--out', dir('s1')], /^advx: --out \S+s1 is one of the shards: merge into a new folder$/);
   for (const m of ['m1', 'm2', 'm3', 'm4']) assert.ok(!existsSync(dir(m)), `a refused merge writes nothing (${m})`);
-  refused([...RUN, '--shard', '3/3', '--out', dir('bad')], /^advx: --shard 3\/3: want i\/N with 0 ≤ i < N/);
-  refused([...RUN, '--shard', '0/3'], /^advx: --shard needs --out/);
+  assertRefused([...RUN, '--shard', '3/3', '--out', dir('bad')], /^advx: --shard 3\/3: want i\/N with 0 ≤ i < N/);
+  assertRefused([...RUN, '--shard', '0/3'], /^advx: --shard needs --out/);
 });

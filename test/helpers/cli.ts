@@ -1,4 +1,5 @@
 /** Runs the advx CLI as a user would, in a child process. */
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +39,21 @@ export function advxRun(args: string[]): Promise<{ status: number | null; stdout
 export function lastJson(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]);
+}
+
+/** Runs advx, asserts it succeeded, and returns its --json line. */
+export function advxJson(args: string[]): Record<string, unknown> {
+  const r = advx(args);
+  assert.equal(r.status, 0, r.stderr);
+  return lastJson(r.stdout);
+}
+
+/** Runs advx and asserts a refusal: exit code 2 and one line on stderr matching `message`. */
+export function assertRefused(args: string[], message: RegExp): void {
+  const r = advx(args);
+  assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+  assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+  assert.match(r.stderr.trim(), message);
 }
 
 /**
