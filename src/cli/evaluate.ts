@@ -1,12 +1,14 @@
-/** `advx evaluate`: accuracy of any TF.js model on disk on a dataset's test split. */
+/** `advx evaluate`: accuracy of any TF.js model on disk on a dataset's test split. The run itself: node/runs/evaluate.ts. */
 import { Command } from 'commander';
 import { AdvxError } from '../core/errors.ts';
-import { accuracy, labelAccuracy } from '../eval/accuracy.ts';
-import { Classifier } from '../models/classifier.ts';
 import { isRemoteModel } from '../models/remote.ts';
 import { OnnxRuntimeModel } from '../node/io/onnx-runtime.ts';
+import { runEvaluate, writeEvaluateConfig } from '../node/runs/evaluate.ts';
+import { openRunFolder } from '../node/runs/folder.ts';
 import { checkRemoteFlags, loadRemoteAndData, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, type ModelFlags } from '../node/runs/inputs.ts';
-import { DATA_HELP, withRemote, withRuntime, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { parseShard } from '../node/runs/shards.ts';
+import { parseBackend } from '../backend/index.ts';
+import { DATA_HELP, MAX_BATCH, withRemote, withRuntime, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
 
 interface EvaluateFlags extends BackendFlags, RemoteFlags, ModelFlags {
@@ -14,6 +16,9 @@ interface EvaluateFlags extends BackendFlags, RemoteFlags, ModelFlags {
   data: string;
   split: string;
   limit?: number;
+  batch: number;
+  out?: string;
+  shard?: string;
   json?: boolean;
 }
 
@@ -24,6 +29,9 @@ export function evaluateCommand(): Command {
     .option('--data <name|path>', DATA_HELP, 'mnist')
     .option('--split <name>', 'train or test', 'test')
     .option('--limit <n>', 'evaluate the first n images only', positiveInt('--limit'))
+    .option('--batch <n>', 'images per forward pass', positiveInt('--batch', MAX_BATCH), 256)
+    .option('--out <dir>', 'folder for config.json, examples.jsonl (each image\'s label and prediction) and results.json')
+    .option('--shard <i/N>', 'evaluate only shard i of N (i from 0; blocks of --batch images dealt round-robin) into --out; `advx merge` joins the N shards into the unsharded run\'s results')
     .option('--json', 'print {"accuracy":…} as the last line')
     .action((flags: EvaluateFlags) => evaluate(flags));
 }
@@ -32,13 +40,20 @@ async function evaluate(flags: EvaluateFlags): Promise<void> {
   if (flags.split !== 'train' && flags.split !== 'test') throw new AdvxError(`--split must be train or test, got "${flags.split}"`);
   checkRemoteFlags(flags.model, flags, flags.data);
   await checkRuntimeFlags(flags.model, flags);
+  parseBackend(flags.backend);
+  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+  if (shard && flags.out === undefined) throw new AdvxError('--shard needs --out: a shard writes its per-example results into a run folder for advx merge');
+  const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'evaluate' }) : undefined;
   await startBackend(flags);
+  if (run) writeEvaluateConfig(run.dir, { ...flags, shard });
   const remote = isRemoteModel(flags.model);
   const { classifier, data, labelsNote } = remote ? await loadRemoteAndData(flags.model, flags, flags.data, flags.split, flags.limit) : await loadForwardModelAndData(flags.model, flags, flags.data, flags.split, flags.limit);
-  const start = performance.now();
-  const acc = classifier instanceof Classifier ? await accuracy(classifier, data) : await labelAccuracy(classifier, data, 256);
-  const seconds = (performance.now() - start) / 1000;
+  const s = await runEvaluate(classifier, data, { batch: flags.batch, shard, labelsNote }, run);
   const runtime = classifier instanceof OnnxRuntimeModel ? { runtime: 'onnxruntime', queries: classifier.queries } : {};
-  if (flags.json) printJson({ accuracy: acc, count: data.count, seconds, ...labelsNote, ...runtime });
-  else process.stdout.write(`accuracy ${(acc * 100).toFixed(2)}% on ${data.count} ${flags.data} ${flags.split} images (${seconds.toFixed(1)} s)\n`);
+  if (flags.json) printJson({ ...s, ...runtime });
+  else {
+    if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} of the run: ${s.count} of its images; advx merge joins the shards\n`);
+    process.stdout.write(`accuracy ${(s.accuracy * 100).toFixed(2)}% on ${s.count} ${flags.data} ${flags.split} images (${s.seconds.toFixed(1)} s)\n`);
+    if (flags.out) process.stdout.write(`wrote ${flags.out}/results.json and examples.jsonl\n`);
+  }
 }

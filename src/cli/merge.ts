@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { AdvxError } from '../core/errors.ts';
 import { markedCommand, openRunFolder, type RunFolder } from '../node/runs/folder.ts';
 import { mergeAttack } from '../node/runs/attack-shards.ts';
+import { mergeEvaluate } from '../node/runs/evaluate.ts';
 import { mergeRobustness, type RobustnessSummary } from '../node/runs/robustness.ts';
 import { mergeTextAttack, type TextAttackSummary } from '../node/runs/text-attack.ts';
 import { printJson } from './common.ts';
@@ -13,6 +14,10 @@ const pct = (v: number, digits = 1) => `${(v * 100).toFixed(digits)}%`;
 
 /** Each command whose runs shard: its merge, and the line that says what the merged run found. */
 const MERGES: Record<string, (dirs: string[], openRun: () => RunFolder) => { summary: object; found: string }> = {
+  evaluate: (dirs, openRun) => {
+    const s = mergeEvaluate(dirs, openRun);
+    return { summary: s, found: `accuracy ${pct(s.accuracy, 2)} on ${s.count} images` };
+  },
   robustness: (dirs, openRun) => {
     const s: RobustnessSummary = mergeRobustness(dirs, openRun);
     return { summary: s, found: `${s.count} images, clean accuracy ${pct(s.clean_accuracy, 2)}, worst-case robust accuracy ${Object.entries(s.robust_accuracy).map(([e, v]) => `${pct(v)} at ε=${e}`).join(', ')}` };

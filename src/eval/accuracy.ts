@@ -1,7 +1,8 @@
-/** Clean accuracy of a classifier on a dataset, in batches. */
+/** Clean accuracy of a classifier on a dataset, in batches; and the per-example predictions that advx evaluate records. */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/classifier.ts';
-import type { DecisionModel } from '../attacks/blackbox.ts';
+import { predictLabels, type AnyModel } from '../attacks/index.ts';
+import { shardBlocks, type Shard } from '../core/shards.ts';
 import type { ImageDataset } from '../data/types.ts';
 import { gatherBatch } from '../data/batch.ts';
 
@@ -18,18 +19,30 @@ export async function accuracy(classifier: Classifier, data: ImageDataset, batch
   return correct / data.count;
 }
 
-/** Clean accuracy of a model seen only through its labels (an endpoint): each image is one query. */
-export async function labelAccuracy(model: DecisionModel, data: ImageDataset, batchSize = 1000): Promise<number> {
-  let correct = 0;
-  for (let start = 0; start < data.count; start += batchSize) {
+/** One example's outcome: its position in the dataset, its label and the model's top-1 prediction. */
+export interface LabelRecord {
+  index: number;
+  label: number;
+  prediction: number;
+  correct: boolean;
+}
+
+/**
+ * The model's prediction for each example of the blocks of `batchSize` that `shard` takes (all
+ * without one; see core/shards.ts), in index order. A served model answers each image once.
+ */
+export async function labelRecords(model: AnyModel, data: ImageDataset, batchSize: number, shard?: Shard): Promise<LabelRecord[]> {
+  const records: LabelRecord[] = [];
+  for (const block of shardBlocks(data.count, batchSize, shard)) {
+    const start = block * batchSize;
     const idx = Array.from({ length: Math.min(batchSize, data.count - start) }, (_, i) => start + i);
     const { x, y } = gatherBatch(data, idx);
     try {
-      const [predicted, labels] = [await model.label(x), await y.data()];
-      predicted.forEach((p, i) => (correct += p === labels[i] ? 1 : 0));
+      const [predicted, labels] = [await predictLabels(model, x), await y.data()];
+      idx.forEach((index, i) => records.push({ index, label: labels[i], prediction: predicted[i], correct: predicted[i] === labels[i] }));
     } finally {
       tf.dispose([x, y]);
     }
   }
-  return correct / data.count;
+  return records;
 }

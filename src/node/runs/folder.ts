@@ -7,7 +7,7 @@
  *   the marker, a file, an unwritable path and `--out ''` are refused with one line (AdvxError).
  * - A folder marked by another command is refused; a re-run of the same command continues only
  *   with --resume for commands that resume (train, adapt, gan train), and overwrites its own
- *   outputs for the others (attack, robustness, transfer, text-attack, demo), deleting only files
+ *   outputs for the others (evaluate, attack, robustness, transfer, text-attack, demo), deleting only files
  *   the marker lists.
  * - An exclusive lock (`.advx-lock`, created with the `wx` flag, holding pid, host and start time)
  *   is held for the life of the run and released when the process ends, however it ends (see
