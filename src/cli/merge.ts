@@ -7,6 +7,7 @@ import { mergeAttack } from '../node/runs/attack-shards.ts';
 import { mergeEvaluate } from '../node/runs/evaluate.ts';
 import { mergeRobustness, type RobustnessSummary } from '../node/runs/robustness.ts';
 import { mergeTextAttack, type TextAttackSummary } from '../node/runs/text-attack.ts';
+import { mergeTransfer } from '../node/runs/transfer.ts';
 import { printJson } from './common.ts';
 import { COMMANDS } from './commands.ts';
 
@@ -29,6 +30,10 @@ const MERGES: Record<string, (dirs: string[], openRun: () => RunFolder) => { sum
   'text-attack': (dirs, openRun) => {
     const s: TextAttackSummary = mergeTextAttack(dirs, openRun);
     return { summary: s, found: `${s.attack} on ${s.count} messages, success ${pct(s.success_rate)}, mean edits ${s.mean_edits?.toFixed(2) ?? '–'}` };
+  },
+  transfer: (dirs, openRun) => {
+    const s = mergeTransfer(dirs, openRun);
+    return { summary: s, found: `${s.attack} ε=${s.eps} on ${s.count} images, transfer rates ${s.rates.map((row) => row.map((v) => (Number.isNaN(v) ? '–' : pct(v))).join(' ')).join(' / ')}` };
   },
 };
 

@@ -1,17 +1,14 @@
-/** `advx transfer`: the transfer matrix of an attack across models (eval/transfer.ts). */
+/** `advx transfer`: the transfer matrix of an attack across models (eval/transfer.ts). The run itself: node/runs/transfer.ts. */
 import { Command } from 'commander';
-import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
-import { toTensors } from '../data/types.ts';
 import { getAttack } from '../attacks/index.ts';
-import { isRemoteModel, RemoteModel } from '../models/remote.ts';
-import { transferMatrix } from '../eval/transfer.ts';
-import { writeResults as writeRunResults } from '../node/runs/results.ts';
+import { isRemoteModel } from '../models/remote.ts';
 import { openRunFolder } from '../node/runs/folder.ts';
+import { parseShard } from '../node/runs/shards.ts';
+import { runTransfer, writeTransferConfig } from '../node/runs/transfer.ts';
 import { parseBackend } from '../backend/index.ts';
-import { writeTransferReport } from '../node/runs/reports.ts';
 import { precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, type RemoteFlags } from '../node/runs/inputs.ts';
-import { DATA_HELP, MAX_STEPS, pathList, withRemote, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { DATA_HELP, MAX_BATCH, MAX_STEPS, pathList, withRemote, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
 
 interface TransferFlags extends BackendFlags, RemoteFlags {
@@ -24,7 +21,9 @@ interface TransferFlags extends BackendFlags, RemoteFlags {
   seed: number;
   data: string;
   limit: number;
+  batch: number;
   out?: string;
+  shard?: string;
   json?: boolean;
 }
 
@@ -40,7 +39,9 @@ export function transferCommand(): Command {
     .option('--seed <n>', 'seed', seedInt('--seed'), 0)
     .option('--data <name|path>', DATA_HELP, 'mnist')
     .option('--limit <n>', 'first n test images', positiveInt('--limit'), 1000)
-    .option('--out <dir>', 'folder for results.json and report.html')
+    .option('--batch <n>', 'images per attack call: the blocks the examples are crafted in, each with --seed', positiveInt('--batch', MAX_BATCH), 128)
+    .option('--out <dir>', 'folder for config.json, examples.jsonl (per example: which models it fools), results.json and report.html')
+    .option('--shard <i/N>', 'run only shard i of N (i from 0; blocks of --batch images dealt round-robin) into --out; `advx merge` joins the N shards into the unsharded run\'s results')
     .option('--json', 'print {"names":[…],"rates":[[…]],…} as the last line')
     .action((flags: TransferFlags) => transfer(flags));
 }
@@ -55,31 +56,26 @@ async function transfer(flags: TransferFlags): Promise<void> {
   if (remotes.length === paths.length) throw new AdvxError('--models lists only endpoints: transfer crafts the examples white-box, on at least one model folder');
   for (const path of paths) if (!isRemoteModel(path)) await precheckModel(path, flags.data); // before anything is written
   parseBackend(flags.backend);
+  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+  if (shard && flags.out === undefined) throw new AdvxError('--shard needs --out: a shard writes its per-example results into a run folder for advx merge');
   const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'transfer' }) : undefined;
   await startBackend(flags);
+  const o = { ...flags, models: paths, norm, shard };
+  if (run) writeTransferConfig(run.dir, o);
   const loaded = [];
   for (const path of paths) loaded.push(isRemoteModel(path) ? await loadRemoteAndData(path, flags, flags.data, 'test', flags.limit) : await loadModelAndData(path, flags.data, 'test', flags.limit));
   // Unlabelled data is labelled by the first model's predictions.
-  const { x, y } = toTensors(loaded[0].data);
-  const { labelsNote } = loaded[0];
-  const options = { eps: flags.eps, norm, steps: flags.steps, stepSize: flags.stepSize, seed: flags.seed };
-  const m = await transferMatrix(loaded.map((l, i) => ({ name: paths[i], classifier: l.classifier })), x, y, { name: flags.attack, options });
-  tf.dispose([x, y]);
-  // What each endpoint answered: the clean images and every source's adversarial examples.
-  const served = loaded.flatMap((l, i) => (l.classifier instanceof RemoteModel ? [[paths[i], { queries: l.classifier.queries, requests: l.classifier.requests }] as const] : []));
-  const endpoints = served.length ? { endpoints: Object.fromEntries(served) } : {};
-  if (run) {
-    writeRunResults(run.dir, 'transfer', { data: flags.data, count: x.shape[0], attack: flags.attack, ...options, ...m, ...endpoints, ...labelsNote });
-    writeTransferReport(run.dir, m, { data: flags.data, count: x.shape[0], attack: flags.attack, eps: flags.eps, norm });
-  }
+  const m = await runTransfer(loaded.map((l) => l.classifier), loaded[0].data, o, loaded[0].labelsNote, run);
   if (flags.json) {
-    printJson({ ...m, ...endpoints, ...labelsNote });
+    const { names, sources, rates, counts, accuracy, endpoints, labels, seconds } = m;
+    printJson({ names, sources, rates, counts, accuracy, ...(endpoints ? { endpoints } : {}), ...(labels ? { labels } : {}), seconds, ...(shard ? { count: m.count, shard } : {}) });
     return;
   }
   const cell = (v: number) => (Number.isNaN(v) ? '–' : `${(v * 100).toFixed(1)}%`).padStart(8);
-  process.stdout.write(`${flags.attack} ε=${flags.eps} (${norm}) on ${x.shape[0]} ${flags.data} test images: share of the examples both models get right that the source's adversarial examples make the target misclassify\n`);
+  if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} of the run: ${m.count} of its images; advx merge joins the shards\n`);
+  process.stdout.write(`${flags.attack} ε=${flags.eps} (${norm}) on ${m.count} ${flags.data} test images: share of the examples both models get right that the source's adversarial examples make the target misclassify\n`);
   paths.forEach((p, i) => process.stdout.write(`[${i + 1}] ${p} (clean accuracy ${(m.accuracy[i] * 100).toFixed(1)}%)\n`));
   process.stdout.write(`source \\ target ${paths.map((_, i) => `[${i + 1}]`.padStart(8)).join('')}\n`);
   m.rates.forEach((row, i) => process.stdout.write(`${`[${m.sources[i] + 1}]`.padEnd(15)} ${row.map(cell).join('')}\n`));
-  for (const [url, q] of served) process.stdout.write(`${url} answered ${q.queries} images in ${q.requests} requests\n`);
+  for (const [url, q] of Object.entries(m.endpoints ?? {})) process.stdout.write(`${url} answered ${q.queries} images in ${q.requests} requests\n`);
 }

@@ -1,7 +1,7 @@
 /**
  * The unit of sharded work: a run's examples are cut into blocks of consecutive examples, and
  * shard i of N takes the blocks b with b mod N = i. Every sharded command (robustness, attack,
- * text-attack) deals its work with shardBlocks, so that `advx merge` can rely on one rule.
+ * text-attack, evaluate, transfer) deals its work with shardBlocks, so that `advx merge` can rely on one rule.
  */
 import { AdvxError } from './errors.ts';
 

@@ -25,42 +25,75 @@ export interface TransferMatrix {
   accuracy: number[];
 }
 
-export async function transferMatrix(models: { name: string; classifier: AnyModel }[], x: tf.Tensor, y: tf.Tensor1D, attack: { name: string; options: AttackOptions }): Promise<TransferMatrix> {
+/** One example's part of the matrix: which models classify it correctly, and which targets each source's adversarial example fools. */
+export interface TransferRecord {
+  /** Its position in the run (the first example of the batch given to transferRecords counts from `first`). */
+  index: number;
+  label: number;
+  /** Per model (as `names`): whether it classifies the clean example correctly. */
+  correct: boolean[];
+  /** Per source (as `sources`), per target model: whether the target misclassifies the source's adversarial example. */
+  fooled: boolean[][];
+}
+
+/** The models examples can be crafted on: every one with gradients. */
+export function transferSources(models: { name: string; classifier: AnyModel }[]): number[] {
+  const sources = models.flatMap((m, i) => (m.classifier instanceof Classifier ? [i] : []));
+  if (!sources.length) throw new AdvxError('every model is a black box: transfer needs at least one model with gradients to craft the examples on');
+  return sources;
+}
+
+/**
+ * The records of the examples x (one batch: the attack runs once per source on all of them, with
+ * attack.options as given, seed included), numbered from `first`.
+ */
+export async function transferRecords(models: { name: string; classifier: AnyModel }[], x: tf.Tensor, y: tf.Tensor1D, attack: { name: string; options: AttackOptions }, first = 0): Promise<TransferRecord[]> {
   assertOption(models.length > 0, 'the transfer matrix needs at least one model');
   assertOption(y.shape[0] === x.shape[0], `${y.shape[0]} labels for ${x.shape[0]} inputs`);
   const run = getAttack(attack.name);
-  const first = models[0].classifier.info;
+  const info = models[0].classifier.info;
   for (const m of models) {
-    assertOption(m.classifier.info.inputShape.join(',') === first.inputShape.join(',') && m.classifier.info.numClasses === first.numClasses, `model "${m.name}" does not take the same inputs and classes as "${models[0].name}"`);
+    assertOption(m.classifier.info.inputShape.join(',') === info.inputShape.join(',') && m.classifier.info.numClasses === info.numClasses, `model "${m.name}" does not take the same inputs and classes as "${models[0].name}"`);
   }
-  const sources = models.flatMap((m, i) => (m.classifier instanceof Classifier ? [i] : []));
-  if (!sources.length) throw new AdvxError('every model is a black box: transfer needs at least one model with gradients to craft the examples on');
+  const sources = transferSources(models);
   const labels = await y.data();
-  const n = x.shape[0];
-  const correct: boolean[][] = [];
-  for (const m of models) correct.push(Array.from(await predictLabels(m.classifier, x), (p, i) => p === labels[i]));
-  const rates: number[][] = [];
-  const counts: number[][] = [];
-  for (const [row, s] of sources.entries()) {
+  const records: TransferRecord[] = Array.from(labels, (label, i) => ({ index: first + i, label, correct: [], fooled: [] }));
+  for (const m of models) (await predictLabels(m.classifier, x)).forEach((p, i) => records[i].correct.push(p === labels[i]));
+  for (const s of sources) {
     const result = await run(models[s].classifier as Classifier, x, { labels: y }, attack.options);
     try {
-      rates.push([]);
-      counts.push([]);
-      for (let t = 0; t < models.length; t++) {
-        const adv = await predictLabels(models[t].classifier, result.adversarial);
-        let count = 0;
-        let fooled = 0;
-        for (let i = 0; i < n; i++) {
-          if (!(correct[s][i] && correct[t][i])) continue;
-          count++;
-          if (adv[i] !== labels[i]) fooled++;
-        }
-        rates[row].push(count === 0 ? NaN : fooled / count);
-        counts[row].push(count);
-      }
+      const row = records.map(() => [] as boolean[]);
+      for (const m of models) (await predictLabels(m.classifier, result.adversarial)).forEach((p, i) => row[i].push(p !== labels[i]));
+      records.forEach((r, i) => r.fooled.push(row[i]));
     } finally {
       result.adversarial.dispose();
     }
   }
-  return { names: models.map((m) => m.name), sources, rates, counts, accuracy: correct.map((c) => c.filter(Boolean).length / n) };
+  return records;
+}
+
+/**
+ * The matrix from the records (of one batch, or of a run's batches in index order): the one
+ * summary of transferMatrix, of advx transfer and of its merge, so they agree by construction.
+ */
+export function summarizeTransfer(names: string[], sources: number[], records: readonly TransferRecord[]): TransferMatrix {
+  const rates: number[][] = [];
+  const counts: number[][] = [];
+  for (const [row, s] of sources.entries()) {
+    rates.push([]);
+    counts.push([]);
+    for (let t = 0; t < names.length; t++) {
+      const both = records.filter((r) => r.correct[s] && r.correct[t]);
+      const fooled = both.filter((r) => r.fooled[row][t]).length;
+      rates[row].push(both.length === 0 ? NaN : fooled / both.length);
+      counts[row].push(both.length);
+    }
+  }
+  return { names, sources, rates, counts, accuracy: names.map((_, m) => records.filter((r) => r.correct[m]).length / records.length) };
+}
+
+/** The transfer matrix of the examples x, the attack run once per source on all of them. */
+export async function transferMatrix(models: { name: string; classifier: AnyModel }[], x: tf.Tensor, y: tf.Tensor1D, attack: { name: string; options: AttackOptions }): Promise<TransferMatrix> {
+  const records = await transferRecords(models, x, y, attack);
+  return summarizeTransfer(models.map((m) => m.name), transferSources(models), records);
 }

@@ -51,16 +51,22 @@ export function modelFingerprint(model: string): string | undefined {
 /**
  * config.json of a run that may be sharded: the options in `identity` (those that make the run what
  * it is, which all its shards share; not those that only say how it runs), the hash of the
- * model's files, and the shard, if any. merge compares all but the shard.
+ * model's files (of each model's, for a run of several: null for a served one), and the shard, if
+ * any. merge compares all but the shard.
  */
-export function writeShardConfig(dir: string, o: { model: string; shard?: Shard }, identity: readonly string[]): void {
+export function writeShardConfig(dir: string, o: ({ model: string } | { models: string[] }) & { shard?: Shard }, identity: readonly string[]): void {
   const values = o as unknown as Record<string, unknown>;
-  const fingerprint = modelFingerprint(o.model);
   writeRunConfig(dir, {
     ...Object.fromEntries(identity.filter((k) => values[k] !== undefined).map((k) => [k, values[k]])),
-    ...(fingerprint ? { modelSha256: fingerprint } : {}),
+    ...fingerprints(o),
     ...(o.shard ? { shard: o.shard } : {}),
   });
+}
+
+function fingerprints(o: { model: string } | { models: string[] }): object {
+  if ('models' in o) return { modelsSha256: o.models.map((m) => modelFingerprint(m) ?? null) };
+  const hash = modelFingerprint(o.model);
+  return hash ? { modelSha256: hash } : {};
 }
 
 export function writeExamples(dir: string, examples: readonly IndexedRecord[]): void {
