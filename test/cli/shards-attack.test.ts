@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { advxJson, assertRefused } from '../helpers/cli.ts';
+import { resultsFigures } from '../helpers/results.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-attack-shards-'));
 const dir = (name: string) => join(tmp, name);
@@ -17,11 +18,6 @@ const dir = (name: string) => join(tmp, name);
 const RUN = ['attack', '--model', 'models/mnist-cnn', '--attack', 'pgd', '--eps', '0.1', '--steps', '5', '--limit', '24', '--batch', '8', '--images', '10', '--print-scale', '2', '--seed', '3'];
 
 const read = (d: string, f: string) => readFileSync(join(d, f));
-function figures(d: string): Record<string, unknown> {
-  const r = JSON.parse(read(d, 'results.json').toString());
-  r.summary.seconds = 0;
-  return r;
-}
 
 test('attack in 3 shards, merged, equals the unsharded run: results.json (but the seconds), examples.jsonl, config.json, PNGs, grid', () => {
   const t0 = performance.now();
@@ -38,7 +34,7 @@ test('attack in 3 shards, merged, equals the unsharded run: results.json (but th
 
   // Not vacuous: the attack broke some images and not others.
   assert.ok((whole.success_rate as number) > 0 && (whole.success_rate as number) < 1, JSON.stringify(whole));
-  assert.deepEqual(figures(dir('merged')), figures(dir('whole')));
+  assert.deepEqual(resultsFigures(dir('merged')), resultsFigures(dir('whole')));
   assert.equal(read(dir('whole'), 'examples.jsonl').toString().trim().split('\n').length, 24);
   const pngs = (d: string) => ['examples', 'print'].flatMap((sub) => readdirSync(join(d, sub)).map((f) => `${sub}/${f}`)).sort();
   assert.equal(pngs(dir('whole')).length, 10 * 4);

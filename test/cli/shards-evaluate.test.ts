@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { advxJson, assertRefused } from '../helpers/cli.ts';
+import { resultsFigures } from '../helpers/results.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-evaluate-shards-'));
 const dir = (name: string) => join(tmp, name);
@@ -17,11 +18,6 @@ const dir = (name: string) => join(tmp, name);
 const RUN = ['evaluate', '--model', 'models/mnist-cnn', '--limit', '300', '--batch', '64'];
 
 const read = (d: string, f: string) => readFileSync(join(d, f));
-function figures(d: string): Record<string, unknown> {
-  const r = JSON.parse(read(d, 'results.json').toString());
-  r.summary.seconds = 0;
-  return r;
-}
 
 test('evaluate in 3 shards, merged, equals the unsharded run: results.json (but the seconds), examples.jsonl, config.json', () => {
   const whole = advxJson([...RUN, '--out', dir('whole'), '--json']);
@@ -36,7 +32,7 @@ test('evaluate in 3 shards, merged, equals the unsharded run: results.json (but 
   // Not vacuous: the model gets some images wrong.
   assert.ok((whole.accuracy as number) > 0.5 && (whole.accuracy as number) < 1, JSON.stringify(whole));
   assert.equal(whole.count, 300);
-  assert.deepEqual(figures(dir('merged')), figures(dir('whole')));
+  assert.deepEqual(resultsFigures(dir('merged')), resultsFigures(dir('whole')));
   assert.deepEqual({ ...merged, seconds: 0 }, { ...whole, seconds: 0 });
   for (const f of ['examples.jsonl', 'config.json']) assert.ok(read(dir('merged'), f).equals(read(dir('whole'), f)), f);
   const records = read(dir('whole'), 'examples.jsonl').toString().trim().split('\n').map((l) => JSON.parse(l));

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { advxJson, assertRefused } from '../helpers/cli.ts';
+import { resultsFigures } from '../helpers/results.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-text-shards-'));
 const dir = (name: string) => join(tmp, name);
@@ -17,12 +18,6 @@ const dir = (name: string) => join(tmp, name);
 const RUN = ['text-attack', '--model', 'models/spam-word', '--attack', 'liang', '--limit', '12', '--budget', '3', '--seed', '5'];
 
 const read = (d: string, f: string) => readFileSync(join(d, f), 'utf8');
-/** results.json without the clock: every figure of the run. */
-function figures(d: string): Record<string, unknown> {
-  const r = JSON.parse(read(d, 'results.json'));
-  r.summary.seconds = 0;
-  return r;
-}
 
 test('text-attack in 3 shards, merged, equals the unsharded run: results.json (but the seconds), examples.jsonl, config.json, report.html', () => {
   const t0 = performance.now();
@@ -41,7 +36,7 @@ test('text-attack in 3 shards, merged, equals the unsharded run: results.json (b
 
   // Not vacuous: some messages were broken and some were not.
   assert.ok((whole.success_rate as number) > 0 && (whole.success_rate as number) < 1, JSON.stringify(whole));
-  assert.deepEqual(figures(dir('merged')), figures(dir('whole')));
+  assert.deepEqual(resultsFigures(dir('merged')), resultsFigures(dir('whole')));
   assert.equal(JSON.parse(read(dir('whole'), 'results.json')).examples.length, 12);
   for (const f of ['examples.jsonl', 'config.json', 'report.html']) assert.equal(read(dir('merged'), f), read(dir('whole'), f), f);
   const shardSeconds = [0, 1, 2].map((i) => JSON.parse(read(dir(`s${i}`), 'results.json')).summary.seconds as number);

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { advxJson, assertRefused } from '../helpers/cli.ts';
+import { resultsFigures } from '../helpers/results.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-transfer-shards-'));
 const dir = (name: string) => join(tmp, name);
@@ -17,11 +18,6 @@ const dir = (name: string) => join(tmp, name);
 const RUN = ['transfer', '--models', 'models/mnist-cnn,models/mnist-robust', '--attack', 'pgd', '--eps', '0.2', '--steps', '5', '--limit', '20', '--batch', '8', '--seed', '3'];
 
 const read = (d: string, f: string) => readFileSync(join(d, f));
-function figures(d: string): Record<string, unknown> {
-  const r = JSON.parse(read(d, 'results.json').toString());
-  r.summary.seconds = 0;
-  return r;
-}
 
 test('transfer in 3 shards, merged, equals the unsharded run: results.json (but the seconds), examples.jsonl, config.json', () => {
   const whole = advxJson([...RUN, '--out', dir('whole'), '--json']);
@@ -35,7 +31,7 @@ test('transfer in 3 shards, merged, equals the unsharded run: results.json (but 
   // Not vacuous: the plain CNN's examples fool it, and fool the robust one less often.
   const rates = whole.rates as number[][];
   assert.ok(rates[0][0] > 0.5 && rates[0][1] < rates[0][0], JSON.stringify(whole));
-  assert.deepEqual(figures(dir('merged')), figures(dir('whole')));
+  assert.deepEqual(resultsFigures(dir('merged')), resultsFigures(dir('whole')));
   assert.deepEqual((({ seconds: _, ...f }) => f)(merged), (({ seconds: _, ...f }) => f)(JSON.parse(read(dir('whole'), 'results.json').toString()).summary));
   for (const f of ['examples.jsonl', 'config.json']) assert.ok(read(dir('merged'), f).equals(read(dir('whole'), f)), f);
   const records = read(dir('whole'), 'examples.jsonl').toString().trim().split('\n').map((l) => JSON.parse(l));

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { advxJson, assertRefused } from '../helpers/cli.ts';
+import { resultsFigures } from '../helpers/results.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-shards-'));
 const dir = (name: string) => join(tmp, name);
@@ -17,13 +18,6 @@ const dir = (name: string) => join(tmp, name);
 const RUN = ['robustness', '--model', 'models/mnist-cnn', '--attacks', 'square,deepfool,pgd', '--eps', '0.05,0.1,0.2,0.3', '--steps', '5', '--queries', '60', '--limit', '30', '--batch', '8', '--seed', '7'];
 
 const read = (d: string, f: string) => readFileSync(join(d, f), 'utf8');
-/** results.json without the clock: every figure of the run. */
-function figures(d: string): Record<string, unknown> {
-  const r = JSON.parse(read(d, 'results.json'));
-  r.summary.seconds = 0;
-  for (const a of r.summary.attacks) a.seconds = 0;
-  return r;
-}
 
 test('robustness in 3 shards, merged, equals the unsharded run: results.json (but the seconds), examples.jsonl, config.json', () => {
   const t0 = performance.now();
@@ -42,7 +36,7 @@ test('robustness in 3 shards, merged, equals the unsharded run: results.json (bu
   const attacks = whole.attacks as { name: string; broken: Record<string, number>; queries?: Record<string, number> }[];
   for (const a of attacks) assert.ok(Object.values(a.broken).some((b) => b > 0), `${a.name} broke nothing: ${JSON.stringify(attacks)}`);
   assert.ok(attacks[0].queries);
-  assert.deepEqual(figures(dir('merged')), figures(dir('whole')));
+  assert.deepEqual(resultsFigures(dir('merged')), resultsFigures(dir('whole')));
   assert.equal(read(dir('merged'), 'examples.jsonl'), read(dir('whole'), 'examples.jsonl'));
   assert.equal(read(dir('merged'), 'config.json'), read(dir('whole'), 'config.json'));
   assert.equal(read(dir('whole'), 'examples.jsonl').trim().split('\n').length, 30);

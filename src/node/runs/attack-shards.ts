@@ -43,16 +43,11 @@ interface AttackConfig {
  * shard's blocks took, as the unsharded run's are the most of its blocks'.
  */
 export function mergeAttack(dirs: string[], openRun: () => RunFolder): AttackRunSummary {
-  const { shards, config, examples } = readShards<ExampleResult>(dirs, 'attack');
+  const { shards, config, examples, seconds } = readShards<ExampleResult>(dirs, 'attack');
   const run = openRun(); // after the checks: a refused merge leaves no folder behind
   const o = config as unknown as AttackConfig;
   const summaries = shards.map((s) => s.results.summary as unknown as AttackRunSummary);
-  const summary = summarizeAttack(
-    examples,
-    o,
-    Math.max(...summaries.map((s) => s.iterations)),
-    summaries.reduce((t, s) => t + s.seconds, 0),
-  );
+  const summary = summarizeAttack(examples, o, Math.max(...summaries.map((s) => s.iterations)), seconds);
   const classNames = shards[0].results.classes as string[];
   // The PNGs: each example's from the shard that attacked it.
   const home = new Map(shards.flatMap((s) => s.examples.map((e) => [e.index, s.dir] as const)));

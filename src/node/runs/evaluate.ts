@@ -64,10 +64,9 @@ function writeRunFiles(dir: string, summary: EvaluateSummary, records: readonly 
  * of one run) summarised as the unsharded run does, written into the run folder `openRun` opens.
  */
 export function mergeEvaluate(dirs: string[], openRun: () => RunFolder): EvaluateSummary {
-  const { shards, config, examples } = readShards<LabelRecord>(dirs, 'evaluate');
+  const { shards, config, examples, seconds } = readShards<LabelRecord>(dirs, 'evaluate');
   const run = openRun(); // after the checks: a refused merge leaves no folder behind
   const first = shards[0].results.summary as unknown as EvaluateSummary;
-  const seconds = shards.reduce((t, s) => t + (s.results.summary.seconds as number), 0);
   const summary = summarizeEvaluate(examples, seconds, first.labels ? { labels: first.labels } : {});
   writeRunConfig(run.dir, config);
   writeRunFiles(run.dir, summary, examples);

@@ -122,13 +122,13 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
  * over the shards (time spent, not time waited), and the endpoint's use, also summed.
  */
 export function mergeRobustness(dirs: string[], openRun: () => RunFolder): RobustnessSummary {
-  const { shards, config, examples } = readShards<ExampleRecord>(dirs, 'robustness');
+  const { shards, config, examples, seconds } = readShards<ExampleRecord>(dirs, 'robustness');
   const run = openRun(); // after the checks: a refused merge leaves no folder behind
   const o = config as unknown as RobustnessRunOptions;
   const summaries = shards.map((s) => s.results.summary as unknown as RobustnessSummary);
   const setup = robustnessSetup({ attacks: o.suite ? undefined : o.attacks, suite: o.suite, eps: o.eps, norm: o.norm, cascade: !o.fullTable }, isRemoteModel(o.model));
   const sum = (f: (s: RobustnessSummary) => number) => summaries.reduce((t, s) => t + f(s), 0);
-  const report = summarizeRobustness(examples, setup, { total: sum((s) => s.seconds), attacks: setup.attacks.map((_, i) => sum((s) => s.attacks[i].seconds)) });
+  const report = summarizeRobustness(examples, setup, { total: seconds, attacks: setup.attacks.map((_, i) => sum((s) => s.attacks[i].seconds)) });
   const endpoints = summaries.flatMap((s) => (s.endpoint ? [s.endpoint] : []));
   const endpoint = endpoints.length ? { endpoint: { ...endpoints[0], queries: endpoints.reduce((t, e) => t + e.queries, 0), requests: endpoints.reduce((t, e) => t + e.requests, 0) } } : {};
   const summary: RobustnessSummary = { ...report, ...endpoint, ...(summaries[0].labels ? { labels: summaries[0].labels } : {}) };

@@ -111,9 +111,10 @@ const shown = (v: unknown) => (v === undefined ? '(not set)' : JSON.stringify(v)
  * Reads the shard folders `dirs` of a `command` run and checks that they are all the shards of one
  * run, each once: the same options but the shard (the model's hash among them), the same N, every
  * index from 0 to N−1; refuses anything else with one line. Returns them in shard order, with the
- * records of all of them in index order.
+ * records of all of them in index order and the merged run's seconds: the sum of the shards'
+ * (time spent, not time waited).
  */
-export function readShards<E extends IndexedRecord>(dirs: string[], command: string): { shards: ShardFolder<E>[]; config: Record<string, unknown>; examples: E[] } {
+export function readShards<E extends IndexedRecord>(dirs: string[], command: string): { shards: ShardFolder<E>[]; config: Record<string, unknown>; examples: E[]; seconds: number } {
   const shards = dirs.map((d) => readShard<E>(d, command));
   const [first] = shards;
   for (const s of shards.slice(1)) {
@@ -134,5 +135,6 @@ export function readShards<E extends IndexedRecord>(dirs: string[], command: str
   const examples = ordered.flatMap((s) => s.examples).sort((a, b) => a.index - b.index);
   const gap = examples.findIndex((e, i) => e.index !== i);
   if (gap >= 0) throw new AdvxError(`the shards' ${EXAMPLES_FILE} do not hold examples 0 to ${examples.length - 1} once each (example ${gap} is wrong): run the shards again`);
-  return { shards: ordered, config: first.config, examples };
+  const seconds = ordered.reduce((t, s) => t + (s.results.summary.seconds as number), 0);
+  return { shards: ordered, config: first.config, examples, seconds };
 }

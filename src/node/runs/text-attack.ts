@@ -123,11 +123,10 @@ export async function runTextAttackRun(o: TextAttackRunOptions, run?: RunFolder,
  * folder `openRun` opens; the seconds are the shards' sum (time spent, not time waited).
  */
 export function mergeTextAttack(dirs: string[], openRun: () => RunFolder): TextAttackSummary {
-  const { shards, config, examples } = readShards<TextAttackRecord>(dirs, 'text-attack');
+  const { shards, config, examples, seconds } = readShards<TextAttackRecord>(dirs, 'text-attack');
   const run = openRun(); // after the checks: a refused merge leaves no folder behind
   const o = config as unknown as TextAttackRunOptions;
   const first = shards[0].results;
-  const seconds = shards.reduce((t, s) => t + (s.results.summary.seconds as number), 0);
   const summary = summarizeTextAttack(examples, o, first.summary.goal as TextGoal, seconds);
   writeRunConfig(run.dir, config);
   writeRunFiles(run, o, summary, examples, first.classes as string[]);

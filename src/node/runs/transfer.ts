@@ -105,7 +105,7 @@ export async function runTransfer(models: AnyModel[], data: ImageDataset, o: Tra
  * of one run) summarised as the unsharded run does, written into the run folder `openRun` opens.
  */
 export function mergeTransfer(dirs: string[], openRun: () => RunFolder): TransferSummary {
-  const { shards, config, examples } = readShards<TransferRecord>(dirs, 'transfer');
+  const { shards, config, examples, seconds } = readShards<TransferRecord>(dirs, 'transfer');
   const run = openRun(); // after the checks: a refused merge leaves no folder behind
   const o = config as unknown as TransferRunOptions;
   const summaries = shards.map((s) => s.results.summary as unknown as TransferSummary);
@@ -115,7 +115,7 @@ export function mergeTransfer(dirs: string[], openRun: () => RunFolder): Transfe
     sum.queries += q.queries;
     sum.requests += q.requests;
   }
-  const use = { seconds: summaries.reduce((t, s) => t + s.seconds, 0), ...(Object.keys(endpoints).length ? { endpoints } : {}), ...(summaries[0].labels ? { labels: summaries[0].labels } : {}) };
+  const use = { seconds, ...(Object.keys(endpoints).length ? { endpoints } : {}), ...(summaries[0].labels ? { labels: summaries[0].labels } : {}) };
   const summary = summarize(o, summaries[0].sources, examples, use);
   writeRunConfig(run.dir, config);
   writeRunFiles(run, o, summary, examples);
