@@ -48,8 +48,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['node/datasets'],
   // Run folders and the orchestration of each command: models and data through io and datasets.
   ['node/runs'],
-  // The lab's HTTP server, which lists the runs.
-  ['node/server'],
+  // The lab's HTTP server, which lists the runs; the job queue and local pool, which run commands as child processes.
+  ['node/server', 'node/queue'],
   // The Node API (advx/node): re-exports what a script needs of io, datasets and runs.
   ['node/index.ts'],
   // The command line, on top of everything.

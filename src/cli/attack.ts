@@ -6,16 +6,15 @@ import { isRemoteModel } from '../models/remote.ts';
 import { runAttack, type AttackRunSummary } from '../node/runs/attack.ts';
 import { AdvxError, ServiceError } from '../core/errors.ts';
 import { writeAttackReport } from '../node/runs/reports.ts';
-import { openRunFolder } from '../node/runs/folder.ts';
 import { writeAttackConfig } from '../node/runs/attack-shards.ts';
-import { parseShard } from '../node/runs/shards.ts';
 import { parseBackend } from '../backend/index.ts';
 import { OnnxRuntimeModel } from '../node/io/onnx-runtime.ts';
 import { precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, type ModelFlags } from '../node/runs/inputs.ts';
 import { DATA_HELP, MAX_BATCH, MAX_STEPS, withRemote, withRuntime, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
+import { runHere, withDistribution, type DistributionFlags } from './distribute.ts';
 
-interface AttackFlags extends BackendFlags, RemoteFlags, ModelFlags {
+interface AttackFlags extends DistributionFlags, BackendFlags, RemoteFlags, ModelFlags {
   model: string;
   attack: string;
   eps: number;
@@ -35,7 +34,6 @@ interface AttackFlags extends BackendFlags, RemoteFlags, ModelFlags {
   samples?: number;
   seed: number;
   out?: string;
-  shard?: string;
   json?: boolean;
 }
 
@@ -43,7 +41,7 @@ interface AttackFlags extends BackendFlags, RemoteFlags, ModelFlags {
 const MAX_PRINT_SCALE = 64;
 
 export function attackCommand(): Command {
-  return withRuntime(withRemote(withBackend(new Command('attack'))))
+  return withDistribution(withRuntime(withRemote(withBackend(new Command('attack')))))
     .description(COMMANDS.attack.summary)
     .requiredOption('--model <path|url>', 'folder with model.json, an .onnx file, or an http(s) endpoint with --protocol')
     .addOption(new Option('--attack <name>', `attack: ${Object.keys(ATTACKS).join(', ')}`).default('pgd'))
@@ -79,9 +77,9 @@ async function attack(flags: AttackFlags): Promise<void> {
   else if (flags.runtime === 'onnxruntime') checkAccess(d, 'score', `${flags.model} under --runtime onnxruntime`);
   if (!remote) await precheckModel(flags.model, flags.data); // its files, classes and shape, before anything is written
   parseBackend(flags.backend);
-  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
-  if (shard && flags.out === undefined) throw new AdvxError('--shard needs --out: a shard writes its per-example results into a run folder for advx merge');
-  const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'attack' }) : undefined;
+  const here = await runHere('attack', flags, [flags.model]);
+  if (!here) return;
+  const { run, shard } = here;
   await startBackend(flags);
   if (run) writeAttackConfig(run.dir, { ...flags, norm, shard });
   const { classifier, data, labelsNote } = remote

@@ -12,6 +12,8 @@ export const COMMANDS = {
     term: 'robustness [options]',
   },
   merge: { summary: 'join the shards of a sharded run (--shard i/N, one folder each) into the results the unsharded run would have written', term: 'merge [options] <runs...>' },
+  worker: { summary: 'take jobs (shards of runs submitted with --redis, sweeps) from a Redis queue and run them, until stopped', term: 'worker [options]' },
+  sweep: { summary: 'run a grid of advx commands (e.g. methods × seeds) on a local pool or the Redis queue, and collect their results into one table', term: 'sweep [options] <grid>' },
   transfer: { summary: 'transfer matrix: craft adversarial examples white-box on each model, classify them with every model (a served model is a target only)', term: 'transfer [options]' },
   adapt: { summary: 'domain adaptation: train on labelled source images so the model works on unlabelled target images', term: 'adapt [options]' },
   'text-attack': { summary: 'adversarial edits (typos, deletions, insertions, synonyms, flips) against a text classifier', term: 'text-attack [options]' },

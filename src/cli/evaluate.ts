@@ -4,26 +4,24 @@ import { AdvxError } from '../core/errors.ts';
 import { isRemoteModel } from '../models/remote.ts';
 import { OnnxRuntimeModel } from '../node/io/onnx-runtime.ts';
 import { runEvaluate, writeEvaluateConfig } from '../node/runs/evaluate.ts';
-import { openRunFolder } from '../node/runs/folder.ts';
 import { checkRemoteFlags, loadRemoteAndData, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, type ModelFlags } from '../node/runs/inputs.ts';
-import { parseShard } from '../node/runs/shards.ts';
 import { parseBackend } from '../backend/index.ts';
 import { DATA_HELP, MAX_BATCH, withRemote, withRuntime, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
+import { runHere, withDistribution, type DistributionFlags } from './distribute.ts';
 
-interface EvaluateFlags extends BackendFlags, RemoteFlags, ModelFlags {
+interface EvaluateFlags extends DistributionFlags, BackendFlags, RemoteFlags, ModelFlags {
   model: string;
   data: string;
   split: string;
   limit?: number;
   batch: number;
   out?: string;
-  shard?: string;
   json?: boolean;
 }
 
 export function evaluateCommand(): Command {
-  return withRuntime(withRemote(withBackend(new Command('evaluate'))))
+  return withDistribution(withRuntime(withRemote(withBackend(new Command('evaluate')))))
     .description(COMMANDS.evaluate.summary)
     .requiredOption('--model <path|url>', 'folder with model.json (LayersModel or GraphModel), an .onnx file, or an http(s) endpoint with --protocol')
     .option('--data <name|path>', DATA_HELP, 'mnist')
@@ -41,9 +39,9 @@ async function evaluate(flags: EvaluateFlags): Promise<void> {
   checkRemoteFlags(flags.model, flags, flags.data);
   await checkRuntimeFlags(flags.model, flags);
   parseBackend(flags.backend);
-  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
-  if (shard && flags.out === undefined) throw new AdvxError('--shard needs --out: a shard writes its per-example results into a run folder for advx merge');
-  const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'evaluate' }) : undefined;
+  const here = await runHere('evaluate', flags, [flags.model]);
+  if (!here) return;
+  const { run, shard } = here;
   await startBackend(flags);
   if (run) writeEvaluateConfig(run.dir, { ...flags, shard });
   const remote = isRemoteModel(flags.model);

@@ -1,7 +1,7 @@
 /** The advx command line. */
 import { Command, CommanderError } from 'commander';
 import pc from 'picocolors';
-import { AdvxError, ServiceError } from '../core/errors.ts';
+import { AdvxError, FinishedShard, ServiceError } from '../core/errors.ts';
 import { systemErrorLine } from '../node/io/files.ts';
 import { PACKAGE_VERSION } from '../node/io/packages.ts';
 import { COMMANDS, isCommandName, type CommandName } from './commands.ts';
@@ -13,6 +13,8 @@ const LOADERS: Record<CommandName, () => Promise<Command>> = {
   attack: async () => (await import('./attack.ts')).attackCommand(),
   robustness: async () => (await import('./robustness.ts')).robustnessCommand(),
   merge: async () => (await import('./merge.ts')).mergeCommand(),
+  worker: async () => (await import('./worker.ts')).workerCommand(),
+  sweep: async () => (await import('./sweep.ts')).sweepCommand(),
   transfer: async () => (await import('./transfer.ts')).transferCommand(),
   adapt: async () => (await import('./adapt.ts')).adaptCommand(),
   'text-attack': async () => (await import('./text-attack.ts')).textAttackCommand(),
@@ -52,6 +54,12 @@ try {
 } catch (e) {
   if (e instanceof CommanderError) {
     process.exit(e.exitCode);
+  }
+  // A shard finished by an earlier run of the same shard: kept, as if it had run now.
+  if (e instanceof FinishedShard) {
+    process.stderr.write(`advx: ${e.message}\n`);
+    if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(e.results.summary) + '\n');
+    process.exit(0);
   }
   // A served model that stopped answering: one line, exit 1 (the input was fine; the server was
   // not). What was finished before it has been written, marked partial.

