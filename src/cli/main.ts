@@ -1,7 +1,7 @@
 /** The advx command line. */
 import { Command, CommanderError } from 'commander';
 import pc from 'picocolors';
-import { AdvxError, FinishedShard, ServiceError } from '../core/errors.ts';
+import { AdvxError, EXIT_TRY_LATER, FinishedShard, FolderInUse, ServiceError } from '../core/errors.ts';
 import { systemErrorLine } from '../node/io/files.ts';
 import { PACKAGE_VERSION } from '../node/io/packages.ts';
 import { COMMANDS, isCommandName, type CommandName } from './commands.ts';
@@ -69,7 +69,7 @@ try {
   }
   if (e instanceof AdvxError) {
     process.stderr.write(pc.red(`advx: ${e.message}`) + '\n');
-    process.exit(2);
+    process.exit(e instanceof FolderInUse ? EXIT_TRY_LATER : 2);
   }
   // A full disk, a folder made read-only or removed mid-run: one line, exit code 1 (the input
   // was fine; the machine was not). Every write is atomic, so no file was left half-written.

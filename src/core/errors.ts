@@ -28,6 +28,21 @@ export class ServiceError extends AdvxError {
 }
 
 /**
+ * A run folder that another advx process is writing right now: nothing wrong with the input, and
+ * the same command later may succeed. The CLI exits with 75 (EX_TEMPFAIL) rather than 2, so that a
+ * queue retries a job whose shard another worker still runs, instead of failing it for good.
+ */
+export class FolderInUse extends AdvxError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FolderInUse';
+  }
+}
+
+/** The exit code of a command refused only for now (FolderInUse). */
+export const EXIT_TRY_LATER = 75;
+
+/**
  * Not a failure: a shard (`--shard i/N`) whose run folder already holds the finished shard of the
  * same run (the same options and model hashes). The CLI says so and exits 0 without running it
  * again; `summary` is that run's, for --json.

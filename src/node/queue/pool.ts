@@ -6,7 +6,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { progress } from '../io/progress.ts';
-import { runAdvx } from './child.ts';
+import { EXIT_TRY_LATER } from '../../core/errors.ts';
+import { AdvxChildError, runAdvx, type RunAdvxOptions } from './child.ts';
 import { checkModels, type AdvxJob, type ShardedRun } from './jobs.ts';
 
 /** `--threads` for a job of a machine shared by `workers` jobs, unless the job's command line sets its own. */
@@ -14,6 +15,27 @@ export function withThreads(job: AdvxJob, workers: number, cores = availablePara
   if (job.argv.some((a) => a === '--threads' || a.startsWith('--threads='))) return job;
   if (job.argv[0] === 'merge') return job;
   return { ...job, argv: [...job.argv, '--threads', String(Math.max(1, Math.floor(cores / workers)))] };
+}
+
+/** How long a job waits for a run folder another process is still writing (a shard of a worker that lost Redis but not its child). */
+const BUSY_WAIT_MS = 30 * 60_000;
+
+/**
+ * Runs one job here: refuses other model files than the submitter hashed, gives it its share of
+ * the cores, and waits while its run folder is in use by another advx (exit code 75), then runs it
+ * again; the folder is then finished (kept) or free.
+ */
+export async function runJob(job: AdvxJob, workers: number, options: RunAdvxOptions = {}): Promise<unknown> {
+  checkModels(job);
+  const until = Date.now() + BUSY_WAIT_MS;
+  for (;;) {
+    try {
+      return await runAdvx(withThreads(job, workers), options);
+    } catch (e) {
+      if (!(e instanceof AdvxChildError && e.exitCode === EXIT_TRY_LATER && Date.now() < until)) throw e;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
 }
 
 /** Runs `jobs`, at most `workers` at once; resolves with their JSON lines in order, or rejects with the first failure. */
@@ -25,8 +47,7 @@ export async function runJobs(jobs: AdvxJob[], workers: number, onDone?: (done: 
   const lane = async () => {
     while (next < jobs.length && !abort.signal.aborted) {
       const i = next++;
-      checkModels(jobs[i]);
-      results[i] = await runAdvx(withThreads(jobs[i], workers), { signal: abort.signal });
+      results[i] = await runJob(jobs[i], workers, { signal: abort.signal });
       onDone?.(++done);
     }
   };

@@ -20,9 +20,9 @@ import { AdvxError, ServiceError } from '../../core/errors.ts';
 import { OTHER_OPTIONAL_PACKAGES } from '../datasets/index.ts';
 import { requirePackages } from '../io/packages.ts';
 import { progress } from '../io/progress.ts';
-import { AdvxChildError, runAdvx } from './child.ts';
-import { checkModels, type AdvxJob } from './jobs.ts';
-import { withThreads } from './pool.ts';
+import { AdvxChildError } from './child.ts';
+import type { AdvxJob } from './jobs.ts';
+import { runJob } from './pool.ts';
 
 const PURPOSE = 'the Redis job queue (advx worker, --redis)';
 
@@ -76,14 +76,9 @@ export async function startWorker(o: WorkerOptions): Promise<{ close: () => Prom
         return values.map(([key, v]) => [Number(key.slice(key.lastIndexOf('-') + 1)), v] as const).sort((a, b) => a[0] - b[0]).map(([, v]) => v);
       }
       const data = job.data as AdvxJob;
-      try {
-        checkModels(data);
-      } catch (e) {
-        throw new bull.UnrecoverableError((e as Error).message);
-      }
       let lastProgress = 0;
       try {
-        return await runAdvx(withThreads(data, o.concurrency), {
+        return await runJob(data, o.concurrency, {
           onStderrLine: (line) => {
             if (Date.now() - lastProgress < 1000) return;
             lastProgress = Date.now();
@@ -91,7 +86,8 @@ export async function startWorker(o: WorkerOptions): Promise<{ close: () => Prom
           },
         });
       } catch (e) {
-        if (e instanceof AdvxChildError && !e.retryable) throw new bull.UnrecoverableError(e.message);
+        // A refused input, or model files that differ here, would fail on every try.
+        if ((e instanceof AdvxChildError && !e.retryable) || (e instanceof AdvxError && !(e instanceof ServiceError))) throw new bull.UnrecoverableError(e.message);
         throw e;
       }
     },

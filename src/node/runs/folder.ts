@@ -19,7 +19,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { AdvxError } from '../../core/errors.ts';
+import { AdvxError, FolderInUse } from '../../core/errors.ts';
 import { atomicTempWriter, describeSystemError as describeError, writeFileAtomic } from '../io/files.ts';
 
 export const RUN_MARKER = '.advx-run';
@@ -372,7 +372,7 @@ function takeLock(dir: string, shown: string, flag: string): string {
     }
     const other = readLock(file);
     if (lockAlive(other)) {
-      throw new AdvxError(`${flag} ${shown} is in use by another advx process (pid ${other!.pid}, since ${other!.started}): wait for it to finish or choose another folder`);
+      throw new FolderInUse(`${flag} ${shown} is in use by another advx process (pid ${other!.pid}, since ${other!.started}): wait for it to finish or choose another folder`);
     }
     if (!other) {
       // Being written this very moment (created, not yet filled), or garbage: give a writer time.
