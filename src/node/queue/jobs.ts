@@ -25,6 +25,7 @@ export interface AdvxJob extends AdvxCommandLine {
 /** The hashes of the model files among `paths` (served models, known by URL only, have none). */
 export function hashModels(paths: readonly string[], cwd: string): ModelHash[] {
   return paths.flatMap((p) => {
+    if (/^https?:\/\//.test(p)) return [];
     const sha256 = modelFingerprint(path.resolve(cwd, p));
     return sha256 ? [{ path: p, sha256 }] : [];
   });
