@@ -56,6 +56,11 @@ async function runDistributed(command: string, flags: DistributionFlags & { out:
   const workers = flags.workers ?? 1;
   const shards = flags.shards ?? workers;
   if (flags.redis === undefined && shards < workers) throw new AdvxError(`--shards ${shards} gives fewer shards than --workers ${workers}: some workers would have nothing to do`);
+  const queue = flags.redis !== undefined ? await import('../node/queue/redis.ts') : undefined;
+  if (queue) {
+    queue.checkRedisUrl(flags.redis!);
+    queue.requireQueuePackages();
+  }
   // The merged run's folder: checked (and marked) before any job starts, then left to the merge job.
   openRunFolder(flags.out, { command }).release();
   const cwd = process.cwd();
@@ -63,15 +68,14 @@ async function runDistributed(command: string, flags: DistributionFlags & { out:
   const run = planShards(command, args, { out: flags.out, shards, cwd, models: hashModels(models, cwd) });
   const keptIn = path.join(flags.out, SHARDS_FOLDER);
   let summary: unknown;
-  if (flags.redis !== undefined) {
-    const { runFlowOnRedis } = await import('../node/queue/redis.ts');
+  if (queue) {
     const flow = {
       id: `${command}-${run.key}`,
       parent: { name: 'merge' as const, data: run.merge },
       children: run.shards.map((data) => ({ name: 'shard', data })),
       childName: (i: number) => `shard ${i}/${shards}`,
     };
-    summary = await runFlowOnRedis(flow, { redis: flags.redis, queue: flags.queue, attempts: flags.attempts, keptIn });
+    summary = await queue.runFlowOnRedis(flow, { redis: flags.redis!, queue: flags.queue, attempts: flags.attempts, keptIn });
   } else {
     summary = await runShardedLocally(run, workers);
   }

@@ -4,6 +4,7 @@
  * points' JSON lines are collected into sweep.jsonl and one table.
  */
 import { Command, Option } from 'commander';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AdvxError } from '../core/errors.ts';
@@ -87,6 +88,11 @@ function pointName(point: Record<string, string | number | boolean>): string {
 async function sweep(file: string, flags: SweepFlags): Promise<void> {
   const grid = readGrid(file);
   const points = gridPoints(grid.grid);
+  const queue = flags.redis !== undefined ? await import('../node/queue/redis.ts') : undefined;
+  if (queue) {
+    queue.checkRedisUrl(flags.redis!);
+    queue.requireQueuePackages();
+  }
   const run = openRunFolder(flags.out, { command: 'sweep' });
   const cwd = process.cwd();
   const jobs: AdvxJob[] = points.map((point) => {
@@ -95,12 +101,10 @@ async function sweep(file: string, flags: SweepFlags): Promise<void> {
     return { argv: [...argv, '--out', run.path('runs', pointName(point)), '--json'], cwd, models: hashModels(models, cwd) };
   });
   let results: unknown[];
-  if (flags.redis !== undefined) {
-    const { runFlowOnRedis } = await import('../node/queue/redis.ts');
-    const { createHash } = await import('node:crypto');
+  if (queue) {
     const id = `sweep-${createHash('sha256').update(JSON.stringify(jobs)).digest('hex').slice(0, 16)}`;
     const flow = { id, parent: { name: 'collect' as const, data: { collect: jobs.length } }, children: jobs.map((data) => ({ name: 'run', data })), childName: (i: number) => `point ${pointName(points[i])}` };
-    results = (await runFlowOnRedis(flow, { redis: flags.redis, queue: flags.queue, attempts: flags.attempts, keptIn: run.path('runs') })) as unknown[];
+    results = (await queue.runFlowOnRedis(flow, { redis: flags.redis!, queue: flags.queue, attempts: flags.attempts, keptIn: run.path('runs') })) as unknown[];
   } else {
     const bar = progress(`sweep of ${grid.command}: points done`, jobs.length);
     results = await runJobs(jobs, flags.workers, (done) => bar.update(done, {}));

@@ -26,8 +26,13 @@ import { runJob } from './pool.ts';
 
 const PURPOSE = 'the Redis job queue (advx worker, --redis)';
 
-async function loadBullmq(): Promise<{ bull: typeof Bull; Redis: typeof RedisClient }> {
+/** Refuses (one line naming the npm install) when bullmq or ioredis is not installed. */
+export function requireQueuePackages(): void {
   requirePackages(OTHER_OPTIONAL_PACKAGES[PURPOSE], PURPOSE);
+}
+
+async function loadBullmq(): Promise<{ bull: typeof Bull; Redis: typeof RedisClient }> {
+  requireQueuePackages();
   const [bull, ioredis] = await Promise.all([import('bullmq'), import('ioredis')]);
   return { bull, Redis: ioredis.Redis };
 }
