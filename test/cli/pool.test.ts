@@ -1,0 +1,177 @@
+/**
+ * The local pool on the command line: `--workers K --shards N --out X` runs the N shards as child
+ * processes (folders X/shards/i) and merges them into X as the unsharded run would have written
+ * it; a rerun keeps the shards that finished with the same options; `advx sweep GRID.json` runs one
+ * command over a grid of flags. Refusals are one line, exit code 2.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { advx, advxJson, assertRefused } from '../helpers/cli.ts';
+import { resultsFigures } from '../helpers/results.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'advx-pool-'));
+const dir = (name: string) => join(tmp, name);
+const read = (d: string, f: string) => readFileSync(join(d, f), 'utf8');
+const seconds = (t0: number) => ((performance.now() - t0) / 1000).toFixed(1);
+
+/** A score-based and a white-box attack on 30 images in blocks of 8 (4 blocks: 3 shards get 2, 1, 1). */
+const RUN = ['robustness', '--model', 'models/mnist-cnn', '--attacks', 'square,pgd', '--eps', '0.1,0.2', '--steps', '5', '--queries', '60', '--limit', '30', '--batch', '8', '--seed', '7'];
+const POOLED = [...RUN, '--workers', '2', '--shards', '3'];
+
+/** A robustness --json line without its clock (the seconds, in all and per attack). */
+function withoutSeconds(summary: Record<string, unknown>): Record<string, unknown> {
+  return { ...summary, seconds: 0, attacks: (summary.attacks as object[]).map((a) => ({ ...a, seconds: 0 })) };
+}
+
+const shardResults = (out: string, i: number) => join(out, 'shards', String(i), 'results.json');
+
+test('robustness on a pool of 2 processes in 3 shards equals the unsharded run; a rerun keeps the finished shards, another --seed does not', () => {
+  let t0 = performance.now();
+  const whole = advxJson([...RUN, '--out', dir('whole'), '--json']);
+  const tWhole = seconds(t0);
+  t0 = performance.now();
+  const pooled = advxJson([...POOLED, '--out', dir('pooled'), '--json']);
+  const tPooled = seconds(t0);
+
+  // Not vacuous: both attacks broke something, and some images resisted at ε = 0.1.
+  const attacks = whole.attacks as { name: string; broken: Record<string, number> }[];
+  for (const a of attacks) assert.ok(Object.values(a.broken).some((b) => b > 0), `${a.name} broke nothing: ${JSON.stringify(attacks)}`);
+  assert.ok((whole.robust_accuracy as Record<string, number>)['0.1'] > 0, JSON.stringify(whole.robust_accuracy));
+
+  assert.deepEqual(resultsFigures(dir('pooled')), resultsFigures(dir('whole')));
+  for (const f of ['examples.jsonl', 'config.json']) assert.equal(read(dir('pooled'), f), read(dir('whole'), f), f);
+  assert.equal(read(dir('whole'), 'examples.jsonl').trim().split('\n').length, 30);
+  assert.deepEqual(withoutSeconds(pooled), withoutSeconds(whole), 'the --json line is the unsharded run\'s');
+  const counts = [0, 1, 2].map((i) => {
+    assert.ok(existsSync(shardResults(dir('pooled'), i)), `shards/${i}`);
+    const shard = JSON.parse(read(join(dir('pooled'), 'shards', String(i)), 'results.json')).summary;
+    assert.deepEqual(shard.shard, { index: i, count: 3 });
+    return shard.count;
+  });
+  assert.deepEqual(counts, [14, 8, 8], 'blocks 0 and 3 (8 + 6 images), block 1, block 2');
+  assert.ok(!existsSync(join(dir('pooled'), 'shards', '3')));
+  for (const f of ['report.html', 'curve.svg']) assert.ok(existsSync(join(dir('pooled'), f)), f);
+
+  // The same pooled command again: every shard is kept (its results.json untouched), and the merge is the same.
+  const mtimes = [0, 1, 2].map((i) => statSync(shardResults(dir('pooled'), i)).mtimeMs);
+  t0 = performance.now();
+  const again = advxJson([...POOLED, '--out', dir('pooled'), '--json']);
+  const tAgain = seconds(t0);
+  assert.deepEqual([0, 1, 2].map((i) => statSync(shardResults(dir('pooled'), i)).mtimeMs), mtimes, 'finished shards kept, not rerun');
+  assert.deepEqual(withoutSeconds(again), withoutSeconds(whole));
+  assert.deepEqual(resultsFigures(dir('pooled')), resultsFigures(dir('whole')));
+  assert.equal(read(dir('pooled'), 'examples.jsonl'), read(dir('whole'), 'examples.jsonl'));
+
+  // One shard run by hand into its pool folder: kept, with a line on stderr, exit code 0, and the stored summary on --json.
+  const shard0 = join(dir('pooled'), 'shards', '0');
+  t0 = performance.now();
+  const kept = advx([...RUN, '--shard', '0/3', '--out', shard0, '--json']);
+  const tKept = seconds(t0);
+  assert.equal(kept.status, 0, kept.stderr);
+  assert.match(kept.stderr, /^advx: shard 0\/3 in \S+ has already finished with the same options and model: kept, not run again$/m);
+  assert.deepEqual(JSON.parse(kept.stdout.trim().split('\n').pop()!), JSON.parse(read(shard0, 'results.json')).summary);
+  assert.equal(statSync(shardResults(dir('pooled'), 0)).mtimeMs, mtimes[0]);
+
+  // Another --seed is another run: every shard is run again, and the merged folder is that run's.
+  t0 = performance.now();
+  advxJson([...POOLED.map((a) => (a === '7' ? '8' : a)), '--out', dir('pooled'), '--json']);
+  const tSeed = seconds(t0);
+  for (let i = 0; i < 3; i++) {
+    assert.notEqual(statSync(shardResults(dir('pooled'), i)).mtimeMs, mtimes[i], `shard ${i} rerun with --seed 8`);
+    assert.equal(JSON.parse(read(join(dir('pooled'), 'shards', String(i)), 'config.json')).seed, 8);
+  }
+  assert.equal(JSON.parse(read(dir('pooled'), 'config.json')).seed, 8);
+  console.log(`unsharded ${tWhole} s, pooled ${tPooled} s, pooled rerun (kept) ${tAgain} s, one kept shard ${tKept} s, pooled --seed 8 ${tSeed} s`);
+});
+
+test('text-attack on a pool of 2 processes equals the unsharded run', () => {
+  const TEXT = ['text-attack', '--model', 'models/spam-word', '--attack', 'liang', '--limit', '12', '--budget', '3', '--seed', '5'];
+  let t0 = performance.now();
+  const whole = advxJson([...TEXT, '--out', dir('text-whole'), '--json']);
+  const tWhole = seconds(t0);
+  t0 = performance.now();
+  const pooled = advxJson([...TEXT, '--workers', '2', '--out', dir('text-pooled'), '--json']);
+  console.log(`unsharded ${tWhole} s, pooled ${seconds(t0)} s`);
+  assert.ok((whole.success_rate as number) > 0 && (whole.success_rate as number) < 1, JSON.stringify(whole));
+  assert.equal(pooled.success_rate, whole.success_rate);
+  assert.deepEqual(resultsFigures(dir('text-pooled')), resultsFigures(dir('text-whole')));
+  for (const f of ['examples.jsonl', 'config.json', 'report.html']) assert.equal(read(dir('text-pooled'), f), read(dir('text-whole'), f), f);
+  // --workers 2 alone means 2 shards.
+  assert.deepEqual([0, 1].map((i) => JSON.parse(read(join(dir('text-pooled'), 'shards', String(i)), 'results.json')).summary.shard), [{ index: 0, count: 2 }, { index: 1, count: 2 }]);
+  assert.ok(!existsSync(join(dir('text-pooled'), 'shards', '2')));
+});
+
+test('--shard with --shards, --workers without --out, fewer shards than workers: refused with one line, nothing written', () => {
+  const t0 = performance.now();
+  assertRefused([...RUN, '--shard', '0/2', '--shards', '2', '--out', dir('r1')], /^advx: --shard runs one shard here; --shards, --workers and --redis run all of them: give one or the other$/);
+  assertRefused([...RUN, '--workers', '2'], /^advx: --workers needs --out: /);
+  assertRefused([...RUN, '--shards', '2'], /^advx: --shards needs --out: /);
+  assertRefused([...RUN, '--shards', '1', '--workers', '2', '--out', dir('r3')], /^advx: --shards 1 gives fewer shards than --workers 2: some workers would have nothing to do$/);
+  for (const r of ['r1', 'r3']) assert.ok(!existsSync(dir(r)), `a refused run writes nothing (${r})`);
+  console.log(`4 refusals ${seconds(t0)} s`);
+});
+
+test('sweep runs evaluate over a grid on 2 processes: rows in grid order (last flag fastest), a run folder per point, sweep.jsonl, table.md', () => {
+  const grid = dir('grid.json');
+  writeFileSync(grid, JSON.stringify({ command: 'evaluate', args: ['--model', 'models/mnist-cnn', '--limit', '40'], grid: { '--batch': [8, 16], '--limit': [20, 40] } }));
+  const t0 = performance.now();
+  const r = advx(['sweep', grid, '--out', dir('sweep'), '--workers', '2', '--json']);
+  console.log(`sweep of 4 points ${seconds(t0)} s`);
+  assert.equal(r.status, 0, r.stderr);
+  const rows = JSON.parse(r.stdout.trim().split('\n').pop()!) as { point: string; flags: Record<string, number>; result: Record<string, number> }[];
+  assert.deepEqual(rows.map((row) => row.point), ['batch-8_limit-20', 'batch-8_limit-40', 'batch-16_limit-20', 'batch-16_limit-40']);
+  assert.deepEqual(rows.map((row) => row.flags), [
+    { '--batch': 8, '--limit': 20 },
+    { '--batch': 8, '--limit': 40 },
+    { '--batch': 16, '--limit': 20 },
+    { '--batch': 16, '--limit': 40 },
+  ]);
+  // The point's --limit wins over the shared args' --limit 40.
+  assert.deepEqual(rows.map((row) => row.result.count), [20, 40, 20, 40]);
+  for (const row of rows) {
+    const run = join(dir('sweep'), 'runs', row.point);
+    const results = JSON.parse(read(run, 'results.json'));
+    assert.deepEqual(results.summary, row.result, `runs/${row.point}/results.json holds the row's result`);
+    const config = JSON.parse(read(run, 'config.json'));
+    assert.equal(config.limit, row.flags['--limit']);
+    assert.equal(config.batch, row.flags['--batch']);
+  }
+  // The same batch size gives the same predictions on the first 20 images: a point is its flags, nothing else.
+  const predictions = (point: string) => read(join(dir('sweep'), 'runs', point), 'examples.jsonl').trim().split('\n').slice(0, 20);
+  assert.deepEqual(predictions('batch-16_limit-40'), predictions('batch-8_limit-20'));
+
+  const lines = read(dir('sweep'), 'sweep.jsonl').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines, rows);
+  const table = read(dir('sweep'), 'table.md').trim().split('\n');
+  assert.equal(table.length, 2 + 4);
+  const header = table[0].split('|').map((c) => c.trim()).filter(Boolean);
+  assert.deepEqual(header.slice(0, 2), ['--batch', '--limit']);
+  assert.ok(header.includes('accuracy') && header.includes('count'), table[0]);
+  const cells = table.slice(2).map((l) => l.split('|').map((c) => c.trim()).filter(Boolean));
+  const col = (name: string) => cells.map((c) => c[header.indexOf(name)]);
+  assert.deepEqual(col('--batch'), ['8', '8', '16', '16']);
+  assert.deepEqual(col('count'), ['20', '40', '20', '40']);
+  assert.deepEqual(col('accuracy').map(Number), rows.map((row) => Number(row.result.accuracy.toPrecision(4))));
+});
+
+test('sweep refuses a bad grid file with one line and writes nothing', () => {
+  const t0 = performance.now();
+  const write = (name: string, content: unknown) => {
+    writeFileSync(dir(name), typeof content === 'string' ? content : JSON.stringify(content));
+    return dir(name);
+  };
+  const base = { command: 'evaluate', args: ['--model', 'models/mnist-cnn'], grid: { '--limit': [10, 20] } };
+  const refused = (grid: string, message: RegExp) => assertRefused(['sweep', grid, '--out', dir('sweep-refused')], message);
+  refused(dir('absent.json'), /^advx: \S+absent\.json: no such file$/);
+  refused(write('not-json.json', '{"command": "evaluate",'), /^advx: \S+not-json\.json: not JSON \(/);
+  refused(write('lab.json', { ...base, command: 'lab' }), /^advx: \S+lab\.json: "command" "lab" is not an advx command a sweep runs \(/);
+  refused(write('flag.json', { ...base, grid: { limit: [10, 20] } }), /^advx: \S+flag\.json: "grid" key "limit" is not a flag; want /);
+  refused(write('out.json', { ...base, args: [...base.args, '--out', dir('elsewhere')] }), /^advx: \S+out\.json: "args" sets --out or --json, which the sweep sets for each point; want /);
+  refused(write('empty.json', { ...base, grid: { '--limit': [] } }), /^advx: \S+empty\.json: "grid" --limit is not a non-empty list of values; want /);
+  assert.ok(!existsSync(dir('sweep-refused')), 'a refused sweep writes nothing');
+  assert.ok(!existsSync(dir('elsewhere')));
+  console.log(`6 refusals ${seconds(t0)} s`);
+});
