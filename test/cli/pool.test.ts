@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { advx, advxJson, assertRefused } from '../helpers/cli.ts';
@@ -112,6 +112,23 @@ test('--shard with --shards, --workers without --out, fewer shards than workers:
   assertRefused([...RUN, '--shards', '1', '--workers', '2', '--out', dir('r3')], /^advx: --shards 1 gives fewer shards than --workers 2: some workers would have nothing to do$/);
   for (const r of ['r1', 'r3']) assert.ok(!existsSync(dir(r)), `a refused run writes nothing (${r})`);
   console.log(`4 refusals ${seconds(t0)} s`);
+});
+
+test('a shard job or a sweep point that fails is reported as the unsharded run reports it: its one line, exit code 2', () => {
+  // A model.json that is no TF.js model: each child refuses it when it loads the model.
+  const bad = dir('bad-model');
+  mkdirSync(bad);
+  writeFileSync(join(bad, 'model.json'), '{}');
+  const t0 = performance.now();
+  const EVAL = ['evaluate', '--model', bad, '--limit', '10'];
+  assertRefused([...EVAL, '--out', dir('bad-whole')], /^advx: \S+model\.json is not a TF\.js model\.json \(it needs modelTopology and weightsManifest\)$/);
+  assertRefused([...EVAL, '--workers', '2', '--out', dir('bad-pooled')], /^advx: advx evaluate failed \(exit code 2\): \S+model\.json is not a TF\.js model\.json \(it needs modelTopology and weightsManifest\)$/);
+  const grid = dir('bad-grid.json');
+  writeFileSync(grid, JSON.stringify({ command: 'evaluate', args: ['--model', bad], grid: { '--limit': [10, 20] } }));
+  assertRefused(['sweep', grid, '--workers', '2', '--out', dir('bad-sweep')], /^advx: advx evaluate failed \(exit code 2\): \S+model\.json is not a TF\.js model\.json/);
+  assert.ok(!existsSync(join(dir('bad-pooled'), 'results.json')));
+  assert.ok(!existsSync(join(dir('bad-sweep'), 'sweep.jsonl')));
+  console.log(`3 failed runs ${seconds(t0)} s`);
 });
 
 test('sweep runs evaluate over a grid on 2 processes: rows in grid order (last flag fastest), a run folder per point, sweep.jsonl, table.md', () => {

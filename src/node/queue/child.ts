@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { AdvxError } from '../../core/errors.ts';
+import { AdvxError, EXIT_TRY_LATER, FolderInUse, ServiceError } from '../../core/errors.ts';
 import { PACKAGE_ROOT } from '../io/packages.ts';
 
 /** The command line of an advx run: `argv` after `advx`, run in `cwd` (jobs carry paths, resolved there). */
@@ -28,6 +28,17 @@ export class AdvxChildError extends Error {
   get retryable(): boolean {
     return this.exitCode !== 2;
   }
+  /** The error this process reports it as, with the child's exit code's meaning: refused (2), refused for now (75), or a fault (1). */
+  asCliError(): AdvxError {
+    if (this.exitCode === 2) return new AdvxError(this.message);
+    if (this.exitCode === EXIT_TRY_LATER) return new FolderInUse(this.message);
+    return new ServiceError(this.message);
+  }
+}
+
+/** A child's failure as this process reports it: one line, not a stack trace (see AdvxChildError.asCliError). */
+export function asCliError(e: unknown): unknown {
+  return e instanceof AdvxChildError ? e.asCliError() : e;
 }
 
 const WATCHDOG = `

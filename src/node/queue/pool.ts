@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { progress } from '../io/progress.ts';
 import { EXIT_TRY_LATER } from '../../core/errors.ts';
-import { AdvxChildError, runAdvx, type RunAdvxOptions } from './child.ts';
+import { AdvxChildError, asCliError, runAdvx, type RunAdvxOptions } from './child.ts';
 import { checkModels, type AdvxJob, type ShardedRun } from './jobs.ts';
 
 /** `--threads` for a job of a machine shared by `workers` jobs, unless the job's command line sets its own. */
@@ -55,7 +55,7 @@ export async function runJobs(jobs: AdvxJob[], workers: number, onDone?: (done: 
     await Promise.all(Array.from({ length: Math.min(workers, jobs.length) }, lane));
   } catch (e) {
     abort.abort();
-    throw e;
+    throw asCliError(e);
   }
   return results;
 }
@@ -65,5 +65,7 @@ export async function runShardedLocally(run: ShardedRun, workers: number, quiet 
   const bar = progress(`${run.command}: shards done`, run.shards.length, quiet);
   await runJobs(run.shards, workers, (done) => bar.update(done, {}));
   bar.stop();
-  return runAdvx(run.merge);
+  return runAdvx(run.merge).catch((e) => {
+    throw asCliError(e);
+  });
 }

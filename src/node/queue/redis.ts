@@ -184,13 +184,19 @@ export async function runFlowOnRedis(flow: Flow, o: SubmitOptions): Promise<unkn
   }
 }
 
-/** Which job made the run fail, and why, as one line. */
+/**
+ * Which job made the run fail, and why, as one line: a refusal (a job failed for good before its
+ * last try: exit code 2, a model that differs) exits 2; a job that failed on every try, a fault, 1.
+ */
 async function failure(queue: Bull.Queue, flow: Flow, parent: Bull.Job): Promise<AdvxError> {
-  for (let i = 0; i < flow.children.length; i++) {
-    const child = await queue.getJob(`${flow.id}-${i}`);
-    if (child && (await child.getState()) === 'failed') {
-      return new AdvxError(`${flow.childName(i)} failed${child.attemptsMade > 1 ? ` ${child.attemptsMade} times` : ''}: ${child.failedReason}`);
+  const failed = async (): Promise<[string, Bull.Job]> => {
+    for (let i = 0; i < flow.children.length; i++) {
+      const child = await queue.getJob(`${flow.id}-${i}`);
+      if (child && (await child.getState()) === 'failed') return [flow.childName(i), child];
     }
-  }
-  return new AdvxError(`${parent.name} failed${parent.attemptsMade > 1 ? ` ${parent.attemptsMade} times` : ''}: ${parent.failedReason}`);
+    return [parent.name, parent];
+  };
+  const [name, job] = await failed();
+  const line = `${name} failed${job.attemptsMade > 1 ? ` ${job.attemptsMade} times` : ''}: ${job.failedReason}`;
+  return job.attemptsMade >= (job.opts.attempts ?? 1) ? new ServiceError(line) : new AdvxError(line);
 }
