@@ -38,22 +38,35 @@ export function withDistribution(cmd: Command): Command {
     .addOption(new Option('--attempts <n>', 'tries of each job on Redis before the run fails').argParser(positiveInt('--attempts', 100)).default(3));
 }
 
+/** How a command runs distributed when no flag says so, and how it prints a merged summary. */
+export interface DistributionDefaults {
+  /**
+   * Local processes to use when neither --shard, --shards, --workers nor --redis is given (and
+   * --out is): the command's measured default (BENCHMARKS.md, "Past one machine"). 1: this process.
+   */
+  workers?: number;
+  /** Prints the merged summary as the command prints its own (without --json). */
+  print?: (summary: never) => void;
+}
+
 /**
  * The run folder and shard to run in this process, or undefined when the run was distributed
  * (done: its merged summary printed).
  */
-export async function runHere(command: string, flags: DistributionFlags, models: readonly string[]): Promise<{ run?: RunFolder; shard?: Shard } | undefined> {
-  const distributed = flags.shards !== undefined || flags.workers !== undefined || flags.redis !== undefined;
+export async function runHere(command: string, flags: DistributionFlags, models: readonly string[], defaults: DistributionDefaults = {}): Promise<{ run?: RunFolder; shard?: Shard } | undefined> {
+  const asked = flags.shards !== undefined || flags.workers !== undefined || flags.redis !== undefined;
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
-  if (shard && distributed) throw new AdvxError('--shard runs one shard here; --shards, --workers and --redis run all of them: give one or the other');
-  if ((shard || distributed) && flags.out === undefined) throw new AdvxError(`${shard ? '--shard' : flags.redis ? '--redis' : flags.workers ? '--workers' : '--shards'} needs --out: each shard writes its per-example results into a run folder, merged into --out`);
-  if (!distributed) return { run: flags.out !== undefined ? openRunFolder(flags.out, { command }) : undefined, shard };
-  await runDistributed(command, flags as DistributionFlags & { out: string }, models);
+  if (shard && asked) throw new AdvxError('--shard runs one shard here; --shards, --workers and --redis run all of them: give one or the other');
+  if ((shard || asked) && flags.out === undefined) throw new AdvxError(`${shard ? '--shard' : flags.redis ? '--redis' : flags.workers ? '--workers' : '--shards'} needs --out: each shard writes its per-example results into a run folder, merged into --out`);
+  const workers = flags.workers ?? (shard || flags.out === undefined ? 1 : (defaults.workers ?? 1));
+  // --workers 1 alone is this process: a pool of one would only add a process start.
+  if (shard || (flags.redis === undefined && flags.shards === undefined && workers < 2)) return { run: flags.out !== undefined ? openRunFolder(flags.out, { command }) : undefined, shard };
+  await runDistributed(command, { ...flags, workers } as DistributionFlags & { out: string; workers: number }, models, defaults.print);
   return undefined;
 }
 
-async function runDistributed(command: string, flags: DistributionFlags & { out: string }, models: readonly string[]): Promise<void> {
-  const workers = flags.workers ?? 1;
+async function runDistributed(command: string, flags: DistributionFlags & { out: string; workers: number }, models: readonly string[], print?: (summary: never) => void): Promise<void> {
+  const workers = flags.workers;
   const shards = flags.shards ?? workers;
   if (flags.redis === undefined && shards < workers) throw new AdvxError(`--shards ${shards} gives fewer shards than --workers ${workers}: some workers would have nothing to do`);
   const queue = flags.redis !== undefined ? await import('../node/queue/redis.ts') : undefined;
@@ -79,6 +92,10 @@ async function runDistributed(command: string, flags: DistributionFlags & { out:
   } else {
     summary = await runShardedLocally(run, workers);
   }
+  const where = `${shards} shards (${flags.redis !== undefined ? `jobs on ${flags.redis}` : `${workers} local process${workers > 1 ? 'es' : ''}`})`;
   if (flags.json) printJson(summary);
-  else process.stdout.write(`${command} in ${shards} shards (${flags.redis !== undefined ? `jobs on ${flags.redis}` : `${workers} local process${workers > 1 ? 'es' : ''}`}): ${foundLine(command, summary)}; ${flags.out}/results.json, shards in ${keptIn}\n`);
+  else if (print) {
+    print(summary as never);
+    process.stdout.write(`ran in ${where}, merged into ${flags.out}; the shards in ${keptIn}\n`);
+  } else process.stdout.write(`${command} in ${where}: ${foundLine(command, summary)}; ${flags.out}/results.json, shards in ${keptIn}\n`);
 }

@@ -1,12 +1,13 @@
 /** `advx robustness`: robust accuracy per ε and attack, worst case over attacks, a curve, sanity checks. */
 import { Command } from 'commander';
+import { availableParallelism } from 'node:os';
 import { AdvxError } from '../core/errors.ts';
 import { parseSuite, planAttacks, SUITES } from '../eval/robustness.ts';
 import { ATTACKS, checkAccess } from '../attacks/index.ts';
 import { isRemoteModel } from '../models/remote.ts';
 import { parseBackend } from '../backend/index.ts';
 import { isDataPath } from '../node/datasets/image-folder.ts';
-import { runRobustness } from '../node/runs/robustness.ts';
+import { runRobustness, type RobustnessSummary } from '../node/runs/robustness.ts';
 import { precheckModel, checkRemoteFlags, type RemoteFlags } from '../node/runs/inputs.ts';
 import { DATA_HELP, numberList, withRemote, parseNorm, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
@@ -86,7 +87,8 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
     }
   } else if (isDataPath(flags.data)) await precheckModel(flags.model, flags.data); // the user's files, before anything is written
   parseBackend(flags.backend);
-  const here = await runHere('robustness', flags, [flags.model]);
+  const print = (report: RobustnessSummary) => printReport(report, flags, attacks, eps);
+  const here = await runHere('robustness', flags, [flags.model], { workers: remote ? 1 : defaultWorkers(flags), print });
   if (!here) return;
   const { run, shard } = here;
   await startBackend(flags);
@@ -94,16 +96,31 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
   if (flags.json) printJson(report);
   else {
     if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} of the run: ${report.count} of its images; advx merge joins the shards\n`);
-    const kind = report.mode === 'cascade' ? 'each attack on the inputs the earlier ones failed on; robust accuracy after it' : 'each attack on every input';
-    process.stdout.write(`clean accuracy ${(report.clean_accuracy * 100).toFixed(2)}% on ${report.count} images (${kind})\n`);
-    process.stdout.write(`ε        ${attacks.map((a) => a.padStart(10)).join('')}  worst case\n`);
-    for (const e of eps) {
-      process.stdout.write(`${String(e).padEnd(8)} ${attacks.map((a) => (report.per_attack[a][String(e)] * 100).toFixed(1).padStart(9) + '%').join('')}  ${(report.robust_accuracy[String(e)] * 100).toFixed(1)}%\n`);
-    }
-    const queried = report.attacks.filter((a) => a.queries);
-    if (queried.length) process.stdout.write(`queries per attack (all ε): ${queried.map((a) => `${a.name} ${Object.values(a.queries!).reduce((s, q) => s + q, 0)}`).join(', ')}\n`);
-    if (report.endpoint) process.stdout.write(`${flags.model} answered ${report.endpoint.queries} images in ${report.endpoint.requests} requests (attacks, clean predictions and re-checks)\n`);
-    const minimal = report.attacks.filter((a) => a.budget === 'minimal-norm').map((a) => a.name);
-    if (minimal.length) process.stdout.write(`minimal-norm attacks (counted at ε only where their perturbation, projected onto the ε-ball, still fools): ${minimal.join(', ')}\n`);
+    print(report);
   }
+}
+
+/**
+ * Without a distribution flag, a run of several blocks on the wasm backend goes to a pool of
+ * single-threaded processes, one per core (at most one per block): on 2 cores, 1.17× the
+ * throughput of one process with 2 threads (BENCHMARKS.md, "Past one machine"). --threads, or
+ * --workers 1, keeps it in this process.
+ */
+function defaultWorkers(flags: RobustnessFlags): number {
+  if (flags.backend !== 'wasm' || flags.threads !== undefined) return 1;
+  return Math.min(availableParallelism(), Math.ceil(flags.limit / flags.batch));
+}
+
+function printReport(report: RobustnessSummary, flags: RobustnessFlags, attacks: string[], eps: number[]): void {
+  const kind = report.mode === 'cascade' ? 'each attack on the inputs the earlier ones failed on; robust accuracy after it' : 'each attack on every input';
+  process.stdout.write(`clean accuracy ${(report.clean_accuracy * 100).toFixed(2)}% on ${report.count} images (${kind})\n`);
+  process.stdout.write(`ε        ${attacks.map((a) => a.padStart(10)).join('')}  worst case\n`);
+  for (const e of eps) {
+    process.stdout.write(`${String(e).padEnd(8)} ${attacks.map((a) => (report.per_attack[a][String(e)] * 100).toFixed(1).padStart(9) + '%').join('')}  ${(report.robust_accuracy[String(e)] * 100).toFixed(1)}%\n`);
+  }
+  const queried = report.attacks.filter((a) => a.queries);
+  if (queried.length) process.stdout.write(`queries per attack (all ε): ${queried.map((a) => `${a.name} ${Object.values(a.queries!).reduce((s, q) => s + q, 0)}`).join(', ')}\n`);
+  if (report.endpoint) process.stdout.write(`${flags.model} answered ${report.endpoint.queries} images in ${report.endpoint.requests} requests (attacks, clean predictions and re-checks)\n`);
+  const minimal = report.attacks.filter((a) => a.budget === 'minimal-norm').map((a) => a.name);
+  if (minimal.length) process.stdout.write(`minimal-norm attacks (counted at ε only where their perturbation, projected onto the ε-ball, still fools): ${minimal.join(', ')}\n`);
 }

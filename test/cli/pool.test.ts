@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { advx, advxJson, assertRefused } from '../helpers/cli.ts';
 import { resultsFigures } from '../helpers/results.ts';
@@ -191,4 +191,25 @@ test('sweep refuses a bad grid file with one line and writes nothing', () => {
   assert.ok(!existsSync(dir('sweep-refused')), 'a refused sweep writes nothing');
   assert.ok(!existsSync(dir('elsewhere')));
   console.log(`6 refusals ${seconds(t0)} s`);
+});
+
+test('robustness of several blocks with --out goes to a pool of one process per core by default, printing the same table; --workers 1 and --threads keep it in one process', () => {
+  const args = ['robustness', '--model', 'models/mnist-cnn', '--attacks', 'fgsm,pgd', '--eps', '0.1,0.2', '--steps', '5', '--limit', '24', '--batch', '8'];
+  const here = advx([...args, '--workers', '1', '--out', dir('default-here')]);
+  assert.equal(here.status, 0, here.stderr);
+  assert.ok(!existsSync(join(dir('default-here'), 'shards')), '--workers 1 runs in this process');
+  const pooled = advx([...args, '--out', dir('default-pool')]);
+  assert.equal(pooled.status, 0, pooled.stderr);
+  const workers = Math.min(availableParallelism(), 3);
+  if (workers < 2) return; // one core: nothing to pool
+  assert.ok(existsSync(join(dir('default-pool'), 'shards', String(workers - 1))), `${workers} shards`);
+  assert.match(pooled.stdout, new RegExp(`ran in ${workers} shards \\(${workers} local processes\\)`));
+  assert.match(pooled.stderr, /shard 0\/\d: pgd ε=0\.1/, 'the shards\' progress, on stderr');
+  // The same table as the run in one process, and the same files.
+  assert.equal(pooled.stdout.split('\n').slice(0, 4).join('\n'), here.stdout.split('\n').slice(0, 4).join('\n'));
+  assert.equal(read(dir('default-pool'), 'examples.jsonl'), read(dir('default-here'), 'examples.jsonl'));
+  assert.deepEqual(resultsFigures(dir('default-pool')), resultsFigures(dir('default-here')));
+  const threads = advx([...args, '--threads', '1', '--out', dir('default-threads')]);
+  assert.equal(threads.status, 0, threads.stderr);
+  assert.ok(!existsSync(join(dir('default-threads'), 'shards')), '--threads keeps the run in this process');
 });

@@ -5,7 +5,6 @@
  * reuses the shards already done.
  */
 import { availableParallelism } from 'node:os';
-import { progress } from '../io/progress.ts';
 import { EXIT_TRY_LATER } from '../../core/errors.ts';
 import { AdvxChildError, asCliError, runAdvx, type RunAdvxOptions } from './child.ts';
 import { checkModels, type AdvxJob, type ShardedRun } from './jobs.ts';
@@ -38,8 +37,11 @@ export async function runJob(job: AdvxJob, workers: number, options: RunAdvxOpti
   }
 }
 
-/** Runs `jobs`, at most `workers` at once; resolves with their JSON lines in order, or rejects with the first failure. */
-export async function runJobs(jobs: AdvxJob[], workers: number, onDone?: (done: number) => void): Promise<unknown[]> {
+/**
+ * Runs `jobs`, at most `workers` at once; resolves with their JSON lines in order, or rejects with
+ * the first failure. `onLine` gets each job's stderr lines (its progress) but its error line.
+ */
+export async function runJobs(jobs: AdvxJob[], workers: number, onDone?: (done: number) => void, onLine?: (job: number, line: string) => void): Promise<unknown[]> {
   const results: unknown[] = new Array(jobs.length);
   const abort = new AbortController();
   let next = 0;
@@ -47,7 +49,8 @@ export async function runJobs(jobs: AdvxJob[], workers: number, onDone?: (done: 
   const lane = async () => {
     while (next < jobs.length && !abort.signal.aborted) {
       const i = next++;
-      results[i] = await runJob(jobs[i], workers, { signal: abort.signal });
+      const onStderrLine = onLine && ((line: string) => (line.startsWith('advx: ') ? undefined : onLine(i, line)));
+      results[i] = await runJob(jobs[i], workers, { signal: abort.signal, onStderrLine });
       onDone?.(++done);
     }
   };
@@ -60,11 +63,15 @@ export async function runJobs(jobs: AdvxJob[], workers: number, onDone?: (done: 
   return results;
 }
 
-/** Runs a sharded run's shards on `workers` local processes, then merges them; resolves with the merged summary. */
+/**
+ * Runs a sharded run's shards on `workers` local processes, then merges them; resolves with the
+ * merged summary. Progress is lines on stderr: each shard's own (which it writes as lines, its
+ * stderr being a pipe), prefixed with the shard, and a line per shard done.
+ */
 export async function runShardedLocally(run: ShardedRun, workers: number, quiet = false): Promise<unknown> {
-  const bar = progress(`${run.command}: shards done`, run.shards.length, quiet);
-  await runJobs(run.shards, workers, (done) => bar.update(done, {}));
-  bar.stop();
+  const n = run.shards.length;
+  const say = (line: string) => quiet || process.stderr.write(line + '\n');
+  await runJobs(run.shards, workers, (done) => say(`${run.command}: ${done}/${n} shards done`), (i, line) => say(`shard ${i}/${n}: ${line}`));
   return runAdvx(run.merge).catch((e) => {
     throw asCliError(e);
   });
