@@ -12,7 +12,7 @@ import { OnnxRuntimeModel } from '../node/io/onnx-runtime.ts';
 import { precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, type ModelFlags } from '../node/runs/inputs.ts';
 import { DATA_HELP, MAX_BATCH, MAX_STEPS, withRemote, withRuntime, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
-import { runHere, withDistribution, type DistributionFlags } from './distribute.ts';
+import { poolByDefault, runHere, withDistribution, type DistributionFlags } from './distribute.ts';
 
 interface AttackFlags extends DistributionFlags, BackendFlags, RemoteFlags, ModelFlags {
   model: string;
@@ -77,7 +77,8 @@ async function attack(flags: AttackFlags): Promise<void> {
   else if (flags.runtime === 'onnxruntime') checkAccess(d, 'score', `${flags.model} under --runtime onnxruntime`);
   if (!remote) await precheckModel(flags.model, flags.data); // its files, classes and shape, before anything is written
   parseBackend(flags.backend);
-  const here = await runHere('attack', flags, [flags.model]);
+  const print = (s: Omit<AttackRunSummary, 'examples'>) => printSummary(s, flags);
+  const here = await runHere('attack', flags, [flags.model], { workers: poolByDefault(flags, remote || flags.runtime === 'onnxruntime'), print });
   if (!here) return;
   const { run, shard } = here;
   await startBackend(flags);
@@ -104,12 +105,16 @@ async function attack(flags: AttackFlags): Promise<void> {
   if (flags.json) printJson({ ...summary, ...labelsNote, ...runtime });
   else {
     if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} of the run: ${s.count} of its images; advx merge joins the shards\n`);
-    process.stdout.write(
-      `${s.attack} ε=${s.eps} (${s.norm}${s.targeted ? `, target ${flags.target}` : ''}) on ${s.count} images: ` +
-        `clean accuracy ${(s.clean_accuracy * 100).toFixed(1)}%, adversarial accuracy ${(s.adversarial_accuracy * 100).toFixed(1)}%, ` +
-        `success ${(s.success_rate * 100).toFixed(1)}%, mean L∞ ${s.mean_linf.toFixed(3)}, mean L2 ${s.mean_l2.toFixed(3)} (${s.seconds.toFixed(1)} s)\n`,
-    );
+    print(s);
     if (classifier instanceof OnnxRuntimeModel) process.stdout.write(`ONNX Runtime answered ${classifier.queries} images (attack queries and re-checks)\n`);
     if (flags.out) process.stdout.write(`wrote ${flags.out}/results.json, ${shard ? 'examples.jsonl' : 'report.html'} and images\n`);
   }
+}
+
+function printSummary(s: Omit<AttackRunSummary, 'examples'>, flags: AttackFlags): void {
+  process.stdout.write(
+    `${s.attack} ε=${s.eps} (${s.norm}${s.targeted ? `, target ${flags.target}` : ''}) on ${s.count} images: ` +
+      `clean accuracy ${(s.clean_accuracy * 100).toFixed(1)}%, adversarial accuracy ${(s.adversarial_accuracy * 100).toFixed(1)}%, ` +
+      `success ${(s.success_rate * 100).toFixed(1)}%, mean L∞ ${s.mean_linf.toFixed(3)}, mean L2 ${s.mean_l2.toFixed(3)} (${s.seconds.toFixed(1)} s)\n`,
+  );
 }

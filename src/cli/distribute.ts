@@ -5,6 +5,7 @@
  * on the Redis queue's workers, merged into --out as the unsharded run would have written it.
  */
 import { Command, Option } from 'commander';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { AdvxError } from '../core/errors.ts';
 import type { Shard } from '../core/shards.ts';
@@ -47,6 +48,17 @@ export interface DistributionDefaults {
   workers?: number;
   /** Prints the merged summary as the command prints its own (without --json). */
   print?: (summary: never) => void;
+}
+
+/**
+ * The pool a run of image blocks gets when no flag says otherwise: one single-threaded process per
+ * core (at most one per block of --batch images) on the wasm backend, 1.17× the throughput of one
+ * process with 2 threads on 2 cores (BENCHMARKS.md, "Past one machine"); this process (1) with
+ * --threads, another backend, or a model served elsewhere (the endpoint sets the pace).
+ */
+export function poolByDefault(flags: { backend: string; threads?: number; limit: number; batch: number }, elsewhere: boolean): number {
+  if (elsewhere || flags.backend !== 'wasm' || flags.threads !== undefined) return 1;
+  return Math.min(availableParallelism(), Math.ceil(flags.limit / flags.batch));
 }
 
 /**

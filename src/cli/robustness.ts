@@ -1,6 +1,5 @@
 /** `advx robustness`: robust accuracy per ε and attack, worst case over attacks, a curve, sanity checks. */
 import { Command } from 'commander';
-import { availableParallelism } from 'node:os';
 import { AdvxError } from '../core/errors.ts';
 import { parseSuite, planAttacks, SUITES } from '../eval/robustness.ts';
 import { ATTACKS, checkAccess } from '../attacks/index.ts';
@@ -11,7 +10,7 @@ import { runRobustness, type RobustnessSummary } from '../node/runs/robustness.t
 import { precheckModel, checkRemoteFlags, type RemoteFlags } from '../node/runs/inputs.ts';
 import { DATA_HELP, numberList, withRemote, parseNorm, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
-import { runHere, withDistribution, type DistributionFlags } from './distribute.ts';
+import { poolByDefault, runHere, withDistribution, type DistributionFlags } from './distribute.ts';
 
 interface RobustnessFlags extends DistributionFlags, BackendFlags, RemoteFlags {
   model: string;
@@ -88,7 +87,7 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
   } else if (isDataPath(flags.data)) await precheckModel(flags.model, flags.data); // the user's files, before anything is written
   parseBackend(flags.backend);
   const print = (report: RobustnessSummary) => printReport(report, flags, attacks, eps);
-  const here = await runHere('robustness', flags, [flags.model], { workers: remote ? 1 : defaultWorkers(flags), print });
+  const here = await runHere('robustness', flags, [flags.model], { workers: poolByDefault(flags, remote), print });
   if (!here) return;
   const { run, shard } = here;
   await startBackend(flags);
@@ -98,17 +97,6 @@ async function robustness(flags: RobustnessFlags): Promise<void> {
     if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} of the run: ${report.count} of its images; advx merge joins the shards\n`);
     print(report);
   }
-}
-
-/**
- * Without a distribution flag, a run of several blocks on the wasm backend goes to a pool of
- * single-threaded processes, one per core (at most one per block): on 2 cores, 1.17× the
- * throughput of one process with 2 threads (BENCHMARKS.md, "Past one machine"). --threads, or
- * --workers 1, keeps it in this process.
- */
-function defaultWorkers(flags: RobustnessFlags): number {
-  if (flags.backend !== 'wasm' || flags.threads !== undefined) return 1;
-  return Math.min(availableParallelism(), Math.ceil(flags.limit / flags.batch));
 }
 
 function printReport(report: RobustnessSummary, flags: RobustnessFlags, attacks: string[], eps: number[]): void {

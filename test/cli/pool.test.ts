@@ -213,3 +213,18 @@ test('robustness of several blocks with --out goes to a pool of one process per 
   assert.equal(threads.status, 0, threads.stderr);
   assert.ok(!existsSync(join(dir('default-threads'), 'shards')), '--threads keeps the run in this process');
 });
+
+test('attack of several blocks with --out goes to the pool by default too: the same line, files and grid as in one process', () => {
+  const args = ['attack', '--model', 'models/mnist-cnn', '--attack', 'pgd', '--eps', '0.1', '--steps', '5', '--limit', '32', '--batch', '16', '--images', '4'];
+  const here = advx([...args, '--workers', '1', '--out', dir('attack-here')]);
+  assert.equal(here.status, 0, here.stderr);
+  const pooled = advx([...args, '--out', dir('attack-pool')]);
+  assert.equal(pooled.status, 0, pooled.stderr);
+  if (availableParallelism() < 2) return;
+  assert.ok(existsSync(join(dir('attack-pool'), 'shards', '1')) && !existsSync(join(dir('attack-here'), 'shards')));
+  const line = (out: string) => out.split('\n')[0].replace(/\([\d.]+ s\)/, '');
+  assert.match(line(pooled.stdout), /^pgd ε=0\.1 \(linf\) on 32 images: clean accuracy/);
+  assert.equal(line(pooled.stdout), line(here.stdout));
+  for (const f of ['examples.jsonl', 'config.json']) assert.equal(read(dir('attack-pool'), f), read(dir('attack-here'), f), f);
+  assert.ok(readFileSync(join(dir('attack-pool'), 'grid.png')).equals(readFileSync(join(dir('attack-here'), 'grid.png'))), 'grid.png');
+});
