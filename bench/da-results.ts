@@ -44,9 +44,8 @@ const PRESETS: Record<string, string[]> = {
   /** Checks the script end to end in a minute; its numbers mean nothing. */
   smoke: ['--limit', '256', '--target-limit', '256', '--test-limit', '200', '--epochs', '1', '--embed', '60', '--no-tsne'],
 };
-/** Per-method options: CORAL's loss is orders of magnitude smaller than DANN's, so its weight is larger (as in Sun & Saenko). */
+/** Per-method options (CORAL's loss is relative to the covariances, src/da/coral.ts, so it keeps the default λ = 1 as the others do). */
 const METHOD_ARGS: Record<string, string[]> = {
-  coral: ['--lambda', '10'],
   finetune: ['--target-labels', '10', '--head', 'keep'],
   'finetune-new-head': ['--target-labels', '10', '--head', 'new'],
 };
@@ -206,7 +205,7 @@ const text = [
   '',
   `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model}, wasm backend, by \`npm run results:da -- --preset ${values.preset} --recipe ${values.recipe}${values.tasks ? ` --tasks ${values.tasks}` : ''}${values.methods ? ` --methods ${values.methods}` : ''}${values.threads ? ` --threads ${values.threads}` : ''} --seeds ${values.seeds}${values.choices ? ` --choices --choice-seeds ${values['choice-seeds']}` : ''}\` (this run: ${minutes} min; finished runs are reused). ` +
     `Preset ${values.preset}: \`${preset.join(' ')}\`. Mean ± standard deviation over seeds ${seeds.join(', ')}. ` +
-    `The DANN paper\'s extractor (conv 32-48) with label head 100-100 and domain head 100; recipe ${values.recipe}: ${RECIPE_NAMES[values.recipe!]}; μ0 annealed as μ0/(1+10p)^0.75, λ ramped to 1 (CORAL: 10). ` +
+    `The DANN paper\'s extractor (conv 32-48) with label head 100-100 and domain head 100; recipe ${values.recipe}: ${RECIPE_NAMES[values.recipe!]}; μ0 annealed as μ0/(1+10p)^0.75, λ ramped to 1. ` +
     'Unsupervised methods never read target labels; finetune uses 10 labelled target images per class, fine-tuning the source-only network of the same seed with its head kept (finetune-new-head: with a new last layer, the ImageNet recipe); target-only is the ceiling (trained on the labelled target). ' +
     'Proxy A-distance: 2(1 − 2ε) of a linear domain classifier on the extractor\'s features (lower: domains less separable).',
   '',

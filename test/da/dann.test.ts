@@ -208,7 +208,7 @@ test('CORAL and MMD training pull the moons features together', async () => {
   const start = tf.memory().numTensors;
   const gap: Record<string, number> = {};
   for (const method of ['source-only', 'coral', 'mmd'] as const) {
-    const r = await trainDann(source, target, { ...toy, epochs: 15, method, lambda: method === 'coral' ? 10 : 1 });
+    const r = await trainDann(source, target, { ...toy, epochs: 15, method });
     gap[method] = tf.tidy(() => {
       const fs = r.features.apply(tf.tensor4d(source.images, [source.count, 1, 1, 2])) as tf.Tensor2D;
       const ft = r.features.apply(tf.tensor4d(target.images, [target.count, 1, 1, 2])) as tf.Tensor2D;
@@ -257,4 +257,53 @@ test('a run resumed from its networks and optimizer after epoch 1 ends where an 
   disposeOptimizer(optimizer);
   networks.dispose();
   assert.equal(tf.memory().numTensors, start, 'no tensor leaks');
+});
+
+test('CORAL: λ changes the model on MNIST-RGB → MNIST-M (the loss is of the order of the cross-entropy, not ≈ 1e-7)', async () => {
+  const start = tf.memory().numTensors;
+  const src = loadDataset('mnist-rgb', { limit: { train: 128, test: 0 } }).train;
+  const tgt = loadDataset('mnist-m', { limit: { train: 128, test: 0 }, cache: false }).train;
+  const runs = [];
+  for (const lambda of [0, 10]) {
+    const r = await trainDann(src, tgt, { method: 'coral', epochs: 1, batchSize: 32, learningRate: 0.01, seed: 0, lambda });
+    runs.push({ weights: r.all.getWeights().map((w) => w.dataSync().slice()), history: r.history[0] });
+    r.dispose();
+  }
+  const [off, on] = runs;
+  let largest = 0;
+  off.weights.forEach((w, k) => w.forEach((x, i) => (largest = Math.max(largest, Math.abs(x - on.weights[k][i])))));
+  assert.ok(largest > 1e-3, `largest weight difference between λ = 0 and λ = 10: ${largest}`);
+  // The unweighted CORAL term is measured the same way whatever λ: about 0.1–2 here, as the cross-entropy (≈ 2.3 at the start).
+  assert.ok(off.history.domainLoss > 0.05 && off.history.domainLoss < 2, `CORAL loss ${off.history.domainLoss}`);
+  assert.ok(on.history.domainLoss < off.history.domainLoss, `λ = 10 aligns the covariances: ${on.history.domainLoss} vs ${off.history.domainLoss}`);
+  assert.equal(tf.memory().numTensors, start, 'no tensor leaks');
+});
+
+test('CORAL loss = ‖C_S − C_T‖²_F / (‖C_S‖²_F + ‖C_T‖²_F): a direct computation; blind to a common scale, not to a relative one', () => {
+  const cov = (m: number[][]) => {
+    const [n, d] = [m.length, m[0].length];
+    const mean = Array.from({ length: d }, (_, j) => m.reduce((a, r) => a + r[j], 0) / n);
+    return Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => m.reduce((a, r) => a + (r[i] - mean[i]) * (r[j] - mean[j]), 0) / (n - 1)));
+  };
+  const sq = (c: number[][]) => c.flat().reduce((a, x) => a + x * x, 0);
+  const direct = (s: number[][], t: number[][]) => {
+    const [cs, ct] = [cov(s), cov(t)];
+    return sq(cs.map((r, i) => r.map((x, j) => x - ct[i][j]))) / (sq(cs) + sq(ct));
+  };
+  const v = (s: number[][], t: number[][]) => tf.tidy(() => coralLoss(tf.tensor2d(s), tf.tensor2d(t)).dataSync()[0]);
+  const s = [[1, 2, 0], [0, 1, 1], [2, 0, 3], [1, 1, 1]];
+  const t = [[0, 0, 1], [1, 3, 0], [0, 1, 2]];
+  const expected = direct(s, t);
+  assert.ok(expected > 0.05 && Math.abs(v(s, t) - expected) < 1e-5 * expected, `${v(s, t)} vs ${expected}`);
+  // The paper's ‖ΔC‖²_F/(4d²) shrinks as the fourth power of the features; this one does not move.
+  for (const k of [1e-3, 1e3]) {
+    const scaled = (m: number[][]) => m.map((r) => r.map((x) => x * k));
+    assert.ok(Math.abs(v(scaled(s), scaled(t)) - expected) < 1e-4 * expected, `features × ${k}`);
+  }
+  // Target features k × the source's: covariance k²·C_S, loss (1 − k²)²/(1 + k⁴).
+  const twice = s.map((r) => r.map((x) => 2 * x));
+  assert.ok(Math.abs(v(s, twice) - 9 / 17) < 1e-5, `${v(s, twice)}`);
+  assert.equal(v(s, s), 0);
+  // Features all zero (dead ReLUs): 0, not NaN.
+  assert.equal(v([[0, 0], [0, 0]], [[0, 0], [0, 0], [0, 0]]), 0);
 });
