@@ -56,7 +56,7 @@ export function shift(x: tf.Tensor4D, dy = 2, dx = 2): tf.Tensor4D {
 /** The scores of one image set against the test images (also gan-results.ts's real-data baselines). */
 export interface Scores {
   fid: number;
-  kid: { mean: number; std: number };
+  kid: { mean: number; std: number | null };
   precision: number;
   recall: number;
   classesCovered: number;
@@ -166,7 +166,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     '|---|---|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.dataset} | ${r.set} | ${r.fid.toFixed(2)} | ${r.kid.mean.toFixed(3)} ± ${r.kid.std.toFixed(3)} | ${r.precision.toFixed(3)} | ${r.recall.toFixed(3)} | ${r.classesCovered} | ${r.klToUniform.toFixed(3)} |`,
+        `| ${r.dataset} | ${r.set} | ${r.fid.toFixed(2)} | ${r.kid.mean.toFixed(3)}${r.kid.std === null ? ' (one subset)' : ` ± ${r.kid.std.toFixed(3)}`} | ${r.precision.toFixed(3)} | ${r.recall.toFixed(3)} | ${r.classesCovered} | ${r.klToUniform.toFixed(3)} |`,
     ),
     '',
     `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model}, wasm backend, ${values.threads} thread(s), in ${minutes.toFixed(1)} min: \`${command}\`.`,

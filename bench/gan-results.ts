@@ -267,7 +267,7 @@ async function baseline(data: string, classifier: string): Promise<Baseline> {
 
 const f2 = (x: number) => x.toFixed(2);
 const f3 = (x: number) => x.toFixed(3);
-const kidCell = (mean: number, std: number) => `${mean.toFixed(4)} ± ${std.toFixed(4)}`;
+const kidCell = (mean: number, std: number | null) => (std === null ? `${mean.toFixed(4)} (one subset)` : `${mean.toFixed(4)} ± ${std.toFixed(4)}`);
 const minutesCell = (s: number) => (Number.isFinite(s) ? `${(s / 60).toFixed(1)} min` : '–');
 const docLink = (file: string) => relative(dirname(resultsPath), join(docsDir, file)).split('\\').join('/');
 

@@ -106,6 +106,6 @@ export type { TransferMatrix } from './eval/transfer.ts';
 export type { ChartOptions } from './report/plot.ts';
 export type { TextAttackRunner } from './text/attacks/index.ts';
 export type { Discriminator, DiscriminatorNorm, Generator } from './gan/dcgan.ts';
-export type { FeatureOptions, KidOptions, PrecisionRecallOptions } from './gan/metrics.ts';
+export type { FeatureOptions, KidOptions, KidResult, PrecisionRecallOptions } from './gan/metrics.ts';
 export type { Pix2pixDiscriminator, Pix2pixGenerator, Pix2pixHistory, Pix2pixNetOptions, Pix2pixPairs, Pix2pixResult, Pix2pixStepInfo, Pix2pixTrainOptions } from './gan/pix2pix.ts';
 export type { GanStepConfig, ImageGanHistory, ImageGanStepInfo } from './gan/train-images.ts';

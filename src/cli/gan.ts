@@ -164,7 +164,12 @@ async function evaluate(flags: EvaluateFlags): Promise<void> {
   await startBackend(flags);
   const result = await runGanEvaluate(flags);
   if (flags.json) printJson(result);
-  else process.stdout.write(`FID ${result.fid.toFixed(3)}  KID ${result.kid.toFixed(4)} ± ${result.kid_std.toFixed(4)}  precision ${result.precision.toFixed(3)}  recall ${result.recall.toFixed(3)}  classes covered ${result.classes_covered}/${result.histogram.length}\n`);
+  else process.stdout.write(`FID ${result.fid.toFixed(3)}  KID ${kidText(result.kid, result.kid_std, result.n)}  precision ${result.precision.toFixed(3)}  recall ${result.recall.toFixed(3)}  classes covered ${result.classes_covered}/${result.histogram.length}\n`);
+}
+
+/** KID ± its spread over subsets; with n ≤ 1000 the only subset is all the samples, and no spread is claimed. */
+function kidText(kid: number, std: number | null, n: number): string {
+  return std === null ? `${kid.toFixed(4)} (all ${n} samples in one subset: no spread)` : `${kid.toFixed(4)} ± ${std.toFixed(4)}`;
 }
 
 export function ganCommand(): Command {

@@ -224,6 +224,16 @@ export interface KidOptions {
   seed?: number;
 }
 
+/** What kernelInceptionDistance returns. */
+export type KidResult = {
+  mean: number;
+  /** Standard deviation over the subsets; null when every subset is the whole of both sets. */
+  std: number | null;
+  /** Subset pairs evaluated (1 when they would all be identical) and samples per subset. */
+  subsets: number;
+  subsetSize: number;
+};
+
 /**
  * Kernel Inception Distance (Bińkowski et al. 2018): the unbiased estimate of MMD² with the cubic
  * polynomial kernel k(x, y) = (x·y/d + 1)³, averaged over `subsets` random pairs of subsets of
@@ -231,8 +241,17 @@ export interface KidOptions {
  * (population) standard deviation over subsets. Unbiased: ≈ 0 — and possibly slightly negative —
  * for two samples of one distribution. Kernel matrices are float32 matrix products; their sums
  * are taken in float64.
+ *
+ * The subset size is min(subsetSize, na, nb). When that is both whole sets (na = nb ≤ 1000 with
+ * the defaults) every "random subset" is the same pair of sets: the estimate is computed once and
+ * `std` is null, since a standard deviation over identical subsets is 0 by construction and says
+ * nothing about the estimate's spread. Smaller subsets would give a spread, but of an estimator
+ * on fewer samples than the mean is computed from (and would lower the default subset size below
+ * the paper's 1000 only for small sets), so the spread is left unreported instead: draw more
+ * samples, or pass a smaller `subsetSize` explicitly, for one. When only one set is whole
+ * (na ≠ nb) the subsets of the larger still differ, and `std` is their spread.
  */
-export function kernelInceptionDistance(a: tf.Tensor2D, b: tf.Tensor2D, opts: KidOptions = {}): { mean: number; std: number } {
+export function kernelInceptionDistance(a: tf.Tensor2D, b: tf.Tensor2D, opts: KidOptions = {}): KidResult {
   checkPair(a, b, 'kernelInceptionDistance', 2);
   const subsets = opts.subsets ?? 100;
   const m = Math.min(opts.subsetSize ?? 1000, a.shape[0], b.shape[0]);
@@ -251,8 +270,10 @@ export function kernelInceptionDistance(a: tf.Tensor2D, b: tf.Tensor2D, opts: Ki
     for (let i = 0; i < m; i++) s += k[i * m + i];
     return s;
   };
+  const whole = m === a.shape[0] && m === b.shape[0];
+  const draws = whole ? 1 : subsets;
   const values: number[] = [];
-  for (let t = 0; t < subsets; t++) {
+  for (let t = 0; t < draws; t++) {
     const ia = rng.permutation(a.shape[0]).subarray(0, m);
     const ib = rng.permutation(b.shape[0]).subarray(0, m);
     const [kxx, kyy, kxy] = tf.tidy(() => {
@@ -266,8 +287,8 @@ export function kernelInceptionDistance(a: tf.Tensor2D, b: tf.Tensor2D, opts: Ki
     values.push(mmd);
   }
   const mean = values.reduce((s, v) => s + v, 0) / values.length;
-  const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
-  return { mean, std };
+  const std = whole ? null : Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
+  return { mean, std, subsets: draws, subsetSize: m };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,7 +420,8 @@ export function precisionRecall(real: tf.Tensor2D, fake: tf.Tensor2D, opts: Prec
 export interface GeneratorEvaluation {
   fid: number;
   kid: number;
-  kid_std: number;
+  /** KID's standard deviation over subsets; null when n ≤ 1000, where the one subset is all the samples (kernelInceptionDistance). */
+  kid_std: number | null;
   classes_covered: number;
   kl_to_uniform: number;
   precision: number;

@@ -155,6 +155,12 @@ test('evaluateGenerator gives the numbers `advx gan evaluate --json` prints, and
   assert.equal(tf.memory().numTensors, before);
   assert.deepEqual(Object.keys(m), ['fid', 'kid', 'kid_std', 'classes_covered', 'kl_to_uniform', 'precision', 'recall', 'histogram', 'class_accuracy']);
   for (const [k, v] of Object.entries(m)) assert.deepEqual(v, cli[k], k);
+  // n = 60 ≤ KID's subset size 1000: one subset, all the samples, so no spread is claimed (not '± 0.0000').
+  assert.equal(m.kid_std, null);
+  const text = advx(['gan', 'evaluate', '--model', dir, '--n', String(n), '--seed', '3', '--threads', '1']);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /KID -?\d\.\d{4} \(all 60 samples in one subset: no spread\)/);
+  assert.doesNotMatch(text.stdout, /±/);
   await assert.rejects(evaluateGenerator(generator, { classifier: loaded.classifier, features: loaded.layers! }, tf.zeros([2, 32, 32, 1]) as tf.Tensor4D, { n, seed: 3 }), /real images are 32×32×1, the generator makes 28×28×1/);
   realX.dispose();
   generator.model.dispose();

@@ -91,12 +91,33 @@ test('KID: ≈ 0 for two samples of one distribution, clearly > 0 for a shifted 
   const c = gaussian(1500, new Array(d).fill(0.5), ones, 7);
   const same = kernelInceptionDistance(a, b, { subsets: 20, subsetSize: 500, seed: 1 });
   const shifted = kernelInceptionDistance(a, c, { subsets: 20, subsetSize: 500, seed: 1 });
-  assert.ok(Math.abs(same.mean) < 3 * same.std + 1e-3, `same: ${JSON.stringify(same)}`);
-  assert.ok(shifted.mean > 10 * Math.max(Math.abs(same.mean), same.std), `shifted ${JSON.stringify(shifted)} vs same ${JSON.stringify(same)}`);
-  assert.ok(shifted.mean - 3 * shifted.std > 0);
+  assert.ok(Math.abs(same.mean) < 3 * same.std! + 1e-3, `same: ${JSON.stringify(same)}`);
+  assert.ok(shifted.mean > 10 * Math.max(Math.abs(same.mean), same.std!), `shifted ${JSON.stringify(shifted)} vs same ${JSON.stringify(same)}`);
+  assert.ok(shifted.mean - 3 * shifted.std! > 0);
   assert.deepEqual(kernelInceptionDistance(a, c, { subsets: 20, subsetSize: 500, seed: 1 }), shifted);
-  assert.throws(() => tf.tidy(() => kernelInceptionDistance(a, tf.zeros([4, 3]) as tf.Tensor2D)), AdvxError);
+  assert.throws(() => tf.tidy(() => void kernelInceptionDistance(a, tf.zeros([4, 3]) as tf.Tensor2D)), AdvxError);
   tf.dispose([a, b, c]);
+});
+
+test('KID: no spread claimed when every subset is the whole of both sets (n ≤ subset size), a spread when they differ', () => {
+  const d = 8;
+  const a = gaussian(300, new Array(d).fill(0), new Array(d).fill(1), 11);
+  const c = gaussian(300, new Array(d).fill(0.5), new Array(d).fill(1), 12);
+  const bigger = gaussian(500, new Array(d).fill(0.5), new Array(d).fill(1), 13);
+  // Default subset size 1000 > 300: every subset would be all 300 of each set, a std of 0 by construction.
+  const whole = kernelInceptionDistance(a, c, { seed: 1 });
+  assert.equal(whole.std, null, JSON.stringify(whole));
+  assert.equal(whole.subsets, 1);
+  assert.equal(whole.subsetSize, 300);
+  assert.ok(whole.mean > 0);
+  // The same estimate whatever the seed or the requested subset count.
+  assert.ok(Math.abs(kernelInceptionDistance(a, c, { seed: 2, subsets: 7 }).mean - whole.mean) < 1e-9 * Math.abs(whole.mean) + 1e-12);
+  // Subsets of the larger set differ: a real spread, over all the subsets asked for.
+  const partial = kernelInceptionDistance(a, bigger, { seed: 1, subsets: 10 });
+  assert.ok(partial.std !== null && partial.std > 0 && partial.subsets === 10 && partial.subsetSize === 300, JSON.stringify(partial));
+  const smaller = kernelInceptionDistance(a, c, { seed: 1, subsets: 10, subsetSize: 100 });
+  assert.ok(smaller.std !== null && smaller.std > 0, JSON.stringify(smaller));
+  tf.dispose([a, c, bigger]);
 });
 
 test('class coverage on hand-made probability matrices', () => {
