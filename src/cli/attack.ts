@@ -10,7 +10,8 @@ import { writeAttackConfig } from '../node/runs/attack-shards.ts';
 import { parseBackend } from '../backend/index.ts';
 import { OnnxRuntimeModel } from '../node/io/onnx-runtime.ts';
 import { precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, type ModelFlags } from '../node/runs/inputs.ts';
-import { DATA_HELP, MAX_BATCH, MAX_STEPS, withRemote, withRuntime, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { progressCounter } from '../node/io/progress.ts';
+import { DATA_HELP, quietOption, MAX_BATCH, MAX_STEPS, withRemote, withRuntime, parseNorm, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
 import { poolByDefault, runHere, withDistribution, type DistributionFlags } from './distribute.ts';
 
@@ -35,6 +36,7 @@ interface AttackFlags extends DistributionFlags, BackendFlags, RemoteFlags, Mode
   seed: number;
   out?: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
 /** 28 px × 64 = 1792 px, plenty for print; 3000 would be an image of 84 000² pixels. */
@@ -64,6 +66,7 @@ export function attackCommand(): Command {
     .option('--out <dir>', 'folder for config.json, examples.jsonl (per-example results), results.json, images and report.html')
     .option('--shard <i/N>', 'attack only shard i of N (i from 0; blocks of --batch inputs dealt round-robin) into --out; `advx merge` joins the N shards into the unsharded run\'s results')
     .option('--json', 'print a JSON summary as the last line')
+    .addOption(quietOption())
     .action((flags: AttackFlags) => attack(flags));
 }
 
@@ -93,11 +96,15 @@ async function attack(flags: AttackFlags): Promise<void> {
     const gridFile = run.path('grid.png');
     writeAttackReport(run.dir, s, { model: flags.model, data: flags.data, classNames: data.classNames, grid: existsSync(gridFile) ? readFileSync(gridFile) : undefined });
   };
-  const s = await runAttack(classifier, data, { ...flags, batchSize: flags.batch, norm, images: run ? flags.images : 0, shard }, run).catch((e) => {
+  // Progress on stderr, also with --json (stdout keeps only the JSON line): examples done, per block of --batch.
+  const bar = progressCounter(`${flags.attack} ε=${flags.eps}: examples`, flags.quiet);
+  const s = await runAttack(classifier, data, { ...flags, batchSize: flags.batch, norm, images: run ? flags.images : 0, shard, onProgress: bar.update }, run).catch((e) => {
+    bar.stop();
     // A served model that stopped answering: results.json holds the batches finished; the report says the same.
     if (e instanceof ServiceError && e.partial) report(e.partial as AttackRunSummary);
     throw e;
   });
+  bar.stop();
   report(s);
   const { examples: _examples, ...summary } = s;
   // Every image ONNX Runtime answered: the attack's queries, and the clean and adversarial re-checks.

@@ -132,6 +132,14 @@ export function nonNegativeNumber(flag: string) {
 /** Help of every --data option that takes a built-in name or the user's own files. */
 export const DATA_HELP = 'dataset: a built-in name (mnist, fashion-mnist, mnist-m, mnist-rgb, synth-digits) or a PATH: a folder of class folders of .png/.jpg images, a flat folder of images (labelled by the model\'s predictions), a CSV of path,label rows, or a folder with x.npy and y.npy';
 
+/** --quiet's help: the one wording of every command that reports progress. */
+export const QUIET_HELP = 'no progress output on stderr (without it: a bar with ETA on a terminal, a line every ~10% when stderr is not one; with or without --json)';
+
+/** --quiet, for a command that reports progress on stderr: `.addOption(quietOption())`. */
+export function quietOption(): Option {
+  return new Option('--quiet', QUIET_HELP);
+}
+
 /** Prints the final JSON line of a command run with --json. */
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');

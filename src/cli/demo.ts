@@ -21,7 +21,8 @@ import { parseBackend } from '../backend/index.ts';
 import { renderReport, type Block } from '../report/html.ts';
 import { saveModel } from '../node/io/model-files.ts';
 import { SHIPPED_MODELS_DIR } from '../node/io/packages.ts';
-import { nonNegativeInt, seedInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { progress, progressCounter } from '../node/io/progress.ts';
+import { quietOption, nonNegativeInt, seedInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
 
 interface DemoFlags extends BackendFlags {
@@ -31,6 +32,7 @@ interface DemoFlags extends BackendFlags {
   limit: number;
   seed: number;
   json?: boolean;
+  quiet?: boolean;
 }
 
 const SHIPPED = join(SHIPPED_MODELS_DIR, 'mnist-cnn');
@@ -44,6 +46,7 @@ export function demoCommand(): Command {
     .option('--limit <n>', 'test images to attack', positiveInt('--limit'), 200)
     .option('--seed <n>', 'seed', seedInt('--seed'), 0)
     .option('--json', 'print a JSON summary as the last line')
+    .addOption(quietOption())
     .action((flags: DemoFlags) => demo(flags));
 }
 
@@ -56,10 +59,22 @@ async function demo(flags: DemoFlags): Promise<void> {
   let classifier: Classifier;
   let source: string;
   if (flags.train || !existsSync(join(flags.model, 'model.json'))) {
-    log('training a CNN for 1 epoch on 10 000 MNIST images…');
+    if (!flags.quiet) log('training a CNN for 1 epoch on 10 000 MNIST images…');
     const spec = { inputShape: [28, 28, 1], numClasses: 10, seed: flags.seed };
     const model = buildModel('cnn', spec);
-    await fitClassifier(model, subset(splits.train, 0, 10000), { epochs: 1, batchSize: 64, learningRate: 1e-3, seed: flags.seed });
+    // Progress on stderr (also with --json): steps of the epoch, with the running loss and accuracy.
+    let bar: ReturnType<typeof progress> | undefined;
+    await fitClassifier(model, subset(splits.train, 0, 10000), {
+      epochs: 1,
+      batchSize: 64,
+      learningRate: 1e-3,
+      seed: flags.seed,
+      logEvery: 10,
+      onBatch: (b) => {
+        bar ??= progress('demo training: steps', b.stepsPerEpoch, flags.quiet);
+        bar.update(b.step, { loss: b.loss, accuracy: b.accuracy });
+      },
+    }).finally(() => bar?.stop());
     await saveModel(model, run.path('model'), { dataset: 'mnist', classNames: splits.train.classNames, inputShape: spec.inputShape, numClasses: 10 });
     classifier = new Classifier((x) => model.apply(x) as tf.Tensor, { ...spec, bounds: [0, 1] });
     source = 'trained by the demo (1 epoch, 10 000 images)';
@@ -76,7 +91,8 @@ async function demo(flags: DemoFlags): Promise<void> {
   const blocks: Block[] = [];
   for (const attack of ['fgsm', 'pgd']) {
     for (const eps of [0.1, 0.2, 0.3]) {
-      const s = await runAttack(classifier, data, { attack, eps, steps: 40, stepSize: 0.01, seed: flags.seed, images: eps === 0.3 ? 8 : 0 }, run.sub(`${attack}-eps${eps}`));
+      const bar = progressCounter(`demo ${attack} ε=${eps}: examples`, flags.quiet);
+      const s = await runAttack(classifier, data, { attack, eps, steps: 40, stepSize: 0.01, seed: flags.seed, images: eps === 0.3 ? 8 : 0, onProgress: bar.update }, run.sub(`${attack}-eps${eps}`)).finally(() => bar.stop());
       log(`${attack} ε=${eps}: adversarial accuracy ${(s.adversarial_accuracy * 100).toFixed(1)}% (${s.seconds.toFixed(1)} s)`);
       rows.push([attack === 'pgd' ? 'PGD-40' : 'FGSM', eps, s.clean_accuracy, s.adversarial_accuracy, s.success_rate, s.mean_linf, s.seconds]);
       results.push({ attack, eps, clean_accuracy: s.clean_accuracy, adversarial_accuracy: s.adversarial_accuracy, success_rate: s.success_rate, mean_linf: s.mean_linf, seconds: s.seconds });

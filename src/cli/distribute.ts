@@ -25,6 +25,8 @@ export interface DistributionFlags {
   queue: string;
   attempts: number;
   json?: boolean;
+  /** No progress on stderr (the shards' lines and the shards done). */
+  quiet?: boolean;
 }
 
 export const MAX_SHARDS = 10_000;
@@ -100,9 +102,9 @@ async function runDistributed(command: string, flags: DistributionFlags & { out:
       children: run.shards.map((data) => ({ name: 'shard', data })),
       childName: (i: number) => `shard ${i}/${shards}`,
     };
-    summary = await queue.runFlowOnRedis(flow, { redis: flags.redis!, queue: flags.queue, attempts: flags.attempts, keptIn });
+    summary = await queue.runFlowOnRedis(flow, { redis: flags.redis!, queue: flags.queue, attempts: flags.attempts, keptIn, quiet: flags.quiet });
   } else {
-    summary = await runShardedLocally(run, workers);
+    summary = await runShardedLocally(run, workers, flags.quiet);
   }
   const where = `${shards} shards (${flags.redis !== undefined ? `jobs on ${flags.redis}` : `${workers} local process${workers > 1 ? 'es' : ''}`})`;
   if (flags.json) printJson(summary);

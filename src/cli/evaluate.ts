@@ -6,7 +6,8 @@ import { OnnxRuntimeModel } from '../node/io/onnx-runtime.ts';
 import { runEvaluate, writeEvaluateConfig } from '../node/runs/evaluate.ts';
 import { checkRemoteFlags, loadRemoteAndData, type RemoteFlags, checkRuntimeFlags, loadForwardModelAndData, type ModelFlags } from '../node/runs/inputs.ts';
 import { parseBackend } from '../backend/index.ts';
-import { DATA_HELP, MAX_BATCH, withRemote, withRuntime, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { progressCounter } from '../node/io/progress.ts';
+import { DATA_HELP, quietOption, MAX_BATCH, withRemote, withRuntime, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
 import { runHere, withDistribution, type DistributionFlags } from './distribute.ts';
 
@@ -18,6 +19,7 @@ interface EvaluateFlags extends DistributionFlags, BackendFlags, RemoteFlags, Mo
   batch: number;
   out?: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
 export function evaluateCommand(): Command {
@@ -31,6 +33,7 @@ export function evaluateCommand(): Command {
     .option('--out <dir>', 'folder for config.json, examples.jsonl (each image\'s label and prediction) and results.json')
     .option('--shard <i/N>', 'evaluate only shard i of N (i from 0; blocks of --batch images dealt round-robin) into --out; `advx merge` joins the N shards into the unsharded run\'s results')
     .option('--json', 'print {"accuracy":…} as the last line')
+    .addOption(quietOption())
     .action((flags: EvaluateFlags) => evaluate(flags));
 }
 
@@ -46,7 +49,9 @@ async function evaluate(flags: EvaluateFlags): Promise<void> {
   if (run) writeEvaluateConfig(run.dir, { ...flags, shard });
   const remote = isRemoteModel(flags.model);
   const { classifier, data, labelsNote } = remote ? await loadRemoteAndData(flags.model, flags, flags.data, flags.split, flags.limit) : await loadForwardModelAndData(flags.model, flags, flags.data, flags.split, flags.limit);
-  const s = await runEvaluate(classifier, data, { batch: flags.batch, shard, labelsNote }, run);
+  // Progress on stderr, also with --json: images done, per block of --batch.
+  const bar = progressCounter('evaluate: images', flags.quiet);
+  const s = await runEvaluate(classifier, data, { batch: flags.batch, shard, labelsNote, onProgress: bar.update }, run).finally(() => bar.stop());
   const runtime = classifier instanceof OnnxRuntimeModel ? { runtime: 'onnxruntime', queries: classifier.queries } : {};
   if (flags.json) printJson({ ...s, ...runtime });
   else {

@@ -8,7 +8,7 @@ import { parseBackend } from '../backend/index.ts';
 import { isDataPath } from '../node/datasets/image-folder.ts';
 import { runRobustness, type RobustnessSummary } from '../node/runs/robustness.ts';
 import { precheckModel, checkRemoteFlags, type RemoteFlags } from '../node/runs/inputs.ts';
-import { DATA_HELP, numberList, withRemote, parseNorm, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { DATA_HELP, quietOption, numberList, withRemote, parseNorm, seedInt, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
 import { poolByDefault, runHere, withDistribution, type DistributionFlags } from './distribute.ts';
 
@@ -29,6 +29,7 @@ interface RobustnessFlags extends DistributionFlags, BackendFlags, RemoteFlags {
   fullTable?: boolean;
   out?: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
 export function robustnessCommand(): Command {
@@ -51,6 +52,7 @@ export function robustnessCommand(): Command {
     .option('--out <dir>', 'folder for config.json, examples.jsonl (per-example results), results.json, curve.svg, curve.png and report.html')
     .option('--shard <i/N>', 'evaluate only shard i of N (i from 0; blocks of --batch inputs dealt round-robin) into --out; `advx merge` joins the N shards into the unsharded run\'s results')
     .option('--json', 'print {"clean_accuracy":…, "robust_accuracy":{…}, "per_attack":{…}, "warnings":[…]} as the last line')
+    .addOption(quietOption())
     .action((flags: RobustnessFlags) => robustness(flags));
 }
 

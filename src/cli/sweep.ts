@@ -13,7 +13,7 @@ import { openRunFolder } from '../node/runs/folder.ts';
 import { hashModels, type AdvxJob } from '../node/queue/jobs.ts';
 import { runJobs } from '../node/queue/pool.ts';
 import { progress } from '../node/io/progress.ts';
-import { positiveInt, printJson } from './common.ts';
+import { positiveInt, printJson, quietOption } from './common.ts';
 import { COMMANDS, isCommandName } from './commands.ts';
 
 interface SweepFlags {
@@ -23,6 +23,7 @@ interface SweepFlags {
   queue: string;
   attempts: number;
   json?: boolean;
+  quiet?: boolean;
 }
 
 /** GRID.json: the command, the flags every point shares, and the values each varied flag takes. */
@@ -47,6 +48,7 @@ export function sweepCommand(): Command {
     .addOption(new Option('--queue <name>', 'the queue\'s name on Redis').default('advx'))
     .addOption(new Option('--attempts <n>', 'tries of each point on Redis before the sweep fails').argParser(positiveInt('--attempts', 100)).default(3))
     .option('--json', 'print the rows (the point\'s flags and its command\'s JSON line) as one JSON array')
+    .addOption(quietOption())
     .action((file: string, flags: SweepFlags) => sweep(file, flags));
 }
 
@@ -104,9 +106,9 @@ async function sweep(file: string, flags: SweepFlags): Promise<void> {
   if (queue) {
     const id = `sweep-${createHash('sha256').update(JSON.stringify(jobs)).digest('hex').slice(0, 16)}`;
     const flow = { id, parent: { name: 'collect' as const, data: { collect: jobs.length } }, children: jobs.map((data) => ({ name: 'run', data })), childName: (i: number) => `point ${pointName(points[i])}` };
-    results = (await queue.runFlowOnRedis(flow, { redis: flags.redis!, queue: flags.queue, attempts: flags.attempts, keptIn: run.path('runs') })) as unknown[];
+    results = (await queue.runFlowOnRedis(flow, { redis: flags.redis!, queue: flags.queue, attempts: flags.attempts, keptIn: run.path('runs'), quiet: flags.quiet })) as unknown[];
   } else {
-    const bar = progress(`sweep of ${grid.command}: points done`, jobs.length);
+    const bar = progress(`sweep of ${grid.command}: points done`, jobs.length, flags.quiet);
     results = await runJobs(jobs, flags.workers, (done) => bar.update(done, {}));
     bar.stop();
   }

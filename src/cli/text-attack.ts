@@ -13,7 +13,8 @@ import { runTextAttackRun } from '../node/runs/text-attack.ts';
 import { parseBackend } from '../backend/index.ts';
 import { parseTextAttack, TEXT_ATTACKS } from '../text/attacks/index.ts';
 import { highlightAnsi } from '../text/highlight.ts';
-import { nonNegativeInt, seedInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { progressCounter } from '../node/io/progress.ts';
+import { quietOption, nonNegativeInt, seedInt, positiveInt, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
 import { runHere, withDistribution, type DistributionFlags } from './distribute.ts';
 
@@ -28,6 +29,7 @@ interface TextAttackFlags extends DistributionFlags, BackendFlags {
   show: number;
   out?: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
 export function textAttackCommand(): Command {
@@ -44,6 +46,7 @@ export function textAttackCommand(): Command {
     .option('--out <dir>', 'folder for config.json, examples.jsonl (one record per message), results.json and report.html')
     .option('--shard <i/N>', 'attack only shard i of N (i from 0; messages dealt round-robin) into --out; `advx merge` joins the N shards into the unsharded run\'s results')
     .option('--json', 'print {"success_rate":…, "mean_edits":…} as the last line')
+    .addOption(quietOption())
     .action((flags: TextAttackFlags) => textAttack(flags));
 }
 
@@ -55,13 +58,17 @@ async function textAttack(flags: TextAttackFlags): Promise<void> {
   const { run, shard } = here;
   await startBackend(flags);
   let shown = 0;
+  // Progress on stderr, also with --json: messages done. The examples shown go to stdout, so
+  // without --json on a terminal the bar is left out (it would be torn by them); piped, its lines
+  // are on stderr and do not mix.
+  const bar = progressCounter(`${attack}: messages`, flags.quiet || (!flags.json && flags.show > 0 && !!process.stdout.isTTY && !!process.stderr.isTTY));
   const { summary } = await runTextAttackRun({ ...flags, attack, shard }, run, (r, classNames) => {
     if (flags.json || shown >= flags.show) return;
     shown++;
     const p = (q: number[]) => `${classNames[r.goal.label]} ${(q[r.goal.label] * 100).toFixed(1)}%`;
     process.stdout.write(`${pc.bold(`#${r.index + 1}`)} ${r.success ? pc.green('success') : pc.red('failed')}, ${r.edits.length} edits, ${r.queries} queries, ${p(r.before)} → ${p(r.after)}\n`);
     process.stdout.write(`${highlightAnsi(r.segments).slice(0, 800)}\n\n`);
-  });
+  }, bar.update).finally(() => bar.stop());
   if (flags.json) printJson(summary);
   else {
     if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} of the run: ${summary.count} of its messages; advx merge joins the shards\n`);

@@ -6,7 +6,8 @@ import { isRemoteModel } from '../models/remote.ts';
 import { runTransfer, writeTransferConfig } from '../node/runs/transfer.ts';
 import { parseBackend } from '../backend/index.ts';
 import { precheckModel, loadModelAndData, loadRemoteAndData, checkRemoteFlags, type RemoteFlags } from '../node/runs/inputs.ts';
-import { DATA_HELP, MAX_BATCH, MAX_STEPS, pathList, withRemote, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { progressCounter } from '../node/io/progress.ts';
+import { DATA_HELP, quietOption, MAX_BATCH, MAX_STEPS, pathList, withRemote, seedInt, nonNegativeNumber, parseNorm, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
 import { runHere, withDistribution, type DistributionFlags } from './distribute.ts';
 
@@ -23,6 +24,7 @@ interface TransferFlags extends DistributionFlags, BackendFlags, RemoteFlags {
   batch: number;
   out?: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
 export function transferCommand(): Command {
@@ -41,6 +43,7 @@ export function transferCommand(): Command {
     .option('--out <dir>', 'folder for config.json, examples.jsonl (per example: which models it fools), results.json and report.html')
     .option('--shard <i/N>', 'run only shard i of N (i from 0; blocks of --batch images dealt round-robin) into --out; `advx merge` joins the N shards into the unsharded run\'s results')
     .option('--json', 'print {"names":[…],"rates":[[…]],…} as the last line')
+    .addOption(quietOption())
     .action((flags: TransferFlags) => transfer(flags));
 }
 
@@ -63,7 +66,9 @@ async function transfer(flags: TransferFlags): Promise<void> {
   const loaded = [];
   for (const path of paths) loaded.push(isRemoteModel(path) ? await loadRemoteAndData(path, flags, flags.data, 'test', flags.limit) : await loadModelAndData(path, flags.data, 'test', flags.limit));
   // Unlabelled data is labelled by the first model's predictions.
-  const m = await runTransfer(loaded.map((l) => l.classifier), loaded[0].data, o, loaded[0].labelsNote, run);
+  // Progress on stderr, also with --json: images done (crafted on every source, judged by every model), per block of --batch.
+  const bar = progressCounter(`transfer ${flags.attack} ε=${flags.eps}: images`, flags.quiet);
+  const m = await runTransfer(loaded.map((l) => l.classifier), loaded[0].data, o, loaded[0].labelsNote, run, bar.update).finally(() => bar.stop());
   if (flags.json) {
     const { names, sources, rates, counts, accuracy, endpoints, labels, seconds } = m;
     printJson({ names, sources, rates, counts, accuracy, ...(endpoints ? { endpoints } : {}), ...(labels ? { labels } : {}), seconds, ...(shard ? { count: m.count, shard } : {}) });

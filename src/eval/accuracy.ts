@@ -31,9 +31,12 @@ export interface LabelRecord {
  * The model's prediction for each example of the blocks of `batchSize` that `shard` takes (all
  * without one; see core/shards.ts), in index order. A served model answers each image once.
  */
-export async function labelRecords(model: AnyModel, data: ImageDataset, batchSize: number, shard?: Shard): Promise<LabelRecord[]> {
+export async function labelRecords(model: AnyModel, data: ImageDataset, batchSize: number, shard?: Shard, onProgress?: (done: number, total: number) => void): Promise<LabelRecord[]> {
   const records: LabelRecord[] = [];
-  for (const block of shardBlocks(data.count, batchSize, shard)) {
+  const blocks = shardBlocks(data.count, batchSize, shard);
+  const total = blocks.reduce((n, block) => n + Math.min(batchSize, data.count - block * batchSize), 0);
+  onProgress?.(0, total);
+  for (const block of blocks) {
     const start = block * batchSize;
     const idx = Array.from({ length: Math.min(batchSize, data.count - start) }, (_, i) => start + i);
     const { x, y } = gatherBatch(data, idx);
@@ -43,6 +46,7 @@ export async function labelRecords(model: AnyModel, data: ImageDataset, batchSiz
     } finally {
       tf.dispose([x, y]);
     }
+    onProgress?.(records.length, total);
   }
   return records;
 }

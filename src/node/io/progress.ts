@@ -47,3 +47,32 @@ function formatValues(values: Record<string, number>): string {
     .map(([k, v]) => ` | ${k} ${Math.abs(v) < 10 ? v.toFixed(4) : v.toFixed(1)}`)
     .join('');
 }
+
+/** A progress callback: `done` of `total` (examples, messages, blocks) finished so far. */
+export type OnProgress = (done: number, total: number) => void;
+
+/**
+ * A bar for a loop that reports (done, total) through an OnProgress: opened at the first report
+ * (with its total, so also a 0/total line when stderr is not a terminal), reopened when the total
+ * changes; stop() closes it. Quiet: nothing.
+ */
+export function progressCounter(label: string, quiet = false): { update: OnProgress; stop(): void } {
+  let bar: Progress | undefined;
+  let total = -1;
+  return {
+    update(done, n) {
+      if (quiet) return;
+      if (!bar || n !== total) {
+        bar?.stop();
+        bar = progress(label, n);
+        total = n;
+      }
+      bar.update(done, {});
+    },
+    stop() {
+      bar?.stop();
+      bar = undefined;
+      total = -1;
+    },
+  };
+}

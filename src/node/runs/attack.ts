@@ -22,6 +22,7 @@ import { writeFileAtomic } from '../io/files.ts';
 import { writeResults as writeRunResults } from './results.ts';
 import { openRunFolder, type RunPaths } from './folder.ts';
 import { writeExamples } from './shards.ts';
+import type { OnProgress } from '../io/progress.ts';
 
 export interface AttackRunOptions extends AttackOptions {
   attack: string;
@@ -34,6 +35,8 @@ export interface AttackRunOptions extends AttackOptions {
   printScale?: number;
   /** Attack only this shard's blocks of `batchSize` examples. */
   shard?: Shard;
+  /** Told the examples done (of this shard's) before the first block and after each. */
+  onProgress?: OnProgress;
 }
 
 export interface ExampleResult {
@@ -120,7 +123,8 @@ async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
   return values;
 }
 
-async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDataset, options: AttackRunOptions, outDir?: RunPaths): Promise<AttackRunSummary> {
+async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDataset, runOptions: AttackRunOptions, outDir?: RunPaths): Promise<AttackRunSummary> {
+  const { onProgress, ...options } = runOptions; // the attacks see the options without the callback
   const model = attacked(classifier, checkAttackRequest(options.attack, { norm: options.norm, targeted: options.target !== undefined }));
   const k = classifier.info.numClasses;
   if (options.target !== undefined && !(Number.isInteger(options.target) && options.target >= 0 && options.target < k)) {
@@ -136,8 +140,11 @@ async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDat
   const examples: ExampleResult[] = [];
   let iterations = 0;
   const start = performance.now();
+  const blocks = shardBlocks(data.count, batchSize, options.shard);
+  const total = blocks.reduce((n, block) => n + Math.min(batchSize, data.count - block * batchSize), 0);
+  onProgress?.(0, total);
   try {
-    for (const block of shardBlocks(data.count, batchSize, options.shard)) {
+    for (const block of blocks) {
       const b = block * batchSize;
       const idx = Array.from({ length: Math.min(batchSize, data.count - b) }, (_, i) => b + i);
       const { x, y } = gatherBatch(data, idx);
@@ -177,6 +184,7 @@ async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDat
         advPixels.set((await result.adversarial.data()).subarray(0, firstKept * size), b * size);
       }
       tf.dispose([x, y, goalLabels, result.adversarial]);
+      onProgress?.(examples.length, total);
     }
   } catch (e) {
     if (!(e instanceof ServiceError)) throw e;

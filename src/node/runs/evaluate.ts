@@ -10,6 +10,7 @@ import type { AnyModel } from '../../attacks/index.ts';
 import type { Shard } from '../../core/shards.ts';
 import type { ImageDataset } from '../../data/types.ts';
 import { labelRecords, type LabelRecord } from '../../eval/accuracy.ts';
+import type { OnProgress } from '../io/progress.ts';
 import type { RunFolder } from './folder.ts';
 import type { LabelsNote } from './inputs.ts';
 import { writeRunConfig } from './options.ts';
@@ -46,9 +47,9 @@ export function summarizeEvaluate(records: readonly LabelRecord[], seconds: numb
 }
 
 /** Predicts this shard's blocks (all without one) and, with a run folder, writes examples.jsonl and results.json. */
-export async function runEvaluate(model: AnyModel, data: ImageDataset, o: { batch: number; shard?: Shard; labelsNote: LabelsNote }, run?: RunFolder): Promise<EvaluateSummary> {
+export async function runEvaluate(model: AnyModel, data: ImageDataset, o: { batch: number; shard?: Shard; labelsNote: LabelsNote; onProgress?: OnProgress }, run?: RunFolder): Promise<EvaluateSummary> {
   const start = performance.now();
-  const records = await labelRecords(model, data, o.batch, o.shard);
+  const records = await labelRecords(model, data, o.batch, o.shard, o.onProgress);
   const summary = { ...summarizeEvaluate(records, (performance.now() - start) / 1000, o.labelsNote), ...(o.shard ? { shard: o.shard } : {}) };
   if (run) writeRunFiles(run.dir, summary, records);
   return summary;

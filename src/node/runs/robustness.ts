@@ -42,6 +42,8 @@ export interface RobustnessRunOptions extends RemoteFlags {
   backend?: string;
   /** Run only this shard of the run's blocks. */
   shard?: Shard;
+  /** No progress on stderr. */
+  quiet?: boolean;
 }
 
 /**
@@ -92,7 +94,7 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
     onProgress: (p) => {
       if (p.done === 0) {
         bar?.stop();
-        bar = progress(`${p.attack} ε=${p.eps} (${p.total} inputs)`, p.total);
+        bar = progress(`${p.attack} ε=${p.eps} (${p.total} inputs)`, p.total, o.quiet);
       }
       bar?.update(p.done, {});
     },

@@ -88,7 +88,7 @@ export interface TextAttackOutcome {
  * Loads the model (the backend started), picks the messages, attacks this shard's (all without a
  * shard), and writes into `run` when there is one. `onResult` sees each result as it comes, with the model's class names.
  */
-export async function runTextAttackRun(o: TextAttackRunOptions, run?: RunFolder, onResult?: (r: TextAttackRecord, classNames: string[]) => void): Promise<TextAttackOutcome> {
+export async function runTextAttackRun(o: TextAttackRunOptions, run?: RunFolder, onResult?: (r: TextAttackRecord, classNames: string[]) => void, onProgress?: (done: number, total: number) => void): Promise<TextAttackOutcome> {
   const classifier = await loadTextClassifier(o.model);
   const { classNames } = classifier;
   const classIndex = (name: string, flag: string) => {
@@ -107,10 +107,13 @@ export async function runTextAttackRun(o: TextAttackRunOptions, run?: RunFolder,
   const synonyms = o.attack === 'synonyms' ? loadWordNet().synonyms : undefined;
   const records: TextAttackRecord[] = [];
   const start = performance.now();
-  for (const index of shardBlocks(texts.length, 1, o.shard)) {
+  const indices = shardBlocks(texts.length, 1, o.shard);
+  onProgress?.(0, indices.length);
+  for (const index of indices) {
     const r = { index, ...(await runTextAttack(o.attack, classifier, texts[index], goal, { budget: o.budget, seed: o.seed, synonyms })) };
     records.push(r);
     onResult?.(r, classNames);
+    onProgress?.(records.length, indices.length);
   }
   const summary = { ...summarizeTextAttack(records, o, goal, (performance.now() - start) / 1000), ...(o.shard ? { shard: o.shard } : {}) };
   if (run) writeRunFiles(run, o, summary, records, classNames);

@@ -77,13 +77,16 @@ function summarize(o: TransferRunOptions, sources: number[], records: TransferRe
 }
 
 /** Runs this shard's blocks (all without one) and, with a run folder, writes its files. `models` in the order of o.models. */
-export async function runTransfer(models: AnyModel[], data: ImageDataset, o: TransferRunOptions, labelsNote: LabelsNote, run?: RunFolder): Promise<TransferSummary> {
+export async function runTransfer(models: AnyModel[], data: ImageDataset, o: TransferRunOptions, labelsNote: LabelsNote, run?: RunFolder, onProgress?: (done: number, total: number) => void): Promise<TransferSummary> {
   const named = models.map((classifier, i) => ({ name: o.models[i], classifier }));
   const sources = transferSources(named);
   const attack = { name: o.attack, options: { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.stepSize, seed: o.seed } };
   const records: TransferRecord[] = [];
   const start = performance.now();
-  for (const block of shardBlocks(data.count, o.batch, o.shard)) {
+  const blocks = shardBlocks(data.count, o.batch, o.shard);
+  const total = blocks.reduce((n, block) => n + Math.min(o.batch, data.count - block * o.batch), 0);
+  onProgress?.(0, total);
+  for (const block of blocks) {
     const first = block * o.batch;
     const { x, y } = gatherBatch(data, Array.from({ length: Math.min(o.batch, data.count - first) }, (_, i) => first + i));
     try {
@@ -92,6 +95,7 @@ export async function runTransfer(models: AnyModel[], data: ImageDataset, o: Tra
       x.dispose();
       y.dispose();
     }
+    onProgress?.(records.length, total);
   }
   const served = models.flatMap((m, i) => (m instanceof RemoteModel ? [[o.models[i], { queries: m.queries, requests: m.requests }] as const] : []));
   const use = { seconds: (performance.now() - start) / 1000, ...(served.length ? { endpoints: Object.fromEntries(served) } : {}), ...labelsNote };
