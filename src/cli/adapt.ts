@@ -11,8 +11,9 @@ import { ADAPTATION_METHODS } from '../da/dann.ts';
 import { readBaseline } from '../node/runs/adapt-report.ts';
 import { parseDatasetName } from '../node/datasets/index.ts';
 import { legacyConfig, openRunFolder } from '../node/runs/folder.ts';
-import { runAdapt, type AdaptRunOptions } from '../node/runs/adapt.ts';
-import { hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/options.ts';
+import { reusesBaseline, runAdapt, SOURCE_NETWORK_OPTIONS, type AdaptRunOptions } from '../node/runs/adapt.ts';
+import { readRunConfig } from '../node/io/checkpoint.ts';
+import { CONFIG_FILE, hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/options.ts';
 import { parseBackend } from '../backend/index.ts';
 import { precheckModel } from '../node/runs/inputs.ts';
 import { MAX_BATCH, MAX_EPOCHS, numberList, nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
@@ -67,7 +68,7 @@ export function adaptCommand(): Command {
     )
     .option('--finetune-batch <n>', 'finetune: batch size of both phases (a few labelled images need small batches for enough steps)', positiveInt('--finetune-batch', MAX_BATCH), 16)
     .option('--init <path>', 'finetune: start from this trained model instead of training source-only first')
-    .option('--baseline <dir>', 'an earlier adapt run to compare with in the report (e.g. the source-only one)')
+    .option('--baseline <dir>', 'an earlier adapt run to compare with in the report; finetune (without --init) reuses a source-only baseline as its pretrained network instead of training one, with the baseline\'s data and training options')
     .option('--embed <n>', 'test images per domain in the feature pictures and A-distance', positiveInt('--embed', MAX_EMBED), 500)
     .option('--no-tsne', 'draw PCA only (t-SNE takes a few seconds per thousand points)')
     .requiredOption('--out <dir>', 'run folder')
@@ -105,10 +106,34 @@ function checkFlags(flags: AdaptFlags): void {
   openRunFolder(flags.out, { command: 'adapt', started: hasRunConfig, legacy: RUN_OPTIONS.legacy, runName: 'an adapt run', resume: flags.resume });
 }
 
+/**
+ * finetune with a source-only --baseline reuses its network: the options that made that network
+ * are the baseline's (from its config.json) unless given, and refused (one line naming them all)
+ * when given with other values.
+ */
+function baselineOptions(cmd: Command, flags: AdaptFlags): void {
+  if (!reusesBaseline(flags)) return;
+  const dir = flags.baseline!;
+  const file = join(dir, CONFIG_FILE);
+  if (!existsSync(file)) throw new AdvxError(`--baseline ${dir}: no ${CONFIG_FILE}, so its options cannot be checked; give --init ${join(dir, 'model')} to start from its model instead`);
+  const saved = readRunConfig(file);
+  const values = flags as unknown as Record<string, unknown>;
+  const show = (key: string, value: unknown) => `${cmd.options.find((o) => o.attributeName() === key)?.long ?? key} ${value === undefined ? '(not set)' : String(value)}`;
+  const mismatches: string[] = [];
+  for (const key of SOURCE_NETWORK_OPTIONS) {
+    if (cmd.getOptionValueSource(key) !== 'cli') values[key] = saved[key];
+    else if (values[key] !== saved[key]) mismatches.push(`${show(key, saved[key])} (given: ${show(key, values[key])})`);
+  }
+  if (mismatches.length) {
+    throw new AdvxError(`--baseline ${dir} is a source-only run made with ${mismatches.join(', ')}: finetune reuses its network only with the same options; leave these out to take the baseline's`);
+  }
+}
+
 async function adapt(flags: AdaptFlags, cmd: Command): Promise<void> {
   // A resumed run's options are its own, from config.json; fine-tuning's matter to finetune runs only.
   resumeOptions(cmd, flags, RUN_OPTIONS);
   if (flags.method === 'finetune') resumeOptions(cmd, flags, { ...RUN_OPTIONS, identity: FINETUNE_IDENTITY });
+  baselineOptions(cmd, flags);
   // The default learning rate depends on the optimiser; resolved here so config.json records it.
   flags.lr ??= flags.optimizer === 'adam' ? 0.001 : 0.01;
   if (flags.init !== undefined && flags.method === 'finetune') await precheckModel(flags.init, flags.target, { flag: '--init', classes: false, shape: false }); // its files, before anything is written (grey data may become RGB: shape checked on load)

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { advx, killAfterFirstCheckpoint, lastJson } from '../helpers/cli.ts';
+import { advx, assertRefused, killAfterFirstCheckpoint, lastJson } from '../helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-adapt-'));
 // MNIST-RGB → MNIST-M on tiny subsets: the target images are generated on the fly.
@@ -108,4 +108,36 @@ test('adapt: bad options are clear errors', () => {
     assert.match(r.stderr, message, args.join(' '));
     assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace');
   }
+});
+
+test('adapt --method finetune --baseline <source-only run> reuses its network instead of training it again, and ends where training it here ends', () => {
+  // Batch norm per domain, as README's lines: the baseline's statistics must come back exactly too.
+  const base = ['--target-labels', '5', '--head-epochs', '2', '--finetune-epochs', '2', '--batch-norm', 'per-domain', ...small, '--no-tsne'];
+  const sourceOnly = join(tmp, 'reuse-source-only');
+  const so = advx(['adapt', '--method', 'source-only', '--epochs', '1', '--batch-norm', 'per-domain', ...small, '--no-tsne', '--out', sourceOnly]);
+  assert.equal(so.status, 0, so.stderr);
+  // Reused: --epochs is left out and taken from the baseline (1, not the default 10); not --quiet, to read its log.
+  const reused = join(tmp, 'reuse-ft');
+  const r = advx(['adapt', '--method', 'finetune', '--baseline', sourceOnly, ...base.filter((a) => a !== '--quiet'), '--out', reused]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /reusing the source-only network of --baseline/);
+  assert.doesNotMatch(r.stderr, /source-only epoch|epoch 1: source acc/, 'no source-only training');
+  assert.ok(!existsSync(join(reused, 'source-only')), 'no source-only sub-run trained');
+  // The same finetune run training its own source-only network first (same options and seed).
+  const own = join(tmp, 'own-ft');
+  const o = advx(['adapt', '--method', 'finetune', '--epochs', '1', ...base, '--out', own]);
+  assert.equal(o.status, 0, o.stderr);
+  assert.ok(existsSync(join(own, 'source-only', 'checkpoint', 'state.json')));
+  assert.deepEqual(lastJson(r.stdout), lastJson(o.stdout));
+  const noTime = (dir: string) => metrics(dir).map(({ seconds: _s, ...m }) => m);
+  assert.deepEqual(noTime(reused), noTime(own));
+  assert.deepEqual(noTime(reused).map((m) => m.phase), ['train', 'finetune-head', 'finetune-head', 'finetune-all', 'finetune-all']);
+  // The source phase's rows are the baseline's, time included: read, not measured again.
+  assert.deepEqual(metrics(reused)[0], metrics(sourceOnly)[0]);
+  const weights = (dir: string) => readFileSync(join(dir, 'model', 'weights.bin'));
+  assert.ok(weights(reused).equals(weights(own)), 'the fine-tuned weights are the same bytes');
+  assert.match(readFileSync(join(reused, 'report.html'), 'utf8'), /baseline/);
+  // A source-only baseline made with other options is refused, naming them.
+  assertRefused(['adapt', '--method', 'finetune', '--baseline', sourceOnly, '--lr', '0.02', ...base.filter((a) => a !== '--seed' && a !== '3'), '--seed', '4', '--out', join(tmp, 'reuse-bad')], /--baseline .* made with --lr 0\.01 \(given: --lr 0\.02\), --seed 3 \(given: --seed 4\)/);
+  assert.ok(!existsSync(join(tmp, 'reuse-bad', 'config.json')));
 });

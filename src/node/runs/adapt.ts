@@ -20,6 +20,7 @@ import { accuracy } from '../../eval/accuracy.ts';
 import { Classifier } from '../../models/classifier.ts';
 import { measureFeatures, readBaseline, writeAdaptReport, type AdaptSummary, type EpochRecord } from './adapt-report.ts';
 import { loadDataset } from '../datasets/index.ts';
+import { loadCheckpoint } from '../io/checkpoint.ts';
 import { loadClassifier } from '../io/load-model.ts';
 import { saveModel } from '../io/model-files.ts';
 import { progress } from '../io/progress.ts';
@@ -168,6 +169,50 @@ async function domainAccuracies(flags: AdaptRunOptions, networks: DannNetworks, 
   return { source_accuracy: a.source, target_accuracy: a.target };
 }
 
+/** The networks of a run of `method` with these options, initialised from --seed. */
+function buildNetworks(flags: AdaptRunOptions, method: AdaptationMethod, source: DatasetSplits): DannNetworks {
+  const features = flags.batchNorm === 'none' ? dannFeatures : dannFeaturesBatchNorm;
+  return buildDannNetworks([...source.train.shape], source.train.numClasses, { method, seed: flags.seed, features });
+}
+
+function buildOptimizer(flags: AdaptRunOptions): tf.Optimizer {
+  return flags.optimizer === 'adam' ? tf.train.adam(flags.lr, 0.9, 0.999) : tf.train.momentum(flags.lr, 0.9);
+}
+
+/**
+ * The options that make a source-only network: a finetune run reuses a --baseline source-only run
+ * as its pretrained network only when the baseline was made with the same values of these (the
+ * target's and the test limit too: the source phase's metrics rows measure them).
+ */
+export const SOURCE_NETWORK_OPTIONS = ['source', 'target', 'limit', 'targetLimit', 'testLimit', 'epochs', 'batch', 'lr', 'optimizer', 'batchNorm', 'seed'] as const;
+
+/** Whether a finetune run takes its pretrained network from its --baseline: a source-only run, and no --init. */
+export function reusesBaseline(flags: Pick<AdaptRunOptions, 'method' | 'init' | 'baseline'>): boolean {
+  return flags.method === 'finetune' && flags.init === undefined && flags.baseline !== undefined && readBaseline(flags.baseline).summary.method === 'source-only';
+}
+
+/**
+ * The source-only network of a finished --baseline run, read from its last checkpoint (weights and
+ * batch-norm statistics as its training left them, before the run's evaluation recalibrated them),
+ * with its metrics rows: what training it here would give, since a run with the same options and
+ * seed trains the same network byte for byte. The baseline's folder is only read.
+ */
+async function reuseSourceOnly(flags: AdaptRunOptions, dir: string, source: DatasetSplits): Promise<{ networks: DannNetworks; history: EpochRecord[] }> {
+  const networks = buildNetworks(flags, 'source-only', source);
+  const optimizer = buildOptimizer(flags);
+  try {
+    const state = await loadCheckpoint(dir, networks.all, optimizer);
+    if (state.epoch !== flags.epochs) throw new AdvxError(`--baseline ${dir}: its checkpoint is at epoch ${state.epoch}, not ${flags.epochs}: finish it with \`advx adapt --out ${dir} --resume\` first`);
+    const history = Array.isArray(state.history) ? (state.history as EpochRecord[]) : new TrainingRun<EpochRecord>(dir).readMetrics(state.epoch);
+    return { networks, history };
+  } catch (err) {
+    networks.dispose();
+    throw err;
+  } finally {
+    disposeOptimizer(optimizer);
+  }
+}
+
 /** Trains (or resumes, or reloads when finished) one DANN/CORAL/MMD/source-only run in `dir`. */
 async function runTraining(
   flags: AdaptRunOptions,
@@ -178,10 +223,9 @@ async function runTraining(
   target: DatasetSplits,
   log: (line: string) => void,
 ): Promise<{ networks: DannNetworks; history: EpochRecord[] }> {
-  const features = flags.batchNorm === 'none' ? dannFeatures : dannFeaturesBatchNorm;
-  const networks = buildDannNetworks([...source.train.shape], source.train.numClasses, { method, seed: flags.seed, features });
+  const networks = buildNetworks(flags, method, source);
   const learningRate = flags.lr!;
-  const optimizer = flags.optimizer === 'adam' ? tf.train.adam(learningRate, 0.9, 0.999) : tf.train.momentum(learningRate, 0.9);
+  const optimizer = buildOptimizer(flags);
   const run = new TrainingRun<EpochRecord>(dir);
   const resumed = flags.resume ? await run.restore(networks.all, optimizer) : undefined;
   const history = resumed?.history ?? [];
@@ -238,8 +282,8 @@ async function runTraining(
 }
 
 /**
- * Fine-tuning: a pretrained model (--init, or a source-only run trained here first, with its own
- * checkpoints) gets a new head and is fine-tuned on --target-labels labelled images per class.
+ * Fine-tuning: a pretrained model (--init, a --baseline source-only run's network, or a
+ * source-only run trained here first, with its own checkpoints) gets a new head and is fine-tuned on --target-labels labelled images per class.
  * The fine-tuning itself is short and is redone on resume.
  */
 async function runFineTune(
@@ -261,7 +305,12 @@ async function runFineTune(
     }
     pretrained = loaded.layers;
   } else {
-    ({ networks, history } = await runTraining(flags, 'source-only', 0, join(flags.out, 'source-only'), source, target, log));
+    if (reusesBaseline(flags)) {
+      log(`reusing the source-only network of --baseline ${flags.baseline} (not trained again)`);
+      ({ networks, history } = await reuseSourceOnly(flags, flags.baseline!, source));
+    } else {
+      ({ networks, history } = await runTraining(flags, 'source-only', 0, join(flags.out, 'source-only'), source, target, log));
+    }
     pretrained = networks.model;
     // The body normalises with the target's statistics while the head learns (fineTune keeps
     // batch norm in inference mode); evaluateDomains later gives each domain its own.
