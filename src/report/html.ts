@@ -4,7 +4,9 @@ export type Block =
   | { kind: 'heading'; text: string }
   | { kind: 'text'; text: string }
   | { kind: 'table'; columns: string[]; rows: Array<Array<string | number>> }
-  | { kind: 'image'; src: string; caption: string };
+  | { kind: 'image'; src: string; caption: string }
+  /** Small pictures side by side (each enlarged, pixels kept square), one caption under them: an adversarial triplet. */
+  | { kind: 'figures'; items: Array<{ images: Array<{ src: string; alt: string; note?: string }>; caption: string }> };
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
@@ -28,6 +30,10 @@ export function renderReport(title: string, blocks: Block[]): string {
             .join('')}</tbody></table>`;
         case 'image':
           return `<figure><img src="${escapeHtml(b.src)}" alt="${escapeHtml(b.caption)}"><figcaption>${escapeHtml(b.caption)}</figcaption></figure>`;
+        case 'figures':
+          return `<div class="figures">${b.items
+            .map((f) => `<figure class="triplet">${f.images.map((im) => `<span><img src="${escapeHtml(im.src)}" alt="${escapeHtml(im.alt)}">${im.note ? `<small>${escapeHtml(im.note)}</small>` : ''}</span>`).join('')}<figcaption>${escapeHtml(f.caption)}</figcaption></figure>`)
+            .join('')}</div>`;
       }
     })
     .join('\n');
@@ -37,6 +43,7 @@ export function renderReport(title: string, blocks: Block[]): string {
 body{font:15px/1.45 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
 th{background:#f4f4f4}figure{display:inline-block;margin:1em}img{image-rendering:pixelated;width:100%;max-width:720px}
+.triplet{margin:.5em;text-align:center}.triplet span{display:inline-block;margin:0 2px;vertical-align:top}.triplet img{width:84px}.triplet small{display:block;color:#555}
 </style></head><body><h1>${escapeHtml(title)}</h1>
 ${body}
 </body></html>

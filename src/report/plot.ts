@@ -74,3 +74,50 @@ export function lineChartSvg(series: Series[], o: ChartOptions): string {
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, sans-serif">${parts.join('')}</svg>\n`;
 }
+
+export interface HistogramOptions {
+  title: string;
+  xLabel: string;
+  bins?: number;
+  width?: number;
+  height?: number;
+}
+
+/** Equal-width bins over [min, max] of `values` (all in one bin when they are equal): counts and edges. */
+export function histogram(values: number[], bins = 10): { edges: number[]; counts: number[] } {
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const n = hi > lo ? bins : 1;
+  const step = (hi - lo) / n || 1;
+  const counts = new Array<number>(n).fill(0);
+  for (const v of values) counts[Math.min(n - 1, Math.floor((v - lo) / step))]++;
+  return { edges: Array.from({ length: n + 1 }, (_, i) => lo + i * step), counts };
+}
+
+/** A histogram of `values` as an SVG bar chart (count on the y axis). */
+export function histogramSvg(values: number[], o: HistogramOptions): string {
+  const W = o.width ?? 480;
+  const H = o.height ?? 260;
+  const m = { left: 52, right: 16, top: 36, bottom: 48 };
+  const { edges, counts } = histogram(values, o.bins ?? 10);
+  const [x0, x1] = [edges[0], edges.at(-1)! > edges[0] ? edges.at(-1)! : edges[0] + 1];
+  const y1 = Math.max(1, ...counts);
+  const px = (v: number) => m.left + ((v - x0) / (x1 - x0)) * (W - m.left - m.right);
+  const py = (v: number) => H - m.bottom - (v / y1) * (H - m.top - m.bottom);
+  const parts: string[] = [`<rect width="${W}" height="${H}" fill="white"/>`];
+  parts.push(`<text x="${(m.left + W - m.right) / 2}" y="22" text-anchor="middle" font-size="14">${escapeHtml(o.title)}</text>`);
+  for (const t of ticks(0, y1, 4).filter((t) => Number.isInteger(t))) {
+    parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${py(t)}" y2="${py(t)}" stroke="#eee"/>`);
+    parts.push(`<text x="${m.left - 6}" y="${py(t) + 4}" text-anchor="end" font-size="11">${t}</text>`);
+  }
+  counts.forEach((c, i) => {
+    const a = px(edges[i]);
+    const b = edges.length > i + 1 && edges[i + 1] > edges[i] ? px(edges[i + 1]) : W - m.right;
+    parts.push(`<rect x="${(a + 1).toFixed(1)}" y="${py(c).toFixed(1)}" width="${Math.max(1, b - a - 2).toFixed(1)}" height="${(H - m.bottom - py(c)).toFixed(1)}" fill="#1f77b4"><title>${Math.round(edges[i])}–${Math.round(edges[i + 1] ?? edges[i])}: ${c}</title></rect>`);
+  });
+  for (const t of ticks(x0, x1, 5)) parts.push(`<text x="${px(t)}" y="${H - m.bottom + 16}" text-anchor="middle" font-size="11">${t}</text>`);
+  parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${H - m.bottom}" y2="${H - m.bottom}" stroke="#444"/>`);
+  parts.push(`<text x="${(m.left + W - m.right) / 2}" y="${H - 10}" text-anchor="middle" font-size="12">${escapeHtml(o.xLabel)}</text>`);
+  parts.push(`<text transform="translate(14 ${(m.top + H - m.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="12">examples</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, sans-serif">${parts.join('')}</svg>\n`;
+}

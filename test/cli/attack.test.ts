@@ -33,8 +33,9 @@ test('advx attack writes results.json, per-example PNGs and a grid', () => {
   const files = readdirSync(join(out, 'examples'));
   assert.equal(files.filter((f) => f.includes('-original-')).length, 4);
   assert.equal(files.filter((f) => f.includes('-perturbation')).length, 4);
+  // The grid as papers show it: four triplets a row, each image enlarged 4× (nearest neighbour), label bands around them.
   const grid = PNG.sync.read(readFileSync(join(out, 'grid.png')));
-  assert.ok(grid.width > 28 * 3 && grid.height >= 28);
+  assert.ok(grid.width >= 4 * 3 * 28 * 4 && grid.height >= 28 * 4 + 30, `${grid.width}×${grid.height}`);
   // report.html: self-contained (the grid embedded), the summary numbers and one row per example.
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -43,6 +44,16 @@ test('advx attack writes results.json, per-example PNGs and a grid', () => {
   assert.match(html, /<img src="data:image\/png;base64,[A-Za-z0-9+/=]+"/);
   assert.equal((html.match(/<td>(yes|no)<\/td>/g) ?? []).length, 24, 'one table row per example');
   assert.doesNotMatch(html, /https?:\/\/|<script/i, 'no external reference, no script');
+  // Each triplet labelled as papers do, "7 (99%) → 8 (100%)", with the perturbation's amplification (×5 at ε 0.2).
+  assert.match(html, /<title>advx attack: pgd, ε = 0.2<\/title>/);
+  const p0 = (v: number) => `${Math.round(100 * v)}%`;
+  for (const e of results.examples.slice(0, 4)) {
+    assert.ok(html.includes(`<figcaption>#${e.index}: ${e.clean_prediction} (${p0(e.clean_confidence)})`), `caption of example ${e.index}`);
+    assert.ok(html.includes(` → ${e.adversarial_prediction} (${p0(e.adversarial_confidence)})`), `adversarial label of example ${e.index}`);
+  }
+  assert.equal((html.match(/<figure class="triplet">/g) ?? []).length, 4);
+  assert.equal((html.match(/<small>perturbation ×5<\/small>/g) ?? []).length, 4);
+  assert.doesNotMatch(html, /<h2>Queries/, 'a white-box attack asks no queries');
   // Without --out nothing is written; with --images 0 the report has no grid, not a stale one.
   const again = advx(['attack', '--model', model, '--attack', 'fgsm', '--eps', '0.1', '--limit', '8', '--images', '0', '--out', out, '--json']);
   assert.equal(again.status, 0, again.stderr);
@@ -50,6 +61,40 @@ test('advx attack writes results.json, per-example PNGs and a grid', () => {
   assert.match(html2, /advx attack: fgsm/);
   assert.doesNotMatch(html2, /data:image\/png/);
   assert.ok(!existsSync(join(out, 'grid.png')));
+});
+
+test('a minimal-norm attack is reported as one: no "ε = 0.3 (L∞)" budget, each perturbation amplified to its own size', () => {
+  const out = join(tmp, 'deepfool');
+  const r = advx(['attack', '--model', 'models/mnist-cnn', '--attack', 'deepfool', '--norm', 'l2', '--limit', '4', '--images', '2', '--out', out, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.match(html, /<title>advx attack: deepfool, minimal L2 perturbation<\/title>/);
+  assert.match(html, /<p>deepfool, minimal L2 perturbation \(no ε budget: [^<]*counts it at ε = 0.3 only where, projected onto the ε-ball, it still fools\)/);
+  assert.doesNotMatch(html, /ε = 0.3 \(L/);
+  assert.match(html, /amplified to its own L∞/);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  for (const e of results.examples.slice(0, 2)) {
+    if (e.linf > 0) assert.ok(html.includes(`<small>perturbation ×${1 / e.linf >= 10 ? Math.round(1 / e.linf) : Number((1 / e.linf).toPrecision(2))}</small>`), `amplification of example ${e.index}`);
+  }
+});
+
+test('a black-box attack\'s report shows its queries: mean, median, quantiles, a histogram', () => {
+  const out = join(tmp, 'square');
+  const r = advx(['attack', '--model', 'models/mnist-cnn', '--attack', 'square', '--eps', '0.2', '--queries', '60', '--limit', '6', '--images', '1', '--out', out, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  const q: number[] = results.examples.map((e: { queries: number }) => e.queries).sort((a: number, b: number) => a - b);
+  assert.equal(q.length, 6);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  const mean = q.reduce((a, b) => a + b, 0) / q.length;
+  assert.ok(html.includes(`mean ${mean.toFixed(1)}, median ${(q[2] + q[3]) / 2} over 6 examples`), 'mean and median in the text');
+  assert.match(html, /<th>median<\/th><th>75%<\/th><th>90%<\/th><th>max<\/th>/);
+  assert.ok(html.includes(`<tr><td>all</td><td>6</td>`) && html.includes(`<td>${q[5]}</td></tr>`), 'the quantile table, max last');
+  assert.match(html, /<img src="data:image\/svg\+xml;base64,[A-Za-z0-9+/=]+" alt="Histogram of the queries/);
+  assert.match(html, /<th>queries<\/th>/, 'the per-example table has a queries column');
+  // One triplet: the grid is one cell of three enlarged images.
+  const grid = PNG.sync.read(readFileSync(join(out, 'grid.png')));
+  assert.ok(grid.width >= 3 * 28 * 4 && grid.width < 2 * 3 * 28 * 4, `${grid.width}`);
 });
 
 test('EOT through the CLI writes magnified print-ready PNGs', () => {

@@ -58,7 +58,7 @@ export function mergeAttack(dirs: string[], openRun: () => RunFolder): AttackRun
   kept.forEach((e, k) => {
     for (const name of names[k]) writeFileAtomic(run.path(name), readFileSync(join(home.get(e.index)!, name)));
   });
-  writeAttackGrid(run, files);
+  writeAttackGrid(run, files, kept, o, classNames);
   writeRunConfig(run.dir, config);
   writeExamples(run.dir, examples);
   writeAttackResultsFile(run.dir, summary, classNames);

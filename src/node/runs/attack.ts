@@ -11,14 +11,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
-import { checkAccess, checkAttackRequest, type AttackDescriptor, type AttackGoal, type AttackOptions, type AttackResult, type BlackBoxModel } from '../../attacks/index.ts';
+import { ATTACKS, checkAccess, checkAttackRequest, type AttackDescriptor, type AttackGoal, type AttackOptions, type AttackResult, type BlackBoxModel } from '../../attacks/index.ts';
 import { Classifier } from '../../models/classifier.ts';
 import type { ImageDataset } from '../../data/types.ts';
 import { gatherBatch } from '../../data/batch.ts';
 import { shardBlocks, type Shard } from '../../core/shards.ts';
 import { AdvxError, ServiceError } from '../../core/errors.ts';
-import { decodePng, encodePng, imageGrid } from '../io/png.ts';
+import { decodePng, encodePng } from '../io/png.ts';
 import { writeFileAtomic } from '../io/files.ts';
+import { canRenderPng, svgToPng } from '../io/svg-png.ts';
+import { escapeHtml } from '../../report/html.ts';
 import { writeResults as writeRunResults } from './results.ts';
 import { openRunFolder, type RunPaths } from './folder.ts';
 import { writeExamples } from './shards.ts';
@@ -201,7 +203,7 @@ async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDat
 /** examples.jsonl, results.json, the examples' PNGs (of those with index < keep) and, unless a shard, the grid. */
 function writeAttackResults(outDir: RunPaths, summary: AttackRunSummary, clean: Float32Array, adv: Float32Array, keep: number, data: ImageDataset, options: AttackRunOptions): void {
   const files = writeAttackImages(outDir, summary, clean, adv, keep, data, options.eps, options.printScale);
-  if (!options.shard) writeAttackGrid(outDir, files);
+  if (!options.shard) writeAttackGrid(outDir, files, summary.examples.filter((e) => e.index < keep), summary, data.classNames);
   writeExamples(outDir.dir, summary.examples);
   writeAttackResultsFile(outDir.dir, summary, data.classNames);
 }
@@ -299,7 +301,7 @@ function writeAttackImages(out: RunPaths, s: AttackRunSummary, clean: Float32Arr
     const delta = b.map((v, j) => v - a[j]);
     const f = files[k];
     // One row per example: original | perturbation (amplified to ±ε) | adversarial.
-    const parts = [toRgb(a, c), divergingColors(delta, eps, c), toRgb(b, c)];
+    const parts = [toRgb(a, c), divergingColors(delta, perturbationScale(e, s.attack, eps), c), toRgb(b, c)];
     writeFileAtomic(out.path(f.original), encodePng(parts[0], w, h, 3));
     writeFileAtomic(out.path(f.perturbation), encodePng(parts[1], w, h, 3));
     writeFileAtomic(out.path(f.adversarial), encodePng(parts[2], w, h, 3));
@@ -313,18 +315,83 @@ function writeAttackImages(out: RunPaths, s: AttackRunSummary, clean: Float32Arr
 }
 
 /**
- * grid.png, four triplets a row, from the examples' PNGs as written: the unsharded run and merge
- * (which has only the shards' PNGs) compose it alike, so their grids are the same file.
+ * What the perturbation PNG's colours saturate at: ε for a fixed-ε attack; for a minimal-norm
+ * attack (ε is no budget for it) the example's own L∞, so that each perturbation found shows.
  */
-export function writeAttackGrid(out: RunPaths, files: ReturnType<typeof exampleFiles>[]): void {
+export function perturbationScale(e: ExampleResult, attack: string, eps: number): number {
+  return ATTACKS[attack]?.budget === 'minimal-norm' && e.linf > 0 ? e.linf : eps;
+}
+
+/** The perturbation's amplification as printed under it: "×10" for colours saturating at 0.1. */
+export function amplification(scale: number): string {
+  if (!(scale > 0)) return '×1';
+  const k = 1 / scale;
+  return `×${k >= 10 ? Math.round(k) : Number(k.toPrecision(2))}`;
+}
+
+/**
+ * The label papers put on an adversarial example: "7 (99%) → 8 (100%)", the clean prediction and
+ * its confidence, then the adversarial one (class names where the dataset has them); where the
+ * clean prediction is already wrong, the true class after it.
+ */
+export function exampleCaption(e: ExampleResult, classNames: string[]): string {
+  const name = (i: number) => classNames[i] ?? String(i);
+  const p = (v: number) => `${Math.round(100 * v)}%`;
+  const truth = e.clean_prediction === e.label ? '' : ` [true ${name(e.label)}]`;
+  return `${name(e.clean_prediction)} (${p(e.clean_confidence)})${truth} → ${name(e.adversarial_prediction)} (${p(e.adversarial_confidence)})`;
+}
+
+/** Nearest-neighbour enlargement for the grid: about 112 px a side (4× for 28-px digits, 3× for 32 px). */
+export function gridZoom(h: number): number {
+  return Math.max(1, Math.floor(112 / h));
+}
+
+const GRID = { cols: 4, gap: 2, margin: 12, top: 22, bottom: 18 } as const;
+
+/**
+ * grid.png, four triplets a row, from the examples' PNGs as written (`examples`: their records, in the same order): the unsharded run and merge
+ * (which has only the shards' PNGs and records) compose it alike, so their grids are the same file.
+ * Each image enlarged (nearest neighbour, gridZoom); above each triplet its label (exampleCaption),
+ * under the perturbation its amplification. The labels are text, drawn with resvg and DejaVu Sans
+ * where those optional packages are installed; without them the grid has the same layout, unlabelled
+ * (report.html carries the labels as captions either way).
+ */
+export function writeAttackGrid(out: RunPaths, files: ReturnType<typeof exampleFiles>[], examples: ExampleResult[], s: Pick<AttackRunSummary, 'attack' | 'eps'>, classNames: string[]): void {
   if (!files.length) return;
   out.record(['grid.png']);
   const images = files.flatMap((f) => [f.original, f.perturbation, f.adversarial]).map((f) => decodePng(readFileSync(out.path(f))));
-  const { width: w, height: h } = images[0];
-  const triplets = new Float32Array(images.length * h * w * 3);
-  images.forEach((im, i) => triplets.set(im.pixels, i * h * w * 3));
-  const grid = imageGrid(triplets, images.length, h, w, 3, 3 * Math.min(files.length, 4), 1, 1);
-  writeFileAtomic(out.path('grid.png'), encodePng(grid.pixels, grid.width, grid.height, 3));
+  const { width: w0, height: h0 } = images[0];
+  const z = gridZoom(h0);
+  const [w, h] = [w0 * z, h0 * z];
+  const cols = Math.min(files.length, GRID.cols);
+  const rows = Math.ceil(files.length / cols);
+  const cellW = 3 * w + 2 * GRID.gap;
+  const cellH = GRID.top + h + GRID.bottom;
+  const width = GRID.margin + cols * (cellW + GRID.margin);
+  const height = rows * cellH + GRID.margin;
+  const pixels = new Float32Array(width * height * 3).fill(1);
+  const labels: string[] = [];
+  files.forEach((_, k) => {
+    const x0 = GRID.margin + (k % cols) * (cellW + GRID.margin);
+    const y0 = Math.floor(k / cols) * cellH + GRID.top;
+    for (let j = 0; j < 3; j++) {
+      const big = magnify(images[3 * k + j].pixels, w0, h0, 3, z);
+      const xj = x0 + j * (w + GRID.gap);
+      for (let y = 0; y < h; y++) pixels.set(big.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * width + xj) * 3);
+    }
+    const e = examples[k];
+    const color = e.success ? '#b00000' : '#333333';
+    labels.push(`<text x="${x0 + cellW / 2}" y="${y0 - 7}" text-anchor="middle" font-size="12" fill="${color}">${escapeHtml(exampleCaption(e, classNames))}</text>`);
+    labels.push(`<text x="${x0 + w + GRID.gap + w / 2}" y="${y0 + h + 13}" text-anchor="middle" font-size="11" fill="#555555">${amplification(perturbationScale(e, s.attack, s.eps))}</text>`);
+  });
+  const png = encodePng(pixels, width, height, 3);
+  if (!canRenderPng()) {
+    writeFileAtomic(out.path('grid.png'), png);
+    return;
+  }
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, sans-serif">`
+    + `<image x="0" y="0" width="${width}" height="${height}" image-rendering="optimizeSpeed" xlink:href="data:image/png;base64,${png.toString('base64')}"/>${labels.join('')}</svg>`;
+  writeFileAtomic(out.path('grid.png'), svgToPng(svg, 1));
 }
 
 /** Each pixel becomes a k×k block. */

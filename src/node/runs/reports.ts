@@ -3,18 +3,89 @@
  * self-contained page per run folder (no scripts, no network; pictures embedded as data: URIs,
  * so the file opens from disk, copied anywhere). Written atomically, next to the run's JSON.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ATTACKS } from '../../attacks/index.ts';
 import type { EpochInfo } from '../../train/fit.ts';
 import { SUITES, type RobustnessReport } from '../../eval/robustness.ts';
 import type { TransferMatrix } from '../../eval/transfer.ts';
 import { renderReport, type Block } from '../../report/html.ts';
-import { lineChartSvg, type Series } from '../../report/plot.ts';
-import type { AttackRunSummary } from './attack.ts';
+import { histogramSvg, lineChartSvg, type Series } from '../../report/plot.ts';
+import { amplification, exampleCaption, exampleFiles, perturbationScale, type AttackRunSummary, type ExampleResult } from './attack.ts';
 import { writeFileAtomic } from '../io/files.ts';
 
 export const REPORT_FILE = 'report.html';
 /** The per-example table lists at most this many rows (results.json has them all). */
 export const MAX_EXAMPLE_ROWS = 200;
+/** The report shows at most this many examples as labelled triplets (grid.png and examples/ have them all). */
+export const MAX_FIGURES = 32;
+
+const normName = (n: string): string => (n === 'l2' ? 'L2' : 'L∞');
+
+/** Linear-interpolation quantile (q in [0, 1]) of ascending `sorted`. */
+export function quantile(sorted: number[], q: number): number {
+  if (!sorted.length) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const i = Math.floor(pos);
+  return i + 1 < sorted.length ? sorted[i] + (pos - i) * (sorted[i + 1] - sorted[i]) : sorted[i];
+}
+
+/**
+ * What the attack's budget is, as the report's title and first line say it: "ε = 0.3 (L∞)" for a
+ * fixed-ε attack; for a minimal-norm one (ε is no budget for it) "minimal L2 perturbation".
+ */
+export function attackBudget(s: Pick<AttackRunSummary, 'attack' | 'eps' | 'norm'>): { title: string; text: string; minimal: boolean } {
+  const d = ATTACKS[s.attack];
+  if (d?.budget !== 'minimal-norm') return { title: `ε = ${s.eps}`, text: `ε = ${s.eps} (${normName(s.norm)})`, minimal: false };
+  const own = d.norms.includes(s.norm as 'linf' | 'l2') ? s.norm : d.norms[0];
+  return {
+    title: `minimal ${normName(own)} perturbation`,
+    text: `minimal ${normName(own)} perturbation (no ε budget: success is meeting the goal with the smallest perturbation the attack found, whatever its size, and the norms are those found; advx robustness counts it at ε = ${s.eps} only where, projected onto the ε-ball, it still fools)`,
+    minimal: true,
+  };
+}
+
+/** The queries block of a black-box attack's report: mean and median, quantiles, a histogram. */
+function queryBlocks(examples: ExampleResult[]): Block[] {
+  const all = examples.filter((e) => e.queries !== undefined);
+  if (!all.length) return [];
+  const row = (name: string, xs: ExampleResult[]) => {
+    const q = xs.map((e) => e.queries!).sort((a, b) => a - b);
+    const mean = q.length ? q.reduce((a, b) => a + b, 0) / q.length : NaN;
+    const f = (v: number) => (Number.isFinite(v) ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : '–');
+    return [name, q.length, f(mean), f(q[0] ?? NaN), f(quantile(q, 0.25)), f(quantile(q, 0.5)), f(quantile(q, 0.75)), f(quantile(q, 0.9)), f(q.at(-1) ?? NaN)];
+  };
+  const sorted = all.map((e) => e.queries!).sort((a, b) => a - b);
+  const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+  const ok = all.filter((e) => e.success);
+  return [
+    { kind: 'heading', text: 'Queries' },
+    { kind: 'text', text: `Queries to the model per example (the attack's own, re-checks not included): mean ${mean.toFixed(1)}, median ${quantile(sorted, 0.5)} over ${all.length} examples${ok.length ? `; mean ${(ok.reduce((a, e) => a + e.queries!, 0) / ok.length).toFixed(1)} over the ${ok.length} successful` : ''}.` },
+    { kind: 'table', columns: ['examples', 'n', 'mean', 'min', '25%', 'median', '75%', '90%', 'max'], rows: [row('all', all), row('successful', ok), row('failed', all.filter((e) => !e.success))] },
+    { kind: 'image', src: svgDataUri(histogramSvg(sorted, { title: 'Queries per example', xLabel: 'queries', bins: 12 })), caption: 'Histogram of the queries each example took' },
+  ];
+}
+
+/** The first examples whose PNGs the run wrote, as labelled triplets (the labels grid.png carries, here as HTML). */
+function figureBlocks(dir: string, s: AttackRunSummary, classNames: string[]): Block[] {
+  const items: Extract<Block, { kind: 'figures' }>['items'] = [];
+  for (const e of s.examples) {
+    if (items.length >= MAX_FIGURES) break;
+    const f = exampleFiles(e, classNames);
+    const paths = [f.original, f.perturbation, f.adversarial].map((p) => join(dir, p));
+    if (!paths.every((p) => existsSync(p))) continue;
+    const [a, d, b] = paths.map((p) => pngDataUri(readFileSync(p)));
+    items.push({
+      images: [
+        { src: a, alt: `original ${e.index}`, note: 'original' },
+        { src: d, alt: `perturbation ${e.index}`, note: `perturbation ${amplification(perturbationScale(e, s.attack, s.eps))}` },
+        { src: b, alt: `adversarial ${e.index}`, note: 'adversarial' },
+      ],
+      caption: `#${e.index}: ${exampleCaption(e, classNames)}${e.success ? '' : ' (not fooled)'}`,
+    });
+  }
+  return items.length ? [{ kind: 'figures', items }] : [];
+}
 
 export const pct = (v: number): string => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '–');
 const fixed = (v: number, digits = 4): string => (Number.isFinite(v) ? v.toFixed(digits) : '–');
@@ -36,10 +107,11 @@ export function writeAttackReport(dir: string, s: AttackRunSummary, options: { m
     const n = options.classNames?.[k];
     return n && n !== String(k) ? `${k} (${n})` : String(k);
   };
+  const budget = attackBudget(s);
   const blocks: Block[] = [
     {
       kind: 'text',
-      text: `${s.attack}, ε = ${s.eps} (${s.norm === 'l2' ? 'L2' : 'L∞'})${s.targeted ? `, targeted at class ${s.examples[0]?.target ?? '?'}` : ', untargeted'}, on the first ${s.count} ${options.data} test images; model ${options.model}.`,
+      text: `${s.attack}, ${budget.text}${s.targeted ? `, targeted at class ${s.examples[0]?.target ?? '?'}` : ', untargeted'}, on the first ${s.count} ${options.data} test images; model ${options.model}.`,
     },
     ...(s.partial ? [{ kind: 'text' as const, text: `⚠ Partial: the model stopped answering after ${s.count} of ${s.partial.planned} images (${s.partial.error}).` }] : []),
     {
@@ -57,9 +129,16 @@ export function writeAttackReport(dir: string, s: AttackRunSummary, options: { m
   if (options.grid) {
     blocks.push(
       { kind: 'heading', text: 'Examples' },
-      { kind: 'image', src: pngDataUri(options.grid), caption: 'Each triplet: original | perturbation (blue −, red +, scaled to ±ε) | adversarial example' },
+      {
+        kind: 'image',
+        src: pngDataUri(options.grid),
+        caption: `Each triplet: original | perturbation (blue −, red +, amplified ${budget.minimal ? "to its own L∞, the factor under it" : `${amplification(s.eps)}, to ±ε`}) | adversarial example; above it, clean prediction (confidence) → adversarial prediction (confidence)`,
+      },
+      ...figureBlocks(dir, s, options.classNames ?? []),
     );
   }
+  blocks.push(...queryBlocks(s.examples));
+  const hasQueries = s.examples.some((e) => e.queries !== undefined);
   const rows = s.examples.slice(0, MAX_EXAMPLE_ROWS).map((e) => [
     e.index,
     name(e.label),
@@ -69,14 +148,15 @@ export function writeAttackReport(dir: string, s: AttackRunSummary, options: { m
     e.success ? 'yes' : 'no',
     fixed(e.linf),
     fixed(e.l2),
+    ...(hasQueries ? [e.queries ?? '–'] : []),
   ]);
   blocks.push(
     { kind: 'heading', text: 'Per example' },
-    { kind: 'table', columns: ['index', 'label', ...(s.targeted ? ['target'] : []), 'clean prediction', 'adversarial prediction', 'success', 'L∞', 'L2'], rows },
+    { kind: 'table', columns: ['index', 'label', ...(s.targeted ? ['target'] : []), 'clean prediction', 'adversarial prediction', 'success', 'L∞', 'L2', ...(hasQueries ? ['queries'] : [])], rows },
   );
   if (s.examples.length > MAX_EXAMPLE_ROWS) blocks.push({ kind: 'text', text: `The first ${MAX_EXAMPLE_ROWS} of ${s.examples.length} examples; results.json holds them all.` });
   blocks.push({ kind: 'text', text: commandLine() });
-  writeFileAtomic(join(dir, REPORT_FILE), renderReport(`advx attack: ${s.attack}, ε = ${s.eps}`, blocks));
+  writeFileAtomic(join(dir, REPORT_FILE), renderReport(`advx attack: ${s.attack}, ${budget.title}`, blocks));
 }
 
 export function writeRobustnessReport(dir: string, r: RobustnessReport, options: { model: string; data: string; attacks: string[]; curveSvg: string; cascadeSvg?: string }): void {
