@@ -5,7 +5,7 @@ import { ATTACKS, checkAccess, checkAttackRequest } from '../attacks/index.ts';
 import { isRemoteModel } from '../models/remote.ts';
 import { runAttack, type AttackRunSummary } from '../node/runs/attack.ts';
 import { AdvxError, ServiceError } from '../core/errors.ts';
-import { writeAttackReport } from '../node/runs/reports.ts';
+import { attackBudget, writeAttackReport } from '../node/runs/reports.ts';
 import { writeAttackConfig } from '../node/runs/attack-shards.ts';
 import { parseBackend } from '../backend/index.ts';
 import { OnnxRuntimeModel } from '../node/io/onnx-runtime.ts';
@@ -97,7 +97,7 @@ async function attack(flags: AttackFlags): Promise<void> {
     writeAttackReport(run.dir, s, { model: flags.model, data: flags.data, classNames: data.classNames, grid: existsSync(gridFile) ? readFileSync(gridFile) : undefined });
   };
   // Progress on stderr, also with --json (stdout keeps only the JSON line): examples done, per block of --batch.
-  const bar = progressCounter(`${flags.attack} ε=${flags.eps}: examples`, flags.quiet);
+  const bar = progressCounter(`${flags.attack}${d.budget === 'minimal-norm' ? '' : ` ε=${flags.eps}`}: examples`, flags.quiet);
   const s = await runAttack(classifier, data, { ...flags, batchSize: flags.batch, norm, images: run ? flags.images : 0, shard, onProgress: bar.update }, run).catch((e) => {
     bar.stop();
     // A served model that stopped answering: results.json holds the batches finished; the report says the same.
@@ -119,8 +119,10 @@ async function attack(flags: AttackFlags): Promise<void> {
 }
 
 function printSummary(s: Omit<AttackRunSummary, 'examples'>, flags: AttackFlags): void {
+  const b = attackBudget(s); // a minimal-norm attack has no ε budget: "deepfool minimal L∞ perturbation on …"
+  const target = s.targeted ? `, target ${flags.target}` : '';
   process.stdout.write(
-    `${s.attack} ε=${s.eps} (${s.norm}${s.targeted ? `, target ${flags.target}` : ''}) on ${s.count} images: ` +
+    `${s.attack} ${b.minimal ? `${b.title}${target}` : `ε=${s.eps} (${s.norm}${target})`} on ${s.count} images: ` +
       `clean accuracy ${(s.clean_accuracy * 100).toFixed(1)}%, adversarial accuracy ${(s.adversarial_accuracy * 100).toFixed(1)}%, ` +
       `success ${(s.success_rate * 100).toFixed(1)}%, mean L∞ ${s.mean_linf.toFixed(3)}, mean L2 ${s.mean_l2.toFixed(3)} (${s.seconds.toFixed(1)} s)\n`,
   );

@@ -347,28 +347,33 @@ export function gridZoom(h: number): number {
 }
 
 const GRID = { cols: 4, gap: 2, margin: 12, top: 22, bottom: 18 } as const;
+/** Above this many pixels the grid is enlarged less (to no enlargement) and, past it still, left unlabelled. */
+export const MAX_GRID_PIXELS = 40_000_000;
 
 /**
  * grid.png, four triplets a row, from the examples' PNGs as written (`examples`: their records, in the same order): the unsharded run and merge
  * (which has only the shards' PNGs and records) compose it alike, so their grids are the same file.
  * Each image enlarged (nearest neighbour, gridZoom); above each triplet its label (exampleCaption),
  * under the perturbation its amplification. The labels are text, drawn with resvg and DejaVu Sans
- * where those optional packages are installed; without them the grid has the same layout, unlabelled
- * (report.html carries the labels as captions either way).
+ * where those optional packages are installed; without them (or past MAX_GRID_PIXELS) the grid has
+ * the same layout, unlabelled (report.html carries the labels as captions either way).
  */
 export function writeAttackGrid(out: RunPaths, files: ReturnType<typeof exampleFiles>[], examples: ExampleResult[], s: Pick<AttackRunSummary, 'attack' | 'eps'>, classNames: string[]): void {
   if (!files.length) return;
   out.record(['grid.png']);
   const images = files.flatMap((f) => [f.original, f.perturbation, f.adversarial]).map((f) => decodePng(readFileSync(out.path(f))));
   const { width: w0, height: h0 } = images[0];
-  const z = gridZoom(h0);
-  const [w, h] = [w0 * z, h0 * z];
   const cols = Math.min(files.length, GRID.cols);
   const rows = Math.ceil(files.length / cols);
-  const cellW = 3 * w + 2 * GRID.gap;
-  const cellH = GRID.top + h + GRID.bottom;
-  const width = GRID.margin + cols * (cellW + GRID.margin);
-  const height = rows * cellH + GRID.margin;
+  const size = (z: number) => {
+    const cellW = 3 * w0 * z + 2 * GRID.gap;
+    return { cellW, cellH: GRID.top + h0 * z + GRID.bottom, width: GRID.margin + cols * (cellW + GRID.margin), height: rows * (GRID.top + h0 * z + GRID.bottom) + GRID.margin };
+  };
+  // Many examples: less enlargement, down to none, so that the grid stays a picture one can open.
+  let z = gridZoom(h0);
+  while (z > 1 && size(z).width * size(z).height > MAX_GRID_PIXELS) z--;
+  const [w, h] = [w0 * z, h0 * z];
+  const { cellW, cellH, width, height } = size(z);
   const pixels = new Float32Array(width * height * 3).fill(1);
   const labels: string[] = [];
   files.forEach((_, k) => {
@@ -385,7 +390,7 @@ export function writeAttackGrid(out: RunPaths, files: ReturnType<typeof exampleF
     labels.push(`<text x="${x0 + w + GRID.gap + w / 2}" y="${y0 + h + 13}" text-anchor="middle" font-size="11" fill="#555555">${amplification(perturbationScale(e, s.attack, s.eps))}</text>`);
   });
   const png = encodePng(pixels, width, height, 3);
-  if (!canRenderPng()) {
+  if (!canRenderPng() || width * height > MAX_GRID_PIXELS) {
     writeFileAtomic(out.path('grid.png'), png);
     return;
   }
