@@ -24,11 +24,12 @@ import { AdvxError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import { clipToBounds, normalizeGradient, perExample, projectToFeasible, type Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
-import { checkAttackInputs, summarize, type AttackGoal, type AttackResult } from './types.ts';
+import { checkAttackInputs, summarize, type AttackGoal, type AttackResult, type StepProgress } from './types.ts';
 
 export type ApgdLoss = 'ce' | 'dlr';
 
-export interface ApgdOptions {
+/** `onStep` counts restarts × steps (APGD-T: × targets); runs not needed are skipped over. */
+export interface ApgdOptions extends StepProgress {
   eps: number;
   norm?: Norm;
   /** Iterations N (default 100, as in AutoAttack). */
@@ -180,8 +181,10 @@ export async function apgd(classifier: Classifier, x: tf.Tensor, goal: AttackGoa
   const rng = new Rng(o.seed);
   let best: tf.Tensor | undefined;
   let found: tf.Tensor | undefined;
+  const onStep = options.onStep;
+  const total = o.steps * o.restarts;
   for (let r = 0; r < o.restarts; r++) {
-    const run = apgdRun(classifier, x, goal, f, { ...o, seed: rng.seed() });
+    const run = apgdRun(classifier, x, goal, f, { ...o, seed: rng.seed(), onStep: onStep && ((k) => onStep(r * o.steps + k, total)) });
     if (!best || !found) {
       [best, found] = [run.adversarial, run.found];
       continue;
@@ -192,6 +195,7 @@ export async function apgd(classifier: Classifier, x: tf.Tensor, goal: AttackGoa
     [best, found] = merged;
   }
   found!.dispose();
+  onStep?.(total, total);
   return summarize(classifier, x, best!, goal, o.steps * o.restarts * o.eotIter);
 }
 
@@ -226,6 +230,8 @@ export async function apgdTargeted(classifier: Classifier, x: tf.Tensor, goal: A
   const rng = new Rng(o.seed);
   let adversarial = tf.clone(x);
   let runs = 0;
+  const onStep = options.onStep;
+  const total = k * o.restarts * o.steps;
   for (let j = 0; j < k; j++) {
     for (let r = 0; r < o.restarts; r++) {
       const left = fooled.flatMap((f, i) => (f ? [] : [i]));
@@ -235,7 +241,7 @@ export async function apgdTargeted(classifier: Classifier, x: tf.Tensor, goal: A
       const xs = tf.gather(x, idx);
       const ys = tf.gather(goal.labels, idx) as tf.Tensor1D;
       const ts = tf.tensor1d(left.map((i) => targetOf[i][j]), 'int32');
-      const run = apgdRun(classifier, xs, { labels: ys }, (z) => dlrLossTargeted(z, ys, ts), { ...o, seed: rng.seed() });
+      const run = apgdRun(classifier, xs, { labels: ys }, (z) => dlrLossTargeted(z, ys, ts), { ...o, seed: rng.seed(), onStep: onStep && ((step) => onStep((j * o.restarts + r) * o.steps + step, total)) });
       const found = await run.found.data();
       left.forEach((i, m) => {
         if (found[m]) fooled[i] = true;
@@ -250,11 +256,12 @@ export async function apgdTargeted(classifier: Classifier, x: tf.Tensor, goal: A
       adversarial = next;
     }
   }
+  onStep?.(total, total);
   return summarize(classifier, x, adversarial, { labels: goal.labels }, runs * o.steps * o.eotIter);
 }
 
 /** One APGD run of the loss `f`: per example, the first point that met the goal, else the highest-loss point. */
-function apgdRun(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, f: LogitLoss, o: Omit<Checked, 'restarts'>): { adversarial: tf.Tensor; found: tf.Tensor } {
+function apgdRun(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, f: LogitLoss, o: Omit<Checked, 'restarts'> & { onStep?: (step: number) => void }): { adversarial: tf.Tensor; found: tf.Tensor } {
   const bounds = classifier.info.bounds;
   const n = x.shape[0];
   const project = (v: tf.Tensor) => projectToFeasible(x, v, o.norm, o.eps, bounds);
@@ -337,6 +344,7 @@ function apgdRun(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, f: Logi
     const keep = new Set(Object.values(next).map((t) => t.id));
     tf.dispose(Object.values(s).filter((t) => !keep.has(t.id)));
     s = next;
+    o.onStep?.(k + 1);
   }
   const adversarial = tf.tidy(() => tf.where(each(s.found), s.xFound, s.xMax));
   const found = s.found;

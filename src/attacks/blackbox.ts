@@ -57,14 +57,37 @@ export function decisionOracle(classifier: Classifier): DecisionModel & { querie
  */
 export class QueryCounter {
   readonly counts: Int32Array;
+  /** The last step told to onStep (never told a smaller one). */
+  private told = -1;
 
   constructor(
     examples: number,
     readonly budget: number,
     /** Most images per call to the model, to bound memory (an attack may ask for thousands). */
     readonly maxBatch = 2048,
+    /** The attack's progress callback, told queries per example of `budget` by progress() and finished(). */
+    private readonly onStep?: (step: number, steps: number) => void,
   ) {
     this.counts = new Int32Array(examples);
+  }
+
+  /**
+   * Tells onStep the fewest queries spent by an example of `live` (those still running; the
+   * budget when none), when that has grown since the last call. Host arithmetic only.
+   */
+  progress(live: ArrayLike<number>): void {
+    if (!this.onStep) return;
+    let step = this.budget;
+    for (let r = 0; r < live.length; r++) step = Math.min(step, this.counts[live[r]]);
+    if (step > this.told) {
+      this.told = step;
+      this.onStep(step, this.budget);
+    }
+  }
+
+  /** The attack is over: onStep(budget, budget). */
+  finished(): void {
+    this.progress([]);
   }
 
   remaining(i: number): number {

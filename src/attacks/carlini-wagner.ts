@@ -13,9 +13,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { perExample } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
-import { checkAttackInputs, summarize, type AttackGoal, type AttackResult } from './types.ts';
+import { checkAttackInputs, summarize, type AttackGoal, type AttackResult, type StepProgress } from './types.ts';
 
-export interface CarliniWagnerOptions {
+/** `onStep` counts binarySteps × steps Adam iterations; an early abort skips to the next binary step's. */
+export interface CarliniWagnerOptions extends StepProgress {
   /** κ: how far past the boundary the logit margin must go (default 0). */
   confidence?: number;
   /** c at the first binary step (default 1: succeeds on MNIST in the first step, then shrinks). */
@@ -76,6 +77,8 @@ export async function carliniWagnerL2(classifier: Classifier, x: tf.Tensor, goal
   let bestDist = tf.fill([n], Infinity);
   let bestAdv = tf.clone(x);
   let iterations = 0;
+  const onStep = options.onStep;
+  const total = binarySteps * steps;
   for (let b = 0; b < binarySteps; b++) {
     const cT = tf.tensor1d(Float32Array.from(c));
     // The forward pass of the gradient also hands out its distances and margins (kept past its
@@ -116,6 +119,7 @@ export async function carliniWagnerL2(classifier: Classifier, x: tf.Tensor, goal
       tf.dispose([...seen, g, w, m, v, bestDist, bestAdv, succeeded]);
       [w, m, v, bestDist, bestAdv, succeeded] = next;
       iterations++;
+      if (t < steps) onStep?.(b * steps + t, total);
       // Early abort: the loss has stalled, more iterations at this c will not help.
       if (abortEarly && t % Math.max(1, Math.ceil(steps / 10)) === 0) {
         const now = (await loss.data())[0];
@@ -129,6 +133,7 @@ export async function carliniWagnerL2(classifier: Classifier, x: tf.Tensor, goal
     }
     const s = await succeeded.data();
     tf.dispose([cT, w, m, v, succeeded]);
+    onStep?.((b + 1) * steps, total);
     for (let i = 0; i < n; i++) {
       if (s[i]) upper[i] = Math.min(upper[i], c[i]);
       else lower[i] = Math.max(lower[i], c[i]);

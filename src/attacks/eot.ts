@@ -12,9 +12,10 @@ import type { Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { applyTransforms, PRINT_TRANSFORMS, sampleTransforms, type TransformDistribution } from '../data/transforms.ts';
 import { lastIterate, projectedIterates } from './projected.ts';
-import { checkAttackInputs, summarize, type AttackGoal, type AttackResult } from './types.ts';
+import { checkAttackInputs, summarize, type AttackGoal, type AttackResult, type StepProgress } from './types.ts';
 
-export interface EotOptions {
+/** `onStep` counts the PGD steps. */
+export interface EotOptions extends StepProgress {
   eps: number;
   norm?: Norm;
   steps?: number;
@@ -53,7 +54,7 @@ export async function eot(classifier: Classifier, x: tf.Tensor, goal: AttackGoal
     })(input);
   };
   try {
-    const adv = lastIterate(projectedIterates(classifier, x, goal, { eps, norm, steps, stepSize: alpha, gradient }));
+    const adv = lastIterate(projectedIterates(classifier, x, goal, { eps, norm, steps, stepSize: alpha, gradient, onStep: o.onStep }));
     return await summarize(classifier, x, adv, goal, steps * samples);
   } finally {
     labels.dispose();

@@ -31,10 +31,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import type { Norm } from '../core/norms.ts';
-import type { AttackGoal, AttackResult } from './types.ts';
+import type { AttackGoal, AttackResult, StepProgress } from './types.ts';
 import { blackBoxResult, checkBlackBoxInputs, gatherRows, goalLabels, QueryCounter, type DecisionModel } from './blackbox.ts';
 
-export interface HopSkipJumpOptions {
+/** `onStep` counts queries per example (QueryCounter.progress). */
+export interface HopSkipJumpOptions extends StepProgress {
   /** 'l2' (default) or 'linf'. */
   norm?: Norm;
   /** Query budget per example, the clean query included (default 5000). */
@@ -87,7 +88,7 @@ export async function hopSkipJump(model: DecisionModel, x: tf.Tensor, goal: Atta
   const d = shape.reduce((a, b) => a * b, 1);
   const theta = norm === 'l2' ? gamma / (d * Math.sqrt(d)) : gamma / (d * d);
   const rng = new Rng(seed);
-  const counter = new QueryCounter(n, queries);
+  const counter = new QueryCounter(n, queries, undefined, options.onStep);
   const clean = (await x.data()) as Float32Array;
   const all = Array.from({ length: n }, (_, i) => i);
   const clip = (v: number) => Math.min(hi, Math.max(lo, v));
@@ -213,6 +214,7 @@ export async function hopSkipJump(model: DecisionModel, x: tf.Tensor, goal: Atta
       .filter((p) => p.evals >= 1);
     if (plan.length === 0) break;
     const who = plan.map((p) => p.i);
+    counter.progress(who);
     const update = await estimateDirection(plan, gatherRows(current, who, d));
 
     // Geometric step search: ξ = d_{t−1}/√t, halved until the step lands on the adversarial side.
@@ -312,5 +314,6 @@ export async function hopSkipJump(model: DecisionModel, x: tf.Tensor, goal: Atta
     }
   }
 
+  counter.finished();
   return blackBoxResult(x, tf.tensor(best, x.shape), found, counter.counts);
 }

@@ -17,9 +17,10 @@ import { nes, spsa } from './nes.ts';
 import { pgd } from './pgd.ts';
 import { squareAttack } from './square.ts';
 import { szegedy } from './szegedy.ts';
-import type { AttackGoal, AttackResult } from './types.ts';
+import type { AttackGoal, AttackResult, StepProgress } from './types.ts';
 
-export interface AttackOptions {
+/** Options of every attack; `onStep` (StepProgress) reports its iterations, for a progress bar. */
+export interface AttackOptions extends StepProgress {
   eps: number;
   norm?: Norm;
   steps?: number;
@@ -136,25 +137,25 @@ export const ATTACKS = describe({
   mifgsm: {
     title: 'MI-FGSM (Dong et al. 2018), momentum 1.0',
     access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: true, randomized: false, defaults: { steps: 10 },
-    run: (c, x, g, o) => mifgsm(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.stepSize }),
+    run: (c, x, g, o) => mifgsm(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.stepSize, onStep: o.onStep }),
   },
   'apgd-ce': {
     title: 'APGD-CE (Croce & Hein 2020): step-size-free PGD on the cross-entropy',
     access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { steps: 100, restarts: 1, eotIter: 1 },
-    run: (c, x, g, o) => apgd(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed, eotIter: o.eotIter }),
+    run: (c, x, g, o) => apgd(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed, eotIter: o.eotIter, onStep: o.onStep }),
   },
   // Untargeted only: AutoAttack's targeted DLR needs the true class beside the target, which a
   // targeted goal does not give; APGD-T is the DLR attack that uses targets.
   'apgd-dlr': {
     title: 'APGD-DLR (Croce & Hein 2020): APGD on the difference-of-logits ratio, invariant to the logits\' scale',
     access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: false, randomized: true, defaults: { steps: 100, restarts: 1, eotIter: 1 },
-    run: (c, x, g, o) => apgd(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed, eotIter: o.eotIter, loss: 'dlr' }),
+    run: (c, x, g, o) => apgd(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed, eotIter: o.eotIter, loss: 'dlr', onStep: o.onStep }),
   },
   // Untargeted: it tries the top `targets` other classes as targets, and success is misclassification.
   'apgd-t': {
     title: 'APGD-T (Croce & Hein 2020): APGD on the targeted DLR toward each of the top-9 other classes',
     access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: false, randomized: true, defaults: { steps: 100, restarts: 1, targets: 9, eotIter: 1 },
-    run: (c, x, g, o) => apgdTargeted(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed, eotIter: o.eotIter, targets: o.targets }),
+    run: (c, x, g, o) => apgdTargeted(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed, eotIter: o.eotIter, targets: o.targets, onStep: o.onStep }),
   },
   deepfool: {
     title: 'DeepFool (Moosavi-Dezfooli et al. 2016), minimal perturbation',
@@ -174,7 +175,7 @@ export const ATTACKS = describe({
   cw: {
     title: 'Carlini & Wagner L2 (2017); stepSize is Adam\'s learning rate on w',
     access: 'white-box', budget: 'minimal-norm', norms: ['l2'], targeted: true, randomized: false, defaults: { steps: 100 },
-    run: (c, x, g, o) => carliniWagnerL2(c, x, g, { steps: o.steps, learningRate: o.stepSize, confidence: o.confidence, initialConst: o.c }),
+    run: (c, x, g, o) => carliniWagnerL2(c, x, g, { steps: o.steps, learningRate: o.stepSize, confidence: o.confidence, initialConst: o.c, onStep: o.onStep }),
   },
   szegedy: {
     title: 'Szegedy et al. (2014) box-constrained L2 attack; stepSize is projected Adam\'s step',
@@ -186,17 +187,17 @@ export const ATTACKS = describe({
   square: {
     title: 'Square Attack (Andriushchenko et al. 2020), score-based random search',
     access: 'score', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { queries: 1000 },
-    ...onScores((m, x, g, o) => squareAttack(m, x, g, { eps: o.eps, norm: o.norm, queries: o.queries, seed: o.seed })),
+    ...onScores((m, x, g, o) => squareAttack(m, x, g, { eps: o.eps, norm: o.norm, queries: o.queries, seed: o.seed, onStep: o.onStep })),
   },
   nes: {
     title: 'NES gradient estimates into PGD (Ilyas et al. 2018); stepSize is α (default ε/10)',
     access: 'score', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { queries: 5000 },
-    ...onScores((m, x, g, o) => nes(m, x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed })),
+    ...onScores((m, x, g, o) => nes(m, x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed, onStep: o.onStep })),
   },
   spsa: {
     title: 'SPSA gradient estimates into PGD (Uesato et al. 2018); as nes',
     access: 'score', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { queries: 5000 },
-    ...onScores((m, x, g, o) => spsa(m, x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed })),
+    ...onScores((m, x, g, o) => spsa(m, x, g, { eps: o.eps, norm: o.norm, queries: o.queries, stepSize: o.stepSize, seed: o.seed, onStep: o.onStep })),
   },
   /**
    * Targeted, HopSkipJump starts from uniform noise of the target class, which may not exist:
@@ -205,12 +206,12 @@ export const ATTACKS = describe({
   hsj: {
     title: 'HopSkipJump (Chen et al. 2020), decision-based, minimal perturbation',
     access: 'decision', budget: 'minimal-norm', norms: LP, targeted: true, randomized: true, defaults: { queries: 5000 },
-    ...onLabels((m, x, g, o) => hopSkipJump(m, x, g, { norm: o.norm, queries: o.queries, seed: o.seed })),
+    ...onLabels((m, x, g, o) => hopSkipJump(m, x, g, { norm: o.norm, queries: o.queries, seed: o.seed, onStep: o.onStep })),
   },
   eot: {
     title: 'Expectation over Transformation (Athalye et al. 2018): PGD on the mean loss over random physical transformations',
     access: 'white-box', budget: 'fixed-eps', norms: LP, targeted: true, randomized: true, defaults: { steps: 100, samples: 16 },
-    run: (c, x, g, o) => eot(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.stepSize, samples: o.samples, seed: o.seed }),
+    run: (c, x, g, o) => eot(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.stepSize, samples: o.samples, seed: o.seed, onStep: o.onStep }),
   },
 });
 

@@ -10,9 +10,9 @@ import { AdvxError } from '../core/errors.ts';
 import type { Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { lastIterate, projectedIterates } from './projected.ts';
-import { checkAttackInputs, summarize, type AttackGoal, type AttackResult } from './types.ts';
+import { checkAttackInputs, summarize, type AttackGoal, type AttackResult, type StepProgress } from './types.ts';
 
-export interface MiFgsmOptions {
+export interface MiFgsmOptions extends StepProgress {
   eps: number;
   norm?: Norm;
   /** Iterations T (default 10, as in the paper). */
@@ -35,6 +35,6 @@ export async function mifgsm(classifier: Classifier, x: tf.Tensor, goal: AttackG
   if (!(Number.isFinite(momentum) && momentum >= 0)) throw new AdvxError(`momentum μ must be a non-negative number, got ${momentum}`);
   const alpha = options.stepSize ?? eps / steps;
   if (!(Number.isFinite(alpha) && alpha >= 0)) throw new AdvxError(`step size must be a non-negative number, got ${alpha}`);
-  const adv = lastIterate(projectedIterates(classifier, x, goal, { eps, norm, steps, stepSize: alpha, momentum }));
+  const adv = lastIterate(projectedIterates(classifier, x, goal, { eps, norm, steps, stepSize: alpha, momentum, onStep: options.onStep }));
   return summarize(classifier, x, adv, goal, steps);
 }

@@ -21,10 +21,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import { clipToBounds, normalizeGradient, projectBall, type Norm } from '../core/norms.ts';
-import type { AttackGoal, AttackResult } from './types.ts';
+import type { AttackGoal, AttackResult, StepProgress } from './types.ts';
 import { blackBoxResult, checkBlackBoxInputs, gatherRows, goalLabels, goalMargin, logScore, meetsGoal, QueryCounter, type ScoreModel } from './blackbox.ts';
 
-export interface NesOptions {
+/** `onStep` counts queries per example (QueryCounter.progress). */
+export interface NesOptions extends StepProgress {
   eps: number;
   norm?: Norm;
   /** Query budget per example, the clean query included (default 5000). */
@@ -69,7 +70,7 @@ export async function nes(model: ScoreModel, x: tf.Tensor, goal: AttackGoal, opt
   const size = shape.reduce((a, b) => a * b, 1);
   const half = samples / 2;
   const rng = new Rng(seed);
-  const counter = new QueryCounter(n, queries);
+  const counter = new QueryCounter(n, queries, undefined, options.onStep);
   const clean = (await x.data()) as Float32Array;
   const adv = Float32Array.from(clean);
   const velocity = new Float32Array(n * size);
@@ -86,6 +87,7 @@ export async function nes(model: ScoreModel, x: tf.Tensor, goal: AttackGoal, opt
   for (;;) {
     const active = all.filter((i) => !done[i] && counter.remaining(i) >= samples + 1);
     if (active.length === 0 || eps === 0) break;
+    counter.progress(active);
     const a = active.length;
     const sampleSeed = rng.seed();
     const owners = active.flatMap((i) => new Array<number>(samples).fill(i));
@@ -138,6 +140,7 @@ export async function nes(model: ScoreModel, x: tf.Tensor, goal: AttackGoal, opt
     }
     active.forEach((i, r) => (done[i] = meetsGoal(q, k, r, labels[i], targeted)));
   }
+  counter.finished();
   return blackBoxResult(x, tf.tensor(adv, x.shape), done, counter.counts);
 }
 

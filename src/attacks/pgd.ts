@@ -10,10 +10,11 @@ import { Rng } from '../core/rng.ts';
 import { perExample, type Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { lastIterate, projectedIterates } from './projected.ts';
-import { checkAttackInputs, summarize, type AttackGoal, type AttackResult } from './types.ts';
+import { checkAttackInputs, summarize, type AttackGoal, type AttackResult, type StepProgress } from './types.ts';
 import { AdvxError } from '../core/errors.ts';
 
-export interface PgdOptions {
+/** `onStep` counts restarts × steps; later restarts that are not needed are skipped over. */
+export interface PgdOptions extends StepProgress {
   /** Radius ε of the ball around each input, in the norm `norm`. */
   eps: number;
   /** 'linf' (default) or 'l2'. */
@@ -44,7 +45,10 @@ export async function pgd(classifier: Classifier, x: tf.Tensor, goal: AttackGoal
   if (!Number.isInteger(restarts) || restarts < 1) throw new AdvxError(`restarts must be a positive integer, got ${restarts}`);
   const alpha = options.stepSize ?? (2.5 * eps) / Math.max(1, steps);
   const rng = new Rng(seed);
-  let best = pgdRun(classifier, x, goal, { eps, norm, steps, alpha, randomStart, seed: rng.seed() });
+  const onStep = options.onStep;
+  const total = steps * restarts;
+  const restartStep = (r: number) => (onStep ? (k: number) => onStep(r * steps + k, total) : undefined);
+  let best = pgdRun(classifier, x, goal, { eps, norm, steps, alpha, randomStart, seed: rng.seed(), onStep: restartStep(0) });
   let result = await summarize(classifier, x, best, goal, steps);
   for (let r = 1; r < restarts; r++) {
     // Later restarts attack only the examples that still resist: on an undefended model they cost
@@ -53,7 +57,7 @@ export async function pgd(classifier: Classifier, x: tf.Tensor, goal: AttackGoal
     if (open.length === 0) break;
     const idx = tf.tensor1d(open, 'int32');
     const [xs, labels] = [tf.gather(x, idx), tf.gather(goal.labels, idx) as tf.Tensor1D];
-    const adv = pgdRun(classifier, xs, { labels, targeted: goal.targeted }, { eps, norm, steps, alpha, randomStart, seed: rng.seed() });
+    const adv = pgdRun(classifier, xs, { labels, targeted: goal.targeted }, { eps, norm, steps, alpha, randomStart, seed: rng.seed(), onStep: restartStep(r) });
     const keepOld = tf.tensor1d(result.success.map((ok) => (ok ? 1 : 0)));
     const merged = tf.tidy(() => {
       const placed = tf.scatterND(tf.reshape(idx, [-1, 1]), adv, best.shape);
@@ -63,11 +67,12 @@ export async function pgd(classifier: Classifier, x: tf.Tensor, goal: AttackGoal
     best = merged;
     result = await summarize(classifier, x, merged, goal, steps * (r + 1));
   }
+  onStep?.(total, total);
   return result;
 }
 
 /** pgdRun's settings: those of PgdOptions, resolved (α given, one seed). */
-export interface PgdRunOptions {
+export interface PgdRunOptions extends StepProgress {
   eps: number;
   norm: Norm;
   steps: number;
@@ -78,5 +83,5 @@ export interface PgdRunOptions {
 
 /** One PGD run; returns the adversarial batch. */
 export function pgdRun(classifier: Classifier, x: tf.Tensor, goal: AttackGoal, o: PgdRunOptions): tf.Tensor {
-  return lastIterate(projectedIterates(classifier, x, goal, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.alpha, randomStart: o.randomStart, seed: o.seed }));
+  return lastIterate(projectedIterates(classifier, x, goal, { eps: o.eps, norm: o.norm, steps: o.steps, stepSize: o.alpha, randomStart: o.randomStart, seed: o.seed, onStep: o.onStep }));
 }

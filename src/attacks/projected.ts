@@ -11,9 +11,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { clipToBounds, normalizeGradient, perExample, projectBall, projectToFeasible, type Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
-import { lossGradient, type AttackGoal } from './types.ts';
+import { lossGradient, type AttackGoal, type StepProgress } from './types.ts';
 
-export interface ProjectedOptions {
+/** `onStep(k, steps)` after step k's iterate is computed. */
+export interface ProjectedOptions extends StepProgress {
   eps: number;
   norm: Norm;
   /** Steps; the generator yields steps + 1 iterates, x⁰ … x^steps. */
@@ -64,6 +65,7 @@ export function* projectedIterates(classifier: Classifier, x: tf.Tensor, goal: A
       [adv, g] = [next, gNext];
       cur.dispose();
       gPrev?.dispose();
+      o.onStep?.(k + 1, steps);
       yield adv;
     }
   } finally {

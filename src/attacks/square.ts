@@ -28,10 +28,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import type { Norm } from '../core/norms.ts';
-import type { AttackGoal, AttackResult } from './types.ts';
+import type { AttackGoal, AttackResult, StepProgress } from './types.ts';
 import { blackBoxResult, checkBlackBoxInputs, goalLabels, goalMargin, logScore, meetsGoal, QueryCounter, gatherRows, type ScoreModel } from './blackbox.ts';
 
-export interface SquareOptions {
+/** `onStep` counts queries per example (QueryCounter.progress). */
+export interface SquareOptions extends StepProgress {
   eps: number;
   /** 'linf' (default) or 'l2'. */
   norm?: Norm;
@@ -82,7 +83,7 @@ export async function squareAttack(model: ScoreModel, x: tf.Tensor, goal: Attack
   const n = x.shape[0];
   const size = h * w * c;
   const rng = new Rng(seed);
-  const counter = new QueryCounter(n, queries);
+  const counter = new QueryCounter(n, queries, undefined, options.onStep);
   const clean = (await x.data()) as Float32Array;
   const best = Float32Array.from(clean);
   const bestLoss = new Float64Array(n).fill(Infinity);
@@ -122,6 +123,7 @@ export async function squareAttack(model: ScoreModel, x: tf.Tensor, goal: Attack
   for (let it = 0; eps > 0; it++) {
     active = active.filter((i) => !done[i] && counter.remaining(i) > 0);
     if (active.length === 0) break;
+    counter.progress(active);
     const p = squareP(pInit, it, queries);
     const points = new Float32Array(active.length * size);
     active.forEach((i, row) => {
@@ -140,6 +142,7 @@ export async function squareAttack(model: ScoreModel, x: tf.Tensor, goal: Attack
       }
     });
   }
+  counter.finished();
   const adversarial = tf.tensor(best, x.shape);
   return blackBoxResult(x, adversarial, done, counter.counts);
 }

@@ -23,6 +23,24 @@ export interface AttackResult {
   queries?: number[];
 }
 
+/**
+ * Progress of one attack call: `step` of `steps` done. White-box attacks count iterations (all of
+ * them: PGD's restarts × steps, C&W's binary steps × Adam steps), black-box attacks the queries per
+ * example (the fewest spent by an example still running; finished examples count as done).
+ */
+export type OnStep = (step: number, steps: number) => void;
+
+/** The per-iteration progress callback every attack's options take. */
+export interface StepProgress {
+  /**
+   * Called synchronously as the attack advances, with `step` non-decreasing and the last call
+   * (steps, steps) when the attack returns normally; an attack that stops early (every example
+   * fooled, C&W's early abort) jumps ahead. It reads no tensor and draws no random number, so
+   * results are the same with or without it. Keep it cheap and do not throw from it.
+   */
+  onStep?: OnStep;
+}
+
 /** Gradient of the attack's loss with respect to the input: ascent direction of the goal. */
 export function lossGradient(classifier: Classifier, x: tf.Tensor, goal: AttackGoal): tf.Tensor {
   return tf.tidy(() => {

@@ -54,3 +54,18 @@ for (const [name, args] of Object.entries(COMMANDS)) {
     if (name !== 'sweep' && name !== 'demo') assert.equal(strip(quiet.stdout), strip(loud.stdout), `${name}: same JSON line with --quiet`);
   });
 }
+
+test('attack --attack hsj in one block: progress lines within the block, from the attack\'s iterations', async () => {
+  // 2 examples, one block of the default 128: before this the bar went from 0/2 to 2/2 with nothing between.
+  const r = await advxRun(['attack', '--model', 'models/mnist-cnn', '--attack', 'hsj', '--limit', '2', '--queries', '1000', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  assertJsonOnly(r.stdout, 'attack hsj');
+  const lines = r.stderr.split('\n').filter((l) => PROGRESS.test(l));
+  const steps = lines.map((l) => l.match(PROGRESS)!.slice(1, 3).map(Number));
+  assert.deepEqual(steps[0], [0, 2], lines.join('\n'));
+  assert.deepEqual(steps.at(-1), [2, 2], lines.join('\n'));
+  const within = lines.slice(1, -1);
+  assert.ok(within.length >= 2, `at least 2 lines within the block, got:\n${lines.join('\n')}`);
+  assert.ok(within.length <= 12, `about a line per 10%, got:\n${lines.join('\n')}`);
+  for (let i = 1; i < steps.length; i++) assert.ok(steps[i][0] >= steps[i - 1][0], lines.join('\n'));
+});

@@ -5,6 +5,10 @@
 import cliProgress from 'cli-progress';
 
 export interface Progress {
+  /**
+   * `step` may be fractional (a share of a block of examples done, from an attack's iterations):
+   * it is shown rounded down, and it counts toward the ETA and the ~10% lines as it is.
+   */
   update(step: number, values: Record<string, number>): void;
   stop(): void;
 }
@@ -23,20 +27,23 @@ export function progress(label: string, total: number, quiet = false): Progress 
     );
     bar.start(total, 0, { metrics: '' });
     return {
-      update: (step, values) => bar.update(step, { metrics: formatValues(values) }),
+      update: (step, values) => bar.update(Math.floor(step), { metrics: formatValues(values) }),
       stop: () => bar.stop(),
     };
   }
   const start = performance.now();
   let lastTenth = -1;
+  let lastStep = -1;
   return {
     update(step, values) {
       const tenth = Math.floor((10 * step) / total);
-      if (tenth === lastTenth && step !== total) return;
+      // A line per tenth, and the last; never the same step twice (a block's end after its attack's).
+      if ((tenth === lastTenth && step !== total) || step === lastStep) return;
       lastTenth = tenth;
+      lastStep = step;
       const elapsed = (performance.now() - start) / 1000;
       const eta = step > 0 ? (elapsed * (total - step)) / step : 0;
-      process.stderr.write(`${label} ${step}/${total}${formatValues(values)} | ETA ${eta.toFixed(0)}s\n`);
+      process.stderr.write(`${label} ${Math.floor(step)}/${total}${formatValues(values)} | ETA ${eta.toFixed(0)}s\n`);
     },
     stop() {},
   };
@@ -48,7 +55,7 @@ function formatValues(values: Record<string, number>): string {
     .join('');
 }
 
-/** A progress callback: `done` of `total` (examples, messages, blocks) finished so far. */
+/** A progress callback: `done` of `total` (examples, messages, blocks) finished so far; `done` may be fractional (see Progress.update). */
 export type OnProgress = (done: number, total: number) => void;
 
 /**

@@ -37,7 +37,11 @@ export interface AttackRunOptions extends AttackOptions {
   printScale?: number;
   /** Attack only this shard's blocks of `batchSize` examples. */
   shard?: Shard;
-  /** Told the examples done (of this shard's) before the first block and after each. */
+  /**
+   * Told the examples done (of this shard's) before the first block and after each, and within a
+   * block, as the attack reports its iterations (onStep), a fractional count: the examples before
+   * the block plus the block's size × the attack's share of its steps done.
+   */
   onProgress?: OnProgress;
 }
 
@@ -153,7 +157,10 @@ async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDat
       const labels = await y.data();
       const targeted = options.target !== undefined;
       const goalLabels = targeted ? tf.fill([idx.length], options.target!, 'int32') as tf.Tensor1D : y;
-      const result = await model.attack(x, { labels: goalLabels, targeted }, options);
+      const before = examples.length;
+      // Within the block: the attack's iterations move the count on by a share of the block.
+      const onStep = onProgress && ((step: number, steps: number) => steps > 0 && onProgress(before + (idx.length * Math.min(step, steps)) / steps, total));
+      const result = await model.attack(x, { labels: goalLabels, targeted }, onStep ? { ...options, onStep } : options);
       iterations = Math.max(iterations, result.iterations);
       const cp = await model.probabilities(x);
       const ap = await model.probabilities(result.adversarial);
