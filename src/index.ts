@@ -20,7 +20,7 @@ export { applyTransforms, PRINT_TRANSFORMS, sampleTransforms, type TransformDist
 
 export { ATTACKS, attackDescriptor, checkAccess, checkAttackRequest, getAttack, type Attack, type AttackAccess, type AttackDescriptor, type AttackOptions, type BlackBoxModel, type BudgetKind } from './attacks/index.ts';
 export { isRemoteModel, RemoteModel, REMOTE_PROTOCOLS, type RemoteOptions, type RemoteOutputs, type RemoteProtocol } from './models/remote.ts';
-export { lossGradient, summarize, type AttackGoal, type AttackResult } from './attacks/types.ts';
+export { lossGradient, summarize, type AttackGoal, type AttackResult, type OnStep, type StepProgress } from './attacks/types.ts';
 export { fgsm, fgsmStep } from './attacks/fgsm.ts';
 export { pgd, pgdRun } from './attacks/pgd.ts';
 export { lastIterate, projectedIterates, type ProjectedOptions } from './attacks/projected.ts';

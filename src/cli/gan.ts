@@ -16,8 +16,9 @@ import { runGanEvaluate, runGanSample, type GanEvaluateOptions, type GanSampleOp
 import { runGanTrain, type GanTrainRunOptions } from '../node/runs/gan-train.ts';
 import { hasRunConfig, resumeOptions, type RunOptionsSpec } from '../node/runs/options.ts';
 import { parseBackend } from '../backend/index.ts';
-import { nonNegativeInt, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
+import { nonNegativeInt, quietOption, seedInt, nonNegativeNumber, positiveInt, positiveNumber, printJson, startBackend, withBackend, type BackendFlags } from './common.ts';
 import { COMMANDS } from './commands.ts';
+import { progressCounter } from '../node/io/progress.ts';
 
 /** --loss also takes "ls" for the least-squares GAN. */
 function parseLoss(name: string): GanLoss {
@@ -146,6 +147,7 @@ async function sample(flags: SampleFlags): Promise<void> {
 
 interface EvaluateFlags extends BackendFlags, GanEvaluateOptions {
   json?: boolean;
+  quiet?: boolean;
 }
 
 function evaluateCommand(): Command {
@@ -157,12 +159,15 @@ function evaluateCommand(): Command {
     .option('--classifier <dir>', 'classifier whose features are compared (default models/mnist-cnn or models/fashion-cnn)')
     .option('--seed <n>', 'seed of z', seedInt('--seed'), 0)
     .option('--json', 'print the metrics as JSON on the last line')
+    .addOption(quietOption())
     .action((flags: EvaluateFlags) => evaluate(flags));
 }
 
 async function evaluate(flags: EvaluateFlags): Promise<void> {
   await startBackend(flags);
-  const result = await runGanEvaluate(flags);
+  const bar = progressCounter(`gan evaluate (${flags.n} images): phases`, flags.quiet);
+  const { quiet: _quiet, ...options } = flags;
+  const result = await runGanEvaluate({ ...options, onProgress: bar.update }).finally(() => bar.stop());
   if (flags.json) printJson(result);
   else process.stdout.write(`FID ${result.fid.toFixed(3)}  KID ${kidText(result.kid, result.kid_std, result.n)}  precision ${result.precision.toFixed(3)}  recall ${result.recall.toFixed(3)}  classes covered ${result.classes_covered}/${result.histogram.length}\n`);
 }

@@ -438,24 +438,36 @@ export interface GeneratorJudge {
   features: tfl.LayersModel;
 }
 
+/** The phases of evaluateGenerator that `onPhase` reports, in order. */
+export const EVALUATION_PHASES = ['sampling', 'features of the samples', 'features of the real images', 'class probabilities', 'FID and KID', 'precision and recall'] as const;
+
 /**
  * FID, KID, precision/recall and class coverage of `n` samples of `generator` (seeded z; a cGAN is
  * asked for class k mod numClasses) against `real` images [m, H, W, C] in [0, 1], on the judge's
- * features; KID's subsets are drawn from `seed` too.
+ * features; KID's subsets are drawn from `seed` too. `onPhase(done, total)`: told 0 before the
+ * first phase and each phase of EVALUATION_PHASES as it ends (the results do not depend on it).
  */
-export async function evaluateGenerator(generator: Generator, judge: GeneratorJudge, real: tf.Tensor4D, o: { n: number; seed: number }): Promise<GeneratorEvaluation> {
+export async function evaluateGenerator(generator: Generator, judge: GeneratorJudge, real: tf.Tensor4D, o: { n: number; seed: number; onPhase?: (done: number, total: number) => void }): Promise<GeneratorEvaluation> {
   const { n, seed } = o;
   const g = generator.config;
   assertOption(Number.isInteger(n) && n > 0, `n must be a positive integer, got ${n}`);
   const want = [g.imageSize, g.imageSize, g.channels];
   if (real.shape.slice(1).some((v, i) => v !== want[i])) throw new AdvxError(`the real images are ${real.shape.slice(1).join('×')}, the generator makes ${want.join('×')}`);
   const labels = g.numClasses ? Array.from({ length: n }, (_, i) => i % g.numClasses) : undefined;
+  const phases = EVALUATION_PHASES.length;
+  let phase = 0;
+  const phaseDone = () => o.onPhase?.(++phase, phases);
+  o.onPhase?.(0, phases);
   const fake = tf.tensor4d(await sampleImages(generator, n, seed, labels), [n, ...want] as [number, number, number, number]);
   const tensors: tf.Tensor[] = [fake];
+  phaseDone();
   try {
     const fakeF = classifierFeatures(judge.features, fake);
+    tensors.push(fakeF);
+    phaseDone();
     const realF = classifierFeatures(judge.features, real);
-    tensors.push(fakeF, realF);
+    tensors.push(realF);
+    phaseDone();
     // Class probabilities of the samples, in batches.
     const probs: tf.Tensor2D[] = [];
     for (let s = 0; s < n; s += 256) probs.push(tf.tidy(() => judge.classifier.probabilities(tf.slice(fake, [s, 0, 0, 0], [Math.min(256, n - s), -1, -1, -1]))));
@@ -463,10 +475,14 @@ export async function evaluateGenerator(generator: Generator, judge: GeneratorJu
     tf.dispose(probs);
     tensors.push(p);
     const coverage = classCoverage(p, judge.classifier.info.numClasses);
+    phaseDone();
+    const fid = frechetDistance(realF, fakeF);
     const kid = kernelInceptionDistance(realF, fakeF, { seed });
+    phaseDone();
     const pr = precisionRecall(realF, fakeF);
+    phaseDone();
     const result: GeneratorEvaluation = {
-      fid: frechetDistance(realF, fakeF),
+      fid,
       kid: kid.mean,
       kid_std: kid.std,
       classes_covered: coverage.classesCovered,

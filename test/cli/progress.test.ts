@@ -69,3 +69,18 @@ test('attack --attack hsj in one block: progress lines within the block, from th
   assert.ok(within.length <= 12, `about a line per 10%, got:\n${lines.join('\n')}`);
   for (let i = 1; i < steps.length; i++) assert.ok(steps[i][0] >= steps[i - 1][0], lines.join('\n'));
 });
+
+test('gan evaluate --json: a progress line per phase on stderr, only JSON on stdout; --quiet: none, the same numbers', async () => {
+  const dir = join(tmp, 'gan-evaluate');
+  const train = await advxRun(['gan', 'train', '--steps', '2', '--width', '8', '--batch', '16', '--limit', '64', '--sample-every', '2', '--checkpoint-every', '2', '--out', dir, '--quiet']);
+  assert.equal(train.status, 0, train.stderr);
+  const args = ['gan', 'evaluate', '--model', join(dir, 'model'), '--n', '64', '--json'];
+  const [loud, quiet] = await Promise.all([advxRun(args), advxRun([...args, '--quiet'])]);
+  assert.equal(loud.status, 0, loud.stderr);
+  assertJsonOnly(loud.stdout, 'gan evaluate');
+  const steps = loud.stderr.split('\n').filter((l) => PROGRESS.test(l)).map((l) => l.match(PROGRESS)!.slice(1, 3).join('/'));
+  assert.deepEqual(steps, ['0/6', '1/6', '2/6', '3/6', '4/6', '5/6', '6/6'], loud.stderr);
+  assert.equal(quiet.status, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, PROGRESS);
+  assert.equal(quiet.stdout, loud.stdout);
+});

@@ -11,6 +11,7 @@ import { AdvxError } from '../../core/errors.ts';
 import { evaluateGenerator, type GeneratorEvaluation } from '../../gan/metrics.ts';
 import { loadDataset, parseDatasetName } from '../datasets/index.ts';
 import { loadClassifier } from '../io/load-model.ts';
+import type { OnProgress } from '../io/progress.ts';
 import { loadGenerator, writeInterpolation, writeSampleGrid } from './gan-files.ts';
 
 export interface GanSampleOptions {
@@ -58,6 +59,8 @@ export interface GanEvaluateOptions {
   /** The classifier whose features are compared (default: the shipped CNN of the dataset). */
   classifier?: string;
   seed: number;
+  /** Told the phases of the evaluation done (EVALUATION_PHASES), 0 first. */
+  onProgress?: OnProgress;
 }
 
 export type GanEvaluation = Omit<GeneratorEvaluation, 'class_accuracy'> & { n: number; real: number; data: string; classifier: string; arch: string; class_accuracy?: number };
@@ -82,7 +85,7 @@ export async function runGanEvaluate(o: GanEvaluateOptions): Promise<GanEvaluati
     if (real.shape.join('×') !== want) throw new AdvxError(`${data} images are ${real.shape.join('×')}, the generator makes ${want}`);
     if (real.count < o.n) process.stderr.write(`${data} has ${real.count} test images: comparing ${o.n} samples with ${real.count} real ones\n`);
     realX = tf.tensor4d(real.images, [real.count, ...real.shape]);
-    const { class_accuracy, ...m } = await evaluateGenerator(generator, { classifier: loaded.classifier, features: loaded.layers }, realX, { n: o.n, seed: o.seed });
+    const { class_accuracy, ...m } = await evaluateGenerator(generator, { classifier: loaded.classifier, features: loaded.layers }, realX, { n: o.n, seed: o.seed, onPhase: o.onProgress });
     // The key order of the CLI's JSON: the metrics, what they were measured on, then the class accuracy.
     return { ...m, n: o.n, real: real.count, data, classifier: classifierPath, arch: info.arch, ...(class_accuracy === undefined ? {} : { class_accuracy }) };
   } finally {
