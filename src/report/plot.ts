@@ -15,15 +15,25 @@ export interface ChartOptions {
   width?: number;
   height?: number;
   yDomain?: [number, number];
+  /**
+   * The x values count something (epochs, steps): tick the x axis at integers only, never at 1.5.
+   * Left out, it is on when every x value is an integer.
+   */
+  integerTicks?: boolean;
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
 
-/** Round tick values (steps of 1, 2, 2.5 or 5 × 10^k) covering [lo, hi]. */
-export function ticks(lo: number, hi: number, count = 6): number[] {
+/**
+ * Round tick values (steps of 1, 2, 2.5 or 5 × 10^k) covering [lo, hi]. With `integer`, only whole
+ * steps of at least 1 (so 1, 2, 5, 10, 20, 25, …): an axis of epochs or steps ticks at 1, 2, 3.
+ */
+export function ticks(lo: number, hi: number, count = 6, integer = false): number[] {
   const span = hi - lo || 1;
   const raw = span / count;
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * 10 ** Math.floor(Math.log10(raw))).find((s) => s >= raw) ?? raw;
+  const candidates = [1, 2, 2.5, 5, 10].map((m) => m * 10 ** Math.floor(Math.log10(raw)));
+  let step = candidates.find((s) => s >= raw) ?? raw;
+  if (integer) step = step <= 1 ? 1 : (candidates.find((s) => s >= raw && Number.isInteger(s)) ?? Math.ceil(step));
   const out: number[] = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(Math.round(v * 1e6) / 1e6);
   return out;
@@ -52,7 +62,8 @@ export function lineChartSvg(series: Series[], o: ChartOptions): string {
   const parts: string[] = [];
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   parts.push(`<text x="${(m.left + W - m.right) / 2}" y="24" text-anchor="middle" font-size="16">${escapeHtml(o.title)}</text>`);
-  for (const t of ticks(x0, x1)) {
+  const integerX = o.integerTicks ?? xs.every((x) => Number.isInteger(x));
+  for (const t of ticks(x0, x1, 6, integerX)) {
     parts.push(`<line x1="${px(t)}" x2="${px(t)}" y1="${m.top}" y2="${H - m.bottom}" stroke="#eee"/>`);
     parts.push(`<text x="${px(t)}" y="${H - m.bottom + 18}" text-anchor="middle" font-size="12">${t}</text>`);
   }

@@ -88,7 +88,7 @@ function curves(history: EpochRecord[]): string {
     series('label_accuracy', 'source train accuracy', true),
     series('domain_accuracy', 'domain head accuracy', true),
   ].filter((s): s is Series => s !== undefined);
-  return lineChartSvg(all, { title: 'Learning curves', xLabel: 'epoch', yLabel: 'accuracy', yDomain: [0, 1] });
+  return lineChartSvg(all, { title: 'Learning curves', xLabel: 'epoch', yLabel: 'accuracy', yDomain: [0, 1], integerTicks: true });
 }
 
 /**

@@ -141,7 +141,7 @@ export function writeGanReport(dir: string, r: GanReport): void {
         { name: 'discriminator loss', x: dx, y: dy },
         { name: 'generator loss', x: gx, y: gy },
       ],
-      { title: 'Losses', xLabel: 'step', yLabel: 'loss' },
+      { title: 'Losses', xLabel: 'step', yLabel: 'loss', integerTicks: true },
     );
     writeFileAtomic(join(dir, 'curves.svg'), svg);
     blocks.push({ kind: 'heading', text: 'Losses' }, { kind: 'image', src: 'curves.svg', caption: 'Discriminator and generator losses (averaged over bins of steps)' });

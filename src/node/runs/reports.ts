@@ -218,10 +218,10 @@ export function writeTrainReport(dir: string, history: Array<EpochInfo & { test_
     const last = history.at(-1)!;
     blocks.push({ kind: 'text', text: `Final test accuracy ${pct(last.test_accuracy)} after epoch ${last.epoch}.` });
     blocks.push(
-      { kind: 'image', src: svgDataUri(lineChartSvg([series('training loss', 'loss')], { title: 'Training loss per epoch', xLabel: 'epoch', yLabel: 'cross-entropy' })), caption: 'Mean training loss per epoch' },
+      { kind: 'image', src: svgDataUri(lineChartSvg([series('training loss', 'loss')], { title: 'Training loss per epoch', xLabel: 'epoch', yLabel: 'cross-entropy', integerTicks: true })), caption: 'Mean training loss per epoch' },
       {
         kind: 'image',
-        src: svgDataUri(lineChartSvg([series('train accuracy', 'accuracy', true), series('test accuracy', 'test_accuracy')], { title: 'Accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy', yDomain: [0, 1] })),
+        src: svgDataUri(lineChartSvg([series('train accuracy', 'accuracy', true), series('test accuracy', 'test_accuracy')], { title: 'Accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy', yDomain: [0, 1], integerTicks: true })),
         caption: 'Training accuracy (on the training batches, dashed) and test accuracy per epoch',
       },
       { kind: 'table', columns: ['epoch', 'loss', 'train accuracy', 'test accuracy', 'learning rate', 'seconds'], rows: history.map((h) => [h.epoch, fixed(h.loss), pct(h.accuracy), pct(h.test_accuracy), String(h.learningRate), fixed(h.seconds, 1)]) },
