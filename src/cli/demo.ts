@@ -19,6 +19,9 @@ import { writeResults as writeRunResults } from '../node/runs/results.ts';
 import { openRunFolder } from '../node/runs/folder.ts';
 import { parseBackend } from '../backend/index.ts';
 import { renderReport, type Block } from '../report/html.ts';
+import { lineChartSvg, type Series } from '../report/plot.ts';
+import { svgDataUri } from '../node/runs/reports.ts';
+import type { ExampleResult } from '../node/runs/attack.ts';
 import { saveModel } from '../node/io/model-files.ts';
 import { SHIPPED_MODELS_DIR } from '../node/io/packages.ts';
 import { progress, progressCounter } from '../node/io/progress.ts';
@@ -89,16 +92,32 @@ async function demo(flags: DemoFlags): Promise<void> {
   const rows: Array<Array<string | number>> = [];
   const results: Array<Record<string, unknown>> = [];
   const blocks: Block[] = [];
-  for (const attack of ['fgsm', 'pgd']) {
-    for (const eps of [0.1, 0.2, 0.3]) {
+  const ATTACKS = ['fgsm', 'pgd'];
+  const EPS = [0.1, 0.2, 0.3];
+  // Per attack and ε, which examples the model still classified right: for the curve's worst case.
+  const robust = new Map<string, boolean[]>();
+  let cleanOnSubset = NaN;
+  for (const attack of ATTACKS) {
+    for (const eps of EPS) {
       const bar = progressCounter(`demo ${attack} ε=${eps}: examples`, flags.quiet);
       const s = await runAttack(classifier, data, { attack, eps, steps: 40, stepSize: 0.01, seed: flags.seed, images: eps === 0.3 ? 8 : 0, onProgress: bar.update }, run.sub(`${attack}-eps${eps}`)).finally(() => bar.stop());
       log(`${attack} ε=${eps}: adversarial accuracy ${(s.adversarial_accuracy * 100).toFixed(1)}% (${s.seconds.toFixed(1)} s)`);
+      robust.set(`${attack}@${eps}`, stillRight(s.examples));
+      cleanOnSubset = s.clean_accuracy;
       rows.push([attack === 'pgd' ? 'PGD-40' : 'FGSM', eps, s.clean_accuracy, s.adversarial_accuracy, s.success_rate, s.mean_linf, s.seconds]);
       results.push({ attack, eps, clean_accuracy: s.clean_accuracy, adversarial_accuracy: s.adversarial_accuracy, success_rate: s.success_rate, mean_linf: s.mean_linf, seconds: s.seconds });
       if (eps === 0.3) blocks.push({ kind: 'image', src: `${attack}-eps${eps}/grid.png`, caption: `${attack.toUpperCase()} ε=0.3: original | perturbation (blue −, red +) | adversarial` });
     }
   }
+  // Accuracy against ε (0 = clean), one line per attack and the per-example worst case over both.
+  const name = (a: string) => (a === 'pgd' ? 'PGD-40' : 'FGSM');
+  const xs = [0, ...EPS];
+  const series: Series[] = [
+    ...ATTACKS.map((a) => ({ name: name(a), x: xs, y: [cleanOnSubset, ...EPS.map((e) => results.find((r) => r.attack === a && r.eps === e)!.adversarial_accuracy as number)] })),
+    { name: 'worst case', x: xs, y: [cleanOnSubset, ...EPS.map((e) => worstCase(ATTACKS.map((a) => robust.get(`${a}@${e}`)!)))], dashed: true },
+  ];
+  const curveSvg = lineChartSvg(series, { title: `Accuracy against ε, first ${data.count} MNIST test images`, xLabel: 'ε (L∞)', yLabel: 'accuracy', yDomain: [0, 1] });
+  writeFileAtomic(run.path('curve.svg'), curveSvg);
   const summary = { model: source, backend, test_accuracy: testAccuracy, attacked: data.count, results };
   writeRunResults(run.dir, 'demo', summary);
   writeFileAtomic(
@@ -107,9 +126,24 @@ async function demo(flags: DemoFlags): Promise<void> {
       { kind: 'text', text: `Model: ${source}. Backend: ${backend}. Clean accuracy on the MNIST test set: ${(testAccuracy * 100).toFixed(2)}%.` },
       { kind: 'heading', text: `Attacks on the first ${data.count} test images (L∞)` },
       { kind: 'table', columns: ['attack', 'ε', 'clean acc.', 'adversarial acc.', 'success rate', 'mean L∞', 'seconds'], rows },
+      { kind: 'image', src: svgDataUri(curveSvg), caption: 'Accuracy against ε (0 = clean) per attack, and the per-example worst case over the attacks (dashed)' },
       ...blocks,
     ]),
   );
   log(`report: ${join(flags.out, 'report.html')}`);
   if (flags.json) printJson(summary);
+}
+
+/** Per example (in order of index): still classified right after the attack. */
+function stillRight(examples: ExampleResult[]): boolean[] {
+  return [...examples].sort((a, b) => a.index - b.index).map((e) => e.adversarial_prediction === e.label);
+}
+
+/** Share of examples that every attack left classified right. */
+export function worstCase(perAttack: boolean[][]): number {
+  const n = perAttack[0]?.length ?? 0;
+  if (!n) return NaN;
+  let right = 0;
+  for (let i = 0; i < n; i++) if (perAttack.every((r) => r[i])) right++;
+  return right / n;
 }

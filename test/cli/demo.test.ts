@@ -20,4 +20,13 @@ test('advx demo attacks the shipped MNIST CNN and writes a report folder', () =>
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.match(html, /<table>[\s\S]*PGD-40[\s\S]*<\/table>/);
   assert.match(html, /<img src="pgd-eps0.3\/grid.png"/);
+  // The accuracy-vs-ε curve, embedded: a line per attack and the worst case, from ε = 0 (clean) to 0.3.
+  const uri = html.match(/<img src="data:image\/svg\+xml;base64,([A-Za-z0-9+/=]+)"/);
+  assert.ok(uri, 'curve SVG embedded in report.html');
+  const svg = Buffer.from(uri[1], 'base64').toString('utf8');
+  assert.equal(svg, readFileSync(join(out, 'curve.svg'), 'utf8'));
+  assert.match(svg, /Accuracy against ε/);
+  assert.equal([...svg.matchAll(/<polyline /g)].length, 3);
+  for (const name of ['FGSM', 'PGD-40', 'worst case']) assert.match(svg, new RegExp(`>${name}</text>`));
+  assert.equal([...svg.matchAll(/<circle /g)].length, 12);
 });
