@@ -4,7 +4,8 @@
  * of --class the model gets right; untargeted, or targeted with --target. Prints each example
  * with its edits highlighted (unless --json), writes config.json, examples.jsonl, results.json and
  * report.html with --out (a shard, --shard i/N: all but the report), and with --json prints
- * {"success_rate":…, "mean_edits":…, …} as the last line. The run itself: node/runs/text-attack.ts.
+ * {"success_rate":…, "mean_edits":…, …} as the last line. The report is TextAttack's summary (attacked,
+ * succeeded, failed, skipped, perturbed words, queries) and each message before → after. The run itself: node/runs/text-attack.ts.
  */
 import { Command, Option } from 'commander';
 import pc from 'picocolors';
@@ -72,6 +73,6 @@ async function textAttack(flags: TextAttackFlags): Promise<void> {
   if (flags.json) printJson(summary);
   else {
     if (shard) process.stdout.write(`shard ${shard.index}/${shard.count} of the run: ${summary.count} of its messages; advx merge joins the shards\n`);
-    process.stdout.write(`${attack}: success ${(summary.success_rate * 100).toFixed(1)}% of ${summary.count}, mean edits ${summary.mean_edits?.toFixed(2) ?? '–'}, mean queries ${summary.mean_queries.toFixed(0)} (${summary.seconds.toFixed(1)} s)\n`);
+    process.stdout.write(`${attack}: success ${(summary.success_rate * 100).toFixed(1)}% of ${summary.count} (${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped: already misclassified), mean edits ${summary.mean_edits?.toFixed(2) ?? '–'}, mean queries ${summary.mean_queries.toFixed(0)} (${summary.seconds.toFixed(1)} s)\n`);
   }
 }

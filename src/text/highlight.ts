@@ -4,7 +4,7 @@
  * word flip) yellow, typos and character flips magenta; hovering an HTML edit shows the original.
  * Isomorphic.
  */
-import type { EditKind, Segment } from './edit.ts';
+import type { EditKind, Segment, TextEdit } from './edit.ts';
 
 const ANSI: Record<EditKind, string> = { delete: '\x1b[9;31m', insert: '\x1b[1;32m', substitute: '\x1b[1;33m', typo: '\x1b[1;35m', flip: '\x1b[1;35m' };
 const RESET = '\x1b[0m';
@@ -40,4 +40,31 @@ export function highlightHtml(segments: Segment[]): string {
     })
     .join('');
   return `<div class="adv-text">${body}</div>`;
+}
+
+/**
+ * HTML rendering of the original text with what the edits removed or changed marked (the
+ * "before" of before → after): <del> for a word the attack deleted, <mark class="kind"
+ * title="became: …"> for one it replaced (its final form in the title). Insertions touch no
+ * original word and are left to `highlightHtml`. A word edited back to itself is not marked.
+ */
+export function originalHtml(original: string, edits: readonly TextEdit[]): string {
+  const touched = new Map<number, { end: number; kind: EditKind; after: string }>();
+  for (const e of edits) {
+    if (e.kind === 'insert') continue;
+    const prev = touched.get(e.start);
+    // As EditableText keeps it: the first kind of edit names the token, unless it ends deleted.
+    touched.set(e.start, { end: e.end, kind: e.after === '' ? 'delete' : (prev && prev.kind !== 'delete' ? prev.kind : e.kind), after: e.after });
+  }
+  let body = '';
+  let from = 0;
+  for (const start of [...touched.keys()].sort((a, b) => a - b)) {
+    const t = touched.get(start)!;
+    const word = original.slice(start, t.end);
+    if (start < from || t.after === word) continue;
+    body += escapeHtml(original.slice(from, start));
+    body += t.kind === 'delete' ? `<del title="deleted">${escapeHtml(word)}</del>` : `<mark class="${t.kind}" title="became: ${escapeHtml(t.after)}">${escapeHtml(word)}</mark>`;
+    from = t.end;
+  }
+  return `<div class="adv-text">${body}${escapeHtml(original.slice(from))}</div>`;
 }

@@ -17,7 +17,8 @@ import { writeFileAtomic } from '../io/files.ts';
 import { loadTextClassifier } from '../io/text-model.ts';
 import { runTextAttack, type TextAttackName } from '../../text/attacks/index.ts';
 import type { TextAttackResult, TextGoal } from '../../text/attacks/types.ts';
-import { escapeHtml, HIGHLIGHT_CSS, highlightHtml } from '../../text/highlight.ts';
+import { escapeHtml, HIGHLIGHT_CSS, highlightHtml, originalHtml } from '../../text/highlight.ts';
+import { isWord, tokenize } from '../../text/tokenize.ts';
 import type { RunFolder } from './folder.ts';
 import { writeRunConfig } from './options.ts';
 import { writeResults } from './results.ts';
@@ -51,10 +52,23 @@ export interface TextAttackSummary {
   attack: string;
   budget: number;
   goal: TextGoal;
+  /** Messages attacked (TextAttack's succeeded + failed). */
   count: number;
+  succeeded: number;
+  failed: number;
+  /**
+   * Messages of --class the model already got wrong, passed over on the way to the --limit it
+   * gets right: not attacked (the run's figure, in every shard's summary too).
+   */
+  skipped: number;
+  /** succeeded / count. */
   success_rate: number;
   mean_edits: number | null;
+  /** TextAttack's "average perturbed word %": over the successes, perturbed words / words of the original × 100. */
+  mean_perturbed_pct: number | null;
   mean_queries: number;
+  /** Words (tokens that are not punctuation, src/text/tokenize.ts) of the originals attacked, on average. */
+  mean_words: number;
   seconds: number;
   shard?: Shard;
 }
@@ -63,19 +77,41 @@ export interface TextAttackSummary {
  * The run's figures from its records (in index order): the one summary of the unsharded run and
  * of merge, so they agree by construction. `seconds` is the time spent (merge: the shards' sum).
  */
-export function summarizeTextAttack(records: readonly TextAttackResult[], o: Pick<TextAttackRunOptions, 'model' | 'attack' | 'budget'>, goal: TextGoal, seconds: number): TextAttackSummary {
+export function summarizeTextAttack(records: readonly TextAttackResult[], o: Pick<TextAttackRunOptions, 'model' | 'attack' | 'budget'>, goal: TextGoal, skipped: number, seconds: number): TextAttackSummary {
   const wins = records.filter((r) => r.success);
+  const mean = (rs: readonly TextAttackResult[], f: (r: TextAttackResult) => number) => rs.reduce((s, r) => s + f(r), 0) / rs.length;
   return {
     model: o.model,
     attack: o.attack,
     budget: o.budget,
     goal,
     count: records.length,
+    succeeded: wins.length,
+    failed: records.length - wins.length,
+    skipped,
     success_rate: records.length ? wins.length / records.length : 0,
-    mean_edits: wins.length ? wins.reduce((s, r) => s + r.edits.length, 0) / wins.length : null,
-    mean_queries: records.length ? records.reduce((s, r) => s + r.queries, 0) / records.length : 0,
+    mean_edits: wins.length ? mean(wins, (r) => r.edits.length) : null,
+    mean_perturbed_pct: wins.length ? mean(wins, (r) => (100 * perturbedWords(r)) / Math.max(1, wordCount(r.original))) : null,
+    mean_queries: records.length ? mean(records, (r) => r.queries) : 0,
+    mean_words: records.length ? mean(records, (r) => wordCount(r.original)) : 0,
     seconds,
   };
+}
+
+/** Words of a text: its tokens that are not punctuation marks. */
+export function wordCount(text: string): number {
+  return tokenize(text).filter(isWord).length;
+}
+
+/** Words an attack perturbed: the original tokens it changed or deleted (each once), and the words it inserted. */
+export function perturbedWords(r: Pick<TextAttackResult, 'edits'>): number {
+  const changed = new Set<number>();
+  let inserted = 0;
+  for (const e of r.edits) {
+    if (e.kind === 'insert') inserted++;
+    else changed.add(e.position);
+  }
+  return changed.size + inserted;
 }
 
 export interface TextAttackOutcome {
@@ -103,7 +139,13 @@ export async function runTextAttackRun(o: TextAttackRunOptions, run?: RunFolder,
   // Every shard picks the same messages: the whole pool is classified, then dealt.
   const pool = loadSpam().test.filter((e) => e.label === source);
   const pred = await classifier.predict(pool.map((e) => e.text));
-  const texts = pool.filter((_, i) => pred[i] === source).slice(0, o.limit).map((e) => e.text);
+  // The first --limit messages it gets right; the ones it gets wrong on the way are skipped.
+  const texts: string[] = [];
+  let skipped = 0;
+  for (let i = 0; i < pool.length && texts.length < o.limit; i++) {
+    if (pred[i] === source) texts.push(pool[i].text);
+    else skipped++;
+  }
   const synonyms = o.attack === 'synonyms' ? loadWordNet().synonyms : undefined;
   const records: TextAttackRecord[] = [];
   const start = performance.now();
@@ -115,7 +157,7 @@ export async function runTextAttackRun(o: TextAttackRunOptions, run?: RunFolder,
     onResult?.(r, classNames);
     onProgress?.(records.length, indices.length);
   }
-  const summary = { ...summarizeTextAttack(records, o, goal, (performance.now() - start) / 1000), ...(o.shard ? { shard: o.shard } : {}) };
+  const summary = { ...summarizeTextAttack(records, o, goal, skipped, (performance.now() - start) / 1000), ...(o.shard ? { shard: o.shard } : {}) };
   if (run) writeRunFiles(run, o, summary, records, classNames);
   return { summary, records, classNames };
 }
@@ -130,7 +172,7 @@ export function mergeTextAttack(dirs: string[], openRun: () => RunFolder): TextA
   const run = openRun(); // after the checks: a refused merge leaves no folder behind
   const o = config as unknown as TextAttackRunOptions;
   const first = shards[0].results;
-  const summary = summarizeTextAttack(examples, o, first.summary.goal as TextGoal, seconds);
+  const summary = summarizeTextAttack(examples, o, first.summary.goal as TextGoal, (first.summary.skipped as number | undefined) ?? 0, seconds);
   writeRunConfig(run.dir, config);
   writeRunFiles(run, o, summary, examples, first.classes as string[]);
   return summary;
@@ -142,7 +184,46 @@ function writeRunFiles(run: RunFolder, o: TextAttackRunOptions, summary: TextAtt
   const results = records.map(({ index: _, ...r }) => r);
   writeResults(run.dir, 'text-attack', summary, { classes: classNames, examples: results }, 1);
   if (o.shard) return;
+  writeFileAtomic(run.path('report.html'), textAttackReport(o, summary, results, classNames));
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/** The summary as TextAttack prints it: rows of [label, value]. */
+export function summaryRows(s: TextAttackSummary): [string, string][] {
+  const total = s.count + s.skipped;
+  return [
+    ['Number of successful attacks', String(s.succeeded)],
+    ['Number of failed attacks', String(s.failed)],
+    ['Number of skipped attacks', String(s.skipped)],
+    ['Original accuracy', total ? pct(s.count / total) : '–'],
+    ['Accuracy under attack', total ? pct(s.failed / total) : '–'],
+    ['Attack success rate', pct(s.success_rate)],
+    ['Average perturbed word %', s.mean_perturbed_pct === null ? '–' : `${s.mean_perturbed_pct.toFixed(2)}%`],
+    ['Average edits (successes)', s.mean_edits === null ? '–' : s.mean_edits.toFixed(2)],
+    ['Average num. words per input', s.mean_words.toFixed(1)],
+    ['Avg num queries', s.mean_queries.toFixed(1)],
+  ];
+}
+
+/**
+ * report.html: the TextAttack-style summary table, then each message before → after: the original
+ * with the words the attack removed or changed marked, the adversarial text with its new words
+ * marked, and the model's class and probability on each.
+ */
+export function textAttackReport(o: Pick<TextAttackRunOptions, 'attack' | 'model' | 'budget' | 'class' | 'target'>, summary: TextAttackSummary, results: readonly TextAttackResult[], classNames: readonly string[]): string {
   const { goal } = summary;
-  const blocks = results.map((r, i) => `<h3>#${i + 1}: ${r.success ? 'success' : 'failed'}, ${r.edits.length} edits, ${r.queries} queries, p(${escapeHtml(classNames[goal.label])}) ${r.before[goal.label].toFixed(3)} → ${r.after[goal.label].toFixed(3)}</h3>${highlightHtml(r.segments)}`);
-  writeFileAtomic(run.path('report.html'), `<!doctype html><meta charset="utf-8"><title>advx text-attack</title><style>body{font-family:sans-serif;max-width:60rem;margin:auto}${HIGHLIGHT_CSS}</style><h1>${escapeHtml(o.attack)} on ${escapeHtml(o.model)}</h1><p>success rate ${(summary.success_rate * 100).toFixed(1)}%, mean edits ${summary.mean_edits?.toFixed(2) ?? '–'}</p>${blocks.join('\n')}`);
+  const verdict = (p: number[]) => {
+    const k = p.indexOf(Math.max(...p));
+    return `${escapeHtml(classNames[k] ?? String(k))} ${pct(p[k])}`;
+  };
+  const rows = summaryRows(summary).map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('');
+  const blocks = results.map((r, i) => {
+    const status = r.success ? '<span class="ok">success</span>' : '<span class="ko">failed</span>';
+    const head = `<h3>#${i + 1}: ${status}, ${r.edits.length} edits (${perturbedWords(r)} of ${wordCount(r.original)} words perturbed), ${r.queries} queries, p(${escapeHtml(classNames[goal.label])}) ${r.before[goal.label].toFixed(3)} → ${r.after[goal.label].toFixed(3)}</h3>`;
+    return `<section class="example">${head}<div class="pair"><div><h4>original: ${verdict(r.before)}</h4>${originalHtml(r.original, r.edits)}</div><div class="arrow">→</div><div><h4>adversarial: ${verdict(r.after)}</h4>${highlightHtml(r.segments)}</div></div></section>`;
+  });
+  const goalText = goal.targeted ? `targeted: ${escapeHtml(o.class)} → ${escapeHtml(o.target ?? classNames[goal.label])}` : `untargeted, messages of ${escapeHtml(o.class)}`;
+  const css = `body{font-family:sans-serif;max-width:80rem;margin:auto;padding:0 1rem}table.summary{border-collapse:collapse}table.summary th,table.summary td{border:1px solid #ccc;padding:.2rem .6rem;text-align:left}table.summary td{text-align:right;font-variant-numeric:tabular-nums}.pair{display:grid;grid-template-columns:1fr auto 1fr;gap:.8rem}.pair .arrow{align-self:center;font-size:1.5rem}.pair .adv-text{max-height:24rem;overflow:auto;border:1px solid #ddd;padding:.4rem}h4{margin:.3rem 0}.ok{color:#070}.ko{color:#b00}${HIGHLIGHT_CSS}`;
+  return `<!doctype html><meta charset="utf-8"><title>advx text-attack</title><style>${css}</style><h1>${escapeHtml(o.attack)} on ${escapeHtml(o.model)}</h1><p>${goalText}, budget ${o.budget} edits</p><table class="summary">${rows}</table>\n${blocks.join('\n')}`;
 }
