@@ -1,20 +1,28 @@
 /**
  * `npm run bench`: times the workloads of ../shared/bench/WORKLOADS.md and bench/WORKLOADS.md in advx on each available backend and, when
  * /usr/bin/python3 has torch, the PyTorch reference in the same session; prints one JSON line per
- * workload and backend and rewrites the table in BENCHMARKS.md.
+ * workload and backend and rewrites the tables in BENCHMARKS.md: the workloads (time and peak
+ * memory beside PyTorch's) and the kernels' FLOP rates (bench/flops.ts) beside PyTorch's and the
+ * machine's peak.
  *
- *   npm run bench -- [--only cnn-train,cnn-forward] [--backends wasm,cpu] [--runs 5] [--json] [--no-write]
+ * Each workload runs in a process of its own (advx and PyTorch alike), so that its peak resident
+ * memory is its own: the process's maxRSS, start-up included (each runtime's start-up alone is
+ * given too).
+ *
+ *   npm run bench -- [--only cnn-train,cnn-forward] [--backends wasm,cpu] [--runs 5] [--json] [--no-write] [--no-kernels]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BACKENDS, parseBackend, useBackend, type BackendName } from '../src/backend/index.ts';
 import { appendSection, replaceSection } from './sections.ts';
 import { WORKLOADS } from './workloads.ts';
+import { KERNELS, kernelFlops, kernelRates } from './flops.ts';
 import { median } from '../src/core/arrays.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,6 +36,9 @@ const { values: args } = parseArgs({
     torch: { type: 'string', default: join(root, '../shared/bench/torch_reference.py') },
     /** advx's own workloads (bench/WORKLOADS.md), beside the shared reference's. */
     'torch-own': { type: 'string', default: join(root, 'bench/torch_workloads.py') },
+    'no-kernels': { type: 'boolean', default: false },
+    /** Internal: this process times one thing ("backend:workload", "backend:kernels" or "backend:none") and prints it as JSON. */
+    child: { type: 'string' },
   },
 });
 const only = args.only ? args.only.split(',') : WORKLOADS.map((w) => w.name);
@@ -44,8 +55,13 @@ interface Row {
   advx_ms: number | null;
   torch_ms: number | null;
   ratio: number | null;
+  advx_rss_mb: number | null;
+  torch_rss_mb: number | null;
   note?: string;
 }
+
+/** This process's peak resident memory so far, in MB. */
+const maxRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
 
 async function timeWorkload(name: string): Promise<{ ms: number | null; note?: string }> {
@@ -63,8 +79,8 @@ async function timeWorkload(name: string): Promise<{ ms: number | null; note?: s
     const second = performance.now() - t0;
     if (second > MAX_STEP_MS) return { ms: null, note: `skipped: ${(second / 1000).toFixed(1)} s per step` };
     const times: number[] = [];
-    // pgd40 is 40 gradient steps; like the reference, fewer runs of it.
-    const n = name === 'pgd40' ? Math.max(3, Math.floor(runs / 2)) : runs;
+    // An attack's loop is many gradient steps; like the reference, fewer runs of it.
+    const n = spec.gradients ? Math.max(3, Math.floor(runs / 2)) : runs;
     for (let i = 0; i < n; i++) {
       const t = performance.now();
       await w.step();
@@ -78,72 +94,170 @@ async function timeWorkload(name: string): Promise<{ ms: number | null; note?: s
   }
 }
 
-/** PyTorch's medians from both reference scripts (each times the workloads of --only it knows). */
-function torchTimes(): Map<string, number> {
-  const out = new Map<string, number>();
-  if (!existsSync('/usr/bin/python3')) return out;
-  for (const script of [args.torch!, args['torch-own']!]) {
-    if (!existsSync(script)) continue;
-    try {
-      const text = execFileSync('/usr/bin/python3', [script, '--only', only.join(','), '--runs', String(Math.max(5, runs))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      for (const line of text.split('\n')) if (line.trim()) {
-        const r = JSON.parse(line);
-        out.set(r.workload, r.ms);
+/** Runs this file as a child timing one thing on one backend; its last stdout line, parsed. */
+function inChild<T>(what: string): T {
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', what, '--runs', String(runs)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const last = r.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(last) as T;
+  } catch {
+    return { note: `failed: child exited ${r.status ?? r.signal} without a result` } as T;
+  }
+}
+
+type Timing = { ms: number | null; note?: string; max_rss_mb?: number; unavailable?: string };
+
+/** The child's side: start the backend, time one workload (or the kernels, or nothing), print the result. */
+async function child(what: string): Promise<void> {
+  const [backend, name] = what.split(':') as [string, string];
+  try {
+    await useBackend(parseBackend(backend));
+  } catch (e) {
+    process.stdout.write(`${JSON.stringify({ ms: null, unavailable: (e as Error).message.split('\n')[0] })}\n`);
+    return;
+  }
+  if (name === 'kernels') {
+    process.stdout.write(`${JSON.stringify({ gflops: await kernelRates(runs) })}\n`);
+    return;
+  }
+  const timing = name === 'none' ? { ms: null } : await timeWorkload(name);
+  process.stdout.write(`${JSON.stringify({ ...timing, max_rss_mb: maxRssMb() })}\n`);
+}
+
+const PYTHON = '/usr/bin/python3';
+/** Runs a reference script as __main__, then prints the process's peak RSS (MB) as a last JSON line. */
+const WITH_RSS = 'import json, resource, runpy, sys\nsys.argv = sys.argv[1:]\ntry:\n  runpy.run_path(sys.argv[0], run_name="__main__")\nfinally:\n  print(json.dumps({"max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}), flush=True)';
+
+/** PyTorch's median and peak RSS per workload, each in a process of its own, from whichever reference script has it. */
+function torchTimes(): Map<string, { ms: number; rss: number }> {
+  const out = new Map<string, { ms: number; rss: number }>();
+  if (!existsSync(PYTHON)) return out;
+  for (const name of only) {
+    for (const script of [args.torch!, args['torch-own']!]) {
+      if (!existsSync(script)) continue;
+      try {
+        const text = execFileSync(PYTHON, ['-c', WITH_RSS, script, '--only', name, '--runs', String(Math.max(5, runs))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+        const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { workload?: string; ms?: number; max_rss_mb?: number });
+        const timed = lines.find((l) => l.workload === name);
+        if (timed) out.set(name, { ms: timed.ms!, rss: lines.at(-1)!.max_rss_mb! });
+      } catch (e) {
+        process.stderr.write(`PyTorch reference ${script} not run (${(e as Error).message.split('\n')[0]}); install it with: apt-get install -y python3-torch\n`);
+        return out;
       }
-    } catch (e) {
-      process.stderr.write(`PyTorch reference ${script} not run (${(e as Error).message.split('\n')[0]}); install it with: apt-get install -y python3-torch\n`);
     }
   }
   return out;
 }
 
-const backends: BackendName[] = args.backends ? args.backends.split(',').map(parseBackend) : [...BACKENDS];
-const timings: Array<{ workload: string; backend: string; ms: number | null; note?: string }> = [];
-for (const backend of backends) {
+/** PyTorch's GFLOP/s on KERNELS and its 2048² sgemm (the machine's measured peak), or undefined without torch. */
+function torchKernelRates(): { gflops: number[]; peak: number; threads: number } | undefined {
+  if (!existsSync(PYTHON)) return undefined;
   try {
-    await useBackend(backend);
+    const text = execFileSync(PYTHON, [join(root, 'bench/torch_kernels.py'), '--runs', String(Math.max(5, runs))], { input: JSON.stringify(KERNELS), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { gflops?: number; peak_sgemm_gflops?: number; threads?: number });
+    const last = lines.at(-1)!;
+    return { gflops: lines.slice(0, -1).map((l) => l.gflops!), peak: last.peak_sgemm_gflops!, threads: last.threads! };
   } catch (e) {
-    process.stderr.write(`backend ${backend} unavailable: ${(e as Error).message}\n`);
+    process.stderr.write(`PyTorch kernel rates not measured (${(e as Error).message.split('\n')[0]})\n`);
+    return undefined;
+  }
+}
+
+/** Nominal peak of x86 cores with AVX2 and FMA: two 8-wide fused multiply-adds per cycle (16 FLOP each), from /proc/cpuinfo. */
+function nominalPeak(): { gflops: number; how: string } | undefined {
+  if (!existsSync('/proc/cpuinfo')) return undefined;
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  const mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(info)?.[1]);
+  if (!mhz || !/\bavx2\b/.test(info) || !/\bfma\b/.test(info)) return undefined;
+  return { gflops: (cpus().length * mhz * 32) / 1000, how: `${cpus().length} cores × ${(mhz / 1000).toFixed(2)} GHz × 32 FLOP/cycle (2 AVX2 FMA units)` };
+}
+
+if (args.child) {
+  await child(args.child);
+  process.exit(0);
+}
+
+const backends: BackendName[] = args.backends ? args.backends.split(',').map(parseBackend) : [...BACKENDS];
+const timings: Array<{ workload: string; backend: string } & Timing> = [];
+const idleRss = new Map<string, number>();
+for (const backend of backends) {
+  const idle = inChild<Timing>(`${backend}:none`);
+  if (idle.unavailable) {
+    process.stderr.write(`backend ${backend} unavailable: ${idle.unavailable}\n`);
     continue;
   }
+  if (idle.max_rss_mb) idleRss.set(backend, idle.max_rss_mb);
   for (const name of only) {
-    // pgd40 is 40 input gradients: don't start it where one input gradient already takes too long.
+    const spec = WORKLOADS.find((w) => w.name === name)!;
+    // An attack's loop is many input gradients: don't start it where one already takes too long.
     const grad = timings.find((t) => t.backend === backend && t.workload === 'cnn-input-grad');
-    if (name === 'pgd40' && grad && (grad.ms === null || grad.ms * 40 > MAX_STEP_MS * 4)) {
-      timings.push({ workload: name, backend, ms: null, note: 'skipped: 40 input gradients would take too long on this backend' });
+    if (spec.gradients && grad && (grad.ms === null || grad.ms * spec.gradients > MAX_STEP_MS * 4)) {
+      timings.push({ workload: name, backend, ms: null, note: `skipped: ${spec.gradients} input gradients would take too long on this backend` });
       continue;
     }
-    const skip = WORKLOADS.find((w) => w.name === name)!.skip?.[backend];
-    const r = skip ? { ms: null, note: skip } : await timeWorkload(name);
+    const r: Timing = spec.skip?.[backend] ? { ms: null, note: spec.skip[backend] } : inChild<Timing>(`${backend}:${name}`);
     timings.push({ workload: name, backend, ...r });
-    process.stderr.write(`${backend} ${name}: ${r.ms === null ? r.note : r.ms.toFixed(1) + ' ms'}\n`);
+    process.stderr.write(`${backend} ${name}: ${r.ms === null ? r.note : `${r.ms.toFixed(1)} ms, ${r.max_rss_mb} MB`}\n`);
   }
 }
 const torch = torchTimes();
 const rows: Row[] = timings.map((t) => {
-  const torchMs = torch.get(t.workload) ?? null;
+  const ref = torch.get(t.workload);
   return {
     workload: t.workload,
     backend: t.backend,
     advx_ms: t.ms === null ? null : Math.round(t.ms * 100) / 100,
-    torch_ms: torchMs,
-    ratio: t.ms !== null && torchMs !== null ? Math.round((torchMs / t.ms) * 1000) / 1000 : null,
+    torch_ms: ref?.ms ?? null,
+    ratio: t.ms !== null && ref ? Math.round((ref.ms / t.ms) * 1000) / 1000 : null,
+    advx_rss_mb: t.ms === null ? null : (t.max_rss_mb ?? null),
+    torch_rss_mb: ref?.rss ?? null,
     ...(t.note ? { note: t.note } : {}),
   };
 });
 for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
 
+const measureKernels = !args['no-kernels'] && backends.includes('wasm');
+const advxRates = measureKernels ? inChild<{ gflops?: number[] }>('wasm:kernels').gflops : undefined;
+const torchRates = measureKernels ? torchKernelRates() : undefined;
+const torchIdle = existsSync(PYTHON) ? (() => {
+  try {
+    return Number(execFileSync(PYTHON, ['-c', 'import resource, torch; print(round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))'], { encoding: 'utf8' }).trim());
+  } catch {
+    return undefined;
+  }
+})() : undefined;
+if (advxRates) {
+  KERNELS.forEach((k, i) => process.stdout.write(`${JSON.stringify({ kernel: k.name, op: k.op, advx_gflops: Math.round(advxRates[i]! * 100) / 100, torch_gflops: torchRates?.gflops[i] ?? null })}\n`));
+}
+
 if (!args['no-write'] && !args.only && !args.backends) {
   const path = join(root, 'BENCHMARKS.md');
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, TF.js ${tf.version_core}`;
+  const mb = (v: number | null | undefined) => (v === null || v === undefined ? '—' : String(v));
   const table = [
-    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}; PyTorch reference: \`${args.torch}\` and \`${args['torch-own']}\` in the same session.`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}; PyTorch reference: \`${args.torch}\` and \`${args['torch-own']}\` in the same session. Each workload runs in a process of its own; peak RSS is that process's, start-up included (start-up alone: advx ${[...idleRss].map(([b, v]) => `${b} ${v} MB`).join(', ')}; PyTorch ${mb(torchIdle)} MB).`,
     '',
-    '| workload | backend | advx ms | torch ms | ratio (torch/advx) | note |',
-    '| --- | --- | ---: | ---: | ---: | --- |',
-    ...rows.map((r) => `| ${r.workload} | ${r.backend} | ${r.advx_ms ?? '—'} | ${r.torch_ms ?? '—'} | ${r.ratio ?? '—'} | ${r.note ?? ''} |`),
+    '| workload | backend | advx ms | torch ms | ratio (torch/advx) | advx peak RSS MB | torch peak RSS MB | note |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows.map((r) => `| ${r.workload} | ${r.backend} | ${r.advx_ms ?? '—'} | ${r.torch_ms ?? '—'} | ${r.ratio ?? '—'} | ${mb(r.advx_rss_mb)} | ${mb(r.torch_rss_mb)} | ${r.note ?? ''} |`),
   ].join('\n');
   replaceSection(path, 'bench', table, { note: '(written by `npm run bench`; do not edit by hand)', newFile: '# Benchmarks\n', ifMissing: appendSection() });
+  if (advxRates) {
+    const peak = nominalPeak();
+    const reference = torchRates?.peak;
+    const kernels = [
+      `The heavy kernels of cnn-train and dann-step at batch 128 (bench/flops.ts), wasm backend, beside PyTorch on the same shapes (bench/torch_kernels.py), same session. Multiply-adds count 2 FLOP. The machine's peak: PyTorch's 2048² sgemm on ${torchRates?.threads ?? '—'} threads reaches ${reference ?? '—'} GFLOP/s${peak ? `; nominal ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how})` : ''}. "of peak" is against the measured sgemm.`,
+      '',
+      '| kernel | op | GFLOP | advx GFLOP/s | torch GFLOP/s | advx/torch | advx of peak |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+      ...KERNELS.map((k, i) => {
+        const a = advxRates[i]!;
+        const t = torchRates?.gflops[i];
+        return `| ${k.name} | ${k.op} | ${(kernelFlops(k) / 1e9).toFixed(3)} | ${a.toFixed(1)} | ${t === undefined ? '—' : t.toFixed(1)} | ${t ? (a / t).toFixed(2) : '—'} | ${reference ? `${((a / reference) * 100).toFixed(0)}%` : '—'} |`;
+      }),
+    ].join('\n');
+    replaceSection(path, 'bench-kernels', kernels, { note: '(written by `npm run bench`; do not edit by hand)', ifMissing: appendSection('## Kernel FLOP rates') });
+  }
   process.stderr.write(`wrote ${path}\n`);
 }
 process.exit(0);

@@ -7,6 +7,7 @@ import { cnn } from '../src/models/zoo.ts';
 import { Classifier } from '../src/models/classifier.ts';
 import { crossEntropy } from '../src/train/fit.ts';
 import { pgdRun } from '../src/attacks/pgd.ts';
+import { apgd } from '../src/attacks/apgd.ts';
 import { buildDannNetworks } from '../src/da/dann.ts';
 import { disposeOptimizer } from '../src/train/core.ts';
 import { gradientReversal } from '../src/da/gradient-reversal.ts';
@@ -25,6 +26,11 @@ export interface WorkloadSpec {
   make(batch: number): Workload;
   /** Backends not timed, with why (a step there takes minutes). */
   skip?: Partial<Record<string, string>>;
+  /**
+   * Input gradients one step takes, for an attack's loop: fewer timed runs of it, and none on a
+   * backend where that many of cnn-input-grad would take too long.
+   */
+  gradients?: number;
 }
 
 function cnnSetup(batch: number) {
@@ -85,6 +91,23 @@ const pgd40 = (batch: number): Workload => {
       const adv = pgdRun(s.classifier, s.x, { labels: s.y }, { eps: 0.3, norm: 'linf', steps: 40, alpha: 0.01, randomStart: true, seed: seed++ });
       await adv.data();
       adv.dispose();
+    },
+    dispose: s.dispose,
+  };
+};
+
+/**
+ * APGD-CE with 10 iterations (L∞, ε 0.3), the first attack of AutoAttack's standard suite, on the
+ * reference CNN (models/mnist-robust's architecture; the weights do not change the work done).
+ */
+const apgdCe10 = (batch: number): Workload => {
+  const s = cnnSetup(batch);
+  let seed = 0;
+  return {
+    async step() {
+      const r = await apgd(s.classifier, s.x, { labels: s.y, targeted: false }, { eps: 0.3, norm: 'linf', steps: 10, seed: seed++ });
+      await r.adversarial.data();
+      r.adversarial.dispose();
     },
     dispose: s.dispose,
   };
@@ -199,7 +222,8 @@ export const WORKLOADS: WorkloadSpec[] = [
   { name: 'cnn-input-grad', batch: 128, make: cnnInputGrad },
   { name: 'cnn-forward', batch: 128, make: cnnForward },
   { name: 'cnn-forward-1024', batch: 1024, make: cnnForward },
-  { name: 'pgd40', batch: 128, make: pgd40 },
+  { name: 'pgd40', batch: 128, make: pgd40, gradients: 40 },
+  { name: 'apgd-ce-10', batch: 128, make: apgdCe10, gradients: 11 },
   { name: 'dcgan-step', batch: 64, make: dcganStep },
   { name: 'dann-step', batch: 64, make: dannStep },
   // TF.js's cpu kernels take minutes for one step of it (its emotion-net cousin in RESULTS.md: ~250× wasm).

@@ -1,0 +1,232 @@
+/**
+ * Re-runs the README's commands, as a new user would, in a fresh clone of this repository, and
+ * writes what each printed: docs/readme-run.md (every command: exit code, time, its last lines)
+ * and the README's `readme-run` section (a summary the README quotes).
+ *
+ *   npm run docs:readme-run [-- --budget-minutes M] [--only REGEX] [--again] [--dir D]
+ *
+ * The clone (default .cache/readme-run/clone, at this checkout's HEAD) and the results
+ * (results.jsonl beside it) persist, so the hours the long lines take (training, AutoAttack on
+ * the whole test set, the results scripts) spread over several invocations: a command already
+ * run at the clone's commit is kept, and the run stops starting commands once its budget is
+ * spent. The commands run in README order, because later lines use earlier lines' run folders.
+ *
+ * How each line runs is stated in RULES, as data: `npx advx` is the clone's own bin (the clone is
+ * the advx package itself, so npx would look for it on the registry); lines that stand for the
+ * user's own files get stand-ins made here; lines with elided options (…) or that serve until
+ * stopped are not run, the reason said in the output.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { replaceSection } from '../bench/sections.ts';
+import { loadDataset } from '../src/node/datasets/index.ts';
+import { encodePng } from '../src/node/io/png.ts';
+import { writeFileAtomic } from '../src/node/io/files.ts';
+
+const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..');
+
+interface Rule {
+  /** Lines this rule applies to (the first matching rule wins). */
+  match: RegExp;
+  /** Not run, and why. */
+  skip?: string;
+  /** Made in the clone before the line runs, and said in the output. */
+  standIn?: { what: string; make: (clone: string) => Promise<void> | void };
+  /** The line serves until stopped: started, its URL fetched, then stopped. */
+  serves?: boolean;
+}
+
+export const RULES: Rule[] = [
+  { match: /…/, skip: 'elided options: a shorthand for the line above it' },
+  { match: /^npm install /, skip: 'installs the published package (the clone is the package)' },
+  { match: /advx worker /, skip: 'a worker serves a Redis queue until stopped (test/queue/redis.test.ts runs it)' },
+  { match: /--protocol tfserving/, skip: 'needs a model served at that address (test/cli/remote*.test.ts serves one)' },
+  { match: /--model net\.onnx/, standIn: { what: 'net.onnx = test/fixtures/onnx/resnet-mnistm.onnx (PyTorch ResNet on MNIST-M) with its advx.json; photos/ = 100 MNIST-M test images as photos/<class>/<n>.png', make: onnxAndPhotos } },
+  { match: /^npx advx inspect net\.onnx/, standIn: { what: 'net.onnx as above', make: onnxAndPhotos } },
+  { match: /advx sweep grid\.json/, standIn: { what: 'grid.json = evaluate of models/mnist-cnn with --limit 200 and 500', make: sweepGrid } },
+  { match: /advx lab /, serves: true },
+];
+
+async function onnxAndPhotos(clone: string): Promise<void> {
+  const fixtures = join(clone, 'test', 'fixtures', 'onnx');
+  copyFileSync(join(fixtures, 'resnet-mnistm.onnx'), join(clone, 'net.onnx'));
+  copyFileSync(join(fixtures, 'resnet-mnistm.advx.json'), join(clone, 'net.advx.json'));
+  if (existsSync(join(clone, 'photos'))) return;
+  const { test } = loadDataset('mnist-m', { limit: { train: 1, test: 100 } });
+  const [h, w, c] = test.shape;
+  const size = h * w * c;
+  for (let i = 0; i < test.labels.length; i++) {
+    const folder = join(clone, 'photos', String(test.labels[i]));
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, `${i}.png`), encodePng(test.images.subarray(i * size, (i + 1) * size), w, h, c as 1 | 3));
+  }
+}
+
+function sweepGrid(clone: string): void {
+  writeFileSync(join(clone, 'grid.json'), JSON.stringify({ command: 'evaluate', args: ['--model', 'models/mnist-cnn', '--data', 'mnist'], grid: { '--limit': [200, 500] } }, null, 2));
+}
+
+/** The README's command lines: its first code block and the one under "## Commands", comments cut. */
+export function readmeCommands(readme: string): string[] {
+  const blocks = [...readme.matchAll(/^```sh\n([\s\S]*?)^```/gm)].map((m) => m[1]!);
+  const commandsAt = readme.indexOf('## Commands');
+  const chosen = [blocks[0]!, [...readme.slice(commandsAt).matchAll(/^```sh\n([\s\S]*?)^```/gm)][0]![1]!];
+  return chosen.flatMap((b) => b.split('\n')).map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l !== '');
+}
+
+/** What runs in the clone's shell for a README line. */
+export function shellLine(line: string): string {
+  return line.replace(/^npm ci && /, '').replace(/\bnpx advx\b/g, 'node bin/advx.js');
+}
+
+interface Outcome { command: string; commit: string; status: 'ok' | 'failed' | 'skipped' | 'timed out' | 'not run yet'; exit?: number | null; seconds?: number; output?: string[]; note?: string; date: string }
+
+// Colours (ANSI escapes) and carriage-return redraws of a progress bar are not output worth quoting.
+const tail = (text: string, n: number) => text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((l) => (l.split('\r').at(-1) ?? '').trimEnd()).filter((l) => l !== '').slice(-n).map((l) => (l.length > 200 ? `${l.slice(0, 197)}…` : l));
+
+function runLine(clone: string, line: string, timeoutMinutes: number): Promise<Omit<Outcome, 'command' | 'commit' | 'date' | 'note'>> {
+  return new Promise((done) => {
+    const started = performance.now();
+    const child = spawn('bash', ['-c', shellLine(line)], { cwd: clone, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
+    child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-20_000); });
+    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGTERM'), timeoutMinutes * 60_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const seconds = Math.round((performance.now() - started) / 100) / 10;
+      const timedOut = signal !== null && seconds >= timeoutMinutes * 60 - 1;
+      const output = code === 0 ? tail(out || err, 3) : [...tail(out, 2), ...tail(err, 3)];
+      done({ status: timedOut ? 'timed out' : code === 0 ? 'ok' : 'failed', exit: code, seconds, output });
+    });
+  });
+}
+
+/** Starts a serving line, fetches the URL it prints, stops it. */
+function serveLine(clone: string, line: string): Promise<Omit<Outcome, 'command' | 'commit' | 'date' | 'note'>> {
+  return new Promise((done) => {
+    const started = performance.now();
+    const child = spawn('bash', ['-c', `exec ${shellLine(line)} --port 0`], { cwd: clone, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const finish = (status: Outcome['status'], output: string[]) => { child.kill('SIGINT'); done({ status, exit: null, seconds: Math.round((performance.now() - started) / 100) / 10, output }); };
+    const timer = setTimeout(() => finish('failed', ['no URL printed within 60 s', ...tail(out, 2)]), 60_000);
+    child.stdout.on('data', async (d: Buffer) => {
+      out += d.toString();
+      const url = /https?:\/\/\S+\//.exec(out)?.[0];
+      if (!url) return;
+      clearTimeout(timer);
+      try {
+        const r = await fetch(url);
+        finish(r.ok ? 'ok' : 'failed', [...tail(out, 1), `GET ${url.replace(/:\d+\//, ':PORT/')} → ${r.status} ${r.headers.get('content-type') ?? ''}`]);
+      } catch (e) {
+        finish('failed', [...tail(out, 1), `GET ${url}: ${(e as Error).message}`]);
+      }
+    });
+  });
+}
+
+function git(args: string[], cwd = ROOT): string {
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+/**
+ * The clone at this checkout's HEAD: made fresh the first time, moved to a newer HEAD later (its
+ * run folders kept, since later lines need earlier lines' runs), `npm ci` and `npm run build`
+ * each time it is made or moved.
+ */
+function cloneAtHead(clone: string): string {
+  const head = git(['rev-parse', 'HEAD']);
+  if (existsSync(join(clone, '.git'))) {
+    if (git(['rev-parse', 'HEAD'], clone) === head) return head;
+    git(['fetch', '--quiet', ROOT, head], clone);
+  } else {
+    if (existsSync(clone)) throw new Error(`${clone} exists and is no clone: remove it or give another --dir`);
+    mkdirSync(dirname(clone), { recursive: true });
+    git(['clone', '--quiet', '--no-local', ROOT, clone]);
+  }
+  git(['checkout', '--quiet', head], clone);
+  for (const step of ['npm ci --prefer-offline --no-audit --no-fund', 'npm run build']) {
+    process.stderr.write(`readme-run: ${step}\n`);
+    const r = spawnSync('bash', ['-c', step], { cwd: clone, stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) throw new Error(`${step} failed in ${clone}`);
+  }
+  return head;
+}
+
+function table(outcomes: Outcome[]): string {
+  const cell = (s: string) => s.replace(/\|/g, '\\|');
+  return [
+    '| command | result | time | last lines printed |',
+    '| --- | --- | ---: | --- |',
+    ...outcomes.map((o) => `| \`${cell(o.command)}\` | ${o.status}${o.exit !== undefined && o.exit !== null && o.exit !== 0 ? ` (exit ${o.exit})` : ''} | ${o.seconds === undefined ? '' : formatSeconds(o.seconds)} | ${[o.note, ...(o.output ?? []).map((l) => `\`${cell(l)}\``)].filter(Boolean).join('<br>')} |`),
+  ].join('\n');
+}
+
+function formatSeconds(s: number): string {
+  return s < 90 ? `${s.toFixed(1)} s` : s < 5400 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { dir: { type: 'string' }, 'budget-minutes': { type: 'string' }, only: { type: 'string' }, again: { type: 'boolean' }, 'timeout-minutes': { type: 'string' } } });
+  const clone = resolve(values.dir ?? join(ROOT, '.cache', 'readme-run', 'clone'));
+  const resultsFile = join(dirname(clone), 'results.jsonl');
+  const budgetMs = Number(values['budget-minutes'] ?? 60) * 60_000;
+  const timeoutMinutes = Number(values['timeout-minutes'] ?? 240);
+  const only = values.only ? new RegExp(values.only) : undefined;
+  const commit = cloneAtHead(clone);
+  const lines = readmeCommands(readFileSync(join(clone, 'README.md'), 'utf8'));
+  const earlier = new Map<string, Outcome>();
+  if (existsSync(resultsFile)) {
+    for (const l of readFileSync(resultsFile, 'utf8').split('\n').filter(Boolean)) {
+      const o = JSON.parse(l) as Outcome;
+      earlier.set(o.command, o);
+    }
+  }
+  const started = Date.now();
+  for (const line of lines) {
+    if (only && !only.test(line)) continue;
+    const kept = earlier.get(line);
+    if (kept && !(values.again && kept.status !== 'skipped')) continue;
+    const rule = RULES.find((r) => r.match.test(line));
+    const date = new Date().toISOString().slice(0, 10);
+    let outcome: Outcome;
+    if (rule?.skip) {
+      outcome = { command: line, commit, status: 'skipped', note: rule.skip, date };
+    } else {
+      if (Date.now() - started > budgetMs) continue;
+      await rule?.standIn?.make(clone);
+      process.stderr.write(`readme-run: ${line}\n`);
+      const ran = rule?.serves ? await serveLine(clone, line) : await runLine(clone, line, timeoutMinutes);
+      outcome = { command: line, commit, ...ran, date, ...(rule?.standIn ? { note: `stand-in: ${rule.standIn.what}` } : {}) };
+      process.stderr.write(`readme-run:   ${outcome.status} in ${formatSeconds(outcome.seconds ?? 0)}\n`);
+    }
+    earlier.set(line, outcome);
+    appendFileSync(resultsFile, `${JSON.stringify(outcome)}\n`);
+  }
+  const outcomes = lines.map((l) => earlier.get(l) ?? { command: l, commit: '', status: 'not run yet' as const, date: '' });
+  const count = (s: Outcome['status']) => outcomes.filter((o) => o.status === s).length;
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}`;
+  const dates = [...new Set(outcomes.map((o) => o.date).filter(Boolean))].sort();
+  const commits = [...new Set(outcomes.map((o) => o.commit.slice(0, 7)).filter(Boolean))];
+  const summary = `${lines.length} command lines, re-run in a clone of this repository (made fresh, then moved along; lines run at ${commits.join(', ') || commit.slice(0, 7)}; \`npm ci\`, \`npm run build\`, then each line in order, \`npx advx\` as the clone's \`bin/advx.js\`) on ${machine}, ${dates.length > 1 ? `${dates[0]} to ${dates.at(-1)}` : dates[0] ?? 'never'}: ${count('ok')} ran and exited 0, ${count('failed') + count('timed out')} did not, ${count('skipped')} are not runnable as written (elided options, a server to be stopped, a remote model), ${count('not run yet')} not run yet (hours of training and evaluation: later invocations).`;
+  writeFileAtomic(join(ROOT, 'docs', 'readme-run.md'), `# The README's commands, re-run\n\nWritten by \`npm run docs:readme-run\` (scripts/readme-run.ts). ${summary}\n\n${table(outcomes)}\n`);
+  const failed = outcomes.filter((o) => o.status === 'failed' || o.status === 'timed out');
+  const quoted = outcomes.filter((o) => o.status === 'ok' && /--json|demo|evaluate/.test(o.command)).slice(0, 6);
+  const readme = [
+    summary + ' Each line\'s output: docs/readme-run.md.',
+    ...(failed.length ? ['', 'Did not run through: ' + failed.map((o) => `\`${o.command}\` (${o.status}${o.exit ? `, exit ${o.exit}` : ''})`).join('; ') + '.'] : []),
+    ...(quoted.length ? ['', '```text', ...quoted.flatMap((o) => [`$ ${o.command}`, (o.output ?? []).at(-1) ?? '']), '```'] : []),
+  ].join('\n');
+  replaceSection(join(ROOT, 'README.md'), 'readme-run', readme, { note: '(written by `npm run docs:readme-run`)' });
+  process.stderr.write(`readme-run: ${summary}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((e: Error) => { process.stderr.write(`readme-run: ${e.message}\n`); process.exit(1); });
+}
