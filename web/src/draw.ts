@@ -29,18 +29,26 @@ export function diverging(t: number): [number, number, number] {
 }
 
 /**
- * Paints δ = adv − x, amplified so that the largest |δ| reaches the colour map's ends; returns
+ * Paints δ = adv − x (per pixel, its largest channel), amplified so that the largest |δ| reaches the colour map's ends; returns
  * that largest |δ| (the amplification is 1/max).
  */
-export function drawPerturbation(canvas: HTMLCanvasElement, x: ArrayLike<number>, adv: ArrayLike<number>, w = 28, h = 28): number {
+export function drawPerturbation(canvas: HTMLCanvasElement, x: ArrayLike<number>, adv: ArrayLike<number>, w = 28, h = 28, channels = 1): number {
   canvas.width = w;
   canvas.height = h;
+  // Per pixel, the channel that moved most (signed): an RGB perturbation in one colour map.
+  const delta = new Float32Array(w * h);
   let max = 0;
-  for (let i = 0; i < w * h; i++) max = Math.max(max, Math.abs(adv[i] - x[i]));
+  for (let i = 0; i < w * h; i++) {
+    for (let k = 0; k < channels; k++) {
+      const d = adv[i * channels + k] - x[i * channels + k];
+      if (Math.abs(d) > Math.abs(delta[i])) delta[i] = d;
+    }
+    max = Math.max(max, Math.abs(delta[i]));
+  }
   const ctx = canvas.getContext('2d')!;
   const img = ctx.createImageData(w, h);
   for (let i = 0; i < w * h; i++) {
-    const [r, g, b] = diverging(max > 0 ? (adv[i] - x[i]) / max : 0);
+    const [r, g, b] = diverging(max > 0 ? delta[i] / max : 0);
     img.data.set([r, g, b, 255], 4 * i);
   }
   ctx.putImageData(img, 0, 0);

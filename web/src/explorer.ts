@@ -1,22 +1,21 @@
 /**
- * The attack explorer: pick an MNIST test image or draw a digit, choose one or two models and an
- * attack with its budget, and watch original / amplified perturbation / adversarial image and the
- * class probabilities change as the attack iterates. Below, the user's own model (TF.js or ONNX,
- * any image size) on the user's own folder of images (batch.ts).
+ * The attack explorer: choose a model (only image classifiers are offered: models.ts reads that
+ * from each model's advx.json), pick one of its dataset's test images (MNIST, Fashion-MNIST or
+ * MNIST-M, shipped by scripts/lab-data.ts) or draw one, choose a second model of the same dataset
+ * and an attack with its budget, and watch original / amplified perturbation / adversarial image
+ * and the class probabilities, named by the model's classes, change as the attack iterates. The
+ * transfer card crafts on one model and tests on another of the same dataset (transfer.ts). Below,
+ * the user's own model (TF.js or ONNX, any image size) on the user's own folder of images (batch.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { EXPLORER_ATTACKS, runAttack, type ExplorerAttack } from './attacks.ts';
 import { mountBatch } from './batch.ts';
 import { LAB_BACKENDS, startBackend, type LabBackend } from './backend.ts';
-import { drawGrey, drawPerturbation } from './draw.ts';
-import { fitsExplorer, isImageClassifier, loadImageFile, loadShipped, loadUploaded, type LabBlackBox, type LabModel, type ModelEntry, type OnnxRuntimeChoice } from './models.ts';
+import { drawImage, drawPerturbation } from './draw.ts';
+import { classLabel, datasetOf, fitsExplorer, isImageClassifier, loadImageFile, loadShipped, loadUploaded, type LabBlackBox, type LabModel, type ModelEntry, type OnnxRuntimeChoice } from './models.ts';
+import { samplesFor, type Samples } from './samples.ts';
+import { mountTransfer } from './transfer.ts';
 import { $, clearError, errorMessage, fetchJson, h, nextFrame, showError } from './ui.ts';
-
-interface Samples {
-  count: number;
-  labels: number[];
-  images: Float32Array[];
-}
 
 interface Panel {
   root: HTMLElement;
@@ -26,35 +25,18 @@ interface Panel {
   perturbationCaption: HTMLElement;
   adversarial: HTMLCanvasElement;
   verdict: HTMLElement;
+  bars: HTMLElement;
+  /** The class names the bars show now. */
+  classes: string[];
   clean: HTMLElement[];
   adv: HTMLElement[];
   pct: HTMLElement[];
 }
 
-const NUM_CLASSES = 10;
 const SIZE = 28;
 
-async function loadSamples(): Promise<Samples> {
-  const data = await fetchJson<{ count: number; labels: number[]; pixels: string }>('data/mnist-test.json');
-  const bytes = Uint8Array.from(atob(data.pixels), (c) => c.charCodeAt(0));
-  const images = Array.from({ length: data.count }, (_, i) => Float32Array.from(bytes.subarray(i * SIZE * SIZE, (i + 1) * SIZE * SIZE), (v) => v / 255));
-  return { count: data.count, labels: data.labels, images };
-}
-
 function makePanel(id: string): Panel {
-  const clean: HTMLElement[] = [];
-  const adv: HTMLElement[] = [];
-  const pct: HTMLElement[] = [];
   const bars = h('div', { class: 'bars', role: 'list', 'aria-label': 'class probabilities' });
-  for (let k = 0; k < NUM_CLASSES; k++) {
-    const c = h('span', { class: 'clean', style: 'width:0%' });
-    const a = h('span', { class: 'adv', style: 'width:0%' });
-    const p = h('span', { class: 'num' }, '');
-    clean.push(c);
-    adv.push(a);
-    pct.push(p);
-    bars.append(h('span', { role: 'listitem' }, String(k)), h('span', { class: 'track', 'data-class': k }, c, a), p);
-  }
   const fig = (canvas: HTMLCanvasElement, caption: HTMLElement) => h('figure', {}, canvas, caption);
   const original = h('canvas', { class: 'pixel', width: SIZE, height: SIZE, 'aria-label': 'original image' });
   const perturbation = h('canvas', { class: 'pixel', width: SIZE, height: SIZE, 'aria-label': 'amplified perturbation' });
@@ -71,7 +53,29 @@ function makePanel(id: string): Panel {
     bars,
     h('p', { class: 'legend' }, h('i', { style: 'background:#8c96a0' }), 'original', h('i', { style: 'background:#d62728' }), 'adversarial'),
   );
-  return { root, title, original, perturbation, perturbationCaption, adversarial, verdict, clean, adv, pct };
+  const panel: Panel = { root, title, original, perturbation, perturbationCaption, adversarial, verdict, bars, classes: [], clean: [], adv: [], pct: [] };
+  setClasses(panel, Array.from({ length: 10 }, (_, k) => String(k)));
+  return panel;
+}
+
+/** One bar per class, labelled with the model's class names (T-shirt/top, Trouser, …; digits for MNIST). */
+function setClasses(panel: Panel, names: string[]): void {
+  if (names.join('\n') === panel.classes.join('\n')) return;
+  panel.classes = names;
+  panel.clean = [];
+  panel.adv = [];
+  panel.pct = [];
+  panel.bars.replaceChildren();
+  panel.bars.classList.toggle('named', names.some((n, k) => n !== String(k)));
+  names.forEach((name, k) => {
+    const c = h('span', { class: 'clean', style: 'width:0%' });
+    const a = h('span', { class: 'adv', style: 'width:0%' });
+    const p = h('span', { class: 'num' }, '');
+    panel.clean.push(c);
+    panel.adv.push(a);
+    panel.pct.push(p);
+    panel.bars.append(h('span', { role: 'listitem', class: 'class-name', title: `class ${k}: ${name}` }, classLabel(names, k)), h('span', { class: 'track', 'data-class': k, title: name }, c, a), p);
+  });
 }
 
 function argmax(p: ArrayLike<number>): number {
@@ -81,10 +85,11 @@ function argmax(p: ArrayLike<number>): number {
 }
 
 function setBars(panel: Panel, which: 'clean' | 'adv', probs: ArrayLike<number> | null): void {
-  for (let k = 0; k < NUM_CLASSES; k++) panel[which][k].style.width = `${((probs ? probs[k] : 0) * 100).toFixed(1)}%`;
+  const n = panel.classes.length;
+  for (let k = 0; k < n; k++) panel[which][k].style.width = `${((probs ? probs[k] : 0) * 100).toFixed(1)}%`;
   // The numbers show the adversarial probabilities once an attack runs, the clean ones before.
   if (probs && (which === 'adv' || panel.root.dataset.state === 'idle')) {
-    for (let k = 0; k < NUM_CLASSES; k++) panel.pct[k].textContent = `${(probs[k] * 100).toFixed(1)}%`;
+    for (let k = 0; k < n; k++) panel.pct[k].textContent = `${(probs[k] * 100).toFixed(1)}%`;
   }
 }
 
@@ -92,7 +97,8 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   const params = new URLSearchParams(location.search);
   const requested = (LAB_BACKENDS as readonly string[]).includes(params.get('backend') ?? '') ? (params.get('backend') as LabBackend) : 'wasm';
 
-  const thumbs = h('div', { class: 'thumbs', role: 'group', 'aria-label': 'MNIST test images' });
+  const thumbs = h('div', { class: 'thumbs', role: 'group', 'aria-label': 'test images' });
+  const thumbsHint = h('p', { id: 'thumbs-hint', class: 'hint' }, '');
   const draw = h('canvas', { id: 'draw', class: 'pixel', width: SIZE, height: SIZE, tabindex: 0, 'aria-label': '28 by 28 drawing canvas: drag to draw, shift-drag or right button to erase' });
   const imageInfo = h('p', { id: 'image-info', class: 'hint' }, '');
   const clearBtn = h('button', { type: 'button', id: 'clear' }, 'Clear canvas');
@@ -114,7 +120,6 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   const epsValue = h('output', { id: 'eps-value', for: 'eps' }, '0.30');
   const steps = h('input', { id: 'steps', type: 'number', min: 1, max: 1000, value: 40 });
   const target = h('select', { id: 'target' }, h('option', { value: '' }, 'untargeted'));
-  for (let k = 0; k < NUM_CLASSES; k++) target.append(h('option', { value: k }, `target ${k}`));
   const backend = h('select', { id: 'backend' });
   for (const b of LAB_BACKENDS) backend.append(h('option', { value: b }, b));
   backend.value = requested;
@@ -122,6 +127,14 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   const stopBtn = h('button', { type: 'button', id: 'stop', disabled: true }, 'Stop');
   const panels = [makePanel('panel-a'), makePanel('panel-b')];
   // Declared before the state below: its callbacks run only after mounting.
+  const transfer = mountTransfer({
+    models: () => explorerModels(),
+    compatible: (a, b) => compatible(a, b),
+    getModel: (id) => getModel(id),
+    attack: () => ({ attack: attack.value as ExplorerAttack, eps: Number(eps.value), steps: Number(steps.value), target: target.value === '' ? null : Number(target.value) }),
+    current: () => ({ image, shape: imageShape(), label, dataset: source?.dataset ?? null }),
+    setStatus: () => void setStatus(),
+  });
   const batch = mountBatch({ getModel: (id) => Promise.resolve(blackBoxes.get(id) ?? getModel(id)), isBlackBox: (id) => blackBoxes.has(id), setStatus: () => void setStatus() });
   const lbl = (forId: string, text: string) => h('label', { for: forId }, text);
 
@@ -130,7 +143,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     h(
       'div',
       { class: 'row' },
-      h('div', { class: 'card' }, h('h2', {}, 'Image'), thumbs, h('p', { class: 'hint' }, 'MNIST test images (click one), draw below, or upload a picture.'), draw, h('div', {}, clearBtn), h('div', { class: 'upload-image' }, h('label', { for: 'upload-image' }, 'Upload an image '), uploadImage), imageInfo),
+      h('div', { class: 'card' }, h('h2', {}, 'Image'), thumbs, thumbsHint, draw, h('div', {}, clearBtn), h('div', { class: 'upload-image' }, h('label', { for: 'upload-image' }, 'Upload an image '), uploadImage), imageInfo),
       h(
         'div',
         { class: 'card controls' },
@@ -157,13 +170,19 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
       ),
     ),
     h('div', { class: 'panels' }, panels[0].root, panels[1].root),
+    transfer.root,
     batch.root,
   );
 
   // ---- state
-  let samples: Samples = { count: 0, labels: [], images: [] };
-  let image = new Float32Array(SIZE * SIZE);
+  /** The images the thumbnails show: model A's dataset's (null: none shipped for its input shape). */
+  let samples: Samples | null = null;
+  /** Channels of the image: model A's (1 grey, 3 RGB). */
+  let channels = 1;
+  let image: Float32Array = new Float32Array(SIZE * SIZE);
   let label: number | null = null; // the dataset's label; null once the user draws
+  /** Where the image came from: a shipped dataset's test image, or null (drawn or uploaded). */
+  let source: { dataset: string; index: number } | null = null;
   let entries: ModelEntry[] = [];
   const loaded = new Map<string, LabModel>();
   const uploaded = new Map<string, LabModel>();
@@ -179,25 +198,73 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     setBackendStatus(`backend: ${tf.getBackend()} · tensors: ${tensors}`);
   };
   /** The image's dataset label means something to a model of that dataset only; others are attacked away from their own prediction. */
-  const labelFor = (m: LabModel) => (label !== null && (m.classifier.info.dataset ?? 'mnist') === 'mnist' ? label : null);
+  const labelFor = (m: LabModel) => (label !== null && source !== null && datasetOf(m) === source.dataset ? label : null);
   const className = (m: LabModel, k: number) => {
     const name = m.classifier.info.classNames?.[k];
     return name && name !== String(k) ? `${k} (${name})` : String(k);
   };
+  const imageShape = (): [number, number, number] => [SIZE, SIZE, channels];
+  const show = (canvas: HTMLCanvasElement, values: ArrayLike<number>) => drawImage(canvas, values, SIZE, SIZE, channels);
+  /** The image in `c` channels: grey copied to RGB, RGB averaged to grey. */
+  const toChannels = (x: Float32Array, from: number, c: number): Float32Array => {
+    if (from === c) return x;
+    const out = new Float32Array(SIZE * SIZE * c);
+    for (let i = 0; i < SIZE * SIZE; i++) {
+      let v = 0;
+      for (let k = 0; k < from; k++) v += x[i * from + k] / from;
+      for (let k = 0; k < c; k++) out[i * c + k] = v;
+    }
+    return out;
+  };
 
   // ---- image
   function showImage(): void {
-    drawGrey(draw, image);
-    for (const p of panels) drawGrey(p.original, image);
+    show(draw, image);
+    for (const p of panels) show(p.original, image);
   }
-  function selectSample(i: number): void {
+  function selectSample(i: number, redraw = true): void {
+    if (!samples) return;
     image = Float32Array.from(samples.images[i]);
     label = samples.labels[i];
-    imageInfo.textContent = `MNIST test image #${i}, label ${label}`;
+    source = { dataset: samples.name, index: i };
+    imageInfo.textContent = `${samples.title} test image #${i}, label ${label} (${classLabel(samples.classNames, label)})`;
     imageInfo.dataset.label = String(label);
+    imageInfo.dataset.dataset = samples.name;
     for (const b of thumbs.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.index === String(i)));
     showImage();
-    void refresh();
+    if (redraw) void refresh();
+  }
+
+  /** The thumbnails of model A's dataset (loaded when A's dataset or input shape changes), and an image of it. */
+  async function syncImages(m: LabModel | null, first?: number): Promise<void> {
+    if (!m) return;
+    const found = await samplesFor(m);
+    const next = found?.samples ?? null;
+    const from = channels;
+    channels = m.shape[2];
+    if (next?.name === samples?.name && from === channels) return;
+    samples = next;
+    thumbs.replaceChildren();
+    thumbs.dataset.dataset = samples?.name ?? '';
+    thumbs.setAttribute('aria-label', samples ? `${samples.title} test images` : 'no test images');
+    thumbsHint.textContent = samples
+      ? `${samples.title} test images (click one)${found!.own ? '' : `: ${m.label} names no dataset the lab ships, so they are attacked away from its prediction`}; draw below, or upload a picture.`
+      : `The lab ships no test images of ${m.shape.join('×')}: draw below, upload a picture, or attack a folder of your images below.`;
+    samples?.images.forEach((img, i) => {
+      const c = h('canvas', { width: SIZE, height: SIZE });
+      drawImage(c, img, SIZE, SIZE, samples!.shape[2]);
+      const name = classLabel(samples!.classNames, samples!.labels[i]);
+      const b = h('button', { type: 'button', 'data-index': i, 'aria-pressed': 'false', 'aria-label': `test image ${i}, label ${name}`, title: `#${i}: ${name}` }, c);
+      b.addEventListener('click', () => selectSample(i));
+      thumbs.append(b);
+    });
+    if (samples?.count) selectSample((first ?? 0) % samples.count, false);
+    else {
+      image = toChannels(image, from, channels);
+      label = null;
+      source = null;
+      showImage();
+    }
   }
 
   // drawing: pointer → 28×28 with a soft round brush
@@ -211,12 +278,15 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
         if (x < 0 || y < 0 || x >= SIZE || y >= SIZE) continue;
         const d = Math.hypot(x + 0.5 - cx, y + 0.5 - cy);
         const v = Math.max(0, Math.min(1, 1.6 - d * 0.75));
-        const i = y * SIZE + x;
-        image[i] = drawing === 'erase' ? Math.min(image[i], 1 - v) : Math.max(image[i], v);
+        for (let k = 0; k < channels; k++) {
+          const i = (y * SIZE + x) * channels + k;
+          image[i] = drawing === 'erase' ? Math.min(image[i], 1 - v) : Math.max(image[i], v);
+        }
       }
     }
     if (label !== null) for (const b of thumbs.querySelectorAll('button')) b.setAttribute('aria-pressed', 'false');
     label = null;
+    source = null;
     imageInfo.textContent = 'your drawing (attacked away from each model\u2019s prediction of it)';
     delete imageInfo.dataset.label;
     showImage();
@@ -236,8 +306,9 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   draw.addEventListener('pointerup', endDraw);
   draw.addEventListener('pointercancel', endDraw);
   clearBtn.addEventListener('click', () => {
-    image = new Float32Array(SIZE * SIZE);
+    image = new Float32Array(SIZE * SIZE * channels);
     label = null;
+    source = null;
     imageInfo.textContent = 'empty canvas: draw a digit';
     delete imageInfo.dataset.label;
     for (const b of thumbs.querySelectorAll('button')) b.setAttribute('aria-pressed', 'false');
@@ -246,26 +317,52 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   });
 
   // ---- models
+  /** The models the panels and the transfer card attack: image classifiers on 28×28 grey or RGB images, as [id, label, dataset, shape]. */
+  function explorerModels(): Array<{ id: string; label: string; dataset: string | null; shape: string }> {
+    return [
+      ...entries.filter(fitsExplorer).map((e) => ({ id: `shipped:${e.name}`, label: `${e.name}${e.info?.dataset ? ` (${e.info.dataset})` : ''}`, dataset: datasetOf(e), shape: e.info!.inputShape!.join('×') })),
+      ...[...uploaded.values()].filter(fitsExplorer).map((m) => ({ id: m.id, label: m.label, dataset: datasetOf(m), shape: m.shape.join('×') })),
+    ];
+  }
+
+  /** Whether model b can stand beside (or be the transfer target of) model a: the same input shape and dataset. */
+  function compatible(a: string, b: string): boolean {
+    const all = explorerModels();
+    const [ma, mb] = [all.find((m) => m.id === a), all.find((m) => m.id === b)];
+    return !!ma && !!mb && ma.shape === mb.shape && ma.dataset === mb.dataset;
+  }
+
   function fillModelSelects(): void {
     const keepA = modelA.value;
-    const keepB = modelB.value;
     modelA.replaceChildren();
-    modelB.replaceChildren(h('option', { value: '' }, 'none'));
-    for (const e of entries.filter(fitsExplorer)) {
-      const text = `${e.name}${e.info?.dataset ? ` (${e.info.dataset})` : ''}`;
-      modelA.append(h('option', { value: `shipped:${e.name}` }, text));
-      modelB.append(h('option', { value: `shipped:${e.name}` }, text));
-    }
-    for (const m of [...uploaded.values()].filter(fitsExplorer)) {
-      modelA.append(h('option', { value: m.id }, m.label));
-      modelB.append(h('option', { value: m.id }, m.label));
-    }
+    for (const m of explorerModels()) modelA.append(h('option', { value: m.id }, m.label));
     batch.setModels(batchModels());
     const has = (s: HTMLSelectElement, v: string) => [...s.options].some((o) => o.value === v);
     const paramA = params.get('model') ? `shipped:${params.get('model')}` : '';
     modelA.value = has(modelA, keepA) ? keepA : has(modelA, paramA) ? paramA : has(modelA, 'shipped:mnist-cnn') ? 'shipped:mnist-cnn' : (modelA.options[0]?.value ?? '');
+    fillModelB();
+    transfer.setModels(modelA.value);
+  }
+
+  /** Model B: none, or a model of model A's dataset and input shape (the same images mean the same to both). */
+  function fillModelB(): void {
+    const keepB = modelB.value;
+    modelB.replaceChildren(h('option', { value: '' }, 'none'));
+    for (const m of explorerModels()) if (m.id !== modelA.value && compatible(modelA.value, m.id)) modelB.append(h('option', { value: m.id }, m.label));
+    const has = (v: string) => [...modelB.options].some((o) => o.value === v);
     // The robust model, when shipped, goes beside the undefended one by default.
-    modelB.value = has(modelB, keepB) ? keepB : has(modelB, 'shipped:mnist-robust') && modelA.value !== 'shipped:mnist-robust' ? 'shipped:mnist-robust' : '';
+    // (Unless the user chose none: that choice stays.)
+    const keep = keepB !== '' ? has(keepB) : modelB.dataset.chosen === 'true';
+    modelB.value = keep ? keepB : has('shipped:mnist-robust') && modelA.value !== 'shipped:mnist-robust' ? 'shipped:mnist-robust' : '';
+  }
+
+  /** Goal menu: untargeted, or a target class named as model A names it. */
+  function fillTargets(m: LabModel | null): void {
+    const keep = target.value;
+    const names = m?.classifier.info.classNames ?? Array.from({ length: m?.classifier.info.numClasses ?? 10 }, (_, k) => String(k));
+    target.replaceChildren(h('option', { value: '' }, 'untargeted'));
+    names.forEach((_, k) => target.append(h('option', { value: k }, `target ${className(m!, k)}`)));
+    target.value = [...target.options].some((o) => o.value === keep) ? keep : '';
   }
 
   /** Every image classifier, whatever its input size, for the folder card. */
@@ -304,21 +401,21 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
         for (const k of ['cleanPred', 'advPred', 'success', 'step']) delete panel.root.dataset[k];
         if (!m) return;
         panel.title.textContent = m.label;
-        const probsTensor = tf.tidy(() => m.classifier.probabilities(tf.tensor4d(image, [1, SIZE, SIZE, 1])));
+        setClasses(panel, m.classifier.info.classNames ?? Array.from({ length: m.classifier.info.numClasses }, (_, k) => String(k)));
+        const probsTensor = tf.tidy(() => m.classifier.probabilities(tf.tensor4d(image, [1, ...imageShape()])));
         const probs = probsTensor.dataSync();
         probsTensor.dispose();
         const pred = argmax(probs);
         panel.root.dataset.cleanPred = String(pred);
         setBars(panel, 'clean', probs);
         setBars(panel, 'adv', null);
-        drawGrey(panel.original, image);
-        drawGrey(panel.adversarial, image);
-        drawPerturbation(panel.perturbation, image, image);
+        show(panel.original, image);
+        show(panel.adversarial, image);
+        drawPerturbation(panel.perturbation, image, image, SIZE, SIZE, channels);
         panel.perturbationCaption.textContent = 'perturbation';
         panel.verdict.className = 'verdict';
         const known = labelFor(m);
-        panel.verdict.textContent = `predicts ${className(m, pred)} (${(probs[pred] * 100).toFixed(1)}%)${known !== null ? `, label ${known}` : ''}`;
-        m.classifier.info.classNames?.forEach((name, k) => panel.root.querySelector(`.track[data-class="${k}"]`)?.setAttribute('title', name));
+        panel.verdict.textContent = `predicts ${className(m, pred)} (${(probs[pred] * 100).toFixed(1)}%)${known !== null ? `, label ${className(m, known)}` : ''}`;
       });
       runBtn.disabled = !models[0];
     } catch (e) {
@@ -360,11 +457,11 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     await nextFrame();
     const x = Float32Array.from(image);
     let last = null;
-    for await (const it of runAttack(model.classifier, x, [1, SIZE, SIZE, 1], { attack: attack.value as ExplorerAttack, eps: Number(eps.value), steps: Number(steps.value), target: targetClass, labels: [goalLabel] })) {
+    for await (const it of runAttack(model.classifier, x, [1, ...imageShape()], { attack: attack.value as ExplorerAttack, eps: Number(eps.value), steps: Number(steps.value), target: targetClass, labels: [goalLabel] })) {
       if (token !== runToken) break; // stopped or superseded: the generator frees its tensors
       last = it;
-      drawGrey(panel.adversarial, it.adversarial);
-      const max = drawPerturbation(panel.perturbation, x, it.adversarial);
+      show(panel.adversarial, it.adversarial);
+      const max = drawPerturbation(panel.perturbation, x, it.adversarial, SIZE, SIZE, channels);
       panel.perturbationCaption.textContent = max > 0 ? `perturbation ×${(1 / max).toFixed(1)} (max |δ| ${max.toFixed(3)})` : 'perturbation (none yet)';
       setBars(panel, 'adv', it.probabilities);
       panel.root.dataset.step = String(it.step);
@@ -382,7 +479,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     panel.root.dataset.success = String(success);
     panel.root.dataset.state = 'done';
     panel.verdict.className = `verdict ${success ? 'success' : 'fail'}`;
-    const goalText = targetClass === null ? (labelFor(model) === null ? `away from its clean prediction ${goalLabel}` : `label ${goalLabel}`) : `target ${targetClass}`;
+    const goalText = targetClass === null ? (labelFor(model) === null ? `away from its clean prediction ${className(model, goalLabel)}` : `label ${className(model, goalLabel)}`) : `target ${className(model, targetClass)}`;
     panel.verdict.textContent = `${className(model, cleanPred)} → ${className(model, last.predictions[0])} (${(last.probabilities[last.predictions[0]] * 100).toFixed(1)}%): ${success ? 'attack succeeded' : 'attack failed'} (${goalText})`;
   }
 
@@ -416,8 +513,24 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   });
 
   // ---- model choice, upload, backend
-  modelA.addEventListener('change', () => void refresh());
-  modelB.addEventListener('change', () => void refresh());
+  /** Model A chosen: its dataset's images, its class names, and the models of its dataset beside it. */
+  async function modelAChanged(first?: number): Promise<void> {
+    try {
+      const m = await getModel(modelA.value);
+      fillModelB();
+      fillTargets(m);
+      await syncImages(m, first);
+      transfer.setModels(modelA.value);
+    } catch (e) {
+      showError(errorMessage(e));
+    }
+    await refresh();
+  }
+  modelA.addEventListener('change', () => void modelAChanged());
+  modelB.addEventListener('change', () => {
+    modelB.dataset.chosen = 'true';
+    void refresh();
+  });
   target.addEventListener('change', () => void refresh());
   upload.addEventListener('change', async () => {
     const files = [...(upload.files ?? [])];
@@ -440,7 +553,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
       batch.setModels(batchModels(), m.id);
       if (fitsExplorer(m)) {
         modelA.value = m.id;
-        await refresh();
+        await modelAChanged();
       } else {
         uploadInfo.textContent += '; it takes other images than the panels’ 28×28 grey digits: attack it on a folder of your images below';
       }
@@ -454,12 +567,13 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     if (!file) return;
     clearError();
     try {
-      image = Float32Array.from(await loadImageFile(file, SIZE));
+      image = toChannels(await loadImageFile(file, SIZE), 1, channels);
     } catch (e) {
       showError(`image upload: ${errorMessage(e)}`);
       return;
     }
     label = null;
+    source = null;
     imageInfo.textContent = `uploaded image ${file.name} (attacked away from each model\u2019s prediction of it)`;
     delete imageInfo.dataset.label;
     for (const b of thumbs.querySelectorAll('button')) b.setAttribute('aria-pressed', 'false');
@@ -491,23 +605,12 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   }
   void setStatus();
   try {
-    [samples, { models: entries }] = await Promise.all([loadSamples(), fetchJson<{ models: ModelEntry[] }>('api/models')]);
+    ({ models: entries } = await fetchJson<{ models: ModelEntry[] }>('api/models'));
   } catch (e) {
-    showError(`could not load the lab's data: ${errorMessage(e)}`);
+    showError(`could not load the lab's models: ${errorMessage(e)}`);
   }
-  samples.images.forEach((img, i) => {
-    const c = h('canvas', { width: SIZE, height: SIZE });
-    drawGrey(c, img);
-    const b = h('button', { type: 'button', 'data-index': i, 'aria-pressed': 'false', 'aria-label': `test image ${i}, label ${samples.labels[i]}`, title: `#${i}: ${samples.labels[i]}` }, c);
-    b.addEventListener('click', () => selectSample(i));
-    thumbs.append(b);
-  });
   fillModelSelects();
-  if (!modelA.options.length) showError('no 28×28×1 model found: upload one, or start advx lab with --models pointing at a folder of models');
-  if (samples.count) selectSample(Number(params.get('image') ?? 0) % samples.count);
-  else {
-    showImage();
-    await refresh();
-  }
+  if (!modelA.options.length) showError('no 28×28 image classifier found: upload one, or start advx lab with --models pointing at a folder of models (each with an advx.json saying its input shape and classes)');
+  await modelAChanged(Number(params.get('image') ?? 0));
   root.dataset.ready = 'true';
 }

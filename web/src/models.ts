@@ -51,19 +51,35 @@ export type OnnxRuntimeChoice = 'importer' | 'onnxruntime';
 /** The model as attacks and predictions take it. */
 export const anyModel = (m: UploadedModel): Classifier | OnnxSessionModel => ('classifier' in m ? m.classifier : m.blackBox);
 
-/** The explorer's panels draw and attack 28×28 grey images. */
-export const INPUT_SHAPE = [28, 28, 1];
+/** The explorer's panels draw and attack 28×28 images, grey (×1) or RGB (×3). */
+export const PANEL_SIZE = 28;
 
-/** Whether a model's input is the panels' 28×28×1 (unknown counts as yes for a shipped model). */
-export function fitsExplorer(entry: ModelEntry | LabModel): boolean {
-  const shape = 'classifier' in entry ? entry.shape : entry.info?.inputShape;
-  return !shape || shape.join(',') === INPUT_SHAPE.join(',');
-}
+/** Whether an input shape is one the panels take: 28×28×1 or 28×28×3. */
+export const fitsPanels = (shape: readonly number[] | undefined): boolean => shape?.length === 3 && shape[0] === PANEL_SIZE && shape[1] === PANEL_SIZE && (shape[2] === 1 || shape[2] === 3);
 
-/** Whether a shipped model classifies H×W×1 or H×W×3 images (the folder evaluation takes those). */
+/**
+ * Whether a shipped model is an image classifier the lab can attack, as its advx.json states it:
+ * an H×W×1 or H×W×3 input and at least two classes. A model folder without advx.json (the GAN
+ * generators, the text models, which keep their own config.json / text.json) states no such thing
+ * and is not offered as a target; a classifier of the user's without one can still be uploaded.
+ */
 export function isImageClassifier(entry: ModelEntry): boolean {
   const s = entry.info?.inputShape;
-  return fitsExplorer(entry) || (s?.length === 3 && (s[2] === 1 || s[2] === 3) && (entry.info?.numClasses ?? entry.info?.classNames?.length ?? 0) >= 2);
+  return s?.length === 3 && s[0] > 0 && s[1] > 0 && (s[2] === 1 || s[2] === 3) && (entry.info?.numClasses ?? entry.info?.classNames?.length ?? 0) >= 2;
+}
+
+/** Whether the explorer's panels attack the model: an image classifier on 28×28×1 or ×3 inputs. */
+export function fitsExplorer(entry: ModelEntry | LabModel): boolean {
+  return 'classifier' in entry ? fitsPanels(entry.shape) : isImageClassifier(entry) && fitsPanels(entry.info?.inputShape);
+}
+
+/** A class's name for a bar or a menu: the name where it says more than the index (T-shirt/top, but 7 for MNIST's 7). */
+export const classLabel = (names: readonly string[] | undefined, k: number): string => (names?.[k] && names[k] !== String(k) ? names[k] : String(k));
+
+/** The dataset a model says it was trained on, by the name the lab's data files use ('fashion' is 'fashion-mnist'). */
+export function datasetOf(entry: ModelEntry | LabModel): string | null {
+  const d = 'classifier' in entry ? entry.classifier.info.dataset : entry.info?.dataset;
+  return d === 'fashion' ? 'fashion-mnist' : (d ?? null);
 }
 
 /**
