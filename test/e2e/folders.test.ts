@@ -88,12 +88,13 @@ test('explorer: an ONNX model on a zip and a folder of images, clean accuracy as
     await expectOneLineError(page, '#upload', [file('einsum.onnx', unmappedOnnx())], /ONNX op "Einsum" \(node "\/Einsum_3"\) is not supported by advx's ONNX importer yet, and ONNX Runtime Web cannot run the file either: ONNX Runtime cannot load einsum\.onnx: /);
     assert.equal(await page.locator('#batch-model option[value^="upload:"]').count(), 0);
 
-    // The ResNet with its advx.json: listed for the folder card (not the 28×28×1 panels).
+    // The ResNet with its advx.json: listed for the folder card, and (28×28 RGB) for the panels, on MNIST-M images.
     await page.locator('#error-close').click();
     await page.locator('#upload').setInputFiles([ONNX, INFO]);
     await page.waitForFunction(() => (document.querySelector('#batch-model') as HTMLSelectElement).value.startsWith('upload:'));
     assert.match(await page.locator('#upload-info').innerText(), /28×28×3 images, 10 classes \(logits\)/);
-    assert.equal(await page.locator('#model-a option[value^="upload:"]').count(), 0);
+    assert.equal(await page.locator('#model-a option[value^="upload:"]').count(), 1);
+    await page.locator('.thumbs[data-dataset="mnist-m"]').waitFor();
 
     // Bad data: not a zip, a zip without images, class folders the model lacks.
     await expectOneLineError(page, '#upload-zip', [file('notes.zip', Buffer.from('just some text, no zip'))], /notes\.zip is not a zip file/);

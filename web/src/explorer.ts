@@ -155,7 +155,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
         lbl('upload-runtime', 'ONNX runs in'),
         uploadRuntime,
         lbl('upload', 'Upload model'),
-        h('span', {}, upload, h('br'), h('span', { class: 'hint' }, 'model.json + weight files (+ advx.json), TF.js Layers or Graph; or NAME.onnx (+ NAME.advx.json). 28×28×1 models go in the panels, any other image size below.'), uploadInfo),
+        h('span', {}, upload, h('br'), h('span', { class: 'hint' }, 'model.json + weight files (+ advx.json), TF.js Layers or Graph; or NAME.onnx (+ NAME.advx.json). 28×28 grey or RGB classifiers go in the panels, any other image size below.'), uploadInfo),
         lbl('attack', 'Attack'),
         attack,
         lbl('eps', 'ε'),
@@ -555,7 +555,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
         modelA.value = m.id;
         await modelAChanged();
       } else {
-        uploadInfo.textContent += '; it takes other images than the panels’ 28×28 grey digits: attack it on a folder of your images below';
+        uploadInfo.textContent += '; it takes other images than the panels’ 28×28 ones: attack it on a folder of your images below';
       }
     } catch (e) {
       showError(`upload: ${errorMessage(e)}`);
