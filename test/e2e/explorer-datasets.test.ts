@@ -9,9 +9,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { loadDataset } from '../../src/node/datasets/index.ts';
+import { writeImageFolder, zipOf } from '../helpers/image-folder.ts';
 import { ARTIFACTS, ROOT, labInBrowser } from './helpers.ts';
 
 const WAIT = 60_000;
@@ -130,6 +133,39 @@ test('explorer: the transfer view crafts on one model and reports the other\'s p
   await page.locator('#transfer').screenshot({ path: join(ARTIFACTS, 'explorer-transfer-card.png') });
   await page.screenshot({ path: join(ARTIFACTS, 'lab-transfer.png'), fullPage: true });
   await page.close();
+});
+
+test('explorer: a folder of the user\'s images, loaded in the folder card, becomes the explorer\'s images', { timeout: 60_000 }, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'advx-explorer-folder-'));
+  try {
+    const data = loadDataset('mnist', { limit: { train: 0, test: 12 } }).test;
+    writeImageFolder(join(tmp, 'digits'), data, 12, data.classNames);
+    const page = await newPage();
+    await openExplorer(page);
+    assert.equal(await page.locator('#image-source').isHidden(), true, 'one source of images: no menu');
+    await page.locator('#batch-model').selectOption('shipped:mnist-cnn');
+    await page.locator('#upload-zip').setInputFiles([{ name: 'digits.zip', mimeType: 'application/zip', buffer: Buffer.from(zipOf(join(tmp, 'digits'), 'digits')) }]);
+    await page.locator('.thumbs[data-dataset="folder:digits.zip"]').waitFor();
+    assert.equal(await page.locator('.thumbs button').count(), 12);
+    assert.equal(await page.locator('#image-source').inputValue(), 'folder:digits.zip');
+    await page.locator('.thumbs button[data-index="3"]').click();
+    await page.locator('#image-info:has-text("image #3")').waitFor();
+    // Class folders are the labels: the folder's images carry the dataset's labels (in the folder's order).
+    const thumbLabels = (await page.locator('.thumbs button').evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-label') ?? ''))).map((t) => Number(/label (\d+)$/.exec(t)?.[1]));
+    assert.deepEqual([...thumbLabels].sort(), [...data.labels].sort());
+    assert.equal(await page.locator('#image-info').getAttribute('data-label'), String(thumbLabels[3]));
+    await page.locator('#panel-a[data-clean-pred]').waitFor();
+    // Back to the dataset's own test images.
+    await page.locator('#image-source').selectOption('mnist');
+    await page.locator('.thumbs[data-dataset="mnist"]').waitFor();
+    assert.equal(await page.locator('#error').isHidden(), true, 'no error shown');
+    await page.locator('#image-source').selectOption('folder:digits.zip');
+    await page.locator('.thumbs[data-dataset="folder:digits.zip"]').waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, 'explorer-user-folder.png'), fullPage: true });
+    await page.close();
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 test('screenshots of the other lab views: dashboard, domain adaptation, GAN', { timeout: 60_000 }, async () => {

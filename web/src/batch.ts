@@ -23,6 +23,8 @@ export interface BatchDeps {
   /** Whether the model runs as a black box (no gradients), known without loading it. */
   isBlackBox(id: string): boolean;
   setStatus(): void;
+  /** The folder's images as fitted to a model, once evaluated: the explorer offers them too. */
+  onFolder?(folder: { data: FolderData; labels: number[]; classNames: string[] | undefined }): void;
 }
 
 const isBlackBoxAttack = (key: string): key is BlackBoxAttack => Object.hasOwn(BLACK_BOX_ATTACKS, key);
@@ -168,6 +170,7 @@ export function mountBatch(deps: BatchDeps): BatchCard {
     root.dataset.evaluations = String(Number(root.dataset.evaluations ?? 0) + 1);
     runBtn.disabled = false;
     loaded = { modelId: model.value, limit: n, data, labels, clean: predicted, m };
+    deps.onFolder?.({ data, labels, classNames: anyModel(m).info.classNames });
     deps.setStatus();
     return loaded;
   }

@@ -99,6 +99,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
 
   const thumbs = h('div', { class: 'thumbs', role: 'group', 'aria-label': 'test images' });
   const thumbsHint = h('p', { id: 'thumbs-hint', class: 'hint' }, '');
+  const imageSource = h('select', { id: 'image-source', 'aria-label': 'which images', hidden: true });
   const draw = h('canvas', { id: 'draw', class: 'pixel', width: SIZE, height: SIZE, tabindex: 0, 'aria-label': '28 by 28 drawing canvas: drag to draw, shift-drag or right button to erase' });
   const imageInfo = h('p', { id: 'image-info', class: 'hint' }, '');
   const clearBtn = h('button', { type: 'button', id: 'clear' }, 'Clear canvas');
@@ -135,7 +136,26 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     current: () => ({ image, shape: imageShape(), label, dataset: source?.dataset ?? null }),
     setStatus: () => void setStatus(),
   });
-  const batch = mountBatch({ getModel: (id) => Promise.resolve(blackBoxes.get(id) ?? getModel(id)), isBlackBox: (id) => blackBoxes.has(id), setStatus: () => void setStatus() });
+  const batch = mountBatch({
+    getModel: (id) => Promise.resolve(blackBoxes.get(id) ?? getModel(id)),
+    isBlackBox: (id) => blackBoxes.has(id),
+    setStatus: () => void setStatus(),
+    onFolder: ({ data, labels, classNames }) => {
+      const size = data.shape[0] * data.shape[1] * data.shape[2];
+      userFolder = {
+        name: `folder:${data.root}`,
+        title: `your folder ${data.root}`,
+        file: '',
+        count: data.count,
+        shape: data.shape,
+        classNames: classNames ?? Array.from({ length: Math.max(...labels) + 1 }, (_, k) => String(k)),
+        labels,
+        images: Array.from({ length: data.count }, (_, i) => data.images.slice(i * size, (i + 1) * size)),
+      };
+      userFolderLabelled = data.labels !== null;
+      void modelAChanged(undefined, true);
+    },
+  });
   const lbl = (forId: string, text: string) => h('label', { for: forId }, text);
 
   root.append(
@@ -143,7 +163,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     h(
       'div',
       { class: 'row' },
-      h('div', { class: 'card' }, h('h2', {}, 'Image'), thumbs, thumbsHint, draw, h('div', {}, clearBtn), h('div', { class: 'upload-image' }, h('label', { for: 'upload-image' }, 'Upload an image '), uploadImage), imageInfo),
+      h('div', { class: 'card' }, h('h2', {}, 'Image'), imageSource, thumbs, thumbsHint, draw, h('div', {}, clearBtn), h('div', { class: 'upload-image' }, h('label', { for: 'upload-image' }, 'Upload an image '), uploadImage), imageInfo),
       h(
         'div',
         { class: 'card controls' },
@@ -183,6 +203,10 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   let label: number | null = null; // the dataset's label; null once the user draws
   /** Where the image came from: a shipped dataset's test image, or null (drawn or uploaded). */
   let source: { dataset: string; index: number } | null = null;
+  /** The folder of images the folder card last loaded (fitted to its model), offered as images when model A takes their shape. */
+  let userFolder: Samples | null = null;
+  /** Whether its labels are its class folders (else the card's model's predictions). */
+  let userFolderLabelled = false;
   let entries: ModelEntry[] = [];
   const loaded = new Map<string, LabModel>();
   const uploaded = new Map<string, LabModel>();
@@ -198,7 +222,12 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     setBackendStatus(`backend: ${tf.getBackend()} · tensors: ${tensors}`);
   };
   /** The image's dataset label means something to a model of that dataset only; others are attacked away from their own prediction. */
-  const labelFor = (m: LabModel) => (label !== null && source !== null && datasetOf(m) === source.dataset ? label : null);
+  const labelFor = (m: LabModel) => {
+    if (label === null || source === null) return null;
+    // A folder's class-folder labels were matched to the card's model's class names: they hold for a model with the same names.
+    if (source.dataset === userFolder?.name) return userFolderLabelled && (m.classifier.info.classNames ?? []).join('\n') === userFolder.classNames.join('\n') ? label : null;
+    return datasetOf(m) === source.dataset ? label : null;
+  };
   const className = (m: LabModel, k: number) => {
     const name = m.classifier.info.classNames?.[k];
     return name && name !== String(k) ? `${k} (${name})` : String(k);
@@ -222,12 +251,16 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     show(draw, image);
     for (const p of panels) show(p.original, image);
   }
+  /** A label with its class name where the name says more (3 (Dress), but 7 for MNIST's 7). */
+  const named = (k: number) => (classLabel(samples?.classNames, k) === String(k) ? String(k) : `${k} (${classLabel(samples?.classNames, k)})`);
   function selectSample(i: number, redraw = true): void {
     if (!samples) return;
     image = Float32Array.from(samples.images[i]);
     label = samples.labels[i];
     source = { dataset: samples.name, index: i };
-    imageInfo.textContent = `${samples.title} test image #${i}, label ${label} (${classLabel(samples.classNames, label)})`;
+    imageInfo.textContent = samples.name === userFolder?.name
+      ? `${samples.title}, image #${i}, ${userFolderLabelled ? 'label' : 'predicted by the folder card’s model:'} ${named(label)}`
+      : `${samples.title} test image #${i}, label ${named(label)}`;
     imageInfo.dataset.label = String(label);
     imageInfo.dataset.dataset = samples.name;
     for (const b of thumbs.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.index === String(i)));
@@ -236,19 +269,28 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   }
 
   /** The thumbnails of model A's dataset (loaded when A's dataset or input shape changes), and an image of it. */
-  async function syncImages(m: LabModel | null, first?: number): Promise<void> {
+  async function syncImages(m: LabModel | null, first?: number, folder = false): Promise<void> {
     if (!m) return;
     const found = await samplesFor(m);
-    const next = found?.samples ?? null;
+    const fits = userFolder && userFolder.shape.join(',') === m.shape.join(',') ? userFolder : null;
+    // The image menu: the dataset's test images, and the user's folder when it fits model A.
+    imageSource.replaceChildren(...[found?.samples, fits].filter((x): x is Samples => !!x).map((x) => h('option', { value: x.name }, x.title === x.name ? x.name : x.title.startsWith('your') ? `${x.title} (${x.count} images)` : `${x.title} test images`)));
+    imageSource.hidden = imageSource.options.length < 2;
+    if (folder && fits) imageSource.value = fits.name;
+    else if (![...imageSource.options].some((o) => o.value === samples?.name)) imageSource.value = imageSource.options[0]?.value ?? '';
+    else imageSource.value = samples!.name;
+    const next = imageSource.value === fits?.name ? fits : (found?.samples ?? null);
     const from = channels;
     channels = m.shape[2];
-    if (next?.name === samples?.name && from === channels) return;
+    if (next?.name === samples?.name && next?.count === samples?.count && from === channels && !folder) return;
     samples = next;
     thumbs.replaceChildren();
     thumbs.dataset.dataset = samples?.name ?? '';
     thumbs.setAttribute('aria-label', samples ? `${samples.title} test images` : 'no test images');
     thumbsHint.textContent = samples
-      ? `${samples.title} test images (click one)${found!.own ? '' : `: ${m.label} names no dataset the lab ships, so they are attacked away from its prediction`}; draw below, or upload a picture.`
+      ? samples === fits
+        ? `${samples.title}: ${samples.count} images as the folder card fitted them (click one); draw below, or upload a picture.`
+        : `${samples.title} test images (click one)${found!.own ? '' : `: ${m.label} names no dataset the lab ships, so they are attacked away from its prediction`}; draw below, or upload a picture.`
       : `The lab ships no test images of ${m.shape.join('×')}: draw below, upload a picture, or attack a folder of your images below.`;
     samples?.images.forEach((img, i) => {
       const c = h('canvas', { width: SIZE, height: SIZE });
@@ -514,12 +556,12 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
 
   // ---- model choice, upload, backend
   /** Model A chosen: its dataset's images, its class names, and the models of its dataset beside it. */
-  async function modelAChanged(first?: number): Promise<void> {
+  async function modelAChanged(first?: number, folder = false): Promise<void> {
     try {
       const m = await getModel(modelA.value);
       fillModelB();
       fillTargets(m);
-      await syncImages(m, first);
+      await syncImages(m, first, folder);
       transfer.setModels(modelA.value);
     } catch (e) {
       showError(errorMessage(e));
@@ -527,6 +569,10 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
     await refresh();
   }
   modelA.addEventListener('change', () => void modelAChanged());
+  imageSource.addEventListener('change', async () => {
+    samples = null;
+    await modelAChanged(undefined, imageSource.value === userFolder?.name);
+  });
   modelB.addEventListener('change', () => {
     modelB.dataset.chosen = 'true';
     void refresh();
