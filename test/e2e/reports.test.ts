@@ -41,7 +41,11 @@ before(async () => {
   const [b] = await Promise.all([
     launchChromium(WAIT),
     ...lanes.map(async (lane) => {
-      for (const kind of lane) made[kind] = await advxRun([...RUNS[kind].args, '--threads', '1', '--quiet', '--out', join(tmp, kind)]);
+      for (const kind of lane) {
+        const t0 = performance.now();
+        made[kind] = await advxRun([...RUNS[kind].args, '--threads', '1', '--quiet', '--out', join(tmp, kind)]);
+        process.stderr.write(`reports: ${kind} run in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      }
     }),
   ]);
   browser = b as Browser;
