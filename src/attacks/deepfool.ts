@@ -12,9 +12,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { clipToBounds, exactSign, type Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
-import { checkAttackInputs, summarize, type AttackGoal, type AttackResult } from './types.ts';
+import { checkAttackInputs, summarize, type AttackGoal, type AttackResult, type StepProgress } from './types.ts';
 
-export interface DeepFoolOptions {
+/** `onStep` counts linearisations; once every example is fooled it jumps to the end. */
+export interface DeepFoolOptions extends StepProgress {
   /** L2 (the paper's main attack) or L∞ (its ℓp variant with p = ∞). Default l2. */
   norm?: Norm;
   /** Maximum iterations (default 50). */
@@ -62,7 +63,9 @@ export async function deepfool(classifier: Classifier, x: tf.Tensor, goal: Attac
     tf.dispose([idx, r, adv]);
     r = next;
     adv = tf.tidy(() => clipToBounds(tf.add(x, tf.mul(1 + overshoot, r)), bounds));
+    if (iterations + 1 < steps) options.onStep?.(iterations + 1, steps);
   }
+  options.onStep?.(steps, steps);
   tf.dispose([r, others]);
   // Iterations = linearisations; each costs one backward pass over k−1 copies of the active batch.
   return summarize(classifier, x, adv, goal, iterations);

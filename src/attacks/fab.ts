@@ -44,9 +44,10 @@ import { AdvxError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
 import type { Norm } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
-import { checkAttackInputs, summarize, type AttackGoal, type AttackResult } from './types.ts';
+import { checkAttackInputs, summarize, type AttackGoal, type AttackResult, type StepProgress } from './types.ts';
 
-export interface FabOptions {
+/** `onStep` counts restarts × steps (FAB-T: × targets); runs not needed (every example done) are skipped over. */
+export interface FabOptions extends StepProgress {
   /** The norm minimised: 'linf' (default, as in AutoAttack) or 'l2'. */
   norm?: Norm;
   /** Iterations per run (default 100). */
@@ -83,6 +84,14 @@ interface Checked {
   seed: number;
 }
 
+/** Where FAB's runs are in the attack's restarts × steps (× targets) iterations, for onStep. */
+interface Progress {
+  onStep?: (step: number, steps: number) => void;
+  total: number;
+  /** Iterations of the runs before the current one, done or skipped. */
+  base: number;
+}
+
 function checkOptions(options: FabOptions): Checked {
   const { norm = 'linf', steps = 100, restarts = 1, eps, alphaMax = 0.1, eta = 1.05, beta = 0.9, seed = 0 } = options;
   if (norm !== 'linf' && norm !== 'l2') throw new AdvxError(`norm must be linf or l2, got "${norm}"`);
@@ -108,7 +117,9 @@ export async function fab(classifier: Classifier, x: tf.Tensor, goal: AttackGoal
   const boundary: Boundary = goal.targeted ? { kind: 'rival', target: labels } : { kind: 'nearest', source: labels };
   const isAdv = goal.targeted ? (p: number, i: number) => p === labels[i] : (p: number, i: number) => p !== labels[i];
   for (let i = 0; i < n; i++) if (isAdv(clean[i], i)) state.best[i] = 0;
-  const iterations = await withRestarts(classifier, state, boundary, isAdv, o, new Rng(o.seed));
+  const progress: Progress = { onStep: options.onStep, total: o.restarts * o.steps, base: 0 };
+  const iterations = await withRestarts(classifier, state, boundary, isAdv, o, new Rng(o.seed), progress);
+  progress.onStep?.(progress.total, progress.total);
   return state.finish(goal, iterations);
 }
 
@@ -136,22 +147,29 @@ export async function fabT(classifier: Classifier, x: tf.Tensor, goal: AttackGoa
   const wrong = Array.from({ length: n }, (_, i) => byRank(i));
   const rng = new Rng(o.seed);
   let iterations = 0;
-  for (let j = 0; j < Math.min(targets, numClasses - 1); j++) {
+  const runs = Math.min(targets, numClasses - 1);
+  const progress: Progress = { onStep: options.onStep, total: runs * o.restarts * o.steps, base: 0 };
+  for (let j = 0; j < runs; j++) {
     const boundary: Boundary = { kind: 'pair', source: labels, target: Int32Array.from(wrong, (w) => w[j]) };
-    iterations += await withRestarts(classifier, state, boundary, isAdv, o, rng);
+    iterations += await withRestarts(classifier, state, boundary, isAdv, o, rng, progress);
   }
+  progress.onStep?.(progress.total, progress.total);
   return state.finish(goal, iterations);
 }
 
 /** FAB's runs toward one boundary: the first from x, the others from random starts, each on the examples not yet done; returns the steps taken. */
-async function withRestarts(classifier: Classifier, state: FabState, boundary: Boundary, isAdv: (p: number, i: number) => boolean, o: Checked, rng: Rng): Promise<number> {
+async function withRestarts(classifier: Classifier, state: FabState, boundary: Boundary, isAdv: (p: number, i: number) => boolean, o: Checked, rng: Rng, progress: Progress): Promise<number> {
   let iterations = 0;
+  const start = progress.base;
   for (let r = 0; r < o.restarts; r++) {
     const rows = state.pending(o.done);
     if (rows.length === 0) break;
-    await fabRun(classifier, state, rows, boundary, isAdv, o, r > 0 ? rng : undefined);
+    await fabRun(classifier, state, rows, boundary, isAdv, o, r > 0 ? rng : undefined, progress);
     iterations += o.steps;
+    progress.base += o.steps;
   }
+  // Restarts not needed count as done, so the next boundary's steps start after them.
+  progress.base = start + o.restarts * o.steps;
   return iterations;
 }
 
@@ -216,6 +234,7 @@ async function fabRun(
   isAdv: (pred: number, i: number) => boolean,
   o: Checked,
   rng: Rng | undefined,
+  progress: Progress,
 ): Promise<void> {
   const { dim, flat } = state;
   const [lo, hi] = classifier.info.bounds;
@@ -261,6 +280,9 @@ async function fabRun(
       // Backward step: restart the next iteration closer to x, on the same side.
       for (let j = 0; j < dim; j++) a[j] = z[j] + o.beta * point[j];
     }
+    // The attack's last step is told once, at its end.
+    const told = progress.base + step + 1;
+    if (told < progress.total) progress.onStep?.(told, progress.total);
   }
 }
 

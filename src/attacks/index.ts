@@ -160,17 +160,17 @@ export const ATTACKS = describe({
   deepfool: {
     title: 'DeepFool (Moosavi-Dezfooli et al. 2016), minimal perturbation',
     access: 'white-box', budget: 'minimal-norm', norms: LP, targeted: false, randomized: false, defaults: { steps: 50 },
-    run: (c, x, g, o) => deepfool(c, x, g, { norm: o.norm, steps: o.steps }),
+    run: (c, x, g, o) => deepfool(c, x, g, { norm: o.norm, steps: o.steps, onStep: o.onStep }),
   },
   fab: {
     title: 'FAB (Croce & Hein 2020), minimal perturbation',
     access: 'white-box', budget: 'minimal-norm', norms: LP, targeted: true, randomized: true, defaults: { steps: 100, restarts: 1 },
-    run: (c, x, g, o) => fab(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed }),
+    run: (c, x, g, o) => fab(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, seed: o.seed, onStep: o.onStep }),
   },
   'fab-t': {
     title: 'FAB-T (Croce & Hein 2020, AutoAttack): targeted FAB toward each likely wrong class in turn, minimal perturbation',
     access: 'white-box', budget: 'minimal-norm', norms: LP, targeted: false, randomized: true, defaults: { steps: 100, targets: 9 },
-    run: (c, x, g, o) => fabT(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, targets: o.targets, seed: o.seed }),
+    run: (c, x, g, o) => fabT(c, x, g, { eps: o.eps, norm: o.norm, steps: o.steps, restarts: o.restarts, targets: o.targets, seed: o.seed, onStep: o.onStep }),
   },
   cw: {
     title: 'Carlini & Wagner L2 (2017); stepSize is Adam\'s learning rate on w',
@@ -180,7 +180,7 @@ export const ATTACKS = describe({
   szegedy: {
     title: 'Szegedy et al. (2014) box-constrained L2 attack; stepSize is projected Adam\'s step',
     access: 'white-box', budget: 'minimal-norm', norms: ['l2'], targeted: true, randomized: false, defaults: { steps: 100 },
-    run: (c, x, g, o) => szegedy(c, x, g, { steps: o.steps, stepSize: o.stepSize, initialConst: o.c }),
+    run: (c, x, g, o) => szegedy(c, x, g, { steps: o.steps, stepSize: o.stepSize, initialConst: o.c, onStep: o.onStep }),
   },
   // Black-box attacks see the classifier only through its scores or labels (blackbox.ts), never its
   // gradients. `queries` is the budget per example; result.queries has each one's count.

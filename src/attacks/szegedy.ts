@@ -14,9 +14,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AdvxError } from '../core/errors.ts';
 import { clipToBounds, perExample } from '../core/norms.ts';
 import type { Classifier } from '../models/classifier.ts';
-import { checkAttackInputs, summarize, type AttackGoal, type AttackResult } from './types.ts';
+import { checkAttackInputs, summarize, type AttackGoal, type AttackResult, type StepProgress } from './types.ts';
 
-export interface SzegedyOptions {
+/** `onStep` counts searchSteps × steps Adam iterations. */
+export interface SzegedyOptions extends StepProgress {
   /** c for the first line-search step (default 0.1: on MNIST most examples succeed at it, so the search then raises c). */
   initialConst?: number;
   /** Line-search steps over c (default 6). */
@@ -93,6 +94,7 @@ export async function szegedy(classifier: Classifier, x: tf.Tensor, goal: Attack
       tf.dispose([...seen, g, eta, m, v, bestDist, bestAdv, succeeded]);
       [eta, m, v, bestDist, bestAdv, succeeded] = next;
       iterations++;
+      if (iterations < searchSteps * steps) options.onStep?.(iterations, searchSteps * steps);
     }
     const ok = await succeeded.data();
     tf.dispose([cT, eta, m, v, succeeded]);
@@ -105,5 +107,6 @@ export async function szegedy(classifier: Classifier, x: tf.Tensor, goal: Attack
     }
   }
   bestDist.dispose();
+  options.onStep?.(searchSteps * steps, searchSteps * steps);
   return summarize(classifier, x, bestAdv, goal, iterations);
 }

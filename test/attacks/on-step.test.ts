@@ -29,6 +29,10 @@ const CASES: Record<string, AttackOptions> = {
   'apgd-ce': { eps: 0.02, steps: 4, restarts: 2, seed: 1 },
   'apgd-t': { eps: 0.02, steps: 3, targets: 2, seed: 1 },
   mifgsm: { eps: 0.02, steps: 4 },
+  fab: { eps: 0.05, steps: 3, restarts: 2, seed: 1 },
+  'fab-t': { eps: 0.05, steps: 2, restarts: 2, targets: 2, seed: 1 },
+  deepfool: { eps: 0, norm: 'l2', steps: 4 },
+  szegedy: { eps: 0, steps: 3 },
 };
 
 for (const [name, options] of Object.entries(CASES)) {
