@@ -63,6 +63,20 @@ export interface RobustnessOptions extends Omit<AttackOptions, 'eps'> {
   onProgress?: (p: RobustnessProgress) => void;
   /** Evaluate only this shard's blocks (see shardBlocks): `index` of `count`. */
   shard?: Shard;
+  /**
+   * Shown every re-checked candidate (after a minimal-norm attack's projection) before it is
+   * disposed: the inputs `indices` of one block, in order, and whether each counts as broken. For
+   * a report's pictures; it must not keep `adversarial`, and it changes no result.
+   */
+  onCandidates?: (c: RobustnessCandidates) => void | Promise<void>;
+}
+
+export interface RobustnessCandidates {
+  attack: string;
+  eps: number;
+  indices: number[];
+  adversarial: tf.Tensor;
+  broken: boolean[];
 }
 
 /**
@@ -170,7 +184,9 @@ export async function evaluateRobustnessExamples(classifier: AnyModel, x: tf.Ten
         for (const [k, rows] of targets.entries()) {
           if (!rows.length) continue;
           const seed = hashSeed(`${o.seed ?? 0}/${blocks[k]}/${name}/${eps}`);
-          const outcomes = await attackInputs(classifier, x, y, rows.map((j) => examples[j].index), eps, norm, step, minimalCache[a], { ...o, ...step.options, seed });
+          const { onCandidates, ...attackOptions } = o;
+          const show = onCandidates && ((adversarial: tf.Tensor, indices: number[], broken: boolean[]) => onCandidates({ attack: name, eps, indices, adversarial, broken }));
+          const outcomes = await attackInputs(classifier, x, y, rows.map((j) => examples[j].index), eps, norm, step, minimalCache[a], { ...attackOptions, ...step.options, seed }, show);
           outcomes.forEach((outcome, r) => {
             (examples[rows[r]].attacks[name] ??= {})[key] = outcome;
             if (outcome.broken) robust[rows[r]] = false;
@@ -237,6 +253,7 @@ async function attackInputs(
   step: { descriptor: AttackDescriptor; norm: Norm },
   cache: Map<number, Float32Array>,
   options: Omit<AttackOptions, 'eps'>,
+  show?: (adversarial: tf.Tensor, indices: number[], broken: boolean[]) => void | Promise<void>,
 ): Promise<AttackOutcome[]> {
   const minimal = step.descriptor.budget === 'minimal-norm';
   const size = x.shape.slice(1).reduce((a, b) => a * b, 1);
@@ -266,12 +283,17 @@ async function attackInputs(
     candidate = clipped;
   }
   const check = await recheck(classifier, xb, yb, candidate, eps, norm);
-  tf.dispose([xb, yb, candidate]);
-  return check.adversarial.map((adv, j) => {
+  const outcomes: AttackOutcome[] = check.adversarial.map((adv, j) => {
     const fits = check.withinBudget[j] && check.withinBounds[j];
     const flaw = claimed[j] && !minimal ? (!fits ? 'outside' : !adv ? 'unfooled' : undefined) : undefined;
     return { broken: adv && fits, norm: check.norms[j], ...(queries ? { queries: queries[j] } : {}), ...(flaw ? { flaw } : {}) };
   });
+  try {
+    await show?.(candidate, targets, outcomes.map((e) => e.broken));
+  } finally {
+    tf.dispose([xb, yb, candidate]);
+  }
+  return outcomes;
 }
 
 /** Float slack of a norm computed in float32 on inputs of magnitude up to the bounds'. */

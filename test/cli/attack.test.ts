@@ -105,6 +105,23 @@ test('EOT through the CLI writes magnified print-ready PNGs', () => {
   assert.equal(prints.length, 2);
   const png = PNG.sync.read(readFileSync(join(out, 'print', prints[0])));
   assert.equal(png.width, 28 * 8);
+  // The survival rate: per example and in the summary, over the successful examples, and in the report.
+  const s = lastJson(r.stdout);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  const fooled = (results.examples as { success: boolean; survival?: number }[]).filter((e) => e.success);
+  assert.ok(fooled.length > 0, 'something to survive');
+  for (const e of results.examples) assert.ok(e.survival >= 0 && e.survival <= 1, `survival ${e.survival}`);
+  const mean = fooled.reduce((t, e) => t + e.survival!, 0) / fooled.length;
+  assert.ok(Math.abs((s.survival_rate as number) - mean) < 1e-12 && results.summary.survival_rate === s.survival_rate, `survival_rate ${s.survival_rate} vs ${mean}`);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.ok(html.includes(`Survival rate ${(100 * mean).toFixed(1)}%`), 'the survival rate in the report');
+  assert.match(html, /<th>survival<\/th>/, 'a survival column per example');
+});
+
+test('an attack other than EOT has no survival rate', () => {
+  const r = advx(['attack', '--model', model, '--attack', 'fgsm', '--eps', '0.2', '--limit', '2', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(lastJson(r.stdout).survival_rate, undefined);
 });
 
 test('targeted attack through the CLI hits the target', () => {

@@ -44,6 +44,17 @@ test('robustness in 3 shards, merged, equals the unsharded run: results.json (bu
   const shardSeconds = [0, 1, 2].map((i) => JSON.parse(read(dir(`s${i}`), 'results.json')).summary.seconds as number);
   assert.equal(merged.seconds, shardSeconds.reduce((a, b) => a + b, 0));
   for (const f of ['report.html', 'curve.svg']) assert.ok(existsSync(join(dir('merged'), f)), f);
+  // The pictures: the same grid and example PNGs, composed from the shards' PNGs; labelled in the report.
+  assert.ok(readFileSync(join(dir('merged'), 'grid.png')).equals(readFileSync(join(dir('whole'), 'grid.png'))), 'the same grid.png');
+  const figures = read(dir('whole'), 'examples.jsonl').trim().split('\n').map((l) => JSON.parse(l).figure).filter(Boolean);
+  assert.ok(figures.length > 0 && figures.some((f) => f.success), `pictures of broken inputs: ${JSON.stringify(figures)}`);
+  const report = read(dir('merged'), 'report.html');
+  assert.ok(/\d+ \(\d+%\) → \d+ \(\d+%\)/.test(report), 'captions: clean prediction (confidence) → adversarial prediction (confidence)');
+  assert.match(report, /perturbation ×\d+/);
+  assert.match(report, /Queries: square/, 'a query histogram for the black-box attack');
+  assert.doesNotMatch(report, /Queries: pgd/, 'none for a white-box one');
+  const pictures = (html: string) => html.slice(html.indexOf('<h2>Examples</h2>')).replace(/Command: .*/, '');
+  assert.equal(pictures(report), pictures(read(dir('whole'), 'report.html')), 'the same pictures and query histograms');
   assert.ok(!existsSync(join(dir('s0'), 'report.html')), 'a shard writes no report of its own');
 });
 

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/files.ts';
-import { exampleFiles, summarizeAttack, writeAttackGrid, writeAttackResultsFile, type AttackRunSummary, type ExampleResult } from './attack.ts';
+import { exampleFiles, perturbationScale, summarizeAttack, writeAttackGrid, writeAttackResultsFile, type AttackRunSummary, type ExampleResult } from './attack.ts';
 import type { RunFolder } from './folder.ts';
 import { writeRunConfig } from './options.ts';
 import { writeAttackReport } from './reports.ts';
@@ -58,7 +58,7 @@ export function mergeAttack(dirs: string[], openRun: () => RunFolder): AttackRun
   kept.forEach((e, k) => {
     for (const name of names[k]) writeFileAtomic(run.path(name), readFileSync(join(home.get(e.index)!, name)));
   });
-  writeAttackGrid(run, files, kept, o, classNames);
+  writeAttackGrid(run, files, kept, (e) => perturbationScale(e, o.attack, o.eps), classNames);
   writeRunConfig(run.dir, config);
   writeExamples(run.dir, examples);
   writeAttackResultsFile(run.dir, summary, classNames);

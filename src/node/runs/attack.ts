@@ -12,6 +12,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { ATTACKS, checkAccess, checkAttackRequest, type AttackDescriptor, type AttackGoal, type AttackOptions, type AttackResult, type BlackBoxModel } from '../../attacks/index.ts';
+import { survival } from '../../attacks/eot.ts';
+import { hashSeed } from '../../core/rng.ts';
 import { Classifier } from '../../models/classifier.ts';
 import type { ImageDataset } from '../../data/types.ts';
 import { gatherBatch } from '../../data/batch.ts';
@@ -57,7 +59,12 @@ export interface ExampleResult {
   linf: number;
   l2: number;
   queries?: number;
+  /** EOT: the share of fresh random transformations (EOT_SURVIVAL_TRIALS) under which the adversarial example still meets the goal. */
+  survival?: number;
 }
+
+/** EOT's survival is measured on this many random transformations per example, drawn afresh (not those the attack optimised over). */
+export const EOT_SURVIVAL_TRIALS = 100;
 
 export interface AttackRunSummary {
   attack: string;
@@ -71,6 +78,8 @@ export interface AttackRunSummary {
   success_rate: number;
   mean_linf: number;
   mean_l2: number;
+  /** EOT: the mean survival over the successful examples (those fooling the model untransformed); absent for other attacks. */
+  survival_rate?: number;
   iterations: number;
   seconds: number;
   /** With a shard: which one (its figures are over its own examples). */
@@ -164,6 +173,10 @@ async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDat
       iterations = Math.max(iterations, result.iterations);
       const cp = await model.probabilities(x);
       const ap = await model.probabilities(result.adversarial);
+      // EOT: does it keep fooling under transformations it was not optimised on? A stream of its own, seeded apart from the attack's.
+      const survived = options.attack === 'eot' && classifier instanceof Classifier
+        ? await survival(classifier, result.adversarial, { labels: goalLabels, targeted }, EOT_SURVIVAL_TRIALS, undefined, hashSeed(`${options.seed ?? 0}/eot-survival`))
+        : undefined;
       for (let i = 0; i < idx.length; i++) {
         const argmax = (p: Float32Array | Int32Array | Uint8Array, row: number) => {
           let best = 0;
@@ -185,6 +198,7 @@ async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDat
           l2: result.l2[i],
           // A black-box attack's count of the images it asked the model about (re-checks not included).
           ...(result.queries ? { queries: result.queries[i] } : {}),
+          ...(survived ? { survival: survived[i] } : {}),
         });
       }
       const firstKept = Math.max(0, Math.min(idx.length, keepImages - b)); // the pixels of examples b … b + firstKept − 1
@@ -210,7 +224,7 @@ async function attackInto(classifier: Classifier | BlackBoxModel, data: ImageDat
 /** examples.jsonl, results.json, the examples' PNGs (of those with index < keep) and, unless a shard, the grid. */
 function writeAttackResults(outDir: RunPaths, summary: AttackRunSummary, clean: Float32Array, adv: Float32Array, keep: number, data: ImageDataset, options: AttackRunOptions): void {
   const files = writeAttackImages(outDir, summary, clean, adv, keep, data, options.eps, options.printScale);
-  if (!options.shard) writeAttackGrid(outDir, files, summary.examples.filter((e) => e.index < keep), summary, data.classNames);
+  if (!options.shard) writeAttackGrid(outDir, files, summary.examples.filter((e) => e.index < keep), (e) => perturbationScale(e, summary.attack, summary.eps), data.classNames);
   writeExamples(outDir.dir, summary.examples);
   writeAttackResultsFile(outDir.dir, summary, data.classNames);
 }
@@ -242,6 +256,7 @@ export function summarizeAttack(examples: ExampleResult[], options: Pick<AttackR
     success_rate: mean(eligible.map((e) => (e.success ? 1 : 0))),
     mean_linf: mean(eligible.map((e) => e.linf)),
     mean_l2: mean(eligible.map((e) => e.l2)),
+    ...(examples.some((e) => e.survival !== undefined) ? { survival_rate: mean(eligible.filter((e) => e.success && e.survival !== undefined).map((e) => e.survival!)) } : {}),
     iterations,
     seconds,
     ...(partial ? { partial } : {}),
@@ -297,28 +312,35 @@ function writeAttackImages(out: RunPaths, s: AttackRunSummary, clean: Float32Arr
   out.removeRecorded('print');
   out.removeRecorded('grid.png');
   const kept = s.examples.filter((e) => e.index < n);
-  const [h, w, c] = data.shape;
-  const size = h * w * c;
+  const size = data.shape[0] * data.shape[1] * data.shape[2];
   const files = kept.map((e) => exampleFiles(e, data.classNames, printScale));
   // Recorded before they are written, so that a run killed half-way leaves nothing unrecorded.
   out.record(files.flatMap(fileList));
   kept.forEach((e, k) => {
     const a = clean.subarray(e.index * size, (e.index + 1) * size);
     const b = adv.subarray(e.index * size, (e.index + 1) * size);
-    const delta = b.map((v, j) => v - a[j]);
-    const f = files[k];
-    // One row per example: original | perturbation (amplified to ±ε) | adversarial.
-    const parts = [toRgb(a, c), divergingColors(delta, perturbationScale(e, s.attack, eps), c), toRgb(b, c)];
-    writeFileAtomic(out.path(f.original), encodePng(parts[0], w, h, 3));
-    writeFileAtomic(out.path(f.perturbation), encodePng(parts[1], w, h, 3));
-    writeFileAtomic(out.path(f.adversarial), encodePng(parts[2], w, h, 3));
-    if (f.print && printScale) {
-      // Nearest-neighbour magnification keeps every perturbed pixel a crisp square on paper.
-      const big = magnify(parts[2], w, h, 3, printScale);
-      writeFileAtomic(out.path(f.print), encodePng(big, w * printScale, h * printScale, 3));
-    }
+    writeExamplePngs(out, files[k], a, b, data.shape, perturbationScale(e, s.attack, eps), printScale);
   });
   return files;
+}
+
+/**
+ * One example's PNGs (`files`, recorded by the caller): original `a`, its perturbation b − a
+ * (colours saturating at ±`scale`) and adversarial `b`, and the magnified print if `files` has one.
+ */
+export function writeExamplePngs(out: RunPaths, f: ReturnType<typeof exampleFiles>, a: Float32Array, b: Float32Array, shape: [number, number, number], scale: number, printScale?: number): void {
+  const [h, w, c] = shape;
+  const delta = b.map((v, j) => v - a[j]);
+  // One row per example: original | perturbation (amplified to ±scale) | adversarial.
+  const parts = [toRgb(a, c), divergingColors(delta, scale, c), toRgb(b, c)];
+  writeFileAtomic(out.path(f.original), encodePng(parts[0], w, h, 3));
+  writeFileAtomic(out.path(f.perturbation), encodePng(parts[1], w, h, 3));
+  writeFileAtomic(out.path(f.adversarial), encodePng(parts[2], w, h, 3));
+  if (f.print && printScale) {
+    // Nearest-neighbour magnification keeps every perturbed pixel a crisp square on paper.
+    const big = magnify(parts[2], w, h, 3, printScale);
+    writeFileAtomic(out.path(f.print), encodePng(big, w * printScale, h * printScale, 3));
+  }
 }
 
 /**
@@ -365,7 +387,7 @@ export const MAX_GRID_PIXELS = 40_000_000;
  * where those optional packages are installed; without them (or past MAX_GRID_PIXELS) the grid has
  * the same layout, unlabelled (report.html carries the labels as captions either way).
  */
-export function writeAttackGrid(out: RunPaths, files: ReturnType<typeof exampleFiles>[], examples: ExampleResult[], s: Pick<AttackRunSummary, 'attack' | 'eps'>, classNames: string[]): void {
+export function writeAttackGrid(out: RunPaths, files: ReturnType<typeof exampleFiles>[], examples: ExampleResult[], scaleOf: (e: ExampleResult) => number, classNames: string[]): void {
   if (!files.length) return;
   out.record(['grid.png']);
   const images = files.flatMap((f) => [f.original, f.perturbation, f.adversarial]).map((f) => decodePng(readFileSync(out.path(f))));
@@ -394,7 +416,7 @@ export function writeAttackGrid(out: RunPaths, files: ReturnType<typeof exampleF
     const e = examples[k];
     const color = e.success ? '#b00000' : '#333333';
     labels.push(`<text x="${x0 + cellW / 2}" y="${y0 - 7}" text-anchor="middle" font-size="12" fill="${color}">${escapeHtml(exampleCaption(e, classNames))}</text>`);
-    labels.push(`<text x="${x0 + w + GRID.gap + w / 2}" y="${y0 + h + 13}" text-anchor="middle" font-size="11" fill="#555555">${amplification(perturbationScale(e, s.attack, s.eps))}</text>`);
+    labels.push(`<text x="${x0 + w + GRID.gap + w / 2}" y="${y0 + h + 13}" text-anchor="middle" font-size="11" fill="#555555">${amplification(scaleOf(e))}</text>`);
   });
   const png = encodePng(pixels, width, height, 3);
   if (!canRenderPng() || width * height > MAX_GRID_PIXELS) {

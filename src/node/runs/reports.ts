@@ -7,11 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ATTACKS } from '../../attacks/index.ts';
 import type { EpochInfo } from '../../train/fit.ts';
-import { SUITES, type RobustnessReport } from '../../eval/robustness.ts';
+import { SUITES, type ExampleRecord, type RobustnessReport } from '../../eval/robustness.ts';
 import type { TransferMatrix } from '../../eval/transfer.ts';
 import { renderReport, type Block } from '../../report/html.ts';
 import { histogramSvg, lineChartSvg, type Series } from '../../report/plot.ts';
-import { amplification, exampleCaption, exampleFiles, perturbationScale, type AttackRunSummary, type ExampleResult } from './attack.ts';
+import { amplification, EOT_SURVIVAL_TRIALS, exampleCaption, exampleFiles, perturbationScale, type AttackRunSummary, type ExampleResult } from './attack.ts';
 import { writeFileAtomic } from '../io/files.ts';
 
 export const REPORT_FILE = 'report.html';
@@ -19,6 +19,8 @@ export const REPORT_FILE = 'report.html';
 export const MAX_EXAMPLE_ROWS = 200;
 /** The report shows at most this many examples as labelled triplets (grid.png and examples/ have them all). */
 export const MAX_FIGURES = 32;
+/** The robustness report pictures the correctly classified inputs among the first this many. */
+export const ROBUSTNESS_FIGURES = 8;
 
 const normName = (n: string): string => (n === 'l2' ? 'L2' : 'L∞');
 
@@ -45,11 +47,14 @@ export function attackBudget(s: Pick<AttackRunSummary, 'attack' | 'eps' | 'norm'
   };
 }
 
-/** The queries block of a black-box attack's report: mean and median, quantiles, a histogram. */
-function queryBlocks(examples: ExampleResult[]): Block[] {
+/**
+ * The queries block of a black-box attack's report: mean and median, quantiles, a histogram. The
+ * robustness report has one per black-box attack (`title`), over its runs on each input at each ε.
+ */
+function queryBlocks(examples: Pick<ExampleResult, 'queries' | 'success'>[], title = 'Queries', per = 'example'): Block[] {
   const all = examples.filter((e) => e.queries !== undefined);
   if (!all.length) return [];
-  const row = (name: string, xs: ExampleResult[]) => {
+  const row = (name: string, xs: typeof examples) => {
     const q = xs.map((e) => e.queries!).sort((a, b) => a - b);
     const mean = q.length ? q.reduce((a, b) => a + b, 0) / q.length : NaN;
     const f = (v: number) => (Number.isFinite(v) ? (Number.isInteger(v) ? String(v) : v.toFixed(1)) : '–');
@@ -59,17 +64,20 @@ function queryBlocks(examples: ExampleResult[]): Block[] {
   const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
   const ok = all.filter((e) => e.success);
   return [
-    { kind: 'heading', text: 'Queries' },
-    { kind: 'text', text: `Queries to the model per example (the attack's own, re-checks not included): mean ${mean.toFixed(1)}, median ${quantile(sorted, 0.5)} over ${all.length} examples${ok.length ? `; mean ${(ok.reduce((a, e) => a + e.queries!, 0) / ok.length).toFixed(1)} over the ${ok.length} successful` : ''}.` },
-    { kind: 'table', columns: ['examples', 'n', 'mean', 'min', '25%', 'median', '75%', '90%', 'max'], rows: [row('all', all), row('successful', ok), row('failed', all.filter((e) => !e.success))] },
-    { kind: 'image', src: svgDataUri(histogramSvg(sorted, { title: 'Queries per example', xLabel: 'queries', bins: 12 })), caption: 'Histogram of the queries each example took' },
+    { kind: 'heading', text: title },
+    { kind: 'text', text: `Queries to the model per ${per} (the attack's own, re-checks not included): mean ${mean.toFixed(1)}, median ${quantile(sorted, 0.5)} over ${all.length} ${per}s${ok.length ? `; mean ${(ok.reduce((a, e) => a + e.queries!, 0) / ok.length).toFixed(1)} over the ${ok.length} successful` : ''}.` },
+    { kind: 'table', columns: [`${per}s`, 'n', 'mean', 'min', '25%', 'median', '75%', '90%', 'max'], rows: [row('all', all), row('successful', ok), row('failed', all.filter((e) => !e.success))] },
+    { kind: 'image', src: svgDataUri(histogramSvg(sorted, { title: `${title} per ${per}`, xLabel: 'queries', bins: 12 })), caption: `Histogram of the queries each ${per} took` },
   ];
 }
 
-/** The first examples whose PNGs the run wrote, as labelled triplets (the labels grid.png carries, here as HTML). */
-function figureBlocks(dir: string, s: AttackRunSummary, classNames: string[]): Block[] {
+/**
+ * The first examples whose PNGs the run wrote, as labelled triplets (the labels grid.png carries,
+ * here as HTML); `scaleOf` is what an example's perturbation colours saturate at, `note` an addition to its caption.
+ */
+function figureBlocks(dir: string, examples: ExampleResult[], classNames: string[], scaleOf: (e: ExampleResult) => number, note: (e: ExampleResult) => string = () => ''): Block[] {
   const items: Extract<Block, { kind: 'figures' }>['items'] = [];
-  for (const e of s.examples) {
+  for (const e of examples) {
     if (items.length >= MAX_FIGURES) break;
     const f = exampleFiles(e, classNames);
     const paths = [f.original, f.perturbation, f.adversarial].map((p) => join(dir, p));
@@ -78,10 +86,10 @@ function figureBlocks(dir: string, s: AttackRunSummary, classNames: string[]): B
     items.push({
       images: [
         { src: a, alt: `original ${e.index}`, note: 'original' },
-        { src: d, alt: `perturbation ${e.index}`, note: `perturbation ${amplification(perturbationScale(e, s.attack, s.eps))}` },
+        { src: d, alt: `perturbation ${e.index}`, note: `perturbation ${amplification(scaleOf(e))}` },
         { src: b, alt: `adversarial ${e.index}`, note: 'adversarial' },
       ],
-      caption: `#${e.index}: ${exampleCaption(e, classNames)}${e.success ? '' : ' (not fooled)'}`,
+      caption: `#${e.index}: ${exampleCaption(e, classNames)}${e.success ? '' : ' (not fooled)'}${note(e)}`,
     });
   }
   return items.length ? [{ kind: 'figures', items }] : [];
@@ -126,6 +134,17 @@ export function writeAttackReport(dir: string, s: AttackRunSummary, options: { m
         : 'Success rate: share of the correctly classified images that the attack made the model misclassify. Mean norms over those images.',
     },
   ];
+  if (s.survival_rate !== undefined) {
+    const fooled = s.examples.filter((e) => e.success && e.survival !== undefined);
+    blocks.push(
+      { kind: 'heading', text: 'Survival under transformations' },
+      {
+        kind: 'text',
+        text: `Survival rate ${pct(s.survival_rate)}: the share of ${EOT_SURVIVAL_TRIALS} random transformations per example (rotation, scaling, translation, lighting, noise; drawn afresh, not those the attack optimised over) under which the adversarial example still ${s.targeted ? 'reaches the target' : 'fools the model'}, averaged over the ${fooled.length} successful examples.`,
+      },
+      ...(fooled.length > 1 ? [{ kind: 'image' as const, src: svgDataUri(histogramSvg(fooled.map((e) => e.survival!), { title: 'Survival per successful example', xLabel: 'share of transformations still fooling', bins: 10 })), caption: 'Histogram of the survival of each successful adversarial example' }] : []),
+    );
+  }
   if (options.grid) {
     blocks.push(
       { kind: 'heading', text: 'Examples' },
@@ -134,11 +153,12 @@ export function writeAttackReport(dir: string, s: AttackRunSummary, options: { m
         src: pngDataUri(options.grid),
         caption: `Each triplet: original | perturbation (blue −, red +, amplified ${budget.minimal ? "to its own L∞, the factor under it" : `${amplification(s.eps)}, to ±ε`}) | adversarial example; above it, clean prediction (confidence) → adversarial prediction (confidence)`,
       },
-      ...figureBlocks(dir, s, options.classNames ?? []),
+      ...figureBlocks(dir, s.examples, options.classNames ?? [], (e) => perturbationScale(e, s.attack, s.eps)),
     );
   }
   blocks.push(...queryBlocks(s.examples));
   const hasQueries = s.examples.some((e) => e.queries !== undefined);
+  const hasSurvival = s.examples.some((e) => e.survival !== undefined);
   const rows = s.examples.slice(0, MAX_EXAMPLE_ROWS).map((e) => [
     e.index,
     name(e.label),
@@ -149,17 +169,22 @@ export function writeAttackReport(dir: string, s: AttackRunSummary, options: { m
     fixed(e.linf),
     fixed(e.l2),
     ...(hasQueries ? [e.queries ?? '–'] : []),
+    ...(hasSurvival ? [e.survival !== undefined ? pct(e.survival) : '–'] : []),
   ]);
   blocks.push(
     { kind: 'heading', text: 'Per example' },
-    { kind: 'table', columns: ['index', 'label', ...(s.targeted ? ['target'] : []), 'clean prediction', 'adversarial prediction', 'success', 'L∞', 'L2', ...(hasQueries ? ['queries'] : [])], rows },
+    { kind: 'table', columns: ['index', 'label', ...(s.targeted ? ['target'] : []), 'clean prediction', 'adversarial prediction', 'success', 'L∞', 'L2', ...(hasQueries ? ['queries'] : []), ...(hasSurvival ? ['survival'] : [])], rows },
   );
   if (s.examples.length > MAX_EXAMPLE_ROWS) blocks.push({ kind: 'text', text: `The first ${MAX_EXAMPLE_ROWS} of ${s.examples.length} examples; results.json holds them all.` });
   blocks.push({ kind: 'text', text: commandLine() });
   writeFileAtomic(join(dir, REPORT_FILE), renderReport(`advx attack: ${s.attack}, ${budget.title}`, blocks));
 }
 
-export function writeRobustnessReport(dir: string, r: RobustnessReport, options: { model: string; data: string; attacks: string[]; curveSvg: string; cascadeSvg?: string }): void {
+export function writeRobustnessReport(
+  dir: string,
+  r: RobustnessReport,
+  options: { model: string; data: string; attacks: string[]; curveSvg: string; cascadeSvg?: string; examples?: ExampleRecord[]; figures?: (ExampleResult & { attack: string; at_eps: number })[]; classNames?: string[]; grid?: Uint8Array },
+): void {
   const norm = r.norm === 'l2' ? 'L2' : 'L∞';
   const cascade = r.mode === 'cascade';
   const blocks: Block[] = [
@@ -189,6 +214,24 @@ export function writeRobustnessReport(dir: string, r: RobustnessReport, options:
     },
   ];
   if (r.warnings.length) blocks.push({ kind: 'heading', text: 'Warnings (possible gradient masking or a weak attack)' }, ...r.warnings.map((w) => ({ kind: 'text' as const, text: `⚠ ${w}` })));
+  const figures = options.figures ?? [];
+  if (options.grid && figures.length) {
+    const at = new Map(figures.map((f) => [f.index, f]));
+    blocks.push(
+      { kind: 'heading', text: 'Examples' },
+      {
+        kind: 'image',
+        src: pngDataUri(options.grid),
+        caption: `The correctly classified inputs among the first ${ROBUSTNESS_FIGURES} (${figures.length}), each with the first adversarial example that broke it (the smallest ε, the first attack there) or, never broken, the last one tried. Each triplet: original | perturbation (blue −, red +, amplified to ±ε, or to its own L∞ for a minimal-norm attack; the factor under it) | adversarial example; above it, clean prediction (confidence) → adversarial prediction (confidence)`,
+      },
+      ...figureBlocks(dir, figures, options.classNames ?? [], (e) => perturbationScale(e, at.get(e.index)!.attack, at.get(e.index)!.at_eps), (e) => `, ${at.get(e.index)!.attack} at ε ${at.get(e.index)!.at_eps}`),
+    );
+  }
+  // One queries block per black-box attack: its runs on each input at each ε.
+  for (const a of r.attacks) {
+    const runs = (options.examples ?? []).flatMap((e) => Object.values(e.attacks[a.name] ?? {}).flatMap((o) => (o.queries !== undefined ? [{ queries: o.queries, success: o.broken }] : [])));
+    blocks.push(...queryBlocks(runs, `Queries: ${a.name}`, 'run'));
+  }
   blocks.push({ kind: 'text', text: commandLine() });
   writeFileAtomic(join(dir, REPORT_FILE), renderReport(`advx robustness: ${options.attacks.join(', ')}`, blocks));
 }

@@ -5,18 +5,22 @@
  * config.json, examples.jsonl and the shard's own results.json; `advx merge` writes the rest from
  * the records of all shards, through the same summary and the same writers.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ServiceError } from '../../core/errors.ts';
 import { toTensors } from '../../data/types.ts';
-import { evaluateRobustnessExamples, robustnessSetup, summarizeRobustness, type ExampleRecord, type RobustnessOutcome, type RobustnessReport, type SuiteName } from '../../eval/robustness.ts';
+import { evaluateRobustnessExamples, robustnessSetup, summarizeRobustness, type ExampleRecord, type RobustnessCandidates, type RobustnessOutcome, type RobustnessReport, type SuiteName } from '../../eval/robustness.ts';
+import { Classifier } from '../../models/classifier.ts';
 import { isRemoteModel, RemoteModel } from '../../models/remote.ts';
 import { lineChartSvg } from '../../report/plot.ts';
 import { writeFileAtomic } from '../io/files.ts';
 import { progress, type Progress } from '../io/progress.ts';
 import { canRenderPng, svgToPng } from '../io/svg-png.ts';
+import { exampleFiles, perturbationScale, writeAttackGrid, writeExamplePngs, type ExampleResult } from './attack.ts';
 import type { RunFolder } from './folder.ts';
 import { loadModelAndData, loadRemoteAndData, type RemoteFlags } from './inputs.ts';
-import { writeRobustnessReport } from './reports.ts';
+import { ROBUSTNESS_FIGURES, writeRobustnessReport } from './reports.ts';
 import { writeRunConfig } from './options.ts';
 import { writeResults as writeRunResults } from './results.ts';
 import { readShards, writeExamples, writeShardConfig, type Shard } from './shards.ts';
@@ -63,6 +67,18 @@ export interface EndpointUse {
   requests: number;
 }
 
+/**
+ * An input's picture, kept in its record (so that shards merge into the same report): the first
+ * candidate that broke it (the smallest ε, the first attack there) or, never broken, the last one
+ * tried (the largest ε), with the predictions and confidences the attack report labels it with.
+ */
+export interface RobustnessFigure extends ExampleResult {
+  attack: string;
+  at_eps: number;
+}
+
+type FigureRecord = ExampleRecord & { figure?: RobustnessFigure };
+
 /** The report with the endpoint's use and the labels note: the line --json prints. */
 export type RobustnessSummary = RobustnessReport & { endpoint?: EndpointUse; labels?: 'model predictions'; shard?: Shard };
 
@@ -77,7 +93,11 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
   const { x, y } = toTensors(data);
   if (run) writeShardConfig(run.dir, o, IDENTITY);
   let bar: Progress | undefined;
+  const picked = new Map<number, Picked>();
+  // Only a model of our own: a served one's confidences would cost queries the report does not count.
+  const onCandidates = run && classifier instanceof Classifier ? (c: RobustnessCandidates) => pick(picked, c) : undefined;
   const { report, examples } = await evaluateRobustnessExamples(classifier, x, y, {
+    onCandidates,
     attacks: o.suite ? undefined : o.attacks,
     suite: o.suite,
     eps: o.eps,
@@ -103,17 +123,86 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
     if (e instanceof ServiceError && e.partial && run) {
       const partial = e.partial as RobustnessOutcome;
       writeExamples(run.dir, partial.examples);
-      writeResults(run, o, { ...partial.report, ...endpoint(), ...labelsNote });
+      writeResults(run, o, { ...partial.report, ...endpoint(), ...labelsNote }, data.classNames);
     }
     throw e;
   });
   bar?.stop();
   tf.dispose([x, y]);
+  if (run && classifier instanceof Classifier) await writeFigures(run, classifier, data, picked, examples);
   // Said before the files are written, so that a failure there still leaves them on stderr.
   for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`);
   const summary: RobustnessSummary = { ...report, ...endpoint(), ...labelsNote, ...(o.shard ? { shard: o.shard } : {}) };
-  if (run) writeRunFiles(run, o, summary, examples);
+  if (run) writeRunFiles(run, o, summary, examples, data.classNames);
   return summary;
+}
+
+/** A candidate kept for an input's picture. */
+interface Picked {
+  attack: string;
+  eps: number;
+  pixels: Float32Array;
+  broken: boolean;
+}
+
+/** Keeps, per input among the first ROBUSTNESS_FIGURES, its first breaking candidate, else the latest (the passes come in ε order). */
+async function pick(picked: Map<number, Picked>, c: RobustnessCandidates): Promise<void> {
+  const rows = c.indices.flatMap((i, j) => (i < ROBUSTNESS_FIGURES && !picked.get(i)?.broken ? [j] : []));
+  if (!rows.length) return;
+  const data = (await c.adversarial.data()) as Float32Array;
+  const size = data.length / c.indices.length;
+  for (const j of rows) picked.set(c.indices[j], { attack: c.attack, eps: c.eps, pixels: data.slice(j * size, (j + 1) * size), broken: c.broken[j] });
+}
+
+/** The picked inputs' PNGs (examples/, named as the attack command names them) and their figures, added to their records. */
+async function writeFigures(run: RunFolder, classifier: Classifier, data: { images: Float32Array; shape: [number, number, number]; classNames: string[] }, picked: Map<number, Picked>, examples: FigureRecord[]): Promise<void> {
+  run.removeRecorded('examples');
+  run.removeRecorded('grid.png');
+  const rows = examples.filter((e) => picked.has(e.index));
+  if (!rows.length) return;
+  const size = data.shape[0] * data.shape[1] * data.shape[2];
+  const clean = rows.map((e) => data.images.subarray(e.index * size, (e.index + 1) * size));
+  const adv = rows.map((e) => picked.get(e.index)!.pixels);
+  const probabilities = async (images: Float32Array[]) => {
+    const t = tf.tensor(concat(images), [images.length, ...data.shape]);
+    const p = classifier.probabilities(t);
+    const values = (await p.data()) as Float32Array;
+    tf.dispose([t, p]);
+    return values;
+  };
+  const [cp, ap] = [await probabilities(clean), await probabilities(adv)];
+  const k = classifier.info.numClasses;
+  const top = (p: Float32Array, r: number) => {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (p[r * k + j] > p[r * k + best]) best = j;
+    return best;
+  };
+  rows.forEach((e, r) => {
+    const { attack, eps, broken } = picked.get(e.index)!;
+    let [linf, l2] = [0, 0];
+    for (let j = 0; j < size; j++) {
+      const d = adv[r][j] - clean[r][j];
+      linf = Math.max(linf, Math.abs(d));
+      l2 += d * d;
+    }
+    const [c, a] = [top(cp, r), top(ap, r)];
+    e.figure = { index: e.index, label: e.label, clean_prediction: c, clean_confidence: cp[r * k + c], adversarial_prediction: a, adversarial_confidence: ap[r * k + a], success: broken, linf, l2: Math.sqrt(l2), attack, at_eps: eps };
+  });
+  const files = rows.map((e) => exampleFiles(e.figure!, data.classNames));
+  run.record(files.flatMap((f) => [f.original, f.perturbation, f.adversarial]));
+  rows.forEach((e, r) => writeExamplePngs(run, files[r], clean[r], adv[r], data.shape, figureScale(e.figure!)));
+}
+
+const figureScale = (f: RobustnessFigure): number => perturbationScale(f, f.attack, f.at_eps);
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /**
@@ -124,7 +213,7 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
  * over the shards (time spent, not time waited), and the endpoint's use, also summed.
  */
 export function mergeRobustness(dirs: string[], openRun: () => RunFolder): RobustnessSummary {
-  const { shards, config, examples, seconds } = readShards<ExampleRecord>(dirs, 'robustness');
+  const { shards, config, examples, seconds } = readShards<FigureRecord>(dirs, 'robustness');
   const run = openRun(); // after the checks: a refused merge leaves no folder behind
   const o = config as unknown as RobustnessRunOptions;
   const summaries = shards.map((s) => s.results.summary as unknown as RobustnessSummary);
@@ -134,25 +223,35 @@ export function mergeRobustness(dirs: string[], openRun: () => RunFolder): Robus
   const endpoints = summaries.flatMap((s) => (s.endpoint ? [s.endpoint] : []));
   const endpoint = endpoints.length ? { endpoint: { ...endpoints[0], queries: endpoints.reduce((t, e) => t + e.queries, 0), requests: endpoints.reduce((t, e) => t + e.requests, 0) } } : {};
   const summary: RobustnessSummary = { ...report, ...endpoint, ...(summaries[0].labels ? { labels: summaries[0].labels } : {}) };
+  const classNames = (shards[0].results.classes as string[] | undefined) ?? [];
+  // The pictures' PNGs: each input's from the shard that attacked it.
+  const home = new Map(shards.flatMap((s) => s.examples.map((e) => [e.index, s.dir] as const)));
+  const figures = examples.flatMap((e) => (e.figure ? [e.figure] : []));
+  const names = figures.flatMap((f) => Object.values(exampleFiles(f, classNames)) as string[]);
+  run.record(names);
+  for (const f of figures) for (const name of Object.values(exampleFiles(f, classNames)) as string[]) writeFileAtomic(run.path(name), readFileSync(join(home.get(f.index)!, name)));
   writeRunConfig(run.dir, config);
-  writeRunFiles(run, o, summary, examples);
+  writeRunFiles(run, o, summary, examples, classNames);
   return summary;
 }
 
 /** examples.jsonl, results.json; unless a shard, curve.svg, curve.png (where resvg and its font are installed) and report.html. */
-function writeRunFiles(run: RunFolder, o: RobustnessRunOptions, report: RobustnessSummary, examples: ExampleRecord[]): void {
+function writeRunFiles(run: RunFolder, o: RobustnessRunOptions, report: RobustnessSummary, examples: FigureRecord[], classNames: string[]): void {
   writeExamples(run.dir, examples);
   if (o.shard) {
-    writeResults(run, o, report);
+    writeResults(run, o, report, classNames);
     return;
   }
+  // grid.png from the PNGs as written, as the attack command composes it (so merge's is the same file).
+  const figures = examples.flatMap((e) => (e.figure ? [e.figure] : []));
+  if (figures.length) writeAttackGrid(run, figures.map((f) => exampleFiles(f, classNames)), figures, (e) => figureScale(e as RobustnessFigure), classNames);
   const { attacks, eps } = o;
   const series = [
     ...attacks.map((a) => ({ name: a, x: eps, y: eps.map((e) => report.per_attack[a][String(e)]) })),
     ...(attacks.length > 1 ? [{ name: 'worst case', x: eps, y: eps.map((e) => report.robust_accuracy[String(e)]), dashed: true }] : []),
   ];
   const svg = lineChartSvg(series, { title: `Robust accuracy, ${report.count} ${o.data} test images`, xLabel: `ε (${o.norm === 'linf' ? 'L∞' : 'L2'})`, yLabel: 'accuracy', yDomain: [0, 1] });
-  writeResults(run, o, report);
+  writeResults(run, o, report, classNames);
   writeFileAtomic(run.path('curve.svg'), svg);
   if (canRenderPng()) writeFileAtomic(run.path('curve.png'), svgToPng(svg));
   // The cascade at each ε: robust accuracy from clean (0) through each attack in order.
@@ -163,10 +262,10 @@ function writeRunFiles(run: RunFolder, o: RobustnessRunOptions, report: Robustne
           { title: 'Robust accuracy after each attack', xLabel: `attacks run (0 = clean; ${attacks.map((a, i) => `${i + 1} = ${a}`).join(', ')})`, yLabel: 'accuracy', yDomain: [0, 1] },
         )
       : undefined;
-  writeRobustnessReport(run.dir, report, { model: o.model, data: o.data, attacks, curveSvg: svg, cascadeSvg });
+  writeRobustnessReport(run.dir, report, { model: o.model, data: o.data, attacks, curveSvg: svg, cascadeSvg, examples, figures, classNames, grid: figures.length ? readFileSync(run.path('grid.png')) : undefined });
 }
 
-/** results.json: the report (the line --json prints) with the model and data, `partial` when a served model stopped answering. */
-function writeResults(run: RunFolder, o: RobustnessRunOptions, report: object): void {
-  writeRunResults(run.dir, 'robustness', { model: o.model, data: o.data, ...report });
+/** results.json: the report (the line --json prints) with the model and data, `partial` when a served model stopped answering; the class names for merge's pictures. */
+function writeResults(run: RunFolder, o: RobustnessRunOptions, report: object, classNames: string[]): void {
+  writeRunResults(run.dir, 'robustness', { model: o.model, data: o.data, ...report }, { classes: classNames });
 }
