@@ -36,6 +36,20 @@ test('gan train writes metrics, checkpoint, sample grids, the generator and a re
   assert.equal(config.ema, true);
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   for (const s of ['curves.svg', 'samples/final.png', 'samples/step-000004.png', 'interpolation.png']) assert.ok(html.includes(s), s);
+  // The final grid once (step 8's grid is the same picture), beside a grid of real training images of its size.
+  assert.ok(!html.includes('samples/step-000008.png'), 'the last step grid is not shown besides final.png');
+  assert.equal(html.split('src="samples/final.png"').length, 2, 'final.png shown once');
+  assert.ok(html.includes('src="samples/real.png"'), 'the real images in the report');
+  const real = png(join(out, 'samples', 'real.png'));
+  assert.deepEqual([real.width, real.height], [grid.width, grid.height]);
+  assert.ok(real.data.some((v, i) => i % 4 === 0 && v > 200), 'real digits, not a blank grid');
+  // FID and KID at each checkpoint (3, 6 and the last step), drawn in the report.
+  const measured = metrics(out).filter((m) => m.kid !== undefined);
+  assert.deepEqual(measured.map((m) => m.step), [3, 6, 8]);
+  assert.ok(measured.every((m) => Number.isFinite(m.kid) && Number.isFinite(m.fid) && m.fid >= 0), JSON.stringify(measured));
+  assert.ok(existsSync(join(out, 'kid.svg')) && existsSync(join(out, 'fid.svg')));
+  assert.match(html, /FID and KID over training/);
+  assert.ok(html.includes('src="kid.svg"') && html.includes('src="fid.svg"'));
 
   const sampleFile = join(tmp, 'grid.png');
   const s = advx(['gan', 'sample', '--model', join(out, 'model'), '--n', '12', '--cols', '4', '--seed', '1', '--out', sampleFile]);

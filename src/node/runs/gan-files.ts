@@ -7,6 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdvxError } from '../../core/errors.ts';
+import type { ImageDataset } from '../../data/types.ts';
 import { dcganConfig, latentInterpolation, type DcganConfig, type GanArch, type Generator } from '../../gan/dcgan.ts';
 import { sampleImages } from '../../gan/train-images.ts';
 import { renderReport, type Block } from '../../report/html.ts';
@@ -82,6 +83,33 @@ export async function writeSampleGrid(file: string, g: Generator, o: { n: number
   writeFileAtomic(file, gridPng(pixels, o.n, g.config, o.cols));
 }
 
+/**
+ * Writes a grid of real training images laid out as the sample grid (`layout`): the first images,
+ * or for a cGAN, column k showing the first images of class k, so that it sits beside the samples.
+ */
+export function writeRealGrid(file: string, data: ImageDataset, layout: { n: number; cols: number; labels?: number[] }): void {
+  const [h, w, c] = data.shape;
+  const size = h * w * c;
+  const picked: number[] = [];
+  if (layout.labels) {
+    const seen = new Map<number, number[]>();
+    for (let i = 0; i < data.count; i++) {
+      const list = seen.get(data.labels[i]) ?? [];
+      list.push(i);
+      seen.set(data.labels[i], list);
+    }
+    layout.labels.forEach((k, j) => {
+      const list = seen.get(k) ?? [];
+      const i = list[Math.floor(j / layout.cols)];
+      if (i !== undefined) picked.push(i);
+    });
+  } else for (let i = 0; i < Math.min(layout.n, data.count); i++) picked.push(i);
+  const pixels = new Float32Array(picked.length * size);
+  picked.forEach((i, j) => pixels.set(data.images.subarray(i * size, (i + 1) * size), j * size));
+  const grid = imageGrid(pixels, picked.length, h, w, c, layout.cols);
+  writeFileAtomic(file, encodePng(grid.pixels, grid.width, grid.height, grid.channels as 1 | 3));
+}
+
 /** Writes `rows` latent interpolation strips of `cols` images (slerp between seeded endpoints); a cGAN row k shows class labels[k]. */
 export async function writeInterpolation(file: string, g: Generator, o: { rows: number; cols: number; seed: number; labels?: number[] }): Promise<void> {
   const z = latentInterpolation(g.config.latentDim, o.rows, o.cols, o.seed);
@@ -102,6 +130,9 @@ export interface GanMetric {
   d_grad_norm: number;
   g_grad_norm: number;
   seconds: number;
+  /** At checkpoints (where the dataset has a shipped classifier): FID and KID of a small fixed sample against real training images. */
+  fid?: number;
+  kid?: number;
 }
 
 /** Averages of consecutive rows, so that a long run's curve has at most `points` points. */
@@ -124,6 +155,10 @@ export interface GanReport {
   metrics: GanMetric[];
   /** Sample grids over training, as paths relative to the run folder, with their step. */
   samples: Array<{ src: string; step: number }>;
+  /** A grid of real training images, shown beside the final samples. */
+  real?: string;
+  /** The images per side FID/KID were measured on, if they were. */
+  qualitySamples?: number;
   interpolation?: string;
 }
 
@@ -146,11 +181,26 @@ export function writeGanReport(dir: string, r: GanReport): void {
     writeFileAtomic(join(dir, 'curves.svg'), svg);
     blocks.push({ kind: 'heading', text: 'Losses' }, { kind: 'image', src: 'curves.svg', caption: 'Discriminator and generator losses (averaged over bins of steps)' });
   }
+  const measured = r.metrics.filter((m) => m.kid !== undefined && m.fid !== undefined);
+  if (measured.length) {
+    const chart = (key: 'fid' | 'kid', name: string) =>
+      lineChartSvg([{ name, x: measured.map((m) => m.step), y: measured.map((m) => m[key]!) }], { title: name, xLabel: 'step', yLabel: name, integerTicks: true });
+    writeFileAtomic(join(dir, 'kid.svg'), chart('kid', 'KID'));
+    writeFileAtomic(join(dir, 'fid.svg'), chart('fid', 'FID'));
+    const last = measured.at(-1)!;
+    blocks.push(
+      { kind: 'heading', text: 'FID and KID over training' },
+      { kind: 'text', text: `At each checkpoint: ${r.qualitySamples ?? ''} generated images (fixed z) against as many real training images, in the features of the dataset's classifier; lower is closer. Last (step ${last.step}): KID ${last.kid!.toFixed(4)}, FID ${last.fid!.toFixed(2)}. Small samples bias FID upwards: compare checkpoints of this run, not these numbers with \`advx gan evaluate\`'s.` },
+      { kind: 'image', src: 'kid.svg', caption: 'KID (unbiased MMD² of the features) at each checkpoint' },
+      { kind: 'image', src: 'fid.svg', caption: 'FID at each checkpoint' },
+    );
+  }
   if (r.samples.length) {
     blocks.push({ kind: 'heading', text: 'Samples' });
     // At most 6 grids: the last one and others spread over the run.
     const pick = r.samples.length <= 6 ? r.samples : [...Array.from({ length: 5 }, (_, k) => r.samples[Math.floor((k * (r.samples.length - 1)) / 5)]), r.samples.at(-1)!];
     for (const s of pick) blocks.push({ kind: 'image', src: s.src, caption: `samples after step ${s.step} (fixed z)` });
+    if (r.real) blocks.push({ kind: 'image', src: r.real, caption: 'real training images, laid out as the samples' });
   }
   if (r.interpolation) blocks.push({ kind: 'heading', text: 'Latent interpolation' }, { kind: 'image', src: r.interpolation, caption: 'each row: slerp between two random latent vectors' });
   writeFileAtomic(join(dir, 'report.html'), renderReport(r.title, blocks));

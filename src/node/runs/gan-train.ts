@@ -12,7 +12,8 @@ import type { GanLoss } from '../../gan/losses.ts';
 import { createImageGanState, disposeImageGanState, imageGanOptimizers, imageGanWeights, standingStatistics, trainImageGan, type Augmentation, type ImageGanState } from '../../gan/train-images.ts';
 import { GanDivergedError } from '../../gan/update.ts';
 import { loadDataset } from '../datasets/index.ts';
-import { sampleGridLayout, saveGenerator, writeGanReport, writeInterpolation, writeSampleGrid, type GanMetric } from './gan-files.ts';
+import { sampleGridLayout, saveGenerator, writeGanReport, writeInterpolation, writeRealGrid, writeSampleGrid, type GanMetric } from './gan-files.ts';
+import { qualityProbe, QUALITY_SAMPLES } from './gan-quality.ts';
 import { progress } from '../io/progress.ts';
 import { writeRunConfig } from './options.ts';
 import { writeResults } from './results.ts';
@@ -99,6 +100,7 @@ export async function runGanTrain(o: GanTrainRunOptions, config: object, extra: 
   const checkpoint = () => run.checkpoint(imageGanWeights(state), asOptimizer(state), state.step, metrics, { step: state.step });
   const samples: Array<{ src: string; step: number }> = [];
   let metrics: GanMetric[] = [];
+  const quality = await qualityProbe(data, o.data, sampleSeed + 3);
   try {
     if (o.resume) {
       const resumed = await run.restore(imageGanWeights(state), asOptimizer(state));
@@ -133,6 +135,8 @@ export async function runGanTrain(o: GanTrainRunOptions, config: object, extra: 
             samples.push({ src, step: info.step });
           }
           if (info.step % o.checkpointEvery === 0 || info.step === o.steps) {
+            // FID/KID at each checkpoint, in the step's metrics.jsonl row (so a resumed run keeps its curve).
+            if (quality) Object.assign(metrics.at(-1)!, await quality.measure(sampler()));
             await checkpoint();
             lastCheckpoint = info.step;
           } else if (info.step % o.logEvery === 0) run.writeMetrics(metrics);
@@ -154,6 +158,7 @@ export async function runGanTrain(o: GanTrainRunOptions, config: object, extra: 
 
     const generator = sampler();
     await writeSampleGrid(join(samplesDir, 'final.png'), generator, { ...layout, seed: sampleSeed });
+    writeRealGrid(join(samplesDir, 'real.png'), data, layout);
     await writeInterpolation(join(o.out, 'interpolation.png'), generator, { rows: state.generator.config.numClasses || 8, cols: 10, seed: sampleSeed + 1 });
     await saveGenerator(join(o.out, 'model'), generator, { arch: o.arch, dataset: o.data, classNames: data.classNames, loss: o.loss, steps: state.step, ema: !!state.ema });
     const last = metrics.slice(-50);
@@ -175,12 +180,16 @@ export async function runGanTrain(o: GanTrainRunOptions, config: object, extra: 
       command: o.command,
       summary: Object.fromEntries(Object.entries(summary).filter(([k]) => !['model', 'samples'].includes(k)).map(([k, v]) => [k, v ?? 'n/a'])) as Record<string, string | number>,
       metrics,
-      samples: [...samples, { src: 'samples/final.png', step: state.step }],
+      // The final grid once: a grid sampled at the last step is the same picture as final.png.
+      samples: [...samples.filter((s) => s.step !== state.step), { src: 'samples/final.png', step: state.step }],
+      real: 'samples/real.png',
+      qualitySamples: quality ? Math.min(QUALITY_SAMPLES, data.count) : undefined,
       interpolation: 'interpolation.png',
     });
     log(`${state.step} steps; generator: ${summary.model}; report: ${join(o.out, 'report.html')}`);
     return summary;
   } finally {
     disposeImageGanState(state);
+    quality?.dispose();
   }
 }

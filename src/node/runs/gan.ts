@@ -66,7 +66,7 @@ export interface GanEvaluateOptions {
 export type GanEvaluation = Omit<GeneratorEvaluation, 'class_accuracy'> & { n: number; real: number; data: string; classifier: string; arch: string; class_accuracy?: number };
 
 /** The default classifier of a dataset, found from the working folder or the advx folder. */
-function defaultClassifier(data: string): string {
+export function defaultClassifier(data: string): string {
   const rel = parseDatasetName(data).startsWith('fashion') ? 'models/fashion-cnn' : 'models/mnist-cnn';
   return existsSync(rel) ? rel : resolve(PACKAGE_ROOT, rel);
 }
