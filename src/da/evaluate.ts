@@ -9,7 +9,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { concatFloat32 } from '../core/arrays.ts';
 import { gatherBatch } from '../data/batch.ts';
 import { toTensors, type DatasetSplits, type ImageDataset } from '../data/types.ts';
-import { accuracy } from '../eval/accuracy.ts';
+import { accuracy, perClassAccuracy } from '../eval/accuracy.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { recalibrateBatchNorm } from './adabn.ts';
 
@@ -32,6 +32,14 @@ export async function domainAccuracies(classifier: Classifier, source: DatasetSp
   const sourceAccuracy = await accuracy(classifier, source.test);
   if (perDomain) calibrateOn(perDomain, target.train);
   return { source: sourceAccuracy, target: await accuracy(classifier, target.test) };
+}
+
+/** Per-class test accuracy of each domain, as domainAccuracies measures accuracy (leaving the target's statistics set). */
+export async function domainPerClassAccuracies(classifier: Classifier, source: DatasetSplits, target: DatasetSplits, perDomain?: tfl.LayersModel): Promise<{ source: number[]; target: number[] }> {
+  if (perDomain) calibrateOn(perDomain, source.train);
+  const sourceAccuracy = await perClassAccuracy(classifier, source.test);
+  if (perDomain) calibrateOn(perDomain, target.train);
+  return { source: sourceAccuracy, target: await perClassAccuracy(classifier, target.test) };
 }
 
 /** A domain under its own statistics: its test accuracy, and its first test images as a dataset of feature vectors. */

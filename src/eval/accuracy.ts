@@ -19,6 +19,24 @@ export async function accuracy(classifier: Classifier, data: ImageDataset, batch
   return correct / data.count;
 }
 
+/** Accuracy on each class's examples of `data` (NaN for a class without any), in class order. */
+export async function perClassAccuracy(classifier: Classifier, data: ImageDataset, batchSize = 1000): Promise<number[]> {
+  const hits = new Array<number>(data.numClasses).fill(0);
+  const counts = new Array<number>(data.numClasses).fill(0);
+  for (let start = 0; start < data.count; start += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, data.count - start) }, (_, i) => start + i);
+    const { x, y } = gatherBatch(data, idx);
+    const predicted = tf.tidy(() => tf.argMax(classifier.logits(x), 1));
+    const [p, labels] = [await predicted.data(), await y.data()];
+    tf.dispose([x, y, predicted]);
+    labels.forEach((label, i) => {
+      counts[label]++;
+      if (p[i] === label) hits[label]++;
+    });
+  }
+  return hits.map((h, k) => (counts[k] ? h / counts[k] : NaN));
+}
+
 /** One example's outcome: its position in the dataset, its label and the model's top-1 prediction. */
 export interface LabelRecord {
   index: number;

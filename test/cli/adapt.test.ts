@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PNG } from 'pngjs';
 import { advx, assertRefused, killAfterFirstCheckpoint, lastJson } from '../helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-adapt-'));
@@ -78,7 +79,26 @@ test('adapt --method finetune (source-only with per-domain batch norm first, the
   assert.deepEqual(phases, ['train', ...Array(3).fill('finetune-head'), ...Array(3).fill('finetune-all')]);
   assert.ok(existsSync(join(out, 'source-only', 'checkpoint', 'state.json')));
   assert.ok(existsSync(join(out, 'baseline-pca.svg')) && !existsSync(join(out, 'tsne.svg')));
-  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /baseline/);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.match(html, /baseline/);
+  // Per class, before (the source-only network) and after fine-tuning, in each domain.
+  const perClass = summary.per_class_accuracy as { source: number[]; target: number[] };
+  const before = summary.per_class_accuracy_before as { source: number[]; target: number[] };
+  assert.equal(perClass.target.length, 10);
+  assert.equal(before.source.length, 10);
+  const tested = perClass.target.filter((v) => Number.isFinite(v));
+  assert.ok(tested.length > 0 && tested.every((v) => v >= 0 && v <= 1));
+  assert.match(html, /<h2>Accuracy per class<\/h2>/);
+  assert.match(html, /<th>target, before fine-tuning<\/th><th>target, finetune<\/th>/);
+  // Sample images of both domains: 16 test images each, 8 a row (28-px RGB images, 1-px gaps).
+  for (const f of ['source-images.png', 'target-images.png']) {
+    const image = PNG.sync.read(readFileSync(join(out, f)));
+    assert.deepEqual([image.width, image.height], [8 * 29 + 1, 2 * 29 + 1], f);
+    assert.ok(html.includes(`src="${f}"`), f);
+  }
+  // The fine-tuning phases are their own series in the curves.
+  const curves = readFileSync(join(out, 'curves.svg'), 'utf8');
+  for (const name of ['source-only: source test accuracy', 'fine-tune, head only', 'fine-tune, whole network']) assert.ok(curves.includes(name), name);
 });
 
 test('adapt --select-lambda trains one run per λ and keeps the one with the highest SND', () => {

@@ -16,6 +16,7 @@ import { renderReport, type Block } from '../../report/html.ts';
 import { lineChartSvg, type Series } from '../../report/plot.ts';
 import { scatterSvg, type ScatterGroup } from '../../report/scatter.ts';
 import { writeFileAtomic } from '../io/files.ts';
+import { encodePng, imageGrid } from '../io/png.ts';
 import { readResults, RESULTS_FILE, writeResults } from './results.ts';
 
 export interface AdaptSummary {
@@ -27,6 +28,10 @@ export interface AdaptSummary {
   target_accuracy: number;
   a_distance: number;
   domain_classifier_accuracy: number;
+  /** Test accuracy per class (NaN: no test image of it), in each domain. */
+  per_class_accuracy?: { source: number[]; target: number[] };
+  /** finetune: the same of the pretrained network, before fine-tuning (when its head is kept). */
+  per_class_accuracy_before?: { source: number[]; target: number[] };
   /** λ selection by SND: one entry per λ tried. */
   lambda_selection?: Array<{ lambda: number; snd: number; target_accuracy: number }>;
 }
@@ -76,19 +81,65 @@ function domainPicture(points: number[], n: number, title: string, source: strin
   return scatterSvg(Float32Array.from(points), groups, { title });
 }
 
+/** What each fine-tuning phase of metrics.jsonl trains, as its curve is named. */
+const FINETUNE_PHASES: Record<string, string> = {
+  'finetune-head': 'fine-tune, head only: labelled target train accuracy',
+  'finetune-all': 'fine-tune, whole network: labelled target train accuracy',
+};
+
+/**
+ * The accuracies per epoch. A finetune run's phases (source-only training, then fine-tuning the
+ * head, then the whole network) are separate series, so the epoch where each starts shows.
+ */
 function curves(history: EpochRecord[]): string {
-  const train = history.filter((h) => h.phase === 'train');
-  const series = (key: string, name: string, dashed = false): Series | undefined => {
-    const rows = train.filter((h) => typeof h[key] === 'number' && Number.isFinite(h[key]));
+  const series = (phase: string, key: string, name: string, dashed = false): Series | undefined => {
+    const rows = history.filter((h) => h.phase === phase && typeof h[key] === 'number' && Number.isFinite(h[key]));
     return rows.length ? { name, x: rows.map((h) => h.epoch), y: rows.map((h) => h[key] as number), dashed } : undefined;
   };
+  const tuned = history.some((h) => h.phase in FINETUNE_PHASES);
+  const first = tuned ? 'source-only: ' : '';
   const all = [
-    series('source_accuracy', 'source test accuracy'),
-    series('target_accuracy', 'target test accuracy'),
-    series('label_accuracy', 'source train accuracy', true),
-    series('domain_accuracy', 'domain head accuracy', true),
+    series('train', 'source_accuracy', `${first}source test accuracy`),
+    series('train', 'target_accuracy', `${first}target test accuracy`),
+    series('train', 'label_accuracy', `${first}source train accuracy`, true),
+    series('train', 'domain_accuracy', 'domain head accuracy', true),
+    ...Object.entries(FINETUNE_PHASES).map(([phase, name]) => series(phase, 'label_accuracy', name)),
   ].filter((s): s is Series => s !== undefined);
   return lineChartSvg(all, { title: 'Learning curves', xLabel: 'epoch', yLabel: 'accuracy', yDomain: [0, 1], integerTicks: true });
+}
+
+/** Source and target test images shown side by side in the report. */
+const SAMPLE_IMAGES = 16;
+
+function imagesPng(d: ImageDataset, n: number): Buffer {
+  const [h, w, c] = d.shape;
+  const grid = imageGrid(d.images.subarray(0, n * h * w * c), n, h, w, c, 8);
+  return encodePng(grid.pixels, grid.width, grid.height, grid.channels as 1 | 3);
+}
+
+/**
+ * Test accuracy per class in each domain, before and after adaptation: before is the pretrained
+ * network (finetune) or the --baseline run, where they were measured.
+ */
+function perClassBlocks(summary: AdaptSummary, baseline?: { dir: string; summary: AdaptSummary }): Block[] {
+  const after = summary.per_class_accuracy;
+  if (!after) return [];
+  const before = summary.per_class_accuracy_before ?? baseline?.summary.per_class_accuracy;
+  const who = summary.per_class_accuracy_before ? 'before fine-tuning' : `baseline (${baseline?.summary.method})`;
+  const pct = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '–');
+  const names = (k: number) => String(k);
+  const rows = after.target.map((_, k) => [
+    names(k),
+    ...(before ? [pct(before.source[k])] : []),
+    pct(after.source[k]),
+    ...(before ? [pct(before.target[k])] : []),
+    pct(after.target[k]),
+    ...(before ? [before.target[k] !== undefined && Number.isFinite(after.target[k] - before.target[k]) ? `${after.target[k] >= before.target[k] ? '+' : ''}${(100 * (after.target[k] - before.target[k])).toFixed(1)}` : '–'] : []),
+  ]);
+  const columns = before
+    ? ['class', `source, ${who}`, `source, ${summary.method}`, `target, ${who}`, `target, ${summary.method}`, 'target change (points)']
+    : ['class', 'source test accuracy', 'target test accuracy'];
+  return [{ kind: 'heading', text: 'Accuracy per class' }, { kind: 'table', columns, rows }];
 }
 
 /**
@@ -113,7 +164,7 @@ export function readBaseline(dir: string): { summary: AdaptSummary; embedding: E
 /** Writes results.json, embedding.json, the SVG pictures and report.html into `dir`. */
 export function writeAdaptReport(
   dir: string,
-  run: { summary: AdaptSummary; embedding: Embedding; history: EpochRecord[]; command: string },
+  run: { summary: AdaptSummary; embedding: Embedding; history: EpochRecord[]; command: string; source?: ImageDataset; target?: ImageDataset },
   baseline?: { dir: string; summary: AdaptSummary; embedding: Embedding },
 ): void {
   const { summary, embedding } = run;
@@ -145,7 +196,19 @@ export function writeAdaptReport(
       { kind: 'table', columns: ['λ', 'SND (higher is chosen)', 'target test accuracy (not used to choose)'], rows: summary.lambda_selection.map((s) => [s.lambda, s.snd, s.target_accuracy]) },
     );
   }
-  blocks.push({ kind: 'heading', text: 'Training' }, { kind: 'image', src: 'curves.svg', caption: 'Accuracies per epoch' });
+  blocks.push(...perClassBlocks(summary, baseline));
+  if (run.source && run.target) {
+    const n = Math.min(SAMPLE_IMAGES, run.source.count, run.target.count);
+    writeFileAtomic(join(dir, 'source-images.png'), imagesPng(run.source, n));
+    writeFileAtomic(join(dir, 'target-images.png'), imagesPng(run.target, n));
+    blocks.push(
+      { kind: 'heading', text: 'The two domains' },
+      { kind: 'image', src: 'source-images.png', caption: `the first ${n} ${summary.source} test images (source)` },
+      { kind: 'image', src: 'target-images.png', caption: `the first ${n} ${summary.target} test images (target)` },
+    );
+  }
+  const phases = summary.method === 'finetune' ? ': source-only training, then fine-tuning (head only, then the whole network) on the labelled target images, each its own series' : '';
+  blocks.push({ kind: 'heading', text: 'Training' }, { kind: 'image', src: 'curves.svg', caption: `Accuracies per epoch${phases}` });
   blocks.push({ kind: 'heading', text: 'Features of the two domains' }, ...pictures.map((p) => ({ kind: 'image' as const, src: p.file, caption: p.caption })));
   blocks.push({ kind: 'text', text: `Command: ${run.command}` });
   writeFileAtomic(join(dir, 'report.html'), renderReport(`advx adapt: ${summary.method}, ${summary.source} → ${summary.target}`, blocks));

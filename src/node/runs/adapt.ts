@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { AdvxError } from '../../core/errors.ts';
 import { buildDannNetworks, checkDomains, dannFeatures, dannFeaturesBatchNorm, trainDann, type AdaptationMethod, type DannNetworks } from '../../da/dann.ts';
 import { disposeOptimizer } from '../../train/core.ts';
-import { calibrateOn, domainAccuracies as accuracies, evaluateEachDomain } from '../../da/evaluate.ts';
+import { calibrateOn, domainAccuracies as accuracies, domainPerClassAccuracies, evaluateEachDomain } from '../../da/evaluate.ts';
 import { fineTune, headInputModel, keepHead, labelledPerClass, replaceHead } from '../../da/finetune.ts';
 import { selectLambda } from '../../da/select-lambda.ts';
 import type { DatasetSplits, ImageDataset } from '../../data/types.ts';
@@ -94,7 +94,9 @@ export async function runAdapt(flags: AdaptRunOptions, config: object, extra: Re
   let features: (x: tf.Tensor) => tf.Tensor;
   let networks: DannNetworks | undefined;
   if (flags.method === 'finetune') {
-    ({ history, model, features, networks } = await runFineTune(flags, source, target, log));
+    let before: AdaptSummary['per_class_accuracy'];
+    ({ history, model, features, networks, before } = await runFineTune(flags, source, target, log));
+    if (before) summaryExtra = { per_class_accuracy_before: before };
   } else if (flags.selectLambda) {
     const method = flags.method;
     const train = (lambda: number) => runTraining(flags, method, lambda, join(flags.out, `lambda-${lambda}`), source, target, log);
@@ -123,6 +125,8 @@ export async function runAdapt(flags: AdaptRunOptions, config: object, extra: Re
         measured: await measureFeatures(features, source.test, target.test, { count: flags.embed, seed: flags.seed, tsne: flags.tsne }),
       };
   const { measured, ...accuracies } = evaluated;
+  // Measured last: with per-domain batch norm it leaves the target's statistics set, as the evaluation did.
+  const perClass = await domainPerClassAccuracies(classifier, source, target, flags.batchNorm === 'per-domain' ? networks?.features : undefined);
   const summary: AdaptSummary = {
     method: flags.method,
     source: flags.source,
@@ -131,9 +135,10 @@ export async function runAdapt(flags: AdaptRunOptions, config: object, extra: Re
     ...accuracies,
     a_distance: measured.aDistance,
     domain_classifier_accuracy: measured.domainAccuracy,
+    per_class_accuracy: perClass,
   };
   const baseline = flags.baseline ? { dir: flags.baseline, ...readBaseline(flags.baseline) } : undefined;
-  writeAdaptReport(flags.out, { summary, embedding: measured.embedding, history, command: flags.command }, baseline);
+  writeAdaptReport(flags.out, { summary, embedding: measured.embedding, history, command: flags.command, source: source.test, target: target.test }, baseline);
   log(`source ${summary.source_accuracy.toFixed(4)}, target ${summary.target_accuracy.toFixed(4)}, A-distance ${summary.a_distance.toFixed(3)}; report: ${join(flags.out, 'report.html')}`);
   if (networks) networks.dispose();
   else model.dispose();
@@ -291,7 +296,7 @@ async function runFineTune(
   source: DatasetSplits,
   target: DatasetSplits,
   log: (line: string) => void,
-): Promise<{ history: EpochRecord[]; model: tfl.LayersModel; features: (x: tf.Tensor) => tf.Tensor; networks?: DannNetworks }> {
+): Promise<{ history: EpochRecord[]; model: tfl.LayersModel; features: (x: tf.Tensor) => tf.Tensor; networks?: DannNetworks; before?: AdaptSummary['per_class_accuracy'] }> {
   let pretrained: tfl.LayersModel;
   let networks: DannNetworks | undefined;
   let history: EpochRecord[] = [];
@@ -322,6 +327,8 @@ async function runFineTune(
   const outputs = pretrained.outputs[0].shape[1];
   const keep = flags.head === 'keep' || (flags.head === 'auto' && outputs === target.train.numClasses);
   const model = keep ? keepHead(pretrained) : replaceHead(pretrained, target.train.numClasses, flags.seed + 1);
+  // Per class before fine-tuning, where the head (so the classes) is the pretrained one's.
+  const before = keep ? await domainPerClassAccuracies(classifierOf(pretrained, source.train), source, target, flags.batchNorm === 'per-domain' ? networks?.features : undefined) : undefined;
   const labelled = labelledPerClass(target.train, flags.targetLabels, flags.seed);
   log(`fine-tuning ${keep ? 'the trained head' : 'a new head'} on ${labelled.count} labelled ${flags.target} images`);
   const tuned = await fineTune(model, labelled, {
@@ -336,5 +343,5 @@ async function runFineTune(
   new TrainingRun<EpochRecord>(flags.out).writeMetrics(history);
   // The features the report compares: what the head reads.
   const body = headInputModel(model);
-  return { history, model, features: (x) => body.apply(x) as tf.Tensor, networks };
+  return { history, model, features: (x) => body.apply(x) as tf.Tensor, networks, before };
 }
