@@ -160,4 +160,13 @@ test('adapt --method finetune --baseline <source-only run> reuses its network in
   // A source-only baseline made with other options is refused, naming them.
   assertRefused(['adapt', '--method', 'finetune', '--baseline', sourceOnly, '--lr', '0.02', ...base.filter((a) => a !== '--seed' && a !== '3'), '--seed', '4', '--out', join(tmp, 'reuse-bad')], /--baseline .* made with --lr 0\.01 \(given: --lr 0\.02\), --seed 3 \(given: --seed 4\)/);
   assert.ok(!existsSync(join(tmp, 'reuse-bad', 'config.json')));
+  // Another method against the source-only baseline: its per-class accuracies are the "before".
+  const dann = join(tmp, 'dann-vs-source-only');
+  const d = advx(['adapt', '--method', 'dann', '--epochs', '1', '--batch-norm', 'per-domain', ...small, '--no-tsne', '--baseline', sourceOnly, '--out', dann]);
+  assert.equal(d.status, 0, d.stderr);
+  const html = readFileSync(join(dann, 'report.html'), 'utf8');
+  assert.match(html, /<th>target, baseline \(source-only\)<\/th><th>target, dann<\/th><th>target change \(points\)<\/th>/);
+  const baselineTarget = (JSON.parse(readFileSync(join(sourceOnly, 'results.json'), 'utf8')).summary.per_class_accuracy.target as (number | null)[]);
+  const first = baselineTarget.findIndex((v) => v !== null);
+  assert.ok(html.includes(`<td>${(100 * baselineTarget[first]!).toFixed(1)}%</td>`), 'the baseline\'s own per-class numbers');
 });

@@ -126,15 +126,17 @@ function perClassBlocks(summary: AdaptSummary, baseline?: { dir: string; summary
   if (!after) return [];
   const before = summary.per_class_accuracy_before ?? baseline?.summary.per_class_accuracy;
   const who = summary.per_class_accuracy_before ? 'before fine-tuning' : `baseline (${baseline?.summary.method})`;
-  const pct = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '–');
-  const names = (k: number) => String(k);
+  // A class without test images is NaN here, null once read back from a baseline's results.json.
+  const known = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
+  const pct = (v: number | undefined) => (known(v) ? `${(100 * v).toFixed(1)}%` : '–');
+  const change = (a: number | undefined, b: number) => (known(a) && known(b) ? `${b >= a ? '+' : ''}${(100 * (b - a)).toFixed(1)}` : '–');
   const rows = after.target.map((_, k) => [
-    names(k),
+    String(k),
     ...(before ? [pct(before.source[k])] : []),
     pct(after.source[k]),
     ...(before ? [pct(before.target[k])] : []),
     pct(after.target[k]),
-    ...(before ? [before.target[k] !== undefined && Number.isFinite(after.target[k] - before.target[k]) ? `${after.target[k] >= before.target[k] ? '+' : ''}${(100 * (after.target[k] - before.target[k])).toFixed(1)}` : '–'] : []),
+    ...(before ? [change(before.target[k], after.target[k])] : []),
   ]);
   const columns = before
     ? ['class', `source, ${who}`, `source, ${summary.method}`, `target, ${who}`, `target, ${summary.method}`, 'target change (points)']
