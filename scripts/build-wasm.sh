@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Rebuilds src/backend/native/kernels.wasm.ts from src/backend/native/kernels.c.
 #
-# Needs clang and wasm-ld with the wasm32 target (Debian/Ubuntu: apt-get install clang lld) and
-# llvm-objdump; CI never runs this, the generated .ts is committed.
+# Needs clang >= 16 and wasm-ld with the wasm32 target, and llvm-objdump (Debian 12:
+# apt-get install clang-16 lld-16 llvm-16; clang 14/15 have no relaxed_madd with the final opcode
+# and operand order); CLANG and OBJDUMP override the defaults. CI never runs this, the generated
+# .ts is committed.
 #
-# Two builds of the same code, differing only in the memory they import (a module's imported
-# memory must match the provider's shared flag):
+# Four builds of the same code. Two memories (a module's imported memory must match the
+# provider's shared flag):
 #   shared: for TF.js's threaded build, whose memory is shared (max 4 GiB);
-#   plain:  for TF.js's single-threaded SIMD build.
+#   plain:  for TF.js's single-threaded SIMD build;
+# each with SIMD only and with relaxed SIMD (-mrelaxed-simd: MADD in kernels.c becomes
+# f32x4.relaxed_madd, a fused multiply-add on x86 and ARM), which the loader picks where the
+# engine validates it.
 # The module imports TF.js's heap and works on tensors in place, so it must not own any memory:
 # this script refuses a build that has data segments or touches any global (the shadow stack).
 set -euo pipefail
@@ -22,18 +27,41 @@ CFLAGS=(--target=wasm32 -O3 -msimd128 -mbulk-memory -nostdlib -ffreestanding -fn
 LDFLAGS=(-Wl,--no-entry -Wl,--import-memory -Wl,--initial-memory=65536 -Wl,-z,stack-size=0
          -Wl,--strip-all)
 
-clang "${CFLAGS[@]}" "${LDFLAGS[@]}" -o "$TMP/plain.wasm" "$SRC"
-clang "${CFLAGS[@]}" -matomics "${LDFLAGS[@]}" -Wl,--shared-memory -Wl,--max-memory=4294967296 \
-  -o "$TMP/shared.wasm" "$SRC"
+pick() { for c in "$@"; do if command -v "$c" > /dev/null; then echo "$c"; return; fi; done; echo "$1"; }
+CLANG=${CLANG:-$(pick clang-19 clang-18 clang-17 clang-16 clang)}
+OBJDUMP=${OBJDUMP:-$(pick llvm-objdump-19 llvm-objdump-18 llvm-objdump-17 llvm-objdump-16 llvm-objdump)}
+major=$("$CLANG" -dumpversion | cut -d. -f1)
+if [ "$major" -lt 16 ]; then
+  echo "build-wasm: $CLANG is clang $major; relaxed SIMD needs clang >= 16 (CLANG=clang-16)" >&2
+  exit 1
+fi
 
-for v in plain shared; do
-  llvm-objdump -d "$TMP/$v.wasm" > "$TMP/$v.dis"
+SHARED=(-matomics -Wl,--shared-memory -Wl,--max-memory=4294967296)
+"$CLANG" "${CFLAGS[@]}" "${LDFLAGS[@]}" -o "$TMP/plain.wasm" "$SRC"
+"$CLANG" "${CFLAGS[@]}" "${SHARED[@]}" "${LDFLAGS[@]}" -o "$TMP/shared.wasm" "$SRC"
+"$CLANG" "${CFLAGS[@]}" -mrelaxed-simd "${LDFLAGS[@]}" -o "$TMP/plain-relaxed.wasm" "$SRC"
+"$CLANG" "${CFLAGS[@]}" -mrelaxed-simd "${SHARED[@]}" "${LDFLAGS[@]}" -o "$TMP/shared-relaxed.wasm" "$SRC"
+
+for v in plain shared plain-relaxed shared-relaxed; do
+  "$OBJDUMP" -d "$TMP/$v.wasm" > "$TMP/$v.dis"
+  # llvm-objdump 16 prints relaxed_madd (fd 85 02, no immediates) as <unknown>; anything else
+  # it cannot read could hide a global access.
+  MADD_RE='f32x4\.relaxed_madd|fd 85 02[[:space:]]+<unknown>'
+  if grep '<unknown>' "$TMP/$v.dis" | grep -Eqv "$MADD_RE"; then
+    echo "build-wasm: $OBJDUMP cannot read every instruction of the $v build: refusing" >&2
+    exit 1
+  fi
+  madds=$(grep -Ec "$MADD_RE" "$TMP/$v.dis" || true)
+  case "$v" in
+    *-relaxed) [ "$madds" -gt 0 ] || { echo "build-wasm: $v build has no f32x4.relaxed_madd: refusing" >&2; exit 1; } ;;
+    *) [ "$madds" -eq 0 ] || { echo "build-wasm: $v build uses relaxed SIMD: refusing" >&2; exit 1; } ;;
+  esac
   if grep -Eq 'global\.(get|set)' "$TMP/$v.dis"; then
     echo "build-wasm: $v build uses a global (shadow stack?): refusing" >&2
     grep -E -B3 'global\.(get|set)' "$TMP/$v.dis" | head -20 >&2
     exit 1
   fi
-  if llvm-objdump -h "$TMP/$v.wasm" | grep -Eq '\b(DATA|DATACOUNT)\b'; then
+  if "$OBJDUMP" -h "$TMP/$v.wasm" | grep -Eq '\b(DATA|DATACOUNT)\b'; then
     echo "build-wasm: $v build has data segments: refusing" >&2
     exit 1
   fi
@@ -44,6 +72,10 @@ done
   echo '/* eslint-disable */'
   echo "export const KERNELS_WASM_PLAIN = '$(base64 -w0 "$TMP/plain.wasm")';"
   echo "export const KERNELS_WASM_SHARED = '$(base64 -w0 "$TMP/shared.wasm")';"
+  echo "export const KERNELS_WASM_PLAIN_RELAXED = '$(base64 -w0 "$TMP/plain-relaxed.wasm")';"
+  echo "export const KERNELS_WASM_SHARED_RELAXED = '$(base64 -w0 "$TMP/shared-relaxed.wasm")';"
 } > "$OUT"
-ls -l "$TMP"/*.wasm | awk '{print $5, $9}'
+for v in plain shared plain-relaxed shared-relaxed; do
+  echo "$(stat -c %s "$TMP/$v.wasm") $v.wasm ($(grep -Ec "$MADD_RE" "$TMP/$v.dis" || true) relaxed_madd)"
+done
 echo "wrote $OUT"

@@ -5,6 +5,10 @@ import { AdvxError, EXIT_TRY_LATER, FinishedShard, FolderInUse, ServiceError } f
 import { systemErrorLine } from '../node/io/files.ts';
 import { PACKAGE_VERSION } from '../node/io/packages.ts';
 import { COMMANDS, isCommandName, type CommandName } from './commands.ts';
+import { enableRelaxedSimd } from './relaxed-simd.ts';
+
+// Before any command loads TF.js and compiles a kernel.
+enableRelaxedSimd();
 
 /** Each command's module, loaded only when that command runs (TF.js and the attacks take a second to load). */
 const LOADERS: Record<CommandName, () => Promise<Command>> = {

@@ -117,6 +117,10 @@ before(async () => {
   const want = Math.min(8, availableParallelism());
   for (let i = 0; i < 200 && native.threads < want; i++) await new Promise((r) => setTimeout(r, 25));
   assert.equal(native.threads, want, 'native worker threads did not start');
+  // Which build (test/backend/kernels-relaxed.test.ts runs this file once per build): a run meant
+  // for the relaxed SIMD kernels must not pass on the plain ones, nor the other way round.
+  const expect = process.env.ADVX_EXPECT_RELAXED_SIMD;
+  if (expect !== undefined) assert.equal(native.relaxedSimd, expect === '1', `relaxed SIMD kernels ${native.relaxedSimd ? 'loaded' : 'did not load'}`);
   await tf.setBackend('cpu');
 });
 

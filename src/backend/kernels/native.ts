@@ -5,7 +5,9 @@
  * The module imports the wasm backend's WebAssembly.Memory, so a kernel is called with the
  * tensors' heap offsets and reads and writes them in place: no copies in or out. It owns no
  * memory itself (no data, no stack; scripts/build-wasm.sh checks), so it cannot clobber TF.js's.
- * There are two builds, for TF.js's shared (threaded) and unshared memory.
+ * There are two builds, for TF.js's shared (threaded) and unshared memory, each twice: with
+ * relaxed SIMD (multiply-adds fused, see ../relaxed-simd.ts), picked where the engine validates
+ * it and `NATIVE.relaxed` is on, and with plain SIMD.
  *
  * `nativeKernels(backend)` returns the kernels, or null when they cannot be used (no SIMD, a
  * backend without a reachable memory, or, in a browser that refuses synchronous compilation on
@@ -20,7 +22,8 @@
  * ~tens of µs, against kernels of milliseconds. Until the workers report ready, and wherever
  * there are none, all shares run on the calling thread.
  */
-import { KERNELS_WASM_PLAIN, KERNELS_WASM_SHARED } from '../native/kernels.wasm.ts';
+import { KERNELS_WASM_PLAIN, KERNELS_WASM_PLAIN_RELAXED, KERNELS_WASM_SHARED, KERNELS_WASM_SHARED_RELAXED } from '../native/kernels.wasm.ts';
+import { relaxedSimdAllowed, relaxedSimdAvailable } from '../relaxed-simd.ts';
 import type { WasmBackend } from './wasm-backend.ts';
 import type * as tf from '@tensorflow/tfjs-core';
 
@@ -63,6 +66,8 @@ type ParallelFn = (typeof PARALLEL_FNS)[number];
 
 export interface NativeKernels {
   exports: NativeExports;
+  /** Whether this is the relaxed SIMD build (fused multiply-adds). */
+  readonly relaxedSimd: boolean;
   /** Threads `run` spreads over now (1 + ready workers). */
   readonly threads: number;
   /**
@@ -80,7 +85,7 @@ export interface NativeKernels {
   run(fn: ParallelFn, shares: number[][]): void;
 }
 
-export const NATIVE = { enabled: true };
+export const NATIVE = { enabled: true, relaxed: relaxedSimdAllowed() };
 
 /**
  * Below this many multiply-adds (or, for memory-bound kernels, a quarter as many elements) a
@@ -121,11 +126,16 @@ export function nativeKernels(backend: WasmBackend): NativeKernels | null {
   const memory = memoryOf(mod as EmscriptenLike);
   if (!memory) return null;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const bytes = decode(shared ? KERNELS_WASM_SHARED : KERNELS_WASM_PLAIN);
+  let relaxed = NATIVE.relaxed && relaxedSimdAvailable();
+  let bytes = decode(relaxed ? (shared ? KERNELS_WASM_SHARED_RELAXED : KERNELS_WASM_PLAIN_RELAXED) : shared ? KERNELS_WASM_SHARED : KERNELS_WASM_PLAIN);
+  if (relaxed && !WebAssembly.validate(bytes)) {
+    relaxed = false;
+    bytes = decode(shared ? KERNELS_WASM_SHARED : KERNELS_WASM_PLAIN);
+  }
   if (!WebAssembly.validate(bytes)) return null; // no SIMD (or bulk memory) here
   const imports = { env: { memory } };
   const ready = (module: WebAssembly.Module, instance: WebAssembly.Instance): NativeKernels => {
-    const k = makeKernels(instance.exports as unknown as NativeExports, shared ? startWorkers(module, memory) : null);
+    const k = makeKernels(instance.exports as unknown as NativeExports, shared ? startWorkers(module, memory) : null, relaxed);
     instances.set(mod, k);
     return k;
   };
@@ -239,10 +249,11 @@ function startWorkers(module: WebAssembly.Module, memory: WebAssembly.Memory): P
 /** Atomics.wait is not allowed on a browser's main thread; there the caller spins instead. */
 let canWait = true;
 
-function makeKernels(exports: NativeExports, pool: Pool | null): NativeKernels {
+function makeKernels(exports: NativeExports, pool: Pool | null, relaxedSimd: boolean): NativeKernels {
   const call = (fn: ParallelFn, args: number[]) => (exports[fn] as (...a: number[]) => void)(...args);
   return {
     exports,
+    relaxedSimd,
     get threads() {
       return pool ? 1 + Math.min(pool.count, Atomics.load(pool.ctrl, READY)) : 1;
     },

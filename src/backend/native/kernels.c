@@ -8,9 +8,20 @@
  * checks the disassembly for any global access (the shadow-stack pointer) and data segments and
  * refuses to emit a module that has them.
  *
- * Built with -O3 -msimd128: 128-bit SIMD (4 floats), no FMA (relaxed SIMD is not baseline).
+ * Built with -O3 -msimd128: 128-bit SIMD (4 floats), twice: plain, where a multiply-add is a
+ * multiply then an add (two roundings), and with -mrelaxed-simd, where it is f32x4.relaxed_madd,
+ * which x86 (FMA3) and ARM compile to one fused multiply-add (one rounding, or, on hardware
+ * without FMA, the same two as plain). Relaxed SIMD is not baseline: the loader picks the
+ * relaxed build only where WebAssembly.validate accepts it.
  */
 #include <wasm_simd128.h>
+
+/* acc + a·b. Needs clang >= 16 for the relaxed builtin (opcode 0x105, a·b + c operand order). */
+#ifdef __wasm_relaxed_simd__
+#define MADD(a, b, acc) ((v128_t)__builtin_wasm_relaxed_madd_f32x4((__f32x4)(a), (__f32x4)(b), (__f32x4)(acc)))
+#else
+#define MADD(a, b, acc) wasm_f32x4_add((acc), wasm_f32x4_mul((a), (b)))
+#endif
 
 #define INLINE static inline __attribute__((always_inline))
 #define EXPORT(name) __attribute__((export_name(#name)))
@@ -59,7 +70,7 @@ INLINE int ceil_div(int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b
         for (int v = 0; v < OV; v++) d[v] = wasm_v128_load(ds + 4 * v);                         \
         for (int a = 0; a < CB; a++) {                                                          \
           v128_t s = wasm_v128_load32_splat(xs + a);                                            \
-          for (int v = 0; v < OV; v++) acc[a][v] = wasm_f32x4_add(acc[a][v], wasm_f32x4_mul(s, d[v])); \
+          for (int v = 0; v < OV; v++) acc[a][v] = MADD(s, d[v], acc[a][v]); \
         }                                                                                       \
       }                                                                                         \
     }                                                                                           \
@@ -318,7 +329,7 @@ void max_pool_grad(const f32 *x, const f32 *dy, f32 *dx, int n0, int n1, int H, 
       for (int v = 0; v < CV; v++) bv[v] = wasm_v128_load(bk + 4 * v);                           \
       for (int q = 0; q < R; q++) {                                                              \
         const v128_t s = wasm_v128_load32_splat(a + q * K + k);                                  \
-        for (int v = 0; v < CV; v++) acc[q][v] = wasm_f32x4_add(acc[q][v], wasm_f32x4_mul(s, bv[v])); \
+        for (int v = 0; v < CV; v++) acc[q][v] = MADD(s, bv[v], acc[q][v]); \
       }                                                                                          \
     }                                                                                            \
     for (int q = 0; q < R; q++)                                                                  \
@@ -598,7 +609,7 @@ void transpose2d(const f32 *src, f32 *dst, int rows, int cols) {
       for (int v = 0; v < CV; v++) wv[v] = wasm_v128_load(w + 4 * v);                            \
       for (int p = 0; p < PX; p++) {                                                             \
         v128_t s = wasm_v128_load32_splat(ds + p * O + o);                                       \
-        for (int v = 0; v < CV; v++) acc[p][v] = wasm_f32x4_add(acc[p][v], wasm_f32x4_mul(s, wv[v])); \
+        for (int v = 0; v < CV; v++) acc[p][v] = MADD(s, wv[v], acc[p][v]); \
       }                                                                                          \
     }                                                                                            \
     for (int p = 0; p < PX; p++)                                                                 \
@@ -658,10 +669,10 @@ void conv2d_backprop_input(const f32 *dy, const f32 *w0, const f32 *wt, f32 *dx,
               int o = 0;
               for (; o + 4 <= O; o += 4) {
                 const v128_t wv = wasm_v128_load(wc + o);
-                a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(ds + o), wv));
-                a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(ds + O + o), wv));
-                a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(ds + 2 * O + o), wv));
-                a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(ds + 3 * O + o), wv));
+                a0 = MADD(wasm_v128_load(ds + o), wv, a0);
+                a1 = MADD(wasm_v128_load(ds + O + o), wv, a1);
+                a2 = MADD(wasm_v128_load(ds + 2 * O + o), wv, a2);
+                a3 = MADD(wasm_v128_load(ds + 3 * O + o), wv, a3);
               }
               for (; o < O; o++) {
                 t0 += ds[o] * wc[o];
@@ -689,7 +700,7 @@ void conv2d_backprop_input(const f32 *dy, const f32 *w0, const f32 *wt, f32 *dx,
               f32 tail = 0.0f;
               int o = 0;
               for (; o + 4 <= O; o += 4)
-                acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(ds + o), wasm_v128_load(wc + o)));
+                acc = MADD(wasm_v128_load(ds + o), wasm_v128_load(wc + o), acc);
               for (; o < O; o++) tail += ds[o] * wc[o];
               acc = wasm_f32x4_add(acc, wasm_i32x4_shuffle(acc, acc, 2, 3, 0, 1));
               acc = wasm_f32x4_add(acc, wasm_i32x4_shuffle(acc, acc, 1, 0, 3, 2));
