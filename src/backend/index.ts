@@ -72,3 +72,26 @@ export async function useBackend(name: BackendName, options: BackendOptions = {}
   if (!ok) throw new AdvxError((await startProblem()) ?? `backend "${name}" failed to initialise on this machine`);
   await tf.ready();
 }
+
+/** What runs the kernels of the active backend, for `advx inspect` and `advx --version`. */
+export interface KernelInfo {
+  backend: string;
+  /** Whether advx's native SIMD kernels (src/backend/native) run (wasm only). */
+  native: boolean;
+  /** Threads the native kernels split work over (1 without them). */
+  threads: number;
+  /** Whether they are the relaxed SIMD build (fused multiply-adds). */
+  relaxedSimd: boolean;
+  /** Whether the engine has relaxed SIMD at all (advx may still be told not to use it: ADVX_RELAXED_SIMD=0). */
+  relaxedSimdAvailable: boolean;
+}
+
+export async function kernelInfo(): Promise<KernelInfo> {
+  const backend = tf.getBackend();
+  const { relaxedSimdAvailable } = await import('./relaxed-simd.ts');
+  const info: KernelInfo = { backend, native: false, threads: 1, relaxedSimd: false, relaxedSimdAvailable: relaxedSimdAvailable() };
+  if (backend !== 'wasm') return info;
+  const { nativeKernels } = await import('./kernels/native.ts');
+  const k = nativeKernels(tf.backend() as unknown as import('./kernels/wasm-backend.ts').WasmBackend);
+  return k ? { ...info, native: true, threads: k.shares, relaxedSimd: k.relaxedSimd } : info;
+}

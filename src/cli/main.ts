@@ -50,8 +50,28 @@ async function addCommands(argv: string[]): Promise<void> {
   for (const [name, { summary }] of Object.entries(COMMANDS)) program.command(name).description(summary);
 }
 
+/**
+ * `advx --version` (or -V): the version, then the wasm backend's kernels as this process gets them
+ * (native SIMD kernels, threads, relaxed SIMD), which takes starting the backend (about a second).
+ */
+async function printVersion(): Promise<void> {
+  const [{ useBackend, kernelInfo }, { kernelText }] = await Promise.all([import('../backend/index.ts'), import('../node/io/describe-model.ts')]);
+  process.stdout.write(`${PACKAGE_VERSION}\n`);
+  try {
+    await useBackend('wasm');
+    process.stdout.write(`kernels ${kernelText(await kernelInfo())}\n`);
+  } catch (e) {
+    process.stdout.write(`kernels wasm did not start: ${(e as Error).message}\n`);
+  }
+}
+
 try {
-  await addCommands(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    await printVersion();
+    process.exit(0);
+  }
+  await addCommands(args);
   await program.parseAsync(process.argv);
   // The WASM backend's pthread workers would keep the process alive.
   process.exit(0);

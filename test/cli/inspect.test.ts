@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { advx, lastJson } from '../helpers/cli.ts';
 import { graphOp, writeGraphModel } from '../helpers/graph-model.ts';
@@ -29,11 +29,15 @@ test('inspect models/mnist-cnn (TF.js layers): format, shapes, classes, sources,
   assert.ok(Number.isInteger(d.parameters) && (d.parameters as number) > 1000);
   assert.ok((d.layers as Array<{ type: string }>).some((l) => l.type === 'Conv2D'));
   assert.equal(d.backend, 'wasm');
+  // advx's native kernels, their threads, and relaxed SIMD: on, the CLI turns Node 20's flag on itself.
+  const threads = availableParallelism() < 2 ? 1 : Math.min(8, availableParallelism());
+  assert.deepEqual(d.kernels, { backend: 'wasm', native: true, threads, relaxedSimd: true, relaxedSimdAvailable: true });
   assert.ok(typeof d.forwardMs === 'number' && d.forwardMs > 0);
   // The text form: one row per fact.
   const text = advx(['inspect', 'models/mnist-cnn']);
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, /format\s+TF\.js layers/);
+  assert.match(text.stdout, /kernels\s+wasm: native SIMD kernels on \d+ threads?, relaxed SIMD \(FMA\) on\n/);
   assert.match(text.stdout, /forward\s+[\d.]+ ms \(median of 5, batch of 1, wasm\)/);
 });
 

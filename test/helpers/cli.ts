@@ -13,8 +13,8 @@ export const BIN = fileURLToPath(new URL('../../bin/advx.js', import.meta.url));
  * Runs advx to the end. stderr comes back as a reader sees it: picocolors colours it whenever `CI`
  * is set (as on the project's CI), and the tests check words, not colours.
  */
-export function advx(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 300_000 });
+export function advx(args: string[], env?: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 300_000, ...(env ? { env: { ...process.env, ...env } } : {}) });
   return { status: r.status, stdout: r.stdout, stderr: stripVTControlCharacters(r.stderr) };
 }
 

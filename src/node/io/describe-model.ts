@@ -8,6 +8,8 @@ import { isBinaryHead, type OutputKind } from '../../models/classifier.ts';
 import { graphNodes, type InfoKey, type InfoSource, type LoadedModel } from './load-model.ts';
 import { readModelArtifacts } from './model-files.ts';
 import { median } from '../../core/arrays.ts';
+import { kernelInfo, type KernelInfo } from '../../backend/index.ts';
+import { relaxedSimdAllowed } from '../../backend/relaxed-simd.ts';
 
 export type Availability = 'yes' | 'no' | 'unknown' | 'n/a';
 
@@ -54,6 +56,8 @@ export interface ModelDescription {
   /** One line on gradients: all available, which are missing, or that it is unknown. */
   gradients: string;
   backend: string;
+  /** The backend's kernels: advx's native SIMD kernels or not, their threads, relaxed SIMD on or off. */
+  kernels: KernelInfo;
   /** Median of 5 forward passes on a batch of 1 after one warm-up, ms; null when the input has a free dimension. */
   forwardMs: number | null;
 }
@@ -187,6 +191,7 @@ export async function describeModel(path: string, loaded: LoadedModel): Promise<
     ...(ops ? { ops } : {}),
     gradients,
     backend: tf.getBackend(),
+    kernels: await kernelInfo(),
     forwardMs: await timeForward(loaded),
   };
 }
@@ -222,7 +227,16 @@ export function describeText(d: ModelDescription): string {
     rows.push(['ops', d.ops.map((o) => `${o.op} ×${o.count}${mark(o)}`).join(', ')]);
   }
   rows.push(['gradients', d.gradients]);
+  rows.push(['kernels', kernelText(d.kernels)]);
   rows.push(['forward', d.forwardMs === null ? 'not timed (the input has a free dimension)' : `${d.forwardMs.toFixed(2)} ms (median of 5, batch of 1, ${d.backend})`]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return [d.model, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join('\n') + '\n';
+}
+
+/** One line on the backend's kernels: `wasm: native SIMD kernels on 2 threads, relaxed SIMD (FMA) on`. */
+export function kernelText(k: KernelInfo): string {
+  if (k.backend !== 'wasm') return `${k.backend} (TF.js's own kernels)`;
+  if (!k.native) return 'wasm: native SIMD kernels off (TF.js\'s and advx\'s JS paths)';
+  const relaxed = k.relaxedSimd ? 'on' : !relaxedSimdAllowed() ? 'off (ADVX_RELAXED_SIMD=0)' : k.relaxedSimdAvailable ? 'off' : 'off (not in this engine)';
+  return `wasm: native SIMD kernels on ${k.threads} thread${k.threads === 1 ? '' : 's'}, relaxed SIMD (FMA) ${relaxed}`;
 }
