@@ -10,6 +10,14 @@
  * given too).
  *
  *   npm run bench -- [--only cnn-train,cnn-forward] [--backends wasm,cpu] [--runs 5] [--json] [--no-write] [--no-kernels]
+ *                    [--simd relaxed|plain|ab]
+ *
+ * --simd picks the build of advx's native wasm kernels: relaxed SIMD (fused multiply-adds) or
+ * plain SIMD. By default, what the CLI gets: relaxed where the engine has it (on Node 20 behind
+ * --experimental-wasm-relaxed-simd, which the CLI and this script turn on), unless
+ * ADVX_RELAXED_SIMD=0. --simd ab times both in one process, step by step in turn (ABBA), and
+ * prints each one's median and the median of the paired ratios plain/relaxed: on a loaded machine
+ * the pairs share the load, where separate runs do not.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -19,7 +27,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BACKENDS, parseBackend, useBackend, type BackendName } from '../src/backend/index.ts';
+import { BACKENDS, kernelInfo, parseBackend, useBackend, type BackendName } from '../src/backend/index.ts';
+import { NATIVE } from '../src/backend/kernels/native.ts';
+import { relaxedSimdAvailable } from '../src/backend/relaxed-simd.ts';
+import { enableRelaxedSimd } from '../src/cli/relaxed-simd.ts';
 import { appendSection, replaceSection } from './sections.ts';
 import { WORKLOADS } from './workloads.ts';
 import { KERNELS, kernelFlops, kernelRates } from './flops.ts';
@@ -37,6 +48,7 @@ const { values: args } = parseArgs({
     /** advx's own workloads (bench/WORKLOADS.md), beside the shared reference's. */
     'torch-own': { type: 'string', default: join(root, 'bench/torch_workloads.py') },
     'no-kernels': { type: 'boolean', default: false },
+    simd: { type: 'string' },
     /** Internal: this process times one thing ("backend:workload", "backend:kernels" or "backend:none") and prints it as JSON. */
     child: { type: 'string' },
   },
@@ -44,6 +56,10 @@ const { values: args } = parseArgs({
 const only = args.only ? args.only.split(',') : WORKLOADS.map((w) => w.name);
 for (const name of only) if (!WORKLOADS.some((w) => w.name === name)) throw new Error(`unknown workload "${name}": ${WORKLOADS.map((w) => w.name).join(', ')}`);
 const runs = Number(args.runs);
+if (args.simd !== undefined && !['relaxed', 'plain', 'ab'].includes(args.simd)) throw new Error(`--simd: relaxed, plain or ab, not "${args.simd}"`);
+if (args.simd === 'plain') NATIVE.relaxed = false;
+else enableRelaxedSimd();
+if ((args.simd === 'relaxed' || args.simd === 'ab') && !relaxedSimdAvailable()) throw new Error(`--simd ${args.simd}: this engine has no relaxed SIMD`);
 /** A backend whose single step takes longer than this is reported as skipped. */
 const MAX_STEP_MS = 8000;
 /** How many times MAX_STEP_MS a first step may take (worker start-up, kernel compilation). */
@@ -52,6 +68,8 @@ const WARM_UP_ALLOWANCE = 4;
 interface Row {
   workload: string;
   backend: string;
+  /** Which build of the native kernels ran (wasm). */
+  simd?: string;
   advx_ms: number | null;
   torch_ms: number | null;
   ratio: number | null;
@@ -94,9 +112,41 @@ async function timeWorkload(name: string): Promise<{ ms: number | null; note?: s
   }
 }
 
+/** --simd ab: the two builds in turn, step by step (ABBA), on the same workload instance. */
+async function timeAb(name: string): Promise<{ plain: number; relaxed: number; ratio: number }> {
+  const spec = WORKLOADS.find((w) => w.name === name)!;
+  const w = spec.make(spec.batch);
+  const step = async (relaxed: boolean) => {
+    NATIVE.relaxed = relaxed;
+    const t = performance.now();
+    await w.step();
+    return performance.now() - t;
+  };
+  try {
+    for (const r of [false, true, false, true]) await step(r); // warm-up: workers, caches
+    const plain: number[] = [];
+    const relaxed: number[] = [];
+    const ratios: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const first = i % 2 === 0;
+      const a = await step(first);
+      const b = await step(!first);
+      const [p, r] = first ? [b, a] : [a, b];
+      plain.push(p);
+      relaxed.push(r);
+      ratios.push(p / r);
+    }
+    return { plain: median(plain), relaxed: median(relaxed), ratio: median(ratios) };
+  } finally {
+    NATIVE.relaxed = true;
+    w.dispose();
+  }
+}
+
 /** Runs this file as a child timing one thing on one backend; its last stdout line, parsed. */
 function inChild<T>(what: string): T {
-  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', what, '--runs', String(runs)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const simd = args.simd ? ['--simd', args.simd] : [];
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', what, '--runs', String(runs), ...simd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
   const last = r.stdout.trim().split('\n').at(-1) ?? '';
   try {
     return JSON.parse(last) as T;
@@ -105,7 +155,7 @@ function inChild<T>(what: string): T {
   }
 }
 
-type Timing = { ms: number | null; note?: string; max_rss_mb?: number; unavailable?: string };
+type Timing = { ms: number | null; note?: string; max_rss_mb?: number; unavailable?: string; simd?: string };
 
 /** The child's side: start the backend, time one workload (or the kernels, or nothing), print the result. */
 async function child(what: string): Promise<void> {
@@ -121,7 +171,10 @@ async function child(what: string): Promise<void> {
     return;
   }
   const timing = name === 'none' ? { ms: null } : await timeWorkload(name);
-  process.stdout.write(`${JSON.stringify({ ...timing, max_rss_mb: maxRssMb() })}\n`);
+  const k = await kernelInfo();
+  const simd = k.native ? (k.relaxedSimd ? 'relaxed' : 'plain') : undefined;
+  if (args.simd && k.native && simd !== args.simd) throw new Error(`--simd ${args.simd}: the ${simd} kernels loaded`);
+  process.stdout.write(`${JSON.stringify({ ...timing, max_rss_mb: maxRssMb(), ...(simd ? { simd } : {}) })}\n`);
 }
 
 const PYTHON = '/usr/bin/python3';
@@ -178,6 +231,15 @@ if (args.child) {
 }
 
 const backends: BackendName[] = args.backends ? args.backends.split(',').map(parseBackend) : [...BACKENDS];
+if (args.simd === 'ab') {
+  await useBackend('wasm');
+  for (const name of only) {
+    const ab = await timeAb(name);
+    const round = (x: number) => Math.round(x * 100) / 100;
+    process.stdout.write(JSON.stringify({ workload: name, backend: 'wasm', plain_ms: round(ab.plain), relaxed_ms: round(ab.relaxed), plain_over_relaxed: Math.round(ab.ratio * 1000) / 1000, pairs: runs }) + '\n');
+  }
+  process.exit(0);
+}
 const timings: Array<{ workload: string; backend: string } & Timing> = [];
 const idleRss = new Map<string, number>();
 for (const backend of backends) {
@@ -212,6 +274,7 @@ const rows: Row[] = timings.map((t) => {
     advx_rss_mb: t.ms === null ? null : (t.max_rss_mb ?? null),
     torch_rss_mb: ref?.rss ?? null,
     ...(t.note ? { note: t.note } : {}),
+    ...(t.simd ? { simd: t.simd } : {}),
   };
 });
 for (const r of rows) process.stdout.write(JSON.stringify(r) + '\n');
@@ -232,7 +295,8 @@ if (advxRates) {
 
 if (!args['no-write'] && !args.only && !args.backends) {
   const path = join(root, 'BENCHMARKS.md');
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, TF.js ${tf.version_core}`;
+  const builds = [...new Set(timings.map((t) => t.simd).filter(Boolean))].join(' and ');
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, TF.js ${tf.version_core}${builds ? `, advx's native kernels: ${builds} SIMD build` : ''}`;
   const mb = (v: number | null | undefined) => (v === null || v === undefined ? '—' : String(v));
   const table = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}; PyTorch reference: \`${args.torch}\` and \`${args['torch-own']}\` in the same session. Each workload runs in a process of its own; peak RSS is that process's, start-up included (start-up alone: advx ${[...idleRss].map(([b, v]) => `${b} ${v} MB`).join(', ')}; PyTorch ${mb(torchIdle)} MB).`,

@@ -99,8 +99,12 @@ interface EmscriptenLike {
   HEAPU8?: Uint8Array;
 }
 
-/** Per TF.js module: the kernels, null when unusable, or a pending promise. */
-const instances = new WeakMap<object, NativeKernels | null | Promise<void>>();
+/**
+ * Per build (plain SIMD, relaxed SIMD) and TF.js module: the kernels, null when unusable, or a
+ * pending promise. Both builds can be live over the same memory (each with its own workers), so
+ * `NATIVE.relaxed` may change between kernels (benchmarks alternate them step by step).
+ */
+const instances = [new WeakMap<object, NativeKernels | null | Promise<void>>(), new WeakMap<object, NativeKernels | null | Promise<void>>()];
 
 function decode(b64: string): Uint8Array<ArrayBuffer> {
   const s = atob(b64);
@@ -119,24 +123,30 @@ function memoryOf(mod: EmscriptenLike): WebAssembly.Memory | undefined {
 
 export function nativeKernels(backend: WasmBackend): NativeKernels | null {
   if (!NATIVE.enabled) return null;
-  const mod = backend.wasm as unknown as object;
-  const have = instances.get(mod);
+  return load(backend.wasm as unknown as object, NATIVE.relaxed);
+}
+
+function load(mod: object, wantRelaxed: boolean): NativeKernels | null {
+  const cache = instances[wantRelaxed ? 1 : 0];
+  const have = cache.get(mod);
   if (have !== undefined) return have instanceof Promise ? null : have;
-  instances.set(mod, null);
+  cache.set(mod, null);
+  // The relaxed build where the engine validates it; the plain one (shared) otherwise.
+  const usePlain = (): NativeKernels | null => {
+    const plain = load(mod, false);
+    cache.set(mod, instances[0].get(mod)!);
+    return plain;
+  };
+  if (wantRelaxed && !relaxedSimdAvailable()) return usePlain();
   const memory = memoryOf(mod as EmscriptenLike);
   if (!memory) return null;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  let relaxed = NATIVE.relaxed && relaxedSimdAvailable();
-  let bytes = decode(relaxed ? (shared ? KERNELS_WASM_SHARED_RELAXED : KERNELS_WASM_PLAIN_RELAXED) : shared ? KERNELS_WASM_SHARED : KERNELS_WASM_PLAIN);
-  if (relaxed && !WebAssembly.validate(bytes)) {
-    relaxed = false;
-    bytes = decode(shared ? KERNELS_WASM_SHARED : KERNELS_WASM_PLAIN);
-  }
-  if (!WebAssembly.validate(bytes)) return null; // no SIMD (or bulk memory) here
+  const bytes = decode(wantRelaxed ? (shared ? KERNELS_WASM_SHARED_RELAXED : KERNELS_WASM_PLAIN_RELAXED) : shared ? KERNELS_WASM_SHARED : KERNELS_WASM_PLAIN);
+  if (!WebAssembly.validate(bytes)) return wantRelaxed ? usePlain() : null; // no SIMD (or bulk memory) here
   const imports = { env: { memory } };
   const ready = (module: WebAssembly.Module, instance: WebAssembly.Instance): NativeKernels => {
-    const k = makeKernels(instance.exports as unknown as NativeExports, shared ? startWorkers(module, memory) : null, relaxed);
-    instances.set(mod, k);
+    const k = makeKernels(instance.exports as unknown as NativeExports, shared ? startWorkers(module, memory) : null, wantRelaxed);
+    cache.set(mod, k);
     return k;
   };
   try {
@@ -147,9 +157,9 @@ export function nativeKernels(backend: WasmBackend): NativeKernels | null {
     // the JS paths until it is done.
     const pending = WebAssembly.instantiate(bytes, imports).then(
       ({ module, instance }) => void ready(module, instance),
-      () => void instances.set(mod, null),
+      () => void cache.set(mod, null),
     );
-    instances.set(mod, pending);
+    cache.set(mod, pending);
     return null;
   }
 }
