@@ -10,6 +10,7 @@ import { AdvxError } from '../core/errors.ts';
 import { registerGraphOpGradients } from './kernels/graph_op_gradients.ts';
 import type { BackendOptions } from './options.ts';
 import { PLATFORM, type Platform } from './platform.ts';
+import { relaxedSimdAvailable } from './relaxed-simd.ts';
 
 /**
  * Every backend useBackend starts, and where it runs. WebGL exists only in browsers; WebGPU runs
@@ -88,10 +89,8 @@ export interface KernelInfo {
 
 export async function kernelInfo(): Promise<KernelInfo> {
   const backend = tf.getBackend();
-  const { relaxedSimdAvailable } = await import('./relaxed-simd.ts');
   const info: KernelInfo = { backend, native: false, threads: 1, relaxedSimd: false, relaxedSimdAvailable: relaxedSimdAvailable() };
   if (backend !== 'wasm') return info;
-  const { nativeKernels } = await import('./kernels/native.ts');
-  const k = nativeKernels(tf.backend() as unknown as import('./kernels/wasm-backend.ts').WasmBackend);
-  return k ? { ...info, native: true, threads: k.shares, relaxedSimd: k.relaxedSimd } : info;
+  const { nativeKernelInfo } = await import('./wasm.ts');
+  return { ...info, ...nativeKernelInfo() };
 }

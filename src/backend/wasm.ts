@@ -7,7 +7,8 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { AdvxError } from '../core/errors.ts';
 import type { BackendOptions } from './options.ts';
 import { registerWasmGradientKernels } from './kernels/index.ts';
-import { setNativeWorkers } from './kernels/native.ts';
+import { nativeKernels, setNativeWorkers } from './kernels/native.ts';
+import type { WasmBackend } from './kernels/wasm-backend.ts';
 import { unbundledImport } from './node-only.ts';
 import { PLATFORM } from './platform.ts';
 import { normalizeWasmPaths, wasmFetchProblem, wasmFileFor, wasmFileUrl, type WasmPaths } from './wasm-paths.ts';
@@ -94,3 +95,9 @@ async function installThreads(requested: number | undefined): Promise<void> {
 /** The same cap as TF.js's pool (wasm-threads.ts). */
 const MAX_NATIVE_THREADS = 8;
 
+
+/** Whether advx's native kernels run on the active wasm backend, on how many threads, and which build. */
+export function nativeKernelInfo(): { native: boolean; threads: number; relaxedSimd: boolean } {
+  const k = nativeKernels(tf.backend() as unknown as WasmBackend);
+  return k ? { native: true, threads: k.shares, relaxedSimd: k.relaxedSimd } : { native: false, threads: 1, relaxedSimd: false };
+}
