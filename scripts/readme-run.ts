@@ -18,7 +18,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { replaceSection } from '../bench/sections.ts';
@@ -82,7 +82,7 @@ export function shellLine(line: string): string {
   return line.replace(/^npm ci && /, '').replace(/\bnpx advx\b/g, 'node bin/advx.js');
 }
 
-interface Outcome { command: string; commit: string; status: 'ok' | 'failed' | 'skipped' | 'timed out' | 'not run yet'; exit?: number | null; seconds?: number; output?: string[]; note?: string; date: string }
+interface Outcome { command: string; commit: string; status: 'ok' | 'failed' | 'skipped' | 'timed out' | 'not run yet'; exit?: number | null; seconds?: number; /** The machine's 1-minute load average when the line started. */ load?: number; output?: string[]; note?: string; date: string }
 
 // Colours (ANSI escapes) and carriage-return redraws of a progress bar are not output worth quoting.
 const tail = (text: string, n: number) => text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((l) => (l.split('\r').at(-1) ?? '').trimEnd()).filter((l) => l !== '').slice(-n).map((l) => (l.length > 200 ? `${l.slice(0, 197)}…` : l));
@@ -162,9 +162,9 @@ function cloneAtHead(clone: string): string {
 function table(outcomes: Outcome[]): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|');
   return [
-    '| command | result | time | last lines printed |',
-    '| --- | --- | ---: | --- |',
-    ...outcomes.map((o) => `| \`${cell(o.command)}\` | ${o.status}${o.exit !== undefined && o.exit !== null && o.exit !== 0 ? ` (exit ${o.exit})` : ''} | ${o.seconds === undefined ? '' : formatSeconds(o.seconds)} | ${[o.note, ...(o.output ?? []).map((l) => `\`${cell(l)}\``)].filter(Boolean).join('<br>')} |`),
+    '| command | result | time | load | last lines printed |',
+    '| --- | --- | ---: | ---: | --- |',
+    ...outcomes.map((o) => `| \`${cell(o.command)}\` | ${o.status}${o.exit !== undefined && o.exit !== null && o.exit !== 0 ? ` (exit ${o.exit})` : ''} | ${o.seconds === undefined ? '' : formatSeconds(o.seconds)} | ${o.load ?? ''} | ${[o.note, ...(o.output ?? []).map((l) => `\`${cell(l)}\``)].filter(Boolean).join('<br>')} |`),
   ].join('\n');
 }
 
@@ -202,8 +202,9 @@ async function main(): Promise<void> {
       if (Date.now() - started > budgetMs) continue;
       await rule?.standIn?.make(clone);
       process.stderr.write(`readme-run: ${line}\n`);
+      const load = Math.round(loadavg()[0]! * 10) / 10;
       const ran = rule?.serves ? await serveLine(clone, line) : await runLine(clone, line, timeoutMinutes);
-      outcome = { command: line, commit, ...ran, date, ...(rule?.standIn ? { note: `stand-in: ${rule.standIn.what}` } : {}) };
+      outcome = { command: line, commit, ...ran, load, date, ...(rule?.standIn ? { note: `stand-in: ${rule.standIn.what}` } : {}) };
       process.stderr.write(`readme-run:   ${outcome.status} in ${formatSeconds(outcome.seconds ?? 0)}\n`);
     }
     earlier.set(line, outcome);
