@@ -22,7 +22,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -230,6 +230,7 @@ if (args.child) {
   process.exit(0);
 }
 
+const loadAtStart = loadavg();
 const backends: BackendName[] = args.backends ? args.backends.split(',').map(parseBackend) : [...BACKENDS];
 if (args.simd === 'ab') {
   await useBackend('wasm');
@@ -299,7 +300,7 @@ if (!args['no-write'] && !args.only && !args.backends) {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, TF.js ${tf.version_core}${builds ? `, advx's native kernels: ${builds} SIMD build` : ''}`;
   const mb = (v: number | null | undefined) => (v === null || v === undefined ? '—' : String(v));
   const table = [
-    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}; PyTorch reference: \`${args.torch}\` and \`${args['torch-own']}\` in the same session. Each workload runs in a process of its own; peak RSS is that process's, start-up included (start-up alone: advx ${[...idleRss].map(([b, v]) => `${b} ${v} MB`).join(', ')}; PyTorch ${mb(torchIdle)} MB).`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}; PyTorch reference: \`${args.torch}\` and \`${args['torch-own']}\` in the same session (load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} at the start, ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end). Each workload runs in a process of its own; peak RSS is that process's, start-up included (start-up alone: advx ${[...idleRss].map(([b, v]) => `${b} ${v} MB`).join(', ')}; PyTorch ${mb(torchIdle)} MB).`,
     '',
     '| workload | backend | advx ms | torch ms | ratio (torch/advx) | advx peak RSS MB | torch peak RSS MB | note |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
