@@ -1,11 +1,21 @@
-/** Line charts as SVG strings: no DOM, no dependencies, the same in Node and the browser. */
-import { escapeHtml } from './html.ts';
+/**
+ * Line charts and histograms: the ECharts option (one description, drawn by reports and by the
+ * lab) and its SVG string. Same in Node and the browser.
+ */
+import { axis, base, COLORS, renderSvg, type ChartOption } from './charts.ts';
 
 export interface Series {
   name: string;
   x: number[];
   y: number[];
   dashed?: boolean;
+}
+
+/** A shaded stretch of the x axis, e.g. a fine-tuning phase: [from, to] and what it is. */
+export interface Band {
+  from: number;
+  to: number;
+  label: string;
 }
 
 export interface ChartOptions {
@@ -20,23 +30,11 @@ export interface ChartOptions {
    * Left out, it is on when every x value is an integer.
    */
   integerTicks?: boolean;
-}
-
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
-
-/**
- * Round tick values (steps of 1, 2, 2.5 or 5 × 10^k) covering [lo, hi]. With `integer`, only whole
- * steps of at least 1 (so 1, 2, 5, 10, 20, 25, …): an axis of epochs or steps ticks at 1, 2, 3.
- */
-export function ticks(lo: number, hi: number, count = 6, integer = false): number[] {
-  const span = hi - lo || 1;
-  const raw = span / count;
-  const candidates = [1, 2, 2.5, 5, 10].map((m) => m * 10 ** Math.floor(Math.log10(raw)));
-  let step = candidates.find((s) => s >= raw) ?? raw;
-  if (integer) step = step <= 1 ? 1 : (candidates.find((s) => s >= raw && Number.isInteger(s)) ?? Math.ceil(step));
-  const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(Math.round(v * 1e6) / 1e6);
-  return out;
+  /** 'log' for an axis spanning decades (ε from 1e-3 to 1, steps, learning rates); values must be > 0. */
+  xScale?: 'linear' | 'log';
+  yScale?: 'linear' | 'log';
+  /** Shaded stretches of x (training phases), labelled at their top. */
+  bands?: Band[];
 }
 
 /**
@@ -47,43 +45,42 @@ export function legendWidth(labels: string[], swatch = 42): number {
   return Math.max(150, swatch + 8 + 7 * Math.max(0, ...labels.map((l) => [...l].length)));
 }
 
-export function lineChartSvg(series: Series[], o: ChartOptions): string {
-  // A long legend widens the picture rather than clip its labels or squeeze the plot.
-  const right = legendWidth(series.map((s) => s.name));
-  const W = (o.width ?? 640) + right - 150;
-  const H = o.height ?? 400;
-  const m = { left: 64, right, top: 40, bottom: 52 };
+/** The picture's size: a long legend widens it rather than clip its labels or squeeze the plot. */
+export function lineChartSize(series: Series[], o: Pick<ChartOptions, 'width' | 'height'>): { width: number; height: number } {
+  return { width: (o.width ?? 640) + legendWidth(series.map((s) => s.name)) - 150, height: o.height ?? 400 };
+}
+
+/** The line chart as an ECharts option: series as lines with a marker at each point, legend on the right. */
+export function lineChartOption(series: Series[], o: ChartOptions): ChartOption {
   const xs = series.flatMap((s) => s.x);
-  const ys = series.flatMap((s) => s.y);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  const [y0, y1] = o.yDomain ?? [Math.min(...ys), Math.max(...ys)];
-  const px = (v: number) => m.left + ((v - x0) / (x1 - x0 || 1)) * (W - m.left - m.right);
-  const py = (v: number) => H - m.bottom - ((v - y0) / (y1 - y0 || 1)) * (H - m.top - m.bottom);
-  const parts: string[] = [];
-  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(`<text x="${(m.left + W - m.right) / 2}" y="24" text-anchor="middle" font-size="16">${escapeHtml(o.title)}</text>`);
-  const integerX = o.integerTicks ?? xs.every((x) => Number.isInteger(x));
-  for (const t of ticks(x0, x1, 6, integerX)) {
-    parts.push(`<line x1="${px(t)}" x2="${px(t)}" y1="${m.top}" y2="${H - m.bottom}" stroke="#eee"/>`);
-    parts.push(`<text x="${px(t)}" y="${H - m.bottom + 18}" text-anchor="middle" font-size="12">${t}</text>`);
-  }
-  for (const t of ticks(y0, y1)) {
-    parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${py(t)}" y2="${py(t)}" stroke="#eee"/>`);
-    parts.push(`<text x="${m.left - 8}" y="${py(t) + 4}" text-anchor="end" font-size="12">${t}</text>`);
-  }
-  parts.push(`<rect x="${m.left}" y="${m.top}" width="${W - m.left - m.right}" height="${H - m.top - m.bottom}" fill="none" stroke="#444"/>`);
-  parts.push(`<text x="${(m.left + W - m.right) / 2}" y="${H - 12}" text-anchor="middle" font-size="13">${escapeHtml(o.xLabel)}</text>`);
-  parts.push(`<text transform="translate(16 ${(m.top + H - m.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="13">${escapeHtml(o.yLabel)}</text>`);
-  series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length];
-    const points = s.x.map((x, k) => `${px(x).toFixed(1)},${py(s.y[k]).toFixed(1)}`).join(' ');
-    parts.push(`<polyline points="${points}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-    for (let k = 0; k < s.x.length; k++) parts.push(`<circle cx="${px(s.x[k]).toFixed(1)}" cy="${py(s.y[k]).toFixed(1)}" r="3" fill="${color}"/>`);
-    const ly = m.top + 10 + i * 20;
-    parts.push(`<line x1="${W - m.right + 12}" x2="${W - m.right + 36}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-    parts.push(`<text x="${W - m.right + 42}" y="${ly + 4}" font-size="12">${escapeHtml(s.name)}</text>`);
-  });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, sans-serif">${parts.join('')}</svg>\n`;
+  const integer = o.integerTicks ?? xs.every((x) => Number.isInteger(x));
+  const bands = o.bands ?? [];
+  return {
+    ...base(o.title),
+    color: COLORS,
+    grid: { left: 64, right: legendWidth(series.map((s) => s.name)), top: 40, bottom: 52, show: true, borderColor: '#444' },
+    legend: { orient: 'vertical', left: lineChartSize(series, o).width - legendWidth(series.map((s) => s.name)) + 12, top: 40, itemWidth: 24, data: series.map((s) => s.name), textStyle: { fontSize: 12 } },
+    xAxis: axis(o.xLabel, { type: o.xScale === 'log' ? 'log' : 'value', min: xs.length ? Math.min(...xs) : undefined, max: xs.length ? Math.max(...xs) : undefined, integer }),
+    yAxis: axis(o.yLabel, { type: o.yScale === 'log' ? 'log' : 'value', min: o.yDomain?.[0], max: o.yDomain?.[1], gap: 44 }),
+    series: series.map((s, i) => ({
+      type: 'line',
+      name: s.name,
+      data: s.x.map((x, k) => [x, s.y[k]]),
+      symbol: 'circle',
+      symbolSize: 6,
+      showSymbol: true,
+      lineStyle: { width: 2, type: s.dashed ? [6, 4] : 'solid' },
+      // Phase bands ride on the first series (an ECharts mark area belongs to a series).
+      ...(i === 0 && bands.length
+        ? { markArea: { silent: true, itemStyle: { color: 'rgba(0,0,0,0.06)' }, label: { position: 'insideTop', fontSize: 11, color: '#555' }, data: bands.map((b) => [{ xAxis: b.from, name: b.label }, { xAxis: b.to }]) } }
+        : {}),
+    })),
+  };
+}
+
+export function lineChartSvg(series: Series[], o: ChartOptions): string {
+  const { width, height } = lineChartSize(series, o);
+  return renderSvg(lineChartOption(series, o), width, height);
 }
 
 export interface HistogramOptions {
@@ -105,30 +102,31 @@ export function histogram(values: number[], bins = 10): { edges: number[]; count
   return { edges: Array.from({ length: n + 1 }, (_, i) => lo + i * step), counts };
 }
 
+/** A histogram as an ECharts option: one bar per bin, spanning its edges on a value axis. */
+export function histogramOption(values: number[], o: HistogramOptions): ChartOption {
+  const { edges, counts } = histogram(values, o.bins ?? 10);
+  return {
+    ...base(o.title),
+    title: { ...(base(o.title).title as object), textStyle: { fontSize: 14, fontWeight: 'normal' } },
+    grid: { left: 52, right: 16, top: 36, bottom: 48 },
+    tooltip: { formatter: (p: { value: number[] }) => `${Math.round(p.value[0])}–${Math.round(p.value[1])}: ${p.value[2]}` },
+    xAxis: axis(o.xLabel, { min: edges[0], max: edges.at(-1)! }),
+    yAxis: { ...axis('examples', { min: 0, integer: true, gap: 36 }), scale: false },
+    series: [{
+      type: 'custom',
+      name: o.xLabel,
+      data: counts.map((c, i) => [edges[i], edges[i + 1], c]),
+      encode: { x: [0, 1], y: 2 },
+      renderItem: (_: unknown, api: { value: (i: number) => number; coord: (p: number[]) => number[] }) => {
+        const [a, top] = api.coord([api.value(0), api.value(2)]);
+        const [b, bottom] = api.coord([api.value(1), 0]);
+        return { type: 'rect', shape: { x: a + 1, y: top, width: Math.max(1, b - a - 2), height: bottom - top }, style: { fill: COLORS[0] } };
+      },
+    }],
+  };
+}
+
 /** A histogram of `values` as an SVG bar chart (count on the y axis). */
 export function histogramSvg(values: number[], o: HistogramOptions): string {
-  const W = o.width ?? 480;
-  const H = o.height ?? 260;
-  const m = { left: 52, right: 16, top: 36, bottom: 48 };
-  const { edges, counts } = histogram(values, o.bins ?? 10);
-  const [x0, x1] = [edges[0], edges.at(-1)! > edges[0] ? edges.at(-1)! : edges[0] + 1];
-  const y1 = Math.max(1, ...counts);
-  const px = (v: number) => m.left + ((v - x0) / (x1 - x0)) * (W - m.left - m.right);
-  const py = (v: number) => H - m.bottom - (v / y1) * (H - m.top - m.bottom);
-  const parts: string[] = [`<rect width="${W}" height="${H}" fill="white"/>`];
-  parts.push(`<text x="${(m.left + W - m.right) / 2}" y="22" text-anchor="middle" font-size="14">${escapeHtml(o.title)}</text>`);
-  for (const t of ticks(0, y1, 4).filter((t) => Number.isInteger(t))) {
-    parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${py(t)}" y2="${py(t)}" stroke="#eee"/>`);
-    parts.push(`<text x="${m.left - 6}" y="${py(t) + 4}" text-anchor="end" font-size="11">${t}</text>`);
-  }
-  counts.forEach((c, i) => {
-    const a = px(edges[i]);
-    const b = edges.length > i + 1 && edges[i + 1] > edges[i] ? px(edges[i + 1]) : W - m.right;
-    parts.push(`<rect x="${(a + 1).toFixed(1)}" y="${py(c).toFixed(1)}" width="${Math.max(1, b - a - 2).toFixed(1)}" height="${(H - m.bottom - py(c)).toFixed(1)}" fill="#1f77b4"><title>${Math.round(edges[i])}–${Math.round(edges[i + 1] ?? edges[i])}: ${c}</title></rect>`);
-  });
-  for (const t of ticks(x0, x1, 5)) parts.push(`<text x="${px(t)}" y="${H - m.bottom + 16}" text-anchor="middle" font-size="11">${t}</text>`);
-  parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${H - m.bottom}" y2="${H - m.bottom}" stroke="#444"/>`);
-  parts.push(`<text x="${(m.left + W - m.right) / 2}" y="${H - 10}" text-anchor="middle" font-size="12">${escapeHtml(o.xLabel)}</text>`);
-  parts.push(`<text transform="translate(14 ${(m.top + H - m.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="12">examples</text>`);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, sans-serif">${parts.join('')}</svg>\n`;
+  return renderSvg(histogramOption(values, o), o.width ?? 480, o.height ?? 260);
 }

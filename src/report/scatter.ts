@@ -1,19 +1,30 @@
 /**
- * Scatter plots and 2-D decision boundaries as standalone SVG strings (no DOM, no dependencies):
- * source vs target features in a 2-D embedding, and a toy classifier's probability map with the
- * points on top. Same frame, fonts and legend place as lineChartSvg. Each group's markers are one
- * <path>, so a picture of thousands of points stays small.
+ * Scatter plots and 2-D decision boundaries: the ECharts option (drawn by reports and the lab) and
+ * its SVG string. Source vs target features in a 2-D embedding, coloured by class with the domain
+ * as marker shape, and a toy classifier's probability map with the points on top.
  */
 import { AdvxError } from '../core/errors.ts';
-import { escapeHtml } from './html.ts';
-import { legendWidth, ticks } from './plot.ts';
+import { axis, base, renderSvg, type ChartOption } from './charts.ts';
+import { legendWidth } from './plot.ts';
+
+/** Marker shapes: one per domain (circle for source, cross for target, then the others). */
+export type Marker = 'circle' | 'cross' | 'triangle' | 'square' | 'diamond';
 
 export interface ScatterGroup {
   label: string;
   color: string;
   /** Indices of this group's points in the n×2 points array. */
   indices: ArrayLike<number>;
-  marker?: 'circle' | 'cross';
+  marker?: Marker;
+  /** false: drawn but left out of the legend (a key entry says what its colour and shape mean). */
+  legend?: boolean;
+}
+
+/** A legend entry with no points: "● source", "class 3" — what a colour or a shape means. */
+export interface LegendKey {
+  label: string;
+  color: string;
+  marker?: Marker;
 }
 
 export interface ScatterOptions {
@@ -22,6 +33,8 @@ export interface ScatterOptions {
   height?: number;
   xLabel?: string;
   yLabel?: string;
+  /** Legend entries beyond the groups' own. */
+  keys?: LegendKey[];
 }
 
 export interface BoundaryOptions extends ScatterOptions {
@@ -36,28 +49,21 @@ export interface GridLike {
   prob: ArrayLike<number>;
 }
 
-type Domain = [number, number, number, number];
-
-const MARGIN = { left: 64, right: 150, top: 40, bottom: 52 };
 /** Shading of P(class 1): blue below 0.5, red above, white at the boundary. */
 const SHADES: [number, number, number][] = [
   [0x1f, 0x77, 0xb4],
   [0xd6, 0x27, 0x28],
 ];
 const LEVELS = 16;
+const SYMBOL: Record<Marker, string> = { circle: 'circle', cross: 'path://M0 0L6 6M6 0L0 6', triangle: 'triangle', square: 'rect', diamond: 'diamond' };
 
-/** A marker as a path fragment: a circle of radius 3 (two arcs) or a 6×6 cross. */
-function marker(kind: 'circle' | 'cross', x: number, y: number): string {
-  return kind === 'cross'
-    ? `M${(x - 3).toFixed(1)} ${(y - 3).toFixed(1)}l6 6m0 -6l-6 6`
-    : `M${(x - 3).toFixed(1)} ${y.toFixed(1)}a3 3 0 1 0 6 0a3 3 0 1 0 -6 0`;
-}
-
-function markerPath(kind: 'circle' | 'cross', color: string, d: string): string {
-  const c = escapeHtml(color);
-  return kind === 'cross'
-    ? `<path d="${d}" fill="none" stroke="${c}" stroke-width="1.5"/>`
-    : `<path d="${d}" fill="${c}" fill-opacity="0.75" stroke="none"/>`;
+/** A scatter series' look for a marker: crosses are stroked, the rest filled. */
+function look(kind: Marker, color: string): Record<string, unknown> {
+  return {
+    symbol: SYMBOL[kind],
+    symbolSize: 6,
+    itemStyle: kind === 'cross' ? { color: 'rgba(0,0,0,0)', borderColor: color, borderWidth: 1.5 } : { color, opacity: 0.75 },
+  };
 }
 
 function checkGroups(points: Float32Array, groups: ScatterGroup[]): void {
@@ -75,78 +81,81 @@ function checkGroups(points: Float32Array, groups: ScatterGroup[]): void {
   }
 }
 
-/**
- * The common frame: background, title, grid and ticks, axis labels, the plot area clipped, and
- * the legend on the right. `inside` draws into the plot area with the data → pixel maps.
- */
-function frame(
-  o: ScatterOptions,
-  domain: Domain,
-  inside: (px: (v: number) => number, py: (v: number) => number) => string[],
-  legend: string[],
-): string {
-  // A long legend widens the picture rather than clip its labels or squeeze the plot.
-  const right = legendWidth(legend.map((entry) => entry.replace(/<[^>]+>/g, '').replace(/&[#\w]+;/g, '_')), 30);
-  const W = (o.width ?? 640) + right - MARGIN.right;
-  const H = o.height ?? 480;
-  const m = { ...MARGIN, right };
-  if (!(W > m.left + m.right + 20) || !(H > m.top + m.bottom + 20)) throw new AdvxError(`plot size ${W}×${H} is too small`);
-  const [x0, x1, y0, y1] = domain;
-  const px = (v: number) => m.left + ((v - x0) / (x1 - x0)) * (W - m.left - m.right);
-  const py = (v: number) => H - m.bottom - ((v - y0) / (y1 - y0)) * (H - m.top - m.bottom);
-  const [pw, ph] = [W - m.left - m.right, H - m.top - m.bottom];
-  const parts: string[] = [];
-  parts.push(`<defs><clipPath id="plot-area"><rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}"/></clipPath></defs>`);
-  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(`<text x="${(m.left + W - m.right) / 2}" y="24" text-anchor="middle" font-size="16">${escapeHtml(o.title)}</text>`);
-  const grid: string[] = [];
-  for (const t of ticks(x0, x1)) {
-    grid.push(`<line x1="${px(t)}" x2="${px(t)}" y1="${m.top}" y2="${H - m.bottom}" stroke="#eee"/>`);
-    parts.push(`<text x="${px(t)}" y="${H - m.bottom + 18}" text-anchor="middle" font-size="12">${t}</text>`);
-  }
-  for (const t of ticks(y0, y1)) {
-    grid.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${py(t)}" y2="${py(t)}" stroke="#eee"/>`);
-    parts.push(`<text x="${m.left - 8}" y="${py(t) + 4}" text-anchor="end" font-size="12">${t}</text>`);
-  }
-  parts.push(`<g clip-path="url(#plot-area)">${grid.join('')}${inside(px, py).join('')}</g>`);
-  parts.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#444"/>`);
-  if (o.xLabel) parts.push(`<text x="${(m.left + W - m.right) / 2}" y="${H - 12}" text-anchor="middle" font-size="13">${escapeHtml(o.xLabel)}</text>`);
-  if (o.yLabel) {
-    parts.push(`<text transform="translate(16 ${(m.top + H - m.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="13">${escapeHtml(o.yLabel)}</text>`);
-  }
-  legend.forEach((entry, i) => parts.push(`<g transform="translate(${W - m.right + 12} ${m.top + 10 + i * 20})">${entry}</g>`));
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, sans-serif">${parts.join('')}</svg>\n`;
+/** Width and height of the picture: a long legend widens it rather than clip its labels. */
+function size(o: ScatterOptions, legend: string[]): { width: number; height: number; right: number } {
+  const right = legendWidth(legend, 30);
+  const width = (o.width ?? 640) + right - 150;
+  const height = o.height ?? 480;
+  if (!(width > 64 + right + 20) || !(height > 40 + 52 + 20)) throw new AdvxError(`plot size ${width}×${height} is too small`);
+  return { width, height, right };
 }
 
-function groupLegend(g: ScatterGroup): string {
-  const kind = g.marker ?? 'circle';
-  return `${markerPath(kind, g.color, marker(kind, 12, 0))}<text x="30" y="4" font-size="12">${escapeHtml(g.label)}</text>`;
+function groupSeries(points: Float32Array, groups: ScatterGroup[], keys: LegendKey[] = [], grid = 0): Record<string, unknown>[] {
+  return [
+    ...groups.map((g) => ({
+      type: 'scatter',
+      name: g.label,
+      xAxisIndex: grid,
+      yAxisIndex: grid,
+      ...look(g.marker ?? 'circle', g.color),
+      data: Array.from(g.indices, (i) => [points[2 * i], points[2 * i + 1]]),
+    })),
+    ...(grid === 0 ? keys.map((k) => ({ type: 'scatter', name: k.label, ...look(k.marker ?? 'circle', k.color), data: [] })) : []),
+  ];
 }
 
-function drawGroups(points: Float32Array, groups: ScatterGroup[], px: (v: number) => number, py: (v: number) => number): string[] {
-  return groups.map((g) => {
-    const kind = g.marker ?? 'circle';
-    let d = '';
-    for (let k = 0; k < g.indices.length; k++) d += marker(kind, px(points[2 * g.indices[k]]), py(points[2 * g.indices[k] + 1]));
-    return d ? markerPath(kind, g.color, d) : '';
-  });
+function legendNames(groups: ScatterGroup[], keys: LegendKey[] = []): string[] {
+  return [...groups.filter((g) => g.legend !== false).map((g) => g.label), ...keys.map((k) => k.label)];
 }
+
+/** The legend column, from 12 px right of the plot (not right-aligned: ECharts' text widths run short of DejaVu's). */
+const legend = (names: string[], left: number) => ({ orient: 'vertical', left, top: 40, itemWidth: 14, data: names, textStyle: { fontSize: 12 } });
 
 /** A scatter plot of n×2 points in groups (e.g. source and target, or one colour per class), with a legend. */
-export function scatterSvg(points: Float32Array, groups: ScatterGroup[], options: ScatterOptions): string {
+export function scatterOption(points: Float32Array, groups: ScatterGroup[], o: ScatterOptions): ChartOption {
   checkGroups(points, groups);
-  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
-  for (const g of groups) {
-    for (let k = 0; k < g.indices.length; k++) {
-      const [x, y] = [points[2 * g.indices[k]], points[2 * g.indices[k] + 1]];
-      [x0, x1, y0, y1] = [Math.min(x0, x), Math.max(x1, x), Math.min(y0, y), Math.max(y1, y)];
-    }
-  }
-  if (x0 > x1) [x0, x1, y0, y1] = [0, 1, 0, 1]; // all groups empty
-  // 5% padding so markers at the extremes are not cut by the frame; a flat axis gets ±1.
-  const pad = (lo: number, hi: number): [number, number] => (hi > lo ? [lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)] : [lo - 1, hi + 1]);
-  const domain = [...pad(x0, x1), ...pad(y0, y1)] as Domain;
-  return frame(options, domain, (px, py) => drawGroups(points, groups, px, py), groups.map(groupLegend));
+  const names = legendNames(groups, o.keys);
+  const { right, width } = size(o, names);
+  return {
+    ...base(o.title),
+    grid: { left: 64, right, top: 40, bottom: 52, show: true, borderColor: '#444' },
+    legend: legend(names, width - right + 12),
+    xAxis: { ...axis(o.xLabel ?? '', {}), boundaryGap: ['5%', '5%'], axisLabel: { hideOverlap: true, showMinLabel: false, showMaxLabel: false } },
+    yAxis: { ...axis(o.yLabel ?? '', { gap: 44 }), boundaryGap: ['5%', '5%'], axisLabel: { hideOverlap: true, showMinLabel: false, showMaxLabel: false } },
+    series: groupSeries(points, groups, o.keys),
+  };
+}
+
+export function scatterSvg(points: Float32Array, groups: ScatterGroup[], options: ScatterOptions): string {
+  const { width, height } = size(options, legendNames(groups, options.keys));
+  return renderSvg(scatterOption(points, groups, options), width, height);
+}
+
+/**
+ * Two or more scatter plots side by side in one picture (before | after), the same groups in each,
+ * one legend on the right: `panels[i].points` are indexed by the groups' indices alike.
+ */
+export function scatterPanelsSvg(panels: Array<{ title: string; points: Float32Array }>, groups: ScatterGroup[], o: ScatterOptions): string {
+  for (const p of panels) checkGroups(p.points, groups);
+  const names = legendNames(groups, o.keys);
+  const { right } = size(o, names);
+  const panelWidth = o.width ?? 480;
+  const width = panels.length * panelWidth + right;
+  const height = o.height ?? 480;
+  const grids = panels.map((_, i) => ({ left: 56 + i * panelWidth, width: panelWidth - 72, top: 64, bottom: 52, show: true, borderColor: '#444' }));
+  const option: ChartOption = {
+    ...base(o.title),
+    title: [
+      { text: o.title, left: 'center', top: 8, textStyle: { fontSize: 16, fontWeight: 'normal' } },
+      ...panels.map((p, i) => ({ text: p.title, left: 56 + i * panelWidth + (panelWidth - 72) / 2, textAlign: 'center', top: 38, textStyle: { fontSize: 13, fontWeight: 'normal' } })),
+    ],
+    grid: grids,
+    legend: legend(names, width - right + 12),
+    xAxis: panels.map((_, i) => ({ ...axis(o.xLabel ?? '', {}), boundaryGap: ['5%', '5%'], gridIndex: i, axisLabel: { hideOverlap: true, showMinLabel: false, showMaxLabel: false } })),
+    yAxis: panels.map((_, i) => ({ ...axis(i === 0 ? (o.yLabel ?? '') : '', { gap: 40 }), boundaryGap: ['5%', '5%'], gridIndex: i, axisLabel: { hideOverlap: true, showMinLabel: false, showMaxLabel: false } })),
+    series: panels.flatMap((p, i) => groupSeries(p.points, groups, o.keys, i)),
+  };
+  return renderSvg(option, width, height);
 }
 
 function shade(p: number): string {
@@ -177,78 +186,88 @@ function edges(a: ArrayLike<number>): number[] {
   return Array.from({ length: a.length + 1 }, (_, i) => (i === 0 ? a[0] : i === a.length ? a[i - 1] : (a[i - 1] + a[i]) / 2));
 }
 
-/** The p = 0.5 contour by marching squares over the samples, as one path of segments. */
-function contour(grid: GridLike, px: (v: number) => number, py: (v: number) => number): string {
+/** The p = 0.5 contour by marching squares over the samples, as segments in data coordinates. */
+function contour(grid: GridLike): Array<[number, number] | null> {
   const { xs, ys, prob } = grid;
   const nx = xs.length;
-  let d = '';
+  const out: Array<[number, number] | null> = [];
   for (let iy = 0; iy + 1 < ys.length; iy++) {
     for (let ix = 0; ix + 1 < nx; ix++) {
       // Corners counter-clockwise from bottom-left; a crossing lies on each edge whose ends differ in side.
       const cx = [ix, ix + 1, ix + 1, ix];
       const cy = [iy, iy, iy + 1, iy + 1];
       const v = cx.map((x, k) => prob[cy[k] * nx + x] - 0.5);
-      const hits: string[] = [];
+      const hits: Array<[number, number]> = [];
       for (let e = 0; e < 4; e++) {
         const f = (e + 1) % 4;
         if (v[e] > 0 === v[f] > 0) continue;
         const t = v[e] / (v[e] - v[f]);
         const x = xs[cx[e]] + t * (xs[cx[f]] - xs[cx[e]]);
         const y = ys[cy[e]] + t * (ys[cy[f]] - ys[cy[e]]);
-        hits.push(`${px(x).toFixed(1)} ${py(y).toFixed(1)}`);
+        hits.push([x, y]);
       }
-      for (let h = 0; h + 1 < hits.length; h += 2) d += `M${hits[h]}L${hits[h + 1]}`;
+      // Segments apart: a gap (null) between them breaks the line.
+      for (let h = 0; h + 1 < hits.length; h += 2) out.push(hits[h], hits[h + 1], null);
     }
   }
-  return d;
+  return out;
 }
 
 /**
  * A classifier's P(class 1) over a 2-D grid as a blue–white–red heat map (16 shades a side), its
  * p = 0.5 contour, and the points on top: the two-moons DANN picture. The plot spans the grid.
  */
-export function decisionBoundarySvg(
-  grid: GridLike,
-  points: Float32Array,
-  groups: ScatterGroup[],
-  options: BoundaryOptions,
-): string {
+export function decisionBoundaryOption(grid: GridLike, points: Float32Array, groups: ScatterGroup[], o: BoundaryOptions): ChartOption {
   checkGrid(grid);
   checkGroups(points, groups);
   const { xs, ys, prob } = grid;
   const [nx, ny] = [xs.length, ys.length];
-  const domain: Domain = [xs[0], xs[nx - 1], ys[0], ys[ny - 1]];
   const [bx, by] = [edges(xs), edges(ys)];
-  const inside = (px: (v: number) => number, py: (v: number) => number): string[] => {
-    // Runs of equal shade along each row merge into one rectangle; one path per shade.
-    const paths = new Map<number, string>();
-    for (let iy = 0; iy < ny; iy++) {
-      const [top, bottom] = [py(by[iy + 1]).toFixed(2), py(by[iy]).toFixed(2)];
-      let ix = 0;
-      while (ix < nx) {
-        const level = Math.min(LEVELS - 1, Math.floor(prob[iy * nx + ix] * LEVELS));
-        let end = ix + 1;
-        while (end < nx && Math.min(LEVELS - 1, Math.floor(prob[iy * nx + end] * LEVELS)) === level) end++;
-        const [left, right] = [px(bx[ix]).toFixed(2), px(bx[end]).toFixed(2)];
-        paths.set(level, (paths.get(level) ?? '') + `M${left} ${top}H${right}V${bottom}H${left}Z`);
-        ix = end;
-      }
+  // Runs of equal shade along each row merge into one rectangle: [x0, x1, y0, y1, level].
+  const cells: number[][] = [];
+  for (let iy = 0; iy < ny; iy++) {
+    let ix = 0;
+    while (ix < nx) {
+      const level = Math.min(LEVELS - 1, Math.floor(prob[iy * nx + ix] * LEVELS));
+      let end = ix + 1;
+      while (end < nx && Math.min(LEVELS - 1, Math.floor(prob[iy * nx + end] * LEVELS)) === level) end++;
+      cells.push([bx[ix], bx[end], by[iy], by[iy + 1], level]);
+      ix = end;
     }
-    const shading = [...paths].map(([level, d]) => `<path d="${d}" fill="${shade((level + 0.5) / LEVELS)}"/>`);
-    const line = contour(grid, px, py);
-    return [
-      `<g shape-rendering="crispEdges">${shading.join('')}</g>`,
-      line ? `<path d="${line}" fill="none" stroke="#222" stroke-width="1.5"/>` : '',
-      ...drawGroups(points, groups, px, py),
-    ];
+  }
+  const [name0, name1] = o.classNames ?? ['class 0', 'class 1'];
+  const sides = [`P < 0.5: ${name0}`, `P > 0.5: ${name1}`];
+  const names = [...legendNames(groups, o.keys), ...sides, 'P = 0.5'];
+  const { right, width } = size(o, names);
+  return {
+    ...base(o.title),
+    grid: { left: 64, right, top: 40, bottom: 52, show: true, borderColor: '#444' },
+    legend: { ...legend(names, width - right + 12), itemWidth: 16 },
+    xAxis: { ...axis(o.xLabel ?? '', { min: xs[0], max: xs[nx - 1] }), splitLine: { show: false } },
+    yAxis: { ...axis(o.yLabel ?? '', { min: ys[0], max: ys[ny - 1], gap: 44 }), splitLine: { show: false } },
+    series: [
+      {
+        type: 'custom',
+        name: 'P(class 1)',
+        silent: true,
+        data: cells,
+        renderItem: (_: unknown, api: { value: (i: number) => number; coord: (p: number[]) => number[] }) => {
+          const [a, top] = api.coord([api.value(0), api.value(3)]);
+          const [b, bottom] = api.coord([api.value(1), api.value(2)]);
+          return { type: 'rect', shape: { x: a, y: top, width: b - a, height: bottom - top }, style: { fill: shade((api.value(4) + 0.5) / LEVELS) } };
+        },
+      },
+      // The two sides and the contour in the legend: empty series with their colours.
+      { type: 'scatter', name: sides[0], symbol: 'rect', itemStyle: { color: shade(0) }, data: [] },
+      { type: 'scatter', name: sides[1], symbol: 'rect', itemStyle: { color: shade(1) }, data: [] },
+      { type: 'line', name: 'P = 0.5', data: contour(grid), showSymbol: false, connectNulls: false, silent: true, color: '#222', lineStyle: { color: '#222', width: 1.5 } },
+      ...groupSeries(points, groups, o.keys),
+    ],
   };
+}
+
+export function decisionBoundarySvg(grid: GridLike, points: Float32Array, groups: ScatterGroup[], options: BoundaryOptions): string {
   const [name0, name1] = options.classNames ?? ['class 0', 'class 1'];
-  const swatch = (p: number, label: string) => `<rect x="4" y="-6" width="16" height="12" fill="${shade(p)}" stroke="#999"/><text x="30" y="4" font-size="12">${escapeHtml(label)}</text>`;
-  const legend = [
-    ...groups.map(groupLegend),
-    swatch(0, `P < 0.5: ${name0}`),
-    swatch(1, `P > 0.5: ${name1}`),
-    `<line x1="4" x2="20" y1="0" y2="0" stroke="#222" stroke-width="1.5"/><text x="30" y="4" font-size="12">P = 0.5</text>`,
-  ];
-  return frame(options, domain, inside, legend);
+  const { width, height } = size(options, [...legendNames(groups, options.keys), `P < 0.5: ${name0}`, `P > 0.5: ${name1}`, 'P = 0.5']);
+  return renderSvg(decisionBoundaryOption(grid, points, groups, options), width, height);
 }

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { advx, lastJson } from '../helpers/cli.ts';
+import { lines, points } from '../report/chart-svg.ts';
 
 test('advx demo attacks the shipped MNIST CNN and writes a report folder', () => {
   const out = join(mkdtempSync(join(tmpdir(), 'advx-demo-')), 'demo');
@@ -26,7 +27,7 @@ test('advx demo attacks the shipped MNIST CNN and writes a report folder', () =>
   const svg = Buffer.from(uri[1], 'base64').toString('utf8');
   assert.equal(svg, readFileSync(join(out, 'curve.svg'), 'utf8'));
   assert.match(svg, /Accuracy against ε/);
-  assert.equal([...svg.matchAll(/<polyline /g)].length, 3);
+  assert.equal(lines(svg).length, 3);
   for (const name of ['FGSM', 'PGD-40', 'worst case']) assert.match(svg, new RegExp(`>${name}</text>`));
-  assert.equal([...svg.matchAll(/<circle /g)].length, 12);
+  assert.deepEqual(points(svg), [4, 4, 4], '12 points: ε = 0, 0.1, 0.2, 0.3 on each line');
 });

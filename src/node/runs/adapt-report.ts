@@ -14,7 +14,8 @@ import type { ImageDataset } from '../../data/types.ts';
 import { pca2, tsne2 } from '../../eval/embedding.ts';
 import { renderReport, type Block } from '../../report/html.ts';
 import { lineChartSvg, type Series } from '../../report/plot.ts';
-import { scatterSvg, type ScatterGroup } from '../../report/scatter.ts';
+import { COLORS } from '../../report/charts.ts';
+import { scatterPanelsSvg, scatterSvg, type LegendKey, type ScatterGroup } from '../../report/scatter.ts';
 import { writeFileAtomic } from '../io/files.ts';
 import { encodePng, imageGrid } from '../io/png.ts';
 import { readResults, RESULTS_FILE, writeResults } from './results.ts';
@@ -73,12 +74,30 @@ export async function measureFeatures(
   return { aDistance: sep.aDistance, domainAccuracy: sep.accuracy, embedding };
 }
 
-function domainPicture(points: number[], n: number, title: string, source: string, target: string): string {
-  const groups: ScatterGroup[] = [
-    { label: `source (${source})`, color: '#1f77b4', indices: Array.from({ length: n }, (_, i) => i) },
-    { label: `target (${target})`, color: '#d62728', indices: Array.from({ length: n }, (_, i) => n + i), marker: 'cross' },
+/**
+ * Points coloured by class, the domain as marker shape (● source, ✕ target): whether features of
+ * one class lie together across domains is what adaptation is for. The legend names the classes
+ * once and the two shapes.
+ */
+function domainGroups(labels: number[], n: number, source: string, target: string): { groups: ScatterGroup[]; keys: LegendKey[] } {
+  const classes = [...new Set(labels)].sort((a, b) => a - b);
+  const groups: ScatterGroup[] = [];
+  for (const [domain, marker] of [[0, 'circle'], [1, 'cross']] as const) {
+    for (const c of classes) {
+      const indices = labels.flatMap((l, i) => (l === c && (i < n) === (domain === 0) ? [i] : []));
+      groups.push({ label: domain === 0 ? `class ${c}` : `class ${c} (target)`, color: COLORS[c % COLORS.length], indices, marker, legend: domain === 0 });
+    }
+  }
+  const keys: LegendKey[] = [
+    { label: `source (${source})`, color: '#666', marker: 'circle' },
+    { label: `target (${target})`, color: '#666', marker: 'cross' },
   ];
-  return scatterSvg(Float32Array.from(points), groups, { title });
+  return { groups, keys };
+}
+
+function domainPicture(e: Embedding, points: number[], title: string, source: string, target: string): string {
+  const { groups, keys } = domainGroups(e.labels, e.n, source, target);
+  return scatterSvg(Float32Array.from(points), groups, { title, keys });
 }
 
 /** What each fine-tuning phase of metrics.jsonl trains, as its curve is named. */
@@ -180,12 +199,26 @@ export function writeAdaptReport(
       if (!points) continue;
       const file = `${prefix}${kind}.svg`;
       const title = `${kind === 'pca' ? 'PCA' : 't-SNE'} of the features, ${who}`;
-      writeFileAtomic(join(dir, file), domainPicture(points, e.n, title, summary.source, summary.target));
+      writeFileAtomic(join(dir, file), domainPicture(e, points, title, summary.source, summary.target));
       pictures.push({ file, caption: `${title}: ${e.n} source and ${e.n} target test images` });
     }
   };
   if (baseline) draw(baseline.embedding, 'baseline-', `baseline (${baseline.summary.method})`);
   draw(embedding, '', summary.method);
+  // With a baseline, each embedding also side by side (before | after), on the report.
+  const pairs: Array<{ file: string; caption: string }> = [];
+  for (const kind of baseline ? (['pca', 'tsne'] as const) : []) {
+    const [before, after] = [baseline!.embedding[kind], embedding[kind]];
+    if (!before || !after || baseline!.embedding.n !== embedding.n || baseline!.embedding.labels.join() !== embedding.labels.join()) continue;
+    const { groups, keys } = domainGroups(embedding.labels, embedding.n, summary.source, summary.target);
+    const name = kind === 'pca' ? 'PCA' : 't-SNE';
+    const file = `before-after-${kind}.svg`;
+    writeFileAtomic(join(dir, file), scatterPanelsSvg(
+      [{ title: `before: baseline (${baseline!.summary.method})`, points: Float32Array.from(before) }, { title: `after: ${summary.method}`, points: Float32Array.from(after) }],
+      groups, { title: `${name} of the features: colour is the class, shape the domain`, keys },
+    ));
+    pairs.push({ file, caption: `${name} of the features before (baseline) and after (${summary.method}) adaptation: ${embedding.n} source (●) and ${embedding.n} target (✕) test images, coloured by class` });
+  }
   const row = (s: AdaptSummary, who: string) => [who, s.method, s.source_accuracy, s.target_accuracy, s.a_distance];
   const blocks: Block[] = [
     { kind: 'text', text: `${summary.source} → ${summary.target}. Target labels are used only to measure accuracy${summary.method === 'finetune' ? ', and for the few labelled images fine-tuning trains on' : ''}.` },
@@ -211,7 +244,8 @@ export function writeAdaptReport(
   }
   const phases = summary.method === 'finetune' ? ': source-only training, then fine-tuning (head only, then the whole network) on the labelled target images, each its own series' : '';
   blocks.push({ kind: 'heading', text: 'Training' }, { kind: 'image', src: 'curves.svg', caption: `Accuracies per epoch${phases}` });
-  blocks.push({ kind: 'heading', text: 'Features of the two domains' }, ...pictures.map((p) => ({ kind: 'image' as const, src: p.file, caption: p.caption })));
+  const shown = pairs.length ? pairs : pictures;
+  blocks.push({ kind: 'heading', text: 'Features of the two domains' }, ...shown.map((p) => ({ kind: 'image' as const, src: p.file, caption: p.caption })));
   blocks.push({ kind: 'text', text: `Command: ${run.command}` });
   writeFileAtomic(join(dir, 'report.html'), renderReport(`advx adapt: ${summary.method}, ${summary.source} → ${summary.target}`, blocks));
 }
