@@ -160,10 +160,16 @@ test('runs dashboard: shows the CLI run and its curves, and reports a truncated 
   await page.locator('tr[data-run="broken"] .warn').waitFor();
   await page.locator('a.run-link[data-run="mlp"]').click();
   await page.locator('#run-detail[data-run="mlp"]').waitFor();
-  const accuracy = page.locator('#charts figure[data-chart="accuracy"] svg');
-  await accuracy.waitFor();
-  const points = await accuracy.locator('polyline').first().getAttribute('points');
-  assert.equal(points?.trim().split(/\s+/).length, 2, 'one point per epoch');
+  const accuracy = page.locator('#charts figure[data-chart="accuracy"]');
+  await accuracy.locator('svg').waitFor();
+  assert.equal((await accuracy.getAttribute('data-points'))?.split(',')[0], '2', 'one point per epoch');
+  assert.ok((await accuracy.locator('svg path').count()) > 4, 'ECharts drew the lines');
+  // Hover shows the values at that epoch; the smoothing slider redraws the curves smoothed.
+  const box = (await accuracy.locator('svg').boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
+  await page.waitForFunction(() => [...document.querySelectorAll('#charts figure[data-chart="accuracy"] div')].some((d) => /epoch|1|2/.test(d.textContent ?? '') && getComputedStyle(d).display !== 'none' && d.style.position === 'absolute'));
+  await accuracy.locator('input.chart-smoothing').fill('0.6');
+  assert.equal(await accuracy.getAttribute('data-smoothing'), '0.6');
   await page.locator('#charts figure[data-chart="loss"] svg').waitFor();
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-run.png'), fullPage: true });
 
@@ -172,7 +178,7 @@ test('runs dashboard: shows the CLI run and its curves, and reports a truncated 
   assert.match(await page.locator('#run-warnings').innerText(), /last line \(3\) is truncated/);
   // Compare the two runs on one chart.
   await page.locator('input[type="checkbox"][data-run="mlp"]').check();
-  await page.waitForFunction(() => document.querySelectorAll('#charts figure[data-chart="loss"] polyline').length === 2);
+  await page.waitForFunction(() => document.querySelector<HTMLElement>('#charts figure[data-chart="loss"]')?.dataset.series === '2');
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-compare.png'), fullPage: true });
   await page.locator('input[type="checkbox"][data-run="mlp"]').uncheck();
 
@@ -181,9 +187,15 @@ test('runs dashboard: shows the CLI run and its curves, and reports a truncated 
   assert.equal(await page.locator('tr[data-run="robust"] td.command').innerText(), 'robustness');
   await page.locator('a.run-link[data-run="robust"]').click();
   await page.locator('#run-detail[data-run="robust"]').waitFor();
-  const curve = page.locator('#charts figure[data-chart="robust accuracy"] svg');
-  await curve.waitFor();
-  assert.equal(await curve.locator('polyline').count(), 3, 'fgsm, pgd and the worst case');
+  const curve = page.locator('#charts figure[data-chart="robust accuracy"]');
+  await curve.locator('svg').waitFor();
+  assert.equal(await curve.getAttribute('data-series'), '3', 'fgsm, pgd and the worst case');
+  // A log ε axis leaves out ε = 0 (the clean accuracy), which it has no place for.
+  const before = (await curve.getAttribute('data-points'))!.split(',').map(Number);
+  await curve.locator('input.chart-logx').check();
+  assert.equal(await curve.getAttribute('data-log'), 'x');
+  const after = (await curve.getAttribute('data-points'))!.split(',').map(Number);
+  assert.ok(after.every((n, i) => n > 0 && n <= before[i]), `${before} → ${after}`);
   assert.match(await page.locator('#run-results').innerText(), /clean_accuracy/);
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-robustness.png'), fullPage: true });
   await page.close();
@@ -225,7 +237,7 @@ test('domain adaptation view: DANN beats source-only on the target moons, live b
   const seen = new Set(await page.evaluate(() => (window as unknown as { daEpochs: string[] }).daEpochs));
   for (const e of ['1', '10', '20', '30']) assert.ok(seen.has(e), `the page showed epoch ${e} while training (saw ${[...seen].join(',')})`);
   assert.notEqual(await page.locator('#da-boundary svg').innerHTML(), untrained, 'the boundary picture changed');
-  assert.match(await page.locator('#da-boundary svg text').first().innerHTML(), /DANN, epoch 30/);
+  assert.match(await page.locator('#da-boundary svg').innerHTML(), />DANN, epoch 30[^<]*<\/text>/);
   assert.match(await page.locator('#da-domain-acc').innerText(), /%/);
   const so = accuracies['source-only'];
   const dann = accuracies.dann;

@@ -131,7 +131,8 @@ test('the dashboard lists attack and robustness runs with their command and resu
     const detail = JSON.parse((await rawGet(port, '/api/run?name=robust')).body);
     const chart = robustnessChart(detail);
     assert.ok(chart, 'a robustness run has a curve');
-    for (const name of ['fgsm', 'pgd', 'worst case']) assert.ok(chart.svg.includes(name), name);
+    assert.deepEqual(chart.series.map((s) => s.name), ['fgsm', 'pgd', 'worst case']);
+    for (const s of chart.series) assert.ok([0.05, 0.1].every((e) => s.x.includes(e)), `${s.name}: a point at each ε`);
     assert.equal(robustnessChart(JSON.parse((await rawGet(port, '/api/run?name=attack')).body)), null);
   } finally {
     server.close();

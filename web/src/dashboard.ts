@@ -1,9 +1,11 @@
 /**
- * The runs dashboard: the run folders under `advx lab --runs`, their metrics.jsonl curves (drawn
- * by the same lineChartSvg as the CLI's reports), config, images and report.html; tick several
- * runs to compare their curves.
+ * The runs dashboard: the run folders under `advx lab --runs`, their metrics.jsonl curves and
+ * each kind's own picture (a robustness or demo run's accuracy against ε), drawn from the same
+ * chart option as the CLI's reports but live (hover, zoom, smoothing, log axes); config, images
+ * and report.html; tick several runs to compare their curves.
  */
-import { lineChartSvg, type Series } from '../../src/index.ts';
+import type { ChartOptions, Series } from '../../src/report/plot.ts';
+import { lineChartFigure } from './chart-view.ts';
 import { clearError, errorMessage, fetchJson, h, showError } from './ui.ts';
 
 interface RunListItem {
@@ -49,8 +51,15 @@ function xKey(rows: Record<string, unknown>[]): string | null {
   return X_KEYS.find((k) => rows.length > 0 && rows.every((r) => typeof r[k] === 'number')) ?? null;
 }
 
+/** A chart to draw: its title (the figure's data-chart), series and options. */
+export interface ChartSpec {
+  title: string;
+  series: Series[];
+  options: ChartOptions;
+}
+
 /** Charts for the metrics of `runs`: all accuracies in one, all losses in one, every other numeric key alone. */
-export function metricCharts(runs: RunDetail[]): Array<{ title: string; svg: string }> {
+export function metricCharts(runs: RunDetail[]): ChartSpec[] {
   const groups = new Map<string, Array<{ run: string; key: string; x: number[]; y: number[] }>>();
   let xLabel = 'line';
   for (const run of runs) {
@@ -91,7 +100,7 @@ export function metricCharts(runs: RunDetail[]): Array<{ title: string; svg: str
       const [lo, hi] = [Math.min(...ys), Math.max(...ys)];
       const pad = Math.abs(lo) * 0.1 || 1;
       const yDomain: [number, number] | undefined = lo === hi ? [lo - pad, hi + pad] : undefined;
-      return { title: group, svg: lineChartSvg(series, { title: group, xLabel, yLabel: group, width: 560, height: 320, yDomain }) };
+      return { title: group, series, options: { title: group, xLabel, yLabel: group, width: 560, height: 320, yDomain } };
     });
 }
 
@@ -109,7 +118,7 @@ function headline(summary: Record<string, unknown> | null): string {
  * A robustness run's curve: accuracy against ε for each attack and the worst case, from
  * results.json (per_attack and robust_accuracy map ε to accuracy). Null for other runs.
  */
-export function robustnessChart(run: RunDetail): { title: string; svg: string } | null {
+export function robustnessChart(run: RunDetail): ChartSpec | null {
   const s = run.summary;
   const worst = s?.robust_accuracy as Record<string, number> | undefined;
   if (run.command !== 'robustness' || !worst || typeof worst !== 'object') return null;
@@ -120,7 +129,35 @@ export function robustnessChart(run: RunDetail): { title: string; svg: string } 
     { name: 'worst case', x: eps, y: eps.map((e) => worst[String(e)]), dashed: true },
   ];
   const title = 'robust accuracy';
-  return { title, svg: lineChartSvg(series, { title, xLabel: `ε (${String(s!.norm ?? 'linf')})`, yLabel: 'accuracy', width: 560, height: 320, yDomain: [0, 1] }) };
+  return { title, series, options: { title, xLabel: `ε (${String(s!.norm ?? 'linf')})`, yLabel: 'accuracy', width: 560, height: 320, yDomain: [0, 1] } };
+}
+
+/**
+ * A demo run's curve: accuracy against ε per attack, from results.json's results (one row per
+ * attack and ε; ε = 0 is the clean accuracy). Null for other runs.
+ */
+export function demoChart(run: RunDetail): ChartSpec | null {
+  const rows = run.summary?.results;
+  if (run.command !== 'demo' || !Array.isArray(rows)) return null;
+  const byAttack = new Map<string, Array<[number, number]>>();
+  for (const r of rows as Array<Record<string, unknown>>) {
+    if (typeof r.attack !== 'string' || typeof r.eps !== 'number' || typeof r.adversarial_accuracy !== 'number') continue;
+    if (!byAttack.has(r.attack)) byAttack.set(r.attack, typeof r.clean_accuracy === 'number' ? [[0, r.clean_accuracy]] : []);
+    byAttack.get(r.attack)!.push([r.eps, r.adversarial_accuracy]);
+  }
+  if (!byAttack.size) return null;
+  const series = [...byAttack].map(([name, pts]) => {
+    pts.sort((a, b) => a[0] - b[0]);
+    return { name, x: pts.map((p) => p[0]), y: pts.map((p) => p[1]) };
+  });
+  const title = 'robust accuracy';
+  return { title, series, options: { title, xLabel: 'ε (L∞)', yLabel: 'accuracy', width: 560, height: 320, yDomain: [0, 1] } };
+}
+
+/** Each kind of run's own picture, then the metrics.jsonl curves of all runs shown. */
+export function runCharts(details: RunDetail[]): ChartSpec[] {
+  const own = details.flatMap((d) => [robustnessChart(d), demoChart(d)].filter((c): c is ChartSpec => c !== null));
+  return [...own, ...metricCharts(details)];
 }
 
 export async function mountDashboard(root: HTMLElement): Promise<{ open(name: string | null): Promise<void> }> {
@@ -198,14 +235,10 @@ export async function mountDashboard(root: HTMLElement): Promise<{ open(name: st
     }
     if (current !== name) return;
     const main = details[0];
-    const charts = [...details.map(robustnessChart).filter((c): c is { title: string; svg: string } => c !== null), ...metricCharts(details)];
+    const charts = runCharts(details);
     const chartBox = h('div', { class: 'charts', id: 'charts' });
-    // lineChartSvg escapes every label it draws, so its output is safe to insert as markup.
-    for (const c of charts) {
-      const fig = h('figure', { 'data-chart': c.title });
-      fig.innerHTML = c.svg;
-      chartBox.append(fig);
-    }
+    // ECharts draws text as text nodes, never markup: labels from run folders stay inert.
+    for (const c of charts) chartBox.append(lineChartFigure(c.title, c.series, c.options));
     const images = main.files.filter((f) => IMAGE.test(f));
     const others = main.files.filter((f) => !IMAGE.test(f));
     const warnings = details.flatMap((d) => d.warnings.map((w) => `${d.name}: ${w}`));
