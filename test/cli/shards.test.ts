@@ -55,6 +55,8 @@ test('robustness in 3 shards, merged, equals the unsharded run: results.json (bu
   assert.doesNotMatch(report, /Queries: pgd/, 'none for a white-box one');
   const pictures = (html: string) => html.slice(html.indexOf('<h2>Examples</h2>')).replace(/Command: .*/, '');
   assert.equal(pictures(report), pictures(read(dir('whole'), 'report.html')), 'the same pictures and query histograms');
+  // The same figures draw the same bytes, though the merge draws them in another process.
+  assert.equal(read(dir('merged'), 'curve.svg'), read(dir('whole'), 'curve.svg'));
   assert.ok(!existsSync(join(dir('s0'), 'report.html')), 'a shard writes no report of its own');
 });
 

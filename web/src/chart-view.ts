@@ -45,7 +45,8 @@ export function lineChartFigure(title: string, series: Series[], options: ChartO
     h('label', {}, logY, ' log y'),
   );
   fig.append(plot, controls);
-  const chart = echarts.init(plot, null, { renderer: 'svg', width, height });
+  // 20 px more below the plot for the zoom slider, under the x axis name.
+  const chart = echarts.init(plot, null, { renderer: 'svg', width, height: height + 20 });
   const draw = () => {
     const w = Number(smoothing.value);
     smoothingValue.textContent = w.toFixed(2);
@@ -60,7 +61,7 @@ export function lineChartFigure(title: string, series: Series[], options: ChartO
         series: [...(option.series as object[]), ...raw],
         tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => (typeof v === 'number' ? v.toPrecision(4) : String(v)) },
         dataZoom: [{ type: 'inside', xAxisIndex: 0, filterMode: 'none' }, { type: 'slider', xAxisIndex: 0, height: 14, bottom: 4, filterMode: 'none' }],
-        grid: { ...(option.grid as object), bottom: 60 },
+        grid: { ...(option.grid as object), bottom: 72 },
       },
       { notMerge: true },
     );

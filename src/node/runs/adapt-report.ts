@@ -89,8 +89,8 @@ function domainGroups(labels: number[], n: number, source: string, target: strin
     }
   }
   const keys: LegendKey[] = [
-    { label: `source (${source})`, color: '#666', marker: 'circle' },
-    { label: `target (${target})`, color: '#666', marker: 'cross' },
+    { label: `source (${source})`, color: '#222', marker: 'circle' },
+    { label: `target (${target})`, color: '#222', marker: 'cross' },
   ];
   return { groups, keys };
 }
