@@ -5,17 +5,13 @@
  * (BENCHMARKS.md, "charts"): smaller in the lab, synchronous to render (our chart functions return
  * strings, and Vega's toSVG is async), with zoom, tooltips and log axes built in.
  */
-import * as echarts from 'echarts/core';
-import { BarChart, CustomChart, LineChart, ScatterChart } from 'echarts/charts';
-import { DataZoomComponent, GridComponent, LegendComponent, MarkAreaComponent, TitleComponent, TooltipComponent } from 'echarts/components';
-import { SVGRenderer } from 'echarts/renderers';
-import type { EChartsCoreOption } from 'echarts/core';
+import { echarts } from './echarts.ts';
 
-export type ChartOption = EChartsCoreOption;
-
-echarts.use([LineChart, ScatterChart, BarChart, CustomChart, GridComponent, LegendComponent, TitleComponent, TooltipComponent, DataZoomComponent, MarkAreaComponent, SVGRenderer]);
-
-export { echarts };
+/**
+ * An ECharts option, as plain data (and the odd render callback). Our own type, not ECharts': its
+ * declarations do not pass a strict consumer's tsc, and advx's must.
+ */
+export type ChartOption = Record<string, unknown>;
 
 /** Category colours (matplotlib's tab10 order): the first series is blue, the second red. */
 export const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];

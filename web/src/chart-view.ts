@@ -3,7 +3,7 @@
  * (lineChartOption), drawn live with hover tooltips, zoom (wheel or the slider under the plot), an
  * EMA smoothing slider for noisy curves (TensorBoard's, debiased) and log-axis toggles.
  */
-import { echarts } from '../../src/report/charts.ts';
+import { echarts } from '../../src/report/echarts.ts';
 import { lineChartOption, lineChartSize, type ChartOptions, type Series } from '../../src/report/plot.ts';
 import { h } from './ui.ts';
 
