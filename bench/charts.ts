@@ -29,12 +29,9 @@ const RUNS = Number(values.runs);
 
 /** The lab's imports for each library: what an interactive line/scatter chart with hover and zoom needs. */
 const ENTRIES = {
-  echarts: `import * as echarts from 'echarts/core';
-import { LineChart, ScatterChart } from 'echarts/charts';
-import { DataZoomComponent, GridComponent, LegendComponent, TitleComponent, TooltipComponent, MarkAreaComponent } from 'echarts/components';
-import { SVGRenderer, CanvasRenderer } from 'echarts/renderers';
-echarts.use([LineChart, ScatterChart, DataZoomComponent, GridComponent, LegendComponent, TitleComponent, TooltipComponent, MarkAreaComponent, SVGRenderer, CanvasRenderer]);
-export const draw = (el, option) => echarts.init(el).setOption(option);`,
+  // advx's own registration (src/report/echarts.ts: line, scatter, bar, custom, tooltip, zoom, legend, title, mark areas, SVG renderer).
+  echarts: `import { echarts } from '${ROOT}src/report/echarts.ts';
+export const draw = (el, option) => echarts.init(el, null, { renderer: 'svg' }).setOption(option);`,
   'vega + vega-lite': `import { View, parse } from 'vega';
 import { compile } from 'vega-lite';
 export const draw = (el, spec) => new View(parse(compile(spec).spec), { container: el, hover: true }).runAsync();`,
