@@ -57,8 +57,9 @@ export { evaluateRobustness, modelChecks, recheck, sanityWarnings, SUITES, type 
 export { transferMatrix } from './eval/transfer.ts';
 export { pca2, tsne2, type TsneOptions } from './eval/embedding.ts';
 export { decisionGrid, type DecisionGrid, type DecisionGridOptions } from './eval/decision-grid.ts';
-export { lineChartSvg, type Series } from './report/plot.ts';
-export { decisionBoundarySvg, scatterSvg, type BoundaryOptions, type GridLike, type ScatterGroup, type ScatterOptions } from './report/scatter.ts';
+export { lineChartOption, lineChartSvg, type Band, type Series } from './report/plot.ts';
+export { decisionBoundarySvg, scatterPanelsSvg, scatterSvg, type BoundaryOptions, type GridLike, type LegendKey, type Marker, type ScatterGroup, type ScatterOptions } from './report/scatter.ts';
+export type { ChartOption } from './report/charts.ts';
 export { renderReport, type Block } from './report/html.ts';
 
 export * from './text/index.ts';

@@ -167,7 +167,7 @@ test('runs dashboard: shows the CLI run and its curves, and reports a truncated 
   // Hover shows the values at that epoch; the smoothing slider redraws the curves smoothed.
   const box = (await accuracy.locator('svg').boundingBox())!;
   await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
-  await page.waitForFunction(() => [...document.querySelectorAll<HTMLElement>('#charts figure[data-chart="accuracy"] div')].some((d) => /accuracy/.test(d.textContent ?? '') && getComputedStyle(d).display !== 'none' && d.style.position === 'absolute'));
+  await page.waitForFunction(() => [...document.querySelectorAll<HTMLElement>('#charts figure[data-chart="accuracy"] div')].some((d) => /accuracy/.test(d.textContent ?? '') && getComputedStyle(d).display !== 'none' && d.style.position === 'absolute'), undefined, { timeout: 20_000 });
   await accuracy.locator('input.chart-smoothing').fill('0.6');
   assert.equal(await accuracy.getAttribute('data-smoothing'), '0.6');
   await page.locator('#charts figure[data-chart="loss"] svg').waitFor();
