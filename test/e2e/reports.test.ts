@@ -1,6 +1,6 @@
 /**
  * Each kind of run report as a reader opens it: tiny real runs made by the CLI (train, attack,
- * robustness, transfer, demo, text attack: a few images, few steps), their report.html opened in
+ * robustness, transfer, demo, adapt, gan train, text attack: a few images, few steps), their report.html opened in
  * Debian's Chromium (via playwright-core) from the run folder, checked to have loaded every image
  * and chart it shows, and screenshotted to test-artifacts/reports/<kind>.png.
  */
@@ -26,6 +26,8 @@ const RUNS: Record<string, { args: string[]; images: number; tables: number }> =
   robustness: { args: ['robustness', '--model', join(MODELS, 'mnist-cnn'), '--attacks', 'fgsm,pgd', '--eps', '0.1,0.2', '--steps', '3', '--limit', '8'], images: 1, tables: 0 },
   transfer: { args: ['transfer', '--models', `${join(MODELS, 'mnist-cnn')},${join(MODELS, 'mnist-robust')}`, '--attack', 'fgsm', '--eps', '0.2', '--limit', '8'], images: 0, tables: 1 },
   demo: { args: ['demo', '--limit', '8'], images: 2, tables: 0 },
+  adapt: { args: ['adapt', '--method', 'dann', '--epochs', '1', '--limit', '256', '--target-limit', '256', '--test-limit', '200', '--batch', '32', '--embed', '60', '--no-tsne', '--seed', '3'], images: 4, tables: 1 },
+  gan: { args: ['gan', 'train', '--arch', 'dcgan', '--data', 'mnist', '--steps', '6', '--width', '8', '--batch', '16', '--limit', '200', '--seed', '5', '--checkpoint-every', '3', '--sample-every', '3'], images: 3, tables: 0 },
   'text-attack': { args: ['text-attack', '--model', join(MODELS, 'spam-word'), '--attack', 'synonyms', '--limit', '4'], images: 0, tables: 1 },
 };
 
