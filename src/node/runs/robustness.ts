@@ -5,6 +5,7 @@
  * config.json, examples.jsonl and the shard's own results.json; `advx merge` writes the rest from
  * the records of all shards, through the same summary and the same writers.
  */
+import { concatFloat32 } from '../../core/arrays.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -164,7 +165,7 @@ async function writeFigures(run: RunFolder, classifier: Classifier, data: { imag
   const clean = rows.map((e) => data.images.subarray(e.index * size, (e.index + 1) * size));
   const adv = rows.map((e) => picked.get(e.index)!.pixels);
   const probabilities = async (images: Float32Array[]) => {
-    const t = tf.tensor(concat(images), [images.length, ...data.shape]);
+    const t = tf.tensor(concatFloat32(images), [images.length, ...data.shape]);
     const p = classifier.probabilities(t);
     const values = (await p.data()) as Float32Array;
     tf.dispose([t, p]);
@@ -194,16 +195,6 @@ async function writeFigures(run: RunFolder, classifier: Classifier, data: { imag
 }
 
 const figureScale = (f: RobustnessFigure): number => perturbationScale(f, f.attack, f.at_eps);
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /**
  * `advx merge` for robustness runs: the records of all the shards in `dirs` (checked to be the
