@@ -5,10 +5,10 @@
  * config.json, examples.jsonl and the shard's own results.json; `advx merge` writes the rest from
  * the records of all shards, through the same summary and the same writers.
  */
-import { concatFloat32 } from '../../core/arrays.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { concatFloat32 } from '../../core/arrays.ts';
 import { ServiceError } from '../../core/errors.ts';
 import { toTensors } from '../../data/types.ts';
 import { evaluateRobustnessExamples, robustnessSetup, summarizeRobustness, type ExampleRecord, type RobustnessCandidates, type RobustnessOutcome, type RobustnessReport, type SuiteName } from '../../eval/robustness.ts';
