@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { advx, lastJson } from '../helpers/cli.ts';
 import { useBackend } from '../../src/backend/index.ts';
+import { enableRelaxedSimd } from '../../src/cli/relaxed-simd.ts';
 import { Rng } from '../../src/core/rng.ts';
 import type { ImageDataset } from '../../src/data/types.ts';
 import { buildGenerator } from '../../src/gan/dcgan.ts';
@@ -26,7 +27,13 @@ import { saveGenerator } from '../../src/node/runs/gan-files.ts';
 import { loadClassifier } from '../../src/node/io/load-model.ts';
 import { TrainingDivergedError } from '../../src/train/core.ts';
 
-before(() => useBackend('wasm', { threads: 1 }));
+// As the CLI does (src/cli/relaxed-simd.ts): the native kernels' relaxed-SIMD build where the engine
+// has it, so that the numbers computed here and those `advx gan evaluate` prints come from the same
+// kernels (fused multiply-adds round differently in the last bits).
+before(() => {
+  enableRelaxedSimd();
+  return useBackend('wasm', { threads: 1 });
+});
 
 /** Copies of the weights and of the optimizers' state, as plain arrays. */
 async function snapshot(weights: tf.Tensor[], optimizers: Array<Pick<tf.Optimizer, 'getWeights'>>): Promise<number[][]> {
