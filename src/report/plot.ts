@@ -50,6 +50,20 @@ export function lineChartSize(series: Series[], o: Pick<ChartOptions, 'width' | 
   return { width: (o.width ?? 640) + legendWidth(series.map((s) => s.name)) - 150, height: o.height ?? 400 };
 }
 
+/**
+ * The x axis spans the data. A single x value (one epoch) would leave ECharts an empty span to fill
+ * with ticks of its own choosing (0.5, 1): the axis then reaches one step either side (a count: the
+ * neighbouring integers; a log axis: a decade).
+ */
+function xRange(xs: number[], integer: boolean, log: boolean): { min?: number; max?: number } {
+  if (!xs.length) return {};
+  const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
+  if (lo !== hi) return { min: lo, max: hi };
+  if (log) return { min: lo / 10, max: hi * 10 };
+  const pad = integer ? 1 : Math.abs(lo) / 2 || 1;
+  return { min: integer && lo >= 0 ? Math.max(0, lo - pad) : lo - pad, max: hi + pad };
+}
+
 /** The line chart as an ECharts option: series as lines with a marker at each point, legend on the right. */
 export function lineChartOption(series: Series[], o: ChartOptions): ChartOption {
   const xs = series.flatMap((s) => s.x);
@@ -60,7 +74,7 @@ export function lineChartOption(series: Series[], o: ChartOptions): ChartOption 
     color: COLORS,
     grid: { left: 64, right: legendWidth(series.map((s) => s.name)), top: 40, bottom: 52, show: true, borderColor: '#444' },
     legend: { orient: 'vertical', left: lineChartSize(series, o).width - legendWidth(series.map((s) => s.name)) + 12, top: 40, itemWidth: 24, data: series.map((s) => s.name), textStyle: { fontSize: 12 } },
-    xAxis: axis(o.xLabel, { type: o.xScale === 'log' ? 'log' : 'value', min: xs.length ? Math.min(...xs) : undefined, max: xs.length ? Math.max(...xs) : undefined, integer }),
+    xAxis: axis(o.xLabel, { type: o.xScale === 'log' ? 'log' : 'value', ...xRange(xs, integer, o.xScale === 'log'), integer }),
     yAxis: axis(o.yLabel, { type: o.yScale === 'log' ? 'log' : 'value', min: o.yDomain?.[0], max: o.yDomain?.[1], gap: 44 }),
     series: series.map((s, i) => ({
       type: 'line',

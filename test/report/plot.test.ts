@@ -15,6 +15,11 @@ test('an epoch axis 1..3 ticks at 1, 2, 3 only', () => {
   for (const t of xTickLabels(long)) assert.ok(Number.isInteger(Number(t)), `tick ${t}`);
 });
 
+test('a one-epoch run: the axis reaches the neighbouring epochs and ticks at integers only', () => {
+  const svg = lineChartSvg([{ name: 'accuracy', x: [1], y: [0.4] }], { title: 't', xLabel: 'epoch', yLabel: 'accuracy', yDomain: [0, 1] });
+  assert.deepEqual(xTickLabels(svg), ['0', '1', '2']);
+});
+
 test('an ε axis keeps its fractional ticks; a log axis ticks at powers of ten', () => {
   const eps = lineChartSvg([{ name: 'pgd', x: [0, 0.1, 0.2, 0.3], y: [1, 0.5, 0.2, 0] }], { title: 't', xLabel: 'ε', yLabel: 'accuracy', yDomain: [0, 1] });
   assert.ok(xTickLabels(eps).includes('0.1'), xTickLabels(eps).join());
