@@ -146,7 +146,10 @@ async function timeAb(name: string): Promise<{ plain: number; relaxed: number; r
 /** Runs this file as a child timing one thing on one backend; its last stdout line, parsed. */
 function inChild<T>(what: string): T {
   const simd = args.simd ? ['--simd', args.simd] : [];
-  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', what, '--runs', String(runs), ...simd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', what, '--runs', String(runs), ...simd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
+  // TF.js's cpu backend greets every new Node process with a boxed hint about tfjs-node: once is enough.
+  const errors = r.stderr.replace(/\n*=+\nHi, looks like you are running TensorFlow\.js in Node\.js[\s\S]*?=+\n/g, '\n').trim();
+  if (errors) process.stderr.write(`${errors}\n`);
   const last = r.stdout.trim().split('\n').at(-1) ?? '';
   try {
     return JSON.parse(last) as T;
