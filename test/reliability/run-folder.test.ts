@@ -163,9 +163,11 @@ test('a second process on the same --out is refused while the first runs; its lo
     first.kill('SIGTERM');
     await exited;
   }
-  // Released by the lock's keeper once the process is gone.
-  for (let i = 0; i < 50 && existsSync(join(out, RUN_LOCK)); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.ok(!existsSync(join(out, RUN_LOCK)), 'the lock is released after SIGTERM');
+  // Released by the lock's keeper once the process is gone: it renames the lock aside, then removes
+  // it, so the folder is settled once neither is there.
+  const locked = () => readdirSync(out).some((n) => n === RUN_LOCK || n.startsWith(`${RUN_LOCK}.release-`));
+  for (let i = 0; i < 50 && locked(); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(!locked(), 'the lock is released after SIGTERM');
   assert.deepEqual(changedOutside(before, snapshot(parent), 'run'), []);
   tried('run folder'); // the lock of a process ended by SIGTERM
 });
