@@ -52,7 +52,7 @@ export { adversarialPerturbation, ADVERSARIAL_METHODS, type AdversarialMethod } 
 export { distillationLoss, temperatureCrossEntropy } from './defenses/distillation.ts';
 export { klDivergence, TRADES_DEFAULTS, tradesLoss, tradesPerturbation, tradesTraining, type TradesAttackOptions, type TradesOptions } from './defenses/trades.ts';
 
-export { accuracy } from './eval/accuracy.ts';
+export { accuracy, classAccuracy } from './eval/accuracy.ts';
 export { evaluateRobustness, modelChecks, recheck, sanityWarnings, SUITES, type AttackBreakdown, type RobustnessCandidates, type RobustnessOptions, type RobustnessProgress, type RobustnessReport, type SuiteName } from './eval/robustness.ts';
 export { transferMatrix } from './eval/transfer.ts';
 export { pca2, tsne2, type TsneOptions } from './eval/embedding.ts';
@@ -98,10 +98,11 @@ export type { BlendOptions, Photo } from './data/mnistm.ts';
 export type { DannBatchInfo, DannEpochInfo, DannResult, FeatureBuilder, NetworkOptions } from './da/dann.ts';
 export type { Alignment, AlignmentBatch } from './da/strategies.ts';
 export type { DomainSeparability, SeparabilityOptions } from './da/a-distance.ts';
-export type { DomainEvaluation } from './da/evaluate.ts';
+export type { DomainAccuracies, DomainEvaluation } from './da/evaluate.ts';
 export type { LambdaRun, LambdaSelection, LambdaTrial } from './da/select-lambda.ts';
 export type { SndOptions } from './da/snd.ts';
 export type { AdversarialTrainingOptions } from './defenses/adversarial-training.ts';
+export type { ClassAccuracy } from './eval/accuracy.ts';
 export type { SanityInputs } from './eval/robustness.ts';
 export type { TransferMatrix } from './eval/transfer.ts';
 export type { ChartOptions } from './report/plot.ts';

@@ -9,7 +9,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { concatFloat32 } from '../core/arrays.ts';
 import { gatherBatch } from '../data/batch.ts';
 import { toTensors, type DatasetSplits, type ImageDataset } from '../data/types.ts';
-import { accuracy, perClassAccuracy } from '../eval/accuracy.ts';
+import { classAccuracy, type ClassAccuracy } from '../eval/accuracy.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { recalibrateBatchNorm } from './adabn.ts';
 
@@ -23,28 +23,26 @@ export function calibrateOn(extractor: tfl.LayersModel, d: ImageDataset): void {
   tf.dispose([x, y]);
 }
 
+/** Test accuracy in each domain, overall and per class (eval/accuracy.ts). */
+export interface DomainAccuracies {
+  source: ClassAccuracy;
+  target: ClassAccuracy;
+}
+
 /**
- * Source and target test accuracy of `classifier`. `perDomain`: the extractor whose batch-norm
- * statistics each domain gets in turn; without it, both domains share the model's statistics.
+ * Source and target test accuracy of `classifier`, overall and per class. `perDomain`: the
+ * extractor whose batch-norm statistics each domain gets in turn (the target last, so they stay
+ * set); without it, both domains share the model's statistics.
  */
-export async function domainAccuracies(classifier: Classifier, source: DatasetSplits, target: DatasetSplits, perDomain?: tfl.LayersModel): Promise<{ source: number; target: number }> {
+export async function domainAccuracies(classifier: Classifier, source: DatasetSplits, target: DatasetSplits, perDomain?: tfl.LayersModel): Promise<DomainAccuracies> {
   if (perDomain) calibrateOn(perDomain, source.train);
-  const sourceAccuracy = await accuracy(classifier, source.test);
+  const sourceAccuracy = await classAccuracy(classifier, source.test);
   if (perDomain) calibrateOn(perDomain, target.train);
-  return { source: sourceAccuracy, target: await accuracy(classifier, target.test) };
+  return { source: sourceAccuracy, target: await classAccuracy(classifier, target.test) };
 }
 
-/** Per-class test accuracy of each domain, as domainAccuracies measures accuracy (leaving the target's statistics set). */
-export async function domainPerClassAccuracies(classifier: Classifier, source: DatasetSplits, target: DatasetSplits, perDomain?: tfl.LayersModel): Promise<{ source: number[]; target: number[] }> {
-  if (perDomain) calibrateOn(perDomain, source.train);
-  const sourceAccuracy = await perClassAccuracy(classifier, source.test);
-  if (perDomain) calibrateOn(perDomain, target.train);
-  return { source: sourceAccuracy, target: await perClassAccuracy(classifier, target.test) };
-}
-
-/** A domain under its own statistics: its test accuracy, and its first test images as a dataset of feature vectors. */
-export interface DomainEvaluation {
-  accuracy: number;
+/** A domain under its own statistics: its test accuracy (overall and per class), and its first test images as a dataset of feature vectors. */
+export interface DomainEvaluation extends ClassAccuracy {
   features: ImageDataset;
 }
 
@@ -62,7 +60,7 @@ export async function evaluateEachDomain(
 ): Promise<{ source: DomainEvaluation; target: DomainEvaluation }> {
   const underOwnStatistics = async (d: DatasetSplits): Promise<DomainEvaluation> => {
     calibrateOn(extractor, d.train);
-    return { accuracy: await accuracy(classifier, d.test), features: await featureDataset(extract, d.test, n) };
+    return { ...(await classAccuracy(classifier, d.test)), features: await featureDataset(extract, d.test, n) };
   };
   const source = await underOwnStatistics(domains.source);
   return { source, target: await underOwnStatistics(domains.target) };

@@ -6,21 +6,14 @@ import { shardBlocks, type Shard } from '../core/shards.ts';
 import type { ImageDataset } from '../data/types.ts';
 import { gatherBatch } from '../data/batch.ts';
 
-/** Share of `data` the classifier labels correctly, computed in batches of `batchSize`. */
-export async function accuracy(classifier: Classifier, data: ImageDataset, batchSize = 1000): Promise<number> {
-  let correct = 0;
-  for (let start = 0; start < data.count; start += batchSize) {
-    const idx = Array.from({ length: Math.min(batchSize, data.count - start) }, (_, i) => start + i);
-    const { x, y } = gatherBatch(data, idx);
-    const hits = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(classifier.logits(x), 1), y), 'int32')));
-    correct += (await hits.data())[0];
-    tf.dispose([x, y, hits]);
-  }
-  return correct / data.count;
+/** A classifier's test accuracy, overall and on each class's examples (NaN for a class without any), in class order. */
+export interface ClassAccuracy {
+  accuracy: number;
+  perClass: number[];
 }
 
-/** Accuracy on each class's examples of `data` (NaN for a class without any), in class order. */
-export async function perClassAccuracy(classifier: Classifier, data: ImageDataset, batchSize = 1000): Promise<number[]> {
+/** Accuracy of the classifier on `data`, overall and per class, from one pass in batches of `batchSize`. */
+export async function classAccuracy(classifier: Classifier, data: ImageDataset, batchSize = 1000): Promise<ClassAccuracy> {
   const hits = new Array<number>(data.numClasses).fill(0);
   const counts = new Array<number>(data.numClasses).fill(0);
   for (let start = 0; start < data.count; start += batchSize) {
@@ -34,7 +27,13 @@ export async function perClassAccuracy(classifier: Classifier, data: ImageDatase
       if (p[i] === label) hits[label]++;
     });
   }
-  return hits.map((h, k) => (counts[k] ? h / counts[k] : NaN));
+  const correct = hits.reduce((a, b) => a + b, 0);
+  return { accuracy: correct / data.count, perClass: hits.map((h, k) => (counts[k] ? h / counts[k] : NaN)) };
+}
+
+/** Share of `data` the classifier labels correctly, computed in batches of `batchSize`. */
+export async function accuracy(classifier: Classifier, data: ImageDataset, batchSize = 1000): Promise<number> {
+  return (await classAccuracy(classifier, data, batchSize)).accuracy;
 }
 
 /** One example's outcome: its position in the dataset, its label and the model's top-1 prediction. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { AdvxError } from '../../core/errors.ts';
 import { buildDannNetworks, checkDomains, dannFeatures, dannFeaturesBatchNorm, trainDann, type AdaptationMethod, type DannNetworks } from '../../da/dann.ts';
 import { disposeOptimizer } from '../../train/core.ts';
-import { calibrateOn, domainAccuracies as accuracies, domainPerClassAccuracies, evaluateEachDomain } from '../../da/evaluate.ts';
+import { calibrateOn, domainAccuracies as accuracies, evaluateEachDomain, type DomainAccuracies } from '../../da/evaluate.ts';
 import { fineTune, headInputModel, keepHead, labelledPerClass, replaceHead } from '../../da/finetune.ts';
 import { selectLambda } from '../../da/select-lambda.ts';
 import type { DatasetSplits, ImageDataset } from '../../data/types.ts';
@@ -120,22 +120,19 @@ export async function runAdapt(flags: AdaptRunOptions, config: object, extra: Re
   const evaluated = networks
     ? await evaluateDomains(flags, networks, features, classifier, source, target)
     : {
-        source_accuracy: await accuracy(classifier, source.test),
-        target_accuracy: await accuracy(classifier, target.test),
+        ...summaryAccuracies(await accuracies(classifier, source, target)),
         measured: await measureFeatures(features, source.test, target.test, { count: flags.embed, seed: flags.seed, tsne: flags.tsne }),
       };
-  const { measured, ...accuracies } = evaluated;
-  // Measured last: with per-domain batch norm it leaves the target's statistics set, as the evaluation did.
-  const perClass = await domainPerClassAccuracies(classifier, source, target, flags.batchNorm === 'per-domain' ? networks?.features : undefined);
+  const { measured, per_class_accuracy, ...overall } = evaluated;
   const summary: AdaptSummary = {
     method: flags.method,
     source: flags.source,
     target: flags.target,
     ...summaryExtra,
-    ...accuracies,
+    ...overall,
     a_distance: measured.aDistance,
     domain_classifier_accuracy: measured.domainAccuracy,
-    per_class_accuracy: perClass,
+    per_class_accuracy,
   };
   const baseline = flags.baseline ? { dir: flags.baseline, ...readBaseline(flags.baseline) } : undefined;
   writeAdaptReport(flags.out, { summary, embedding: measured.embedding, history, command: flags.command, source: source.test, target: target.test }, baseline);
@@ -159,19 +156,24 @@ async function evaluateDomains(
 ) {
   const options = { count: flags.embed, seed: flags.seed, tsne: flags.tsne };
   if (flags.batchNorm !== 'per-domain') {
-    return { ...(await domainAccuracies(flags, networks, classifier, source, target)), measured: await measureFeatures(extract, source.test, target.test, options) };
+    return { ...summaryAccuracies(await accuracies(classifier, source, target)), measured: await measureFeatures(extract, source.test, target.test, options) };
   }
   const n = Math.min(flags.embed, source.test.count, target.test.count);
   const { source: s, target: t } = await evaluateEachDomain(classifier, networks.features, extract, { source, target }, n);
   // The features are computed already: the measurement reads them as they are.
   const measured = await measureFeatures((f) => f, s.features, t.features, options);
-  return { source_accuracy: s.accuracy, target_accuracy: t.accuracy, measured };
+  return { ...summaryAccuracies({ source: s, target: t }), measured };
 }
 
-/** Source and target test accuracy, each domain under its own statistics when batch norm is per domain. */
+/** The summary's fields for the accuracies of both domains. */
+function summaryAccuracies(a: DomainAccuracies) {
+  return { source_accuracy: a.source.accuracy, target_accuracy: a.target.accuracy, per_class_accuracy: { source: a.source.perClass, target: a.target.perClass } };
+}
+
+/** Source and target test accuracy (a metrics row's), each domain under its own statistics when batch norm is per domain. */
 async function domainAccuracies(flags: AdaptRunOptions, networks: DannNetworks, classifier: Classifier, source: DatasetSplits, target: DatasetSplits) {
   const a = await accuracies(classifier, source, target, flags.batchNorm === 'per-domain' ? networks.features : undefined);
-  return { source_accuracy: a.source, target_accuracy: a.target };
+  return { source_accuracy: a.source.accuracy, target_accuracy: a.target.accuracy };
 }
 
 /** The networks of a run of `method` with these options, initialised from --seed. */
@@ -328,7 +330,7 @@ async function runFineTune(
   const keep = flags.head === 'keep' || (flags.head === 'auto' && outputs === target.train.numClasses);
   const model = keep ? keepHead(pretrained) : replaceHead(pretrained, target.train.numClasses, flags.seed + 1);
   // Per class before fine-tuning, where the head (so the classes) is the pretrained one's.
-  const before = keep ? await domainPerClassAccuracies(classifierOf(pretrained, source.train), source, target, flags.batchNorm === 'per-domain' ? networks?.features : undefined) : undefined;
+  const before = keep ? summaryAccuracies(await accuracies(classifierOf(pretrained, source.train), source, target, flags.batchNorm === 'per-domain' ? networks?.features : undefined)).per_class_accuracy : undefined;
   const labelled = labelledPerClass(target.train, flags.targetLabels, flags.seed);
   log(`fine-tuning ${keep ? 'the trained head' : 'a new head'} on ${labelled.count} labelled ${flags.target} images`);
   const tuned = await fineTune(model, labelled, {
