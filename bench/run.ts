@@ -9,8 +9,14 @@
  * memory is its own: the process's maxRSS, start-up included (each runtime's start-up alone is
  * given too).
  *
- *   npm run bench -- [--only cnn-train,cnn-forward] [--backends wasm,cpu] [--runs 5] [--json] [--no-write] [--no-kernels]
- *                    [--simd relaxed|plain|ab]
+ *   npm run bench -- [--only cnn-train,cnn-forward] [--backends wasm,cpu] [--runs 5] [--trials 3] [--json] [--no-write]
+ *                    [--no-kernels] [--simd relaxed|plain|ab]
+ *
+ * Trials: PyTorch's median on this shared 2-core machine moves by up to 2–3× from one process to
+ * the next (its OpenMP threads suffer from any other work), advx's by ~20%. So each wasm workload
+ * is timed in --trials processes per side, advx's and PyTorch's in turn, and each side is
+ * reported by the best of its process medians (what the code does when the machine lets it), with
+ * the range beside it. The cpu backend, far slower and not the comparison that matters, gets one.
  *
  * --simd picks the build of advx's native wasm kernels: relaxed SIMD (fused multiply-adds) or
  * plain SIMD. By default, what the CLI gets: relaxed where the engine has it (on Node 20 behind
@@ -42,6 +48,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     backends: { type: 'string' },
     runs: { type: 'string', default: '5' },
+    /** wasm workloads: processes per side, advx's and PyTorch's in turn; the best of their medians is reported, with the range. */
+    trials: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     torch: { type: 'string', default: join(root, '../shared/bench/torch_reference.py') },
@@ -56,6 +64,8 @@ const { values: args } = parseArgs({
 const only = args.only ? args.only.split(',') : WORKLOADS.map((w) => w.name);
 for (const name of only) if (!WORKLOADS.some((w) => w.name === name)) throw new Error(`unknown workload "${name}": ${WORKLOADS.map((w) => w.name).join(', ')}`);
 const runs = Number(args.runs);
+const trials = Number(args.trials);
+if (!Number.isInteger(trials) || trials < 1) throw new Error(`--trials: a positive integer, not "${args.trials}"`);
 if (args.simd !== undefined && !['relaxed', 'plain', 'ab'].includes(args.simd)) throw new Error(`--simd: relaxed, plain or ab, not "${args.simd}"`);
 if (args.simd === 'plain') NATIVE.relaxed = false;
 else enableRelaxedSimd();
@@ -73,6 +83,12 @@ interface Row {
   advx_ms: number | null;
   torch_ms: number | null;
   ratio: number | null;
+  /** Fastest and slowest process median over the trials. */
+  advx_range?: [number, number];
+  torch_range?: [number, number];
+  /** PyTorch with each other BLAS found (by name): its best time and advx's ratio against it. */
+  torch_other_blas?: Record<string, { torch_ms: number | null; ratio: number | null }>;
+  trials: { advx: number; torch: number };
   advx_rss_mb: number | null;
   torch_rss_mb: number | null;
   note?: string;
@@ -184,32 +200,55 @@ const PYTHON = '/usr/bin/python3';
 /** Runs a reference script as __main__, then prints the process's peak RSS (MB) as a last JSON line. */
 const WITH_RSS = 'import json, resource, runpy, sys\nsys.argv = sys.argv[1:]\ntry:\n  runpy.run_path(sys.argv[0], run_name="__main__")\nfinally:\n  print(json.dumps({"max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}), flush=True)';
 
-/** PyTorch's median and peak RSS per workload, each in a process of its own, from whichever reference script has it. */
-function torchTimes(): Map<string, { ms: number; rss: number }> {
-  const out = new Map<string, { ms: number; rss: number }>();
-  if (!existsSync(PYTHON)) return out;
-  for (const name of only) {
-    for (const script of [args.torch!, args['torch-own']!]) {
-      if (!existsSync(script)) continue;
-      try {
-        const text = execFileSync(PYTHON, ['-c', WITH_RSS, script, '--only', name, '--runs', String(Math.max(5, runs))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-        const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { workload?: string; ms?: number; max_rss_mb?: number });
-        const timed = lines.find((l) => l.workload === name);
-        if (timed) out.set(name, { ms: timed.ms!, rss: lines.at(-1)!.max_rss_mb! });
-      } catch (e) {
-        process.stderr.write(`PyTorch reference ${script} not run (${(e as Error).message.split('\n')[0]}); install it with: apt-get install -y python3-torch\n`);
-        return out;
-      }
+/**
+ * The BLAS libraries PyTorch's matrix products can load here, each by the directory of its
+ * libblas.so.3 (Debian's alternatives; LD_LIBRARY_PATH picks one per process). Debian's
+ * python3-torch pulls in the reference BLAS (libblas3, ~6 GFLOP/s); with libopenblas0-pthread
+ * installed the same PyTorch runs its dense layers ~15× faster. Its convolutions use oneDNN either way.
+ */
+const BLAS = [
+  { name: 'OpenBLAS', dir: '/usr/lib/x86_64-linux-gnu/openblas-pthread' },
+  { name: 'reference BLAS', dir: '/usr/lib/x86_64-linux-gnu/blas' },
+].filter((b) => existsSync(join(b.dir, 'libblas.so.3')));
+type Blas = (typeof BLAS)[number];
+const blasEnv = (blas: Blas | undefined) => (blas ? { ...process.env, LD_LIBRARY_PATH: blas.dir } : process.env);
+
+/** PyTorch's median and peak RSS for one workload with `blas`, in a process of its own, from whichever reference script has it; undefined without torch. */
+function torchTime(name: string, blas: Blas | undefined): { ms: number; rss: number } | undefined {
+  if (!existsSync(PYTHON)) return undefined;
+  for (const script of [args.torch!, args['torch-own']!]) {
+    if (!existsSync(script)) continue;
+    try {
+      const text = execFileSync(PYTHON, ['-c', WITH_RSS, script, '--only', name, '--runs', String(Math.max(5, runs))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: blasEnv(blas) });
+      const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { workload?: string; ms?: number; max_rss_mb?: number });
+      const timed = lines.find((l) => l.workload === name);
+      if (timed) return { ms: timed.ms!, rss: lines.at(-1)!.max_rss_mb! };
+    } catch (e) {
+      process.stderr.write(`PyTorch reference ${script} not run (${(e as Error).message.split('\n')[0]}); install it with: apt-get install -y python3-torch libopenblas0-pthread\n`);
+      return undefined;
     }
   }
-  return out;
+  return undefined;
+}
+
+/** The best of several trials' times, their range and the largest peak RSS. */
+interface Trials {
+  ms: number;
+  range: [number, number];
+  rss: number;
+}
+
+function summarizeTrials(times: Array<{ ms: number; rss: number }>): Trials | undefined {
+  if (!times.length) return undefined;
+  const ms = times.map((t) => t.ms);
+  return { ms: Math.min(...ms), range: [Math.min(...ms), Math.max(...ms)], rss: Math.max(...times.map((t) => t.rss)) };
 }
 
 /** PyTorch's GFLOP/s on KERNELS and its 2048² sgemm (the machine's measured peak), or undefined without torch. */
 function torchKernelRates(): { gflops: number[]; peak: number; threads: number } | undefined {
   if (!existsSync(PYTHON)) return undefined;
   try {
-    const text = execFileSync(PYTHON, [join(root, 'bench/torch_kernels.py'), '--runs', String(Math.max(5, runs))], { input: JSON.stringify(KERNELS), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    const text = execFileSync(PYTHON, [join(root, 'bench/torch_kernels.py'), '--runs', String(Math.max(5, runs))], { input: JSON.stringify(KERNELS), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], env: blasEnv(BLAS[0]) });
     const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { gflops?: number; peak_sgemm_gflops?: number; threads?: number });
     const last = lines.at(-1)!;
     return { gflops: lines.slice(0, -1).map((l) => l.gflops!), peak: last.peak_sgemm_gflops!, threads: last.threads! };
@@ -219,13 +258,25 @@ function torchKernelRates(): { gflops: number[]; peak: number; threads: number }
   }
 }
 
-/** Nominal peak of x86 cores with AVX2 and FMA: two 8-wide fused multiply-adds per cycle (16 FLOP each), from /proc/cpuinfo. */
-function nominalPeak(): { gflops: number; how: string } | undefined {
+/**
+ * Nominal peaks from /proc/cpuinfo's listed clock (turbo can run above it): the machine's, from the
+ * widest fused multiply-add it lists (AVX-512: 2 units × 16 lanes × 2 FLOP; AVX2: 2 × 8 × 2), and
+ * the ceiling of 128-bit WASM SIMD on the same cores (2 units × 4 lanes, × 2 with relaxed SIMD's FMA).
+ */
+function nominalPeaks(relaxed: boolean): { machine: number; wasm: number; how: string } | undefined {
   if (!existsSync('/proc/cpuinfo')) return undefined;
   const info = readFileSync('/proc/cpuinfo', 'utf8');
   const mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(info)?.[1]);
-  if (!mhz || !/\bavx2\b/.test(info) || !/\bfma\b/.test(info)) return undefined;
-  return { gflops: (cpus().length * mhz * 32) / 1000, how: `${cpus().length} cores × ${(mhz / 1000).toFixed(2)} GHz × 32 FLOP/cycle (2 AVX2 FMA units)` };
+  if (!mhz || !/\bfma\b/.test(info)) return undefined;
+  const [isa, perCycle] = /\bavx512f\b/.test(info) ? ['AVX-512', 64] : /\bavx2\b/.test(info) ? ['AVX2', 32] : [undefined, 0];
+  if (!isa) return undefined;
+  const wasmPerCycle = relaxed ? 16 : 8;
+  const base = cpus().length * (mhz / 1000);
+  return {
+    machine: base * perCycle,
+    wasm: base * wasmPerCycle,
+    how: `${cpus().length} cores × ${(mhz / 1000).toFixed(2)} GHz (listed clock) × ${perCycle} FLOP/cycle for ${isa} FMA, × ${wasmPerCycle} for 128-bit WASM SIMD${relaxed ? ' with FMA' : ' without FMA'}`,
+  };
 }
 
 if (args.child) {
@@ -244,7 +295,18 @@ if (args.simd === 'ab') {
   }
   process.exit(0);
 }
-const timings: Array<{ workload: string; backend: string } & Timing> = [];
+const timings: Array<{ workload: string; backend: string; range?: [number, number] } & Timing> = [];
+/** PyTorch's processes per workload and BLAS (the first of BLAS is the row's reference; the others get their own column). */
+const torchRuns = new Map<string, Array<{ ms: number; rss: number }>>();
+const torchKey = (name: string, blas: Blas | undefined) => `${name}|${blas?.name ?? 'default'}`;
+const blasChoices: Array<Blas | undefined> = BLAS.length ? BLAS : [undefined];
+/** One PyTorch process for `name` with each BLAS, the results kept with the workload's others. */
+const timeTorch = (name: string) => {
+  for (const blas of blasChoices) {
+    const ref = torchTime(name, blas);
+    if (ref) torchRuns.set(torchKey(name, blas), [...(torchRuns.get(torchKey(name, blas)) ?? []), ref]);
+  }
+};
 const idleRss = new Map<string, number>();
 for (const backend of backends) {
   const idle = inChild<Timing>(`${backend}:none`);
@@ -255,26 +317,44 @@ for (const backend of backends) {
   if (idle.max_rss_mb) idleRss.set(backend, idle.max_rss_mb);
   for (const name of only) {
     const spec = WORKLOADS.find((w) => w.name === name)!;
+    // PyTorch is timed in turn with the wasm trials (or once, beside the first backend without them).
+    const withTorch = () => backend === 'wasm' || !torchRuns.has(torchKey(name, blasChoices[0]));
     // An attack's loop is many input gradients: don't start it where one already takes too long.
     const grad = timings.find((t) => t.backend === backend && t.workload === 'cnn-input-grad');
     if (spec.gradients && grad && (grad.ms === null || grad.ms * spec.gradients > MAX_STEP_MS * 4)) {
       timings.push({ workload: name, backend, ms: null, note: `skipped: ${spec.gradients} input gradients would take too long on this backend` });
+      if (withTorch()) timeTorch(name);
       continue;
     }
-    const r: Timing = spec.skip?.[backend] ? { ms: null, note: spec.skip[backend] } : inChild<Timing>(`${backend}:${name}`);
-    timings.push({ workload: name, backend, ...r });
-    process.stderr.write(`${backend} ${name}: ${r.ms === null ? r.note : `${r.ms.toFixed(1)} ms, ${r.max_rss_mb} MB`}\n`);
+    const runsHere: Timing[] = [];
+    for (let t = 0; t < (backend === 'wasm' ? trials : 1); t++) {
+      const r: Timing = spec.skip?.[backend] ? { ms: null, note: spec.skip[backend] } : inChild<Timing>(`${backend}:${name}`);
+      runsHere.push(r);
+      if (withTorch()) timeTorch(name);
+      process.stderr.write(`${backend} ${name}: ${r.ms === null ? r.note : `${r.ms.toFixed(1)} ms, ${r.max_rss_mb} MB`}\n`);
+      if (r.ms === null) break;
+    }
+    const timed = runsHere.filter((r) => r.ms !== null).map((r) => ({ ms: r.ms!, rss: r.max_rss_mb ?? 0 }));
+    const best = summarizeTrials(timed);
+    timings.push(best ? { workload: name, backend, ...runsHere[0]!, ms: best.ms, range: best.range, max_rss_mb: best.rss } : { workload: name, backend, ...runsHere.at(-1)! });
   }
 }
-const torch = torchTimes();
+const round2 = (x: number) => Math.round(x * 100) / 100;
 const rows: Row[] = timings.map((t) => {
-  const ref = torch.get(t.workload);
+  const [ref, ...others] = blasChoices.map((blas) => summarizeTrials(torchRuns.get(torchKey(t.workload, blas)) ?? []));
+  const ratio = (torchMs: number | undefined) => (t.ms !== null && torchMs !== undefined ? Math.round((torchMs / t.ms) * 1000) / 1000 : null);
   return {
     workload: t.workload,
     backend: t.backend,
-    advx_ms: t.ms === null ? null : Math.round(t.ms * 100) / 100,
+    advx_ms: t.ms === null ? null : round2(t.ms),
     torch_ms: ref?.ms ?? null,
-    ratio: t.ms !== null && ref ? Math.round((ref.ms / t.ms) * 1000) / 1000 : null,
+    ratio: ratio(ref?.ms),
+    ...(others.length
+      ? { torch_other_blas: Object.fromEntries(blasChoices.slice(1).map((b, i) => [b!.name, { torch_ms: others[i]?.ms ?? null, ratio: ratio(others[i]?.ms) }])) }
+      : {}),
+    advx_range: t.range?.map(round2) as [number, number] | undefined,
+    torch_range: ref?.range,
+    trials: { advx: t.range ? (t.backend === 'wasm' ? trials : 1) : 0, torch: torchRuns.get(torchKey(t.workload, blasChoices[0]))?.length ?? 0 },
     advx_rss_mb: t.ms === null ? null : (t.max_rss_mb ?? null),
     torch_rss_mb: ref?.rss ?? null,
     ...(t.note ? { note: t.note } : {}),
@@ -302,26 +382,29 @@ if (!args['no-write'] && !args.only && !args.backends) {
   const builds = [...new Set(timings.map((t) => t.simd).filter(Boolean))].join(' and ');
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, TF.js ${tf.version_core}${builds ? `, advx's native kernels: ${builds} SIMD build` : ''}`;
   const mb = (v: number | null | undefined) => (v === null || v === undefined ? '—' : String(v));
+  const blasNote = BLAS.length ? `, ${BLAS[0]!.name}` : '';
+  const otherBlas = BLAS.slice(1).map((b) => b.name);
+  const range = (r: [number, number] | undefined) => (r && r[0] !== r[1] ? `${r[0]}–${r[1]}` : '—');
   const table = [
-    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}; PyTorch reference: \`${args.torch}\` and \`${args['torch-own']}\` in the same session (load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} at the start, ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end). Each workload runs in a process of its own; peak RSS is that process's, start-up included (start-up alone: advx ${[...idleRss].map(([b, v]) => `${b} ${v} MB`).join(', ')}; PyTorch ${mb(torchIdle)} MB).`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}; PyTorch reference: \`${args.torch}\` and \`${args['torch-own']}\` in the same session${BLAS.length ? `, its matrix products on ${BLAS[0]!.name}${BLAS.length > 1 ? ` (and, in the columns so named, on ${BLAS.slice(1).map((b) => b.name).join(', ')}: Debian's python3-torch alone brings only the reference BLAS; \`apt-get install -y libopenblas0-pthread\` adds OpenBLAS)` : ''}` : ''} (load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} at the start, ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end). Each wasm workload ran in ${trials} processes per side, advx's and PyTorch's in turn; each side's time is the best of its process medians (each process's median of its timed steps), the range is fastest–slowest; the cpu backend ran once. Peak RSS is the largest of a side's processes', start-up included (start-up alone: advx ${[...idleRss].map(([b, v]) => `${b} ${v} MB`).join(', ')}; PyTorch ${mb(torchIdle)} MB).`,
     '',
-    '| workload | backend | advx ms | torch ms | ratio (torch/advx) | advx peak RSS MB | torch peak RSS MB | note |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
-    ...rows.map((r) => `| ${r.workload} | ${r.backend} | ${r.advx_ms ?? '—'} | ${r.torch_ms ?? '—'} | ${r.ratio ?? '—'} | ${mb(r.advx_rss_mb)} | ${mb(r.torch_rss_mb)} | ${r.note ?? ''} |`),
+    `| workload | backend | advx ms | torch ms${blasNote} | ratio (torch/advx) |${otherBlas.map((b) => ` torch ms, ${b} | ratio |`).join('')} advx range ms | torch range ms | advx peak RSS MB | torch peak RSS MB | note |`,
+    `| --- | --- | ---: | ---: | ---: |${otherBlas.map(() => ' ---: | ---: |').join('')} ---: | ---: | ---: | ---: | --- |`,
+    ...rows.map((r) => `| ${r.workload} | ${r.backend} | ${r.advx_ms ?? '—'} | ${r.torch_ms ?? '—'} | ${r.ratio ?? '—'} |${otherBlas.map((b) => ` ${r.torch_other_blas?.[b]?.torch_ms ?? '—'} | ${r.torch_other_blas?.[b]?.ratio ?? '—'} |`).join('')} ${range(r.advx_range)} | ${range(r.torch_range)} | ${mb(r.advx_rss_mb)} | ${mb(r.torch_rss_mb)} | ${r.note ?? ''} |`),
   ].join('\n');
   replaceSection(path, 'bench', table, { note: '(written by `npm run bench`; do not edit by hand)', newFile: '# Benchmarks\n', ifMissing: appendSection() });
   if (advxRates) {
-    const peak = nominalPeak();
-    const reference = torchRates?.peak;
+    const peak = nominalPeaks(builds === 'relaxed');
+    const pct = (v: number, of: number | undefined) => (of ? `${((v / of) * 100).toFixed(0)}%` : '—');
     const kernels = [
-      `The heavy kernels of cnn-train and dann-step at batch 128 (bench/flops.ts), wasm backend, beside PyTorch on the same shapes (bench/torch_kernels.py), same session. Multiply-adds count 2 FLOP. The machine's peak: PyTorch's 2048² sgemm on ${torchRates?.threads ?? '—'} threads reaches ${reference ?? '—'} GFLOP/s${peak ? `; nominal ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how})` : ''}. "of peak" is against the measured sgemm.`,
+      `The heavy kernels of cnn-train and dann-step at batch 128 (bench/flops.ts), wasm backend, beside PyTorch on the same shapes (bench/torch_kernels.py; its convolutions are oneDNN's, its matrix products ${BLAS[0]?.name ?? 'its default BLAS'}'s), same session. Multiply-adds count 2 FLOP. ${peak ? `Nominal peaks: machine ${peak.machine.toFixed(0)} GFLOP/s, 128-bit WASM SIMD ${peak.wasm.toFixed(0)} GFLOP/s (${peak.how}). ` : ''}PyTorch's 2048² sgemm on ${torchRates?.threads ?? '—'} threads: ${torchRates?.peak ?? '—'} GFLOP/s.`,
       '',
-      '| kernel | op | GFLOP | advx GFLOP/s | torch GFLOP/s | advx/torch | advx of peak |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+      '| kernel | op | GFLOP | advx GFLOP/s | torch GFLOP/s | advx/torch | advx of WASM peak | torch of machine peak |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...KERNELS.map((k, i) => {
         const a = advxRates[i]!;
         const t = torchRates?.gflops[i];
-        return `| ${k.name} | ${k.op} | ${(kernelFlops(k) / 1e9).toFixed(3)} | ${a.toFixed(1)} | ${t === undefined ? '—' : t.toFixed(1)} | ${t ? (a / t).toFixed(2) : '—'} | ${reference ? `${((a / reference) * 100).toFixed(0)}%` : '—'} |`;
+        return `| ${k.name} | ${k.op} | ${(kernelFlops(k) / 1e9).toFixed(3)} | ${a.toFixed(1)} | ${t === undefined ? '—' : t.toFixed(1)} | ${t ? (a / t).toFixed(2) : '—'} | ${pct(a, peak?.wasm)} | ${t === undefined ? '—' : pct(t, peak?.machine)} |`;
       }),
     ].join('\n');
     replaceSection(path, 'bench-kernels', kernels, { note: '(written by `npm run bench`; do not edit by hand)', ifMissing: appendSection('## Kernel FLOP rates') });
