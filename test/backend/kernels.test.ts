@@ -105,6 +105,19 @@ const CONV_CASES: ConvCase[] = [
   { b: 1, h: 9, w: 14, c: 2, o: 13, f: 4, s: 3, pad: 'valid' },
   { b: 2, h: 8, w: 8, c: 3, o: 12, f: 2, s: 1, pad: 'same' },
 ];
+/**
+ * 3×3 stride-1 convolutions that go through Winograd F(2×2, 3×3) (multiples of 4 channels, at
+ * least 16): odd and even output sizes (partial tiles), both paddings, tile counts that are not
+ * multiples of the 4-tile register tile or the 16-tile block, and output channels that use the
+ * 12-, 8- and 4-wide tiles; the CNN's second convolution.
+ */
+const WINOGRAD_CASES: ConvCase[] = [
+  { b: 1, h: 5, w: 5, c: 16, o: 16, f: 3, s: 1, pad: 'valid' },
+  { b: 2, h: 9, w: 7, c: 20, o: 44, f: 3, s: 1, pad: 'same' },
+  { b: 3, h: 8, w: 11, c: 32, o: 24, f: 3, s: 1, pad: 'valid' },
+  { b: 1, h: 14, w: 13, c: 16, o: 36, f: 3, s: 1, pad: 'same' },
+  { b: 4, h: 13, w: 13, c: 32, o: 64, f: 3, s: 1, pad: 'valid' },
+];
 const name = (k: ConvCase) => `b${k.b} ${k.h}×${k.w}×${k.c}→${k.o} f${k.f} s${k.s} ${k.pad}`;
 
 before(async () => {
@@ -137,13 +150,24 @@ describe('wasm gradient kernels match cpu', () => {
   });
 
   it('Conv2DBackpropInput', async () => {
-    for (const k of CONV_CASES) {
+    for (const k of [...CONV_CASES, ...WINOGRAD_CASES]) {
       const oh = convOut(k.h, k.f, k.s, k.pad);
       const ow = convOut(k.w, k.f, k.s, k.pad);
       await compare('Conv2DBackpropInput',
         { dy: input([k.b, oh, ow, k.o]), filter: input([k.f, k.f, k.c, k.o]) },
         { strides: k.s, pad: k.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: [k.b, k.h, k.w, k.c] },
         `Conv2DBackpropInput ${name(k)}`);
+    }
+  });
+
+  it('Conv2D and FusedConv2D (Winograd where it applies, else TF.js) with bias and linear / relu / relu6', async () => {
+    for (const k of [...WINOGRAD_CASES, ...CONV_CASES.slice(0, 4)]) {
+      const [x, filter] = [input([k.b, k.h, k.w, k.c]), input([k.f, k.f, k.c, k.o])];
+      const attrs = { strides: k.s, pad: k.pad, dataFormat: 'NHWC', dilations: 1, dimRoundingMode: undefined };
+      await compare('Conv2D', { x, filter }, attrs, `Conv2D ${name(k)}`);
+      for (const activation of ['linear', 'relu', 'relu6']) {
+        await compare('FusedConv2D', { x, filter, bias: input([k.o]) }, { ...attrs, activation, leakyreluAlpha: 0 }, `FusedConv2D ${name(k)} ${activation}`);
+      }
     }
   });
 

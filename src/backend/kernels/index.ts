@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { batchMatMulConfig } from './batch_mat_mul.ts';
 import { binaryConfigs } from './binary.ts';
 import { castConfig } from './cast.ts';
+import { conv2DConfig, fusedConv2DConfig } from './conv2d.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.ts';
@@ -26,6 +27,8 @@ import { unsortedSegmentSumConfig } from './unsorted_segment_sum.ts';
 import { BACKEND, originals } from './util.ts';
 
 export const WASM_KERNELS: readonly tf.KernelConfig[] = [
+  conv2DConfig,
+  fusedConv2DConfig,
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   maxPoolGradConfig,

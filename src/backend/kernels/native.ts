@@ -58,10 +58,19 @@ export interface NativeExports {
   column_sum(src: number, dst: number, rows: number, cols: number): void;
   /** dst = srcᵀ for a rows × cols matrix (4×4 SIMD blocks; ~3× the JS loop). */
   transpose2d(src: number, dst: number, rows: number, cols: number): void;
+  /** Floats of scratch winograd_3x3 needs per thread. */
+  winograd_scratch(C: number, O: number): number;
+  /**
+   * y = act(bias + x ⋆ g) for a 3×3 stride-1 convolution over images n0..n1−1, C and O multiples
+   * of 4, with U = G g Gᵀ [16, C, O] (winograd.ts); act 0 none, 1 ReLU, 2 ReLU6.
+   */
+  winograd_3x3(
+    x: number, U: number, bias: number, y: number, scratch: number, n0: number, n1: number, H: number, W: number, C: number,
+    OH: number, OW: number, O: number, PT: number, PL: number, hasBias: number, act: number): void;
 }
 
 /** The kernels that `run` may split over threads. */
-const PARALLEL_FNS = ['conv2d_backprop_filter', 'conv2d_backprop_input', 'max_pool_grad', 'matmul'] as const;
+const PARALLEL_FNS = ['conv2d_backprop_filter', 'conv2d_backprop_input', 'max_pool_grad', 'matmul', 'winograd_3x3'] as const;
 type ParallelFn = (typeof PARALLEL_FNS)[number];
 
 export interface NativeKernels {

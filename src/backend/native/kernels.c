@@ -712,3 +712,159 @@ void conv2d_backprop_input(const f32 *dy, const f32 *w0, const f32 *wt, f32 *dx,
     }
   }
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Winograd F(2×2, 3×3) convolution                                                           */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * y[n, oy, ox, o] = act(bias[o] + Σ_{i,j,c} x[n, oy+i−PT, ox+j−PL, c] · g[i,j,c,o]): a 3×3,
+ * stride-1 convolution, for C and O multiples of 4, with the filter already transformed by the
+ * caller into U = G g Gᵀ, [16][C][O] (../kernels/winograd.ts).
+ *
+ * Lavin & Gray 2016: a 2×2 block of outputs (a tile) needs its 4×4 input patch d; with
+ * V = Bᵀ d B (per input channel) and M_ξ = Σ_c V_ξ,c · U_ξ,c,o (for each of the 16 positions ξ),
+ * the tile is Aᵀ M A. 16 multiply-adds per (tile, c, o) instead of the direct 36: 2.25× fewer;
+ * the transforms are additions only, linear in C and in O, and the constants (1, ½) keep the
+ * rounding error within a few ulp of the direct sum's.
+ *
+ * Tiles go WTB at a time through the scratch (the caller's, per thread): their patches
+ * transformed into V [16][WTB][C] (4 channels per vector), the 16 products into M [16][WTB][O]
+ * (register tiles of 4 tiles × 8 output channels, as the other kernels), then each tile's outputs.
+ * Images n0..n1−1 only, so that threads each take a share of the batch.
+ */
+#define WTB 16
+/* Floats of scratch one thread needs. */
+EXPORT(winograd_scratch)
+int winograd_scratch(int C, int O) { return 16 * WTB * (C + O); }
+
+INLINE void wino_input(const f32 *x, f32 *V, int t, int n, int ty, int tx, int H, int W, int C,
+                       int PT, int PL) {
+  const int r0 = 2 * ty - PT, s0 = 2 * tx - PL;
+  int off[4][4];
+  for (int r = 0; r < 4; r++)
+    for (int s = 0; s < 4; s++) {
+      const int yy = r0 + r, xx = s0 + s;
+      off[r][s] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? ((n * H + yy) * W + xx) * C : -1;
+    }
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int c = 0; c < C; c += 4) {
+    v128_t d[4][4];
+    for (int r = 0; r < 4; r++)
+      for (int s = 0; s < 4; s++) d[r][s] = off[r][s] >= 0 ? wasm_v128_load(x + off[r][s] + c) : zero;
+    for (int s = 0; s < 4; s++) { /* Bᵀ d: rows */
+      const v128_t d0 = d[0][s], d1 = d[1][s], d2 = d[2][s], d3 = d[3][s];
+      d[0][s] = wasm_f32x4_sub(d0, d2);
+      d[1][s] = wasm_f32x4_add(d1, d2);
+      d[2][s] = wasm_f32x4_sub(d2, d1);
+      d[3][s] = wasm_f32x4_sub(d1, d3);
+    }
+    for (int r = 0; r < 4; r++) { /* (Bᵀ d) B: columns */
+      const v128_t b0 = d[r][0], b1 = d[r][1], b2 = d[r][2], b3 = d[r][3];
+      f32 *v = V + ((4 * r) * WTB + t) * C + c;
+      wasm_v128_store(v, wasm_f32x4_sub(b0, b2));
+      wasm_v128_store(v + WTB * C, wasm_f32x4_add(b1, b2));
+      wasm_v128_store(v + 2 * WTB * C, wasm_f32x4_sub(b2, b1));
+      wasm_v128_store(v + 3 * WTB * C, wasm_f32x4_sub(b1, b3));
+    }
+  }
+}
+
+/* M_ξ[p..p+PX, o..o+4·OV] = V_ξ[p.., :] · U_ξ[:, o..]. */
+#define WINO_TILE(PX, OV)                                                                        \
+  INLINE void wtile_##PX##_##OV(const f32 *v, const f32 *u, f32 *m, int C, int O) {              \
+    v128_t acc[PX][OV];                                                                          \
+    for (int p = 0; p < PX; p++)                                                                 \
+      for (int k = 0; k < OV; k++) acc[p][k] = wasm_f32x4_splat(0.0f);                           \
+    for (int c = 0; c < C; c++, u += O) {                                                        \
+      v128_t uv[OV];                                                                             \
+      for (int k = 0; k < OV; k++) uv[k] = wasm_v128_load(u + 4 * k);                            \
+      for (int p = 0; p < PX; p++) {                                                             \
+        const v128_t s = wasm_v128_load32_splat(v + p * C + c);                                  \
+        for (int k = 0; k < OV; k++) acc[p][k] = MADD(s, uv[k], acc[p][k]);                      \
+      }                                                                                          \
+    }                                                                                            \
+    for (int p = 0; p < PX; p++)                                                                 \
+      for (int k = 0; k < OV; k++) wasm_v128_store(m + p * O + 4 * k, acc[p][k]);                \
+  }
+
+WINO_TILE(4, 3)
+WINO_TILE(4, 2)
+WINO_TILE(4, 1)
+WINO_TILE(1, 3)
+WINO_TILE(1, 2)
+WINO_TILE(1, 1)
+
+INLINE void wino_products(const f32 *V, const f32 *U, f32 *M, int T, int C, int O) {
+  for (int xi = 0; xi < 16; xi++) {
+    const f32 *v = V + xi * WTB * C, *u = U + xi * C * O;
+    f32 *m = M + xi * WTB * O;
+    int p = 0;
+    for (; p + 4 <= T; p += 4) {
+      int o = 0;
+      for (; o + 12 <= O; o += 12) wtile_4_3(v + p * C, u + o, m + p * O + o, C, O);
+      for (; o + 8 <= O; o += 8) wtile_4_2(v + p * C, u + o, m + p * O + o, C, O);
+      for (; o < O; o += 4) wtile_4_1(v + p * C, u + o, m + p * O + o, C, O);
+    }
+    for (; p < T; p++) {
+      int o = 0;
+      for (; o + 12 <= O; o += 12) wtile_1_3(v + p * C, u + o, m + p * O + o, C, O);
+      for (; o + 8 <= O; o += 8) wtile_1_2(v + p * C, u + o, m + p * O + o, C, O);
+      for (; o < O; o += 4) wtile_1_1(v + p * C, u + o, m + p * O + o, C, O);
+    }
+  }
+}
+
+/* act: 0 none, 1 ReLU, 2 ReLU6. */
+INLINE v128_t wino_act(v128_t v, int act) {
+  if (act == 1) return wasm_f32x4_pmax(v, wasm_f32x4_splat(0.0f));
+  if (act == 2) return wasm_f32x4_pmin(wasm_f32x4_pmax(v, wasm_f32x4_splat(0.0f)), wasm_f32x4_splat(6.0f));
+  return v;
+}
+
+INLINE void wino_output(const f32 *M, const f32 *bias, int has_bias, int act, f32 *y, int t, int n,
+                        int ty, int tx, int OH, int OW, int O) {
+  const int oy = 2 * ty, ox = 2 * tx;
+  const int two_rows = oy + 1 < OH, two_cols = ox + 1 < OW;
+  f32 *y00 = y + ((n * OH + oy) * OW + ox) * O;
+  for (int o = 0; o < O; o += 4) {
+    v128_t m[4][4];
+    for (int r = 0; r < 4; r++)
+      for (int s = 0; s < 4; s++) m[r][s] = wasm_v128_load(M + ((4 * r + s) * WTB + t) * O + o);
+    v128_t a[2][4]; /* Aᵀ m: rows */
+    for (int s = 0; s < 4; s++) {
+      a[0][s] = wasm_f32x4_add(wasm_f32x4_add(m[0][s], m[1][s]), m[2][s]);
+      a[1][s] = wasm_f32x4_sub(wasm_f32x4_sub(m[1][s], m[2][s]), m[3][s]);
+    }
+    const v128_t b = has_bias ? wasm_v128_load(bias + o) : wasm_f32x4_splat(0.0f);
+    for (int r = 0; r < 2; r++) { /* (Aᵀ m) A: columns */
+      if (r == 1 && !two_rows) break;
+      f32 *row = y00 + r * OW * O + o;
+      const v128_t y0 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(a[r][0], a[r][1]), a[r][2]), b);
+      wasm_v128_store(row, wino_act(y0, act));
+      if (two_cols) {
+        const v128_t y1 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(a[r][1], a[r][2]), a[r][3]), b);
+        wasm_v128_store(row + O, wino_act(y1, act));
+      }
+    }
+  }
+}
+
+EXPORT(winograd_3x3)
+void winograd_3x3(const f32 *x, const f32 *U, const f32 *bias, f32 *y, f32 *scratch, int n0, int n1,
+                  int H, int W, int C, int OH, int OW, int O, int PT, int PL, int has_bias, int act) {
+  const int TH = (OH + 1) / 2, TW = (OW + 1) / 2, per = TH * TW;
+  f32 *V = scratch, *M = scratch + 16 * WTB * C;
+  const int total = (n1 - n0) * per;
+  for (int t0 = 0; t0 < total; t0 += WTB) {
+    const int T = imin(WTB, total - t0);
+    for (int t = 0; t < T; t++) {
+      const int k = t0 + t, n = n0 + k / per, rem = k % per;
+      wino_input(x, V, t, n, rem / TW, rem % TW, H, W, C, PT, PL);
+    }
+    wino_products(V, U, M, T, C, O);
+    for (int t = 0; t < T; t++) {
+      const int k = t0 + t, n = n0 + k / per, rem = k % per;
+      wino_output(M, bias, has_bias, act, y, t, n, rem / TW, rem % TW, OH, OW, O);
+    }
+  }
+}
