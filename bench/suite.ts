@@ -61,7 +61,7 @@ try {
   const out = execFileSync('/usr/bin/python3', [args.torch!, '--only', 'pgd40', '--runs', '9'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   torchPgd = JSON.parse(out.trim().split('\n').at(-1)!).ms;
 } catch (e) {
-  log(`PyTorch reference not run (${(e as Error).message.split('\n')[0]}); install it with: apt-get install -y python3-torch`);
+  log(`PyTorch reference not run (${(e as Error).message.split('\n')[0]}); install it with: apt-get install -y python3-torch libopenblas0-pthread`);
 }
 const perGrad = (ms: number) => ms / (spec.batch * 40);
 const rows = report.attacks.map((a) => {

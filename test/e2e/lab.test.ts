@@ -212,6 +212,8 @@ test('domain adaptation view: DANN beats source-only on the target moons, live b
   assert.match(await page.locator('#backend-status').innerText(), /backend: wasm/);
   const untrained = await page.locator('#da-boundary svg').innerHTML();
   await page.locator('#da-features svg').waitFor();
+  // Coloured by class, domain as marker: both domains' classes in the legend.
+  for (const name of ['source, upper', 'source, lower', 'target, upper', 'target, lower']) assert.match(await page.locator('#da-features svg').innerHTML(), new RegExp(name));
   // Epochs the page showed while training, to check it redraws as it goes.
   await page.evaluate(() => {
     const seen: string[] = [];

@@ -54,13 +54,19 @@ function moons(degrees: number): { source: ImageDataset; target: ImageDataset; b
   return { source, target, both, bounds: [x0 - pad, x1 + pad, y0 - pad, y1 + pad] };
 }
 
-/** Groups of the n = 2·POINTS points (source first): source by class, target as grey crosses. */
-function groups(source: ImageDataset): ScatterGroup[] {
-  const byClass = (c: number) => Array.from(source.labels.keys()).filter((i) => source.labels[i] === c);
+/**
+ * Groups of the n = 2·POINTS points (source first), coloured by class with the domain as the
+ * marker (● source, ✕ target), as the adapt report draws them: whether the classes of the two
+ * domains line up is what adaptation is judged by. The target's labels are never trained on;
+ * they only colour its points.
+ */
+function groups(source: ImageDataset, target: ImageDataset): ScatterGroup[] {
+  const byClass = (d: ImageDataset, c: number, offset: number) => Array.from(d.labels.keys()).filter((i) => d.labels[i] === c).map((i) => i + offset);
   return [
-    { label: 'source, upper', color: CLASS_COLORS[0], indices: byClass(0) },
-    { label: 'source, lower', color: CLASS_COLORS[1], indices: byClass(1) },
-    { label: 'target (unlabelled)', color: '#666', indices: Array.from({ length: POINTS }, (_, i) => POINTS + i), marker: 'cross' },
+    { label: 'source, upper', color: CLASS_COLORS[0], indices: byClass(source, 0, 0) },
+    { label: 'source, lower', color: CLASS_COLORS[1], indices: byClass(source, 1, 0) },
+    { label: 'target, upper (label unseen)', color: CLASS_COLORS[0], indices: byClass(target, 0, POINTS), marker: 'cross' },
+    { label: 'target, lower (label unseen)', color: CLASS_COLORS[1], indices: byClass(target, 1, POINTS), marker: 'cross' },
   ];
 }
 
@@ -164,7 +170,7 @@ export async function mountDa(root: HTMLElement, setBackendStatus: (s: string) =
     const [count, dim] = f.shape;
     const feats = (await f.data()) as Float32Array;
     f.dispose();
-    const g = groups(data.source);
+    const g = groups(data.source, data.target);
     const label = method.value === 'dann' ? 'DANN' : 'source only';
     const when = epoch === 0 ? 'untrained' : `epoch ${epoch}`;
     boundary.innerHTML = unique(
