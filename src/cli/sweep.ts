@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { AdvxError } from '../core/errors.ts';
 import { writeFileAtomic } from '../node/io/files.ts';
 import { openRunFolder } from '../node/runs/folder.ts';
+import { RESULTS_FILE, writeResults } from '../node/runs/results.ts';
 import { hashModels, type AdvxJob } from '../node/queue/jobs.ts';
 import { runJobs } from '../node/queue/pool.ts';
 import { progress } from '../node/io/progress.ts';
@@ -113,8 +114,10 @@ async function sweep(file: string, flags: SweepFlags): Promise<void> {
     bar.stop();
   }
   const rows = points.map((point, i) => ({ point: pointName(point), flags: point, result: results[i] ?? null }));
-  run.record(['sweep.jsonl', 'table.md']);
+  run.record(['sweep.jsonl', 'table.md', RESULTS_FILE]);
   writeFileAtomic(run.path('sweep.jsonl'), rows.map((r) => JSON.stringify(r) + '\n').join(''));
+  // The same rows as results.json's summary, where the lab's dashboard reads every run's findings.
+  writeResults(run.path(), 'sweep', { command: grid.command, points: rows });
   const table = sweepTable(rows);
   writeFileAtomic(run.path('table.md'), table);
   if (flags.json) printJson(rows);

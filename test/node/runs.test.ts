@@ -14,7 +14,7 @@ import { readResults, snakeKeys, writeResults } from '../../src/node/runs/result
 import { TrainingRun } from '../../src/node/runs/training-run.ts';
 import { createLabServer } from '../../src/node/server/lab-server.ts';
 import { openRunFolder } from '../../src/node/runs/folder.ts';
-import { robustnessChart } from '../../web/src/dashboard.ts';
+import { robustnessChart, sweepChart } from '../../web/src/dashboard.ts';
 import { advx } from '../helpers/cli.ts';
 import { rawGet } from '../e2e/helpers.ts';
 
@@ -134,6 +134,32 @@ test('the dashboard lists attack and robustness runs with their command and resu
     assert.deepEqual(chart.series.map((s) => s.name), ['fgsm', 'pgd', 'worst case']);
     for (const s of chart.series) assert.ok([0.05, 0.1].every((e) => s.x.includes(e)), `${s.name}: a point at each ε`);
     assert.equal(robustnessChart(JSON.parse((await rawGet(port, '/api/run?name=attack')).body)), null);
+  } finally {
+    server.close();
+  }
+});
+
+test('a sweep writes its rows as results.json too, and the dashboard draws its result against the swept flag', async () => {
+  const root = join(tmp, 'dash-sweep');
+  mkdirSync(root, { recursive: true });
+  const grid = join(root, 'grid.json');
+  writeFileSync(grid, JSON.stringify({ command: 'evaluate', args: ['--model', 'models/mnist-cnn', '--quiet'], grid: { '--limit': [20, 40] } }));
+  const sweep = advx(['sweep', grid, '--out', join(root, 'sweep'), '--workers', '1', '--quiet']);
+  assert.equal(sweep.status, 0, sweep.stderr);
+  const results = JSON.parse(readFileSync(join(root, 'sweep', 'results.json'), 'utf8'));
+  const rows = readFileSync(join(root, 'sweep', 'sweep.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(results.command, 'sweep');
+  assert.deepEqual(results.summary, { command: 'evaluate', points: rows });
+  const server = createLabServer({ webRoot: tmp, runsRoot: root, modelsRoot: tmp });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const chart = sweepChart(JSON.parse((await rawGet(port, '/api/run?name=sweep')).body));
+    assert.ok(chart, 'a sweep has a curve');
+    assert.equal(chart.title, 'accuracy against --limit');
+    assert.deepEqual(chart.series.map((s) => [s.name, s.x, s.y]), [['accuracy', [20, 40], rows.map((r) => r.result.accuracy)]]);
+    // A point's own run folder is an evaluate run: no sweep curve there.
+    assert.equal(sweepChart(JSON.parse((await rawGet(port, `/api/run?name=${encodeURIComponent('sweep/runs/limit-20')}`)).body)), null);
   } finally {
     server.close();
   }

@@ -1,6 +1,6 @@
 /**
  * The runs dashboard: the run folders under `advx lab --runs`, their metrics.jsonl curves and
- * each kind's own picture (a robustness or demo run's accuracy against ε), drawn from the same
+ * each kind's own picture (a robustness or demo run's accuracy against ε, a sweep's result against its swept flag), drawn from the same
  * chart option as the CLI's reports but live (hover, zoom, smoothing, log axes); config, images
  * and report.html; tick several runs to compare their curves.
  */
@@ -154,9 +154,42 @@ export function demoChart(run: RunDetail): ChartSpec | null {
   return { title, series, options: { title, xLabel: 'ε (L∞)', yLabel: 'accuracy', width: 560, height: 320, yDomain: [0, 1] } };
 }
 
+/**
+ * A sweep's curve: its headline result (the first accuracy, rate or loss of the points' JSON
+ * lines, else the first number but the counts and seconds) against the first swept flag whose
+ * values are numbers, one line per combination of the other flags; from results.json's points.
+ * Null for other runs, and for sweeps with nothing numeric to put on the x axis.
+ */
+export function sweepChart(run: RunDetail): ChartSpec | null {
+  const points = run.summary?.points;
+  if (run.command !== 'sweep' || !Array.isArray(points)) return null;
+  type Point = { flags: Record<string, unknown>; result: Record<string, unknown> };
+  const rows = (points as Partial<Point>[]).filter((p): p is Point => typeof p.flags === 'object' && p.flags !== null && typeof p.result === 'object' && p.result !== null);
+  if (rows.length < 2) return null;
+  const flags = Object.keys(rows[0]!.flags);
+  const xFlag = flags.find((f) => rows.every((r) => typeof r.flags[f] === 'number') && new Set(rows.map((r) => r.flags[f])).size > 1);
+  const numbers = Object.keys(rows[0]!.result).filter((k) => typeof rows[0]!.result[k] === 'number');
+  const metric = numbers.find((k) => /acc|rate|loss|fid|kid/i.test(k)) ?? numbers.find((k) => !/^(seconds|count)$/.test(k));
+  if (!xFlag || !metric) return null;
+  const others = flags.filter((f) => f !== xFlag);
+  const lines = new Map<string, Array<[number, number]>>();
+  for (const r of rows) {
+    const y = r.result[metric];
+    if (typeof y !== 'number') continue;
+    const name = others.map((f) => `${f} ${String(r.flags[f])}`).join(', ') || metric;
+    lines.set(name, [...(lines.get(name) ?? []), [r.flags[xFlag] as number, y]]);
+  }
+  const series: Series[] = [...lines].map(([name, pts]) => {
+    pts.sort((a, b) => a[0] - b[0]);
+    return { name, x: pts.map((p) => p[0]), y: pts.map((p) => p[1]) };
+  });
+  const title = `${metric} against ${xFlag}`;
+  return { title, series, options: { title, xLabel: xFlag, yLabel: metric, width: 560, height: 320, ...(/acc|rate/i.test(metric) ? { yDomain: [0, 1] as [number, number] } : {}) } };
+}
+
 /** Each kind of run's own picture, then the metrics.jsonl curves of all runs shown. */
 export function runCharts(details: RunDetail[]): ChartSpec[] {
-  const own = details.flatMap((d) => [robustnessChart(d), demoChart(d)].filter((c): c is ChartSpec => c !== null));
+  const own = details.flatMap((d) => [robustnessChart(d), demoChart(d), sweepChart(d)].filter((c): c is ChartSpec => c !== null));
   return [...own, ...metricCharts(details)];
 }
 
