@@ -11,6 +11,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { useBackend } from '../../src/backend/index.ts';
 import { NATIVE, nativeKernels, PARALLEL } from '../../src/backend/kernels/native.ts';
 import { NATIVE_MATMUL } from '../../src/backend/kernels/batch_mat_mul.ts';
+import { wholeCopies } from '../../src/backend/kernels/tile.ts';
 import type { WasmBackend } from '../../src/backend/kernels/util.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { cnn } from '../../src/models/zoo.ts';
@@ -309,6 +310,16 @@ describe('wasm gradient kernels match cpu', () => {
     for (const [shape, paddings, constantValue] of cases) {
       await compare('PadV2', { x: input(shape) }, { paddings, constantValue }, `PadV2 [${shape}] ${JSON.stringify(paddings)} ${constantValue}`);
     }
+  });
+
+  it('Tile (the input repeated whole copied by doubling, the rest TF.js)', async () => {
+    const cases: Array<[number[], number[]]> = [
+      [[1, 1, 1, 64], [4, 5, 5, 1]], [[1, 7], [9, 1]], [[1, 1, 3], [2, 3, 1]], [[5], [1]], [[1, 1, 2], [3, 1, 1]],
+      // Not whole copies: TF.js's kernel.
+      [[2, 3], [2, 2]], [[1, 4, 1], [2, 1, 3]], [[3, 1], [1, 4]],
+    ];
+    for (const [shape, reps] of cases) await compare('Tile', { x: input(shape) }, { reps }, `Tile [${shape}] × [${reps}]`);
+    assert.deepEqual([wholeCopies([1, 1, 1, 64], [4, 5, 5, 1]), wholeCopies([2, 3], [2, 2]), wholeCopies([1, 4, 1], [1, 1, 3]), wholeCopies([1, 4, 1], [2, 1, 1])], [100, null, null, 2]);
   });
 
   it('Identity and same-dtype Cast share data without changing values', async () => {

@@ -11,6 +11,7 @@ import { batchMatMulConfig } from './batch_mat_mul.ts';
 import { binaryConfigs } from './binary.ts';
 import { castConfig } from './cast.ts';
 import { conv2DConfig, fusedConv2DConfig } from './conv2d.ts';
+import { tileConfig } from './tile.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.ts';
@@ -36,6 +37,7 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   batchMatMulConfig,
   sumConfig,
   identityConfig,
+  tileConfig,
   castConfig,
   ...binaryConfigs,
   reluConfig,
