@@ -36,7 +36,7 @@ export function highlightHtml(segments: Segment[]): string {
       if (!s.kind) return escapeHtml(s.text);
       if (s.kind === 'delete') return `<del title="deleted">${escapeHtml(s.before ?? '')}</del>`;
       if (s.kind === 'insert') return `<ins title="inserted">${escapeHtml(s.text)}</ins>`;
-      return `<mark class="${s.kind}" title="was: ${escapeHtml(s.before ?? '')}">${escapeHtml(s.text)}</mark>`;
+      return `<mark class="${escapeHtml(s.kind)}" title="was: ${escapeHtml(s.before ?? '')}">${escapeHtml(s.text)}</mark>`;
     })
     .join('');
   return `<div class="adv-text">${body}</div>`;
@@ -63,7 +63,7 @@ export function originalHtml(original: string, edits: readonly TextEdit[]): stri
     const word = original.slice(start, t.end);
     if (start < from || t.after === word) continue;
     body += escapeHtml(original.slice(from, start));
-    body += t.kind === 'delete' ? `<del title="deleted">${escapeHtml(word)}</del>` : `<mark class="${t.kind}" title="became: ${escapeHtml(t.after)}">${escapeHtml(word)}</mark>`;
+    body += t.kind === 'delete' ? `<del title="deleted">${escapeHtml(word)}</del>` : `<mark class="${escapeHtml(t.kind)}" title="became: ${escapeHtml(t.after)}">${escapeHtml(word)}</mark>`;
     from = t.end;
   }
   return `<div class="adv-text">${body}${escapeHtml(original.slice(from))}</div>`;

@@ -51,6 +51,14 @@ before(async () => {
   // A run with no metrics, only results.json: a robustness evaluation of that model.
   const robustness = advxEnv(['robustness', '--model', join(runs, 'mlp', 'model'), '--attacks', 'fgsm,pgd', '--eps', '0.05,0.1', '--steps', '5', '--limit', '16', '--out', join(runs, 'robust')]);
   assert.equal(robustness.status, 0, robustness.stderr);
+  // A text attack: its examples are its picture.
+  const text = advxEnv(['text-attack', '--model', join(ROOT, 'models', 'spam-word'), '--attack', 'hotflip', '--budget', '3', '--limit', '6', '--quiet', '--out', join(runs, 'text')]);
+  assert.equal(text.status, 0, text.stderr);
+  // A text attack's folder written by someone else: its text and edit kinds must stay inert.
+  mkdirSync(join(runs, 'forged-text'), { recursive: true });
+  writeFileSync(join(runs, 'forged-text', 'results.json'), JSON.stringify({ advx: 'results', version: 1, command: 'text-attack', summary: { count: 1 } }));
+  const evil = '<img src=x onerror="window.__forged = 1">';
+  writeFileSync(join(runs, 'forged-text', 'examples.jsonl'), `${JSON.stringify({ index: 0, original: `hi ${evil}`, edits: [{ kind: 'x" onmouseover="window.__forged = 2', start: 0, end: 2, before: 'hi', after: 'yo' }], segments: [{ text: 'yo', kind: '" autofocus onfocus="window.__forged = 3', before: 'hi' }, { text: ` ${evil}` }], before: [0.9, 0.1], after: [0.2, 0.8], success: true })}\n`);
   // A run whose metrics.jsonl was cut mid-line (a killed writer): reported, not fatal.
   mkdirSync(join(runs, 'broken'), { recursive: true });
   writeFileSync(join(runs, 'broken', 'config.json'), JSON.stringify({ model: 'cnn', data: 'mnist' }));
@@ -198,6 +206,28 @@ test('runs dashboard: shows the CLI run and its curves, and reports a truncated 
   assert.ok(after.every((n, i) => n > 0 && n <= before[i]), `${before} → ${after}`);
   assert.match(await page.locator('#run-results').innerText(), /clean_accuracy/);
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-robustness.png'), fullPage: true });
+
+  // A text attack shows its first examples, original → adversarial, the edits marked.
+  await page.locator('a.run-link[data-run="text"]').click();
+  await page.locator('#run-detail[data-run="text"] #run-text-examples').waitFor();
+  assert.equal(await page.locator('#run-text-examples .text-example').count(), 4);
+  assert.ok((await page.locator('#run-text-examples .text-example').first().locator('ins, mark, del').count()) > 0, 'edits marked');
+  // Each box scrolled to its first edit: that edit is inside the box's visible part.
+  const shown = await page.evaluate(() => [...document.querySelectorAll<HTMLElement>('#run-text-examples .pair > div')].map((box) => {
+    const edit = box.querySelector<HTMLElement>('ins, del, mark');
+    if (!edit) return true;
+    const [b, e] = [box.getBoundingClientRect(), edit.getBoundingClientRect()];
+    return e.top >= b.top - 1 && e.bottom <= b.bottom + 1;
+  }));
+  assert.ok(shown.every(Boolean), `first edit visible in each box: ${shown}`);
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-text-attack.png'), fullPage: true });
+  // A forged examples.jsonl: its markup shows as text, its edit kinds cannot add attributes.
+  await page.locator('a.run-link[data-run="forged-text"]').click();
+  await page.locator('#run-detail[data-run="forged-text"] #run-text-examples').waitFor();
+  assert.equal(await page.locator('#run-text-examples img').count(), 0);
+  assert.match(await page.locator('#run-text-examples').innerText(), /<img src=x/);
+  for (const attr of ['onmouseover', 'onfocus', 'onerror']) assert.equal(await page.locator(`#run-text-examples [${attr}]`).count(), 0, attr);
+  assert.equal(await page.evaluate(() => (window as unknown as { __forged?: number }).__forged), undefined);
   await page.close();
 });
 

@@ -5,6 +5,8 @@
  * and report.html; tick several runs to compare their curves.
  */
 import type { ChartOptions, Series } from '../../src/report/plot.ts';
+import { highlightHtml, HIGHLIGHT_CSS, originalHtml } from '../../src/text/highlight.ts';
+import type { Segment, TextEdit } from '../../src/text/edit.ts';
 import { lineChartFigure } from './chart-view.ts';
 import { clearError, errorMessage, fetchJson, h, showError } from './ui.ts';
 
@@ -272,6 +274,8 @@ export async function mountDashboard(root: HTMLElement): Promise<{ open(name: st
     const chartBox = h('div', { class: 'charts', id: 'charts' });
     // ECharts draws text as text nodes, never markup: labels from run folders stay inert.
     for (const c of charts) chartBox.append(lineChartFigure(c.title, c.series, c.options));
+    const textExamples = main.command === 'text-attack' && main.files.includes('examples.jsonl') ? await textExamplesSection(main.name) : null;
+    if (current !== name) return;
     const images = main.files.filter((f) => IMAGE.test(f));
     const others = main.files.filter((f) => !IMAGE.test(f));
     const warnings = details.flatMap((d) => d.warnings.map((w) => `${d.name}: ${w}`));
@@ -279,7 +283,8 @@ export async function mountDashboard(root: HTMLElement): Promise<{ open(name: st
       h('h2', { id: 'run-title' }, details.length > 1 ? `${main.name} (compared with ${details.slice(1).map((d) => d.name).join(', ')})` : main.name),
       warnings.length ? h('div', { class: 'card warn', id: 'run-warnings', role: 'status' }, ...warnings.flatMap((w) => [w, h('br')])) : null,
       main.summary ? resultsTable(main.summary) : null,
-      charts.length ? chartBox : h('p', { class: 'hint' }, 'No metrics.jsonl lines to plot.'),
+      charts.length ? chartBox : textExamples ? null : h('p', { class: 'hint' }, 'No metrics.jsonl lines to plot.'),
+      textExamples,
       main.files.includes('report.html') ? h('p', {}, h('a', { href: runUrl(main.name, 'report.html'), target: '_blank', rel: 'noopener', id: 'run-report' }, 'Open report.html')) : null,
       images.length ? h('h2', {}, 'Images') : null,
       images.length ? h('div', { class: 'files' }, ...images.map((f) => h('figure', {}, h('a', { href: runUrl(main.name, f), target: '_blank', rel: 'noopener' }, h('img', { src: runUrl(main.name, f), alt: f, loading: 'lazy' })), h('figcaption', {}, f)))) : null,
@@ -287,6 +292,11 @@ export async function mountDashboard(root: HTMLElement): Promise<{ open(name: st
     ];
     detail.replaceChildren(...parts.filter((p): p is Node => p !== null));
     detail.dataset.run = main.name;
+    // Long messages scroll in their boxes: show each one from its first edit.
+    for (const box of detail.querySelectorAll<HTMLElement>('.text-example .pair > div')) {
+      const edit = box.querySelector<HTMLElement>('ins, del, mark');
+      if (edit) box.scrollTop = Math.max(0, edit.offsetTop - 24);
+    }
   }
 
   refreshBtn.addEventListener('click', async () => {
@@ -296,6 +306,51 @@ export async function mountDashboard(root: HTMLElement): Promise<{ open(name: st
   await load();
   root.dataset.ready = 'true';
   return { open };
+}
+
+/** One record of a text attack's examples.jsonl, as far as the dashboard reads it. */
+interface TextExample {
+  index: number;
+  original: string;
+  edits: TextEdit[];
+  segments: Segment[];
+  before: number[];
+  after: number[];
+  success: boolean;
+}
+
+/** How many of a text attack's examples the dashboard shows (the rest are in report.html). */
+const TEXT_EXAMPLES = 4;
+
+/**
+ * A text attack's natural picture: its first examples, original → adversarial, the edits marked
+ * as report.html marks them (src/text/highlight.ts escapes every piece of text). Null when
+ * examples.jsonl cannot be read.
+ */
+async function textExamplesSection(run: string): Promise<HTMLElement | null> {
+  let records: TextExample[];
+  try {
+    const res = await fetch(runUrl(run, 'examples.jsonl'));
+    if (!res.ok) return null;
+    records = (await res.text()).split('\n').filter(Boolean).slice(0, TEXT_EXAMPLES).map((l) => JSON.parse(l) as TextExample);
+  } catch {
+    return null;
+  }
+  const top = (p: number[]) => {
+    const k = p.indexOf(Math.max(...p));
+    return `class ${k} (${(100 * p[k]!).toFixed(0)}%)`;
+  };
+  const section = h('section', { id: 'run-text-examples' }, h('style', {}, HIGHLIGHT_CSS), h('h2', {}, `First ${records.length} examples`));
+  for (const r of records) {
+    const before = h('div', {});
+    before.innerHTML = originalHtml(r.original, r.edits);
+    const after = h('div', {});
+    after.innerHTML = highlightHtml(r.segments);
+    section.append(
+      h('div', { class: 'card text-example', 'data-success': String(r.success) }, h('h4', {}, `#${r.index}: ${top(r.before)} → ${top(r.after)}${r.success ? '' : ' (not fooled)'}`), h('div', { class: 'pair' }, before, h('span', { class: 'hint' }, '→'), after)),
+    );
+  }
+  return section;
 }
 
 /** results.json's summary as a table of its plain values (nested ones, such as per-ε maps, are drawn or left to the file). */
