@@ -592,8 +592,9 @@ void transpose2d(const f32 *src, f32 *dst, int rows, int cols) {
 /*
  * dx[n, oy·SH+i−PT, ox·SW+j−PL, c] += Σ_o dy[n,oy,ox,o] · W[i,j,c,o], with the filter given
  * transposed per tap: wt[(i·FW+j)·O + o, c] (so a row of wt is contiguous over c). For every
- * output row, tap and block of channels, PX output pixels × CV·4 channels are accumulated in
- * registers over o (a splat of dy times a row of wt) and then added into dx; the last C % 4
+ * tap and block of channels, 4 of the tap's output pixels (in row order, across rows) × CV·4
+ * channels are accumulated in registers over o (a splat of dy times a row of wt) and then added
+ * into dx; the last C % 4
  * channels are dot products with the filter w0 in its own [FH,FW,C,O] layout. Rows n0..n1−1 of
  * the batch only, so callers can split the batch.
  */
@@ -619,10 +620,41 @@ void transpose2d(const f32 *src, f32 *dst, int rows, int cols) {
       }                                                                                          \
   }
 
-INPUT_TILE(4, 2)
+/* One pixel (the taps' last np % 4). */
 INPUT_TILE(1, 2)
-INPUT_TILE(4, 1)
 INPUT_TILE(1, 1)
+
+/* 4 output pixels anywhere (their own dy rows and dx positions: a tile may span output rows). */
+#define INPUT_TILE_4P(CV)                                                                        \
+  INLINE void itile_4p_##CV(const f32 *d0, const f32 *d1, const f32 *d2, const f32 *d3,          \
+                            const f32 *wt, f32 *x0, f32 *x1, f32 *x2, f32 *x3, int c0, int O,      \
+                            int C) {                                                             \
+    v128_t a0[CV], a1[CV], a2[CV], a3[CV];                                                       \
+    for (int v = 0; v < CV; v++) a0[v] = a1[v] = a2[v] = a3[v] = wasm_f32x4_splat(0.0f);         \
+    const f32 *w = wt + c0;                                                                      \
+    for (int o = 0; o < O; o++, w += C) {                                                        \
+      v128_t wv[CV];                                                                             \
+      for (int v = 0; v < CV; v++) wv[v] = wasm_v128_load(w + 4 * v);                            \
+      const v128_t s0 = wasm_v128_load32_splat(d0 + o), s1 = wasm_v128_load32_splat(d1 + o);     \
+      const v128_t s2 = wasm_v128_load32_splat(d2 + o), s3 = wasm_v128_load32_splat(d3 + o);     \
+      for (int v = 0; v < CV; v++) {                                                             \
+        a0[v] = MADD(s0, wv[v], a0[v]);                                                          \
+        a1[v] = MADD(s1, wv[v], a1[v]);                                                          \
+        a2[v] = MADD(s2, wv[v], a2[v]);                                                          \
+        a3[v] = MADD(s3, wv[v], a3[v]);                                                          \
+      }                                                                                          \
+    }                                                                                            \
+    for (int v = 0; v < CV; v++) {                                                               \
+      f32 *p0 = x0 + c0 + 4 * v, *p1 = x1 + c0 + 4 * v, *p2 = x2 + c0 + 4 * v, *p3 = x3 + c0 + 4 * v; \
+      wasm_v128_store(p0, wasm_f32x4_add(wasm_v128_load(p0), a0[v]));                            \
+      wasm_v128_store(p1, wasm_f32x4_add(wasm_v128_load(p1), a1[v]));                            \
+      wasm_v128_store(p2, wasm_f32x4_add(wasm_v128_load(p2), a2[v]));                            \
+      wasm_v128_store(p3, wasm_f32x4_add(wasm_v128_load(p3), a3[v]));                            \
+    }                                                                                            \
+  }
+
+INPUT_TILE_4P(2)
+INPUT_TILE_4P(1)
 
 EXPORT(conv2d_backprop_input)
 void conv2d_backprop_input(const f32 *dy, const f32 *w0, const f32 *wt, f32 *dx, int n0, int n1, int H, int W,
@@ -632,28 +664,47 @@ void conv2d_backprop_input(const f32 *dy, const f32 *w0, const f32 *wt, f32 *dx,
   const int c4 = C & ~3;
   const int xstep = SW * C;
   for (int n = n0; n < n1; n++) {
-    for (int oy = 0; oy < OH; oy++) {
-      const f32 *dyrow = dy + ((n * OH + oy) * OW) * O;
-      for (int i = 0; i < FH; i++) {
-        const int r = oy * SH + i - PT;
-        if (r < 0 || r >= H) continue;
-        f32 *dxrow = dx + ((n * H + r) * W) * C;
-        for (int j = 0; j < FW; j++) {
-          const int oxlo = imax(0, ceil_div(PL - j, SW));
-          const int oxhi = imin(OW, (W - 1 + PL - j) / SW + 1);
-          if (oxhi <= oxlo) continue;
-          const f32 *w = wt + (i * FW + j) * O * C;
-          int c0 = 0;
-          for (; c0 + 8 <= c4; c0 += 8) {
-            int ox = oxlo;
-            for (; ox + 4 <= oxhi; ox += 4) itile_4_2(dyrow + ox * O, w, dxrow + (ox * SW + j - PL) * C, c0, O, C, xstep);
-            for (; ox < oxhi; ox++) itile_1_2(dyrow + ox * O, w, dxrow + (ox * SW + j - PL) * C, c0, O, C, xstep);
+    for (int i = 0; i < FH; i++) {
+      /* Output rows whose tap i lands inside the image: r = oy·SH + i − PT in [0, H). */
+      const int oylo = imax(0, ceil_div(PT - i, SH));
+      const int oyhi = imin(OH, (H - 1 + PT - i) / SH + 1);
+      if (oyhi <= oylo) continue;
+      for (int j = 0; j < FW; j++) {
+        const int oxlo = imax(0, ceil_div(PL - j, SW));
+        const int oxhi = imin(OW, (W - 1 + PL - j) / SW + 1);
+        if (oxhi <= oxlo) continue;
+        const f32 *w = wt + (i * FW + j) * O * C;
+        /* The tap's pixels (oy, ox) in order, 4 at a time even across output rows (a 7-wide
+         * row would otherwise leave 3 single pixels, whose tiles are bound by loads). */
+        const int nx = oxhi - oxlo, np = (oyhi - oylo) * nx;
+#define PIXEL(k, dsv, xdv)                                                                     \
+  const f32 *dsv;                                                                              \
+  f32 *xdv;                                                                                    \
+  {                                                                                            \
+    const int oy_ = oylo + (k) / nx, ox_ = oxlo + (k) % nx;                                    \
+    dsv = dy + ((n * OH + oy_) * OW + ox_) * O;                                                \
+    xdv = dx + ((n * H + oy_ * SH + i - PT) * W + ox_ * SW + j - PL) * C;                      \
+  }
+        for (int c0 = 0; c0 < c4;) {
+          const int wide = c0 + 8 <= c4;
+          int k = 0;
+          for (; k + 4 <= np; k += 4) {
+            PIXEL(k, d0, x0) PIXEL(k + 1, d1, x1) PIXEL(k + 2, d2, x2) PIXEL(k + 3, d3, x3)
+            if (wide) itile_4p_2(d0, d1, d2, d3, w, x0, x1, x2, x3, c0, O, C);
+            else itile_4p_1(d0, d1, d2, d3, w, x0, x1, x2, x3, c0, O, C);
           }
-          for (; c0 < c4; c0 += 4) {
-            int ox = oxlo;
-            for (; ox + 4 <= oxhi; ox += 4) itile_4_1(dyrow + ox * O, w, dxrow + (ox * SW + j - PL) * C, c0, O, C, xstep);
-            for (; ox < oxhi; ox++) itile_1_1(dyrow + ox * O, w, dxrow + (ox * SW + j - PL) * C, c0, O, C, xstep);
+          for (; k < np; k++) {
+            PIXEL(k, d0, x0)
+            if (wide) itile_1_2(d0, w, x0, c0, O, C, xstep);
+            else itile_1_1(d0, w, x0, c0, O, C, xstep);
           }
+          c0 += wide ? 8 : 4;
+        }
+#undef PIXEL
+        if (c4 == C) continue;
+        for (int oy = oylo; oy < oyhi; oy++) {
+          const f32 *dyrow = dy + ((n * OH + oy) * OW) * O;
+          f32 *dxrow = dx + ((n * H + oy * SH + i - PT) * W) * C;
           /* Last C % 4 channels (all of them when C < 4): dot products over o with the filter
            * in its own layout, w0[i,j,c,o] (contiguous over o). */
           const f32 *wf = w0 + (i * FW + j) * C * O;
