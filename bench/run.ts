@@ -161,14 +161,15 @@ async function timeAb(name: string): Promise<{ plain: number; relaxed: number; r
 
 /**
  * Runs this file as a child timing one thing on one backend; its last stdout line, parsed. A
- * workload child is stopped once its first step has certainly taken longer than it may (start-up
- * included), rather than left to finish a step that is only reported as skipped.
+ * workload child is stopped once it has run longer than its steps may take (a first step of at
+ * most WARM_UP_ALLOWANCE·MAX_STEP_MS, the others of MAX_STEP_MS, 10 s for start-up), rather than
+ * left to finish a first step that is only reported as skipped.
  */
 function inChild<T>(what: string): T {
   const simd = args.simd ? ['--simd', args.simd] : [];
-  const limitMs = what.endsWith(':kernels') || what.endsWith(':none') ? undefined : WARM_UP_ALLOWANCE * MAX_STEP_MS + 10_000;
+  const limitMs = what.endsWith(':kernels') || what.endsWith(':none') ? undefined : 10_000 + WARM_UP_ALLOWANCE * MAX_STEP_MS + (runs + 1) * MAX_STEP_MS;
   const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', what, '--runs', String(runs), ...simd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24, timeout: limitMs });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { ms: null, note: `skipped: no result within ${(limitMs! / 1000).toFixed(0)} s (a first step over ${(WARM_UP_ALLOWANCE * MAX_STEP_MS) / 1000} s)` } as T;
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { ms: null, note: `skipped: no result within ${(limitMs! / 1000).toFixed(0)} s` } as T;
   // TF.js's cpu backend greets every new Node process with a boxed hint about tfjs-node: once is enough.
   const errors = r.stderr.replace(/\n*=+\nHi, looks like you are running TensorFlow\.js in Node\.js[\s\S]*?=+\n/g, '\n').trim();
   if (errors) process.stderr.write(`${errors}\n`);
