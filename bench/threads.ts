@@ -1,6 +1,7 @@
 /**
- * Single- vs multi-threaded WASM on the reference CNN (bench/workloads.ts): forward at batch 128
- * and 1024, the input gradient and one Adam training step at batch 128. Each thread count runs in its own process,
+ * Single- vs multi-threaded WASM (bench/workloads.ts): the reference CNN's forward at batch 128
+ * and 1024, its input gradient and one Adam training step at batch 128, and the DANN and DCGAN
+ * training steps (the convolution kernels' scaling). Each thread count runs in its own process,
  * since a process can hold only one 'wasm' backend; median of 5 runs after 2 warm-ups. With
  * --rounds R the processes alternate R times and each cell is the best of the R medians, which
  * filters out other load on a shared machine (threaded timings suffer most from it).
@@ -17,7 +18,7 @@ import { useBackend } from '../src/backend/index.ts';
 import { WORKLOADS } from './workloads.ts';
 import { median } from '../src/core/arrays.ts';
 
-const NAMES = ['cnn-forward', 'cnn-forward-1024', 'cnn-input-grad', 'cnn-train'];
+const NAMES = ['cnn-forward', 'cnn-forward-1024', 'cnn-input-grad', 'cnn-train', 'dann-step', 'dcgan-step'];
 const WARMUPS = 2;
 
 const { values: args } = parseArgs({
