@@ -325,32 +325,32 @@ const TEXT_EXAMPLES = 4;
 /**
  * A text attack's natural picture: its first examples, original → adversarial, the edits marked
  * as report.html marks them (src/text/highlight.ts escapes every piece of text). Null when
- * examples.jsonl cannot be read.
+ * examples.jsonl cannot be read or is not a text attack's.
  */
 async function textExamplesSection(run: string): Promise<HTMLElement | null> {
-  let records: TextExample[];
   try {
     const res = await fetch(runUrl(run, 'examples.jsonl'));
     if (!res.ok) return null;
-    records = (await res.text()).split('\n').filter(Boolean).slice(0, TEXT_EXAMPLES).map((l) => JSON.parse(l) as TextExample);
+    const records = (await res.text()).split('\n').filter(Boolean).slice(0, TEXT_EXAMPLES).map((l) => JSON.parse(l) as TextExample);
+    const top = (p: number[]) => {
+      const k = p.indexOf(Math.max(...p));
+      return `class ${k} (${(100 * p[k]!).toFixed(0)}%)`;
+    };
+    const section = h('section', { id: 'run-text-examples' }, h('style', {}, HIGHLIGHT_CSS), h('h2', {}, `First ${records.length} examples`));
+    for (const r of records) {
+      const before = h('div', {});
+      before.innerHTML = originalHtml(r.original, r.edits);
+      const after = h('div', {});
+      after.innerHTML = highlightHtml(r.segments);
+      section.append(
+        h('div', { class: 'card text-example', 'data-success': String(r.success) }, h('h4', {}, `#${r.index}: ${top(r.before)} → ${top(r.after)}${r.success ? '' : ' (not fooled)'}`), h('div', { class: 'pair' }, before, h('span', { class: 'hint' }, '→'), after)),
+      );
+    }
+    return section;
   } catch {
+    // Not what a text attack writes (hand-made or cut short): the run's files are still listed.
     return null;
   }
-  const top = (p: number[]) => {
-    const k = p.indexOf(Math.max(...p));
-    return `class ${k} (${(100 * p[k]!).toFixed(0)}%)`;
-  };
-  const section = h('section', { id: 'run-text-examples' }, h('style', {}, HIGHLIGHT_CSS), h('h2', {}, `First ${records.length} examples`));
-  for (const r of records) {
-    const before = h('div', {});
-    before.innerHTML = originalHtml(r.original, r.edits);
-    const after = h('div', {});
-    after.innerHTML = highlightHtml(r.segments);
-    section.append(
-      h('div', { class: 'card text-example', 'data-success': String(r.success) }, h('h4', {}, `#${r.index}: ${top(r.before)} → ${top(r.after)}${r.success ? '' : ' (not fooled)'}`), h('div', { class: 'pair' }, before, h('span', { class: 'hint' }, '→'), after)),
-    );
-  }
-  return section;
 }
 
 /** results.json's summary as a table of its plain values (nested ones, such as per-ε maps, are drawn or left to the file). */
