@@ -2,8 +2,8 @@
  * 3×3 stride-1 convolutions by Winograd's minimal filtering, F(2×2, 3×3) (Lavin & Gray 2016), on
  * advx's native kernels (kernels.c `winograd_3x3`): 16 multiply-adds per 2×2 outputs and channel
  * pair instead of 36. It serves Conv2D and FusedConv2D (bias, ReLU, ReLU6), which TF.js runs on
- * XNNPACK's GEMM convolution: 1.15–1.6× faster than XNNPACK on 2 threads (the CNN's 13×13×32→64
- * at batch 128: 8.3 against 9.6 ms; 26×26: 30 against 42 ms). Not the input gradient: as the
+ * XNNPACK's GEMM convolution: 1.0–1.45× faster than XNNPACK on 2 threads (bench/winograd.ts;
+ * the CNN's 13×13×32→64 at batch 128: 6.4 against 7.8 ms). Not the input gradient: as the
  * convolution of dy with the flipped filter (padded by 2, so more tiles) it measured 0.8–1.0× of
  * the direct kernel in conv2d_backprop_input.ts.
  *
@@ -11,7 +11,7 @@
  * and at least WINOGRAD.minChannels (the transforms are linear in the channels, the products
  * quadratic: few channels leave too little to save). Elsewhere the callers keep their paths.
  * The filter is transformed here per call (U = G g Gᵀ, 16 × C × O floats); with the scratch's
- * allocation it adds ~0.9 ms to the kernel's 7.1 ms for the CNN's 32 → 64 at batch 128.
+ * allocation that is ~0.9 ms of the CNN's 32 → 64 at batch 128.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels, PARALLEL, ptr, splitRange } from './native.ts';
