@@ -594,9 +594,8 @@ void transpose2d(const f32 *src, f32 *dst, int rows, int cols) {
  * transposed per tap: wt[(i·FW+j)·O + o, c] (so a row of wt is contiguous over c). For every
  * tap and block of channels, 4 of the tap's output pixels (in row order, across rows) × CV·4
  * channels are accumulated in registers over o (a splat of dy times a row of wt) and then added
- * into dx; the last C % 4
- * channels are dot products with the filter w0 in its own [FH,FW,C,O] layout. Rows n0..n1−1 of
- * the batch only, so callers can split the batch.
+ * into dx; the last C % 4 channels are dot products with the filter w0 in its own [FH,FW,C,O]
+ * layout. Images n0..n1−1 of the batch only, so callers can split the batch.
  */
 #define INPUT_TILE(PX, CV)                                                                       \
   INLINE void itile_##PX##_##CV(const f32 *ds, const f32 *wt, f32 *xd, int c0, int O, int C,     \
