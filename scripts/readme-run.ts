@@ -5,11 +5,13 @@
  *
  *   npm run docs:readme-run [-- --budget-minutes M] [--only REGEX] [--again] [--dir D]
  *
- * The clone (default .cache/readme-run/clone, at this checkout's HEAD) and the results
- * (results.jsonl beside it) persist, so the hours the long lines take (training, AutoAttack on
- * the whole test set, the results scripts) spread over several invocations: a command already
- * run at the clone's commit is kept, and the run stops starting commands once its budget is
- * spent. The commands run in README order, because later lines use earlier lines' run folders.
+ * The clone (default .cache/readme-run/clone, at this checkout's HEAD) persists on this machine
+ * and the results (docs/readme-run.jsonl, committed) with the repository, so the hours the long
+ * lines take (training, AutoAttack on the whole test set, the results scripts) spread over
+ * several invocations and machines: a command already run is kept, and the run stops starting
+ * commands once its budget is spent. The commands run in README order, because later lines use
+ * earlier lines' run folders (a fresh clone lacks those of lines kept from elsewhere: --again
+ * reruns them).
  *
  * How each line runs is stated in RULES, as data: `npx advx` is the clone's own bin (the clone is
  * the advx package itself, so npx would look for it on the registry); lines that stand for the
@@ -175,7 +177,7 @@ function formatSeconds(s: number): string {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { dir: { type: 'string' }, 'budget-minutes': { type: 'string' }, only: { type: 'string' }, again: { type: 'boolean' }, 'timeout-minutes': { type: 'string' } } });
   const clone = resolve(values.dir ?? join(ROOT, '.cache', 'readme-run', 'clone'));
-  const resultsFile = join(dirname(clone), 'results.jsonl');
+  const resultsFile = join(ROOT, 'docs', 'readme-run.jsonl');
   const budgetMs = Number(values['budget-minutes'] ?? 60) * 60_000;
   const timeoutMinutes = Number(values['timeout-minutes'] ?? 240);
   const only = values.only ? new RegExp(values.only) : undefined;
