@@ -302,7 +302,7 @@ if (args.simd === 'ab') {
   }
   process.exit(0);
 }
-const timings: Array<{ workload: string; backend: string; range?: [number, number] } & Timing> = [];
+const timings: Array<{ workload: string; backend: string; range?: [number, number]; processes: number } & Timing> = [];
 /** PyTorch's processes per workload and BLAS (the first of BLAS is the row's reference; the others get their own column). */
 const torchRuns = new Map<string, Array<{ ms: number; rss: number }>>();
 const torchKey = (name: string, blas: Blas | undefined) => `${name}|${blas?.name ?? 'default'}`;
@@ -329,7 +329,7 @@ for (const backend of backends) {
     // An attack's loop is many input gradients: don't start it where one already takes too long.
     const grad = timings.find((t) => t.backend === backend && t.workload === 'cnn-input-grad');
     if (spec.gradients && grad && (grad.ms === null || grad.ms * spec.gradients > MAX_STEP_MS * 4)) {
-      timings.push({ workload: name, backend, ms: null, note: `skipped: ${spec.gradients} input gradients would take too long on this backend` });
+      timings.push({ workload: name, backend, ms: null, processes: 0, note: `skipped: ${spec.gradients} input gradients would take too long on this backend` });
       if (withTorch()) timeTorch(name);
       continue;
     }
@@ -343,7 +343,7 @@ for (const backend of backends) {
     }
     const timed = runsHere.filter((r) => r.ms !== null).map((r) => ({ ms: r.ms!, rss: r.max_rss_mb ?? 0 }));
     const best = summarizeTrials(timed);
-    timings.push(best ? { workload: name, backend, ...runsHere[0]!, ms: best.ms, range: best.range, max_rss_mb: best.rss } : { workload: name, backend, ...runsHere.at(-1)! });
+    timings.push(best ? { workload: name, backend, ...runsHere[0]!, ms: best.ms, range: best.range, max_rss_mb: best.rss, processes: timed.length } : { workload: name, backend, ...runsHere.at(-1)!, processes: 0 });
   }
 }
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -361,7 +361,7 @@ const rows: Row[] = timings.map((t) => {
       : {}),
     advx_range: t.range?.map(round2) as [number, number] | undefined,
     torch_range: ref?.range,
-    trials: { advx: t.range ? (t.backend === 'wasm' ? trials : 1) : 0, torch: torchRuns.get(torchKey(t.workload, blasChoices[0]))?.length ?? 0 },
+    trials: { advx: t.processes, torch: torchRuns.get(torchKey(t.workload, blasChoices[0]))?.length ?? 0 },
     advx_rss_mb: t.ms === null ? null : (t.max_rss_mb ?? null),
     torch_rss_mb: ref?.rss ?? null,
     ...(t.note ? { note: t.note } : {}),
