@@ -212,6 +212,8 @@ test('runs dashboard: shows the CLI run and its curves, and reports a truncated 
   await page.locator('#run-detail[data-run="text"] #run-text-examples').waitFor();
   assert.equal(await page.locator('#run-text-examples .text-example').count(), 4);
   assert.ok((await page.locator('#run-text-examples .text-example').first().locator('ins, mark, del').count()) > 0, 'edits marked');
+  // Classes by the names results.json gives (spam-word's ham and spam), not by index.
+  assert.match(await page.locator('#run-text-examples .text-example h4').first().innerText(), /^#\d+: spam \(\d+%\) → ham \(\d+%\)/);
   // Each box scrolled to its first edit: that edit is inside the box's visible part.
   const shown = await page.evaluate(() => [...document.querySelectorAll<HTMLElement>('#run-text-examples .pair > div')].map((box) => {
     const edit = box.querySelector<HTMLElement>('ins, del, mark');

@@ -60,10 +60,10 @@ interface Reply {
   body: string;
 }
 
-/** A GET to 127.0.0.1 with the given Host header (default: 127.0.0.1:port; '': none); rejects if the connection breaks. */
-function get(p: number, path: string, host?: string): Promise<Reply> {
+/** A GET to 127.0.0.1 with the given Host header (default: 127.0.0.1:port; '': none) and other headers; rejects if the connection breaks. */
+function get(p: number, path: string, host?: string, extra: Record<string, string> = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const headers = host === undefined || host === '' ? {} : { Host: host };
+    const headers = { ...extra, ...(host === undefined || host === '' ? {} : { Host: host }) };
     const req = http.request({ host: '127.0.0.1', port: p, path, headers, setHost: host !== '', agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -190,6 +190,26 @@ test('a file that vanishes, grows or shrinks while being served: an answer, and 
   rmSync(file, { recursive: true, force: true });
   assert.equal((await get(racy, '/api/runs')).status, 200, 'still up');
   tried('lab server');
+});
+
+test('a Range of bytes gets that part of a run file (206); one past the end 416; several ranges the whole file', async () => {
+  writeFileSync(join(runs, 'a', 'bytes.txt'), 'abcdefghij');
+  const part = async (range: string) => {
+    const r = await get(port, '/runs/a/bytes.txt', undefined, { Range: range });
+    return [r.status, r.headers['content-range'] ?? '', r.body];
+  };
+  assert.deepEqual(await part('bytes=0-3'), [206, 'bytes 0-3/10', 'abcd']);
+  assert.deepEqual(await part('bytes=5-'), [206, 'bytes 5-9/10', 'fghij']);
+  assert.deepEqual(await part('bytes=-3'), [206, 'bytes 7-9/10', 'hij']);
+  assert.deepEqual(await part('bytes=4-99'), [206, 'bytes 4-9/10', 'efghij'], 'clipped to the file');
+  assert.deepEqual(await part('bytes=10-'), [416, 'bytes */10', '']);
+  assert.deepEqual(await part('bytes=0-1,4-5'), [200, '', 'abcdefghij']);
+  assert.deepEqual(await part('bytes=3-1'), [200, '', 'abcdefghij'], 'a backwards range is ignored');
+  const whole = await get(port, '/runs/a/bytes.txt');
+  assert.equal(whole.headers['accept-ranges'], 'bytes');
+  assert.equal(whole.body, 'abcdefghij');
+  // The checks come first: a link out of the runs folder is refused with or without a range.
+  assert.equal((await get(port, '/runs/leak/config.json', undefined, { Range: 'bytes=0-3' })).status, 403);
 });
 
 test('/api/runs parses an unchanged metrics.jsonl once, and again once it changes', async () => {

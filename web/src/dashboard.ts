@@ -29,6 +29,8 @@ interface RunDetail {
   command: string | null;
   config: Record<string, unknown> | null;
   summary: Record<string, unknown> | null;
+  /** results.json's class names, where the run wrote them (a text attack). */
+  classes: string[] | null;
   metrics: Record<string, unknown>[];
   warnings: string[];
   files: string[];
@@ -274,7 +276,7 @@ export async function mountDashboard(root: HTMLElement): Promise<{ open(name: st
     const chartBox = h('div', { class: 'charts', id: 'charts' });
     // ECharts draws text as text nodes, never markup: labels from run folders stay inert.
     for (const c of charts) chartBox.append(lineChartFigure(c.title, c.series, c.options));
-    const textExamples = main.command === 'text-attack' && main.files.includes('examples.jsonl') ? await textExamplesSection(main.name) : null;
+    const textExamples = main.command === 'text-attack' && main.files.includes('examples.jsonl') ? await textExamplesSection(main.name, main.classes ?? []) : null;
     if (current !== name) return;
     const images = main.files.filter((f) => IMAGE.test(f));
     const others = main.files.filter((f) => !IMAGE.test(f));
@@ -319,22 +321,27 @@ interface TextExample {
   success: boolean;
 }
 
-/** How many of a text attack's examples the dashboard shows (the rest are in report.html). */
+/** How many of a text attack's examples the dashboard shows (the rest are in report.html), read from at most the file's first TEXT_BYTES. */
 const TEXT_EXAMPLES = 4;
+const TEXT_BYTES = 256 * 1024;
 
 /**
  * A text attack's natural picture: its first examples, original → adversarial, the edits marked
  * as report.html marks them (src/text/highlight.ts escapes every piece of text). Null when
  * examples.jsonl cannot be read or is not a text attack's.
  */
-async function textExamplesSection(run: string): Promise<HTMLElement | null> {
+async function textExamplesSection(run: string, classes: readonly string[]): Promise<HTMLElement | null> {
   try {
-    const res = await fetch(runUrl(run, 'examples.jsonl'));
+    // Only the file's start: a run over a whole test set writes megabytes of records.
+    const res = await fetch(runUrl(run, 'examples.jsonl'), { headers: { Range: `bytes=0-${TEXT_BYTES - 1}` } });
     if (!res.ok) return null;
-    const records = (await res.text()).split('\n').filter(Boolean).slice(0, TEXT_EXAMPLES).map((l) => JSON.parse(l) as TextExample);
+    const lines = (await res.text()).split('\n');
+    if (res.status === 206) lines.pop(); // a record cut at the range's end (or the empty string after the last newline)
+    const records = lines.filter(Boolean).slice(0, TEXT_EXAMPLES).map((l) => JSON.parse(l) as TextExample);
+    if (!records.length) return null;
     const top = (p: number[]) => {
       const k = p.indexOf(Math.max(...p));
-      return `class ${k} (${(100 * p[k]!).toFixed(0)}%)`;
+      return `${classes[k] ?? `class ${k}`} (${(100 * p[k]!).toFixed(0)}%)`;
     };
     const section = h('section', { id: 'run-text-examples' }, h('style', {}, HIGHLIGHT_CSS), h('h2', {}, `First ${records.length} examples`));
     for (const r of records) {

@@ -7,7 +7,8 @@
  *   GET /api/run?name=<rel path>  one run: config, metrics rows (a bad or truncated line is
  *                                 reported in `warnings`, not fatal) and the files it holds
  *   GET /api/models               model folders (model.json) under the models root, with advx.json
- *   GET /runs/<path>              a file inside the runs root (images, report.html, …)
+ *   GET /runs/<path>              a file inside the runs root (images, report.html, …); a
+ *                                 Range of bytes gets that part (206)
  *   GET /models/<path>            a file inside the models root (model.json, weights, advx.json)
  *   GET /<path>                   the lab itself, from web/dist
  *
@@ -412,12 +413,14 @@ async function runSummary(runsRoot: string, name: string) {
   // What the run found (results.json's summary, without the per-example details) and which command made it.
   const results = readJson(realRoot, path.join(dir, RESULTS_FILE));
   const marker = readJson(realRoot, path.join(dir, RUN_MARKER));
-  const r = results.value as { command?: unknown; summary?: unknown } | undefined;
+  const r = results.value as { command?: unknown; summary?: unknown; classes?: unknown } | undefined;
   const summary = r && typeof r.summary === 'object' && r.summary !== null ? (r.summary as Record<string, unknown>) : null;
+  // The class names the run's labels index (a text attack's, say), for pictures that name classes.
+  const classes = Array.isArray(r?.classes) && r.classes.every((c) => typeof c === 'string') ? (r.classes as string[]) : null;
   const markedBy = (marker.value as { command?: unknown } | undefined)?.command;
   const command = typeof r?.command === 'string' ? r.command : typeof markedBy === 'string' ? markedBy : null;
   if (results.warning) warnings.push(results.warning);
-  return { name, dir, command, config: config.value ?? null, summary, metrics: metrics.rows, warnings, files, modified };
+  return { name, dir, command, config: config.value ?? null, summary, classes, metrics: metrics.rows, warnings, files, modified };
 }
 
 function listModels(modelsRoot: string) {
@@ -468,7 +471,25 @@ const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0);
  * a file deleted or replaced after the check is still the file checked; one that grows is sent
  * up to the size announced, one that shrinks cuts the connection (the body would be short).
  */
-async function sendFile(res: http.ServerResponse, file: string, head: boolean, csp: string | undefined, beforeStream?: (file: string) => void): Promise<void> {
+/**
+ * The byte span a Range header asks of a file of `size` bytes: one range of `bytes=a-b`, `a-` or
+ * `-n`, clipped to the file; 'unsatisfiable' when it starts past the end; undefined for no header
+ * or one this server does not take (several ranges, other units), which is then answered whole.
+ */
+export function byteRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const m = header === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    return n === 0 || size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (m[2] !== '' && Number(m[2]) < start) return undefined;
+  return start >= size ? 'unsatisfiable' : { start, end };
+}
+
+async function sendFile(res: http.ServerResponse, file: string, head: boolean, csp: string | undefined, beforeStream?: (file: string) => void, rangeHeader?: string): Promise<void> {
   let handle: fs.promises.FileHandle;
   try {
     handle = await fs.promises.open(file, OPEN_FLAGS);
@@ -487,21 +508,27 @@ async function sendFile(res: http.ServerResponse, file: string, head: boolean, c
     await handle.close().catch(() => undefined);
     throw e;
   }
+  // A Range asks for part of the file: the first lines of a long examples.jsonl, say.
+  const range = byteRange(rangeHeader, stat.size);
+  const span = range === undefined || range === 'unsatisfiable' ? { start: 0, end: stat.size - 1 } : range;
+  const size = range === 'unsatisfiable' ? 0 : span.end - span.start + 1;
   const headers: http.OutgoingHttpHeaders = {
     'Content-Type': MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
-    'Content-Length': stat.size,
+    'Content-Length': size,
+    'Accept-Ranges': 'bytes',
     'X-Content-Type-Options': 'nosniff',
     'Cache-Control': 'no-cache',
   };
   if (csp) headers['Content-Security-Policy'] = csp;
-  res.writeHead(200, headers);
-  if (head || stat.size === 0) {
+  if (range === 'unsatisfiable') headers['Content-Range'] = `bytes */${stat.size}`;
+  else if (range) headers['Content-Range'] = `bytes ${span.start}-${span.end}/${stat.size}`;
+  res.writeHead(range === 'unsatisfiable' ? 416 : range ? 206 : 200, headers);
+  if (head || size === 0) {
     await handle.close().catch(() => undefined);
     res.end();
     return;
   }
-  const size = stat.size;
-  const stream = handle.createReadStream({ start: 0, end: size - 1, autoClose: true });
+  const stream = handle.createReadStream({ start: span.start, end: span.end, autoClose: true });
   let sent = 0;
   stream.on('data', (chunk: Buffer | string) => (sent += chunk.length));
   stream.on('error', (e) => {
@@ -566,8 +593,8 @@ async function handle(o: LabServerOptions, allowed: (host: string | undefined) =
   if (pathname === '/api/models') return sendJson(res, 200, { models: listModels(o.modelsRoot) }, head);
   if (pathname.startsWith('/api/')) throw new HttpError(404, 'no such endpoint');
   if (pathname.startsWith(VENDOR_PREFIX)) return sendVendorFile(res, pathname.slice(VENDOR_PREFIX.length), query.get('v'), head, o.beforeStream);
-  if (pathname.startsWith('/runs/')) return sendFile(res, safeResolve(o.runsRoot, pathname.slice('/runs/'.length)), head, RUN_FILE_CSP, o.beforeStream);
-  if (pathname.startsWith('/models/')) return sendFile(res, safeResolve(o.modelsRoot, pathname.slice('/models/'.length)), head, MODEL_FILE_CSP, o.beforeStream);
+  if (pathname.startsWith('/runs/')) return sendFile(res, safeResolve(o.runsRoot, pathname.slice('/runs/'.length)), head, RUN_FILE_CSP, o.beforeStream, req.headers.range);
+  if (pathname.startsWith('/models/')) return sendFile(res, safeResolve(o.modelsRoot, pathname.slice('/models/'.length)), head, MODEL_FILE_CSP, o.beforeStream, req.headers.range);
   const rel = pathname === '/' ? 'index.html' : pathname.slice(1);
   let file = safeResolve(o.webRoot, rel);
   if (fs.statSync(file).isDirectory()) file = safeResolve(o.webRoot, `${rel.replace(/\/$/, '')}/index.html`);
