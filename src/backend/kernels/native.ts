@@ -100,7 +100,14 @@ export const NATIVE = { enabled: true, relaxed: relaxedSimdAllowed() };
  * Below this many multiply-adds (or, for memory-bound kernels, a quarter as many elements) a
  * kernel stays on one thread: a dispatch costs tens of µs, which is most of a small kernel.
  */
-export const PARALLEL = { minMacs: 1 << 21 };
+export const PARALLEL = {
+  minMacs: 1 << 21,
+  /**
+   * false runs every share on the calling thread, in order, as while the workers are still
+   * starting: a kernel's bits must not depend on it (test/backend/kernel-determinism.test.ts).
+   */
+  workers: true,
+};
 
 interface EmscriptenLike {
   wasmMemory?: WebAssembly.Memory;
@@ -280,7 +287,7 @@ function makeKernels(exports: NativeExports, pool: Pool | null, relaxedSimd: boo
     run(fn, shares) {
       // All workers or none: every worker wakes on a dispatch and the caller waits for all of
       // them, so one that became ready half-way through a dispatch would never report done.
-      const ready = pool ? Math.min(pool.count, Atomics.load(pool.ctrl, READY)) : 0;
+      const ready = pool && PARALLEL.workers ? Math.min(pool.count, Atomics.load(pool.ctrl, READY)) : 0;
       const remote = ready === pool?.count ? Math.min(ready, shares.length - 1) : 0;
       if (!pool || remote < 1) {
         for (const s of shares) call(fn, s);
