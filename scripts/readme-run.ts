@@ -39,6 +39,8 @@ interface Rule {
   standIn?: { what: string; make: (clone: string) => Promise<void> | void };
   /** The line serves until stopped: started, its URL fetched, then stopped. */
   serves?: boolean;
+  /** The lines of its output worth quoting when it succeeds (default: the last 3). */
+  quote?: RegExp;
 }
 
 export const RULES: Rule[] = [
@@ -50,6 +52,8 @@ export const RULES: Rule[] = [
   { match: /^npx advx inspect net\.onnx/, standIn: { what: 'net.onnx as above', make: onnxAndPhotos } },
   { match: /advx sweep grid\.json/, standIn: { what: 'grid.json = evaluate of models/mnist-cnn with --limit 200 and 500', make: sweepGrid } },
   { match: /advx lab /, serves: true },
+  // The test runner ends with its counts (tests, pass, fail), then skipped, todo and the duration.
+  { match: /^npm (ci && npm )?(test|run test:e2e)$/, quote: /^# (tests|pass|fail|skipped) / },
 ];
 
 async function onnxAndPhotos(clone: string): Promise<void> {
@@ -89,7 +93,7 @@ interface Outcome { command: string; commit: string; status: 'ok' | 'failed' | '
 // Colours (ANSI escapes) and carriage-return redraws of a progress bar are not output worth quoting.
 const tail = (text: string, n: number) => text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((l) => (l.split('\r').at(-1) ?? '').trimEnd()).filter((l) => l !== '').slice(-n).map((l) => (l.length > 200 ? `${l.slice(0, 197)}…` : l));
 
-function runLine(clone: string, line: string, timeoutMinutes: number): Promise<Omit<Outcome, 'command' | 'commit' | 'date' | 'note'>> {
+function runLine(clone: string, line: string, timeoutMinutes: number, quote?: RegExp): Promise<Omit<Outcome, 'command' | 'commit' | 'date' | 'note'>> {
   return new Promise((done) => {
     const started = performance.now();
     const child = spawn('bash', ['-c', shellLine(line)], { cwd: clone, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -102,7 +106,7 @@ function runLine(clone: string, line: string, timeoutMinutes: number): Promise<O
       clearTimeout(timer);
       const seconds = Math.round((performance.now() - started) / 100) / 10;
       const timedOut = signal !== null && seconds >= timeoutMinutes * 60 - 1;
-      const output = code === 0 ? tail(out || err, 3) : [...tail(out, 2), ...tail(err, 3)];
+      const output = code === 0 ? (quote ? tail(out || err, 20).filter((l) => quote.test(l)) : tail(out || err, 3)) : [...tail(out, 2), ...tail(err, 3)];
       done({ status: timedOut ? 'timed out' : code === 0 ? 'ok' : 'failed', exit: code, seconds, output });
     });
   });
@@ -205,7 +209,7 @@ async function main(): Promise<void> {
       await rule?.standIn?.make(clone);
       process.stderr.write(`readme-run: ${line}\n`);
       const load = Math.round(loadavg()[0]! * 10) / 10;
-      const ran = rule?.serves ? await serveLine(clone, line) : await runLine(clone, line, timeoutMinutes);
+      const ran = rule?.serves ? await serveLine(clone, line) : await runLine(clone, line, timeoutMinutes, rule?.quote);
       outcome = { command: line, commit, ...ran, load, date, ...(rule?.standIn ? { note: `stand-in: ${rule.standIn.what}` } : {}) };
       process.stderr.write(`readme-run:   ${outcome.status} in ${formatSeconds(outcome.seconds ?? 0)}\n`);
     }

@@ -29,3 +29,9 @@ test('readme-run: npx advx is the clone\'s bin; elided and serving lines are not
     if (/\bnet\.onnx\b|grid\.json/.test(line)) assert.ok(r?.standIn || r?.skip, `${line}: a user's file needs a stand-in`);
   }
 });
+
+test('readme-run: the test lines are quoted by their counts, not by the runner\'s last lines', () => {
+  const rule = (line: string) => RULES.find((r) => r.match.test(line));
+  for (const line of ['npm ci && npm test', 'npm run test:e2e']) assert.ok(rule(line)?.quote?.test('# pass 755'), line);
+  assert.equal(rule('npm run bench')?.quote, undefined);
+});
