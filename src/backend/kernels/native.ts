@@ -58,6 +58,8 @@ export interface NativeExports {
   column_sum(src: number, dst: number, rows: number, cols: number): void;
   /** dst = srcᵀ for a rows × cols matrix (4×4 SIMD blocks; ~3× the JS loop). */
   transpose2d(src: number, dst: number, rows: number, cols: number): void;
+  /** U = G g Gᵀ [16, C, O] for a 3×3 filter g [3, 3, C, O], O a multiple of 4 (one thread). */
+  winograd_filter(g: number, U: number, C: number, O: number): void;
   /** Floats of scratch winograd_3x3 needs per thread. */
   winograd_scratch(C: number, O: number): number;
   /**

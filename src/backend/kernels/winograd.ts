@@ -10,12 +10,12 @@
  * Where it applies: 3×3, stride 1, no dilation, NHWC float32, both channel counts multiples of 4
  * and at least WINOGRAD.minChannels (the transforms are linear in the channels, the products
  * quadratic: few channels leave too little to save). Elsewhere the callers keep their paths.
- * The filter is transformed here per call (U = G g Gᵀ, 16 × C × O floats); with the scratch's
- * allocation that is ~0.9 ms of the CNN's 32 → 64 at batch 128.
+ * The filter is transformed per call (U = G g Gᵀ, 16 × C × O floats, kernels.c
+ * `winograd_filter`): tens of µs, so that a batch of one image gains too.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels, PARALLEL, ptr, splitRange } from './native.ts';
-import { alloc, dispose, f32, type ConvGeometry, type WasmBackend } from './util.ts';
+import { alloc, dispose, type ConvGeometry, type WasmBackend } from './util.ts';
 
 /** `enabled: false` keeps every convolution on its former path (tests and benchmarks compare both). */
 export const WINOGRAD = { enabled: true, minChannels: 16 };
@@ -30,34 +30,6 @@ export function winogradApplies(g: ConvGeometry): boolean {
     g.FH === 3 && g.FW === 3 && g.SH === 1 && g.SW === 1 && g.DH === 1 && g.DW === 1 &&
     g.C % 4 === 0 && g.O % 4 === 0 && Math.min(g.C, g.O) >= WINOGRAD.minChannels
   );
-}
-
-/** U[ξ, c, o] = (G g_co Gᵀ)[ξ] for each 3×3 filter g_co = filter[·, ·, c, o] of `filter` [3, 3, C, O]. */
-function transformFilter(filter: Float32Array, C: number, O: number, U: Float32Array): void {
-  const g = new Float32Array(9);
-  const t = new Float32Array(12);
-  for (let a = 0; a < C; a++) {
-    for (let b = 0; b < O; b++) {
-      for (let i = 0; i < 9; i++) g[i] = filter[i * C * O + a * O + b]!;
-      // t = G g (4 × 3), G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
-      for (let j = 0; j < 3; j++) {
-        const [g0, g1, g2] = [g[j]!, g[3 + j]!, g[6 + j]!];
-        t[j] = g0;
-        t[3 + j] = 0.5 * (g0 + g1 + g2);
-        t[6 + j] = 0.5 * (g0 - g1 + g2);
-        t[9 + j] = g2;
-      }
-      // U = t Gᵀ (4 × 4).
-      for (let r = 0; r < 4; r++) {
-        const [t0, t1, t2] = [t[r * 3]!, t[r * 3 + 1]!, t[r * 3 + 2]!];
-        const base = r * 4 * C * O + a * O + b;
-        U[base] = t0;
-        U[base + C * O] = 0.5 * (t0 + t1 + t2);
-        U[base + 2 * C * O] = 0.5 * (t0 - t1 + t2);
-        U[base + 3 * C * O] = t2;
-      }
-    }
-  }
 }
 
 /**
@@ -75,7 +47,7 @@ export function winogradConv(
   const native = nativeKernels(backend);
   if (!native) return null;
   const U = alloc(backend, [16, C, O]);
-  transformFilter(f32(backend, filter), C, O, f32(backend, U));
+  native.exports.winograd_filter(ptr(backend, filter), ptr(backend, U), C, O);
   const out = alloc(backend, [N, OH, OW, O]);
   const macs = N * OH * OW * O * C * 9;
   const parts = macs >= PARALLEL.minMacs ? splitRange(N, native.shares) : [[0, N] as [number, number]];

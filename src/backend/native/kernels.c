@@ -797,6 +797,35 @@ void conv2d_backprop_input(const f32 *dy, const f32 *w0, const f32 *wt, f32 *dx,
 EXPORT(winograd_scratch)
 int winograd_scratch(int C, int O) { return 16 * WTB * (C + O); }
 
+/*
+ * U = G g Gᵀ for every filter g = g[·, ·, c, o] of g [3][3][C][O], into U [16][C][O], 4 output
+ * channels per vector; G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]. (One thread: 2·C·O·9 reads.)
+ */
+EXPORT(winograd_filter)
+void winograd_filter(const f32 *g, f32 *U, int C, int O) {
+  const int CO = C * O;
+  const v128_t half = wasm_f32x4_splat(0.5f);
+  for (int k = 0; k < CO; k += 4) {
+    v128_t t[4][3];
+    for (int j = 0; j < 3; j++) { /* t = G g: rows */
+      const v128_t g0 = wasm_v128_load(g + j * CO + k), g1 = wasm_v128_load(g + (3 + j) * CO + k),
+                   g2 = wasm_v128_load(g + (6 + j) * CO + k);
+      t[0][j] = g0;
+      t[1][j] = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_add(g0, g1), g2));
+      t[2][j] = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_sub(g0, g1), g2));
+      t[3][j] = g2;
+    }
+    for (int r = 0; r < 4; r++) { /* U = t Gᵀ: columns */
+      const v128_t t0 = t[r][0], t1 = t[r][1], t2 = t[r][2];
+      f32 *u = U + 4 * r * CO + k;
+      wasm_v128_store(u, t0);
+      wasm_v128_store(u + CO, wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_add(t0, t1), t2)));
+      wasm_v128_store(u + 2 * CO, wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_sub(t0, t1), t2)));
+      wasm_v128_store(u + 3 * CO, t2);
+    }
+  }
+}
+
 INLINE void wino_input(const f32 *x, f32 *V, int t, int n, int ty, int tx, int H, int W, int C,
                        int PT, int PL) {
   const int r0 = 2 * ty - PT, s0 = 2 * tx - PL;
