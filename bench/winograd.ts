@@ -19,6 +19,7 @@ const runs = Number(args.runs);
 /** [batch, height, width, in channels, out channels], 'valid' padding. */
 const SHAPES: Array<[string, number[]]> = [
   ['CNN conv 2 (13×13, 32→64)', [128, 13, 13, 32, 64]],
+  ['CNN conv 2, one image', [1, 13, 13, 32, 64]],
   ['CNN conv 2 on 26×26', [128, 26, 26, 32, 64]],
   ['28×28, 32→32', [64, 28, 28, 32, 32]],
   ['13×13, 64→32', [128, 13, 13, 64, 32]],
