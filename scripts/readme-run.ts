@@ -19,7 +19,7 @@
  * stopped are not run, the reason said in the output.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -52,6 +52,7 @@ export const RULES: Rule[] = [
   { match: /^npx advx inspect net\.onnx/, standIn: { what: 'net.onnx as above', make: onnxAndPhotos } },
   { match: /advx sweep grid\.json/, standIn: { what: 'grid.json = evaluate of models/mnist-cnn with --limit 200 and 500', make: sweepGrid } },
   { match: /advx lab /, serves: true },
+  { match: /^npm run bench(:suite)?$/, standIn: { what: "../shared/bench = this repository's ../shared/bench (PyTorch's reference workloads, which npm run bench looks for beside the repository)", make: sharedBench } },
   // The test runner ends with its counts (tests, pass, fail), then skipped, todo and the duration.
   { match: /^npm (ci && npm )?(test|run test:e2e)$/, quote: /^# (tests|pass|fail|skipped) / },
 ];
@@ -69,6 +70,13 @@ async function onnxAndPhotos(clone: string): Promise<void> {
     mkdirSync(folder, { recursive: true });
     writeFileSync(join(folder, `${i}.png`), encodePng(test.images.subarray(i * size, (i + 1) * size), w, h, c as 1 | 3));
   }
+}
+
+/** The reference workloads beside the clone, as beside this repository (a link; nothing copied). */
+function sharedBench(clone: string): void {
+  const shared = resolve(ROOT, '..', 'shared');
+  const beside = resolve(clone, '..', 'shared');
+  if (existsSync(join(shared, 'bench')) && !existsSync(beside)) symlinkSync(shared, beside);
 }
 
 function sweepGrid(clone: string): void {

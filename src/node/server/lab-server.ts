@@ -467,16 +467,11 @@ function sendJson(res: http.ServerResponse, status: number, value: unknown, head
 const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0);
 
 /**
- * Streams one checked file. It is opened once and everything after goes through that handle, so
- * a file deleted or replaced after the check is still the file checked; one that grows is sent
- * up to the size announced, one that shrinks cuts the connection (the body would be short).
- */
-/**
  * The byte span a Range header asks of a file of `size` bytes: one range of `bytes=a-b`, `a-` or
  * `-n`, clipped to the file; 'unsatisfiable' when it starts past the end; undefined for no header
  * or one this server does not take (several ranges, other units), which is then answered whole.
  */
-export function byteRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+function byteRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
   const m = header === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
   if (m[1] === '') {
@@ -489,6 +484,12 @@ export function byteRange(header: string | undefined, size: number): { start: nu
   return start >= size ? 'unsatisfiable' : { start, end };
 }
 
+/**
+ * Streams one checked file, or the part of it a Range asks for. It is opened once and everything
+ * after goes through that handle, so a file deleted or replaced after the check is still the file
+ * checked; one that grows is sent up to the size announced, one that shrinks cuts the connection
+ * (the body would be short).
+ */
 async function sendFile(res: http.ServerResponse, file: string, head: boolean, csp: string | undefined, beforeStream?: (file: string) => void, rangeHeader?: string): Promise<void> {
   let handle: fs.promises.FileHandle;
   try {
