@@ -29,6 +29,7 @@ import { encodePng } from '../src/node/io/png.ts';
 import { writeFileAtomic } from '../src/node/io/files.ts';
 
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..');
+const MACHINE = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}`;
 
 interface Rule {
   /** Lines this rule applies to (the first matching rule wins). */
@@ -96,7 +97,7 @@ export function shellLine(line: string): string {
   return line.replace(/^npm ci && /, '').replace(/\bnpx advx\b/g, 'node bin/advx.js');
 }
 
-interface Outcome { command: string; commit: string; status: 'ok' | 'failed' | 'skipped' | 'timed out' | 'not run yet'; exit?: number | null; seconds?: number; /** The machine's 1-minute load average when the line started. */ load?: number; output?: string[]; note?: string; date: string }
+interface Outcome { command: string; commit: string; status: 'ok' | 'failed' | 'skipped' | 'timed out' | 'not run yet'; exit?: number | null; seconds?: number; /** The machine's 1-minute load average when the line started. */ load?: number; /** Cores × CPU model, Node's version. */ machine?: string; output?: string[]; note?: string; date: string }
 
 // Colours (ANSI escapes) and carriage-return redraws of a progress bar are not output worth quoting.
 const tail = (text: string, n: number) => text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((l) => (l.split('\r').at(-1) ?? '').trimEnd()).filter((l) => l !== '').slice(-n).map((l) => (l.length > 200 ? `${l.slice(0, 197)}…` : l));
@@ -164,7 +165,9 @@ function cloneAtHead(clone: string): string {
     mkdirSync(dirname(clone), { recursive: true });
     git(['clone', '--quiet', '--no-local', ROOT, clone]);
   }
-  git(['checkout', '--quiet', head], clone);
+  // Lines rewrite tracked files (npm run bench its BENCHMARKS.md, the results scripts RESULTS.md):
+  // the clone is this script's, so those outputs give way; run folders (untracked) stay.
+  git(['checkout', '--quiet', '--force', head], clone);
   for (const step of ['npm ci --prefer-offline --no-audit --no-fund', 'npm run build']) {
     process.stderr.write(`readme-run: ${step}\n`);
     const r = spawnSync('bash', ['-c', step], { cwd: clone, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -218,7 +221,7 @@ async function main(): Promise<void> {
       process.stderr.write(`readme-run: ${line}\n`);
       const load = Math.round(loadavg()[0]! * 10) / 10;
       const ran = rule?.serves ? await serveLine(clone, line) : await runLine(clone, line, timeoutMinutes, rule?.quote);
-      outcome = { command: line, commit, ...ran, load, date, ...(rule?.standIn ? { note: `stand-in: ${rule.standIn.what}` } : {}) };
+      outcome = { command: line, commit, ...ran, load, machine: MACHINE, date, ...(rule?.standIn ? { note: `stand-in: ${rule.standIn.what}` } : {}) };
       process.stderr.write(`readme-run:   ${outcome.status} in ${formatSeconds(outcome.seconds ?? 0)}\n`);
     }
     earlier.set(line, outcome);
@@ -226,7 +229,8 @@ async function main(): Promise<void> {
   }
   const outcomes = lines.map((l) => earlier.get(l) ?? { command: l, commit: '', status: 'not run yet' as const, date: '' });
   const count = (s: Outcome['status']) => outcomes.filter((o) => o.status === s).length;
-  const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}`;
+  const machines = [...new Set(outcomes.map((o) => o.machine).filter(Boolean))];
+  const machine = machines.length ? machines.join(' and ') : MACHINE;
   const dates = [...new Set(outcomes.map((o) => o.date).filter(Boolean))].sort();
   const commits = [...new Set(outcomes.map((o) => o.commit.slice(0, 7)).filter(Boolean))];
   const summary = `${lines.length} command lines, re-run in a clone of this repository (made fresh, then moved along; lines run at ${commits.join(', ') || commit.slice(0, 7)}; \`npm ci\`, \`npm run build\`, then each line in order, \`npx advx\` as the clone's \`bin/advx.js\`) on ${machine}, ${dates.length > 1 ? `${dates[0]} to ${dates.at(-1)}` : dates[0] ?? 'never'}: ${count('ok')} ran and exited 0, ${count('failed') + count('timed out')} did not, ${count('skipped')} are not runnable as written (elided options, a server to be stopped, a remote model), ${count('not run yet')} not run yet (hours of training and evaluation: later invocations).`;
