@@ -6,11 +6,11 @@
  * source-only and DANN) go to docs/da/. Runs live in runs/da/<preset>/<task>/<method>-s<seed>;
  * re-running resumes unfinished runs and reuses finished ones.
  *
- *   npm run results:da -- [--preset quick|full] [--recipe bn|paper] [--tasks mnist-mnistm,synth-mnist] [--methods …] [--seeds 0,1,2] [--choices]
+ *   npm run results:da -- [--preset quick|full] [--recipe bn|paper] [--tasks mnist-mnistm,synth-mnist] [--methods …] [--seeds 0,1,2] [--no-choices]
  *
  * --recipe: the network and optimiser every method uses (bn, the default: batch norm per domain
- * with AdaBN at test time, SGD; paper: the DANN paper's network without batch norm). --choices
- * adds the table of DANN's design choices on MNIST → MNIST-M (optimiser × batch norm).
+ * with AdaBN at test time, SGD; paper: the DANN paper's network without batch norm). The table of
+ * DANN's design choices on MNIST → MNIST-M (optimiser × batch norm) comes too, unless --no-choices.
  */
 import { spawnSync } from 'node:child_process';
 import { readResults } from '../src/node/runs/results.ts';
@@ -70,7 +70,9 @@ const { values } = parseArgs({
   options: {
     preset: { type: 'string', default: 'quick' },
     recipe: { type: 'string', default: 'bn' },
-    choices: { type: 'boolean', default: false },
+    /** Kept so that older command lines still parse: the choices table is on by default. */
+    choices: { type: 'boolean', default: true },
+    'no-choices': { type: 'boolean', default: false },
     /** Seeds of the choices table (each costs 10 runs). */
     'choice-seeds': { type: 'string', default: '0' },
     tasks: { type: 'string' },
@@ -180,7 +182,8 @@ for (const task of tasks) {
     '',
   );
 }
-if (values.choices) {
+const withChoices = values.choices && !values['no-choices'];
+if (withChoices) {
   // Which choices matter: DANN and its source-only baseline under each recipe, MNIST → MNIST-M.
   const choiceSeeds = values['choice-seeds']!.split(',').map(Number);
   const rows = Object.keys(RECIPES).map((recipe) => {
@@ -203,7 +206,7 @@ const minutes = ((performance.now() - started) / 60000).toFixed(1);
 const text = [
   '## Domain adaptation',
   '',
-  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model}, wasm backend, by \`npm run results:da -- --preset ${values.preset} --recipe ${values.recipe}${values.tasks ? ` --tasks ${values.tasks}` : ''}${values.methods ? ` --methods ${values.methods}` : ''}${values.threads ? ` --threads ${values.threads}` : ''} --seeds ${values.seeds}${values.choices ? ` --choices --choice-seeds ${values['choice-seeds']}` : ''}\` (this run: ${minutes} min; finished runs are reused). ` +
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model}, wasm backend, by \`npm run results:da -- --preset ${values.preset} --recipe ${values.recipe}${values.tasks ? ` --tasks ${values.tasks}` : ''}${values.methods ? ` --methods ${values.methods}` : ''}${values.threads ? ` --threads ${values.threads}` : ''} --seeds ${values.seeds}${withChoices ? ` --choice-seeds ${values['choice-seeds']}` : ' --no-choices'}\` (this run: ${minutes} min; finished runs are reused). ` +
     `Preset ${values.preset}: \`${preset.join(' ')}\`. Mean ± standard deviation over seeds ${seeds.join(', ')}. ` +
     `The DANN paper\'s extractor (conv 32-48) with label head 100-100 and domain head 100; recipe ${values.recipe}: ${RECIPE_NAMES[values.recipe!]}; μ0 annealed as μ0/(1+10p)^0.75, λ ramped to 1. ` +
     'Unsupervised methods never read target labels; finetune uses 10 labelled target images per class, fine-tuning the source-only network of the same seed with its head kept (finetune-new-head: with a new last layer, the ImageNet recipe); target-only is the ceiling (trained on the labelled target). ' +
