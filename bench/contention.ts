@@ -5,8 +5,9 @@
  * 3 threads besides the caller's; a pool whose threads spin for a while after their job would take
  * cycles from the other pool's next kernel.
  *
- * Two kernels of DANN's training step at batch 128, one of each pool: XNNPACK's 5×5 forward
- * convolution (32 → 48, 12×12) and advx's filter gradient of the same convolution. Each is timed
+ * Two kernels of DANN's 5×5 convolution (32 → 48, 12×12) at batch 128, one of each pool: its
+ * forward pass on XNNPACK (Winograd off for it: advx's Winograd path takes it in training) and
+ * advx's filter gradient of the same convolution. Each is timed
  * alone (back to back) and right after the other kernel, the four cases in turn so that other
  * load on the machine falls on all of them; min and median of the timed calls.
  *
@@ -17,6 +18,7 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { kernelInfo, useBackend } from '../src/backend/index.ts';
+import { WINOGRAD } from '../src/backend/kernels/winograd.ts';
 import { median } from '../src/core/arrays.ts';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '25' }, json: { type: 'boolean', default: false } } });
@@ -32,7 +34,11 @@ const dy = tf.conv2d(x, f, 1, 'valid');
 const attrs = { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined, filterShape: f.shape } as unknown as tf.NamedAttrMap;
 /** Each kernel once, its result disposed: the call is the kernel (both run synchronously). */
 const KERNELS = {
-  xnnpack: () => tf.dispose(tf.conv2d(x, f, 1, 'valid')),
+  xnnpack: () => {
+    WINOGRAD.enabled = false;
+    tf.dispose(tf.conv2d(x, f, 1, 'valid'));
+    WINOGRAD.enabled = true;
+  },
   advx: () => tf.dispose(tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs) as tf.Tensor),
 };
 type Pool = keyof typeof KERNELS;

@@ -12,6 +12,7 @@ import { useBackend } from '../../src/backend/index.ts';
 import { NATIVE, nativeKernels, PARALLEL } from '../../src/backend/kernels/native.ts';
 import { NATIVE_MATMUL } from '../../src/backend/kernels/batch_mat_mul.ts';
 import { wholeCopies } from '../../src/backend/kernels/tile.ts';
+import { WINOGRAD } from '../../src/backend/kernels/winograd.ts';
 import type { WasmBackend } from '../../src/backend/kernels/util.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { cnn } from '../../src/models/zoo.ts';
@@ -107,17 +108,21 @@ const CONV_CASES: ConvCase[] = [
   { b: 2, h: 8, w: 8, c: 3, o: 12, f: 2, s: 1, pad: 'same' },
 ];
 /**
- * 3×3 stride-1 convolutions that go through Winograd F(2×2, 3×3) (multiples of 4 channels, at
- * least 16): odd and even output sizes (partial tiles), both paddings, tile counts that are not
- * multiples of the 4-tile register tile or the 16-tile block, and output channels that use the
- * 12-, 8- and 4-wide tiles; the CNN's second convolution.
+ * 3×3 and 5×5 stride-1 convolutions that go through Winograd F(2×2, R×R) (multiples of 4
+ * channels, at least 16; batches of at least 32 tiles, so that the forward convolution takes it
+ * too): odd and even output sizes (partial tiles), both paddings, tile counts
+ * that are not multiples of the 4-tile register tile or of the 16- and 32-tile blocks, and output
+ * channels that use the 12-, 8- and 4-wide tiles; the CNN's second convolution and DANN's.
  */
 const WINOGRAD_CASES: ConvCase[] = [
-  { b: 1, h: 5, w: 5, c: 16, o: 16, f: 3, s: 1, pad: 'valid' },
+  { b: 8, h: 5, w: 5, c: 16, o: 16, f: 3, s: 1, pad: 'valid' },
   { b: 2, h: 9, w: 7, c: 20, o: 44, f: 3, s: 1, pad: 'same' },
   { b: 3, h: 8, w: 11, c: 32, o: 24, f: 3, s: 1, pad: 'valid' },
   { b: 1, h: 14, w: 13, c: 16, o: 36, f: 3, s: 1, pad: 'same' },
   { b: 4, h: 13, w: 13, c: 32, o: 64, f: 3, s: 1, pad: 'valid' },
+  { b: 3, h: 12, w: 12, c: 32, o: 48, f: 5, s: 1, pad: 'valid' },
+  { b: 2, h: 9, w: 10, c: 16, o: 20, f: 5, s: 1, pad: 'same' },
+  { b: 9, h: 7, w: 8, c: 16, o: 28, f: 5, s: 1, pad: 'valid' },
 ];
 const name = (k: ConvCase) => `b${k.b} ${k.h}×${k.w}×${k.c}→${k.o} f${k.f} s${k.s} ${k.pad}`;
 
@@ -139,14 +144,21 @@ before(async () => {
 });
 
 describe('wasm gradient kernels match cpu', () => {
-  it('Conv2DBackpropFilter', async () => {
-    for (const k of CONV_CASES) {
+  it('Conv2DBackpropFilter (Winograd where it applies, and the direct kernel on the same shapes)', async () => {
+    for (const k of [...CONV_CASES, ...WINOGRAD_CASES]) {
       const oh = convOut(k.h, k.f, k.s, k.pad);
       const ow = convOut(k.w, k.f, k.s, k.pad);
-      await compare('Conv2DBackpropFilter',
-        { x: input([k.b, k.h, k.w, k.c]), dy: input([k.b, oh, ow, k.o]) },
-        { strides: k.s, pad: k.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [k.f, k.f, k.c, k.o] },
-        `Conv2DBackpropFilter ${name(k)}`);
+      for (const winograd of [true, false]) {
+        WINOGRAD.filterGrad = winograd;
+        try {
+          await compare('Conv2DBackpropFilter',
+            { x: input([k.b, k.h, k.w, k.c]), dy: input([k.b, oh, ow, k.o]) },
+            { strides: k.s, pad: k.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [k.f, k.f, k.c, k.o] },
+            `Conv2DBackpropFilter ${name(k)}${winograd ? '' : ' (Winograd off)'}`);
+        } finally {
+          WINOGRAD.filterGrad = true;
+        }
+      }
     }
   });
 

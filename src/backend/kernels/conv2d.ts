@@ -1,7 +1,7 @@
 /**
- * Conv2D and FusedConv2D for wasm: the 3×3 stride-1 convolutions winograd.ts takes (with a bias
- * of one value per output channel, and a linear, ReLU or ReLU6 activation) go through Winograd
- * F(2×2, 3×3); every other convolution stays on TF.js's kernel (XNNPACK).
+ * Conv2D and FusedConv2D for wasm: the 3×3 and 5×5 stride-1 convolutions winograd.ts takes (with
+ * a bias of one value per output channel, and a linear, ReLU or ReLU6 activation) go through
+ * Winograd F(2×2, R×R); every other convolution stays on TF.js's kernel (XNNPACK).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND, callOriginal, convGeometry, type KernelArgs, type WasmBackend } from './util.ts';

@@ -1,5 +1,7 @@
 /**
  * Conv2DBackpropFilter for wasm (TF.js registers none, so a CNN cannot train on wasm without it).
+ * The 3×3 and 5×5 stride-1 ones with enough channels go through Winograd (winograd.ts); the rest
+ * as below.
  *
  * dW[(i,j,c), o] = Σ_p cols[p, (i,j,c)] · dy[p, o], p running over the N·outH·outW output pixels.
  *
@@ -31,6 +33,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels, PARALLEL, ptr, splitRange } from './native.ts';
 import { alloc, BACKEND, callOriginal, convGeometry, dispose, f32, type KernelArgs, makeAlias, releaseAlias, type WasmBackend } from './util.ts';
+import { winogradApplies, winogradFilterGrad } from './winograd.ts';
 
 /** Output pixels per GEMM chunk; tuned on the CNN's shapes (see bench/kernels.ts). */
 export const FILTER_CHUNK = { pixels: 1024 };
@@ -40,12 +43,16 @@ export function conv2DBackpropFilter({ inputs, backend: be, attrs }: KernelArgs)
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const attr = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   if (tf.backend_util.convertConv2DDataFormat(attr.dataFormat) !== 'channelsLast') throw new Error(`advx wasm Conv2DBackpropFilter supports only NHWC, got ${attr.dataFormat}`);
-  const { N: batchSize, H, W, C, OH, OW, O, FH, FW, SH, SW, PT, PL } = convGeometry(x.shape, attr.filterShape, attr, false);
+  const geometry = convGeometry(x.shape, attr.filterShape, attr, false);
+  const { N: batchSize, H, W, C, OH, OW, O, FH, FW, SH, SW, PT, PL } = geometry;
   const K = FH * FW * C;
   const P = batchSize * OH * OW;
 
+  const float32 = x.dtype === 'float32' && dy.dtype === 'float32';
+  const winograd = float32 && winogradApplies(geometry) ? winogradFilterGrad(backend, x, dy, geometry) : null;
+  if (winograd) return winograd;
   const out = alloc(backend, [FH, FW, C, O]);
-  const native = x.dtype === 'float32' && dy.dtype === 'float32' ? nativeKernels(backend) : null;
+  const native = float32 ? nativeKernels(backend) : null;
   if (native) {
     // Output rows split over the threads, each summing its share into its own dW (thread 0
     // straight into out), then the partial dWs are added up. Small problems stay on one thread.

@@ -58,21 +58,32 @@ export interface NativeExports {
   column_sum(src: number, dst: number, rows: number, cols: number): void;
   /** dst = srcᵀ for a rows × cols matrix (4×4 SIMD blocks; ~3× the JS loop). */
   transpose2d(src: number, dst: number, rows: number, cols: number): void;
-  /** U = G g Gᵀ [16, C, O] for a 3×3 filter g [3, 3, C, O], O a multiple of 4 (one thread). */
-  winograd_filter(g: number, U: number, C: number, O: number): void;
-  /** Floats of scratch winograd_3x3 needs per thread. */
-  winograd_scratch(C: number, O: number): number;
   /**
-   * y = act(bias + x ⋆ g) for a 3×3 stride-1 convolution over images n0..n1−1, C and O multiples
-   * of 4, with U = G g Gᵀ [16, C, O] (winograd.ts); act 0 none, 1 ReLU, 2 ReLU6.
+   * U = G g Gᵀ [α², C, O] (α = R + 1) for an R×R filter g [R, R, C, O], R 3 or 5, O a multiple
+   * of 4 (one thread).
    */
-  winograd_3x3(
+  winograd_filter(g: number, U: number, C: number, O: number, R: number): void;
+  /** Floats of scratch winograd_conv needs per thread. */
+  winograd_scratch(C: number, O: number, R: number): number;
+  /**
+   * y = act(bias + x ⋆ g) for an R×R stride-1 convolution over images n0..n1−1, C and O multiples
+   * of 4, with U from winograd_filter; act 0 none, 1 ReLU, 2 ReLU6.
+   */
+  winograd_conv(
     x: number, U: number, bias: number, y: number, scratch: number, n0: number, n1: number, H: number, W: number, C: number,
-    OH: number, OW: number, O: number, PT: number, PL: number, hasBias: number, act: number): void;
+    OH: number, OW: number, O: number, PT: number, PL: number, hasBias: number, act: number, R: number): void;
+  /** Floats of scratch winograd_grad needs per thread. */
+  winograd_grad_scratch(C: number, O: number, R: number): number;
+  /** This share's filter gradient in the Winograd domain, dU [α², C, O], over images n0..n1−1. */
+  winograd_grad(
+    x: number, dy: number, dU: number, scratch: number, n0: number, n1: number, H: number, W: number, C: number,
+    OH: number, OW: number, O: number, PT: number, PL: number, R: number): void;
+  /** dg [R, R, C, O] = Gᵀ (Σ of the `parts` consecutive dU [α², C, O]) G (one thread). */
+  winograd_filter_back(dU: number, parts: number, dg: number, C: number, O: number, R: number): void;
 }
 
 /** The kernels that `run` may split over threads. */
-const PARALLEL_FNS = ['conv2d_backprop_filter', 'conv2d_backprop_input', 'max_pool_grad', 'matmul', 'winograd_3x3'] as const;
+const PARALLEL_FNS = ['conv2d_backprop_filter', 'conv2d_backprop_input', 'max_pool_grad', 'matmul', 'winograd_conv', 'winograd_grad'] as const;
 type ParallelFn = (typeof PARALLEL_FNS)[number];
 
 export interface NativeKernels {

@@ -1,24 +1,37 @@
 /**
- * 3×3 stride-1 convolutions by Winograd's minimal filtering, F(2×2, 3×3) (Lavin & Gray 2016), on
- * advx's native kernels (kernels.c `winograd_3x3`): 16 multiply-adds per 2×2 outputs and channel
- * pair instead of 36. It serves Conv2D and FusedConv2D (bias, ReLU, ReLU6), which TF.js runs on
- * XNNPACK's GEMM convolution: 1.0–1.45× faster than XNNPACK on 2 threads (bench/winograd.ts;
- * the CNN's 13×13×32→64 at batch 128: 6.4 against 7.8 ms). Not the input gradient: as the
- * convolution of dy with the flipped filter (padded by 2, so more tiles) it measured 0.8–1.0× of
- * the direct kernel in conv2d_backprop_input.ts.
+ * 3×3 and 5×5 stride-1 convolutions by Winograd's minimal filtering, F(2×2, 3×3) and
+ * F(2×2, 5×5) (Lavin & Gray 2016), on advx's native kernels (kernels.c `winograd_conv`,
+ * `winograd_grad`): per 2×2 outputs and channel pair, 16 multiply-adds instead of 36 (3×3) and
+ * 36 instead of 100 (5×5). It serves Conv2D and FusedConv2D (bias, ReLU, ReLU6), which TF.js runs
+ * on XNNPACK's GEMM convolution, and Conv2DBackpropFilter, whose other path is advx's direct
+ * kernel (bench/winograd.ts measures each against the path it replaces).
  *
- * Where it applies: 3×3, stride 1, no dilation, NHWC float32, both channel counts multiples of 4
- * and at least WINOGRAD.minChannels (the transforms are linear in the channels, the products
- * quadratic: few channels leave too little to save). Elsewhere the callers keep their paths.
- * The filter is transformed per call (U = G g Gᵀ, 16 × C × O floats, kernels.c
- * `winograd_filter`): tens of µs, so that a batch of one image gains too.
+ * Not the input gradient: it is the convolution of dy with the flipped filter padded by R − 1,
+ * so on these small images most of its tiles are padding (DANN's 8×8 → 12×12: 36 tiles × 36
+ * multiply-adds against the direct kernel's 64 × 25, 1.2× fewer), and for 3×3 it measured 0.8–1.0×
+ * of the direct kernel in conv2d_backprop_input.ts.
+ *
+ * Where it applies: R×R with R 3 or 5, stride 1, no dilation, NHWC float32, both channel counts
+ * multiples of 4 and at least WINOGRAD.minChannels (the transforms are linear in the channels,
+ * the products quadratic: few channels leave too little to save). Elsewhere the callers keep
+ * their paths. The filter is transformed per call (U = G g Gᵀ, α² × C × O floats with
+ * α = R + 1): tens of µs, so that a batch of one image gains too.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels, PARALLEL, ptr, splitRange } from './native.ts';
 import { alloc, dispose, type ConvGeometry, type WasmBackend } from './util.ts';
 
-/** `enabled: false` keeps every convolution on its former path (tests and benchmarks compare both). */
-export const WINOGRAD = { enabled: true, minChannels: 16 };
+/**
+ * `enabled: false` keeps every convolution on its former path, `filterGrad: false` the filter
+ * gradients only (tests and benchmarks compare both). `minTiles`: below this many 2×2 output
+ * tiles in the batch the forward convolution stays on XNNPACK, the per-call set-up (the filter
+ * transform, the scratch) outweighing what the tiles save (DANN's conv 2 on one image, 16 tiles:
+ * 0.79× XNNPACK; the CNN's, 36 tiles: 1.12×). The filter gradient gains even there (1.5–1.9×).
+ */
+export const WINOGRAD = { enabled: true, filterGrad: true, minChannels: 16, minTiles: 32 };
+
+/** Filter sizes the kernels have transforms for. */
+const SIZES = [3, 5];
 
 /** The activations the kernel applies in its output transform, by FusedConv2D's names. */
 export const WINOGRAD_ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2 };
@@ -27,38 +40,69 @@ export const WINOGRAD_ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1
 export function winogradApplies(g: ConvGeometry): boolean {
   return (
     WINOGRAD.enabled &&
-    g.FH === 3 && g.FW === 3 && g.SH === 1 && g.SW === 1 && g.DH === 1 && g.DW === 1 &&
+    SIZES.includes(g.FH) && g.FW === g.FH && g.SH === 1 && g.SW === 1 && g.DH === 1 && g.DW === 1 &&
     g.C % 4 === 0 && g.O % 4 === 0 && Math.min(g.C, g.O) >= WINOGRAD.minChannels
   );
 }
 
+/** Images per thread, one share per thread once the work is worth a dispatch. */
+function shares(g: ConvGeometry, threads: number): Array<[number, number]> {
+  const macs = g.N * g.OH * g.OW * g.O * g.C * g.FH * g.FW;
+  return macs >= PARALLEL.minMacs ? splitRange(g.N, threads) : [[0, g.N]];
+}
+
 /**
- * out = act(bias + x ⋆ filter) for `x` [N, H, W, C] and `filter` [3, 3, C, O] into a new
+ * out = act(bias + x ⋆ filter) for `x` [N, H, W, C] and `filter` [R, R, C, O] into a new
  * [N, OH, OW, O] tensor, (PT, PL) the padding at the top and left. Null when the native kernels
- * are not loaded.
+ * are not loaded or the batch has fewer than WINOGRAD.minTiles tiles.
  */
 export function winogradConv(
   backend: WasmBackend,
   x: tf.TensorInfo,
   filter: tf.TensorInfo,
-  { N, H, W, C, OH, OW, O, PT, PL }: ConvGeometry,
+  g: ConvGeometry,
   options: { bias?: tf.TensorInfo; activation?: number } = {},
 ): tf.TensorInfo | null {
   const native = nativeKernels(backend);
-  if (!native) return null;
-  const U = alloc(backend, [16, C, O]);
-  native.exports.winograd_filter(ptr(backend, filter), ptr(backend, U), C, O);
+  if (!native || g.N * Math.ceil(g.OH / 2) * Math.ceil(g.OW / 2) < WINOGRAD.minTiles) return null;
+  const { N, H, W, C, OH, OW, O, PT, PL, FH: R } = g;
+  const U = alloc(backend, [(R + 1) ** 2, C, O]);
+  native.exports.winograd_filter(ptr(backend, filter), ptr(backend, U), C, O, R);
   const out = alloc(backend, [N, OH, OW, O]);
-  const macs = N * OH * OW * O * C * 9;
-  const parts = macs >= PARALLEL.minMacs ? splitRange(N, native.shares) : [[0, N] as [number, number]];
-  const scratchFloats = native.exports.winograd_scratch(C, O);
+  const parts = shares(g, native.shares);
+  const scratchFloats = native.exports.winograd_scratch(C, O, R);
   const scratch = alloc(backend, [parts.length, scratchFloats]);
   const [xp, up, yp, sp] = [ptr(backend, x), ptr(backend, U), ptr(backend, out), ptr(backend, scratch)];
   const bp = options.bias ? ptr(backend, options.bias) : 0;
   native.run(
-    'winograd_3x3',
-    parts.map(([n0, n1], i) => [xp, up, bp, yp, sp + i * scratchFloats * 4, n0, n1, H, W, C, OH, OW, O, PT, PL, options.bias ? 1 : 0, options.activation ?? 0]),
+    'winograd_conv',
+    parts.map(([n0, n1], i) => [xp, up, bp, yp, sp + i * scratchFloats * 4, n0, n1, H, W, C, OH, OW, O, PT, PL, options.bias ? 1 : 0, options.activation ?? 0, R]),
   );
   dispose(backend, U, scratch);
+  return out;
+}
+
+/**
+ * dW [R, R, C, O] of the convolution of `x` [N, H, W, C] giving `dy` [N, OH, OW, O]: each thread
+ * sums its images' dU = Σ_tiles V ⊗ A dy Aᵀ in the Winograd domain, then dW = Gᵀ (Σ dU) G. Null
+ * when the native kernels are not loaded or WINOGRAD.filterGrad is off.
+ */
+export function winogradFilterGrad(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo | null {
+  const native = WINOGRAD.filterGrad ? nativeKernels(backend) : null;
+  if (!native) return null;
+  const { H, W, C, OH, OW, O, PT, PL, FH: R } = g;
+  const parts = shares(g, native.shares);
+  const dUFloats = (R + 1) ** 2 * C * O;
+  const scratchFloats = native.exports.winograd_grad_scratch(C, O, R);
+  const dU = alloc(backend, [parts.length, dUFloats]);
+  const scratch = alloc(backend, [parts.length, scratchFloats]);
+  const [xp, dyp, up, sp] = [ptr(backend, x), ptr(backend, dy), ptr(backend, dU), ptr(backend, scratch)];
+  native.run(
+    'winograd_grad',
+    parts.map(([n0, n1], i) => [xp, dyp, up + i * dUFloats * 4, sp + i * scratchFloats * 4, n0, n1, H, W, C, OH, OW, O, PT, PL, R]),
+  );
+  const out = alloc(backend, [R, R, C, O]);
+  native.exports.winograd_filter_back(up, parts.length, ptr(backend, out), C, O, R);
+  dispose(backend, dU, scratch);
   return out;
 }

@@ -774,86 +774,181 @@ void conv2d_backprop_input(const f32 *dy, const f32 *w0, const f32 *wt, f32 *dx,
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Winograd F(2×2, 3×3) convolution                                                           */
+/* Winograd F(2×2, 3×3) and F(2×2, 5×5): the convolution and its filter gradient              */
 /* ------------------------------------------------------------------------------------------ */
 /*
- * y[n, oy, ox, o] = act(bias[o] + Σ_{i,j,c} x[n, oy+i−PT, ox+j−PL, c] · g[i,j,c,o]): a 3×3,
- * stride-1 convolution, for C and O multiples of 4, with the filter already transformed by the
- * caller into U = G g Gᵀ, [16][C][O] (../kernels/winograd.ts).
+ * y[n, oy, ox, o] = act(bias[o] + Σ_{i,j,c} x[n, oy+i−PT, ox+j−PL, c] · g[i,j,c,o]): an R×R
+ * (R = 3 or 5), stride-1 convolution, for C and O multiples of 4.
  *
- * Lavin & Gray 2016: a 2×2 block of outputs (a tile) needs its 4×4 input patch d; with
- * V = Bᵀ d B (per input channel) and M_ξ = Σ_c V_ξ,c · U_ξ,c,o (for each of the 16 positions ξ),
- * the tile is Aᵀ M A. 16 multiply-adds per (tile, c, o) instead of the direct 36: 2.25× fewer;
- * the transforms are additions only, linear in C and in O, and the constants (1, ½) keep the
- * rounding error within a few ulp of the direct sum's.
+ * Lavin & Gray 2016: a 2×2 block of outputs (a tile) needs its α×α input patch d (α = R + 1);
+ * with U = G g Gᵀ (per filter), V = Bᵀ d B (per input channel) and M_ξ = Σ_c V_ξ,c · U_ξ,c,o for
+ * each of the α² positions ξ, the tile is Aᵀ M A. α² multiply-adds per (tile, c, o) instead of
+ * the direct 4R²: 2.25× fewer for 3×3 (16 against 36), 2.78× for 5×5 (36 against 100); the
+ * transforms are linear in C and in O. The filter gradient runs the same algebra backwards:
+ * dU_ξ,c,o = Σ_tiles V_ξ,c · dM_ξ,o with dM = A dy Aᵀ, then dg = Gᵀ dU G.
+ *
+ * Matrices: R = 3, Lavin's (interpolation points 0, ±1, ∞): Bᵀ rows d0−d2, d1+d2, d2−d1, d1−d3;
+ * G rows g0, ½(g0+g1+g2), ½(g0−g1+g2), g2; Aᵀ rows m0+m1+m2, m1−m2−m3. R = 5, points 0, ±1, ±2,
+ * ∞ (Cook–Toom; scripts/winograd-matrices.py derives and checks them): the Bᵀ of F(4×4, 3×3),
+ * G rows g0/4, −Σg/6, −Σ(−1)^k g_k/6, Σ2^k g_k/24, Σ(−2)^k g_k/24, g4; Aᵀ rows m0+…+m4,
+ * m1−m2+2(m3−m4)+m5. float32 relative error per output, against a float64 direct sum, over
+ * random patches: ~1e-7 (3×3) and ~8e-7 (5×5; the ±2 points amplify rounding), at most ~1e-5.
  *
  * Tiles go WTB at a time through the scratch (the caller's, per thread): their patches
- * transformed into V [16][WTB][C] (4 channels per vector), the 16 products into M [16][WTB][O]
- * (register tiles of 4 tiles × 8 output channels, as the other kernels), then each tile's outputs.
- * Images n0..n1−1 only, so that threads each take a share of the batch.
+ * transformed into V [α²][WTB][C], the α² products into M [α²][WTB][O] (register tiles of 4
+ * tiles × 12 output channels), then each tile's outputs. Images n0..n1−1 only, so that threads
+ * each take a share of the batch.
  */
 #define WTB 16
-/* Floats of scratch one thread needs. */
+/* The transforms' loops run over α or R (constants once the R of the call is inlined): unrolled
+ * whole, their arrays become registers (a local array indexed at run time would need a stack). */
+#define UNROLL _Pragma("clang loop unroll(full)")
+INLINE int wino_alpha(int R) { return R + 1; }
+
+/* 1-D transforms on vectors a[0..], in place or into b; each R's matrices as above. */
+INLINE void wino_bt(v128_t *a, int R) { /* α → α: Bᵀ a */
+  if (R == 3) {
+    const v128_t d0 = a[0], d1 = a[1], d2 = a[2], d3 = a[3];
+    a[0] = wasm_f32x4_sub(d0, d2);
+    a[1] = wasm_f32x4_add(d1, d2);
+    a[2] = wasm_f32x4_sub(d2, d1);
+    a[3] = wasm_f32x4_sub(d1, d3);
+  } else {
+    const v128_t d0 = a[0], d1 = a[1], d2 = a[2], d3 = a[3], d4 = a[4], d5 = a[5];
+    const v128_t two = wasm_f32x4_splat(2.0f), four = wasm_f32x4_splat(4.0f), five = wasm_f32x4_splat(5.0f);
+    const v128_t s12 = wasm_f32x4_add(d1, d2), d12 = wasm_f32x4_sub(d1, d2), d31 = wasm_f32x4_sub(d3, d1);
+    const v128_t s34 = wasm_f32x4_add(d4, d3), d43 = wasm_f32x4_sub(d4, d3), d42 = wasm_f32x4_sub(d4, d2);
+    a[0] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(four, d0), wasm_f32x4_mul(five, d2)), d4);
+    a[1] = wasm_f32x4_sub(s34, wasm_f32x4_mul(four, s12));
+    a[2] = wasm_f32x4_add(d43, wasm_f32x4_mul(four, d12));
+    a[3] = wasm_f32x4_add(d42, wasm_f32x4_mul(two, d31));
+    a[4] = wasm_f32x4_sub(d42, wasm_f32x4_mul(two, d31));
+    a[5] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(four, d1), wasm_f32x4_mul(five, d3)), d5);
+  }
+}
+
+INLINE void wino_at(const v128_t *m, v128_t *y, int R) { /* α → 2: Aᵀ m */
+  if (R == 3) {
+    y[0] = wasm_f32x4_add(wasm_f32x4_add(m[0], m[1]), m[2]);
+    y[1] = wasm_f32x4_sub(wasm_f32x4_sub(m[1], m[2]), m[3]);
+  } else {
+    y[0] = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(m[0], m[1]), wasm_f32x4_add(m[2], m[3])), m[4]);
+    const v128_t d34 = wasm_f32x4_sub(m[3], m[4]);
+    y[1] = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(m[1], m[2]), wasm_f32x4_add(d34, d34)), m[5]);
+  }
+}
+
+INLINE void wino_a(const v128_t *y, v128_t *m, int R) { /* 2 → α: A y (the transpose of wino_at) */
+  m[0] = y[0];
+  m[1] = wasm_f32x4_add(y[0], y[1]);
+  m[2] = wasm_f32x4_sub(y[0], y[1]);
+  if (R == 3) {
+    m[3] = wasm_f32x4_neg(y[1]);
+  } else {
+    const v128_t y2 = wasm_f32x4_add(y[1], y[1]);
+    m[3] = wasm_f32x4_add(y[0], y2);
+    m[4] = wasm_f32x4_sub(y[0], y2);
+    m[5] = y[1];
+  }
+}
+
+INLINE void wino_g(const v128_t *g, v128_t *u, int R) { /* R → α: G g */
+  if (R == 3) {
+    const v128_t half = wasm_f32x4_splat(0.5f);
+    u[0] = g[0];
+    u[1] = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_add(g[0], g[1]), g[2]));
+    u[2] = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_sub(g[0], g[1]), g[2]));
+    u[3] = g[2];
+  } else {
+    const v128_t even = wasm_f32x4_add(wasm_f32x4_add(g[0], g[2]), g[4]), odd = wasm_f32x4_add(g[1], g[3]);
+    /* g0 + 4g2 + 16g4 and 2g1 + 8g3 */
+    const v128_t even2 = wasm_f32x4_add(g[0], wasm_f32x4_mul(wasm_f32x4_splat(4.0f), wasm_f32x4_add(g[2], wasm_f32x4_mul(wasm_f32x4_splat(4.0f), g[4]))));
+    const v128_t odd2 = wasm_f32x4_mul(wasm_f32x4_splat(2.0f), wasm_f32x4_add(g[1], wasm_f32x4_mul(wasm_f32x4_splat(4.0f), g[3])));
+    const v128_t sixth = wasm_f32x4_splat(-1.0f / 6.0f), twentyfourth = wasm_f32x4_splat(1.0f / 24.0f);
+    u[0] = wasm_f32x4_mul(wasm_f32x4_splat(0.25f), g[0]);
+    u[1] = wasm_f32x4_mul(sixth, wasm_f32x4_add(even, odd));
+    u[2] = wasm_f32x4_mul(sixth, wasm_f32x4_sub(even, odd));
+    u[3] = wasm_f32x4_mul(twentyfourth, wasm_f32x4_add(even2, odd2));
+    u[4] = wasm_f32x4_mul(twentyfourth, wasm_f32x4_sub(even2, odd2));
+    u[5] = g[4];
+  }
+}
+
+INLINE void wino_gt(const v128_t *u, v128_t *g, int R) { /* α → R: Gᵀ u (the transpose of wino_g) */
+  if (R == 3) {
+    const v128_t half = wasm_f32x4_splat(0.5f);
+    const v128_t s = wasm_f32x4_mul(half, wasm_f32x4_add(u[1], u[2]));
+    g[0] = wasm_f32x4_add(u[0], s);
+    g[1] = wasm_f32x4_mul(half, wasm_f32x4_sub(u[1], u[2]));
+    g[2] = wasm_f32x4_add(s, u[3]);
+  } else {
+    /* g_k = [k=0] u0/4 − (u1 + (−1)^k u2)/6 + 2^k (u3 + (−1)^k u4)/24 + [k=4] u5 */
+    const v128_t sixth = wasm_f32x4_splat(1.0f / 6.0f), twentyfourth = wasm_f32x4_splat(1.0f / 24.0f);
+    const v128_t p = wasm_f32x4_mul(sixth, wasm_f32x4_add(u[1], u[2])), q = wasm_f32x4_mul(sixth, wasm_f32x4_sub(u[1], u[2]));
+    const v128_t s = wasm_f32x4_mul(twentyfourth, wasm_f32x4_add(u[3], u[4])), t = wasm_f32x4_mul(twentyfourth, wasm_f32x4_sub(u[3], u[4]));
+    const v128_t two = wasm_f32x4_splat(2.0f), four = wasm_f32x4_splat(4.0f);
+    g[0] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(0.25f), u[0]), p), s);
+    g[1] = wasm_f32x4_add(wasm_f32x4_neg(q), wasm_f32x4_mul(two, t));
+    g[2] = wasm_f32x4_add(wasm_f32x4_neg(p), wasm_f32x4_mul(four, s));
+    g[3] = wasm_f32x4_add(wasm_f32x4_neg(q), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), t));
+    g[4] = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_neg(p), wasm_f32x4_mul(wasm_f32x4_splat(16.0f), s)), u[5]);
+  }
+}
+
+/* Floats of scratch one thread needs: the convolution's V and M, WTB tiles each. */
 EXPORT(winograd_scratch)
-int winograd_scratch(int C, int O) { return 16 * WTB * (C + O); }
+int winograd_scratch(int C, int O, int R) { return wino_alpha(R) * wino_alpha(R) * WTB * (C + O); }
 
 /*
- * U = G g Gᵀ for every filter g = g[·, ·, c, o] of g [3][3][C][O], into U [16][C][O], 4 output
- * channels per vector; G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]. (One thread: 2·C·O·9 reads.)
+ * U = G g Gᵀ for every filter g = g[·, ·, c, o] of g [R][R][C][O], into U [α²][C][O], 4 output
+ * channels per vector. (One thread: R²·C·O reads.)
  */
-EXPORT(winograd_filter)
-void winograd_filter(const f32 *g, f32 *U, int C, int O) {
-  const int CO = C * O;
-  const v128_t half = wasm_f32x4_splat(0.5f);
+INLINE void wino_filter(const f32 *g, f32 *U, int C, int O, int R) {
+  const int CO = C * O, A = wino_alpha(R);
   for (int k = 0; k < CO; k += 4) {
-    v128_t t[4][3];
-    for (int j = 0; j < 3; j++) { /* t = G g: rows */
-      const v128_t g0 = wasm_v128_load(g + j * CO + k), g1 = wasm_v128_load(g + (3 + j) * CO + k),
-                   g2 = wasm_v128_load(g + (6 + j) * CO + k);
-      t[0][j] = g0;
-      t[1][j] = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_add(g0, g1), g2));
-      t[2][j] = wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_sub(g0, g1), g2));
-      t[3][j] = g2;
+    v128_t t[6][5]; /* t = G g: each column of g (over rows i) */
+    UNROLL for (int j = 0; j < R; j++) {
+      v128_t col[5], out[6];
+      UNROLL for (int i = 0; i < R; i++) col[i] = wasm_v128_load(g + (i * R + j) * CO + k);
+      wino_g(col, out, R);
+      UNROLL for (int r = 0; r < A; r++) t[r][j] = out[r];
     }
-    for (int r = 0; r < 4; r++) { /* U = t Gᵀ: columns */
-      const v128_t t0 = t[r][0], t1 = t[r][1], t2 = t[r][2];
-      f32 *u = U + 4 * r * CO + k;
-      wasm_v128_store(u, t0);
-      wasm_v128_store(u + CO, wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_add(t0, t1), t2)));
-      wasm_v128_store(u + 2 * CO, wasm_f32x4_mul(half, wasm_f32x4_add(wasm_f32x4_sub(t0, t1), t2)));
-      wasm_v128_store(u + 3 * CO, t2);
+    UNROLL for (int r = 0; r < A; r++) { /* U = t Gᵀ: each row of t */
+      v128_t out[6];
+      wino_g(t[r], out, R);
+      UNROLL for (int s = 0; s < A; s++) wasm_v128_store(U + (r * A + s) * CO + k, out[s]);
     }
   }
 }
 
-INLINE void wino_input(const f32 *x, f32 *V, int t, int n, int ty, int tx, int H, int W, int C,
-                       int PT, int PL) {
-  const int r0 = 2 * ty - PT, s0 = 2 * tx - PL;
-  int off[4][4];
-  for (int r = 0; r < 4; r++)
-    for (int s = 0; s < 4; s++) {
+EXPORT(winograd_filter)
+void winograd_filter(const f32 *g, f32 *U, int C, int O, int R) {
+  if (R == 3) wino_filter(g, U, C, O, 3);
+  else wino_filter(g, U, C, O, 5);
+}
+
+/* V[ξ][t][c..] = Bᵀ d B for tile t's input patch, at row stride `tiles` (WTB or WTBF). */
+INLINE void wino_input(const f32 *x, f32 *V, int t, int tiles, int n, int ty, int tx, int H, int W,
+                       int C, int PT, int PL, int R) {
+  const int A = wino_alpha(R), r0 = 2 * ty - PT, s0 = 2 * tx - PL;
+  int off[6][6];
+  UNROLL for (int r = 0; r < A; r++)
+    UNROLL for (int s = 0; s < A; s++) {
       const int yy = r0 + r, xx = s0 + s;
       off[r][s] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? ((n * H + yy) * W + xx) * C : -1;
     }
   const v128_t zero = wasm_f32x4_splat(0.0f);
   for (int c = 0; c < C; c += 4) {
-    v128_t d[4][4];
-    for (int r = 0; r < 4; r++)
-      for (int s = 0; s < 4; s++) d[r][s] = off[r][s] >= 0 ? wasm_v128_load(x + off[r][s] + c) : zero;
-    for (int s = 0; s < 4; s++) { /* Bᵀ d: rows */
-      const v128_t d0 = d[0][s], d1 = d[1][s], d2 = d[2][s], d3 = d[3][s];
-      d[0][s] = wasm_f32x4_sub(d0, d2);
-      d[1][s] = wasm_f32x4_add(d1, d2);
-      d[2][s] = wasm_f32x4_sub(d2, d1);
-      d[3][s] = wasm_f32x4_sub(d1, d3);
+    v128_t d[6][6];
+    UNROLL for (int s = 0; s < A; s++) { /* Bᵀ d: each column */
+      v128_t col[6];
+      UNROLL for (int r = 0; r < A; r++) col[r] = off[r][s] >= 0 ? wasm_v128_load(x + off[r][s] + c) : zero;
+      wino_bt(col, R);
+      UNROLL for (int r = 0; r < A; r++) d[r][s] = col[r];
     }
-    for (int r = 0; r < 4; r++) { /* (Bᵀ d) B: columns */
-      const v128_t b0 = d[r][0], b1 = d[r][1], b2 = d[r][2], b3 = d[r][3];
-      f32 *v = V + ((4 * r) * WTB + t) * C + c;
-      wasm_v128_store(v, wasm_f32x4_sub(b0, b2));
-      wasm_v128_store(v + WTB * C, wasm_f32x4_add(b1, b2));
-      wasm_v128_store(v + 2 * WTB * C, wasm_f32x4_sub(b2, b1));
-      wasm_v128_store(v + 3 * WTB * C, wasm_f32x4_sub(b1, b3));
+    UNROLL for (int r = 0; r < A; r++) { /* (Bᵀ d) B: each row */
+      wino_bt(d[r], R);
+      UNROLL for (int s = 0; s < A; s++) wasm_v128_store(V + ((r * A + s) * tiles + t) * C + c, d[r][s]);
     }
   }
 }
@@ -883,8 +978,9 @@ WINO_TILE(1, 3)
 WINO_TILE(1, 2)
 WINO_TILE(1, 1)
 
-INLINE void wino_products(const f32 *V, const f32 *U, f32 *M, int T, int C, int O) {
-  for (int xi = 0; xi < 16; xi++) {
+INLINE void wino_products(const f32 *V, const f32 *U, f32 *M, int T, int C, int O, int R) {
+  const int AA = wino_alpha(R) * wino_alpha(R);
+  for (int xi = 0; xi < AA; xi++) {
     const f32 *v = V + xi * WTB * C, *u = U + xi * C * O;
     f32 *m = M + xi * WTB * O;
     int p = 0;
@@ -911,49 +1007,171 @@ INLINE v128_t wino_act(v128_t v, int act) {
 }
 
 INLINE void wino_output(const f32 *M, const f32 *bias, int has_bias, int act, f32 *y, int t, int n,
-                        int ty, int tx, int OH, int OW, int O) {
-  const int oy = 2 * ty, ox = 2 * tx;
+                        int ty, int tx, int OH, int OW, int O, int R) {
+  const int A = wino_alpha(R), oy = 2 * ty, ox = 2 * tx;
   const int two_rows = oy + 1 < OH, two_cols = ox + 1 < OW;
   f32 *y00 = y + ((n * OH + oy) * OW + ox) * O;
   for (int o = 0; o < O; o += 4) {
-    v128_t m[4][4];
-    for (int r = 0; r < 4; r++)
-      for (int s = 0; s < 4; s++) m[r][s] = wasm_v128_load(M + ((4 * r + s) * WTB + t) * O + o);
-    v128_t a[2][4]; /* Aᵀ m: rows */
-    for (int s = 0; s < 4; s++) {
-      a[0][s] = wasm_f32x4_add(wasm_f32x4_add(m[0][s], m[1][s]), m[2][s]);
-      a[1][s] = wasm_f32x4_sub(wasm_f32x4_sub(m[1][s], m[2][s]), m[3][s]);
+    v128_t a[2][6]; /* Aᵀ m: each column */
+    UNROLL for (int s = 0; s < A; s++) {
+      v128_t col[6], out[2];
+      UNROLL for (int r = 0; r < A; r++) col[r] = wasm_v128_load(M + ((r * A + s) * WTB + t) * O + o);
+      wino_at(col, out, R);
+      a[0][s] = out[0];
+      a[1][s] = out[1];
     }
     const v128_t b = has_bias ? wasm_v128_load(bias + o) : wasm_f32x4_splat(0.0f);
-    for (int r = 0; r < 2; r++) { /* (Aᵀ m) A: columns */
+    UNROLL for (int r = 0; r < 2; r++) { /* (Aᵀ m) A: each row */
       if (r == 1 && !two_rows) break;
+      v128_t out[2];
+      wino_at(a[r], out, R);
       f32 *row = y00 + r * OW * O + o;
-      const v128_t y0 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(a[r][0], a[r][1]), a[r][2]), b);
-      wasm_v128_store(row, wino_act(y0, act));
-      if (two_cols) {
-        const v128_t y1 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(a[r][1], a[r][2]), a[r][3]), b);
-        wasm_v128_store(row + O, wino_act(y1, act));
-      }
+      wasm_v128_store(row, wino_act(wasm_f32x4_add(out[0], b), act));
+      if (two_cols) wasm_v128_store(row + O, wino_act(wasm_f32x4_add(out[1], b), act));
     }
   }
 }
 
-EXPORT(winograd_3x3)
-void winograd_3x3(const f32 *x, const f32 *U, const f32 *bias, f32 *y, f32 *scratch, int n0, int n1,
-                  int H, int W, int C, int OH, int OW, int O, int PT, int PL, int has_bias, int act) {
-  const int TH = (OH + 1) / 2, TW = (OW + 1) / 2, per = TH * TW;
-  f32 *V = scratch, *M = scratch + 16 * WTB * C;
+INLINE void wino_conv(const f32 *x, const f32 *U, const f32 *bias, f32 *y, f32 *scratch, int n0, int n1,
+                      int H, int W, int C, int OH, int OW, int O, int PT, int PL, int has_bias, int act, int R) {
+  const int TH = (OH + 1) / 2, TW = (OW + 1) / 2, per = TH * TW, AA = wino_alpha(R) * wino_alpha(R);
+  f32 *V = scratch, *M = scratch + AA * WTB * C;
   const int total = (n1 - n0) * per;
   for (int t0 = 0; t0 < total; t0 += WTB) {
     const int T = imin(WTB, total - t0);
     for (int t = 0; t < T; t++) {
       const int k = t0 + t, n = n0 + k / per, rem = k % per;
-      wino_input(x, V, t, n, rem / TW, rem % TW, H, W, C, PT, PL);
+      wino_input(x, V, t, WTB, n, rem / TW, rem % TW, H, W, C, PT, PL, R);
     }
-    wino_products(V, U, M, T, C, O);
+    wino_products(V, U, M, T, C, O, R);
     for (int t = 0; t < T; t++) {
       const int k = t0 + t, n = n0 + k / per, rem = k % per;
-      wino_output(M, bias, has_bias, act, y, t, n, rem / TW, rem % TW, OH, OW, O);
+      wino_output(M, bias, has_bias, act, y, t, n, rem / TW, rem % TW, OH, OW, O, R);
     }
   }
+}
+
+/* The convolution, U = G g Gᵀ [α²][C][O] from winograd_filter. */
+EXPORT(winograd_conv)
+void winograd_conv(const f32 *x, const f32 *U, const f32 *bias, f32 *y, f32 *scratch, int n0, int n1,
+                   int H, int W, int C, int OH, int OW, int O, int PT, int PL, int has_bias, int act, int R) {
+  if (R == 3) wino_conv(x, U, bias, y, scratch, n0, n1, H, W, C, OH, OW, O, PT, PL, has_bias, act, 3);
+  else wino_conv(x, U, bias, y, scratch, n0, n1, H, W, C, OH, OW, O, PT, PL, has_bias, act, 5);
+}
+
+/*
+ * The filter gradient: dU_ξ[c][o] = Σ_tiles V_ξ[tile][c] · dM_ξ[tile][o], dM = A dy Aᵀ (the
+ * 2×2 outputs of a tile that fall outside OH × OW count as 0). Tiles go WTBF at a time (a longer
+ * reduction per load and store of dU's register tiles than WTB would give); dU [α²][C][O] is this
+ * thread's partial sum, zeroed here; winograd_filter_back sums the partials and maps them back.
+ */
+#define WTBF 32
+EXPORT(winograd_grad_scratch)
+int winograd_grad_scratch(int C, int O, int R) { return wino_alpha(R) * wino_alpha(R) * WTBF * (C + O); }
+
+INLINE void wino_dy(const f32 *dy, f32 *DM, int t, int n, int ty, int tx, int OH, int OW, int O, int R) {
+  const int A = wino_alpha(R), oy = 2 * ty, ox = 2 * tx;
+  const int two_rows = oy + 1 < OH, two_cols = ox + 1 < OW;
+  const f32 *d00 = dy + ((n * OH + oy) * OW + ox) * O;
+  const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int o = 0; o < O; o += 4) {
+    v128_t e[2][6]; /* each row of dy, then A · */
+    UNROLL for (int r = 0; r < 2; r++) {
+      v128_t yv[2];
+      const int in = r == 0 || two_rows;
+      yv[0] = in ? wasm_v128_load(d00 + r * OW * O + o) : zero;
+      yv[1] = in && two_cols ? wasm_v128_load(d00 + r * OW * O + O + o) : zero;
+      wino_a(yv, e[r], R);
+    }
+    UNROLL for (int s = 0; s < A; s++) { /* A (dy A ᵀ): each column */
+      v128_t yv[2] = {e[0][s], e[1][s]}, col[6];
+      wino_a(yv, col, R);
+      UNROLL for (int r = 0; r < A; r++) wasm_v128_store(DM + ((r * A + s) * WTBF + t) * O + o, col[r]);
+    }
+  }
+}
+
+/* dU_ξ[c0..c0+CB, o0..o0+4·OV] += Σ_t V_ξ[t][c] · DM_ξ[t][o]. */
+#define WINO_GRAD_TILE(CB, OV)                                                                   \
+  INLINE void wgtile_##CB##_##OV(const f32 *v, const f32 *dm, f32 *du, int T, int C, int O) {    \
+    v128_t acc[CB][OV];                                                                          \
+    for (int a = 0; a < CB; a++)                                                                 \
+      for (int k = 0; k < OV; k++) acc[a][k] = wasm_v128_load(du + a * O + 4 * k);               \
+    for (int t = 0; t < T; t++, v += C, dm += O) {                                               \
+      v128_t d[OV];                                                                              \
+      for (int k = 0; k < OV; k++) d[k] = wasm_v128_load(dm + 4 * k);                            \
+      for (int a = 0; a < CB; a++) {                                                             \
+        const v128_t s = wasm_v128_load32_splat(v + a);                                          \
+        for (int k = 0; k < OV; k++) acc[a][k] = MADD(s, d[k], acc[a][k]);                       \
+      }                                                                                          \
+    }                                                                                            \
+    for (int a = 0; a < CB; a++)                                                                 \
+      for (int k = 0; k < OV; k++) wasm_v128_store(du + a * O + 4 * k, acc[a][k]);              \
+  }
+
+WINO_GRAD_TILE(4, 3)
+WINO_GRAD_TILE(4, 2)
+WINO_GRAD_TILE(4, 1)
+
+INLINE void wino_grad(const f32 *x, const f32 *dy, f32 *dU, f32 *scratch, int n0, int n1, int H, int W,
+                      int C, int OH, int OW, int O, int PT, int PL, int R) {
+  const int TH = (OH + 1) / 2, TW = (OW + 1) / 2, per = TH * TW, AA = wino_alpha(R) * wino_alpha(R);
+  f32 *V = scratch, *DM = scratch + AA * WTBF * C;
+  __builtin_memset(dU, 0, (unsigned)(AA * C * O) * sizeof(f32));
+  const int total = (n1 - n0) * per;
+  for (int t0 = 0; t0 < total; t0 += WTBF) {
+    const int T = imin(WTBF, total - t0);
+    for (int t = 0; t < T; t++) {
+      const int k = t0 + t, n = n0 + k / per, rem = k % per;
+      wino_input(x, V, t, WTBF, n, rem / TW, rem % TW, H, W, C, PT, PL, R);
+      wino_dy(dy, DM, t, n, rem / TW, rem % TW, OH, OW, O, R);
+    }
+    for (int xi = 0; xi < AA; xi++) {
+      const f32 *v = V + xi * WTBF * C, *dm = DM + xi * WTBF * O;
+      f32 *du = dU + xi * C * O;
+      for (int c = 0; c < C; c += 4) {
+        int o = 0;
+        for (; o + 12 <= O; o += 12) wgtile_4_3(v + c, dm + o, du + c * O + o, T, C, O);
+        for (; o + 8 <= O; o += 8) wgtile_4_2(v + c, dm + o, du + c * O + o, T, C, O);
+        for (; o < O; o += 4) wgtile_4_1(v + c, dm + o, du + c * O + o, T, C, O);
+      }
+    }
+  }
+}
+
+EXPORT(winograd_grad)
+void winograd_grad(const f32 *x, const f32 *dy, f32 *dU, f32 *scratch, int n0, int n1, int H, int W,
+                   int C, int OH, int OW, int O, int PT, int PL, int R) {
+  if (R == 3) wino_grad(x, dy, dU, scratch, n0, n1, H, W, C, OH, OW, O, PT, PL, 3);
+  else wino_grad(x, dy, dU, scratch, n0, n1, H, W, C, OH, OW, O, PT, PL, 5);
+}
+
+/* dg [R][R][C][O] = Gᵀ (Σ_k dU_k) G over the `parts` partial sums dU [parts][α²][C][O]. */
+INLINE void wino_back(const f32 *dU, int parts, f32 *dg, int C, int O, int R) {
+  const int CO = C * O, A = wino_alpha(R), stride = A * A * CO;
+  for (int k = 0; k < CO; k += 4) {
+    v128_t t[5][6]; /* t = Gᵀ du: each column of du (over rows r) */
+    UNROLL for (int s = 0; s < A; s++) {
+      v128_t col[6], out[5];
+      UNROLL for (int r = 0; r < A; r++) {
+        const f32 *u = dU + (r * A + s) * CO + k;
+        v128_t sum = wasm_v128_load(u);
+        for (int p = 1; p < parts; p++) sum = wasm_f32x4_add(sum, wasm_v128_load(u + p * stride));
+        col[r] = sum;
+      }
+      wino_gt(col, out, R);
+      UNROLL for (int i = 0; i < R; i++) t[i][s] = out[i];
+    }
+    UNROLL for (int i = 0; i < R; i++) { /* dg = t G: each row of t */
+      v128_t out[5];
+      wino_gt(t[i], out, R);
+      UNROLL for (int j = 0; j < R; j++) wasm_v128_store(dg + (i * R + j) * CO + k, out[j]);
+    }
+  }
+}
+
+EXPORT(winograd_filter_back)
+void winograd_filter_back(const f32 *dU, int parts, f32 *dg, int C, int O, int R) {
+  if (R == 3) wino_back(dU, parts, dg, C, O, 3);
+  else wino_back(dU, parts, dg, C, O, 5);
 }
