@@ -108,21 +108,21 @@ const CONV_CASES: ConvCase[] = [
   { b: 2, h: 8, w: 8, c: 3, o: 12, f: 2, s: 1, pad: 'same' },
 ];
 /**
- * 3×3 and 5×5 stride-1 convolutions that go through Winograd F(2×2, R×R) (multiples of 4
- * channels, at least 16; batches of at least 32 tiles, so that the forward convolution takes it
- * too): odd and even output sizes (partial tiles), both paddings, tile counts
+ * 3×3 and 5×5 stride-1 convolutions that go through Winograd F(4×4, 3×3) or F(2×2, 5×5) (multiples of 4
+ * channels, at least 16; at least 128 outputs per channel, so that the forward convolution takes
+ * it too): odd and even output sizes (partial tiles), both paddings, tile counts
  * that are not multiples of the 4-tile register tile or of the 16- and 32-tile blocks, and output
  * channels that use the 12-, 8- and 4-wide tiles; the CNN's second convolution and DANN's.
  */
 const WINOGRAD_CASES: ConvCase[] = [
-  { b: 8, h: 5, w: 5, c: 16, o: 16, f: 3, s: 1, pad: 'valid' },
-  { b: 2, h: 9, w: 7, c: 20, o: 44, f: 3, s: 1, pad: 'same' },
+  { b: 15, h: 5, w: 5, c: 16, o: 16, f: 3, s: 1, pad: 'valid' },
+  { b: 3, h: 9, w: 7, c: 20, o: 44, f: 3, s: 1, pad: 'same' },
   { b: 3, h: 8, w: 11, c: 32, o: 24, f: 3, s: 1, pad: 'valid' },
   { b: 1, h: 14, w: 13, c: 16, o: 36, f: 3, s: 1, pad: 'same' },
   { b: 4, h: 13, w: 13, c: 32, o: 64, f: 3, s: 1, pad: 'valid' },
   { b: 3, h: 12, w: 12, c: 32, o: 48, f: 5, s: 1, pad: 'valid' },
   { b: 2, h: 9, w: 10, c: 16, o: 20, f: 5, s: 1, pad: 'same' },
-  { b: 9, h: 7, w: 8, c: 16, o: 28, f: 5, s: 1, pad: 'valid' },
+  { b: 11, h: 7, w: 8, c: 16, o: 28, f: 5, s: 1, pad: 'valid' },
 ];
 const name = (k: ConvCase) => `b${k.b} ${k.h}×${k.w}×${k.c}→${k.o} f${k.f} s${k.s} ${k.pad}`;
 

@@ -75,6 +75,14 @@ for (const [R, C, O, H] of [[3, 32, 64, 13], [5, 32, 48, 12]]) {
   });
 }
 
+test('A batch too small for Winograd\'s set-up to pay stays on XNNPACK: one image of DANN\'s 5×5 convolution', () => {
+  const x = tf.randomNormal([1, 12, 12, 32], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const f = tf.randomNormal([5, 5, 32, 48], 0, 0.1, 'float32', 2) as tf.Tensor4D;
+  const [on, off] = [true, false].map((w) => withWinograd(w, () => tf.tidy(() => tf.conv2d(x, f, 1, 'valid').dataSync())));
+  assert.deepEqual(on, off);
+  tf.dispose([x, f]);
+});
+
 for (const [model, data] of [['mnist-cnn', 'mnist'], ['dann-mnist-mnistm', 'mnist-m']]) {
   test(`Winograd changes no prediction of models/${model} on the 10 000 ${data} test images`, async () => {
     const { classifier, layers, graph } = await loadClassifier(`models/${model}`);

@@ -59,8 +59,8 @@ export interface NativeExports {
   /** dst = srcᵀ for a rows × cols matrix (4×4 SIMD blocks; ~3× the JS loop). */
   transpose2d(src: number, dst: number, rows: number, cols: number): void;
   /**
-   * U = G g Gᵀ [α², C, O] (α = R + 1) for an R×R filter g [R, R, C, O], R 3 or 5, O a multiple
-   * of 4 (one thread).
+   * Winograd F(4×4, 3×3) (R = 3) or F(2×2, 5×5) (R = 5): U = G g Gᵀ [36, C, O] for an R×R filter
+   * g [R, R, C, O], O a multiple of 4 (one thread).
    */
   winograd_filter(g: number, U: number, C: number, O: number, R: number): void;
   /** Floats of scratch winograd_conv needs per thread. */
@@ -74,11 +74,11 @@ export interface NativeExports {
     OH: number, OW: number, O: number, PT: number, PL: number, hasBias: number, act: number, R: number): void;
   /** Floats of scratch winograd_grad needs per thread. */
   winograd_grad_scratch(C: number, O: number, R: number): number;
-  /** This share's filter gradient in the Winograd domain, dU [α², C, O], over images n0..n1−1. */
+  /** This share's filter gradient in the Winograd domain, dU [36, C, O], over images n0..n1−1. */
   winograd_grad(
     x: number, dy: number, dU: number, scratch: number, n0: number, n1: number, H: number, W: number, C: number,
     OH: number, OW: number, O: number, PT: number, PL: number, R: number): void;
-  /** dg [R, R, C, O] = Gᵀ (Σ of the `parts` consecutive dU [α², C, O]) G (one thread). */
+  /** dg [R, R, C, O] = Gᵀ (Σ of the `parts` consecutive dU [36, C, O]) G (one thread). */
   winograd_filter_back(dU: number, parts: number, dg: number, C: number, O: number, R: number): void;
 }
 

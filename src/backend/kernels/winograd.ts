@@ -1,21 +1,20 @@
 /**
- * 3×3 and 5×5 stride-1 convolutions by Winograd's minimal filtering, F(2×2, 3×3) and
- * F(2×2, 5×5) (Lavin & Gray 2016), on advx's native kernels (kernels.c `winograd_conv`,
- * `winograd_grad`): per 2×2 outputs and channel pair, 16 multiply-adds instead of 36 (3×3) and
- * 36 instead of 100 (5×5). It serves Conv2D and FusedConv2D (bias, ReLU, ReLU6), which TF.js runs
- * on XNNPACK's GEMM convolution, and Conv2DBackpropFilter, whose other path is advx's direct
- * kernel (bench/winograd.ts measures each against the path it replaces).
+ * 3×3 and 5×5 stride-1 convolutions by Winograd's minimal filtering (Lavin & Gray 2016) on
+ * advx's native kernels (kernels.c `winograd_conv`, `winograd_grad`): F(4×4, 3×3), 36
+ * multiply-adds per 4×4 outputs and channel pair instead of 144, and F(2×2, 5×5), 36 per 2×2
+ * instead of 100. It serves Conv2D and FusedConv2D (bias, ReLU, ReLU6), which TF.js runs on
+ * XNNPACK's GEMM convolution, and Conv2DBackpropFilter, whose other path is advx's direct kernel
+ * (bench/winograd.ts measures each against the path it replaces).
  *
  * Not the input gradient: it is the convolution of dy with the flipped filter padded by R − 1,
  * so on these small images most of its tiles are padding (DANN's 8×8 → 12×12: 36 tiles × 36
- * multiply-adds against the direct kernel's 64 × 25, 1.2× fewer), and for 3×3 it measured 0.8–1.0×
- * of the direct kernel in conv2d_backprop_input.ts.
+ * multiply-adds against the direct kernel's 64 × 25, 1.2× fewer), and with F(2×2, 3×3) it
+ * measured 0.8–1.0× of the direct kernel in conv2d_backprop_input.ts.
  *
  * Where it applies: R×R with R 3 or 5, stride 1, no dilation, NHWC float32, both channel counts
  * multiples of 4 and at least WINOGRAD.minChannels (the transforms are linear in the channels,
  * the products quadratic: few channels leave too little to save). Elsewhere the callers keep
- * their paths. The filter is transformed per call (U = G g Gᵀ, α² × C × O floats with
- * α = R + 1): tens of µs, so that a batch of one image gains too.
+ * their paths. The filter is transformed per call (U = G g Gᵀ, 36 × C × O floats): tens of µs.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels, PARALLEL, ptr, splitRange } from './native.ts';
@@ -23,14 +22,14 @@ import { alloc, dispose, type ConvGeometry, type WasmBackend } from './util.ts';
 
 /**
  * `enabled: false` keeps every convolution on its former path, `filterGrad: false` the filter
- * gradients only (tests and benchmarks compare both). `minTiles`: below this many 2×2 output
- * tiles in the batch the forward convolution stays on XNNPACK, the per-call set-up (the filter
- * transform, the scratch) outweighing what the tiles save (DANN's conv 2 on one image, 16 tiles:
- * 0.79× XNNPACK; the CNN's, 36 tiles: 1.12×). The filter gradient gains even there (1.5–1.9×).
+ * gradients only (tests and benchmarks compare both). `minOutputs`: below this many outputs per
+ * channel in the batch the forward convolution stays on XNNPACK, the per-call set-up (the filter
+ * transform, the scratch) outweighing what the tiles save (one image of DANN's conv 2, 8×8 outputs:
+ * 0.79× XNNPACK; of the CNN's, 11×11: 0.94–1.12×). The filter gradient gains even there.
  */
-export const WINOGRAD = { enabled: true, filterGrad: true, minChannels: 16, minTiles: 32 };
+export const WINOGRAD = { enabled: true, filterGrad: true, minChannels: 16, minOutputs: 128 };
 
-/** Filter sizes the kernels have transforms for. */
+/** Filter sizes the kernels have transforms for (F(4×4, 5×5) would need 8 points: too imprecise in float32). */
 const SIZES = [3, 5];
 
 /** The activations the kernel applies in its output transform, by FusedConv2D's names. */
@@ -54,7 +53,7 @@ function shares(g: ConvGeometry, threads: number): Array<[number, number]> {
 /**
  * out = act(bias + x ⋆ filter) for `x` [N, H, W, C] and `filter` [R, R, C, O] into a new
  * [N, OH, OW, O] tensor, (PT, PL) the padding at the top and left. Null when the native kernels
- * are not loaded or the batch has fewer than WINOGRAD.minTiles tiles.
+ * are not loaded or the batch has fewer than WINOGRAD.minOutputs outputs per channel.
  */
 export function winogradConv(
   backend: WasmBackend,
@@ -64,9 +63,9 @@ export function winogradConv(
   options: { bias?: tf.TensorInfo; activation?: number } = {},
 ): tf.TensorInfo | null {
   const native = nativeKernels(backend);
-  if (!native || g.N * Math.ceil(g.OH / 2) * Math.ceil(g.OW / 2) < WINOGRAD.minTiles) return null;
+  if (!native || g.N * g.OH * g.OW < WINOGRAD.minOutputs) return null;
   const { N, H, W, C, OH, OW, O, PT, PL, FH: R } = g;
-  const U = alloc(backend, [(R + 1) ** 2, C, O]);
+  const U = alloc(backend, [36, C, O]);
   native.exports.winograd_filter(ptr(backend, filter), ptr(backend, U), C, O, R);
   const out = alloc(backend, [N, OH, OW, O]);
   const parts = shares(g, native.shares);
@@ -92,7 +91,7 @@ export function winogradFilterGrad(backend: WasmBackend, x: tf.TensorInfo, dy: t
   if (!native) return null;
   const { H, W, C, OH, OW, O, PT, PL, FH: R } = g;
   const parts = shares(g, native.shares);
-  const dUFloats = (R + 1) ** 2 * C * O;
+  const dUFloats = 36 * C * O;
   const scratchFloats = native.exports.winograd_grad_scratch(C, O, R);
   const dU = alloc(backend, [parts.length, dUFloats]);
   const scratch = alloc(backend, [parts.length, scratchFloats]);
