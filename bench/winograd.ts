@@ -1,7 +1,8 @@
 /**
  * Winograd F(2×2, 3×3) and F(2×2, 5×5) (src/backend/kernels/winograd.ts) against the paths it
- * replaced, on the wasm backend: forward convolutions against XNNPACK's, filter gradients against
- * advx's direct kernel (kernels.c `conv2d_backprop_filter`), on the reference CNN's and DANN's
+ * replaced, on the wasm backend: forward convolutions against XNNPACK's, input and filter
+ * gradients against advx's direct kernels (kernels.c `conv2d_backprop_input`,
+ * `conv2d_backprop_filter`), on the reference CNN's and DANN's
  * stride-1 convolutions and larger ones, in one process, the two paths in turn (ABAB) so that
  * load on a shared machine falls on both; each cell is the fastest and the median of the timed
  * calls after 2 warm-ups. Also the largest difference of the two results, against their scale.
@@ -36,6 +37,12 @@ const OPS = {
     against: 'XNNPACK',
     set: (on: boolean) => (WINOGRAD.enabled = on),
     run: (x: tf.Tensor4D, f: tf.Tensor4D, _dy: tf.Tensor4D) => tf.conv2d(x, f, 1, 'valid'),
+  },
+  'input gradient': {
+    against: 'direct',
+    set: (on: boolean) => (WINOGRAD.inputGrad = on),
+    run: (x: tf.Tensor4D, f: tf.Tensor4D, dy: tf.Tensor4D) =>
+      tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: f }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', inputShape: x.shape }) as tf.Tensor,
   },
   'filter gradient': {
     against: 'direct',

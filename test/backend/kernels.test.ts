@@ -110,7 +110,7 @@ const CONV_CASES: ConvCase[] = [
 /**
  * 3×3 and 5×5 stride-1 convolutions that go through Winograd F(4×4, 3×3) or F(2×2, 5×5) (multiples of 4
  * channels, at least 16; at least 128 outputs per channel, so that the forward convolution takes
- * it too): odd and even output sizes (partial tiles), both paddings, tile counts
+ * it too; the input gradient's threshold is lifted for them): odd and even output sizes (partial tiles), both paddings, tile counts
  * that are not multiples of the 4-tile register tile or of the 16- and 32-tile blocks, and output
  * channels that use the 12-, 8- and 4-wide tiles; the CNN's second convolution and DANN's.
  */
@@ -162,14 +162,25 @@ describe('wasm gradient kernels match cpu', () => {
     }
   });
 
-  it('Conv2DBackpropInput', async () => {
+  it('Conv2DBackpropInput (Winograd where it applies, and the direct kernel on the same shapes)', async () => {
     for (const k of [...CONV_CASES, ...WINOGRAD_CASES]) {
       const oh = convOut(k.h, k.f, k.s, k.pad);
       const ow = convOut(k.w, k.f, k.s, k.pad);
-      await compare('Conv2DBackpropInput',
-        { dy: input([k.b, oh, ow, k.o]), filter: input([k.f, k.f, k.c, k.o]) },
-        { strides: k.s, pad: k.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: [k.b, k.h, k.w, k.c] },
-        `Conv2DBackpropInput ${name(k)}`);
+      for (const winograd of [true, false]) {
+        // Every case through Winograd when on, however few its outputs (the threshold is for speed).
+        const minOutputs = WINOGRAD.minInputGradOutputs;
+        WINOGRAD.inputGrad = winograd;
+        WINOGRAD.minInputGradOutputs = 0;
+        try {
+          await compare('Conv2DBackpropInput',
+            { dy: input([k.b, oh, ow, k.o]), filter: input([k.f, k.f, k.c, k.o]) },
+            { strides: k.s, pad: k.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: [k.b, k.h, k.w, k.c] },
+            `Conv2DBackpropInput ${name(k)}${winograd ? '' : ' (Winograd off)'}`);
+        } finally {
+          WINOGRAD.inputGrad = true;
+          WINOGRAD.minInputGradOutputs = minOutputs;
+        }
+      }
     }
   });
 

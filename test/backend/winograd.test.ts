@@ -1,7 +1,7 @@
 /**
- * Winograd F(2×2, 3×3) and F(2×2, 5×5) for the forward convolutions and the filter gradients
+ * Winograd F(4×4, 3×3) and F(2×2, 5×5) for the forward convolutions and both gradients
  * (src/backend/kernels/winograd.ts): it is the path taken (its results differ from XNNPACK's and
- * from the direct filter-gradient kernel by rounding, all within tolerance of cpu in
+ * from the direct gradient kernels by rounding, all within tolerance of cpu in
  * kernels.test.ts), and its float32 error changes no prediction of the shipped CNN on the whole
  * MNIST test set, nor of the shipped DANN model on MNIST-M's.
  */
@@ -55,18 +55,19 @@ function difference(a: ArrayLike<number>, b: ArrayLike<number>): { maxDiff: numb
 }
 
 for (const [R, C, O, H] of [[3, 32, 64, 13], [5, 32, 48, 12]]) {
-  test(`Winograd is the path taken for ${R}×${R}: the convolution and its filter gradient differ from the other paths by rounding only`, () => {
-    const x = tf.randomNormal([4, H, H, C], 0, 1, 'float32', 1) as tf.Tensor4D;
+  test(`Winograd is the path taken for ${R}×${R}: the convolution and both its gradients differ from the other paths by rounding only`, () => {
+    const x = tf.randomNormal([8, H, H, C], 0, 1, 'float32', 1) as tf.Tensor4D;
     const f = tf.randomNormal([R, R, C, O], 0, 0.1, 'float32', 2) as tf.Tensor4D;
-    const dy = tf.randomNormal([4, H - R + 1, H - R + 1, O], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const dy = tf.randomNormal([8, H - R + 1, H - R + 1, O], 0, 1, 'float32', 3) as tf.Tensor4D;
     const filterGrad = () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [R, R, C, O] }) as tf.Tensor;
-    const run = () => [tf.conv2d(x, f, 1, 'valid'), filterGrad()].map((t) => {
+    const inputGrad = () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: f }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', inputShape: x.shape }) as tf.Tensor;
+    const run = () => [tf.conv2d(x, f, 1, 'valid'), filterGrad(), inputGrad()].map((t) => {
       const v = t.dataSync();
       t.dispose();
       return v;
     });
     const [on, off] = [true, false].map((w) => withWinograd(w, run));
-    for (const [i, what] of ['convolution', 'filter gradient'].entries()) {
+    for (const [i, what] of ['convolution', 'filter gradient', 'input gradient'].entries()) {
       const { maxDiff, scale } = difference(on[i], off[i]);
       assert.ok(maxDiff > 0, `${what}: bit-identical to the other path: Winograd did not run`);
       assert.ok(maxDiff < 1e-5 * scale, `${what}: differs by ${maxDiff} (scale ${scale})`);

@@ -27,6 +27,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels, PARALLEL, ptr, splitRange } from './native.ts';
 import { alloc, BACKEND, callOriginal, convGeometry, dispose, f32, type KernelArgs, makeAlias, releaseAlias, transposeTensor, type WasmBackend } from './util.ts';
+import { winogradApplies, winogradInputGrad } from './winograd.ts';
 
 /** Target size (floats) of one chunk of cols; tuned on the CNN's shapes (see bench/kernels.ts). */
 export const INPUT_CHUNK = { floats: 1 << 17 };
@@ -40,10 +41,13 @@ export function conv2DBackpropInput({ inputs, backend: be, attrs }: KernelArgs):
   if (tf.backend_util.convertConv2DDataFormat(attr.dataFormat) !== 'channelsLast' || dy.dtype !== 'float32' || filter.dtype !== 'float32') {
     return callOriginal(tf.Conv2DBackpropInput, inputs, backend, attrs);
   }
-  const { N: batchSize, H, W, C, OH, OW, O, FH, FW, SH, SW, PT, PL } = convGeometry(attr.inputShape, filter.shape, attr, false);
+  const geometry = convGeometry(attr.inputShape, filter.shape, attr, false);
+  const { N: batchSize, H, W, C, OH, OW, O, FH, FW, SH, SW, PT, PL } = geometry;
   const K = FH * FW * C;
   const P = batchSize * OH * OW;
 
+  const winograd = winogradApplies(geometry) ? winogradInputGrad(backend, dy, filter, geometry) : null;
+  if (winograd) return winograd;
   const out = alloc(backend, [batchSize, H, W, C]);
   const native = nativeKernels(backend);
   if (native && INPUT_DIRECT.enabled) {

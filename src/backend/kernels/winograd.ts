@@ -6,10 +6,10 @@
  * XNNPACK's GEMM convolution, and Conv2DBackpropFilter, whose other path is advx's direct kernel
  * (bench/winograd.ts measures each against the path it replaces).
  *
- * Not the input gradient: it is the convolution of dy with the flipped filter padded by R − 1,
- * so on these small images most of its tiles are padding (DANN's 8×8 → 12×12: 36 tiles × 36
- * multiply-adds against the direct kernel's 64 × 25, 1.2× fewer), and with F(2×2, 3×3) it
- * measured 0.8–1.0× of the direct kernel in conv2d_backprop_input.ts.
+ * And Conv2DBackpropInput, as the convolution of dy with the flipped filter, padded by R − 1:
+ * there the padding costs tiles, so it gains less (DANN's 8×8 → 12×12: 36 tiles × 36
+ * multiply-adds against the direct kernel's 64 × 25, 1.2× fewer, measured 1.0×; the CNN's
+ * 11×11 → 13×13: 1.9× fewer, measured 1.14×; 2.7× on 56×56).
  *
  * Where it applies: R×R with R 3 or 5, stride 1, no dilation, NHWC float32, both channel counts
  * multiples of 4 and at least WINOGRAD.minChannels (the transforms are linear in the channels,
@@ -21,13 +21,16 @@ import { nativeKernels, PARALLEL, ptr, splitRange } from './native.ts';
 import { alloc, dispose, type ConvGeometry, type WasmBackend } from './util.ts';
 
 /**
- * `enabled: false` keeps every convolution on its former path, `filterGrad: false` the filter
- * gradients only (tests and benchmarks compare both). `minOutputs`: below this many outputs per
+ * `enabled: false` keeps every convolution on its former path, `filterGrad: false` and
+ * `inputGrad: false` the filter or the input gradients only (tests and benchmarks compare both). `minOutputs`: below this many outputs per
  * channel in the batch the forward convolution stays on XNNPACK, the per-call set-up (the filter
  * transform, the scratch) outweighing what the tiles save (one image of DANN's conv 2, 8×8 outputs:
- * 0.79× XNNPACK; of the CNN's, 11×11: 0.94–1.12×). The filter gradient gains even there.
+ * 0.79× XNNPACK; of the CNN's, 11×11: 0.94–1.12×). The input gradient also flips the filter
+ * and pads dy, so it needs more outputs (`minInputGradOutputs`: one image of the CNN's conv 2,
+ * 13×13 outputs, 0.70× the direct kernel; a batch of 128, 1.14×). The filter gradient gains even
+ * on one image.
  */
-export const WINOGRAD = { enabled: true, filterGrad: true, minChannels: 16, minOutputs: 128 };
+export const WINOGRAD = { enabled: true, filterGrad: true, inputGrad: true, minChannels: 16, minOutputs: 128, minInputGradOutputs: 1024 };
 
 /** Filter sizes the kernels have transforms for (F(4×4, 5×5) would need 8 points: too imprecise in float32). */
 const SIZES = [3, 5];
@@ -104,4 +107,24 @@ export function winogradFilterGrad(backend: WasmBackend, x: tf.TensorInfo, dy: t
   native.exports.winograd_filter_back(up, parts.length, ptr(backend, out), C, O, R);
   dispose(backend, dU, scratch);
   return out;
+}
+
+/**
+ * dx [N, H, W, C] of the convolution of `filter` [R, R, C, O] giving `dy` [N, OH, OW, O]: the
+ * R×R convolution of dy, padded by R − 1 − (PT, PL), with the filter flipped and its channels
+ * swapped (g'[i, j, o, c] = g[R−1−i, R−1−j, c, o]), through winogradConv. Null where that
+ * returns null, WINOGRAD.inputGrad is off or dx has fewer than WINOGRAD.minInputGradOutputs
+ * outputs per channel.
+ */
+export function winogradInputGrad(backend: WasmBackend, dy: tf.TensorInfo, filter: tf.TensorInfo, g: ConvGeometry): tf.TensorInfo | null {
+  const native = WINOGRAD.inputGrad ? nativeKernels(backend) : null;
+  if (!native || g.N * g.H * g.W < WINOGRAD.minInputGradOutputs) return null;
+  const { N, H, W, C, OH, OW, O, PT, PL, FH: R } = g;
+  const flipped = alloc(backend, [R, R, O, C]);
+  const [src, dst] = [ptr(backend, filter), ptr(backend, flipped)];
+  for (let tap = 0; tap < R * R; tap++) native.exports.transpose2d(src + tap * C * O * 4, dst + (R * R - 1 - tap) * C * O * 4, C, O);
+  const full: ConvGeometry = { N, H: OH, W: OW, C: O, OH: H, OW: W, O: C, FH: R, FW: R, SH: 1, SW: 1, DH: 1, DW: 1, PT: R - 1 - PT, PL: R - 1 - PL };
+  const dx = winogradConv(backend, dy, flipped, full);
+  dispose(backend, flipped);
+  return dx;
 }
