@@ -195,6 +195,26 @@ describe('wasm gradient kernels match cpu', () => {
     }
   });
 
+  it('DepthwiseConv2dNativeBackpropInput (native for channel multiplier 1, JS otherwise)', async () => {
+    // Channels that fill vectors and leave a remainder, strides, both paddings, MobileNet's shapes
+    // (dilations: graph-op-gradients.test.ts, against cpu on the zero-inserted filter, as cpu's
+    // own kernel ignores them).
+    const cases = [
+      { b: 2, h: 9, w: 9, c: 32, m: 1, f: 3, s: 1, d: 1, pad: 'same' },
+      { b: 1, h: 13, w: 11, c: 7, m: 1, f: 3, s: 2, d: 1, pad: 'same' },
+      { b: 3, h: 12, w: 10, c: 12, m: 1, f: 5, s: 2, d: 1, pad: 'valid' },
+      { b: 2, h: 14, w: 14, c: 96, m: 1, f: 3, s: 2, d: 1, pad: 'same' },
+      { b: 1, h: 9, w: 10, c: 3, m: 2, f: 3, s: 1, d: 1, pad: 'valid' },
+    ] as const;
+    for (const k of cases) {
+      const info = tf.backend_util.computeConv2DInfo([k.b, k.h, k.w, k.c], [k.f, k.f, k.c, k.m], k.s, k.d, k.pad, undefined, true);
+      await compare('DepthwiseConv2dNativeBackpropInput',
+        { dy: input([k.b, info.outHeight, info.outWidth, k.c * k.m]), filter: input([k.f, k.f, k.c, k.m]) },
+        { strides: k.s, pad: k.pad, dilations: k.d, dimRoundingMode: undefined, inputShape: [k.b, k.h, k.w, k.c] },
+        `DepthwiseConv2dNativeBackpropInput b${k.b} ${k.h}×${k.w}×${k.c}×${k.m} f${k.f} s${k.s} d${k.d} ${k.pad}`);
+    }
+  });
+
   it('MaxPoolGrad', async () => {
     const cases = [
       { b: 1, h: 7, w: 7, c: 1, f: 2, s: 2, pad: 'valid' },

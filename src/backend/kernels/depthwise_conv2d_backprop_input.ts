@@ -4,7 +4,14 @@
  * on wasm with "Kernel ... not registered").
  *
  * dx[n, y·sh + i·dh − pt, x·sw + j·dw − pl, c] += Σ_m dy[n, y, x, c·M + m] · W[i, j, c, m]
- * (M the channel multiplier), in JS over the heap: for every output pixel and tap the window's
+ * (M the channel multiplier).
+ *
+ * Native path (kernels.c `depthwise_backprop_input`, M = 1, MobileNet's case): the loop below in
+ * SIMD, 4 channels per vector, input rows split over advx's native threads. MobileNet-V2's input
+ * gradient at batch 8 (bench/kernels.ts --workload mobilenet-v2-input-grad): these kernels took
+ * ~800 of its ~1160 ms in kernels in JS.
+ *
+ * JS path (M > 1, or the module not loaded), over the heap: for every output pixel and tap the window's
  * input pixel gets the contiguous C channels added (M = 1, the common case, is a plain
  * multiply-add over channels the JIT keeps tight). Strides, dilations and 'same' / 'valid' /
  * explicit pads all come from `computeConv2DInfo`; unlike the cpu kernel (which ignores the
@@ -14,6 +21,7 @@
  * backend ~250 ms); 8×14×14×512: ~25 ms (cpu ~56 ms).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { nativeKernels, PARALLEL, ptr, splitRange } from './native.ts';
 import { alloc, BACKEND, convGeometry, f32, type KernelArgs, type WasmBackend } from './util.ts';
 
 export function depthwiseConv2dNativeBackpropInput({ inputs, backend: be, attrs }: KernelArgs): tf.TensorInfo {
@@ -25,6 +33,13 @@ export function depthwiseConv2dNativeBackpropInput({ inputs, backend: be, attrs 
   const M = O / C;
 
   const out = alloc(backend, [N, H, W, C]);
+  const native = M === 1 ? nativeKernels(backend) : null;
+  if (native) {
+    const parts = N * OH * OW * C * FH * FW >= PARALLEL.minMacs ? splitRange(N * H, native.shares) : [[0, N * H]];
+    const [dyp, wp, dxp] = [ptr(backend, dy), ptr(backend, filter), ptr(backend, out)];
+    native.run('depthwise_backprop_input', parts.map(([r0, r1]) => [dyp, wp, dxp, r0, r1, H, W, C, OH, OW, FH, FW, SH, SW, DH, DW, PT, PL]));
+    return out;
+  }
   const dx = f32(backend, out);
   const g = f32(backend, dy);
   const w = f32(backend, filter);

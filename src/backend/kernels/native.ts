@@ -58,6 +58,10 @@ export interface NativeExports {
   column_sum(src: number, dst: number, rows: number, cols: number): void;
   /** dst = srcᵀ for a rows × cols matrix (4×4 SIMD blocks; ~3× the JS loop). */
   transpose2d(src: number, dst: number, rows: number, cols: number): void;
+  /** dx of a depthwise convolution with channel multiplier 1, over input rows rowBegin..rowEnd−1 (rows = N·H). */
+  depthwise_backprop_input(
+    dy: number, w: number, dx: number, rowBegin: number, rowEnd: number, H: number, W: number, C: number, OH: number, OW: number,
+    FH: number, FW: number, SH: number, SW: number, DH: number, DW: number, PT: number, PL: number): void;
   /**
    * Winograd F(4×4, 3×3) (R = 3) or F(2×2, 5×5) (R = 5): U = G g Gᵀ [36, C, O] for an R×R filter
    * g [R, R, C, O], O a multiple of 4 (one thread).
@@ -83,7 +87,7 @@ export interface NativeExports {
 }
 
 /** The kernels that `run` may split over threads. */
-const PARALLEL_FNS = ['conv2d_backprop_filter', 'conv2d_backprop_input', 'max_pool_grad', 'matmul', 'winograd_conv', 'winograd_grad'] as const;
+const PARALLEL_FNS = ['conv2d_backprop_filter', 'conv2d_backprop_input', 'depthwise_backprop_input', 'max_pool_grad', 'matmul', 'winograd_conv', 'winograd_grad'] as const;
 type ParallelFn = (typeof PARALLEL_FNS)[number];
 
 export interface NativeKernels {

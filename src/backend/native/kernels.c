@@ -774,6 +774,47 @@ void conv2d_backprop_input(const f32 *dy, const f32 *w0, const f32 *wt, f32 *dx,
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* DepthwiseConv2dNativeBackpropInput, channel multiplier 1                                    */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * dx[n, y·SH + i·DH − PT, x·SW + j·DW − PL, c] += dy[n, y, x, c] · w[i, j, c], over input rows
+ * rbeg..rend−1 (a row is one (n, r); rows = N·H), so that threads each write their own rows.
+ * Per row: zeroed, then for every tap row i that lands on it and every output pixel and tap
+ * column j, the window's input pixel gets its C channels added, 4 per vector (the last C % 4
+ * one by one). Each row of dx is written by one thread only, in a fixed order: the result does
+ * not depend on the split.
+ */
+EXPORT(depthwise_backprop_input)
+void depthwise_backprop_input(const f32 *dy, const f32 *w, f32 *dx, int rbeg, int rend, int H, int W,
+                              int C, int OH, int OW, int FH, int FW, int SH, int SW, int DH, int DW,
+                              int PT, int PL) {
+  const int C4 = C & ~3;
+  for (int row = rbeg; row < rend; row++) {
+    const int n = row / H, r = row - n * H;
+    f32 *out = dx + (unsigned)row * W * C;
+    __builtin_memset(out, 0, (unsigned)(W * C) * sizeof(f32));
+    for (int i = 0; i < FH; i++) {
+      const int t = r + PT - i * DH;
+      if (t < 0 || t % SH != 0) continue;
+      const int oy = t / SH;
+      if (oy >= OH) continue;
+      const f32 *g = dy + ((n * OH + oy) * OW) * C;
+      for (int ox = 0; ox < OW; ox++, g += C) {
+        for (int j = 0; j < FW; j++) {
+          const int col = ox * SW + j * DW - PL;
+          if (col < 0 || col >= W) continue;
+          f32 *a = out + col * C;
+          const f32 *k = w + (i * FW + j) * C;
+          int c = 0;
+          for (; c < C4; c += 4) wasm_v128_store(a + c, MADD(wasm_v128_load(g + c), wasm_v128_load(k + c), wasm_v128_load(a + c)));
+          for (; c < C; c++) a[c] += g[c] * k[c];
+        }
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Winograd F(4×4, 3×3) and F(2×2, 5×5): the convolution and its filter gradient              */
 /* ------------------------------------------------------------------------------------------ */
 /*
