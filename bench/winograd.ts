@@ -1,5 +1,5 @@
 /**
- * Winograd F(2×2, 3×3) and F(2×2, 5×5) (src/backend/kernels/winograd.ts) against the paths it
+ * Winograd F(4×4, 3×3) and F(2×2, 5×5) (src/backend/kernels/winograd.ts) against the paths it
  * replaced, on the wasm backend: forward convolutions against XNNPACK's, input and filter
  * gradients against advx's direct kernels (kernels.c `conv2d_backprop_input`,
  * `conv2d_backprop_filter`), on the reference CNN's and DANN's

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""Derives the Winograd F(2, R) matrices kernels.c uses (R = 3 and 5) by the Cook-Toom
+"""Derives the Winograd F(m, R) matrices kernels.c uses, F(4, 3) and F(2, 5), by the Cook-Toom
 construction, checks each against the direct correlation, and prints them with their float32
-error over random 2-D tiles (against a float64 direct sum).
+error over random 2-D tiles (against a float64 direct sum); F(2, 3) beside them for comparison.
 
     /usr/bin/python3 scripts/winograd-matrices.py        (needs python3-sympy and python3-numpy)
 
-A^T (2 x a) and G (a x R) follow from the interpolation points (0, +-1, ..., and infinity); B^T
+A^T (m x a) and G (a x R) follow from the interpolation points (0, +-1, ..., and infinity); B^T
 (a x a) is then the one matrix that makes A^T [(G g) * (B^T d)] the correlation of d and g, found
-by solving that identity exactly. kernels.c writes R = 3 with Lavin's signs (points 0, +-1) and
-R = 5 with points 0, +-1, +-2: the check below is what its comments quote.
+by solving that identity exactly. Both sizes kernels.c uses have a = 6 and the points 0, +-1,
++-2, hence the same B^T: the check below is what its comments quote.
 """
 import numpy as np
 import sympy as sp
@@ -49,9 +49,9 @@ def float32_error(at, g, bt, m, r, trials=2000):
     return float(np.mean(errors)), float(np.max(errors))
 
 
-for r, points in ((3, [0, 1, -1]), (5, [0, 1, -1, 2, -2])):
-    at, g, bt = matrices(2, r, points)
-    mean, worst = float32_error(at, g, bt, 2, r)
-    print(f"F(2, {r}), points {points} and infinity: float32 relative error mean {mean:.1e}, max {worst:.1e}")
+for m, r, points in ((4, 3, [0, 1, -1, 2, -2]), (2, 5, [0, 1, -1, 2, -2]), (2, 3, [0, 1, -1])):
+    at, g, bt = matrices(m, r, points)
+    mean, worst = float32_error(at, g, bt, m, r)
+    print(f"F({m}, {r}), points {points} and infinity: float32 relative error mean {mean:.1e}, max {worst:.1e}")
     for name, x in (("A^T", at), ("G", g), ("B^T", bt)):
         print(f"  {name}: {x.tolist()}")

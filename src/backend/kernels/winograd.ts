@@ -22,13 +22,13 @@ import { alloc, dispose, type ConvGeometry, type WasmBackend } from './util.ts';
 
 /**
  * `enabled: false` keeps every convolution on its former path, `filterGrad: false` and
- * `inputGrad: false` the filter or the input gradients only (tests and benchmarks compare both). `minOutputs`: below this many outputs per
- * channel in the batch the forward convolution stays on XNNPACK, the per-call set-up (the filter
- * transform, the scratch) outweighing what the tiles save (one image of DANN's conv 2, 8×8 outputs:
- * 0.79× XNNPACK; of the CNN's, 11×11: 0.94–1.12×). The input gradient also flips the filter
- * and pads dy, so it needs more outputs (`minInputGradOutputs`: one image of the CNN's conv 2,
- * 13×13 outputs, 0.70× the direct kernel; a batch of 128, 1.14×). The filter gradient gains even
- * on one image.
+ * `inputGrad: false` the filter or the input gradients only (tests and benchmarks compare both).
+ * `minOutputs`: below this many outputs per channel in the batch the forward convolution stays
+ * on XNNPACK, the per-call set-up (the filter transform, the scratch) outweighing what the tiles
+ * save (one image of DANN's conv 2, 8×8 outputs: 0.79× XNNPACK; of the CNN's, 11×11: 0.94–1.12×).
+ * The input gradient also flips the filter and pads dy, so it needs more outputs
+ * (`minInputGradOutputs`: one image of the CNN's conv 2, 13×13 outputs, 0.70× the direct kernel;
+ * a batch of 128, 1.14×). The filter gradient gains even on one image.
  */
 export const WINOGRAD = { enabled: true, filterGrad: true, inputGrad: true, minChannels: 16, minOutputs: 128, minInputGradOutputs: 1024 };
 
