@@ -14,7 +14,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readResults } from '../src/node/runs/results.ts';
-import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,10 +108,10 @@ function adapt(task: string, method: string, seed: number, recipe = values.recip
   const domains =
     method === 'target-only' ? ['--source', target, '--target', target, '--method', 'source-only'] : ['--source', source, '--target', target, '--method', finetune ? 'finetune' : method];
   // Fine-tuning starts by training source-only with the same options and seed: that is the
-  // source-only run of this seed, so its finished checkpoint is copied rather than trained again.
-  const pretrained = join(root, 'runs/da', values.preset!, recipe, task, `source-only-s${seed}`, 'checkpoint');
-  if (finetune && existsSync(pretrained) && !existsSync(join(out, 'source-only', 'checkpoint'))) cpSync(pretrained, join(out, 'source-only', 'checkpoint'), { recursive: true });
-  const args = ['adapt', ...domains, ...preset, ...RECIPES[recipe], ...(METHOD_ARGS[method] ?? []), '--seed', String(seed), '--out', out, '--json', '--quiet'];
+  // source-only run of this seed, which `--baseline` reuses rather than training it again.
+  const sourceOnly = join(root, 'runs/da', values.preset!, recipe, task, `source-only-s${seed}`);
+  const baseline = finetune && finishedSummary(sourceOnly) ? ['--baseline', sourceOnly] : [];
+  const args = ['adapt', ...domains, ...preset, ...RECIPES[recipe], ...(METHOD_ARGS[method] ?? []), ...baseline, '--seed', String(seed), '--out', out, '--json', '--quiet'];
   if (values.threads) args.push('--threads', values.threads);
   if (existsSync(out)) args.push('--resume');
   const started = performance.now();
