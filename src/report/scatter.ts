@@ -252,8 +252,10 @@ export function decisionBoundaryOption(grid: GridLike, points: Float32Array, gro
         silent: true,
         data: cells,
         renderItem: (_: unknown, api: { value: (i: number) => number; coord: (p: number[]) => number[] }) => {
-          const [a, top] = api.coord([api.value(0), api.value(3)]);
-          const [b, bottom] = api.coord([api.value(1), api.value(2)]);
+          // Whole-pixel edges: neighbouring cells share an edge exactly, so no background shows
+          // through anti-aliased seams between rows.
+          const [a, top] = api.coord([api.value(0), api.value(3)]).map(Math.round);
+          const [b, bottom] = api.coord([api.value(1), api.value(2)]).map(Math.round);
           return { type: 'rect', shape: { x: a, y: top, width: b - a, height: bottom - top }, style: { fill: shade((api.value(4) + 0.5) / LEVELS) } };
         },
       },

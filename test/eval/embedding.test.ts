@@ -217,6 +217,9 @@ test('decisionBoundarySvg: shading on the right sides (y up), a contour at 0.5, 
   const [r0, , b0] = pixel(120, 330);
   assert.ok(r1 > b1 + 60, `upper half red: ${pixel(120, 60)}`);
   assert.ok(b0 > r0 + 60, `lower half blue: ${pixel(120, 330)}`);
+  // Rows of one shade meet without a seam (cells ~9.9 px high: fractional edges, anti-aliased, let the background through).
+  const column = Array.from({ length: 110 }, (_, i) => pixel(120, 45 + i).join(','));
+  assert.deepEqual([...new Set(column)], [column[0]], 'one colour down the top rows');
   assert.throws(() => decisionBoundarySvg({ xs, ys, prob: prob.subarray(1) }, points, groups, { title: 't' }), isAdvxError(/ny·nx/));
   assert.throws(() => decisionBoundarySvg({ xs: xs.slice().reverse(), ys, prob }, points, groups, { title: 't' }), isAdvxError(/increasing/));
   assert.throws(() => decisionBoundarySvg({ xs, ys, prob: prob.map(() => NaN) }, points, groups, { title: 't' }), isAdvxError(/probability/));
