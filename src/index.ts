@@ -15,7 +15,7 @@ export { disposeOptimizer, epochRng, globalNorm, guardedUpdate, LossMeter, setLe
 
 export { subset, take, toTensors, type DatasetSplits, type ImageDataset } from './data/types.ts';
 export { gatherBatch } from './data/batch.ts';
-export { gridOfGaussians, ringOfGaussians, rotate, twoMoons, type Toy2d } from './data/toy2d.ts';
+export { gridOfGaussians, pointsDataset, ringOfGaussians, rotate, rotatedMoons, twoMoons, type Toy2d } from './data/toy2d.ts';
 export { applyTransforms, PRINT_TRANSFORMS, sampleTransforms, type TransformDistribution, type TransformParams } from './data/transforms.ts';
 
 export { ATTACKS, attackDescriptor, checkAccess, checkAttackRequest, getAttack, type Attack, type AttackAccess, type AttackDescriptor, type AttackOptions, type BlackBoxModel, type BudgetKind } from './attacks/index.ts';
@@ -39,7 +39,7 @@ export { trainSubstitute, transferAttack } from './attacks/substitute.ts';
 export { DecisionTree, KNearestNeighbors, trainLinearSvm, trainLogisticRegression } from './models/classic.ts';
 
 export { gradientReversal, lambdaSchedule, lrSchedule } from './da/gradient-reversal.ts';
-export { ADAPTATION_METHODS, ALIGNMENT_STRATEGIES, buildDannNetworks, dannFeatures, mlpFeatures, trainDann, type AdaptationMethod, type AlignmentStrategy, type DannNetworks, type DannOptions } from './da/dann.ts';
+export { ADAPTATION_METHODS, ALIGNMENT_STRATEGIES, buildDannNetworks, dannFeatures, mlpFeatures, MOONS_RECIPE, trainDann, type AdaptationMethod, type AlignmentStrategy, type DannNetworks, type DannOptions } from './da/dann.ts';
 export { selectLambda } from './da/select-lambda.ts';
 export { calibrateOn, domainAccuracies, evaluateEachDomain } from './da/evaluate.ts';
 export { coralLoss } from './da/coral.ts';

@@ -68,6 +68,20 @@ export function mlpFeatures(units: number[] = [32, 32]): FeatureBuilder {
   };
 }
 
+/**
+ * The network and optimiser of the rotated-moons toy (src/data/toy2d.ts rotatedMoons): an MLP
+ * extractor 32-32, heads of 32, 30 epochs of SGD at 0.2 (annealed), batch 32. The lab's DA view,
+ * the tests and `npm run results:da` all train this.
+ */
+export const MOONS_RECIPE = {
+  epochs: 30,
+  batchSize: 32,
+  learningRate: 0.2,
+  features: mlpFeatures([32, 32]),
+  labelHidden: [32],
+  domainHidden: [32],
+} satisfies Partial<DannOptions>;
+
 function head(name: string, inputDim: number, hidden: number[], outputs: number, seed: number): tfl.Sequential {
   const m = tfl.sequential({ name });
   hidden.forEach((u, k) =>

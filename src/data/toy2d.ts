@@ -5,6 +5,7 @@
  */
 import { AdvxError } from '../core/errors.ts';
 import { Rng } from '../core/rng.ts';
+import type { ImageDataset } from './types.ts';
 
 export interface Toy2d {
   /** n*2 coordinates: x0, y0, x1, y1, ... */
@@ -116,4 +117,22 @@ export function rotate(points: Float32Array, angleRad: number, center: [number, 
     out[i + 1] = cy + sin * x + cos * y;
   }
   return out;
+}
+
+/** 2-D points as an ImageDataset of 1×1×2 "images", so the image trainers take them. */
+export function pointsDataset(name: string, points: Float32Array, labels: Uint8Array, classNames = ['upper', 'lower']): ImageDataset {
+  return { name, images: points, labels, shape: [1, 1, 2], numClasses: classNames.length, classNames, count: labels.length };
+}
+
+/**
+ * The DANN paper's toy (Ganin et al. 2016, Figure 2): n two-moons points (seed 1) as the labelled
+ * source, n others (seed 2) rotated by `degrees` about (0.5, 0.25) as the target.
+ */
+export function rotatedMoons(degrees: number, n = 400): { source: ImageDataset; target: ImageDataset } {
+  const s = twoMoons(n, { seed: 1, noise: 0.1 });
+  const t = twoMoons(n, { seed: 2, noise: 0.1 });
+  return {
+    source: pointsDataset('moons', s.points, s.labels),
+    target: pointsDataset(`moons rotated ${degrees}°`, rotate(t.points, (degrees * Math.PI) / 180, [0.5, 0.25]), t.labels),
+  };
 }

@@ -8,9 +8,9 @@ import { multilinearMap } from '../../src/da/cdan.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { AdvxError } from '../../src/core/errors.ts';
 import { domainSeparability } from '../../src/da/a-distance.ts';
-import { buildDannNetworks, mlpFeatures, trainDann, type DannBatchInfo, type DannOptions } from '../../src/da/dann.ts';
+import { buildDannNetworks, mlpFeatures, MOONS_RECIPE, trainDann, type DannBatchInfo, type DannOptions } from '../../src/da/dann.ts';
 import { disposeOptimizer } from '../../src/train/core.ts';
-import { rotatedMoons } from '../helpers/moons.ts';
+import { rotatedMoons } from '../../src/data/toy2d.ts';
 import type { ImageDataset } from '../../src/data/types.ts';
 import { loadDataset } from '../../src/node/datasets/index.ts';
 
@@ -18,15 +18,7 @@ before(() => setup());
 
 // The paper's toy: two moons, and the same moons rotated by 35° as the target.
 const { source, target } = rotatedMoons(35);
-const toy: DannOptions = {
-  epochs: 30,
-  batchSize: 32,
-  learningRate: 0.2,
-  seed: 3,
-  features: mlpFeatures([32, 32]),
-  labelHidden: [32],
-  domainHidden: [32],
-};
+const toy: DannOptions = { ...MOONS_RECIPE, seed: 3 };
 
 async function accuracy(r: Awaited<ReturnType<typeof trainDann>>, ds: ImageDataset): Promise<number> {
   const x = tf.tensor4d(ds.images, [ds.count, ...ds.shape]);

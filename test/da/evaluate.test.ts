@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { setup } from '../helpers/backend.ts';
-import { rotatedMoons } from '../helpers/moons.ts';
+import { rotatedMoons } from '../../src/data/toy2d.ts';
 import { buildDannNetworks, type FeatureBuilder } from '../../src/da/dann.ts';
 import { calibrateOn, domainAccuracies, evaluateEachDomain } from '../../src/da/evaluate.ts';
 import { Classifier } from '../../src/models/classifier.ts';

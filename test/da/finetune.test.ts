@@ -8,7 +8,7 @@ import { Rng } from '../../src/core/rng.ts';
 import { buildDannNetworks, mlpFeatures, trainDann } from '../../src/da/dann.ts';
 import { fineTune, headInputModel, keepHead, labelledPerClass, replaceHead } from '../../src/da/finetune.ts';
 import { sndFromProbabilities, softNeighbourhoodDensity } from '../../src/da/snd.ts';
-import { rotatedMoons } from '../helpers/moons.ts';
+import { rotatedMoons } from '../../src/data/toy2d.ts';
 import type { ImageDataset } from '../../src/data/types.ts';
 import { Classifier } from '../../src/models/classifier.ts';
 

@@ -9,12 +9,11 @@ import {
   buildDannNetworks,
   decisionBoundarySvg,
   decisionGrid,
-  mlpFeatures,
+  MOONS_RECIPE,
   pca2,
-  rotate,
+  rotatedMoons,
   scatterSvg,
   trainDann,
-  twoMoons,
   Classifier,
   type DannNetworks,
   type ImageDataset,
@@ -25,23 +24,15 @@ import { clearError, errorMessage, h, metricList, nextFrame, showError } from '.
 
 const POINTS = 400;
 const GRID_STEPS = 60;
-/** The configuration of test/da/dann.test.ts: DANN beats source-only on the rotated moons. */
-const TRAIN = { batchSize: 32, learningRate: 0.2 } as const;
-const NET = { features: mlpFeatures([32, 32]), labelHidden: [32], domainHidden: [32] };
+/** The recipe of test/da/dann.test.ts and results:da (DANN beats source-only on the rotated moons); the epochs come from the form. */
+const { epochs: DEFAULT_EPOCHS, ...RECIPE } = MOONS_RECIPE;
 const CLASS_COLORS = ['#1f77b4', '#d62728'];
 
 type Method = 'source-only' | 'dann';
 
-function dataset(name: string, points: Float32Array, labels: Uint8Array): ImageDataset {
-  return { name, images: points, labels, shape: [1, 1, 2], numClasses: 2, classNames: ['upper', 'lower'], count: labels.length };
-}
-
 /** Source moons, and target moons (other points) rotated by `degrees` about (0.5, 0.25). */
 function moons(degrees: number): { source: ImageDataset; target: ImageDataset; both: Float32Array; bounds: [number, number, number, number] } {
-  const s = twoMoons(POINTS, { seed: 1, noise: 0.1 });
-  const t = twoMoons(POINTS, { seed: 2, noise: 0.1 });
-  const source = dataset('moons', s.points, s.labels);
-  const target = dataset(`moons rotated ${degrees}°`, rotate(t.points, (degrees * Math.PI) / 180, [0.5, 0.25]), t.labels);
+  const { source, target } = rotatedMoons(degrees, POINTS);
   const both = new Float32Array(4 * POINTS);
   both.set(source.images, 0);
   both.set(target.images, 2 * POINTS);
@@ -88,7 +79,7 @@ export async function mountDa(root: HTMLElement, setBackendStatus: (s: string) =
   method.value = params.get('method') === 'source-only' ? 'source-only' : 'dann';
   const lambda = h('input', { id: 'da-lambda', type: 'range', min: 0, max: 2, step: 0.1, value: 1 });
   const lambdaValue = h('output', { id: 'da-lambda-value', for: 'da-lambda' }, '1.0');
-  const epochs = h('input', { id: 'da-epochs', type: 'number', min: 1, max: 200, value: 30 });
+  const epochs = h('input', { id: 'da-epochs', type: 'number', min: 1, max: 200, value: DEFAULT_EPOCHS });
   const seed = h('input', { id: 'da-seed', type: 'number', min: 0, max: 100000, value: 3 });
   const trainBtn = h('button', { type: 'button', id: 'da-train', class: 'primary', disabled: true }, 'Train');
   const stopBtn = h('button', { type: 'button', id: 'da-stop', disabled: true }, 'Stop');
@@ -125,7 +116,7 @@ export async function mountDa(root: HTMLElement, setBackendStatus: (s: string) =
         lbl('da-seed', 'Seed'),
         seed,
         h('div', { class: 'full' }, trainBtn, ' ', stopBtn, ' ', resetBtn),
-        h('p', { class: 'full hint' }, `${POINTS} labelled source points, ${POINTS} unlabelled target points; MLP extractor 32-32, label head 32, domain head 32; SGD momentum 0.9, lr ${TRAIN.learningRate} annealed, batch ${TRAIN.batchSize}, λ ramped up to its max.`),
+        h('p', { class: 'full hint' }, `${POINTS} labelled source points, ${POINTS} unlabelled target points; MLP extractor 32-32, label head 32, domain head 32; SGD momentum 0.9, lr ${RECIPE.learningRate} annealed, batch ${RECIPE.batchSize}, λ ramped up to its max.`),
       ),
       h('div', { class: 'card da-accuracy' }, h('h2', {}, 'Accuracy'), metrics, progress),
     ),
@@ -192,7 +183,7 @@ export async function mountDa(root: HTMLElement, setBackendStatus: (s: string) =
     setStatus();
   }
 
-  const build = () => buildDannNetworks([1, 1, 2], 2, { method: method.value as Method, seed: Number(seed.value), ...NET });
+  const build = () => buildDannNetworks([1, 1, 2], 2, { method: method.value as Method, seed: Number(seed.value), ...RECIPE });
 
   function setControls(training: boolean): void {
     for (const c of [angle, method, epochs, seed, lambda]) c.disabled = training;
@@ -232,10 +223,9 @@ export async function mountDa(root: HTMLElement, setBackendStatus: (s: string) =
       await trainDann(data.source, data.target, {
         method: m,
         epochs: total,
-        ...TRAIN,
+        ...RECIPE,
         seed: Number(seed.value),
         lambda: Number(lambda.value),
-        ...NET,
         networks: n,
         onEpoch: async (info) => {
           if (my !== token) return;
