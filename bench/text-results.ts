@@ -14,8 +14,9 @@
  * the section of RESULTS.md between the text-attacks markers.
  *
  * The adversarial-training part (run unless --only word|char; alone with --only adv) trains the
- * defended word CNN(s) with src/text/adversarial-training.ts (--train-adv, or when missing:
- * hotflip → models/spam-word-adv, shipped; embedding → runs/text-results/spam-word-adv-embedding)
+ * defended word CNNs of --adv-methods (default: both) with src/text/adversarial-training.ts
+ * (--train-adv, or when missing: hotflip → models/spam-word-adv, shipped; embedding →
+ * runs/text-results/spam-word-adv-embedding)
  * with models/spam-word's recipe, vocabulary and seed: the same first clean epochs, then
  * adversarial ones. Every attack then runs on both models over the same texts: the first --limit
  * test spam messages models/spam-word gets right (a defended model's clean mistakes among them
@@ -297,7 +298,8 @@ async function main(): Promise<void> {
   const only = arg('only');
   if (only !== undefined && !['word', 'char', 'adv'].includes(only)) throw new Error(`--only takes word, char or adv, got ${only}`);
   const attacks = (arg('attacks')?.split(',') ?? Object.keys(TEXT_ATTACKS)) as TextAttackName[];
-  const methods = (arg('adv-methods')?.split(',') ?? ['hotflip']) as TextAdversarialMethod[];
+  // Both defences by default, so that the README's bare line writes the section whole.
+  const methods = (arg('adv-methods')?.split(',') ?? Object.keys(ADV_PLANS)) as TextAdversarialMethod[];
   for (const m of methods) if (!(m in ADV_PLANS)) throw new Error(`--adv-methods: unknown method ${m} (${Object.keys(ADV_PLANS).join(', ')})`);
   const splits = loadSpam();
   const accuracies: Record<string, number> = {};
