@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -86,6 +87,30 @@ describe('MNIST', () => {
     assert.deepEqual(Array.from(y.dataSync()), [5, 0, 4]);
     assert.ok(Math.abs(tf.sum(tf.slice(x, [0], [1])).dataSync()[0] - 107.94) < 0.01);
     tf.dispose([x, y]);
+  });
+
+  test('each split is scaled when first read: a limited split equals the whole split\'s first images, scaled before or after it', () => {
+    for (const name of ['mnist', 'mnist-rgb'] as const) {
+      clearDatasetCache();
+      const before = loadDataset(name, { limit: { test: 7 } }).test;
+      const whole = loadDataset(name).test;
+      const after = loadDataset(name, { limit: { test: 7 } }).test;
+      for (const limited of [before, after]) {
+        assert.deepEqual(limited.images, whole.images.subarray(0, 7 * whole.images.length / whole.count), name);
+        assert.deepEqual(limited.labels, whole.labels.subarray(0, 7), name);
+      }
+    }
+    // In a fresh process, reading the test split leaves the training split (60 000 × 784 floats,
+    // 188 MB) unmade: the process grows by the test split's floats (31 MB) and the files' bytes.
+    const script = `import { loadDataset } from './src/node/datasets/index.ts';
+      const start = process.memoryUsage().arrayBuffers;
+      const { test } = loadDataset('mnist');
+      console.log(JSON.stringify({ count: test.count, grown: process.memoryUsage().arrayBuffers - start }));`;
+    const ran = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(ran.status, 0, ran.stderr);
+    const { count, grown } = JSON.parse(ran.stdout) as { count: number; grown: number };
+    assert.equal(count, 10000);
+    assert.ok(grown > 10000 * 784 * 4 && grown < 100e6, `grew by ${(grown / 1e6).toFixed(1)} MB`);
   });
 
   test('unknown dataset name', () => {

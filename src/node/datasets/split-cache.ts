@@ -5,6 +5,7 @@
  * bytes. A file whose version, source or length does not match is ignored (and rebuilt).
  */
 import * as fs from 'node:fs';
+import type { DatasetSplits, ImageDataset } from '../../data/types.ts';
 import { writeFileAtomic } from '../io/files.ts';
 
 export interface RawSplit {
@@ -17,6 +18,40 @@ export interface RawSplits {
   shape: [number, number, number];
   train: RawSplit;
   test: RawSplit;
+}
+
+/** What a raw split lacks to be an ImageDataset. */
+export interface SplitInfo {
+  name: string;
+  shape: [number, number, number];
+  classNames: string[];
+}
+
+const TO_UNIT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
+
+/** The first `n` images of a raw split (all when n is absent or larger), scaled to [0, 1]. */
+export function unitDataset(raw: RawSplit, info: SplitInfo, n?: number): ImageDataset {
+  const count = n === undefined ? raw.count : Math.min(n, raw.count);
+  const size = info.shape[0] * info.shape[1] * info.shape[2];
+  const images = new Float32Array(count * size);
+  for (let i = 0; i < images.length; i++) images[i] = TO_UNIT[raw.images[i]];
+  return { name: info.name, images, labels: raw.labels.subarray(0, count), shape: [...info.shape], numClasses: info.classNames.length, classNames: info.classNames, count };
+}
+
+/**
+ * Splits made when first read, each once: a command that reads only the test split never scales
+ * the training split to floats (MNIST's: 47 million values, about 0.4 s of every process start).
+ */
+export function lazySplits(make: (which: 'train' | 'test') => ImageDataset): DatasetSplits {
+  const made: Partial<DatasetSplits> = {};
+  return {
+    get train() {
+      return (made.train ??= make('train'));
+    },
+    get test() {
+      return (made.test ??= make('test'));
+    },
+  };
 }
 
 const CACHE_MAGIC = 'ADVXDSET';

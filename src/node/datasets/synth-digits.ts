@@ -19,10 +19,10 @@ import * as path from 'node:path';
 import { AdvxError } from '../../core/errors.ts';
 import { Rng } from '../../core/rng.ts';
 import { generateSynthDigits, type Rasterize } from '../../data/synth-digits.ts';
-import type { DatasetSplits, ImageDataset } from '../../data/types.ts';
+import type { DatasetSplits } from '../../data/types.ts';
 import { defaultCacheDir, MNIST_CLASSES, type LoadDatasetOptions } from './npm.ts';
 import { loadPackage, packageDir, packageVersion } from '../io/packages.ts';
-import { generatedSplits, type RawSplit, type RawSplits } from './split-cache.ts';
+import { generatedSplits, lazySplits, unitDataset, type RawSplit, type RawSplits } from './split-cache.ts';
 
 export const SYNTH_DIGITS_SEED = 0;
 export const SYNTH_DIGITS_COUNTS = { train: 25000, test: 9000 } as const;
@@ -72,8 +72,6 @@ export function resvgRasterizer(): Rasterize {
 }
 
 const SHAPE: [number, number, number] = [28, 28, 3];
-const SIZE = 28 * 28 * 3;
-const TO_UNIT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
 const memory = new Map<string, RawSplits>();
 
 /** Forgets the synthetic digits kept in memory (the cache file stays). */
@@ -85,13 +83,6 @@ function count(what: string, n: unknown, fallback: number): number {
   const v = n ?? fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new AdvxError(`${what} must be a non-negative integer, got ${String(n)}`);
   return v;
-}
-
-function toFloat(raw: RawSplit, n: number | undefined): ImageDataset {
-  const c = n === undefined ? raw.count : Math.min(n, raw.count);
-  const images = new Float32Array(c * SIZE);
-  for (let i = 0; i < images.length; i++) images[i] = TO_UNIT[raw.images[i]];
-  return { name: 'synth-digits', images, labels: raw.labels.subarray(0, c), shape: [...SHAPE], numClasses: 10, classNames: MNIST_CLASSES, count: c };
 }
 
 /** The synthetic digits' training and test splits, images in [0, 1], shape [28, 28, 3]. */
@@ -124,5 +115,6 @@ export function loadSynthDigits(options: LoadSynthDigitsOptions = {}): DatasetSp
     return generateSynthDigits({ total: counts[which], count: n === undefined ? undefined : Math.min(n, counts[which]), seed: seeds[which], rasterize });
   };
   const splits = generatedSplits({ source, shape: SHAPE, memory, cacheFile, limit, make });
-  return { train: toFloat(splits.train, limit.train), test: toFloat(splits.test, limit.test) };
+  const info = { name: 'synth-digits', shape: SHAPE, classNames: MNIST_CLASSES };
+  return lazySplits((which) => unitDataset(splits[which], info, limit[which]));
 }

@@ -122,8 +122,7 @@ async function fitModelData<M extends Classifier | OnnxRuntimeModel>(modelPath: 
   // A PATH has no splits: its images are the test split, and the training split when asked.
   if (isDataPath(dataName)) return loadUserModelData(modelPath, classifier, dataName, limit);
   checkModelDataset(modelPath, classifier.info, dataName);
-  let data = loadDataset(dataName)[split];
-  if (limit) data = subset(data, 0, Math.min(limit, data.count));
+  const data = loadDataset(dataName, limit ? { limit: { [split]: limit } } : {})[split];
   const want = classifier.info.inputShape.join('×');
   if (want !== data.shape.join('×')) {
     throw new AdvxError(`${modelPath} expects inputs of shape ${want}, but ${dataName} images are ${data.shape.join('×')}`);
