@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/backend/index.ts';
-import { MOONS_RECIPE, trainDann } from '../src/da/dann.ts';
+import { dannFeatures, describeNetworks, MOONS_RECIPE, trainDann } from '../src/da/dann.ts';
 import { rotatedMoons } from '../src/data/toy2d.ts';
 import { decisionGrid } from '../src/eval/decision-grid.ts';
 import { decisionBoundarySvg } from '../src/report/scatter.ts';
@@ -176,7 +176,7 @@ async function moonsSection(): Promise<string[]> {
   return [
     '### Rotated two moons',
     '',
-    `The DANN paper's toy, with the data and recipe of the lab's DA view: ${source.count} labelled source points, ${target.count} unlabelled target points rotated by ${degrees}°; MLP extractor 32-32, heads of 32, ${MOONS_RECIPE.epochs} epochs of SGD at ${MOONS_RECIPE.learningRate} (annealed), batch ${MOONS_RECIPE.batchSize}, cpu backend. Target accuracy, mean ± standard deviation over seeds ${MOONS_SEEDS[0]}–${MOONS_SEEDS.at(-1)}:`,
+    `The DANN paper's toy, with the data and recipe of the lab's DA view: ${source.count} labelled source points, ${target.count} unlabelled target points rotated by ${degrees}°; ${describeNetworks(MOONS_RECIPE)}, ${MOONS_RECIPE.epochs} epochs of SGD at ${MOONS_RECIPE.learningRate} (annealed), batch ${MOONS_RECIPE.batchSize}, cpu backend. Target accuracy, mean ± standard deviation over seeds ${MOONS_SEEDS[0]}–${MOONS_SEEDS.at(-1)}:`,
     '',
     '| method | target accuracy % | lowest–highest % |',
     '| --- | ---: | ---: |',
@@ -233,7 +233,7 @@ const text = [
   '',
   `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model}, wasm backend, by \`npm run results:da -- --preset ${values.preset} --recipe ${values.recipe}${values.tasks ? ` --tasks ${values.tasks}` : ''}${values.methods ? ` --methods ${values.methods}` : ''}${values.threads ? ` --threads ${values.threads}` : ''} --seeds ${values.seeds}${withChoices ? ` --choice-seeds ${values['choice-seeds']}` : ' --no-choices'}\` (this run: ${minutes} min; finished runs are reused). ` +
     `Preset ${values.preset}: \`${preset.join(' ')}\`. Mean ± standard deviation over seeds ${seeds.join(', ')}. ` +
-    `The DANN paper\'s extractor (conv 32-48) with label head 100-100 and domain head 100; recipe ${values.recipe}: ${RECIPE_NAMES[values.recipe!]}; μ0 annealed as μ0/(1+10p)^0.75, λ ramped to 1. ` +
+    `The DANN paper\'s networks (${describeNetworks({ features: dannFeatures })}); recipe ${values.recipe}: ${RECIPE_NAMES[values.recipe!]}; μ0 annealed as μ0/(1+10p)^0.75, λ ramped to 1. ` +
     'Unsupervised methods never read target labels; finetune uses 10 labelled target images per class, fine-tuning the source-only network of the same seed with its head kept (finetune-new-head: with a new last layer, the ImageNet recipe); target-only is the ceiling (trained on the labelled target). ' +
     'Proxy A-distance: 2(1 − 2ε) of a linear domain classifier on the extractor\'s features (lower: domains less separable).',
   '',

@@ -39,7 +39,7 @@ export { trainSubstitute, transferAttack } from './attacks/substitute.ts';
 export { DecisionTree, KNearestNeighbors, trainLinearSvm, trainLogisticRegression } from './models/classic.ts';
 
 export { gradientReversal, lambdaSchedule, lrSchedule } from './da/gradient-reversal.ts';
-export { ADAPTATION_METHODS, ALIGNMENT_STRATEGIES, buildDannNetworks, dannFeatures, mlpFeatures, MOONS_RECIPE, trainDann, type AdaptationMethod, type AlignmentStrategy, type DannNetworks, type DannOptions } from './da/dann.ts';
+export { ADAPTATION_METHODS, ALIGNMENT_STRATEGIES, buildDannNetworks, dannFeatures, describeNetworks, mlpFeatures, MOONS_RECIPE, trainDann, type AdaptationMethod, type AlignmentStrategy, type DannNetworks, type DannOptions } from './da/dann.ts';
 export { selectLambda } from './da/select-lambda.ts';
 export { calibrateOn, domainAccuracies, evaluateEachDomain } from './da/evaluate.ts';
 export { coralLoss } from './da/coral.ts';

@@ -25,22 +25,25 @@ import { alignmentStrategy, type AdaptationMethod, type AlignmentStrategy } from
 
 export { ADAPTATION_METHODS, ALIGNMENT_STRATEGIES, type AdaptationMethod, type AlignmentStrategy } from './strategies.ts';
 
-/** Builds a feature extractor: input [batch, ...inputShape] → features [batch, dim]. */
-export type FeatureBuilder = (inputShape: number[], seed: number) => tfl.LayersModel;
+/**
+ * Builds a feature extractor: input [batch, ...inputShape] → features [batch, dim]. `layers`, when
+ * given, says what it builds (for captions: "MLP 32-32").
+ */
+export type FeatureBuilder = ((inputShape: number[], seed: number) => tfl.LayersModel) & { layers?: string };
 
 function init(seed: number, k: number) {
   return tfl.initializers.glorotUniform({ seed: seed + k });
 }
 
 /** The DANN paper's MNIST extractor (WORKLOADS dann-step): conv 5×5×32 relu, pool 2, conv 5×5×48 relu, pool 2, flatten (768 on 28×28). */
-export const dannFeatures: FeatureBuilder = (inputShape, seed) => convFeatures(inputShape, seed, false);
+export const dannFeatures: FeatureBuilder = Object.assign((inputShape: number[], seed: number) => convFeatures(inputShape, seed, false), { layers: 'conv 32-48' });
 
 /**
  * The same extractor with batch normalisation on the input and after each convolution (before
  * the ReLU). Normalising the input per channel with batch statistics removes most of MNIST-M's
  * colour shift when the statistics are taken per domain (`perDomainBatchNorm`).
  */
-export const dannFeaturesBatchNorm: FeatureBuilder = (inputShape, seed) => convFeatures(inputShape, seed, true);
+export const dannFeaturesBatchNorm: FeatureBuilder = Object.assign((inputShape: number[], seed: number) => convFeatures(inputShape, seed, true), { layers: 'conv 32-48 with batch norm' });
 
 function convFeatures(inputShape: number[], seed: number, batchNorm: boolean): tfl.Sequential {
   const m = tfl.sequential({ name: batchNorm ? 'dann_features_bn' : 'dann_features' });
@@ -58,20 +61,31 @@ function convFeatures(inputShape: number[], seed: number, batchNorm: boolean): t
   return m;
 }
 
+/** Hidden units of the heads when a recipe names none (the DANN paper's MNIST heads). */
+const DEFAULT_LABEL_HIDDEN = [100, 100];
+const DEFAULT_DOMAIN_HIDDEN = [100];
+
 /** A small MLP extractor (flatten, dense ReLU layers), e.g. for the two-moons toy. */
 export function mlpFeatures(units: number[] = [32, 32]): FeatureBuilder {
-  return (inputShape, seed) => {
+  const build = (inputShape: number[], seed: number) => {
     const m = tfl.sequential({ name: 'mlp_features' });
     m.add(tfl.layers.flatten({ inputShape }));
     units.forEach((u, k) => m.add(tfl.layers.dense({ units: u, activation: 'relu', kernelInitializer: init(seed, k) })));
     return m;
   };
+  return Object.assign(build, { layers: `MLP ${units.join('-')}` });
+}
+
+/** The networks of a recipe in words: "MLP 32-32 extractor, label head 32, domain head 32". */
+export function describeNetworks(o: Pick<DannOptions, 'features' | 'labelHidden' | 'domainHidden'>): string {
+  const head = (hidden: number[]) => (hidden.length ? hidden.join('-') : 'linear');
+  return `${(o.features ?? dannFeatures).layers ?? 'custom'} extractor, label head ${head(o.labelHidden ?? DEFAULT_LABEL_HIDDEN)}, domain head ${head(o.domainHidden ?? DEFAULT_DOMAIN_HIDDEN)}`;
 }
 
 /**
- * The network and optimiser of the rotated-moons toy (src/data/toy2d.ts rotatedMoons): an MLP
- * extractor 32-32, heads of 32, 30 epochs of SGD at 0.2 (annealed), batch 32. The lab's DA view,
- * the tests and `npm run results:da` all train this.
+ * The network and optimiser of the rotated-moons toy (src/data/toy2d.ts rotatedMoons), as
+ * describeNetworks and the fields say them. The lab's DA view, the tests and `npm run results:da`
+ * all train this.
  */
 export const MOONS_RECIPE = {
   epochs: 30,
@@ -214,9 +228,9 @@ export function buildDannNetworks(inputShape: number[], numClasses: number, opti
     throw new AdvxError(`the feature extractor must output [batch, dim], got [${featureShape}]`);
   }
   const dim = featureShape[1];
-  const labelHead = head('label_head', dim, options.labelHidden ?? [100, 100], numClasses, seed + 100);
+  const labelHead = head('label_head', dim, options.labelHidden ?? DEFAULT_LABEL_HIDDEN, numClasses, seed + 100);
   const spec = strategy.domainHead?.(dim, numClasses);
-  const domainHead = spec ? head('domain_head', spec.inputs, options.domainHidden ?? [100], spec.outputs, seed + 200) : undefined;
+  const domainHead = spec ? head('domain_head', spec.inputs, options.domainHidden ?? DEFAULT_DOMAIN_HIDDEN, spec.outputs, seed + 200) : undefined;
   const input = tfl.input({ shape: inputShape });
   const labels = labelHead.apply(features.apply(input)) as tfl.SymbolicTensor;
   const model = tfl.model({ name: 'dann_classifier', inputs: input, outputs: labels });

@@ -8,7 +8,7 @@ import { multilinearMap } from '../../src/da/cdan.ts';
 import { Rng } from '../../src/core/rng.ts';
 import { AdvxError } from '../../src/core/errors.ts';
 import { domainSeparability } from '../../src/da/a-distance.ts';
-import { buildDannNetworks, mlpFeatures, MOONS_RECIPE, trainDann, type DannBatchInfo, type DannOptions } from '../../src/da/dann.ts';
+import { buildDannNetworks, describeNetworks, mlpFeatures, MOONS_RECIPE, trainDann, type DannBatchInfo, type DannOptions } from '../../src/da/dann.ts';
 import { disposeOptimizer } from '../../src/train/core.ts';
 import { rotatedMoons } from '../../src/data/toy2d.ts';
 import type { ImageDataset } from '../../src/data/types.ts';
@@ -84,6 +84,22 @@ test('CDAN on rotated two moons: higher mean target accuracy than source-only ov
   console.log(JSON.stringify(mean));
   assert.ok(mean.cdan >= mean['source-only'] + 0.05, `CDAN ${mean.cdan} vs source-only ${mean['source-only']}`);
   assert.equal(tf.memory().numTensors, start, 'no tensor leaks');
+});
+
+test('describeNetworks says the widths of the networks a recipe builds', () => {
+  const nets = buildDannNetworks([1, 1, 2], 2, { ...MOONS_RECIPE, method: 'dann', seed: 0 });
+  const hidden = (m: { layers: { getClassName(): string; getConfig(): { units?: unknown } }[] }) =>
+    m.layers.filter((l) => l.getClassName() === 'Dense').map((l) => l.getConfig().units as number);
+  const [extractor, label, domain] = [hidden(nets.features), hidden(nets.labelHead).slice(0, -1), hidden(nets.domainHead!).slice(0, -1)];
+  assert.equal(describeNetworks(MOONS_RECIPE), `MLP ${extractor.join('-')} extractor, label head ${label.join('-')}, domain head ${domain.join('-')}`);
+  assert.equal(describeNetworks(MOONS_RECIPE), 'MLP 32-32 extractor, label head 32, domain head 32');
+  nets.dispose();
+  assert.equal(describeNetworks({ features: mlpFeatures([8]), labelHidden: [], domainHidden: [4, 4] }), 'MLP 8 extractor, label head linear, domain head 4-4');
+  // The defaults: the DANN paper's MNIST networks (conv 5×5 32 and 48 filters, heads 100-100 and 100).
+  const paper = buildDannNetworks([28, 28, 3], 10, { method: 'dann', seed: 0 });
+  const filters = paper.features.layers.filter((l) => l.getClassName() === 'Conv2D').map((l) => (l.getConfig() as { filters: number }).filters);
+  assert.equal(describeNetworks({}), `conv ${filters.join('-')} extractor, label head ${hidden(paper.labelHead).slice(0, -1).join('-')}, domain head ${hidden(paper.domainHead!).slice(0, -1).join('-')}`);
+  paper.dispose();
 });
 
 test('CDAN\'s multilinear map: g_i·f_j per row, no gradient into the class probabilities', () => {
