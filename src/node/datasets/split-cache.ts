@@ -1,8 +1,9 @@
 /**
- * The decoded-dataset cache file, shared by the dataset loaders. Layout: "ADVXDSET" (8 bytes),
- * format version (uint32 LE), header length (uint32 LE), header (UTF-8 JSON: source, shape,
- * train and test counts), then train images, train labels, test images, test labels as raw
- * bytes. A file whose version, source or length does not match is ignored (and rebuilt).
+ * Raw (byte) splits, shared by the dataset loaders: scaling them to an ImageDataset, and the
+ * decoded-dataset cache file. The file's layout: "ADVXDSET" (8 bytes), format version (uint32
+ * LE), header length (uint32 LE), header (UTF-8 JSON: source, shape, train and test counts), then
+ * train images, train labels, test images, test labels as raw bytes. A file whose version, source
+ * or length does not match is ignored (and rebuilt).
  */
 import * as fs from 'node:fs';
 import type { DatasetSplits, ImageDataset } from '../../data/types.ts';
