@@ -36,8 +36,8 @@ interface Rule {
   match: RegExp;
   /** Not run, and why. */
   skip?: string;
-  /** Made in the clone before the line runs, and said in the output. */
-  standIn?: { what: string; make: (clone: string) => Promise<void> | void };
+  /** Made in the clone before the line runs, and said in the output; what `make` returns is called after the line. */
+  standIn?: { what: string; make: (clone: string) => Promise<(() => void) | void> | (() => void) | void };
   /** The line serves until stopped: started, its URL fetched, then stopped. */
   serves?: boolean;
   /** The lines of its output worth quoting when it succeeds (default: the last 3). */
@@ -48,7 +48,7 @@ export const RULES: Rule[] = [
   { match: /…/, skip: 'elided options: a shorthand for the line above it' },
   { match: /^npm install /, skip: 'installs the published package (the clone is the package)' },
   { match: /advx worker /, skip: 'a worker serves a Redis queue until stopped (test/queue/redis.test.ts runs it)' },
-  { match: /--protocol tfserving/, skip: 'needs a model served at that address (test/cli/remote*.test.ts serves one)' },
+  { match: /--protocol tfserving/, standIn: { what: "http://127.0.0.1:8501/v1/models/net = models/mnist-cnn behind TF Serving's REST API, served by this script for the line's run (test/helpers/model-server.ts, as the served-model tests serve it)", make: servedModel } },
   { match: /--model net\.onnx/, standIn: { what: 'net.onnx = test/fixtures/onnx/resnet-mnistm.onnx (PyTorch ResNet on MNIST-M) with its advx.json; photos/ = 100 MNIST-M test images as photos/<class>/<n>.png', make: onnxAndPhotos } },
   { match: /^npx advx inspect net\.onnx/, standIn: { what: 'net.onnx as above', make: onnxAndPhotos } },
   { match: /advx sweep grid\.json/, standIn: { what: 'grid.json = evaluate of models/mnist-cnn with --limit 200 and 500', make: sweepGrid } },
@@ -71,6 +71,14 @@ async function onnxAndPhotos(clone: string): Promise<void> {
     mkdirSync(folder, { recursive: true });
     writeFileSync(join(folder, `${i}.png`), encodePng(test.images.subarray(i * size, (i + 1) * size), w, h, c as 1 | 3));
   }
+}
+
+/** The clone's models/mnist-cnn at the README's address, as TF Serving answers; the returned function stops it. */
+async function servedModel(clone: string): Promise<() => void> {
+  const [{ useBackend }, { loadClassifier }, { serve, tfserving }] = await Promise.all([import('../src/backend/index.ts'), import('../src/node/io/load-model.ts'), import('../test/helpers/model-server.ts')]);
+  await useBackend('wasm', { threads: 1 });
+  const { classifier } = await loadClassifier(join(clone, 'models', 'mnist-cnn'));
+  return (await serve(tfserving(classifier, [], { model: 'net', metadata: true }), 8501)).stop;
 }
 
 /** The reference workloads beside the clone, as beside this repository (a link; nothing copied). */
@@ -208,19 +216,22 @@ async function main(): Promise<void> {
   const started = Date.now();
   for (const line of lines) {
     if (only && !only.test(line)) continue;
-    const kept = earlier.get(line);
-    if (kept && !(values.again && kept.status !== 'skipped')) continue;
     const rule = RULES.find((r) => r.match.test(line));
+    const kept = earlier.get(line);
+    // A line kept as skipped whose rule now runs it (a stand-in was added) runs again.
+    const nowRunnable = kept?.status === 'skipped' && !rule?.skip;
+    if (kept && !nowRunnable && !(values.again && kept.status !== 'skipped')) continue;
     const date = new Date().toISOString().slice(0, 10);
     let outcome: Outcome;
     if (rule?.skip) {
       outcome = { command: line, commit, status: 'skipped', note: rule.skip, date };
     } else {
       if (Date.now() - started > budgetMs) continue;
-      await rule?.standIn?.make(clone);
+      const stopStandIn = await rule?.standIn?.make(clone);
       process.stderr.write(`readme-run: ${line}\n`);
       const load = Math.round(loadavg()[0]! * 10) / 10;
       const ran = rule?.serves ? await serveLine(clone, line) : await runLine(clone, line, timeoutMinutes, rule?.quote);
+      stopStandIn?.();
       outcome = { command: line, commit, ...ran, load, machine: MACHINE, date, ...(rule?.standIn ? { note: `stand-in: ${rule.standIn.what}` } : {}) };
       process.stderr.write(`readme-run:   ${outcome.status} in ${formatSeconds(outcome.seconds ?? 0)}\n`);
     }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { RULES, readmeCommands, shellLine } from '../../scripts/readme-run.ts';
+import { advxAsync } from '../helpers/cli.ts';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -34,4 +35,24 @@ test('readme-run: the test lines are quoted by their counts, not by the runner\'
   const rule = (line: string) => RULES.find((r) => r.match.test(line));
   for (const line of ['npm ci && npm test', 'npm run test:e2e']) assert.ok(rule(line)?.quote?.test('# pass 755'), line);
   assert.equal(rule('npm run bench')?.quote, undefined);
+});
+
+test('readme-run: the served-model line\'s stand-in answers at the README\'s address as TF Serving, for the line\'s run only', async () => {
+  const line = readmeCommands(README).find((l) => l.includes('--protocol tfserving'))!;
+  const url = /--model (\S+)/.exec(line)![1]!;
+  const stop = await RULES.find((r) => r.match.test(line))!.standIn!.make(new URL('../..', import.meta.url).pathname);
+  assert.ok(stop, 'the stand-in is stopped after the line');
+  try {
+    const child = advxAsync(['evaluate', '--model', url, '--protocol', 'tfserving', '--limit', '50', '--json']);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    assert.equal(code, 0);
+    const { accuracy, count } = JSON.parse(out.trim().split('\n').at(-1)!) as { accuracy: number; count: number };
+    assert.equal(count, 50);
+    assert.ok(accuracy > 0.9, `models/mnist-cnn behind the stand-in: accuracy ${accuracy}`);
+  } finally {
+    stop();
+  }
+  await assert.rejects(fetch(`${url}:predict`, { method: 'POST', body: '{}' }), 'stopped after the line');
 });

@@ -23,14 +23,14 @@ export function stopAll(): void {
   open.forEach((stop) => stop());
 }
 
-/** An HTTP server on 127.0.0.1 at a free port. */
-export async function serve(handler: Handler): Promise<Served> {
+/** An HTTP server on 127.0.0.1 at `port` (default: a free one). */
+export async function serve(handler: Handler, port = 0): Promise<Served> {
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => handler(req, body, res));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r, fail) => server.once('error', fail).listen(port, '127.0.0.1', r));
   const stop = () => {
     server.close();
     server.closeAllConnections();
@@ -73,13 +73,15 @@ export function signature(shape: number[], k: number, name = 'x'): unknown {
 }
 
 /**
- * TF Serving's REST API around `classifier` as model "mnist": predict, and with `metadata` the
- * signature (input "x"; rows then come as {"x": image}), else 404 for it as older servers answer.
+ * TF Serving's REST API around `classifier` as model `model` (default "mnist"): predict, and with
+ * `metadata` the signature (input "x"; rows then come as {"x": image}), else 404 for it as older
+ * servers answer.
  */
-export function tfserving(classifier: Classifier, batches: number[], options: { logits?: boolean; metadata?: boolean } = {}): Handler {
+export function tfserving(classifier: Classifier, batches: number[], options: { logits?: boolean; metadata?: boolean; model?: string } = {}): Handler {
+  const model = options.model ?? 'mnist';
   return (req, body, res) => {
-    if (options.metadata && req.method === 'GET' && req.url === '/v1/models/mnist/metadata') return json(res, 200, signature(classifier.info.inputShape, classifier.info.numClasses));
-    if (req.method !== 'POST' || req.url !== '/v1/models/mnist:predict') return json(res, 404, { error: `no ${req.url}` });
+    if (options.metadata && req.method === 'GET' && req.url === `/v1/models/${model}/metadata`) return json(res, 200, signature(classifier.info.inputShape, classifier.info.numClasses));
+    if (req.method !== 'POST' || req.url !== `/v1/models/${model}:predict`) return json(res, 404, { error: `no ${req.url}` });
     const rows = JSON.parse(body).instances as unknown[];
     const images = rows.map((r) => (options.metadata ? (r as { x: unknown }).x : r));
     if (images.some((r) => r === undefined)) return json(res, 400, { error: 'instances must name input "x"' });
