@@ -11,7 +11,9 @@
  * several invocations and machines: a command already run is kept, and the run stops starting
  * commands once its budget is spent. The commands run in README order, because later lines use
  * earlier lines' run folders (a fresh clone lacks those of lines kept from elsewhere: --again
- * reruns them).
+ * reruns them). What a line writes into tracked files of the clone (the results scripts' sections
+ * of RESULTS.md and BENCHMARKS.md, their pictures in docs/) is carried into this checkout as soon
+ * as the line ends, to be committed with docs/readme-run.*.
  *
  * How each line runs is stated in RULES, as data: `npx advx` is the clone's own bin (the clone is
  * the advx package itself, so npx would look for it on the registry); lines that stand for the
@@ -23,7 +25,7 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, syml
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { replaceSection } from '../bench/sections.ts';
+import { findSection, replaceSection } from '../bench/sections.ts';
 import { loadDataset } from '../src/node/datasets/index.ts';
 import { encodePng } from '../src/node/io/png.ts';
 import { writeFileAtomic } from '../src/node/io/files.ts';
@@ -174,7 +176,8 @@ function cloneAtHead(clone: string): string {
     git(['clone', '--quiet', '--no-local', ROOT, clone]);
   }
   // Lines rewrite tracked files (npm run bench its BENCHMARKS.md, the results scripts RESULTS.md):
-  // the clone is this script's, so those outputs give way; run folders (untracked) stay.
+  // carried into this checkout after each line (carryResults), they give way here; run folders
+  // (untracked) stay.
   git(['checkout', '--quiet', '--force', head], clone);
   for (const step of ['npm ci --prefer-offline --no-audit --no-fund', 'npm run build']) {
     process.stderr.write(`readme-run: ${step}\n`);
@@ -182,6 +185,46 @@ function cloneAtHead(clone: string): string {
     if (r.status !== 0) throw new Error(`${step} failed in ${clone}`);
   }
   return head;
+}
+
+/**
+ * Carries what a line wrote into the clone's tracked results over to the checkout at `root`, so
+ * that moving the clone along (which resets tracked files) loses nothing: each marked section of a
+ * tracked Markdown file that the line changed replaces the same section there (the rest of the
+ * file, perhaps newer there, stays), and each file under docs/ it changed or added is copied. The
+ * user's files a line made (stand-ins, grid.png, run folders) stay in the clone. Returns what was
+ * carried, as "FILE" or "FILE SECTION".
+ */
+export function carryResults(clone: string, root: string): string[] {
+  const run = (args: string[]) => spawnSync('git', args, { cwd: clone, encoding: 'utf8' }).stdout;
+  const changed = run(['status', '--porcelain', '--untracked-files=all']).split('\n').filter(Boolean).map((l) => ({ status: l.slice(0, 2), path: l.slice(3) }));
+  const carried: string[] = [];
+  for (const { status, path } of changed) {
+    const now = status === ' M' || status === '??' ? readFileSync(join(clone, path)) : undefined;
+    if (!now) continue;
+    const names = path.endsWith('.md') ? [...now.toString('utf8').matchAll(/<!-- ([\w:.-]+):start/g)].map((m) => m[1]!) : [];
+    if (names.length && status === ' M' && existsSync(join(root, path))) {
+      const [text, before] = [now.toString('utf8'), run(['show', `HEAD:${path}`])];
+      let here = readFileSync(join(root, path), 'utf8');
+      for (const name of names) {
+        const block = findSection(text, name)!;
+        const old = findSection(here, name);
+        if (block === findSection(before, name) || old === block) continue;
+        if (old === undefined) {
+          process.stderr.write(`readme-run:   ${path} of the clone has a new section ${name}, which ${root} lacks: not carried\n`);
+          continue;
+        }
+        here = here.replace(old, () => block);
+        carried.push(`${path} ${name}`);
+      }
+      writeFileAtomic(join(root, path), here);
+    } else if (path.startsWith('docs/')) {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileAtomic(join(root, path), now);
+      carried.push(path);
+    }
+  }
+  return carried;
 }
 
 function table(outcomes: Outcome[]): string {
@@ -232,6 +275,8 @@ async function main(): Promise<void> {
       const load = Math.round(loadavg()[0]! * 10) / 10;
       const ran = rule?.serves ? await serveLine(clone, line) : await runLine(clone, line, timeoutMinutes, rule?.quote);
       stopStandIn?.();
+      const carried = carryResults(clone, ROOT);
+      if (carried.length) process.stderr.write(`readme-run:   carried into this checkout: ${carried.join(', ')}\n`);
       outcome = { command: line, commit, ...ran, load, machine: MACHINE, date, ...(rule?.standIn ? { note: `stand-in: ${rule.standIn.what}` } : {}) };
       process.stderr.write(`readme-run:   ${outcome.status} in ${formatSeconds(outcome.seconds ?? 0)}\n`);
     }

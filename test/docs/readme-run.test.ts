@@ -1,8 +1,11 @@
 /** The README re-run script reads the README's command lines and knows how to run each. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { RULES, readmeCommands, shellLine } from '../../scripts/readme-run.ts';
+import { carryResults, RULES, readmeCommands, shellLine } from '../../scripts/readme-run.ts';
 import { advxAsync } from '../helpers/cli.ts';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -55,4 +58,30 @@ test('readme-run: the served-model line\'s stand-in answers at the README\'s add
     stop();
   }
   await assert.rejects(fetch(`${url}:predict`, { method: 'POST', body: '{}' }), 'stopped after the line');
+});
+
+test('readme-run carries a line\'s results into the checkout: its changed sections and docs/ files, nothing else', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'advx-carry-'));
+  const [clone, root] = [join(tmp, 'clone'), join(tmp, 'root')];
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd: clone });
+  const results = (a: string, b: string, tail = '') => `# Results\n\n<!-- a:start -->\n${a}\n<!-- b:start -->\ninner\n<!-- b:end -->\n<!-- a:end -->\n\n<!-- c:start -->\n${b}\n<!-- c:end -->\n${tail}`;
+  for (const d of [join(clone, 'docs'), join(root, 'docs')]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(clone, 'RESULTS.md'), results('old a', 'old c'));
+  writeFileSync(join(clone, 'docs', 'kept.png'), 'old picture');
+  execFileSync('git', ['init', '-q'], { cwd: clone });
+  git('add', '-A');
+  git('commit', '-qm', 'start');
+  // This checkout moved on meanwhile: a newer section c and more text.
+  writeFileSync(join(root, 'RESULTS.md'), results('old a', 'newer c here', 'more text here\n'));
+  // The line rewrites section a, a picture, makes a new picture and the user's files.
+  writeFileSync(join(clone, 'RESULTS.md'), results('new a', 'old c'));
+  writeFileSync(join(clone, 'docs', 'kept.png'), 'new picture');
+  writeFileSync(join(clone, 'docs', 'made.svg'), '<svg/>');
+  writeFileSync(join(clone, 'grid.png'), 'a user file');
+  assert.deepEqual(carryResults(clone, root).sort(), ['RESULTS.md a', 'docs/kept.png', 'docs/made.svg']);
+  assert.equal(readFileSync(join(root, 'RESULTS.md'), 'utf8'), results('new a', 'newer c here', 'more text here\n'));
+  assert.equal(readFileSync(join(root, 'docs', 'kept.png'), 'utf8'), 'new picture');
+  assert.equal(readFileSync(join(root, 'docs', 'made.svg'), 'utf8'), '<svg/>');
+  assert.ok(!existsSync(join(root, 'grid.png')));
+  rmSync(tmp, { recursive: true });
 });
