@@ -200,27 +200,29 @@ export function carryResults(clone: string, root: string): string[] {
   const changed = run(['status', '--porcelain', '--untracked-files=all']).split('\n').filter(Boolean).map((l) => ({ status: l.slice(0, 2), path: l.slice(3) }));
   const carried: string[] = [];
   for (const { status, path } of changed) {
-    const now = status === ' M' || status === '??' ? readFileSync(join(clone, path)) : undefined;
-    if (!now) continue;
-    const names = path.endsWith('.md') ? [...now.toString('utf8').matchAll(/<!-- ([\w:.-]+):start/g)].map((m) => m[1]!) : [];
-    if (names.length && status === ' M' && existsSync(join(root, path))) {
-      const [text, before] = [now.toString('utf8'), run(['show', `HEAD:${path}`])];
-      let here = readFileSync(join(root, path), 'utf8');
+    if (status !== ' M' && status !== '??') continue;
+    const [from, to] = [join(clone, path), join(root, path)];
+    const text = status === ' M' && path.endsWith('.md') && existsSync(to) ? readFileSync(from, 'utf8') : undefined;
+    const names = text === undefined ? [] : [...text.matchAll(/<!-- ([\w:.-]+):start/g)].map((m) => m[1]!);
+    if (text !== undefined && names.length) {
+      const before = run(['show', `HEAD:${path}`]);
+      const here = readFileSync(to, 'utf8');
+      let merged = here;
       for (const name of names) {
         const block = findSection(text, name)!;
-        const old = findSection(here, name);
+        const old = findSection(merged, name);
         if (block === findSection(before, name) || old === block) continue;
         if (old === undefined) {
           process.stderr.write(`readme-run:   ${path} of the clone has a new section ${name}, which ${root} lacks: not carried\n`);
           continue;
         }
-        here = here.replace(old, () => block);
+        merged = merged.replace(old, () => block);
         carried.push(`${path} ${name}`);
       }
-      writeFileAtomic(join(root, path), here);
+      if (merged !== here) writeFileAtomic(to, merged);
     } else if (path.startsWith('docs/')) {
-      mkdirSync(dirname(join(root, path)), { recursive: true });
-      writeFileAtomic(join(root, path), now);
+      mkdirSync(dirname(to), { recursive: true });
+      writeFileAtomic(to, readFileSync(from));
       carried.push(path);
     }
   }

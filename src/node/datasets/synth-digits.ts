@@ -20,7 +20,7 @@ import { AdvxError } from '../../core/errors.ts';
 import { Rng } from '../../core/rng.ts';
 import { generateSynthDigits, type Rasterize } from '../../data/synth-digits.ts';
 import type { DatasetSplits } from '../../data/types.ts';
-import { defaultCacheDir, MNIST_CLASSES, type LoadDatasetOptions } from './npm.ts';
+import { checkLimits, defaultCacheDir, MNIST_CLASSES, type LoadDatasetOptions } from './npm.ts';
 import { loadPackage, packageDir, packageVersion } from '../io/packages.ts';
 import { generatedSplits, lazySplits, unitDataset, type RawSplit, type RawSplits } from './split-cache.ts';
 
@@ -87,9 +87,7 @@ function count(what: string, n: unknown, fallback: number): number {
 
 /** The synthetic digits' training and test splits, images in [0, 1], shape [28, 28, 3]. */
 export function loadSynthDigits(options: LoadSynthDigitsOptions = {}): DatasetSplits {
-  const limit = { train: options.limit?.train, test: options.limit?.test };
-  if (limit.train !== undefined) count('limit.train', limit.train, 0);
-  if (limit.test !== undefined) count('limit.test', limit.test, 0);
+  const limit = checkLimits(options);
   if (options.dir !== undefined) throw new AdvxError('synth-digits is generated, it reads no source folder: leave out dir');
   const seed = options.seed ?? SYNTH_DIGITS_SEED;
   if (!Number.isInteger(seed)) throw new AdvxError(`synth-digits seed must be an integer, got ${seed}`);
