@@ -208,7 +208,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   /** Whether its labels are its class folders (else the card's model's predictions). */
   let userFolderLabelled = false;
   let entries: ModelEntry[] = [];
-  const loaded = new Map<string, LabModel>();
+  const loaded = new Map<string, Promise<LabModel>>();
   const uploaded = new Map<string, LabModel>();
   /** Uploaded ONNX files in ONNX Runtime Web: no gradients, so only the folder card's black-box attacks. */
   const blackBoxes = new Map<string, LabBlackBox>();
@@ -416,12 +416,16 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   async function getModel(id: string): Promise<LabModel | null> {
     if (!id) return null;
     if (uploaded.has(id)) return uploaded.get(id)!;
-    if (loaded.has(id)) return loaded.get(id)!;
-    const entry = entries.find((e) => `shipped:${e.name}` === id);
-    if (!entry) throw new Error(`unknown model ${id}`);
-    const m = await loadShipped(entry);
-    loaded.set(id, m);
-    return m;
+    // The promise is kept, not the model: two refreshes while a model loads share one load, where
+    // each would load its own copy of the weights and the one overwritten would never be freed.
+    if (!loaded.has(id)) {
+      const entry = entries.find((e) => `shipped:${e.name}` === id);
+      if (!entry) throw new Error(`unknown model ${id}`);
+      const loading = loadShipped(entry);
+      loaded.set(id, loading);
+      loading.catch(() => loaded.delete(id));
+    }
+    return loaded.get(id)!;
   }
 
   /** Models of the visible panels, in order (A, then B when chosen). */
