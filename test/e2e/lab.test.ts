@@ -115,7 +115,7 @@ test('attack explorer: PGD at ε = 0.3 flips mnist-cnn\'s prediction of a test i
   // The same attack side by side on a second model of the same dataset (only those are offered).
   assert.ok(!(await page.locator('#model-b option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).includes('shipped:fashion-cnn'), 'no Fashion-MNIST model beside an MNIST one');
   await page.locator('#model-b').selectOption('shipped:mnist-trades');
-  await page.locator('#panel-b[data-clean-pred]').waitFor();
+  await page.locator('#panel-b[data-model="shipped:mnist-trades"][data-clean-pred]').waitFor();
   await page.locator('#attack').selectOption('fgsm');
   await page.locator('#eps').fill('0.2');
   const tensors = await page.locator('body').getAttribute('data-tensors');

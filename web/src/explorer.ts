@@ -434,9 +434,15 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   }
 
   // ---- predictions on the clean image
+  /** What the panels showed no longer holds while a newly chosen model or image loads: the page
+   * (and a test waiting on it) must not read the old model's prediction as the new one's. */
+  function forgetPredictions(): void {
+    for (const panel of panels) for (const k of ['model', 'cleanPred', 'advPred', 'success', 'step']) delete panel.root.dataset[k];
+  }
   let refreshSerial = 0;
   async function refresh(): Promise<void> {
     const serial = ++refreshSerial;
+    forgetPredictions();
     try {
       const models = await activeModels();
       if (serial !== refreshSerial) return;
@@ -444,8 +450,8 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
         const m = models[i];
         panel.root.hidden = !m;
         panel.root.dataset.state = 'idle';
-        for (const k of ['cleanPred', 'advPred', 'success', 'step']) delete panel.root.dataset[k];
         if (!m) return;
+        panel.root.dataset.model = m.id;
         panel.title.textContent = m.label;
         setClasses(panel, m.classifier.info.classNames ?? Array.from({ length: m.classifier.info.numClasses }, (_, k) => String(k)));
         const probsTensor = tf.tidy(() => m.classifier.probabilities(tf.tensor4d(image, [1, ...imageShape()])));
@@ -561,6 +567,7 @@ export async function mountExplorer(root: HTMLElement, setBackendStatus: (s: str
   // ---- model choice, upload, backend
   /** Model A chosen: its dataset's images, its class names, and the models of its dataset beside it. */
   async function modelAChanged(first?: number, folder = false): Promise<void> {
+    forgetPredictions();
     try {
       const m = await getModel(modelA.value);
       fillModelB();
