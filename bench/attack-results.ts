@@ -88,7 +88,7 @@ async function trainZoo(arch: string, data: ImageDataset, epochs: number, seed: 
 async function fgsmPgd(): Promise<string[]> {
   const { x, y } = firstTest(Number(values.limit));
   // Each attack on every input: the table gives FGSM's and PGD's own robust accuracy.
-  const r = await evaluateRobustness(classifier, x, y, { attacks: ['fgsm', 'pgd'], eps: [0.3], steps: 40, stepSize: 0.01, seed: 0, batchSize: 500, cascade: false, onProgress: (p) => p.done === p.total && log(`${p.attack} ε=${p.eps} done`) });
+  const r = await evaluateRobustness(classifier, x, y, { attacks: ['fgsm', 'pgd'], eps: [0.3], steps: 40, stepSize: 0.01, seed: 0, batchSize: 500, cascade: false, onBlock: (b) => log(`fgsm, pgd ε=0.3: block ${b.block} (${b.examples.length} images) done`) });
   tf.dispose([x, y]);
   const pgdSeconds = r.attacks.find((a) => a.name === 'pgd')!.seconds;
   return [
@@ -250,7 +250,7 @@ async function robustModel(name: string): Promise<string[]> {
   const { classifier: robust } = await loadClassifier(path);
   const clean = await accuracy(robust, test);
   const { x, y } = firstTest(Number(values['robust-limit']));
-  const r = await evaluateRobustness(robust, x, y, { suite: 'standard', eps: [0.3], seed: 0, batchSize: 250, onProgress: (p) => p.done === p.total && log(`${name}: ${p.attack} on ${p.total} images done`) });
+  const r = await evaluateRobustness(robust, x, y, { suite: 'standard', eps: [0.3], seed: 0, batchSize: 250, onBlock: (b) => log(`${name}: block ${b.block} (${b.examples.length} images) done`) });
   tf.dispose([x, y]);
   const trainingPath = join(path, 'training.json');
   const training = existsSync(trainingPath) ? JSON.parse(readFileSync(trainingPath, 'utf8')) : undefined;

@@ -41,7 +41,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 await useBackend('wasm', { threads: args.threads ? Number(args.threads) : undefined });
 const { classifier } = await loadClassifier(resolve(root, args.model));
 const { x, y } = toTensors(subset(loadDataset('mnist').test, 0, Number(args.limit)));
-const report = await evaluateRobustness(classifier, x, y, { suite: 'standard', eps: [0.3], seed: 0, batchSize: 250, onProgress: (p) => p.done === p.total && log(`${p.attack}: ${p.total} images done`) });
+const report = await evaluateRobustness(classifier, x, y, { suite: 'standard', eps: [0.3], seed: 0, batchSize: 250, onBlock: (b) => void log(`block ${b.block}: ${b.examples.length} images done`) });
 tf.dispose([x, y]);
 
 // pgd40 in advx, then in PyTorch, right after the suite on the same machine.

@@ -3,13 +3,16 @@
  * writes what each printed: docs/readme-run.md (every command: exit code, time, its last lines)
  * and the README's `readme-run` section (a summary the README quotes).
  *
- *   npm run docs:readme-run [-- --budget-minutes M] [--only REGEX] [--again] [--dir D]
+ *   npm run docs:readme-run [-- --budget-minutes M] [--deadline-minutes M] [--only REGEX] [--again] [--dir D]
  *
  * The clone (default .cache/readme-run/clone, at this checkout's HEAD) persists on this machine
  * and the results (docs/readme-run.jsonl, committed) with the repository, so the hours the long
  * lines take (training, AutoAttack on the whole test set, the results scripts) spread over
  * several invocations and machines: a command already run is kept, and the run stops starting
- * commands once its budget is spent. The commands run in README order, because later lines use
+ * commands once its budget is spent. With --deadline-minutes, a line still running then is stopped
+ * and recorded as unfinished; the next invocation runs it again in the same clone, where a command
+ * that resumes (advx robustness, npm run train:models) goes on from its run folders, and its
+ * time adds up over the parts. The commands run in README order, because later lines use
  * earlier lines' run folders (a fresh clone lacks those of lines kept from elsewhere: --again
  * reruns them). What a line writes into tracked files of the clone (the results scripts' sections
  * of RESULTS.md and BENCHMARKS.md, their pictures in docs/) is carried into this checkout as soon
@@ -107,12 +110,34 @@ export function shellLine(line: string): string {
   return line.replace(/^npm ci && /, '').replace(/\bnpx advx\b/g, 'node bin/advx.js');
 }
 
-interface Outcome { command: string; commit: string; status: 'ok' | 'failed' | 'skipped' | 'timed out' | 'not run yet'; exit?: number | null; seconds?: number; /** The machine's 1-minute load average when the line started. */ load?: number; /** Cores × CPU model, Node's version. */ machine?: string; output?: string[]; note?: string; date: string }
+interface Outcome {
+  command: string;
+  /** The commit it ran at (the last part's). */
+  commit: string;
+  /** `unfinished`: stopped at the invocation's deadline; the next invocation runs it again, and it goes on from its run folders where its command resumes. */
+  status: 'ok' | 'failed' | 'skipped' | 'timed out' | 'unfinished' | 'not run yet';
+  exit?: number | null;
+  /** In all, over its parts. */
+  seconds?: number;
+  /** The invocations it ran in, when more than one (a line stopped at a deadline and run again). */
+  parts?: number;
+  /** The machine's 1-minute load average when the line (its last part) started. */
+  load?: number;
+  /** Cores × CPU model, Node's version. */
+  machine?: string;
+  output?: string[];
+  note?: string;
+  date: string;
+}
 
 // Colours (ANSI escapes) and carriage-return redraws of a progress bar are not output worth quoting.
 const tail = (text: string, n: number) => text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((l) => (l.split('\r').at(-1) ?? '').trimEnd()).filter((l) => l !== '').slice(-n).map((l) => (l.length > 200 ? `${l.slice(0, 197)}…` : l));
 
-function runLine(clone: string, line: string, timeoutMinutes: number, quote?: RegExp): Promise<Omit<Outcome, 'command' | 'commit' | 'date' | 'note'>> {
+/**
+ * Runs a line in the clone; stops it (its whole process group) after `timeoutMinutes` (timed out)
+ * or at `deadline` (Date.now() time, unfinished), whichever comes first.
+ */
+export function runLine(clone: string, line: string, timeoutMinutes: number, deadline: number, quote?: RegExp): Promise<Omit<Outcome, 'command' | 'commit' | 'date' | 'note'>> {
   return new Promise((done) => {
     const started = performance.now();
     const child = spawn('bash', ['-c', shellLine(line)], { cwd: clone, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -120,13 +145,15 @@ function runLine(clone: string, line: string, timeoutMinutes: number, quote?: Re
     let err = '';
     child.stdout.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
     child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-20_000); });
-    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGTERM'), timeoutMinutes * 60_000);
-    child.on('close', (code, signal) => {
+    const timeoutMs = timeoutMinutes * 60_000;
+    const atDeadline = deadline - Date.now() < timeoutMs;
+    let stopped = false;
+    const timer = setTimeout(() => { stopped = true; process.kill(-child.pid!, 'SIGTERM'); }, Math.max(0, Math.min(timeoutMs, deadline - Date.now())));
+    child.on('close', (code) => {
       clearTimeout(timer);
       const seconds = Math.round((performance.now() - started) / 100) / 10;
-      const timedOut = signal !== null && seconds >= timeoutMinutes * 60 - 1;
       const output = code === 0 ? (quote ? tail(out || err, 20).filter((l) => quote.test(l)) : tail(out || err, 3)) : [...tail(out, 2), ...tail(err, 3)];
-      done({ status: timedOut ? 'timed out' : code === 0 ? 'ok' : 'failed', exit: code, seconds, output });
+      done({ status: stopped ? (atDeadline ? 'unfinished' : 'timed out') : code === 0 ? 'ok' : 'failed', exit: code, seconds, output });
     });
   });
 }
@@ -234,7 +261,7 @@ function table(outcomes: Outcome[]): string {
   return [
     '| command | result | time | load | last lines printed |',
     '| --- | --- | ---: | ---: | --- |',
-    ...outcomes.map((o) => `| \`${cell(o.command)}\` | ${o.status}${o.exit !== undefined && o.exit !== null && o.exit !== 0 ? ` (exit ${o.exit})` : ''} | ${o.seconds === undefined ? '' : formatSeconds(o.seconds)} | ${o.load ?? ''} | ${[o.note, ...(o.output ?? []).map((l) => `\`${cell(l)}\``)].filter(Boolean).join('<br>')} |`),
+    ...outcomes.map((o) => `| \`${cell(o.command)}\` | ${o.status}${o.exit !== undefined && o.exit !== null && o.exit !== 0 ? ` (exit ${o.exit})` : ''} | ${o.seconds === undefined ? '' : formatSeconds(o.seconds)}${o.parts ? ` in ${o.parts} parts` : ''} | ${o.load ?? ''} | ${[o.note, ...(o.output ?? []).map((l) => `\`${cell(l)}\``)].filter(Boolean).join('<br>')} |`),
   ].join('\n');
 }
 
@@ -243,7 +270,7 @@ function formatSeconds(s: number): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { dir: { type: 'string' }, 'budget-minutes': { type: 'string' }, only: { type: 'string' }, again: { type: 'boolean' }, 'timeout-minutes': { type: 'string' } } });
+  const { values } = parseArgs({ options: { dir: { type: 'string' }, 'budget-minutes': { type: 'string' }, 'deadline-minutes': { type: 'string' }, only: { type: 'string' }, again: { type: 'boolean' }, 'timeout-minutes': { type: 'string' } } });
   const clone = resolve(values.dir ?? join(ROOT, '.cache', 'readme-run', 'clone'));
   const resultsFile = join(ROOT, 'docs', 'readme-run.jsonl');
   const budgetMs = Number(values['budget-minutes'] ?? 60) * 60_000;
@@ -259,28 +286,32 @@ async function main(): Promise<void> {
     }
   }
   const started = Date.now();
+  const deadline = values['deadline-minutes'] === undefined ? Infinity : started + Number(values['deadline-minutes']) * 60_000;
   for (const line of lines) {
     if (only && !only.test(line)) continue;
     const rule = RULES.find((r) => r.match.test(line));
     const kept = earlier.get(line);
     // A line kept as skipped whose rule now runs it (a stand-in was added) runs again.
     const nowRunnable = kept?.status === 'skipped' && !rule?.skip;
-    if (kept && !nowRunnable && !(values.again && kept.status !== 'skipped')) continue;
+    // A line stopped at an earlier deadline runs again (and goes on where its command resumes).
+    const goesOn = kept?.status === 'unfinished';
+    if (kept && !nowRunnable && !goesOn && !(values.again && kept.status !== 'skipped')) continue;
     const date = new Date().toISOString().slice(0, 10);
     let outcome: Outcome;
     if (rule?.skip) {
       outcome = { command: line, commit, status: 'skipped', note: rule.skip, date };
     } else {
-      if (Date.now() - started > budgetMs) continue;
+      if (Date.now() - started > budgetMs || Date.now() >= deadline) continue;
       const stopStandIn = await rule?.standIn?.make(clone);
       process.stderr.write(`readme-run: ${line}\n`);
       const load = Math.round(loadavg()[0]! * 10) / 10;
-      const ran = rule?.serves ? await serveLine(clone, line) : await runLine(clone, line, timeoutMinutes, rule?.quote);
+      const ran = rule?.serves ? await serveLine(clone, line) : await runLine(clone, line, timeoutMinutes, deadline, rule?.quote);
+      if (goesOn) Object.assign(ran, { seconds: (kept!.seconds ?? 0) + (ran.seconds ?? 0), parts: (kept!.parts ?? 1) + 1 });
       stopStandIn?.();
       const carried = carryResults(clone, ROOT);
       if (carried.length) process.stderr.write(`readme-run:   carried into this checkout: ${carried.join(', ')}\n`);
       outcome = { command: line, commit, ...ran, load, machine: MACHINE, date, ...(rule?.standIn ? { note: `stand-in: ${rule.standIn.what}` } : {}) };
-      process.stderr.write(`readme-run:   ${outcome.status} in ${formatSeconds(outcome.seconds ?? 0)}\n`);
+      process.stderr.write(`readme-run:   ${outcome.status} in ${formatSeconds(outcome.seconds ?? 0)}${outcome.parts ? ` (${outcome.parts} parts)` : ''}\n`);
     }
     earlier.set(line, outcome);
     appendFileSync(resultsFile, `${JSON.stringify(outcome)}\n`);
@@ -291,7 +322,7 @@ async function main(): Promise<void> {
   const machine = machines.length ? machines.join(' and ') : MACHINE;
   const dates = [...new Set(outcomes.map((o) => o.date).filter(Boolean))].sort();
   const commits = [...new Set(outcomes.map((o) => o.commit.slice(0, 7)).filter(Boolean))];
-  const summary = `${lines.length} command lines, re-run in a clone of this repository (made fresh, then moved along; lines run at ${commits.join(', ') || commit.slice(0, 7)}; \`npm ci\`, \`npm run build\`, then each line in order, \`npx advx\` as the clone's \`bin/advx.js\`) on ${machine}, ${dates.length > 1 ? `${dates[0]} to ${dates.at(-1)}` : dates[0] ?? 'never'}: ${count('ok')} ran and exited 0, ${count('failed') + count('timed out')} did not, ${count('skipped')} are not runnable as written (elided options, a server to be stopped), ${count('not run yet')} not run yet (hours of training and evaluation: later invocations).`;
+  const summary = `${lines.length} command lines, re-run in a clone of this repository (made fresh, then moved along; lines run at ${commits.join(', ') || commit.slice(0, 7)}; \`npm ci\`, \`npm run build\`, then each line in order, \`npx advx\` as the clone's \`bin/advx.js\`) on ${machine}, ${dates.length > 1 ? `${dates[0]} to ${dates.at(-1)}` : dates[0] ?? 'never'}: ${count('ok')} ran and exited 0, ${count('failed') + count('timed out')} did not, ${count('skipped')} are not runnable as written (elided options, a server to be stopped), ${count('unfinished') ? `${count('unfinished')} under way (stopped at an invocation's deadline; the next goes on with it), ` : ''}${count('not run yet')} not run yet (hours of training and evaluation: later invocations).`;
   writeFileAtomic(join(ROOT, 'docs', 'readme-run.md'), `# The README's commands, re-run\n\nWritten by \`npm run docs:readme-run\` (scripts/readme-run.ts). ${summary}\n\n${table(outcomes)}\n`);
   const failed = outcomes.filter((o) => o.status === 'failed' || o.status === 'timed out');
   const quoted = outcomes.filter((o) => o.status === 'ok' && /--json|demo|evaluate/.test(o.command)).slice(0, 6);

@@ -71,13 +71,16 @@ export interface RobustnessReport {
   zero_gradient_share: number;
   /** Wall-clock seconds: not a figure of the model (a merged run gives the sum over its shards). */
   seconds: number;
-  /** Set when a black box stopped answering: the ε values in `eps` are those finished, of `planned_eps`. */
-  partial?: { error: string; planned_eps: number[]; stopped_at: { eps: number; attack: string; done: number; total: number } };
+  /**
+   * Set when a black box stopped answering: `count` inputs (whole blocks, every attack at every ε)
+   * of the `planned` were finished; it stopped in the block starting at input `stopped_at.index`.
+   */
+  partial?: { error: string; planned: number; stopped_at: { index: number; eps: number; attack: string } };
 }
 
 /** What the records are records of: the evaluation's settings, not its findings. */
 export interface RobustnessSetup {
-  /** The ε values to account: all of the run's, or those finished. */
+  /** The ε values to account. */
   eps: number[];
   norm: Norm;
   cascade: boolean;

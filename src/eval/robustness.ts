@@ -23,7 +23,7 @@
  * The model may be a black box (a served model, models/remote.ts): the same accounting, with score-
  * or decision-based attacks only, the re-check asking the model for its labels, and no gradient
  * checks. A black box that stops answering (ServiceError) ends the run; the error carries, as
- * `partial`, the report of the ε values finished before it.
+ * `partial`, the report of the blocks finished before it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attackDescriptor, checkAccess, checkAttackRequest, predictLabels, runOn, type AnyModel, type AttackDescriptor, type AttackOptions } from '../attacks/index.ts';
@@ -35,7 +35,7 @@ import { hashSeed } from '../core/rng.ts';
 import { shardBlocks, type Shard } from '../core/shards.ts';
 import { Classifier } from '../models/classifier.ts';
 import { SUITES, type SuiteAttack, type SuiteName } from './suites.ts';
-import { modelCheckWarnings, summarizeRobustness, type AttackOutcome, type ExampleRecord, type RobustnessReport, type RobustnessSetup } from './robustness-summary.ts';
+import { modelCheckWarnings, summarizeRobustness, type AttackOutcome, type ExampleRecord, type RobustnessReport, type RobustnessSeconds, type RobustnessSetup } from './robustness-summary.ts';
 
 export { modelCheckWarnings, sanityWarnings, summarizeRobustness, type AttackBreakdown, type AttackOutcome, type ExampleRecord, type RobustnessReport, type RobustnessSeconds, type RobustnessSetup, type SanityInputs } from './robustness-summary.ts';
 
@@ -44,11 +44,16 @@ export { shardBlocks } from '../core/shards.ts';
 export { parseSuite, SUITES, type SuiteAttack, type SuiteName } from './suites.ts';
 
 export interface RobustnessProgress {
-  eps: number;
-  attack: string;
-  /** Inputs attacked so far in this (attack, ε) pass, of `total`. */
+  /** Inputs done, of `total` (the run's, or the shard's): fractional within a block, by its (attack, ε) passes done. */
   done: number;
   total: number;
+}
+
+/** A block of inputs done: the records of its inputs, and the seconds it took in all and per attack (in the plan's order). */
+export interface RobustnessBlock {
+  block: number;
+  examples: ExampleRecord[];
+  seconds: RobustnessSeconds;
 }
 
 export interface RobustnessOptions extends Omit<AttackOptions, 'eps'> {
@@ -59,8 +64,16 @@ export interface RobustnessOptions extends Omit<AttackOptions, 'eps'> {
   batchSize?: number;
   /** Run each attack only on the inputs every earlier attack failed on (default true). */
   cascade?: boolean;
-  /** Called after every block of every (attack, ε) pass, and once with done = 0 at its start. */
+  /** Called once with done = 0 at the start, then after every (attack, ε) pass of every block. */
   onProgress?: (p: RobustnessProgress) => void;
+  /**
+   * Blocks done by an earlier run with the same options, model and data (a resumed run): taken as
+   * they are, not run again. Their records are what this run would compute (see
+   * evaluateRobustnessExamples), so a resumed run's report equals an uninterrupted one's.
+   */
+  finished?: ReadonlyMap<number, RobustnessBlock>;
+  /** Called as each block is done (every attack at every ε), before the next starts: to keep it for a resume. */
+  onBlock?: (b: RobustnessBlock) => void | Promise<void>;
   /** Evaluate only this shard's blocks (see shardBlocks): `index` of `count`. */
   shard?: Shard;
   /**
@@ -140,8 +153,10 @@ export function robustnessSetup(o: RobustnessOptions, blackBox: boolean): Robust
  * inputs: each attack batches only the inputs of one block (those still robust in a cascade), and
  * draws its randomness from a seed of (seed, block, attack, ε). A block's records are therefore the
  * same whether it runs alone, in a shard or in the whole run, bit for bit on the same backend, and
- * a sharded run merges into exactly the unsharded one. On a ServiceError, `partial` is a
- * RobustnessOutcome of the ε values finished.
+ * a sharded run merges into exactly the unsharded one. The blocks run one after the other, each
+ * through every ε and attack, so a run stopped midway has whole blocks done: `onBlock` may keep
+ * them, and a later run given them as `finished` goes on from there. On a ServiceError, `partial`
+ * is a RobustnessOutcome of the blocks finished (none: no `partial`).
  */
 export async function evaluateRobustnessExamples(classifier: AnyModel, x: tf.Tensor, y: tf.Tensor1D, o: RobustnessOptions): Promise<RobustnessOutcome> {
   const norm = o.norm ?? 'linf';
@@ -156,57 +171,70 @@ export async function evaluateRobustnessExamples(classifier: AnyModel, x: tf.Ten
   const start = performance.now();
   const setup = robustnessSetup(o, blackBox);
   const blocks = shardBlocks(x.shape[0], batch, o.shard);
-  const examples: ExampleRecord[] = [];
-  const members: number[][] = []; // per block: positions in `examples`
-  for (const b of blocks) {
-    const records = await measureBlock(classifier, x, y, b * batch, Math.min(batch, x.shape[0] - b * batch));
-    members.push(records.map((_, j) => examples.length + j));
-    examples.push(...records);
-  }
+  const sizeOf = (b: number) => Math.min(batch, x.shape[0] - b * batch);
+  const total = blocks.reduce((s, b) => s + sizeOf(b), 0);
+  const passes = o.eps.length * plan.length;
   // Minimal-norm results do not depend on ε: each input is attacked once, its result kept (at
   // most the inputs' own size per minimal-norm attack).
   const minimalCache = plan.map(() => new Map<number, Float32Array>());
-  const seconds = plan.map(() => 0);
-  let at = { eps: o.eps[0], attack: plan[0].descriptor.name, done: 0, total: 0 };
-  const finished: number[] = [];
+  const examples: ExampleRecord[] = [];
+  const seconds = { total: 0, attacks: plan.map(() => 0) };
+  const spent = (s: RobustnessBlock['seconds']) => {
+    seconds.total += s.total;
+    s.attacks.forEach((t, a) => (seconds.attacks[a] += t));
+  };
+  let done = 0;
+  let at: NonNullable<RobustnessReport['partial']>['stopped_at'] = { index: 0, eps: o.eps[0], attack: plan[0].descriptor.name };
+  o.onProgress?.({ done, total });
   try {
-    for (const eps of o.eps) {
-      const key = String(eps);
-      const robust = examples.map((e) => e.correct);
-      for (const [a, step] of plan.entries()) {
-        const t0 = performance.now();
-        const name = step.descriptor.name;
-        const targets = members.map((rows) => (eps > 0 ? rows.filter((j) => (cascade ? robust[j] : examples[j].correct)) : []));
-        const total = targets.reduce((s, rows) => s + rows.length, 0);
-        let done = 0;
-        at = { eps, attack: name, done, total };
-        if (total) o.onProgress?.(at);
-        for (const [k, rows] of targets.entries()) {
-          if (!rows.length) continue;
-          const seed = hashSeed(`${o.seed ?? 0}/${blocks[k]}/${name}/${eps}`);
-          const { onCandidates, ...attackOptions } = o;
-          const show = onCandidates && ((adversarial: tf.Tensor, indices: number[], broken: boolean[]) => onCandidates({ attack: name, eps, indices, adversarial, broken }));
-          const outcomes = await attackInputs(classifier, x, y, rows.map((j) => examples[j].index), eps, norm, step, minimalCache[a], { ...attackOptions, ...step.options, seed }, show);
-          outcomes.forEach((outcome, r) => {
-            (examples[rows[r]].attacks[name] ??= {})[key] = outcome;
-            if (outcome.broken) robust[rows[r]] = false;
-          });
-          done += rows.length;
-          at = { eps, attack: name, done, total };
-          o.onProgress?.(at);
-        }
-        seconds[a] += (performance.now() - t0) / 1000;
+    for (const b of blocks) {
+      const size = sizeOf(b);
+      const kept = o.finished?.get(b);
+      if (kept) {
+        examples.push(...kept.examples);
+        spent(kept.seconds);
+        o.onProgress?.({ done: (done += size), total });
+        continue;
       }
-      finished.push(eps);
+      const t0 = performance.now();
+      at = { index: b * batch, eps: o.eps[0], attack: plan[0].descriptor.name };
+      const records = await measureBlock(classifier, x, y, b * batch, size);
+      const attackSeconds = plan.map(() => 0);
+      for (const [p, eps] of o.eps.entries()) {
+        const key = String(eps);
+        const robust = records.map((e) => e.correct);
+        for (const [a, step] of plan.entries()) {
+          const t1 = performance.now();
+          const name = step.descriptor.name;
+          at = { index: b * batch, eps, attack: name };
+          const rows = eps > 0 ? records.flatMap((e, j) => ((cascade ? robust[j] : e.correct) ? [j] : [])) : [];
+          if (rows.length) {
+            const seed = hashSeed(`${o.seed ?? 0}/${b}/${name}/${eps}`);
+            const { onCandidates, ...attackOptions } = o;
+            const show = onCandidates && ((adversarial: tf.Tensor, indices: number[], broken: boolean[]) => onCandidates({ attack: name, eps, indices, adversarial, broken }));
+            const outcomes = await attackInputs(classifier, x, y, rows.map((j) => records[j].index), eps, norm, step, minimalCache[a], { ...attackOptions, ...step.options, seed }, show);
+            outcomes.forEach((outcome, r) => {
+              (records[rows[r]].attacks[name] ??= {})[key] = outcome;
+              if (outcome.broken) robust[rows[r]] = false;
+            });
+          }
+          attackSeconds[a] += (performance.now() - t1) / 1000;
+          o.onProgress?.({ done: done + (size * (p * plan.length + a + 1)) / passes, total });
+        }
+      }
+      const finished: RobustnessBlock = { block: b, examples: records, seconds: { total: (performance.now() - t0) / 1000, attacks: attackSeconds } };
+      await o.onBlock?.(finished);
+      examples.push(...records);
+      spent(finished.seconds);
+      done += size;
     }
   } catch (e) {
     if (!(e instanceof ServiceError)) throw e;
-    // Only the ε values every attack finished: an unfinished one's numbers would overstate robustness.
-    const report = summarizeRobustness(examples, { ...setup, eps: finished }, { total: (performance.now() - start) / 1000, attacks: seconds }, { error: e.message, planned_eps: o.eps, stopped_at: at });
-    e.partial = { report, examples } satisfies RobustnessOutcome;
+    // Only the blocks every attack finished at every ε: an unfinished one's numbers would overstate robustness.
+    if (examples.length) e.partial = { report: summarizeRobustness(examples, setup, seconds, { error: e.message, planned: total, stopped_at: at }), examples } satisfies RobustnessOutcome;
     throw e;
   }
-  return { report: summarizeRobustness(examples, setup, { total: (performance.now() - start) / 1000, attacks: seconds }), examples };
+  return { report: summarizeRobustness(examples, setup, seconds), examples };
 }
 
 /**

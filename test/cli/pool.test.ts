@@ -6,10 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { advx, advxJson, assertRefused } from '../helpers/cli.ts';
+import { advx, advxJson, assertRefused, killWhen, lastJson } from '../helpers/cli.ts';
 import { resultsFigures } from '../helpers/results.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'advx-pool-'));
@@ -204,7 +204,7 @@ test('robustness of several blocks with --out goes to a pool of one process per 
   if (workers < 2) return; // one core: nothing to pool
   assert.ok(existsSync(join(dir('default-pool'), 'shards', String(workers - 1))), `${workers} shards`);
   assert.match(pooled.stdout, new RegExp(`ran in ${workers} shards \\(${workers} local processes\\)`));
-  assert.match(pooled.stderr, /shard 0\/\d: pgd ε=0\.1/, 'the shards\' progress, on stderr');
+  assert.match(pooled.stderr, /shard 0\/\d: robustness \(\d+ inputs, 2 attacks × 2 ε\) \d+\/\d+/, 'the shards\' progress, on stderr');
   // The same table as the run in one process, and the same files.
   assert.equal(pooled.stdout.split('\n').slice(0, 4).join('\n'), here.stdout.split('\n').slice(0, 4).join('\n'));
   assert.equal(read(dir('default-pool'), 'examples.jsonl'), read(dir('default-here'), 'examples.jsonl'));
@@ -227,4 +227,38 @@ test('attack of several blocks with --out goes to the pool by default too: the s
   assert.equal(line(pooled.stdout), line(here.stdout));
   for (const f of ['examples.jsonl', 'config.json']) assert.equal(read(dir('attack-pool'), f), read(dir('attack-here'), f), f);
   assert.ok(readFileSync(join(dir('attack-pool'), 'grid.png')).equals(readFileSync(join(dir('attack-here'), 'grid.png'))), 'grid.png');
+});
+
+test('a robustness run killed midway goes on from the blocks it finished, in one process or on the pool: the files of a run never killed', async () => {
+  // 10 blocks of 4 images; PGD's 60 steps make each block take a while, so the kill lands midway.
+  const args = ['robustness', '--model', 'models/mnist-cnn', '--attacks', 'fgsm,pgd', '--eps', '0,0.1,0.2', '--steps', '60', '--limit', '40', '--batch', '4', '--seed', '3'];
+  const whole = advxJson([...args, '--threads', '1', '--out', dir('kill-whole'), '--json']);
+  const count = (d: string) => (existsSync(d) ? readdirSync(d).length : 0);
+  const same = (d: string) => {
+    assert.equal(read(d, 'examples.jsonl'), read(dir('kill-whole'), 'examples.jsonl'), 'examples.jsonl byte for byte');
+    assert.deepEqual(resultsFigures(d), resultsFigures(dir('kill-whole')));
+    assert.ok(readFileSync(join(d, 'grid.png')).equals(readFileSync(join(dir('kill-whole'), 'grid.png'))), 'grid.png: the pictures of the blocks done before the kill are kept too');
+    assert.ok(!existsSync(join(d, 'blocks')), 'a finished run keeps no blocks');
+  };
+
+  // In one process (--threads keeps it here): killed once 2 blocks are kept.
+  const alone = dir('kill-alone');
+  await killWhen([...args, '--threads', '1', '--out', alone], () => count(join(alone, 'blocks')) >= 2);
+  const kept = count(join(alone, 'blocks'));
+  assert.ok(kept >= 2 && kept < 10, `${kept} blocks kept`);
+  const resumed = advx([...args, '--threads', '1', '--out', alone, '--json']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stderr, new RegExp(`^robustness: \\S+ holds ${kept} blocks of this run done earlier \\(same options, model and data\\): going on from there$`, 'm'));
+  assert.deepEqual(withoutSeconds(lastJson(resumed.stdout)), withoutSeconds(whole));
+  same(alone);
+
+  // On a pool of 2 processes: the pool killed once its shards have kept 2 blocks; its shard processes go with it.
+  const pooled = dir('kill-pool');
+  const shardBlocks = () => [0, 1].reduce((s, i) => s + count(join(pooled, 'shards', String(i), 'blocks')), 0);
+  await killWhen([...args, '--workers', '2', '--out', pooled], () => shardBlocks() >= 2);
+  const again = advx([...args, '--workers', '2', '--out', pooled, '--json']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /^shard \d\/2: robustness: \S+ holds \d+ blocks? of this run done earlier/m);
+  assert.deepEqual(withoutSeconds(lastJson(again.stdout)), withoutSeconds(whole));
+  same(pooled);
 });

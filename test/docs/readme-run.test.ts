@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { carryResults, RULES, readmeCommands, shellLine } from '../../scripts/readme-run.ts';
+import { carryResults, RULES, readmeCommands, runLine, shellLine } from '../../scripts/readme-run.ts';
 import { advxAsync } from '../helpers/cli.ts';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -84,4 +84,22 @@ test('readme-run carries a line\'s results into the checkout: its changed sectio
   assert.equal(readFileSync(join(root, 'docs', 'made.svg'), 'utf8'), '<svg/>');
   assert.ok(!existsSync(join(root, 'grid.png')));
   rmSync(tmp, { recursive: true });
+});
+
+test('readme-run stops a line still running at the deadline as unfinished (to go on next time), at its timeout as timed out', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'advx-readme-deadline-'));
+  try {
+    // A line that leaves a child of its own: the whole group is stopped, the child too.
+    const line = 'sleep 30 & echo started; wait';
+    const t0 = performance.now();
+    const unfinished = await runLine(dir, line, 1, Date.now() + 1000);
+    assert.equal(unfinished.status, 'unfinished');
+    const timedOut = await runLine(dir, line, 1 / 60, Date.now() + 60_000);
+    assert.equal(timedOut.status, 'timed out');
+    assert.ok((performance.now() - t0) / 1000 < 10, 'both stopped within seconds, not after the 30 s the line takes');
+    const finished = await runLine(dir, 'echo done', 1, Date.now() + 60_000);
+    assert.deepEqual([finished.status, finished.output], ['ok', ['done']]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -85,7 +85,7 @@ test('advx robustness writes the JSON, SVG and PNG curve and prints the promised
   assert.match(html, /<img src="data:image\/svg\+xml;base64,/);
   assert.doesNotMatch(html, /https?:\/\/|<script/i);
   // Progress goes to stderr even with --json; stdout holds the JSON line alone.
-  assert.match(r.stderr, /pgd ε=0.1/);
+  assert.match(r.stderr, /^robustness \(32 inputs, 2 attacks × 3 ε\) 32\/32 \| ETA 0s$/m);
   assert.equal(r.stdout.trim().split('\n').length, 1);
   assert.match(html, /The attacks in the order they ran/);
   const refused: [string[], RegExp][] = [
@@ -213,7 +213,7 @@ test('self-checks: a model that outputs probabilities, and one whose forward pas
 test('the standard suite runs AutoAttack\'s four attacks in order, each on what the previous left', async () => {
   assert.deepEqual(SUITES.standard.attacks.map((a) => a.name), ['apgd-ce', 'apgd-t', 'fab-t', 'square']);
   const seen: string[] = [];
-  const r = await evaluateRobustness(classifier, tf.slice(x, 0, 16), tf.slice(y, 0, 16), { suite: 'standard', eps: [0.05], onProgress: (p) => p.done === 0 && seen.push(p.attack) });
+  const r = await evaluateRobustness(classifier, tf.slice(x, 0, 16), tf.slice(y, 0, 16), { suite: 'standard', eps: [0.05], onCandidates: (c) => void seen.push(c.attack) });
   assert.equal(r.suite, 'standard');
   const order = r.attacks.map((a) => a.name);
   assert.deepEqual(order, ['apgd-ce', 'apgd-t', 'fab-t', 'square']);

@@ -60,11 +60,16 @@ export function assertRefused(args: string[], message: RegExp): void {
  * Starts a training command and kills it with SIGKILL (no clean-up possible) as soon as its first
  * checkpoint exists in `dir`; resolves once the process is gone.
  */
-export async function killAfterFirstCheckpoint(args: string[], dir: string): Promise<void> {
+export function killAfterFirstCheckpoint(args: string[], dir: string): Promise<void> {
+  return killWhen(args, () => existsSync(join(dir, 'checkpoint', 'state.json')));
+}
+
+/** Starts advx and kills it with SIGKILL (no clean-up possible) as soon as `ready()` holds; resolves once the process is gone. */
+export async function killWhen(args: string[], ready: () => boolean): Promise<void> {
   const child = advxAsync(args);
   await new Promise<void>((resolve, reject) => {
     const poll = setInterval(() => {
-      if (existsSync(join(dir, 'checkpoint', 'state.json'))) {
+      if (ready()) {
         clearInterval(poll);
         child.kill('SIGKILL');
         resolve();

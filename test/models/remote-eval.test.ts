@@ -128,20 +128,25 @@ test('robustness with hsj through labels only equals the local run; white-box at
   tf.dispose([x8, y8]);
 });
 
-test('a server that dies mid-robustness: a ServiceError carrying the finished ε values, equal to the full run\'s', async () => {
-  const full = await evaluateRobustness(classifier, x, y, squareOptions);
-  // Dies at the first image moved further than 0.2 from every clean one: the first query at ε = 0.3.
-  const server = await dying((rows) => rows.some((r) => distanceToClean(r) > 0.2), { metadata: true }); // no probe image
+test('a server that dies mid-robustness: a ServiceError carrying the finished blocks, equal to the full run\'s on them', async () => {
+  // Two blocks of 8. The first block alone is seeded as in the whole run: the partial report must equal its report.
+  const [x8, y8] = [tf.slice(x, 0, 8), tf.slice(y, 0, 8)];
+  const first = await evaluateRobustness(classifier, x8, y8, squareOptions);
+  tf.dispose([x8, y8]);
+  // Dies at the first request holding clean image 8 exactly: the second block's clean predictions.
+  const eight = JSON.stringify(Array.from(clean.subarray(8 * SIZE, 9 * SIZE)));
+  const server = await dying((rows) => rows.some((r) => JSON.stringify(r) === eight), { metadata: true }); // no probe image
   const model = await RemoteModel.connect(`${server.base}/v1/models/mnist`, { protocol: 'tfserving', inputShape: [28, 28, 1], retries: 1, backoffMs: 5 });
   const error = await evaluateRobustness(model, x, y, squareOptions).then(() => undefined, (e: unknown) => e);
   assert.ok(error instanceof ServiceError, String(error));
   assert.match(error.message, /^cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/models\/mnist:predict \(/);
   const partial = error.partial as RobustnessReport;
-  assert.deepEqual(partial.eps, [0, 0.1]);
-  assert.deepEqual(partial.partial!.planned_eps, [0, 0.1, 0.3]);
-  assert.equal(partial.partial!.stopped_at.eps, 0.3);
-  assert.deepEqual(partial.robust_accuracy, { 0: full.robust_accuracy['0'], 0.1: full.robust_accuracy['0.1'] });
-  assert.deepEqual(partial.attacks[0].broken, { 0: 0, 0.1: full.attacks[0].broken['0.1'] });
+  assert.equal(partial.count, 8);
+  assert.equal(partial.partial!.planned, N);
+  assert.deepEqual(partial.partial!.stopped_at, { index: 8, eps: 0, attack: 'square' });
+  assert.deepEqual(partial.eps, [0, 0.1, 0.3], 'every ε, on the inputs finished');
+  assert.deepEqual(partial.robust_accuracy, first.robust_accuracy);
+  assert.deepEqual(partial.attacks[0].broken, first.attacks[0].broken);
 });
 
 test('CLI robustness on an endpoint: equals the local model\'s; suites and attacks that need more access refused in one line', async () => {
@@ -191,17 +196,32 @@ test('CLI: a server that dies mid-run: one line, exit 1, the finished examples /
     assert.equal(marker.command, 'attack');
     assert.ok(!existsSync(join(out, 'attack', '.advx-lock')), 'the lock is released');
 
-    // robustness: dies at the first query at ε = 0.3; ε = 0 and 0.1 are kept.
-    const r = await dying((rows) => rows.some((row) => distanceToClean(row, 12) > 0.2), { metadata: true });
-    const robustness = await advxRun(['robustness', '--model', `${r.base}/v1/models/mnist`, '--protocol', 'tfserving', '--retries', '0', '--attacks', 'square', '--eps', '0,0.1,0.3', '--queries', '40', '--limit', '12', '--batch', '4', '--seed', '1', '--out', join(out, 'robustness')]);
+    // robustness, blocks of 4: dies when block 1 begins; block 0 is kept, every ε of it.
+    const r = await dying((rows) => rows.some((row) => JSON.stringify(row) === four), { metadata: true });
+    const robustnessArgs = ['robustness', '--model', `${r.base}/v1/models/mnist`, '--protocol', 'tfserving', '--retries', '0', '--attacks', 'square', '--eps', '0,0.1,0.3', '--queries', '40', '--limit', '12', '--batch', '4', '--seed', '1'];
+    const robustness = await advxRun([...robustnessArgs, '--out', join(out, 'robustness')]);
     assert.equal(robustness.status, 1, robustness.stderr);
     assert.equal(robustness.stderr.replace(/\r/g, '\n').split('\n').filter((l) => l.startsWith('advx:')).length, 1, robustness.stderr);
     assert.match(robustness.stderr, /advx: cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/models\/mnist:predict \(\w+\)\n$/);
     const report = JSON.parse(readFileSync(join(out, 'robustness', 'results.json'), 'utf8')).summary;
-    assert.deepEqual(report.eps, [0, 0.1]);
-    assert.deepEqual(Object.keys(report.robust_accuracy), ['0', '0.1']);
-    assert.equal(report.partial.stopped_at.eps, 0.3);
-    assert.ok(report.endpoint.queries > 12);
+    assert.deepEqual(report.eps, [0, 0.1, 0.3]);
+    assert.equal(report.count, 4);
+    assert.deepEqual(report.partial.stopped_at, { index: 4, eps: 0, attack: 'square' });
+    assert.ok(report.endpoint.queries > 4);
+    assert.match(readFileSync(join(out, 'robustness', 'report.html'), 'utf8'), /Partial: the model stopped answering after 4 of 12 images/);
+
+    // The server back at the same address: the same command goes on from block 0 and ends as a run the outage never hit.
+    const back = await serve((req, body, res) => tfserving(classifier, [], { metadata: true })(req, body, res), Number(new URL(r.base).port));
+    const resumed = await advxRun([...robustnessArgs, '--out', join(out, 'robustness')]);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stderr, /^robustness: \S+ holds 1 block of this run done earlier \(same options, model and data\): going on from there$/m);
+    const whole = await advxRun([...robustnessArgs, '--out', join(out, 'robustness-whole')]);
+    assert.equal(whole.status, 0, whole.stderr);
+    back.stop();
+    const read = (dir: string) => readFileSync(join(out, dir, 'examples.jsonl'), 'utf8');
+    assert.equal(read('robustness'), read('robustness-whole'), 'examples.jsonl byte for byte');
+    assert.ok(!existsSync(join(out, 'robustness', 'blocks')), 'a finished run keeps no blocks');
+    assert.equal(JSON.parse(readFileSync(join(out, 'robustness', 'results.json'), 'utf8')).summary.partial, undefined);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -189,6 +189,7 @@ export function writeRobustnessReport(
   const cascade = r.mode === 'cascade';
   const blocks: Block[] = [
     { kind: 'text', text: `Model ${options.model} on the first ${r.count} ${options.data} test images: clean accuracy ${pct(r.clean_accuracy)}.${r.suite ? ` Suite: ${SUITES[r.suite].title}.` : ''}` },
+    ...(r.partial ? [{ kind: 'text' as const, text: `⚠ Partial: the model stopped answering after ${r.count} of ${r.partial.planned} images (${r.partial.error}). The same command run again goes on from there: the blocks done are kept.` }] : []),
     {
       kind: 'text',
       text: cascade

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { concatFloat32 } from '../../core/arrays.ts';
 import { ServiceError } from '../../core/errors.ts';
 import { toTensors } from '../../data/types.ts';
-import { evaluateRobustnessExamples, robustnessSetup, summarizeRobustness, type ExampleRecord, type RobustnessCandidates, type RobustnessOutcome, type RobustnessReport, type SuiteName } from '../../eval/robustness.ts';
+import { evaluateRobustnessExamples, robustnessSetup, summarizeRobustness, type ExampleRecord, type RobustnessBlock, type RobustnessCandidates, type RobustnessOutcome, type RobustnessReport, type SuiteName } from '../../eval/robustness.ts';
 import { Classifier } from '../../models/classifier.ts';
 import { isRemoteModel, RemoteModel } from '../../models/remote.ts';
 import { lineChartSvg } from '../../report/plot.ts';
@@ -85,16 +85,19 @@ export type RobustnessSummary = RobustnessReport & { endpoint?: EndpointUse; lab
 
 /**
  * Loads the model and data (the backend started), evaluates, and writes into `run` when there is
- * one. When a served model stops answering, the ε values finished are written, marked partial,
- * before the ServiceError goes on.
+ * one. Each block of inputs is kept in the run folder as it is done (blocks/), so that the same
+ * command run again after a kill or an outage goes on from the blocks done; a finished run deletes
+ * them. When a served model stops answering, the blocks finished are written as the run's files,
+ * marked partial, before the ServiceError goes on.
  */
 export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): Promise<RobustnessSummary> {
   const { classifier, data, labelsNote } = isRemoteModel(o.model) ? await loadRemoteAndData(o.model, o, o.data, 'test', o.limit) : await loadModelAndData(o.model, o.data, 'test', o.limit);
   const endpoint = () => (classifier instanceof RemoteModel ? { endpoint: { url: o.model, protocol: o.protocol, access: classifier.access, queries: classifier.queries, requests: classifier.requests } } : {});
   const { x, y } = toTensors(data);
-  if (run) writeShardConfig(run.dir, o, IDENTITY);
-  let bar: Progress | undefined;
   const picked = new Map<number, Picked>();
+  const finished = run ? doneBlocks(run, writeShardConfig(run.dir, o, IDENTITY), picked) : new Map<number, RobustnessBlock>();
+  if (finished.size && !o.quiet) process.stderr.write(`robustness: ${run!.dir} holds ${finished.size} block${finished.size > 1 ? 's' : ''} of this run done earlier (same options, model and data): going on from there\n`);
+  let bar: Progress | undefined;
   // Only a model of our own: a served one's confidences would cost queries the report does not count.
   const onCandidates = run && classifier instanceof Classifier ? (c: RobustnessCandidates) => pick(picked, c) : undefined;
   const { report, examples } = await evaluateRobustnessExamples(classifier, x, y, {
@@ -111,20 +114,18 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
     batchSize: o.batch,
     cascade: !o.fullTable,
     shard: o.shard,
+    finished,
+    onBlock: run ? (b) => keepBlock(run, b, picked) : undefined,
     // Progress goes to stderr, also with --json: stdout keeps only the JSON line.
     onProgress: (p) => {
-      if (p.done === 0) {
-        bar?.stop();
-        bar = progress(`${p.attack} ε=${p.eps} (${p.total} inputs)`, p.total, o.quiet);
-      }
-      bar?.update(p.done, {});
+      bar ??= progress(`robustness (${p.total} inputs, ${o.attacks.length} attack${o.attacks.length > 1 ? 's' : ''} × ${o.eps.length} ε)`, p.total, o.quiet);
+      bar.update(p.done, {});
     },
   }).catch((e) => {
     bar?.stop();
     if (e instanceof ServiceError && e.partial && run) {
       const partial = e.partial as RobustnessOutcome;
-      writeExamples(run.dir, partial.examples);
-      writeResults(run, o, { ...partial.report, ...endpoint(), ...labelsNote }, data.classNames);
+      writeRunFiles(run, o, { ...partial.report, ...endpoint(), ...labelsNote, ...(o.shard ? { shard: o.shard } : {}) }, partial.examples, data.classNames);
     }
     throw e;
   });
@@ -134,8 +135,59 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
   // Said before the files are written, so that a failure there still leaves them on stderr.
   for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`);
   const summary: RobustnessSummary = { ...report, ...endpoint(), ...labelsNote, ...(o.shard ? { shard: o.shard } : {}) };
-  if (run) writeRunFiles(run, o, summary, examples, data.classNames);
+  if (run) {
+    writeRunFiles(run, o, summary, examples, data.classNames);
+    run.removeRecorded(BLOCKS); // examples.jsonl holds them all now
+  }
   return summary;
+}
+
+/**
+ * A block done, as its file keeps it for a resume: the block (its records and seconds) and the
+ * pictures' candidates picked among its inputs (see pick), pixels as numbers, each a float32.
+ */
+interface BlockFile extends RobustnessBlock {
+  figures: Array<Omit<Picked, 'pixels'> & { index: number; pixels: number[] }>;
+}
+
+/** Where a run keeps its blocks as they are done (recorded, so that a rerun may delete them), until it has finished. */
+const BLOCKS = 'blocks';
+const blockFile = (b: number) => `${BLOCKS}/${String(b).padStart(5, '0')}.json`;
+
+/**
+ * The blocks a run folder holds from an earlier, unfinished run of the same options and model
+ * files (`same`: its config.json said exactly this), their pictures put back into `picked`. Those
+ * of another run are deleted. A block file that cannot be read is run again.
+ */
+function doneBlocks(run: RunFolder, same: boolean, picked: Map<number, Picked>): Map<number, RobustnessBlock> {
+  const found = new Map<number, RobustnessBlock>();
+  if (!same) {
+    run.removeRecorded(BLOCKS);
+    return found;
+  }
+  for (const name of run.files.filter((f) => f.startsWith(`${BLOCKS}/`))) {
+    let kept: BlockFile;
+    try {
+      kept = JSON.parse(readFileSync(run.path(name), 'utf8')) as BlockFile;
+    } catch {
+      continue;
+    }
+    if (name !== blockFile(kept.block)) continue;
+    found.set(kept.block, { block: kept.block, examples: kept.examples, seconds: kept.seconds });
+    for (const { index, pixels, ...f } of kept.figures) picked.set(index, { ...f, pixels: Float32Array.from(pixels) });
+  }
+  return found;
+}
+
+/** Writes a block just done (whole, by rename) into the run folder, with its inputs' picked candidates. */
+function keepBlock(run: RunFolder, b: RobustnessBlock, picked: Map<number, Picked>): void {
+  const figures = b.examples.flatMap((e) => {
+    const p = picked.get(e.index);
+    return p ? [{ index: e.index, attack: p.attack, eps: p.eps, broken: p.broken, pixels: Array.from(p.pixels) }] : [];
+  });
+  const name = blockFile(b.block);
+  run.record([name]);
+  writeFileAtomic(run.path(name), JSON.stringify({ ...b, figures } satisfies BlockFile));
 }
 
 /** A candidate kept for an input's picture. */

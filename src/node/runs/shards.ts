@@ -58,19 +58,24 @@ export function modelFingerprint(model: string): string | undefined {
  * config, model hashes included, is not run again: FinishedShard is thrown before anything is
  * written, and the CLI reports the shard as kept. A rerun array job, or a queue resubmitting a
  * run, so computes only the shards that did not finish.
+ *
+ * Returns whether the folder's config.json already said exactly this: the folder holds a run (or
+ * part of one) of the same options and model files, which a command may go on with.
  */
-export function writeShardConfig(dir: string, o: ({ model: string } | { models: string[] }) & { shard?: Shard }, identity: readonly string[]): void {
+export function writeShardConfig(dir: string, o: ({ model: string } | { models: string[] }) & { shard?: Shard }, identity: readonly string[]): boolean {
   const values = o as unknown as Record<string, unknown>;
   const config = {
     ...Object.fromEntries(identity.filter((k) => values[k] !== undefined).map((k) => [k, values[k]])),
     ...fingerprints(o),
     ...(o.shard ? { shard: o.shard } : {}),
   };
+  const same = sameConfig(dir, config);
   if (o.shard) {
     const results = readResults(dir);
-    if (results && !results.summary.partial && sameConfig(dir, config)) throw new FinishedShard(dir, o.shard, results);
+    if (results && !results.summary.partial && same) throw new FinishedShard(dir, o.shard, results);
   }
   writeRunConfig(dir, config);
+  return same;
 }
 
 function sameConfig(dir: string, config: object): boolean {
