@@ -168,7 +168,6 @@ export async function evaluateRobustnessExamples(classifier: AnyModel, x: tf.Ten
   if (y.shape[0] !== x.shape[0]) throw new AdvxError(`${y.shape[0]} labels for ${x.shape[0]} inputs`);
   const cascade = o.cascade ?? true;
   const batch = o.batchSize ?? 128;
-  const start = performance.now();
   const setup = robustnessSetup(o, blackBox);
   const blocks = shardBlocks(x.shape[0], batch, o.shard);
   const sizeOf = (b: number) => Math.min(batch, x.shape[0] - b * batch);
@@ -179,7 +178,7 @@ export async function evaluateRobustnessExamples(classifier: AnyModel, x: tf.Ten
   const minimalCache = plan.map(() => new Map<number, Float32Array>());
   const examples: ExampleRecord[] = [];
   const seconds = { total: 0, attacks: plan.map(() => 0) };
-  const spent = (s: RobustnessBlock['seconds']) => {
+  const spent = (s: RobustnessSeconds) => {
     seconds.total += s.total;
     s.attacks.forEach((t, a) => (seconds.attacks[a] += t));
   };
