@@ -121,6 +121,8 @@ interface Outcome {
   seconds?: number;
   /** The invocations it ran in, when more than one (a line stopped at a deadline and run again). */
   parts?: number;
+  /** The commits its earlier parts ran at (the clone moves along between invocations). */
+  earlierCommits?: string[];
   /** The machine's 1-minute load average when the line (its last part) started. */
   load?: number;
   /** Cores × CPU model, Node's version. */
@@ -306,7 +308,7 @@ async function main(): Promise<void> {
       process.stderr.write(`readme-run: ${line}\n`);
       const load = Math.round(loadavg()[0]! * 10) / 10;
       const ran = rule?.serves ? await serveLine(clone, line) : await runLine(clone, line, timeoutMinutes, deadline, rule?.quote);
-      if (goesOn) Object.assign(ran, { seconds: (kept!.seconds ?? 0) + (ran.seconds ?? 0), parts: (kept!.parts ?? 1) + 1 });
+      if (goesOn) Object.assign(ran, { seconds: (kept!.seconds ?? 0) + (ran.seconds ?? 0), parts: (kept!.parts ?? 1) + 1, earlierCommits: [...(kept!.earlierCommits ?? []), kept!.commit] });
       stopStandIn?.();
       const carried = carryResults(clone, ROOT);
       if (carried.length) process.stderr.write(`readme-run:   carried into this checkout: ${carried.join(', ')}\n`);
@@ -321,7 +323,7 @@ async function main(): Promise<void> {
   const machines = [...new Set(outcomes.map((o) => o.machine).filter(Boolean))];
   const machine = machines.length ? machines.join(' and ') : MACHINE;
   const dates = [...new Set(outcomes.map((o) => o.date).filter(Boolean))].sort();
-  const commits = [...new Set(outcomes.map((o) => o.commit.slice(0, 7)).filter(Boolean))];
+  const commits = [...new Set(outcomes.flatMap((o) => [...(o.earlierCommits ?? []), o.commit].map((c) => c.slice(0, 7))).filter(Boolean))];
   const summary = `${lines.length} command lines, re-run in a clone of this repository (made fresh, then moved along; lines run at ${commits.join(', ') || commit.slice(0, 7)}; \`npm ci\`, \`npm run build\`, then each line in order, \`npx advx\` as the clone's \`bin/advx.js\`) on ${machine}, ${dates.length > 1 ? `${dates[0]} to ${dates.at(-1)}` : dates[0] ?? 'never'}: ${count('ok')} ran and exited 0, ${count('failed') + count('timed out')} did not, ${count('skipped')} are not runnable as written (elided options, a server to be stopped), ${count('unfinished') ? `${count('unfinished')} under way (stopped at an invocation's deadline; the next goes on with it), ` : ''}${count('not run yet')} not run yet (hours of training and evaluation: later invocations).`;
   writeFileAtomic(join(ROOT, 'docs', 'readme-run.md'), `# The README's commands, re-run\n\nWritten by \`npm run docs:readme-run\` (scripts/readme-run.ts). ${summary}\n\n${table(outcomes)}\n`);
   const failed = outcomes.filter((o) => o.status === 'failed' || o.status === 'timed out');

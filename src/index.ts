@@ -53,7 +53,7 @@ export { distillationLoss, temperatureCrossEntropy } from './defenses/distillati
 export { klDivergence, TRADES_DEFAULTS, tradesLoss, tradesPerturbation, tradesTraining, type TradesAttackOptions, type TradesOptions } from './defenses/trades.ts';
 
 export { accuracy, classAccuracy } from './eval/accuracy.ts';
-export { evaluateRobustness, modelChecks, recheck, sanityWarnings, SUITES, type AttackBreakdown, type RobustnessCandidates, type RobustnessOptions, type RobustnessProgress, type RobustnessReport, type SuiteName } from './eval/robustness.ts';
+export { evaluateRobustness, modelChecks, recheck, sanityWarnings, SUITES, type AttackBreakdown, type AttackOutcome, type ExampleRecord, type RobustnessBlock, type RobustnessCandidates, type RobustnessOptions, type RobustnessProgress, type RobustnessReport, type RobustnessSeconds, type SuiteName } from './eval/robustness.ts';
 export { transferMatrix } from './eval/transfer.ts';
 export { pca2, tsne2, type TsneOptions } from './eval/embedding.ts';
 export { decisionGrid, type DecisionGrid, type DecisionGridOptions } from './eval/decision-grid.ts';
