@@ -47,6 +47,8 @@ interface Rule {
   serves?: boolean;
   /** The lines of its output worth quoting when it succeeds (default: the last 3). */
   quote?: RegExp;
+  /** What the line takes to go on after an unfinished part, as the README says a user goes on (advx train's `--resume`); without it, the line as it stands goes on (advx robustness). */
+  goOn?: string;
 }
 
 export const RULES: Rule[] = [
@@ -61,6 +63,7 @@ export const RULES: Rule[] = [
   { match: /^npm run bench(:suite)?$/, standIn: { what: "../shared/bench = this repository's ../shared/bench (PyTorch's reference workloads, which npm run bench looks for beside the repository)", make: sharedBench } },
   // The test runner ends with its counts (tests, pass, fail), then skipped, todo and the duration.
   { match: /^npm (ci && npm )?(test|run test:e2e)$/, quote: /^# (tests|pass|fail|skipped) / },
+  { match: /^npx advx (train|adapt|gan train) /, goOn: '--resume' },
 ];
 
 async function onnxAndPhotos(clone: string): Promise<void> {
@@ -103,6 +106,11 @@ export function readmeCommands(readme: string): string[] {
   const commandsAt = readme.indexOf('## Commands');
   const chosen = [blocks[0]!, [...readme.slice(commandsAt).matchAll(/^```sh\n([\s\S]*?)^```/gm)][0]![1]!];
   return chosen.flatMap((b) => b.split('\n')).map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l !== '');
+}
+
+/** The line as it runs again after an unfinished part: with its rule's `goOn` flag, unless it has it. */
+export function goOnLine(line: string, rule?: Pick<Rule, 'goOn'>): string {
+  return rule?.goOn && !line.split(/\s+/).includes(rule.goOn) ? `${line} ${rule.goOn}` : line;
 }
 
 /** What runs in the clone's shell for a README line. */
@@ -307,7 +315,7 @@ async function main(): Promise<void> {
       const stopStandIn = await rule?.standIn?.make(clone);
       process.stderr.write(`readme-run: ${line}\n`);
       const load = Math.round(loadavg()[0]! * 10) / 10;
-      const ran = rule?.serves ? await serveLine(clone, line) : await runLine(clone, line, timeoutMinutes, deadline, rule?.quote);
+      const ran = rule?.serves ? await serveLine(clone, line) : await runLine(clone, goesOn ? goOnLine(line, rule) : line, timeoutMinutes, deadline, rule?.quote);
       if (goesOn) Object.assign(ran, { seconds: (kept!.seconds ?? 0) + (ran.seconds ?? 0), parts: (kept!.parts ?? 1) + 1, earlierCommits: [...(kept!.earlierCommits ?? []), kept!.commit] });
       stopStandIn?.();
       const carried = carryResults(clone, ROOT);

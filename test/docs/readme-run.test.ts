@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { carryResults, RULES, readmeCommands, runLine, shellLine } from '../../scripts/readme-run.ts';
+import { carryResults, goOnLine, RULES, readmeCommands, runLine, shellLine } from '../../scripts/readme-run.ts';
 import { advxAsync } from '../helpers/cli.ts';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -102,4 +102,15 @@ test('readme-run stops a line still running at the deadline as unfinished (to go
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('readme-run: an unfinished training line goes on with --resume, as the README says; a robustness line goes on as it stands', () => {
+  const lines = readmeCommands(readFileSync('README.md', 'utf8'));
+  const rule = (line: string) => RULES.find((r) => r.match.test(line));
+  const trades = lines.find((l) => / --adv trades /.test(l))!;
+  assert.equal(goOnLine(trades, rule(trades)), `${trades} --resume`);
+  const resumed = lines.find((l) => /^npx advx train .*--resume/.test(l))!;
+  assert.equal(goOnLine(resumed, rule(resumed)), resumed, 'not twice');
+  const aa = lines.find((l) => /--suite standard .*--limit 10000 --out runs\/aa$/.test(l))!;
+  assert.equal(goOnLine(aa, rule(aa)), aa);
 });
