@@ -250,6 +250,10 @@ test('a robustness run killed midway goes on from the blocks it finished, in one
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stderr, new RegExp(`^robustness: \\S+ holds ${kept} blocks of this run done earlier \\(same options, model and data\\): going on from there$`, 'm'));
   assert.deepEqual(withoutSeconds(lastJson(resumed.stdout)), withoutSeconds(whole));
+  // Its progress starts where the kept blocks end (so its ETA counts only what this process does).
+  const steps = [...resumed.stderr.matchAll(/^robustness \(40 inputs, 2 attacks × 3 ε\) (\d+)\/40 \|/gm)].map((m) => Number(m[1]));
+  assert.equal(steps[0], kept * 4, resumed.stderr);
+  assert.ok(steps.every((s) => s >= kept * 4) && steps.at(-1) === 40, resumed.stderr);
   same(alone);
 
   // On a pool of 2 processes: the pool killed once its shards have kept 2 blocks; its shard processes go with it.

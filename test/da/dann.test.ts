@@ -18,7 +18,7 @@ before(() => setup());
 
 // The paper's toy: two moons, and the same moons rotated by 35° as the target.
 const { source, target } = rotatedMoons(35);
-const toy: DannOptions = { ...MOONS_RECIPE, seed: 3 };
+const toy: DannOptions = { ...MOONS_RECIPE }; // the lab's default seed too
 
 async function accuracy(r: Awaited<ReturnType<typeof trainDann>>, ds: ImageDataset): Promise<number> {
   const x = tf.tensor4d(ds.images, [ds.count, ...ds.shape]);

@@ -26,7 +26,7 @@ import { clearError, errorMessage, h, metricList, nextFrame, showError } from '.
 const POINTS = 400;
 const GRID_STEPS = 60;
 /** The recipe of test/da/dann.test.ts and results:da (DANN beats source-only on the rotated moons); the epochs come from the form. */
-const { epochs: DEFAULT_EPOCHS, ...RECIPE } = MOONS_RECIPE;
+const { epochs: DEFAULT_EPOCHS, seed: DEFAULT_SEED, ...RECIPE } = MOONS_RECIPE;
 const CLASS_COLORS = ['#1f77b4', '#d62728'];
 
 type Method = 'source-only' | 'dann';
@@ -81,7 +81,7 @@ export async function mountDa(root: HTMLElement, setBackendStatus: (s: string) =
   const lambda = h('input', { id: 'da-lambda', type: 'range', min: 0, max: 2, step: 0.1, value: 1 });
   const lambdaValue = h('output', { id: 'da-lambda-value', for: 'da-lambda' }, '1.0');
   const epochs = h('input', { id: 'da-epochs', type: 'number', min: 1, max: 200, value: DEFAULT_EPOCHS });
-  const seed = h('input', { id: 'da-seed', type: 'number', min: 0, max: 100000, value: 3 });
+  const seed = h('input', { id: 'da-seed', type: 'number', min: 0, max: 100000, value: DEFAULT_SEED });
   const trainBtn = h('button', { type: 'button', id: 'da-train', class: 'primary', disabled: true }, 'Train');
   const stopBtn = h('button', { type: 'button', id: 'da-stop', disabled: true }, 'Stop');
   const resetBtn = h('button', { type: 'button', id: 'da-reset', disabled: true }, 'Reset');

@@ -13,7 +13,12 @@ export interface Progress {
   stop(): void;
 }
 
-export function progress(label: string, total: number, quiet = false): Progress {
+/**
+ * `from`: the steps a resumed run had done before this process started; the bar starts there, and
+ * the ETA counts only the steps done since (else a run resumed at half would promise the rest in
+ * the time the first steps took).
+ */
+export function progress(label: string, total: number, quiet = false, from = 0): Progress {
   if (quiet) return { update() {}, stop() {} };
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
@@ -25,7 +30,7 @@ export function progress(label: string, total: number, quiet = false): Progress 
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { metrics: '' });
+    bar.start(total, from, { metrics: '' });
     return {
       update: (step, values) => bar.update(Math.floor(step), { metrics: formatValues(values) }),
       stop: () => bar.stop(),
@@ -42,7 +47,7 @@ export function progress(label: string, total: number, quiet = false): Progress 
       lastTenth = tenth;
       lastStep = step;
       const elapsed = (performance.now() - start) / 1000;
-      const eta = step > 0 ? (elapsed * (total - step)) / step : 0;
+      const eta = step > from ? (elapsed * (total - step)) / (step - from) : 0;
       process.stderr.write(`${label} ${Math.floor(step)}/${total}${formatValues(values)} | ETA ${eta.toFixed(0)}s\n`);
     },
     stop() {},

@@ -96,6 +96,7 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
   const { x, y } = toTensors(data);
   const picked = new Map<number, Picked>();
   const finished = run ? doneBlocks(run, writeShardConfig(run.dir, o, IDENTITY), picked) : new Map<number, RobustnessBlock>();
+  const resumed = [...finished.values()].reduce((s, b) => s + b.examples.length, 0);
   if (finished.size && !o.quiet) process.stderr.write(`robustness: ${run!.dir} holds ${finished.size} block${finished.size > 1 ? 's' : ''} of this run done earlier (same options, model and data): going on from there\n`);
   let bar: Progress | undefined;
   // Only a model of our own: a served one's confidences would cost queries the report does not count.
@@ -117,9 +118,10 @@ export async function runRobustness(o: RobustnessRunOptions, run?: RunFolder): P
     finished,
     onBlock: run ? (b) => keepBlock(run, b, picked) : undefined,
     // Progress goes to stderr, also with --json: stdout keeps only the JSON line.
+    // The blocks done earlier come first (they were the first done): the bar starts after them.
     onProgress: (p) => {
-      bar ??= progress(`robustness (${p.total} inputs, ${o.attacks.length} attack${o.attacks.length > 1 ? 's' : ''} × ${o.eps.length} ε)`, p.total, o.quiet);
-      bar.update(p.done, {});
+      bar ??= progress(`robustness (${p.total} inputs, ${o.attacks.length} attack${o.attacks.length > 1 ? 's' : ''} × ${o.eps.length} ε)`, p.total, o.quiet, resumed);
+      if (p.done >= resumed) bar.update(p.done, {});
     },
   }).catch((e) => {
     bar?.stop();
