@@ -44,7 +44,7 @@ export const EXIT_TRY_LATER = 75;
 
 /**
  * Not a failure: a shard (`--shard i/N`) whose run folder already holds the finished shard of the
- * same run (the same options and model hashes). The CLI says so and exits 0 without running it
+ * same run (the same options, and hashes of the model and of a --data PATH). The CLI says so and exits 0 without running it
  * again; `summary` is that run's, for --json.
  */
 export class FinishedShard extends Error {
@@ -53,7 +53,7 @@ export class FinishedShard extends Error {
     readonly shard: { index: number; count: number },
     readonly results: { summary: object },
   ) {
-    super(`shard ${shard.index}/${shard.count} in ${dir} has already finished with the same options and model: kept, not run again`);
+    super(`shard ${shard.index}/${shard.count} in ${dir} has already finished with the same options, model and data: kept, not run again`);
     this.name = 'FinishedShard';
   }
 }

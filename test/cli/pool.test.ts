@@ -71,7 +71,7 @@ test('robustness on a pool of 2 processes in 3 shards equals the unsharded run; 
   const kept = advx([...RUN, '--shard', '0/3', '--out', shard0, '--json']);
   const tKept = seconds(t0);
   assert.equal(kept.status, 0, kept.stderr);
-  assert.match(kept.stderr, /^advx: shard 0\/3 in \S+ has already finished with the same options and model: kept, not run again$/m);
+  assert.match(kept.stderr, /^advx: shard 0\/3 in \S+ has already finished with the same options, model and data: kept, not run again$/m);
   assert.deepEqual(JSON.parse(kept.stdout.trim().split('\n').pop()!), JSON.parse(read(shard0, 'results.json')).summary);
   assert.equal(statSync(shardResults(dir('pooled'), 0)).mtimeMs, mtimes[0]);
 

@@ -1,7 +1,7 @@
 /** `--data PATH`: the user's own images through the CLI. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../../src/node/datasets/index.ts';
@@ -51,6 +51,29 @@ test('advx evaluate --data <flat folder>: labelled by the model, said on stderr 
   assert.equal(out.accuracy, 1);
   assert.equal(out.count, N);
   assert.match(r.stderr, /no labels .* model's own predictions/);
+});
+
+test('a finished shard on --data PATH is kept while its files are the same, and run again once an image is edited', () => {
+  const data = join(tmp, 'editable');
+  cpSync(classes, data, { recursive: true });
+  const out = join(tmp, 'shard');
+  const args = ['robustness', '--model', MODEL, '--data', data, '--attacks', 'fgsm', '--eps', '0.1', '--limit', String(N), '--batch', '5', '--shard', '0/2', '--out', out, '--json'];
+  const config = () => JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const first = advx(args);
+  assert.equal(first.status, 0, first.stderr);
+  const hash = config().dataSha256;
+  assert.match(String(hash), /^[0-9a-f]{64}$/);
+  const again = advx(args);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /has already finished with the same options, model and data: kept/);
+  // Another image of the same class in place of the first (same name, other pixels): another run.
+  const [cls, name] = [String(loadDataset('mnist', { limit: { train: 0, test: N } }).test.labels[0]), '000.png'];
+  const other = readFileSync(join(flat, '001.png'));
+  writeFileSync(join(data, cls, name), other);
+  const edited = advx(args);
+  assert.equal(edited.status, 0, edited.stderr);
+  assert.doesNotMatch(edited.stderr, /already finished/);
+  assert.notEqual(config().dataSha256, hash);
 });
 
 test('advx attack --data <bad input>: one line, exit code 2, before any work', () => {

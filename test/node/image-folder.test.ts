@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import jpeg from 'jpeg-js';
 import { AdvxError } from '../../src/core/errors.ts';
 import { centerCropBox, fitImage, resizeBilinear, toChannels } from '../../src/data/image-ops.ts';
-import { decodeImage, isDataPath, loadUserData, scanUserData, type DataTarget } from '../../src/node/datasets/image-folder.ts';
+import { decodeImage, isDataPath, loadUserData, scanUserData, userDataSha256, type DataTarget } from '../../src/node/datasets/image-folder.ts';
 import { encodeNpy, readNpy } from '../../src/node/datasets/npy.ts';
 import { encodePng } from '../../src/node/io/png.ts';
 
@@ -182,6 +182,45 @@ test('.npy: exact round trip of uint8 and float32 images, int64 labels, versions
     assert.deepEqual(loaded.images, f);
     assert.deepEqual([...loaded.labels], [1, 0]);
   }
+});
+
+test('userDataSha256 changes with every file a run reads (and its class), not with files it skips, nor with where the data lies', () => {
+  // A folder of class folders: an image's bytes and its class folder are read; a dot file and a text file are not.
+  const dir = classFolder();
+  const before = userDataSha256(dir);
+  assert.match(before, /^[0-9a-f]{64}$/);
+  fs.writeFileSync(path.join(dir, '.DS_Store'), 'x');
+  fs.writeFileSync(path.join(dir, 'cat', 'notes.txt'), 'x');
+  assert.equal(userDataSha256(dir), before, 'files no run reads');
+  const moved = tmp();
+  fs.cpSync(dir, moved, { recursive: true });
+  assert.equal(userDataSha256(moved), before, 'the same files elsewhere');
+  writeRgbPng(path.join(dir, 'bee', 'img2.png'), 40, 30, 99);
+  const edited = userDataSha256(dir);
+  assert.notEqual(edited, before, 'an image edited');
+  fs.renameSync(path.join(dir, 'bee', 'img2.png'), path.join(dir, 'ant', 'img9.png'));
+  assert.notEqual(userDataSha256(dir), edited, 'an image moved to another class');
+
+  // A CSV: its rows (a label changed) and the images it names, which lie outside the CSV.
+  const csv = path.join(dir, 'sub', 'list.csv');
+  fs.mkdirSync(path.dirname(csv));
+  fs.writeFileSync(csv, 'path,label\n../cat/img0.png,cat\n../ant/img1.png,ant\n');
+  const rows = userDataSha256(csv);
+  fs.writeFileSync(csv, 'path,label\n../cat/img0.png,ant\n../ant/img1.png,ant\n');
+  assert.notEqual(userDataSha256(csv), rows, 'a label changed');
+  const relabelled = userDataSha256(csv);
+  writeRgbPng(path.join(dir, 'ant', 'img1.png'), 40, 30, 77);
+  assert.notEqual(userDataSha256(csv), relabelled, 'an image the CSV names, edited');
+
+  // x.npy and y.npy.
+  const npy = tmp();
+  fs.writeFileSync(path.join(npy, 'x.npy'), npyByHand('|u1', '(2, 2, 2)', new Uint8Array(8)));
+  const unlabelled = userDataSha256(npy);
+  fs.writeFileSync(path.join(npy, 'y.npy'), npyByHand('|u1', '(2,)', new Uint8Array(2)));
+  const labelled = userDataSha256(npy);
+  assert.notEqual(labelled, unlabelled, 'labels added');
+  fs.writeFileSync(path.join(npy, 'y.npy'), npyByHand('|u1', '(2,)', Uint8Array.from([0, 1])));
+  assert.notEqual(userDataSha256(npy), labelled, 'a label changed');
 });
 
 test('every bad input is one line naming the file', () => {

@@ -10,6 +10,7 @@
  * to its height and width (src/data/image-ops.ts). Class names are matched to the model's when it
  * names its classes. Every bad input is one AdvxError naming the file (or the CSV row).
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import jpeg from 'jpeg-js';
@@ -88,6 +89,26 @@ export function scanUserData(p: string): UserSource {
     return { kind: 'npy', path: p, x: path.join(p, NPY_FILES.x), y: fs.existsSync(y) ? y : undefined };
   }
   return scanFolder(p);
+}
+
+/**
+ * sha256 of what a --data PATH gives a run: the files it reads, in the order it reads them. A CSV
+ * (its rows: paths and labels) and then its images; a folder's images, each with its path in the
+ * folder (which names its class); x.npy and y.npy. A run kept to be gone on with, or a shard kept
+ * as finished, is so known to have read the same data.
+ */
+export function userDataSha256(p: string): string {
+  const source = scanUserData(p);
+  const hash = createHash('sha256');
+  const add = (key: string, file: string) => hash.update(`${key}\0`).update(fs.readFileSync(file));
+  if (source.kind === 'npy') {
+    add(NPY_FILES.x, source.x);
+    if (source.y) add(NPY_FILES.y, source.y);
+  } else {
+    if (source.kind === 'csv') add('', source.path);
+    for (const item of source.items) add(source.kind === 'csv' ? '' : path.relative(p, item.file).split(path.sep).join('/'), item.file);
+  }
+  return hash.digest('hex');
 }
 
 function scanFolder(p: string): UserSource {

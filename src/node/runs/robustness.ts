@@ -157,8 +157,8 @@ const BLOCKS = 'blocks';
 const blockFile = (b: number) => `${BLOCKS}/${String(b).padStart(5, '0')}.json`;
 
 /**
- * The blocks a run folder holds from an earlier, unfinished run of the same options and model
- * files (`same`: its config.json said exactly this), their pictures put back into `picked`. Those
+ * The blocks a run folder holds from an earlier, unfinished run of the same options, model and
+ * data (`same`: its config.json said exactly this), their pictures put back into `picked`. Those
  * of another run are deleted. A block file that cannot be read is run again.
  */
 function doneBlocks(run: RunFolder, same: boolean, picked: Map<number, Picked>): Map<number, RobustnessBlock> {

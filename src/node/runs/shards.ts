@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AdvxError, FinishedShard } from '../../core/errors.ts';
 import type { Shard } from '../../core/shards.ts';
+import { isDataPath, userDataSha256 } from '../datasets/image-folder.ts';
 import { writeFileAtomic } from '../io/files.ts';
 import { markedCommand } from './folder.ts';
 import { CONFIG_FILE, writeRunConfig } from './options.ts';
@@ -50,17 +51,17 @@ export function modelFingerprint(model: string): string | undefined {
 
 /**
  * config.json of a run that may be sharded: the options in `identity` (those that make the run what
- * it is, which all its shards share; not those that only say how it runs), the hash of the
- * model's files (of each model's, for a run of several: null for a served one), and the shard, if
- * any. merge compares all but the shard.
+ * it is, which all its shards share; not those that only say how it runs), the hashes of the
+ * model's files (of each model's, for a run of several: null for a served one) and of a --data
+ * PATH's, and the shard, if any. merge compares all but the shard.
  *
  * A shard whose folder already holds a finished run (results.json, not partial) with exactly this
- * config, model hashes included, is not run again: FinishedShard is thrown before anything is
+ * config, hashes included, is not run again: FinishedShard is thrown before anything is
  * written, and the CLI reports the shard as kept. A rerun array job, or a queue resubmitting a
  * run, so computes only the shards that did not finish.
  *
  * Returns whether the folder's config.json already said exactly this: the folder holds a run (or
- * part of one) of the same options and model files, which a command may go on with.
+ * part of one) of the same options, model and data, which a command may go on with.
  */
 export function writeShardConfig(dir: string, o: ({ model: string } | { models: string[] }) & { shard?: Shard }, identity: readonly string[]): boolean {
   const values = o as unknown as Record<string, unknown>;
@@ -86,10 +87,16 @@ function sameConfig(dir: string, config: object): boolean {
   }
 }
 
-function fingerprints(o: { model: string } | { models: string[] }): object {
-  if ('models' in o) return { modelsSha256: o.models.map((m) => modelFingerprint(m) ?? null) };
+/**
+ * The hashes of what the run reads: the model's files (each model's) and a --data PATH's (see
+ * userDataSha256), so that data edited since is another run. A built-in dataset's name says its
+ * images (the package's own files).
+ */
+function fingerprints(o: ({ model: string } | { models: string[] }) & { data?: unknown }): object {
+  const data = typeof o.data === 'string' && isDataPath(o.data) ? { dataSha256: userDataSha256(o.data) } : {};
+  if ('models' in o) return { modelsSha256: o.models.map((m) => modelFingerprint(m) ?? null), ...data };
   const hash = modelFingerprint(o.model);
-  return hash ? { modelSha256: hash } : {};
+  return { ...(hash ? { modelSha256: hash } : {}), ...data };
 }
 
 export function writeExamples(dir: string, examples: readonly IndexedRecord[]): void {
