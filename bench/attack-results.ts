@@ -2,6 +2,10 @@
  * `npm run results:attacks`: the attack numbers of RESULTS.md, measured on the shipped MNIST CNN
  * (models/mnist-cnn) and written between the markers there. Each section is a function below,
  * written between its own markers inside the block; `--only` runs (and rewrites) some of them.
+ * Each section (each robust model) is written into RESULTS.md as soon as it is measured, and what
+ * is done is noted in .cache/results-attacks.json until the whole run ends: the same command run
+ * again after a kill goes on from there. Each section says when, where and by what command it was
+ * measured.
  *
  *   npm run results:attacks -- [--only fgsm-pgd,eot,square,transfer,distillation] [--limit 10000]
  *     [--eot-limit 100] [--square-limit 500] [--transfer-limit 500] [--transfer-train 60000]
@@ -9,7 +13,7 @@
  *     [--robust-model models/mnist-robust,models/mnist-trades (the ones to rerun; the others keep their block)] [--robust-limit 1000]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +35,7 @@ import { decisionOracle, scoreOracle } from '../src/attacks/blackbox.ts';
 import { trainSubstitute, transferAttack } from '../src/attacks/substitute.ts';
 import { distillationLoss, temperatureCrossEntropy } from '../src/defenses/distillation.ts';
 import { appendSection, findSection, markSection, replaceSection } from './sections.ts';
+import { writeFileAtomic } from '../src/node/io/files.ts';
 import { accuracy } from '../src/eval/accuracy.ts';
 
 const SECTIONS = ['fgsm-pgd', 'eot', 'square', 'transfer', 'distillation', 'robust'];
@@ -278,13 +283,13 @@ async function robustSection(): Promise<string[]> {
   const previous = blocks.get('robust') ?? '';
   const rerun = values['robust-model'].split(',').map((s) => s.trim());
   for (const name of rerun) if (!ROBUST_MODELS.includes(name)) throw new Error(`unknown robust model "${name}": ${ROBUST_MODELS.join(', ')}`);
-  const lines: string[] = [];
-  for (const name of ROBUST_MODELS) {
-    const kept = findSection(previous, `robust:${name}`);
-    if (!rerun.includes(name) && kept !== undefined) lines.push(kept, '');
-    else lines.push(markSection(`robust:${name}`, (rerun.includes(name) ? await robustModel(name) : [`\`${name}\`: not measured yet.`, '']).join('\n')), '');
+  const parts = new Map(ROBUST_MODELS.map((name) => [name, findSection(previous, `robust:${name}`) ?? markSection(`robust:${name}`, `\`${name}\`: not measured yet.\n`)]));
+  const joined = () => [...parts.values()].flatMap((part) => [part, '']);
+  for (const name of ROBUST_MODELS.filter((n) => rerun.includes(n) && !done.has(`robust:${n}`))) {
+    parts.set(name, markSection(`robust:${name}`, (await robustModel(name)).join('\n')));
+    keep('robust', joined(), `robust:${name}`);
   }
-  return lines;
+  return joined();
 }
 
 const RUN: Record<string, () => Promise<string[]>> = { 'fgsm-pgd': fgsmPgd, eot: eotSection, square, transfer, distillation, robust: robustSection };
@@ -294,16 +299,31 @@ const machine = `${cpus().length} × ${cpus()[0]?.model}, wasm backend`;
 const path = join(root, 'RESULTS.md');
 const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
 const blocks = new Map(SECTIONS.map((name) => [name, findSection(text, `attacks:${name}`)]));
-for (const name of SECTIONS.filter((s) => only.includes(s))) {
+
+/** What an unfinished run of the same command has measured (sections, `robust:<model>`), and where that is noted. */
+const statePath = join(root, '.cache', 'results-attacks.json');
+const earlier = existsSync(statePath) ? (JSON.parse(readFileSync(statePath, 'utf8')) as { args: string[]; done: string[] }) : undefined;
+const done = new Set(earlier && JSON.stringify(earlier.args) === JSON.stringify(process.argv.slice(2)) ? earlier.done : []);
+if (done.size) log(`going on from an unfinished run of this command: ${[...done].join(', ')} measured then, kept in RESULTS.md`);
+
+/** Writes section `name` into RESULTS.md now, and notes `part` (the section, or one of its parts) as done. */
+function keep(name: string, lines: string[], part = name): void {
+  blocks.set(name, markSection(`attacks:${name}`, lines.join('\n')));
+  const markdown = [...blocks.values()].filter(Boolean).join('\n');
+  replaceSection(path, 'attacks', markdown, { note: '(written by `npm run results:attacks`)', newFile: '# Results\n', ifMissing: appendSection() });
+  done.add(part);
+  writeFileAtomic(statePath, JSON.stringify({ args: process.argv.slice(2), done: [...done] }) + '\n');
+}
+
+for (const name of SECTIONS.filter((s) => only.includes(s) && !done.has(s))) {
   log(`${name}…`);
   const t0 = performance.now();
   const lines = await RUN[name]();
   const minutes = (performance.now() - t0) / 60000;
   log(`${name} done in ${(minutes * 60).toFixed(0)} s`);
   if (name !== 'robust') lines.push(`Measured ${new Date().toISOString().slice(0, 10)} on ${machine}, in ${minutes.toFixed(1)} min, by \`${command}\`.`, '');
-  blocks.set(name, markSection(`attacks:${name}`, lines.join('\n')));
+  keep(name, lines);
 }
-const markdown = [...blocks.values()].filter(Boolean).join('\n');
-replaceSection(path, 'attacks', markdown, { note: '(written by `npm run results:attacks`)', newFile: '# Results\n', ifMissing: appendSection() });
-console.log(markSection('attacks', markdown, '(written by `npm run results:attacks`)'));
+rmSync(statePath, { force: true }); // the run has ended: the same command starts afresh
+console.log(findSection(readFileSync(path, 'utf8'), 'attacks'));
 process.exit(0);
