@@ -247,6 +247,7 @@ async function fabRun(
   const ours = boundaryRows(boundary, rows);
   const d1 = new Float64Array(dim);
   const d2 = new Float64Array(dim);
+  const scratch = projectionScratch(dim);
   const point = new Float32Array(dim);
   for (let step = 0; step < o.steps; step++) {
     const { w, f } = await linearise(classifier, x1, shape, ours, o.norm);
@@ -257,8 +258,8 @@ async function fabRun(
       // π: w·(v − x⁽ⁱ⁾) + f = 0, so x⁽ⁱ⁾ needs w·d = −f to reach it, and x needs w·d = w·(x⁽ⁱ⁾ − x) − f.
       let gap = 0;
       for (let j = 0; j < dim; j++) gap += wr[j] * (a[j] - z[j]);
-      solveProjection(a, wr, -f[r], o.norm, lo, hi, d1);
-      solveProjection(z, wr, gap - f[r], o.norm, lo, hi, d2);
+      solveProjection(a, wr, -f[r], o.norm, lo, hi, d1, scratch);
+      solveProjection(z, wr, gap - f[r], o.norm, lo, hi, d2, scratch);
       const n1 = Math.max(normOf(d1, o.norm), 1e-8);
       const n2 = Math.max(normOf(d2, o.norm), 1e-8);
       const alpha = Math.min(n1 / (n1 + n2), o.alphaMax);
@@ -396,44 +397,88 @@ export function fabProjection(point: ArrayLike<number>, w: ArrayLike<number>, b:
  * and w·d = σ·g(λ), with g(λ) = Σ|wⱼ|·min(λ·κⱼ, room_j) (κⱼ = 1, L∞; |wⱼ|, L2) piecewise linear and
  * nondecreasing in λ: sorting the breakpoints room_j/κⱼ finds the λ with g(λ) = |c| exactly.
  */
-function solveProjection(point: ArrayLike<number>, w: ArrayLike<number>, c: number, norm: Norm, lo: number, hi: number, d: Float64Array): void {
-  const D = w.length;
+function solveProjection(point: ArrayLike<number>, w: ArrayLike<number>, c: number, norm: Norm, lo: number, hi: number, d: Float64Array, s = projectionScratch(w.length)): void {
   d.fill(0);
   if (c === 0 || !Number.isFinite(c)) return;
   const sigma = c > 0 ? 1 : -1;
   const need = Math.abs(c);
-  const idx: number[] = [];
-  const room = new Float64Array(D);
-  const kappa = new Float64Array(D);
-  const breaks = new Float64Array(D);
+  const { active, room, kappa, breaks } = s;
+  let n = 0; // the coordinates with wⱼ ≠ 0, in increasing j
   let reach = 0; // g(∞): the most the box allows
   let slope = 0; // Σ κⱼ|wⱼ|: g's slope while no coordinate is on its bound
-  for (let j = 0; j < D; j++) {
+  for (let j = 0; j < w.length; j++) {
     const wj = sigma * w[j];
     if (wj === 0) continue;
-    room[j] = Math.max(0, wj > 0 ? hi - point[j] : point[j] - lo);
-    kappa[j] = norm === 'l2' ? Math.abs(wj) : 1;
-    breaks[j] = room[j] / kappa[j];
-    reach += Math.abs(wj) * room[j];
-    slope += Math.abs(wj) * kappa[j];
-    idx.push(j);
+    active[n] = j;
+    room[n] = Math.max(0, wj > 0 ? hi - point[j] : point[j] - lo);
+    kappa[n] = norm === 'l2' ? Math.abs(wj) : 1;
+    breaks[n] = room[n] / kappa[n];
+    reach += Math.abs(wj) * room[n];
+    slope += Math.abs(wj) * kappa[n];
+    n++;
   }
   // Where the box does not reach π, λ = ∞: every coordinate goes to its bound, the box's corner
   // nearest to π (as in the reference).
   let lambda = Infinity;
   if (reach > need) {
-    idx.sort((p, q) => breaks[p] - breaks[q]);
     // Walk the breakpoints in order: past each, its coordinate sits on its bound (adding to
     // `saturated`) and leaves the slope of g.
+    const order = breakpointOrder(s, n);
     let saturated = 0;
-    for (const j of idx) {
-      if (saturated + slope * breaks[j] >= need) {
+    for (let i = 0; i < n; i++) {
+      const k = order[i];
+      if (saturated + slope * breaks[k] >= need) {
         lambda = (need - saturated) / slope;
         break;
       }
-      saturated += Math.abs(w[j]) * room[j];
-      slope -= Math.abs(w[j]) * kappa[j];
+      const wj = Math.abs(w[active[k]]);
+      saturated += wj * room[k];
+      slope -= wj * kappa[k];
     }
   }
-  for (const j of idx) d[j] = Math.sign(sigma * w[j]) * Math.min(lambda * kappa[j], room[j]);
+  for (let k = 0; k < n; k++) {
+    const j = active[k];
+    d[j] = Math.sign(sigma * w[j]) * Math.min(lambda * kappa[k], room[k]);
+  }
+}
+
+/** solveProjection's working arrays for D coordinates: made once per run of the attack, not per projection. */
+interface ProjectionScratch {
+  active: Int32Array;
+  room: Float64Array;
+  kappa: Float64Array;
+  breaks: Float64Array;
+  sorted: Float64Array;
+  order: Int32Array;
+  taken: Int32Array;
+}
+
+function projectionScratch(D: number): ProjectionScratch {
+  const f = () => new Float64Array(D);
+  const i = () => new Int32Array(D);
+  return { active: i(), room: f(), kappa: f(), breaks: f(), sorted: f(), order: i(), taken: i() };
+}
+
+/**
+ * The first n breakpoints' positions in increasing order, ties in increasing position (a stable
+ * sort), without a comparator: the breakpoints are sorted as numbers (a typed array's own sort),
+ * then each position goes to its value's first place in the sorted list plus the count of its
+ * equals placed before it. A comparator sort of D indices took most of the attack's JavaScript time.
+ */
+function breakpointOrder(s: ProjectionScratch, n: number): Int32Array {
+  const { breaks, sorted, order, taken } = s;
+  sorted.set(breaks.subarray(0, n));
+  sorted.subarray(0, n).sort();
+  taken.fill(0, 0, n);
+  for (let k = 0; k < n; k++) {
+    const v = breaks[k];
+    let [a, b] = [0, n];
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if (sorted[mid] < v) a = mid + 1;
+      else b = mid;
+    }
+    order[a + taken[a]++] = k;
+  }
+  return order;
 }
