@@ -12,7 +12,9 @@
  * commands once its budget is spent. With --deadline-minutes, a line still running then is stopped
  * and recorded as unfinished; the next invocation runs it again in the same clone, where a command
  * that resumes (advx robustness, npm run train:models) goes on from its run folders, and its
- * time adds up over the parts. The commands run in README order, because later lines use
+ * time adds up over the parts. What it has done (its --out folder, or its rule's `progress`) is
+ * also parked in parked/readme-run/ of this checkout, to be committed: a fresh clone on another
+ * machine gets it back and goes on too. The commands run in README order, because later lines use
  * earlier lines' run folders (a fresh clone lacks those of lines kept from elsewhere: --again
  * reruns them). What a line writes into tracked files of the clone (the results scripts' sections
  * of RESULTS.md and BENCHMARKS.md, their pictures in docs/) is carried into this checkout as soon
@@ -24,9 +26,9 @@
  * stopped are not run, the reason said in the output.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findSection, replaceSection } from '../bench/sections.ts';
 import { loadDataset } from '../src/node/datasets/index.ts';
@@ -49,6 +51,8 @@ interface Rule {
   quote?: RegExp;
   /** What the line takes to go on after an unfinished part, as the README says a user goes on (advx train's `--resume`); without it, the line as it stands goes on (advx robustness). */
   goOn?: string;
+  /** Where in the clone the line keeps what it has done, for going on (default: its `--out` folder); see progressPaths. */
+  progress?: string[];
 }
 
 export const RULES: Rule[] = [
@@ -64,6 +68,8 @@ export const RULES: Rule[] = [
   // The test runner ends with its counts (tests, pass, fail), then skipped, todo and the duration.
   { match: /^npm (ci && npm )?(test|run test:e2e)$/, quote: /^# (tests|pass|fail|skipped) / },
   { match: /^npx advx (train|adapt|gan train) /, goOn: '--resume' },
+  // Its sections are carried into RESULTS.md as each is measured; the note of which are done goes on.
+  { match: /^npm run results:attacks$/, progress: ['.cache/results-attacks.json'] },
 ];
 
 async function onnxAndPhotos(clone: string): Promise<void> {
@@ -111,6 +117,44 @@ export function readmeCommands(readme: string): string[] {
 /** The line as it runs again after an unfinished part: with its rule's `goOn` flag, unless it has it. */
 export function goOnLine(line: string, rule?: Pick<Rule, 'goOn'>): string {
   return rule?.goOn && !line.split(/\s+/).includes(rule.goOn) ? `${line} ${rule.goOn}` : line;
+}
+
+/** The clone's paths where an unfinished line keeps what it has done: its rule's `progress`, else the folder of its `--out`. */
+export function progressPaths(line: string, rule?: Pick<Rule, 'progress'>): string[] {
+  if (rule?.progress) return rule.progress;
+  const out = /(?:^|\s)--out\s+(\S+)/.exec(line)?.[1];
+  return out ? [out] : [];
+}
+
+/**
+ * Where an unfinished line's progress is parked in this checkout, to be committed with
+ * docs/readme-run.jsonl: the next invocation goes on with it on any machine, also in a fresh
+ * clone. (On the machine that stopped it, the clone still has it, and that copy is used.)
+ */
+export const PARKED = join(ROOT, 'parked', 'readme-run');
+
+/** Copies the line's progress from the clone to `parked` (a lock of the stopped process left behind is not copied). */
+export function park(clone: string, paths: string[], parked = PARKED): void {
+  for (const p of paths) {
+    rmSync(join(parked, p), { recursive: true, force: true });
+    if (existsSync(join(clone, p))) cpSync(join(clone, p), join(parked, p), { recursive: true, filter: (src) => basename(src) !== '.advx-lock' });
+  }
+}
+
+/** Puts parked progress into a clone that lacks it (a fresh clone, on another machine); returns the paths put back. */
+export function unpark(clone: string, paths: string[], parked = PARKED): string[] {
+  const back = paths.filter((p) => !existsSync(join(clone, p)) && existsSync(join(parked, p)));
+  for (const p of back) cpSync(join(parked, p), join(clone, p), { recursive: true });
+  return back;
+}
+
+/** Drops the line's parked progress once the line has ended (it is in the clone's run folders, or no longer needed). */
+export function unparkDone(paths: string[], parked = PARKED): void {
+  for (const p of paths) {
+    rmSync(join(parked, p), { recursive: true, force: true });
+    // And the folders it leaves empty, up to `parked` itself.
+    for (let dir = dirname(join(parked, p)); dir.startsWith(parked) && existsSync(dir) && readdirSync(dir).length === 0; dir = dirname(dir)) rmSync(dir, { recursive: true });
+  }
 }
 
 /** What runs in the clone's shell for a README line. */
@@ -314,10 +358,17 @@ async function main(): Promise<void> {
       if (Date.now() - started > budgetMs || Date.now() >= deadline) continue;
       const stopStandIn = await rule?.standIn?.make(clone);
       process.stderr.write(`readme-run: ${line}\n`);
+      const progress = progressPaths(line, rule);
+      if (goesOn) {
+        const back = unpark(clone, progress);
+        if (back.length) process.stderr.write(`readme-run:   going on from the progress parked in ${PARKED}: ${back.join(', ')}\n`);
+      }
       const load = Math.round(loadavg()[0]! * 10) / 10;
       const ran = rule?.serves ? await serveLine(clone, line) : await runLine(clone, goesOn ? goOnLine(line, rule) : line, timeoutMinutes, deadline, rule?.quote);
       if (goesOn) Object.assign(ran, { seconds: (kept!.seconds ?? 0) + (ran.seconds ?? 0), parts: (kept!.parts ?? 1) + 1, earlierCommits: [...(kept!.earlierCommits ?? []), kept!.commit] });
       stopStandIn?.();
+      if (ran.status === 'unfinished') park(clone, progress);
+      else unparkDone(progress);
       const carried = carryResults(clone, ROOT);
       if (carried.length) process.stderr.write(`readme-run:   carried into this checkout: ${carried.join(', ')}\n`);
       outcome = { command: line, commit, ...ran, load, machine: MACHINE, date, ...(rule?.standIn ? { note: `stand-in: ${rule.standIn.what}` } : {}) };

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { carryResults, goOnLine, RULES, readmeCommands, runLine, shellLine } from '../../scripts/readme-run.ts';
+import { carryResults, goOnLine, park, progressPaths, RULES, readmeCommands, runLine, shellLine, unpark, unparkDone } from '../../scripts/readme-run.ts';
 import { advxAsync } from '../helpers/cli.ts';
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -113,4 +113,46 @@ test('readme-run: an unfinished training line goes on with --resume, as the READ
   assert.equal(goOnLine(resumed, rule(resumed)), resumed, 'not twice');
   const aa = lines.find((l) => /--suite standard .*--limit 10000 --out runs\/aa$/.test(l))!;
   assert.equal(goOnLine(aa, rule(aa)), aa);
+});
+
+test('readme-run parks an unfinished line\'s progress in the checkout, puts it back into a clone that lacks it, and drops it once the line ends', () => {
+  const lines = readmeCommands(readFileSync('README.md', 'utf8'));
+  const rule = (line: string) => RULES.find((r) => r.match.test(line));
+  const aa = lines.find((l) => /--suite standard .*--limit 10000 --out runs\/aa$/.test(l))!;
+  assert.deepEqual(progressPaths(aa, rule(aa)), ['runs/aa'], 'an advx line: its --out folder');
+  assert.deepEqual(progressPaths('npm run results:attacks', rule('npm run results:attacks')), ['.cache/results-attacks.json'], 'a script: what its rule names');
+  assert.deepEqual(progressPaths('npx advx evaluate --model m --json', undefined), []);
+
+  const dir = mkdtempSync(join(tmpdir(), 'advx-park-'));
+  const [machineA, machineB, parked] = ['a', 'b', 'parked'].map((d) => join(dir, d));
+  try {
+    // What a stopped robustness run leaves: its blocks, config, the run's file list, and a lock of the stopped process.
+    for (const shard of ['0', '1']) {
+      mkdirSync(join(machineA, 'runs/aa/shards', shard, 'blocks'), { recursive: true });
+      writeFileSync(join(machineA, 'runs/aa/shards', shard, 'blocks/00000.json'), `{"block":${shard}}`);
+      writeFileSync(join(machineA, 'runs/aa/shards', shard, 'config.json'), '{}');
+      writeFileSync(join(machineA, 'runs/aa/shards', shard, '.advx-lock'), '{"pid":1}');
+    }
+    park(machineA, ['runs/aa'], parked);
+    assert.equal(readFileSync(join(parked, 'runs/aa/shards/1/blocks/00000.json'), 'utf8'), '{"block":1}');
+    assert.equal(existsSync(join(parked, 'runs/aa/shards/0/.advx-lock')), false, 'no lock parked');
+
+    // A fresh clone on another machine gets it back; a clone that has its own copy keeps it.
+    assert.deepEqual(unpark(machineB, ['runs/aa'], parked), ['runs/aa']);
+    assert.equal(readFileSync(join(machineB, 'runs/aa/shards/0/blocks/00000.json'), 'utf8'), '{"block":0}');
+    writeFileSync(join(machineA, 'runs/aa/shards/0/blocks/00001.json'), '{"block":2}');
+    assert.deepEqual(unpark(machineA, ['runs/aa'], parked), []);
+    assert.equal(existsSync(join(machineA, 'runs/aa/shards/0/blocks/00001.json')), true);
+
+    // Parked again at the next stop: the parked copy is the clone's, not a mix.
+    rmSync(join(machineA, 'runs/aa/shards/1'), { recursive: true });
+    park(machineA, ['runs/aa'], parked);
+    assert.equal(existsSync(join(parked, 'runs/aa/shards/1')), false);
+    assert.equal(existsSync(join(parked, 'runs/aa/shards/0/blocks/00001.json')), true);
+
+    unparkDone(['runs/aa'], parked);
+    assert.equal(existsSync(parked), false, 'nothing left, not even empty folders');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
