@@ -53,6 +53,8 @@ interface Rule {
   goOn?: string;
   /** Where in the clone the line keeps what it has done, for going on (default: its `--out` folder); see progressPaths. */
   progress?: string[];
+  /** false: what the line writes into tracked files describes files that stay in the clone, so none of it is carried (see carryResults). */
+  carry?: false;
 }
 
 export const RULES: Rule[] = [
@@ -70,6 +72,10 @@ export const RULES: Rule[] = [
   { match: /^npx advx (train|adapt|gan train) /, goOn: '--resume' },
   // Its sections are carried into RESULTS.md as each is measured; the note of which are done goes on.
   { match: /^npm run results:attacks$/, progress: ['.cache/results-attacks.json'] },
+  // It replaces the clone's models/ with the models it trains; its tables describe those, not the
+  // shipped models of this checkout, so they stay in the clone (its output quotes them). Its run
+  // folders (checkpoints: megabytes each) are not parked: it goes on only on the machine that began it.
+  { match: /^npm run train:models$/, carry: false, quote: /^\{"model"/ },
 ];
 
 async function onnxAndPhotos(clone: string): Promise<void> {
@@ -369,7 +375,7 @@ async function main(): Promise<void> {
       stopStandIn?.();
       if (ran.status === 'unfinished') park(clone, progress);
       else unparkDone(progress);
-      const carried = carryResults(clone, ROOT);
+      const carried = rule?.carry === false ? [] : carryResults(clone, ROOT);
       if (carried.length) process.stderr.write(`readme-run:   carried into this checkout: ${carried.join(', ')}\n`);
       outcome = { command: line, commit, ...ran, load, machine: MACHINE, date, ...(rule?.standIn ? { note: `stand-in: ${rule.standIn.what}` } : {}) };
       process.stderr.write(`readme-run:   ${outcome.status} in ${formatSeconds(outcome.seconds ?? 0)}${outcome.parts ? ` (${outcome.parts} parts)` : ''}\n`);

@@ -44,8 +44,8 @@ export const EXIT_TRY_LATER = 75;
 
 /**
  * Not a failure: a shard (`--shard i/N`) whose run folder already holds the finished shard of the
- * same run (the same options, and hashes of the model and of a --data PATH). The CLI says so and exits 0 without running it
- * again; `summary` is that run's, for --json.
+ * same run (the same options, and the hashes of the model and of a --data PATH). The CLI says so
+ * and exits 0 without running it again; `summary` is that run's, for --json.
  */
 export class FinishedShard extends Error {
   constructor(

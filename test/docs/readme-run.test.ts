@@ -122,6 +122,10 @@ test('readme-run parks an unfinished line\'s progress in the checkout, puts it b
   assert.deepEqual(progressPaths(aa, rule(aa)), ['runs/aa'], 'an advx line: its --out folder');
   assert.deepEqual(progressPaths('npm run results:attacks', rule('npm run results:attacks')), ['.cache/results-attacks.json'], 'a script: what its rule names');
   assert.deepEqual(progressPaths('npx advx evaluate --model m --json', undefined), []);
+  // train:models retrains the clone's models/: its tables describe those, so nothing is carried, and its output quotes each model's line.
+  const retrain = rule('npm run train:models');
+  assert.equal(retrain?.carry, false);
+  assert.ok(retrain?.quote?.test('{"model":"mnist-cnn","data":"mnist","test_accuracy":0.9932}'));
 
   const dir = mkdtempSync(join(tmpdir(), 'advx-park-'));
   const [machineA, machineB, parked] = ['a', 'b', 'parked'].map((d) => join(dir, d));

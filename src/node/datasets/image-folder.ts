@@ -94,8 +94,8 @@ export function scanUserData(p: string): UserSource {
 /**
  * sha256 of what a --data PATH gives a run: the files it reads, in the order it reads them. A CSV
  * (its rows: paths and labels) and then its images; a folder's images, each with its path in the
- * folder (which names its class); x.npy and y.npy. A run kept to be gone on with, or a shard kept
- * as finished, is so known to have read the same data.
+ * folder (which names its class); x.npy and y.npy. config.json holds it, so that a run goes on
+ * from its kept blocks, or a finished shard is kept, only on the same data.
  */
 export function userDataSha256(p: string): string {
   const source = scanUserData(p);
