@@ -191,6 +191,19 @@ test('a lock of a live process is refused; a stale lock (a dead pid) is taken ov
   tried('run folder');
 });
 
+test('an empty lock (a run killed between creating and filling it) is taken over once its grace is out', () => {
+  const out = join(tmp, 'empty-lock');
+  openRunFolder(out, { command: 'attack' }).release();
+  writeFileSync(join(out, RUN_LOCK), '');
+  const t0 = Date.now();
+  const run = openRunFolder(out, { command: 'attack' });
+  const waited = Date.now() - t0;
+  assert.equal(JSON.parse(readFileSync(join(out, RUN_LOCK), 'utf8')).pid, process.pid);
+  assert.ok(waited >= 1500, `a lock being written is given time first (waited ${waited} ms)`);
+  run.release();
+  assert.deepEqual(readdirSync(out).sort(), [RUN_MARKER]);
+});
+
 test('the CLI takes over a stale lock left by a killed run', () => {
   const out = join(tmp, 'stale');
   openRunFolder(out, { command: 'attack' }).release();

@@ -351,6 +351,9 @@ export class RunFolder implements RunPaths {
   }
 }
 
+/** How long a lock file may stay empty or unreadable before it counts as left by a killed process. */
+const LOCK_FILL_GRACE_MS = 2000;
+
 /**
  * Takes the lock of `dir`, taking over one left by a dead process; throws an AdvxError when a live
  * process holds it. Returns the lock's token.
@@ -375,10 +378,14 @@ function takeLock(dir: string, shown: string, flag: string): string {
       throw new FolderInUse(`${flag} ${shown} is in use by another advx process (pid ${other!.pid}, since ${other!.started}): wait for it to finish or choose another folder`);
     }
     if (!other) {
-      // Being written this very moment (created, not yet filled), or garbage: give a writer time.
+      // Being written this very moment (created, not yet filled), or garbage: a process killed
+      // between creating and filling it leaves it empty. Give a writer its grace in full, then
+      // take it over; waiting out the grace is no failed attempt.
       const st = statOrUndefined(file);
-      if (st && Date.now() - st.mtimeMs < 2000) {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+      const grace = st ? LOCK_FILL_GRACE_MS - (Date.now() - st.mtimeMs) : 0;
+      if (grace > 0) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(grace + 1, 100));
+        attempt--;
         continue;
       }
     }
