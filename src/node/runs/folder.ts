@@ -362,6 +362,7 @@ function takeLock(dir: string, shown: string, flag: string): string {
   const file = path.join(dir, RUN_LOCK);
   const token = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 10)}`;
   const content: LockContent = { pid: process.pid, host: hostname(), started: new Date().toISOString(), token };
+  let waited = 0; // ms given to a lock being written
   for (let attempt = 0; attempt < 5; attempt++) {
     let fd: number | undefined;
     try {
@@ -381,10 +382,13 @@ function takeLock(dir: string, shown: string, flag: string): string {
       // Being written this very moment (created, not yet filled), or garbage: a process killed
       // between creating and filling it leaves it empty. Give a writer its grace in full, then
       // take it over; waiting out the grace is no failed attempt.
+      // (At most the grace in all, also for a file stamped in the future by a skewed clock.)
       const st = statOrUndefined(file);
-      const grace = st ? LOCK_FILL_GRACE_MS - (Date.now() - st.mtimeMs) : 0;
+      const grace = st ? Math.min(LOCK_FILL_GRACE_MS - (Date.now() - st.mtimeMs), LOCK_FILL_GRACE_MS - waited) : 0;
       if (grace > 0) {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(grace + 1, 100));
+        const pause = Math.min(grace + 1, 100);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause);
+        waited += pause;
         attempt--;
         continue;
       }
