@@ -340,12 +340,21 @@ async function linearise(classifier: Classifier, x1: Float32Array, shape: number
 function lineariseBatch(classifier: Classifier, x: tf.Tensor, boundary: Boundary, norm: Norm): [tf.Tensor, tf.Tensor] {
   const numClasses = classifier.info.numClasses;
   const m = x.shape[0];
+  if (boundary.kind === 'pair') {
+    // The pair is known before the forward pass: the gradient's own forward pass gives f too.
+    const diffHot = tf.sub(tf.oneHot(tf.tensor1d(boundary.target, 'int32'), numClasses), tf.oneHot(tf.tensor1d(boundary.source, 'int32'), numClasses));
+    let logits: tf.Tensor | undefined;
+    const grad = tf.grad((z: tf.Tensor) => {
+      logits = tf.keep(classifier.logits(z));
+      return tf.sum(tf.mul(logits, diffHot));
+    })(x);
+    return [tf.reshape(grad, [m, -1]), tf.sum(tf.mul(logits!, diffHot), 1)];
+  }
   const logits = classifier.logits(x);
-  if (boundary.kind !== 'nearest') {
+  if (boundary.kind === 'rival') {
     const tHot = tf.oneHot(tf.tensor1d(boundary.target, 'int32'), numClasses);
     // The rival: the top class once the target's logit is pushed below every other.
-    const source = boundary.kind === 'pair' ? tf.tensor1d(boundary.source, 'int32') : tf.argMax(tf.sub(logits, tf.mul(tHot, 1e9)), 1);
-    const diffHot = tf.sub(tHot, tf.oneHot(source, numClasses));
+    const diffHot = tf.sub(tHot, tf.oneHot(tf.argMax(tf.sub(logits, tf.mul(tHot, 1e9)), 1), numClasses));
     const grad = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(classifier.logits(z), diffHot)))(x);
     return [tf.reshape(grad, [m, -1]), tf.sum(tf.mul(logits, diffHot), 1)];
   }
