@@ -340,12 +340,17 @@ async function linearise(classifier: Classifier, x1: Float32Array, shape: number
 function lineariseBatch(classifier: Classifier, x: tf.Tensor, boundary: Boundary, norm: Norm): [tf.Tensor, tf.Tensor] {
   const numClasses = classifier.info.numClasses;
   const m = x.shape[0];
-  const logits = classifier.logits(x);
-  if (boundary.kind !== 'nearest') {
+  if (boundary.kind === 'pair') {
+    // The pair is known before the forward pass: the gradient's own forward pass gives f too.
+    const diffHot = tf.sub(tf.oneHot(tf.tensor1d(boundary.target, 'int32'), numClasses), tf.oneHot(tf.tensor1d(boundary.source, 'int32'), numClasses));
+    const { grad, f } = differenceGradient(classifier, x, diffHot);
+    return [tf.reshape(grad, [m, -1]), f];
+  }
+  if (boundary.kind === 'rival') {
+    const logits = classifier.logits(x);
     const tHot = tf.oneHot(tf.tensor1d(boundary.target, 'int32'), numClasses);
     // The rival: the top class once the target's logit is pushed below every other.
-    const source = boundary.kind === 'pair' ? tf.tensor1d(boundary.source, 'int32') : tf.argMax(tf.sub(logits, tf.mul(tHot, 1e9)), 1);
-    const diffHot = tf.sub(tHot, tf.oneHot(source, numClasses));
+    const diffHot = tf.sub(tHot, tf.oneHot(tf.argMax(tf.sub(logits, tf.mul(tHot, 1e9)), 1), numClasses));
     const grad = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(classifier.logits(z), diffHot)))(x);
     return [tf.reshape(grad, [m, -1]), tf.sum(tf.mul(logits, diffHot), 1)];
   }
@@ -357,12 +362,28 @@ function lineariseBatch(classifier: Classifier, x: tf.Tensor, boundary: Boundary
   for (let r = 0; r < m; r++) for (let j = 0, k = 0; k < numClasses; k++) if (k !== src[r]) others[j++ * m + r] = k;
   const diffHot = tf.sub(tf.oneHot(tf.tensor1d(others, 'int32'), numClasses), tf.tile(tf.oneHot(tf.tensor1d(src, 'int32'), numClasses), [nc, 1]));
   const tiled = tf.tile(x, [nc, ...x.shape.slice(1).map(() => 1)]);
-  const grads = tf.reshape(tf.grad((z: tf.Tensor) => tf.sum(tf.mul(classifier.logits(z), diffHot)))(tiled), [nc, m, -1]);
-  const fPrime = tf.reshape(tf.sum(tf.mul(tf.tile(logits, [nc, 1]), diffHot), 1), [nc, m]);
+  const { grad, f } = differenceGradient(classifier, tiled, diffHot);
+  const grads = tf.reshape(grad, [nc, m, -1]);
+  const fPrime = tf.reshape(f, [nc, m]);
   const dual = norm === 'l2' ? tf.sqrt(tf.sum(tf.square(grads), -1)) : tf.sum(tf.abs(grads), -1);
   const dist = tf.div(tf.abs(fPrime), tf.add(dual, 1e-12)); // [C − 1, m]: distance to each linearised boundary
   const pick = tf.transpose(tf.oneHot(tf.argMin(dist, 0), nc)); // [C − 1, m]
   return [tf.sum(tf.mul(tf.expandDims(pick, 2), grads), 0), tf.sum(tf.mul(pick, fPrime), 0)];
+}
+
+/**
+ * The gradient of Σ logits(x) ⊙ diffHot and, per row, f = Σ_k logits(x)_k · diffHot_k, both from
+ * the gradient's own forward pass (one pass, not two; that pass runs the unfused kernels).
+ */
+function differenceGradient(classifier: Classifier, x: tf.Tensor, diffHot: tf.Tensor): { grad: tf.Tensor; f: tf.Tensor } {
+  let logits: tf.Tensor | undefined;
+  const grad = tf.grad((z: tf.Tensor) => {
+    logits = tf.keep(classifier.logits(z)); // kept past tf.grad's own tidy, disposed below
+    return tf.sum(tf.mul(logits, diffHot));
+  })(x);
+  const f = tf.sum(tf.mul(logits!, diffHot), 1);
+  logits!.dispose();
+  return { grad, f };
 }
 
 function normOf(d: ArrayLike<number>, norm: Norm): number {
