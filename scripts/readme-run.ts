@@ -70,6 +70,9 @@ export const RULES: Rule[] = [
   // The test runner ends with its counts (tests, pass, fail), then skipped, todo and the duration.
   { match: /^npm (ci && npm )?(test|run test:e2e)$/, quote: /^# (tests|pass|fail|skipped) / },
   { match: /^npx advx (train|adapt|gan train) /, goOn: '--resume' },
+  // A robustness table is followed by notes (queries, minimal-norm attacks, shards merged): quote
+  // the table itself (a --json line is its own last line).
+  { match: /^npx advx robustness (?!.*--json)/, quote: /^(clean accuracy |ε |\d[\d.]* +\d)/ },
   // Its sections are carried into RESULTS.md as each is measured; the note of which are done goes on.
   { match: /^npm run results:attacks$/, progress: ['.cache/results-attacks.json'] },
   // It replaces the clone's models/ with the models it trains; its tables describe those, not the

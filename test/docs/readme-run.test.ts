@@ -40,6 +40,13 @@ test('readme-run: the test lines are quoted by their counts, not by the runner\'
   assert.equal(rule('npm run bench')?.quote, undefined);
 });
 
+test('readme-run: a robustness line is quoted by its table, not by the notes after it', () => {
+  const quote = RULES.find((r) => r.match.test('npx advx robustness --model m --suite standard --eps 0.3 --out runs/aa'))?.quote;
+  const printed = ['clean accuracy 98.70% on 10000 images (each attack on the inputs the earlier ones failed on; robust accuracy after it)', 'ε           apgd-ce    apgd-t  worst case', '0.3           88.1%     87.6%  87.3%', 'queries per attack (all ε): square 43741871', 'minimal-norm attacks (counted at ε only where their perturbation, projected onto the ε-ball, still fools): fab-t', 'ran in 2 shards (2 local processes), merged into runs/aa; the shards in runs/aa/shards'];
+  assert.deepEqual(printed.filter((l) => quote?.test(l)), printed.slice(0, 3));
+  assert.equal(RULES.find((r) => r.match.test('npx advx robustness --model m --eps 0.1 --out runs/rob --json'))?.quote, undefined);
+});
+
 test('readme-run: the served-model line\'s stand-in answers at the README\'s address as TF Serving, for the line\'s run only', async () => {
   const line = readmeCommands(README).find((l) => l.includes('--protocol tfserving'))!;
   const url = /--model (\S+)/.exec(line)![1]!;
