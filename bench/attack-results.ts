@@ -11,9 +11,12 @@
  *     [--eot-limit 100] [--square-limit 500] [--transfer-limit 500] [--transfer-train 60000]
  *     [--distill-epochs 2] [--distill-train 60000] [--distill-limit 100] [--model models/mnist-cnn] [--threads N]
  *     [--robust-model models/mnist-robust,models/mnist-trades (the ones to rerun; the others keep their block)] [--robust-limit 1000]
+ *     [--robust-run DIR,… (finished `advx robustness --suite standard --eps 0.3` run folders of those models:
+ *      their figures are read instead of measured again; default: the README's run on all 10 000
+ *      test images, runs/aa, where it is there)]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +28,7 @@ import { subset, toTensors, type ImageDataset } from '../src/data/types.ts';
 import { Classifier } from '../src/models/classifier.ts';
 import { buildModel } from '../src/models/zoo.ts';
 import { fitClassifier, type FitOptions } from '../src/train/fit.ts';
-import { evaluateRobustness } from '../src/eval/robustness.ts';
+import { evaluateRobustness, sanityWarnings } from '../src/eval/robustness.ts';
 import { transferMatrix, type TransferMatrix } from '../src/eval/transfer.ts';
 import { eot, survival } from '../src/attacks/eot.ts';
 import { pgd } from '../src/attacks/pgd.ts';
@@ -36,6 +39,7 @@ import { trainSubstitute, transferAttack } from '../src/attacks/substitute.ts';
 import { distillationLoss, temperatureCrossEntropy } from '../src/defenses/distillation.ts';
 import { appendSection, findSection, markSection, replaceSection } from './sections.ts';
 import { writeFileAtomic } from '../src/node/io/files.ts';
+import { modelFingerprint } from '../src/node/runs/shards.ts';
 import { accuracy } from '../src/eval/accuracy.ts';
 
 const SECTIONS = ['fgsm-pgd', 'eot', 'square', 'transfer', 'distillation', 'robust'];
@@ -55,6 +59,7 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     'robust-model': { type: 'string', default: 'models/mnist-robust,models/mnist-trades' },
     'robust-limit': { type: 'string', default: '1000' },
+    'robust-run': { type: 'string' },
   },
 });
 const only = values.only.split(',').map((s) => s.trim());
@@ -238,14 +243,49 @@ async function distillation(): Promise<string[]> {
  * the robust accuracy after each attack, and the per-image worst case; models not yet trained are
  * listed as such.
  */
+/** How many images the score- and decision-based attacks of a cascade broke after the white-box ones had failed. */
+const blackBoxBroken = (r: Pick<RobustnessFigures, 'attacks'>) => r.attacks.filter((a) => a.access !== 'white-box').reduce((sum, a) => sum + a.broken['0.3'], 0);
+
 /** What the score- and decision-based attacks of a cascade found after the white-box ones had failed. */
-function blackBoxFound(r: Awaited<ReturnType<typeof evaluateRobustness>>): string {
-  const found = r.attacks.filter((a) => a.access !== 'white-box').reduce((sum, a) => sum + a.broken['0.3'], 0);
+function blackBoxFound(r: Pick<RobustnessFigures, 'attacks'>): string {
+  const found = blackBoxBroken(r);
   return found ? `the score-based attacks broke ${found} image(s) the white-box attacks had failed on, within AutoAttack's 0.2% threshold` : 'the score-based attacks found nothing the white-box attacks missed';
 }
 
 /** The models of the robust section, in the order RESULTS.md lists them. */
 const ROBUST_MODELS = ['models/mnist-robust', 'models/mnist-trades'];
+
+type RobustnessFigures = Pick<Awaited<ReturnType<typeof evaluateRobustness>>, 'count' | 'clean_accuracy' | 'attacks' | 'per_attack' | 'robust_accuracy' | 'warnings' | 'seconds'>;
+
+/**
+ * The figures of a finished `advx robustness` run folder of the model at `path`, if it ran the
+ * standard suite at L∞ ε = 0.3 on MNIST's test images with the same model files (its config.json's
+ * hash), seed 0; else an error naming what differs.
+ */
+function finishedRun(dir: string, path: string): { figures: RobustnessFigures; command: string; finished: string; sharded: boolean } {
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+  const expected = { data: 'mnist', suite: 'standard', eps: [0.3], norm: 'linf', seed: 0, modelSha256: modelFingerprint(path) };
+  for (const [key, value] of Object.entries(expected)) {
+    if (JSON.stringify(config[key]) !== JSON.stringify(value)) throw new Error(`--robust-run ${dir}: its ${key} is ${JSON.stringify(config[key])}, not ${JSON.stringify(value)}`);
+  }
+  if (results.summary?.count !== Math.min(config.limit, test.count)) throw new Error(`--robust-run ${dir}: results.json holds ${results.summary?.count} images of its ${config.limit}`);
+  const command = `advx robustness --model ${config.model} --suite standard --eps 0.3 --limit ${config.limit} --batch ${config.batch}`;
+  // The black-box check's warning is said again by this version's sanityWarnings (a run folder
+  // keeps the wording of the advx that wrote it); the other warnings are kept as they were.
+  const summary = results.summary as RobustnessFigures;
+  const blackBoxOnly = { '0.3': blackBoxBroken(summary) };
+  const warnings = [...summary.warnings.filter((w) => !/black-box attacks broke/.test(w)), ...sanityWarnings({ perAttack: {}, eps: [0.3], zeroShare: 0, blackBoxOnly, count: summary.count })];
+  return { figures: { ...summary, warnings }, command, finished: statSync(join(dir, 'results.json')).mtime.toISOString().slice(0, 10), sharded: existsSync(join(dir, 'shards')) };
+}
+
+/**
+ * The finished run folders of --robust-run, by the model each ran on. Without it, the README's
+ * run on all test images (runs/aa) is read when it is there and fits (see finishedRun).
+ */
+const README_RUN = join(root, 'runs/aa');
+const runDirs = values['robust-run'] ? values['robust-run'].split(',').filter(Boolean).map((dir) => resolve(dir)) : existsSync(join(README_RUN, 'results.json')) ? [README_RUN] : [];
+const robustRuns = new Map(runDirs.map((dir) => [JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).model as string, dir]));
 
 /** One robust model's block: the suite's table, its self-checks, how the model was trained and when this was measured. */
 async function robustModel(name: string): Promise<string[]> {
@@ -254,13 +294,26 @@ async function robustModel(name: string): Promise<string[]> {
   const t0 = performance.now();
   const { classifier: robust } = await loadClassifier(path);
   const clean = await accuracy(robust, test);
-  const { x, y } = firstTest(Number(values['robust-limit']));
-  const r = await evaluateRobustness(robust, x, y, { suite: 'standard', eps: [0.3], seed: 0, batchSize: 250, onBlock: (b) => log(`${name}: block ${b.block} (${b.examples.length} images) done`) });
-  tf.dispose([x, y]);
+  const runDir = robustRuns.get(name);
+  let run: ReturnType<typeof finishedRun> | undefined;
+  try {
+    run = runDir ? finishedRun(runDir, path) : undefined;
+  } catch (e) {
+    if (values['robust-run']) throw e;
+    log(`${(e as Error).message.replace('--robust-run', 'not reading')}: measuring instead`);
+  }
+  let r: RobustnessFigures;
+  if (run) r = run.figures;
+  else {
+    const { x, y } = firstTest(Number(values['robust-limit']));
+    r = await evaluateRobustness(robust, x, y, { suite: 'standard', eps: [0.3], seed: 0, batchSize: 250, onBlock: (b) => log(`${name}: block ${b.block} (${b.examples.length} images) done`) });
+    tf.dispose([x, y]);
+  }
   const trainingPath = join(path, 'training.json');
   const training = existsSync(trainingPath) ? JSON.parse(readFileSync(trainingPath, 'utf8')) : undefined;
+  const which = r.count === test.count ? 'all of them' : `the first ${r.count} (clean accuracy there ${pct(r.clean_accuracy, 2)})`;
   return [
-    `\`${name}\`: clean accuracy ${pct(clean, 2)} on the 10 000 MNIST test images. AutoAttack's standard suite at L∞ ε = 0.3 on the first ${r.count} (clean accuracy there ${pct(r.clean_accuracy, 2)}), each attack on the images the earlier ones left; every counted adversarial example re-classified and its norm checked:`,
+    `\`${name}\`: clean accuracy ${pct(clean, 2)} on the 10 000 MNIST test images. AutoAttack's standard suite at L∞ ε = 0.3 on ${which}, each attack on the images the earlier ones left; every counted adversarial example re-classified and its norm checked:`,
     '',
     '| attack | run on | broken | robust accuracy after it | s |',
     '| --- | ---: | ---: | ---: | ---: |',
@@ -270,7 +323,9 @@ async function robustModel(name: string): Promise<string[]> {
     r.warnings.length ? `Warnings: ${r.warnings.join(' ')}` : `Self-checks passed: no zero gradients, logits (not probabilities), a deterministic forward pass; ${blackBoxFound(r)}.`,
     '',
     ...(training ? [`Training: ${training.epochs} epochs, ${(training.seconds_per_epoch / 60).toFixed(1)} min per epoch on ${training.machine} (shared with other jobs), \`${training.command}\`.`, ''] : []),
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}, in ${((performance.now() - t0) / 60000).toFixed(1)} min, by \`${command}\`.`,
+    run
+      ? `Measured by \`${run.command}\` (finished ${run.finished}; docs/readme-run.md gives its machines and parts), ${(r.seconds / 3600).toFixed(1)} h of attack time in all${run.sharded ? ' (summed over its shards, which ran side by side)' : ''}; read from its run folder, checked against this model's files and the clean accuracy recomputed on ${new Date().toISOString().slice(0, 10)}, by \`${command}\`.`
+      : `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}, in ${((performance.now() - t0) / 60000).toFixed(1)} min, by \`${command}\`.`,
     '',
   ];
 }

@@ -202,7 +202,7 @@ export function sanityWarnings(s: SanityInputs): string[] {
   for (const e of sorted) {
     const found = s.blackBoxOnly?.[String(e)] ?? 0;
     if (s.count && found / s.count > 0.002) {
-      warnings.push(`at ε=${e} black-box attacks broke ${found} inputs (${((100 * found) / s.count).toFixed(1)}%) on which the white-box attacks failed: the gradients may be masked, or the white-box attacks too weak; the robust accuracy of a white-box-only evaluation would be overstated`);
+      warnings.push(`at ε=${e} black-box attacks broke ${found} inputs (${((100 * found) / s.count).toFixed(2)}%, above AutoAttack's 0.2% threshold) on which the white-box attacks failed: the gradients may be masked, or the white-box attacks too weak; the robust accuracy of a white-box-only evaluation would be overstated`);
     }
   }
   if (s.zeroShare > 0.05) warnings.push(`${(s.zeroShare * 100).toFixed(1)}% of correctly classified inputs have an exactly zero loss gradient: gradient-based attacks cannot work there (masking, saturation or a non-differentiable model)`);

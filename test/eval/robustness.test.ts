@@ -60,6 +60,8 @@ test('sanity checks: non-monotone curves and black-box attacks finding what whit
   assert.ok(!w.some((s) => /at ε=0.2 black-box/.test(s)));
   // AutoAttack's threshold: 0.2% of the inputs.
   assert.deepEqual(sanityWarnings({ perAttack: {}, eps: [0.1], zeroShare: 0, blackBoxOnly: { '0.1': 2 }, count: 1000 }), []);
+  // Just above it, the share is printed finely enough to be seen above it (not rounded to "0.2%").
+  assert.match(sanityWarnings({ perAttack: {}, eps: [0.3], zeroShare: 0, blackBoxOnly: { '0.3': 23 }, count: 10000 })[0] ?? '', /broke 23 inputs \(0\.23%, above AutoAttack's 0\.2% threshold\)/);
 });
 
 test('advx robustness writes the JSON, SVG and PNG curve and prints the promised last line', () => {
