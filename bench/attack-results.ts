@@ -237,12 +237,14 @@ async function distillation(): Promise<string[]> {
   ];
 }
 
-/**
- * The robust models under AutoAttack's standard suite at ε = 0.3 (APGD-CE, APGD-T, FAB-T, Square
- * with 5000 queries, each on what the earlier ones left): clean accuracy on the whole test set,
- * the robust accuracy after each attack, and the per-image worst case; models not yet trained are
- * listed as such.
+/*
+ * The robust section: the robust models under AutoAttack's standard suite at ε = 0.3 (APGD-CE,
+ * APGD-T, FAB-T, Square with 5000 queries, each on what the earlier ones left) on the first
+ * --robust-limit test images, or read from a finished run folder (--robust-run): clean accuracy on
+ * the whole test set, the robust accuracy after each attack, and the per-image worst case; models
+ * not yet trained are listed as such.
  */
+
 /** How many images the score- and decision-based attacks of a cascade broke after the white-box ones had failed. */
 const blackBoxBroken = (r: Pick<RobustnessFigures, 'attacks'>) => r.attacks.filter((a) => a.access !== 'white-box').reduce((sum, a) => sum + a.broken['0.3'], 0);
 
@@ -262,7 +264,7 @@ type RobustnessFigures = Pick<Awaited<ReturnType<typeof evaluateRobustness>>, 'c
  * standard suite at L∞ ε = 0.3 on MNIST's test images with the same model files (its config.json's
  * hash), seed 0; else an error naming what differs.
  */
-function finishedRun(dir: string, path: string): { figures: RobustnessFigures; command: string; finished: string; sharded: boolean } {
+function finishedRun(dir: string, path: string): { figures: RobustnessFigures; command: string; finished: string; sharded: boolean; readmeLine: boolean } {
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
   const expected = { data: 'mnist', suite: 'standard', eps: [0.3], norm: 'linf', seed: 0, modelSha256: modelFingerprint(path) };
@@ -276,7 +278,7 @@ function finishedRun(dir: string, path: string): { figures: RobustnessFigures; c
   const summary = results.summary as RobustnessFigures;
   const blackBoxOnly = { '0.3': blackBoxBroken(summary) };
   const warnings = [...summary.warnings.filter((w) => !/black-box attacks broke/.test(w)), ...sanityWarnings({ perAttack: {}, eps: [0.3], zeroShare: 0, blackBoxOnly, count: summary.count })];
-  return { figures: { ...summary, warnings }, command, finished: statSync(join(dir, 'results.json')).mtime.toISOString().slice(0, 10), sharded: existsSync(join(dir, 'shards')) };
+  return { figures: { ...summary, warnings }, command, finished: statSync(join(dir, 'results.json')).mtime.toISOString().slice(0, 10), sharded: existsSync(join(dir, 'shards')), readmeLine: /(^|\/)runs\/aa$/.test(dir) };
 }
 
 /**
@@ -324,7 +326,7 @@ async function robustModel(name: string): Promise<string[]> {
     '',
     ...(training ? [`Training: ${training.epochs} epochs, ${(training.seconds_per_epoch / 60).toFixed(1)} min per epoch on ${training.machine} (shared with other jobs), \`${training.command}\`.`, ''] : []),
     run
-      ? `Measured by \`${run.command}\` (finished ${run.finished}; docs/readme-run.md gives its machines and parts), ${(r.seconds / 3600).toFixed(1)} h of attack time in all${run.sharded ? ' (summed over its shards, which ran side by side)' : ''}; read from its run folder, checked against this model's files and the clean accuracy recomputed on ${new Date().toISOString().slice(0, 10)}, by \`${command}\`.`
+      ? `Measured by \`${run.command}\` (finished ${run.finished}${run.readmeLine ? "; the README's line, whose machines and parts docs/readme-run.md gives" : ''}), ${(r.seconds / 3600).toFixed(1)} h of attack time in all${run.sharded ? ' (summed over its shards, which ran side by side)' : ''}; read from its run folder, checked against this model's files and the clean accuracy recomputed on ${new Date().toISOString().slice(0, 10)}, by \`${command}\`.`
       : `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}, in ${((performance.now() - t0) / 60000).toFixed(1)} min, by \`${command}\`.`,
     '',
   ];
