@@ -162,9 +162,10 @@ export async function runFlowOnRedis(flow: Flow, o: SubmitOptions): Promise<unkn
     const bar = progress(`${flow.parent.name === 'merge' ? 'shards' : 'runs'} done`, flow.children.length, o.quiet);
     try {
       for (;;) {
+        // The state first, then the job: a job read just before it completes holds no return value.
+        const now = await queue.getJobState(flow.id);
         const parent = await queue.getJob(flow.id);
-        if (!parent) throw new AdvxError(`the run's jobs (${flow.id}) were removed from the queue: submit again`);
-        const now = await parent.getState();
+        if (now === 'unknown' || !parent) throw new AdvxError(`the run's jobs (${flow.id}) were removed from the queue: submit again`);
         if (now === 'completed') return parent.returnvalue;
         if (now === 'failed') throw await failure(queue, flow, parent);
         const counts = await parent.getDependenciesCount();
