@@ -28,7 +28,7 @@ import { subset, toTensors, type ImageDataset } from '../src/data/types.ts';
 import { Classifier } from '../src/models/classifier.ts';
 import { buildModel } from '../src/models/zoo.ts';
 import { fitClassifier, type FitOptions } from '../src/train/fit.ts';
-import { evaluateRobustness, sanityWarnings } from '../src/eval/robustness.ts';
+import { BLACK_BOX_THRESHOLD, evaluateRobustness, sanityWarnings } from '../src/eval/robustness.ts';
 import { transferMatrix, type TransferMatrix } from '../src/eval/transfer.ts';
 import { eot, survival } from '../src/attacks/eot.ts';
 import { pgd } from '../src/attacks/pgd.ts';
@@ -251,7 +251,7 @@ const blackBoxBroken = (r: Pick<RobustnessFigures, 'attacks'>) => r.attacks.filt
 /** What the score- and decision-based attacks of a cascade found after the white-box ones had failed. */
 function blackBoxFound(r: Pick<RobustnessFigures, 'attacks'>): string {
   const found = blackBoxBroken(r);
-  return found ? `the score-based attacks broke ${found} image(s) the white-box attacks had failed on, within AutoAttack's 0.2% threshold` : 'the score-based attacks found nothing the white-box attacks missed';
+  return found ? `the score-based attacks broke ${found} image(s) the white-box attacks had failed on, within AutoAttack's ${100 * BLACK_BOX_THRESHOLD}% threshold` : 'the score-based attacks found nothing the white-box attacks missed';
 }
 
 /** The models of the robust section, in the order RESULTS.md lists them. */

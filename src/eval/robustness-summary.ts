@@ -184,10 +184,13 @@ export interface SanityInputs {
   count?: number;
 }
 
+/** AutoAttack's flag: black-box attacks breaking more than this share of the inputs after the white-box ones failed. */
+export const BLACK_BOX_THRESHOLD = 0.002;
+
 /**
  * The checks of gradient masking (Athalye et al. 2018; AutoAttack's flags): robust accuracy that
- * rises with ε, black-box attacks that find what the white-box ones missed (AutoAttack flags more
- * than 0.2% of the inputs), and exactly zero loss gradients.
+ * rises with ε, black-box attacks that find what the white-box ones missed (more than
+ * BLACK_BOX_THRESHOLD of the inputs), and exactly zero loss gradients.
  */
 export function sanityWarnings(s: SanityInputs): string[] {
   const warnings: string[] = [];
@@ -201,8 +204,8 @@ export function sanityWarnings(s: SanityInputs): string[] {
   }
   for (const e of sorted) {
     const found = s.blackBoxOnly?.[String(e)] ?? 0;
-    if (s.count && found / s.count > 0.002) {
-      warnings.push(`at ε=${e} black-box attacks broke ${found} inputs (${((100 * found) / s.count).toFixed(2)}%, above AutoAttack's 0.2% threshold) on which the white-box attacks failed: the gradients may be masked, or the white-box attacks too weak; the robust accuracy of a white-box-only evaluation would be overstated`);
+    if (s.count && found / s.count > BLACK_BOX_THRESHOLD) {
+      warnings.push(`at ε=${e} black-box attacks broke ${found} inputs (${((100 * found) / s.count).toFixed(2)}%, above AutoAttack's ${100 * BLACK_BOX_THRESHOLD}% threshold) on which the white-box attacks failed: the gradients may be masked, or the white-box attacks too weak; the robust accuracy of a white-box-only evaluation would be overstated`);
     }
   }
   if (s.zeroShare > 0.05) warnings.push(`${(s.zeroShare * 100).toFixed(1)}% of correctly classified inputs have an exactly zero loss gradient: gradient-based attacks cannot work there (masking, saturation or a non-differentiable model)`);

@@ -37,7 +37,7 @@ import { Classifier } from '../models/classifier.ts';
 import { SUITES, type SuiteAttack, type SuiteName } from './suites.ts';
 import { modelCheckWarnings, summarizeRobustness, type AttackOutcome, type ExampleRecord, type RobustnessReport, type RobustnessSeconds, type RobustnessSetup } from './robustness-summary.ts';
 
-export { modelCheckWarnings, sanityWarnings, summarizeRobustness, type AttackBreakdown, type AttackOutcome, type ExampleRecord, type RobustnessReport, type RobustnessSeconds, type RobustnessSetup, type SanityInputs } from './robustness-summary.ts';
+export { BLACK_BOX_THRESHOLD, modelCheckWarnings, sanityWarnings, summarizeRobustness, type AttackBreakdown, type AttackOutcome, type ExampleRecord, type RobustnessReport, type RobustnessSeconds, type RobustnessSetup, type SanityInputs } from './robustness-summary.ts';
 
 export { shardBlocks } from '../core/shards.ts';
 
