@@ -382,5 +382,11 @@ for (const name of SECTIONS.filter((s) => only.includes(s) && !done.has(s))) {
   keep(name, lines);
 }
 rmSync(statePath, { force: true }); // the run has ended: the same command starts afresh
-console.log(findSection(readFileSync(path, 'utf8'), 'attacks'));
+const written = findSection(readFileSync(path, 'utf8'), 'attacks') ?? '';
+console.log(written);
+// The section ends with its markers: the last lines say what each robust model came to.
+for (const name of ROBUST_MODELS) {
+  const worst = /\| \*\*worst case per image\*\* \|.*?\*\*([\d.]+%)\*\*/.exec(findSection(written, `robust:${name}`) ?? '')?.[1];
+  if (worst) console.log(`${name}: robust accuracy ${worst}, worst case per image (RESULTS.md has the attacks and the protocol)`);
+}
 process.exit(0);

@@ -47,6 +47,12 @@ test('readme-run: a robustness line is quoted by its table, not by the notes aft
   assert.equal(RULES.find((r) => r.match.test('npx advx robustness --model m --eps 0.1 --out runs/rob --json'))?.quote, undefined);
 });
 
+test('readme-run: results:attacks is quoted by each robust model\'s worst case, not by the section markers it ends with', () => {
+  const quote = RULES.find((r) => r.match.test('npm run results:attacks'))?.quote;
+  const printed = ['<!-- robust:models/mnist-trades:end -->', '<!-- attacks:robust:end -->', '<!-- attacks:end -->', 'models/mnist-robust: robust accuracy 87.33%, worst case per image (RESULTS.md has the attacks and the protocol)', 'models/mnist-trades: robust accuracy 84.50%, worst case per image (RESULTS.md has the attacks and the protocol)'];
+  assert.deepEqual(printed.filter((l) => quote?.test(l)), printed.slice(3));
+});
+
 test('readme-run: the served-model line\'s stand-in answers at the README\'s address as TF Serving, for the line\'s run only', async () => {
   const line = readmeCommands(README).find((l) => l.includes('--protocol tfserving'))!;
   const url = /--model (\S+)/.exec(line)![1]!;
@@ -133,6 +139,9 @@ test('readme-run parks an unfinished line\'s progress in the checkout, puts it b
   const retrain = rule('npm run train:models');
   assert.equal(retrain?.carry, false);
   assert.ok(retrain?.quote?.test('{"model":"mnist-cnn","data":"mnist","test_accuracy":0.9932}'));
+  // The two lines of hours go on in a fresh clone from their run folders (train:models' runs/models/<name>, results:gan's runs/gan/<config>).
+  assert.deepEqual(progressPaths('npm run train:models', retrain), ['runs/models']);
+  assert.deepEqual(progressPaths('npm run results:gan', rule('npm run results:gan')), ['runs/gan']);
 
   const dir = mkdtempSync(join(tmpdir(), 'advx-park-'));
   const [machineA, machineB, parked] = ['a', 'b', 'parked'].map((d) => join(dir, d));
