@@ -4,7 +4,8 @@
  * generator with `advx gan evaluate --json` (cached in <runs>/<name>/evaluate-n<N>.json for the
  * generator's step), copies its sample grid and a latent interpolation strip (`advx gan sample
  * --interpolate`) to <docs>/<name>.png and <docs>/<name>-interp.png, and rewrites the section between
- * the gan-images markers of RESULTS.md: the main table, the stability-tricks ablation, and real-data
+ * the gan-images markers of RESULTS.md: the main table, the stability-tricks ablation (each change
+ * on seeds 0, 1, 2, read by their median), and real-data
  * baseline rows (n training images vs the n test images evaluate uses, on the same classifier, by
  * the metric code of bench/gan-metrics-validate.ts), so that the GAN numbers have a floor to be read
  * against. Every configuration with a cached evaluation at this --n appears in the tables, so `--only`
@@ -63,6 +64,16 @@ const CONFIGS: Record<string, Config> = {
   'dcgan-mnist-r1': { args: ['--arch', 'dcgan', ...BASE, '--data', 'mnist', '--r1', R1_GAMMA], steps: ABLATION_STEPS, table: 'ablation', change: `R1 penalty γ ${R1_GAMMA} (\`--r1 ${R1_GAMMA}\`)` },
   'dcgan-mnist-augment': { args: ['--arch', 'dcgan', ...BASE, '--data', 'mnist', '--augment', 'translation,cutout'], steps: ABLATION_STEPS, table: 'ablation', change: 'DiffAugment (`--augment translation,cutout`)' },
 };
+/**
+ * The seeds each ablation change is trained with, read by their median: on one seed, DiffAugment's
+ * row was FID 59 on 1 thread and a collapse (FID 201, 4 classes) on 2, the same recipe, because
+ * whether G escapes a discriminator that wins early hangs on the last bits of the first steps.
+ */
+const ABLATION_SEEDS = [0, 1, 2];
+/** A configuration's runs: the seed-0 run keeps the configuration's name (and run folder), other seeds add -seed<s>. */
+const runsOf = (config: string) => (CONFIGS[config].table === 'ablation' ? ABLATION_SEEDS : [0]).map((seed) => ({ name: seed === 0 ? config : `${config}-seed${seed}`, config, seed }));
+const RUNS = new Map(Object.keys(CONFIGS).flatMap((config) => runsOf(config).map((r) => [r.name, r] as const)));
+const runOf = (name: string) => RUNS.get(name)!;
 /** The generators --ship copies to models/. */
 const SHIP = ['dcgan-mnist', 'dcgan-fashion'];
 
@@ -101,7 +112,7 @@ const rel = (p: string) => {
   const r = relative(root, p);
   return r && !r.startsWith('..') && !isAbsolute(r) ? r : p;
 };
-const stepsOf = (name: string) => Math.max(1, Math.round(CONFIGS[name].steps * scale));
+const stepsOf = (name: string) => Math.max(1, Math.round(CONFIGS[runOf(name).config].steps * scale));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) as T;
 
@@ -144,7 +155,9 @@ function trainingProcess(out: string): { pid: number; state: string } | undefine
   return undefined;
 }
 
-const trainArgs = (name: string) => ['gan', 'train', ...CONFIGS[name].args, '--steps', String(stepsOf(name)), '--out', rel(join(runsDir, name))];
+/** The run's configuration with its own seed. */
+const runArgs = ({ config, seed }: { config: string; seed: number }) => CONFIGS[config].args.map((a, i, all) => (all[i - 1] === '--seed' ? String(seed) : a));
+const trainArgs = (name: string) => ['gan', 'train', ...runArgs(runOf(name)), '--steps', String(stepsOf(name)), '--out', rel(join(runsDir, name))];
 
 /** Trains, resumes or reuses the run. */
 async function train(name: string): Promise<void> {
@@ -273,11 +286,12 @@ const docLink = (file: string) => relative(dirname(resultsPath), join(docsDir, f
 
 // ---- run ----
 const t0 = performance.now();
-for (const name of names) {
+for (const { name, seed } of names.flatMap(runsOf)) {
   log(`== ${name} (${stepsOf(name)} steps)`);
   await train(name);
   evaluate(name);
-  pictures(name);
+  // RESULTS.md shows each configuration's seed-0 samples.
+  if (seed === 0) pictures(name);
 }
 
 // ---- ship ----
@@ -339,11 +353,11 @@ if (values.ship) {
 }
 
 // ---- tables: every configuration evaluated at this --n, for its current generator, with its steps reached ----
-const stored = Object.keys(CONFIGS)
+const stored = [...RUNS.keys()]
   .filter((name) => existsSync(evalFile(name)))
   .map((name) => readJson<Stored>(evalFile(name)))
   .filter((s) => s.steps === modelSteps(join(runsDir, s.name)) && s.steps >= stepsOf(s.name));
-const scaled = stored.filter((s) => s.steps !== CONFIGS[s.name].steps);
+const scaled = stored.filter((s) => s.steps !== CONFIGS[runOf(s.name).config].steps);
 await useBackend('wasm', { threads: threads ? Number(threads) : undefined });
 const baselines = new Map<string, Baseline>();
 for (const s of stored) {
@@ -356,8 +370,33 @@ const trainCells = (s: Stored) => `${s.steps} | ${minutesCell(s.trainSeconds)}${
 const metricCells = (e: Evaluation) => `${f2(e.fid)} | ${kidCell(e.kid, e.kid_std)} | ${e.classes_covered}/10 | ${f3(e.kl_to_uniform)} | ${f3(e.precision)} | ${f3(e.recall)}`;
 const baselineCells = (b: Baseline) => `${f2(b.fid)} | ${kidCell(b.kid.mean, b.kid.std)} | ${b.classesCovered}/10 | ${f3(b.klToUniform)} | ${f3(b.precision)} | ${f3(b.recall)}`;
 
-const mainRows = stored.filter((s) => CONFIGS[s.name].table === 'main');
-const ablationRows = stored.filter((s) => CONFIGS[s.name].table === 'ablation');
+const mainRows = stored.filter((s) => CONFIGS[runOf(s.name).config].table === 'main');
+/** Each ablation change with its evaluated runs, by seed. */
+const ablationRows = Object.keys(CONFIGS)
+  .filter((config) => CONFIGS[config].table === 'ablation')
+  .map((config) => ({ config, runs: stored.filter((s) => runOf(s.name).config === config).sort((a, b) => runOf(a.name).seed - runOf(b.name).seed) }))
+  .filter((row) => row.runs.length > 0);
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+/** An ablation change's cells: the median over its seeds, FID and classes covered also per seed. */
+function ablationCells(runs: Stored[]): string {
+  const of = (f: (e: Evaluation) => number) => median(runs.map((s) => f(s.evaluation)));
+  const perSeed = (f: (e: Evaluation) => string) => (runs.length > 1 ? ` (${runs.map((s) => f(s.evaluation)).join(', ')})` : '');
+  return [
+    runs.map((s) => runOf(s.name).seed).join(', '),
+    runs[0].steps,
+    minutesCell(median(runs.map((s) => s.trainSeconds))),
+    `${f2(of((e) => e.fid))}${perSeed((e) => f2(e.fid))}`,
+    f3(of((e) => e.kid)),
+    `${runs.map((s) => s.evaluation.classes_covered).join(', ')} of 10`,
+    f3(of((e) => e.kl_to_uniform)),
+    f3(of((e) => e.precision)),
+    f3(of((e) => e.recall)),
+  ].join(' | ');
+}
 const lines: string[] = [
   `Image GANs (\`advx gan train\`, \`src/gan/dcgan.ts\`): DCGAN width 32 (a faster one than the width-64 DCGAN of WORKLOADS.md), latent 100, batch 64, Adam 2e-4 (β 0.5, 0.999), EMA 0.999 of G's weights (sampled with BN statistics re-measured on them), seed 0; cgan: class-conditional DCGAN with a projection discriminator. ` +
     `Scored by \`advx gan evaluate --n ${n} --json\`: ${n} samples against the first ${n} test images, on the 128-d penultimate features of each dataset's classifier (\`models/mnist-cnn\`, \`models/fashion-cnn\`), not Inception, so comparable only with numbers on the same classifier (see Image GAN metrics). ` +
@@ -389,14 +428,14 @@ if (mainRows.length) {
 }
 if (ablationRows.length) {
   lines.push(
-    `Effect of stability tricks: dcgan on MNIST, ${ABLATION_STEPS} steps, one change at a time from the base recipe (one seed: differences within a few FID points are noise).`,
+    `Effect of stability tricks: dcgan on MNIST, ${ABLATION_STEPS} steps, one change at a time from the base recipe, each trained with seeds ${ABLATION_SEEDS.join(', ')} (run folders <run>, <run>-seed1, …). Each cell is the median over the seeds, FID also per seed in brackets, and classes covered per seed: one seed decides little (a run whose discriminator wins in the first few hundred steps collapses, and which seed does can change with the machine's summation order). Training time: the median run's.`,
     '',
-    '| change | run | steps | training time | FID | KID | classes covered | KL to uniform | precision | recall |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...byData('mnist').map((b) => `| real ${b.data} train (${b.count}) | – | – | – | ${baselineCells(b)} |`),
-    ...ablationRows.map((s) => `| ${CONFIGS[s.name].change} | ${s.name} | ${trainCells(s)} | ${metricCells(s.evaluation)} |`),
+    '| change | run | seeds | steps | training time | FID | KID | classes covered | KL to uniform | precision | recall |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...byData('mnist').map((b) => `| real ${b.data} train (${b.count}) | – | – | – | – | ${f2(b.fid)} | ${f3(b.kid.mean)} | ${b.classesCovered} of 10 | ${f3(b.klToUniform)} | ${f3(b.precision)} | ${f3(b.recall)} |`),
+    ...ablationRows.map(({ config, runs }) => `| ${CONFIGS[config].change} | ${config} | ${ablationCells(runs)} |`),
     '',
-    ablationRows.map((s) => `![${s.name}](${docLink(`${s.name}.png`)})`).join(' '),
+    `Samples of each change's seed-0 run: ${ablationRows.map(({ config }) => `![${config}](${docLink(`${config}.png`)})`).join(' ')}`,
     '',
   );
 }

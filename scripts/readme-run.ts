@@ -76,8 +76,6 @@ export const RULES: Rule[] = [
   // Its sections are carried into RESULTS.md as each is measured; the note of which are done goes on.
   // It prints the section it wrote, then each robust model's worst case: quote those.
   { match: /^npm run results:attacks$/, progress: ['.cache/results-attacks.json'], quote: /^models\/[\w-]+: robust accuracy / },
-  // Its runs (runs/gan/<config>) resume or are reused; parked, they go on in a fresh clone too.
-  { match: /^npm run results:gan$/, progress: ['runs/gan'] },
   // It replaces the clone's models/ with the models it trains; its tables describe those, not the
   // shipped models of this checkout, so they stay in the clone (its output quotes them). Its run
   // folders (a few megabytes each) are parked: its 7 hours span sessions, and a session's clone
