@@ -73,6 +73,7 @@ const CONFIGS: Record<string, Config> = {
  */
 const ABLATION_SEEDS = [0, 1, 2];
 /** A configuration's runs: the seed-0 run keeps the configuration's name (and run folder), other seeds add -seed<s>. */
+for (const [name, c] of Object.entries(CONFIGS)) if (!c.args.includes('--seed')) throw new Error(`${name}: its arguments name no --seed, which its runs set`);
 const runsOf = (config: string) => (CONFIGS[config].table === 'ablation' ? ABLATION_SEEDS : [0]).map((seed) => ({ name: seed === 0 ? config : `${config}-seed${seed}`, config, seed }));
 const RUNS = new Map(Object.keys(CONFIGS).flatMap((config) => runsOf(config).map((r) => [r.name, r] as const)));
 const runOf = (name: string) => RUNS.get(name)!;

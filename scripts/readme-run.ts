@@ -78,8 +78,8 @@ export const RULES: Rule[] = [
   { match: /^npm run results:attacks$/, progress: ['.cache/results-attacks.json'], quote: /^models\/[\w-]+: robust accuracy / },
   // It replaces the clone's models/ with the models it trains; its tables describe those, not the
   // shipped models of this checkout, so they stay in the clone (its output quotes them). Its run
-  // folders (a few megabytes each) are parked: its 7 hours span sessions, and a session's clone
-  // does not always outlive it.
+  // folders (a few megabytes each) are parked: its hours (about 2 on 2 threads, 7 on 1 under load)
+  // can span sessions, and a session's clone does not always outlive it.
   { match: /^npm run train:models$/, carry: false, quote: /^\{"model"/, progress: ['runs/models'] },
 ];
 
