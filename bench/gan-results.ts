@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/backend/index.ts';
+import { median } from '../src/core/arrays.ts';
 import { loadDataset } from '../src/node/datasets/index.ts';
 import { writeFileAtomic } from '../src/node/io/files.ts';
 import { appendSection, markSection, replaceSection } from './sections.ts';
@@ -379,11 +380,6 @@ const ablationRows = Object.keys(CONFIGS)
   .filter((config) => CONFIGS[config].table === 'ablation')
   .map((config) => ({ config, runs: stored.filter((s) => runOf(s.name).config === config).sort((a, b) => runOf(a.name).seed - runOf(b.name).seed) }))
   .filter((row) => row.runs.length > 0);
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 /** An ablation change's cells: the median over its seeds, FID and classes covered also per seed. */
 function ablationCells(runs: Stored[]): string {
   const of = (f: (e: Evaluation) => number) => median(runs.map((s) => f(s.evaluation)));
