@@ -65,6 +65,8 @@ const CONFIGS: Record<string, Config> = {
   'dcgan-mnist-r1': { args: ['--arch', 'dcgan', ...BASE, '--data', 'mnist', '--r1', R1_GAMMA], steps: ABLATION_STEPS, table: 'ablation', change: `R1 penalty γ ${R1_GAMMA} (\`--r1 ${R1_GAMMA}\`)` },
   'dcgan-mnist-augment': { args: ['--arch', 'dcgan', ...BASE, '--data', 'mnist', '--augment', 'translation,cutout'], steps: ABLATION_STEPS, table: 'ablation', change: 'DiffAugment (`--augment translation,cutout`)' },
 };
+// Each configuration's arguments name --seed, which its runs set (see runsOf).
+for (const [name, c] of Object.entries(CONFIGS)) if (!c.args.includes('--seed')) throw new Error(`${name}: its arguments name no --seed, which its runs set`);
 /**
  * The seeds each ablation change is trained with, read by their median: on seed 0 alone, DiffAugment's
  * row was FID 59 (2026-11-30, 1 thread) and then a collapse (FID 201, 4 classes; 2026-12-06, 2 threads
@@ -74,7 +76,6 @@ const CONFIGS: Record<string, Config> = {
  */
 const ABLATION_SEEDS = [0, 1, 2];
 /** A configuration's runs: the seed-0 run keeps the configuration's name (and run folder), other seeds add -seed<s>. */
-for (const [name, c] of Object.entries(CONFIGS)) if (!c.args.includes('--seed')) throw new Error(`${name}: its arguments name no --seed, which its runs set`);
 const runsOf = (config: string) => (CONFIGS[config].table === 'ablation' ? ABLATION_SEEDS : [0]).map((seed) => ({ name: seed === 0 ? config : `${config}-seed${seed}`, config, seed }));
 const RUNS = new Map(Object.keys(CONFIGS).flatMap((config) => runsOf(config).map((r) => [r.name, r] as const)));
 const runOf = (name: string) => RUNS.get(name)!;
